@@ -1,0 +1,53 @@
+package io.tunestream.schemas;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.kafka.common.config.TopicConfig;
+
+/**
+ * The one list of Tunestream's topics, their keys, value schemas, cleanup policies and
+ * partitions. Every service and tool takes topic names from here.
+ */
+public final class Topics {
+
+    /** Adapters and checkpoints carry tables and optimizer state: allow records up to 16 MiB. */
+    public static final int LARGE_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+    private static final Map<String, String> LARGE = Map.of(TopicConfig.MAX_MESSAGE_BYTES_CONFIG,
+            Integer.toString(LARGE_MESSAGE_BYTES));
+
+    public static final TopicSpec REQUESTS = new TopicSpec("requests", "request id",
+            InferenceRequest.getClassSchema(), false, 6, Map.of());
+    public static final TopicSpec ANSWERS = new TopicSpec("answers", "request id",
+            Answer.getClassSchema(), false, 6, Map.of());
+    public static final TopicSpec TASK_TEMPLATES = new TopicSpec("task-templates", "task name",
+            TaskTemplate.getClassSchema(), true, 1, Map.of());
+    public static final TopicSpec ADAPTERS = new TopicSpec("adapters", "task name",
+            AdapterVersion.getClassSchema(), true, 1, LARGE);
+    public static final TopicSpec ADAPTER_CHECKPOINTS = new TopicSpec("adapter-checkpoints", "task name",
+            AdapterCheckpoint.getClassSchema(), true, 1, LARGE);
+    public static final TopicSpec EXAMPLES = new TopicSpec("examples", "task name",
+            LabelledExample.getClassSchema(), false, 3, Map.of());
+    public static final TopicSpec FEEDBACK = new TopicSpec("feedback", "request id",
+            Feedback.getClassSchema(), false, 3, Map.of());
+    public static final TopicSpec TRAINING_RUNS = new TopicSpec("training-runs", "task name",
+            TrainingRun.getClassSchema(), false, 1, Map.of());
+    /**
+     * Requests the serving app could not deserialize, as they arrived (raw key and value bytes),
+     * with the reason in the headers.
+     */
+    public static final TopicSpec REQUESTS_DEAD_LETTER = new TopicSpec("requests-dlq", "request key as sent",
+            null, false, 1, Map.of());
+
+    public static final List<TopicSpec> ALL = List.of(REQUESTS, ANSWERS, TASK_TEMPLATES, ADAPTERS,
+            ADAPTER_CHECKPOINTS, EXAMPLES, FEEDBACK, TRAINING_RUNS, REQUESTS_DEAD_LETTER);
+
+    private Topics() {
+    }
+
+    /** The spec of a topic by name. */
+    public static Optional<TopicSpec> byName(String name) {
+        return ALL.stream().filter(t -> t.name().equals(name)).findFirst();
+    }
+}
