@@ -1,0 +1,92 @@
+package io.tunestream.model.autodiff;
+
+import ai.onnx.proto.OnnxMl.GraphProto;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.OperatorSetIdProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import ai.onnx.proto.OnnxMl.TypeProto;
+import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import ai.onnx.proto.OnnxMl.ValueInfoProto.Builder;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class GradientGraphBuilderTest {
+
+    private static Builder floatValue(String name) {
+        return ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder().setTensorType(
+                TypeProto.Tensor.newBuilder().setElemType(TensorProto.DataType.FLOAT.getNumber())));
+    }
+
+    private static NodeProto node(String op, String name, List<String> inputs, String output) {
+        return NodeProto.newBuilder().setOpType(op).setName(name).addAllInput(inputs).addOutput(output).build();
+    }
+
+    /** x → Cos → c; c·w → y (loss); x → Sin → unused output s; w frozen. */
+    private static ModelProto model(String firstOp) {
+        GraphProto graph = GraphProto.newBuilder()
+                .addInput(floatValue("x")).addInput(floatValue("w"))
+                .addNode(node(firstOp, "first", List.of("x"), "c"))
+                .addNode(node("Mul", "scale", List.of("c", "w"), "y"))
+                .addNode(node("Sin", "side", List.of("x"), "s"))
+                .addOutput(floatValue("y")).addOutput(floatValue("s"))
+                .build();
+        return ModelProto.newBuilder().setIrVersion(8)
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setVersion(17)).setGraph(graph).build();
+    }
+
+    @Test
+    void shouldThrowNamingOpAndNodeWhenAnOpOnThePathHasNoRule() {
+        assertThatThrownBy(() -> GradientGraphBuilder.build(model("Cos"), Set.of("x"), "y"))
+                .isInstanceOf(GradientGraphException.class)
+                .hasMessageStartingWith("no gradient rule for op Cos (node 'first') on the path from [x] to [y]");
+    }
+
+    @Test
+    void shouldIgnoreOpsWithoutRuleOffThePath() {
+        // Sin has no rule but only feeds the output 's', which is not differentiated
+        ModelProto gradient = GradientGraphBuilder.build(model("Tanh"), Set.of("x"), "y");
+
+        assertThat(gradient.getGraph().getOutputList()).extracting(ValueInfoProto::getName)
+                .containsExactly("y", "grad.x");
+        assertThat(gradient.getGraph().getNodeList()).extracting(NodeProto::getOpType).doesNotContain("Sin");
+    }
+
+    @Test
+    void shouldNotDifferentiateFrozenInputs() {
+        ModelProto gradient = GradientGraphBuilder.build(model("Neg"), Set.of("x"), "y");
+
+        // d y / d c = w is emitted; nothing reads c (d y / d w = c would)
+        List<NodeProto> backward = gradient.getGraph().getNodeList().stream()
+                .filter(n -> n.getName().startsWith("/tunestream/autodiff/")).toList();
+        assertThat(backward).isNotEmpty()
+                .allSatisfy(n -> assertThat(n.getInputList()).doesNotContain("c"));
+    }
+
+    @Test
+    void shouldRejectATrainableInputTheGraphDoesNotHave() {
+        assertThatThrownBy(() -> GradientGraphBuilder.build(model("Tanh"), Set.of("virtual"), "y"))
+                .isInstanceOf(GradientGraphException.class)
+                .hasMessage("trainable input 'virtual' is not an input of the graph (inputs: [x, w])");
+    }
+
+    @Test
+    void shouldRejectALossTheGraphDoesNotOutput() {
+        assertThatThrownBy(() -> GradientGraphBuilder.build(model("Tanh"), Set.of("x"), "loss"))
+                .isInstanceOf(GradientGraphException.class)
+                .hasMessage("output 'loss' to differentiate is not an output of the graph (outputs: [y, s])");
+    }
+
+    @Test
+    void shouldTakeTheSeedOfAVectorJacobianProductAsAnInput() {
+        ModelProto vjp = GradientGraphBuilder.vectorJacobianProduct(model("Tanh"), Set.of("x"), Set.of("y"), List.of());
+
+        assertThat(vjp.getGraph().getInputList()).extracting(ValueInfoProto::getName).contains("grad.y");
+        assertThat(vjp.getGraph().getOutputList()).extracting(ValueInfoProto::getName).containsExactly("grad.x");
+    }
+}
