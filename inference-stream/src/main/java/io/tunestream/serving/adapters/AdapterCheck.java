@@ -1,0 +1,61 @@
+package io.tunestream.serving.adapters;
+
+import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.DType;
+import io.tunestream.schemas.Tensor;
+import io.tunestream.serving.batch.ServingModelInfo;
+import java.util.Optional;
+
+/**
+ * Decides whether a published adapter can be applied to the serving model: same base model
+ * (fingerprint), same width (hidden size), and a table whose shape and bytes agree with its splits.
+ */
+public final class AdapterCheck {
+
+    /** Why an adapter is refused: the metric's {@code reason} tag plus a message for the log. */
+    public record Refusal(String reason, String message) {
+    }
+
+    private final ServingModelInfo model;
+
+    public AdapterCheck(ServingModelInfo model) {
+        this.model = model;
+    }
+
+    /** Empty when {@code adapter} can be applied, otherwise why not. */
+    public Optional<Refusal> refusal(AdapterVersion adapter) {
+        String id = "adapter " + adapter.getTask() + " v" + adapter.getVersion();
+        if (!model.fingerprint().equals(adapter.getModelFingerprint())) {
+            return Optional.of(new Refusal("fingerprint", id + " was tuned for model " + adapter.getModelFingerprint()
+                    + " but the serving model is " + model.fingerprint()));
+        }
+        if (adapter.getHiddenSize() != model.hiddenSize()) {
+            return Optional.of(new Refusal("hidden_size", id + " has hiddenSize " + adapter.getHiddenSize()
+                    + " but the serving model's hidden size is " + model.hiddenSize()));
+        }
+        if (adapter.getVersion() < 1) {
+            return Optional.of(new Refusal("version", id + ": version must be >= 1"));
+        }
+        int rows = adapter.getVirtualTokenSplits().stream().mapToInt(Integer::intValue).sum();
+        Tensor table = adapter.getTable();
+        var shape = table.getShape();
+        if (shape.size() != 2 || shape.get(0) != rows || shape.get(1) != model.hiddenSize()) {
+            return Optional.of(new Refusal("shape", id + ": table shape " + shape + " is not [" + rows + ", "
+                    + model.hiddenSize() + "] (sum of virtualTokenSplits " + adapter.getVirtualTokenSplits()
+                    + " × hidden size)"));
+        }
+        long expectedBytes = (long) rows * model.hiddenSize() * bytesPerElement(table.getDtype());
+        if (table.getData().remaining() != expectedBytes) {
+            return Optional.of(new Refusal("shape", id + ": table holds " + table.getData().remaining()
+                    + " bytes, expected " + expectedBytes + " for " + shape + " " + table.getDtype()));
+        }
+        return Optional.empty();
+    }
+
+    static int bytesPerElement(DType dtype) {
+        return switch (dtype) {
+            case FLOAT32 -> 4;
+            case FLOAT16, BFLOAT16 -> 2;
+        };
+    }
+}

@@ -1,0 +1,81 @@
+package io.tunestream.serving.ops;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.tunestream.schemas.ErrorKind;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * The serving app's own meters, named once here. Prometheus names (after Micrometer's conversion):
+ * {@code tunestream_batch_size}, {@code tunestream_queue_time_seconds},
+ * {@code tunestream_generation_time_seconds}, {@code tunestream_generated_tokens_total} (tokens/s is
+ * its rate; {@code tunestream_generation_tokens_per_second} is the per-batch figure),
+ * {@code tunestream_answers_total{task,adapter_version}}, {@code tunestream_errors_total{kind}},
+ * {@code tunestream_adapters_refused_total{task,reason}}, {@code tunestream_dead_letters_total}.
+ */
+public final class ServingMetrics {
+
+    private final MeterRegistry registry;
+    private final DistributionSummary batchSize;
+    private final Timer queueTime;
+    private final Timer generationTime;
+    private final Counter generatedTokens;
+    private final DistributionSummary tokensPerSecond;
+
+    public ServingMetrics(MeterRegistry registry) {
+        this.registry = Objects.requireNonNull(registry, "registry");
+        this.batchSize = DistributionSummary.builder("tunestream.batch.size")
+                .description("Requests in each batch run").publishPercentileHistogram(false).register(registry);
+        this.queueTime = Timer.builder("tunestream.queue.time")
+                .description("From a request's arrival to the start of its batch").register(registry);
+        this.generationTime = Timer.builder("tunestream.generation.time")
+                .description("Time a batch spent in the model").register(registry);
+        this.generatedTokens = Counter.builder("tunestream.generated.tokens")
+                .description("Tokens generated; its rate is the serving tokens/s").register(registry);
+        this.tokensPerSecond = DistributionSummary.builder("tunestream.generation.tokens.per.second")
+                .description("Tokens generated per second of model time, per batch").register(registry);
+    }
+
+    public MeterRegistry registry() {
+        return registry;
+    }
+
+    /** A batch of {@code rows} ran for {@code elapsed} and generated {@code tokens} tokens. */
+    public void batchRan(int rows, Duration elapsed, long tokens) {
+        batchSize.record(rows);
+        generationTime.record(elapsed);
+        generatedTokens.increment(tokens);
+        double seconds = elapsed.toNanos() / 1e9;
+        if (seconds > 0) {
+            tokensPerSecond.record(tokens / seconds);
+        }
+    }
+
+    public void queued(Duration waited) {
+        queueTime.record(waited);
+    }
+
+    /** An answer with generated text went out; {@code adapterVersion} null means the plain base model. */
+    public void answered(String task, Integer adapterVersion) {
+        registry.counter("tunestream.answers", "task", task,
+                "adapter_version", adapterVersion == null ? "none" : adapterVersion.toString()).increment();
+    }
+
+    /** An error answer went out. */
+    public void errorAnswered(ErrorKind kind) {
+        registry.counter("tunestream.errors", "kind", kind.name()).increment();
+    }
+
+    /** A published adapter was refused and will never be applied. */
+    public void adapterRefused(String task, String reason) {
+        registry.counter("tunestream.adapters.refused", "task", task, "reason", reason).increment();
+    }
+
+    /** An undeserializable request went to the dead-letter topic. */
+    public void deadLettered() {
+        registry.counter("tunestream.dead.letters").increment();
+    }
+}

@@ -1,0 +1,72 @@
+package io.tunestream.serving.serde;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import org.apache.avro.Schema;
+import org.apache.avro.io.BinaryDecoder;
+import org.apache.avro.io.BinaryEncoder;
+import org.apache.avro.io.DecoderFactory;
+import org.apache.avro.io.EncoderFactory;
+import org.apache.avro.specific.SpecificDatumReader;
+import org.apache.avro.specific.SpecificDatumWriter;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serializer;
+
+/**
+ * Plain Avro binary of one record type, without a registry: for the app's own state stores (whose
+ * bytes never leave the app and always use the schema compiled in) and for topology tests.
+ * Topics use the registry serdes of {@link ServingSerdes#apicurio}.
+ */
+public final class AvroBinarySerde<T extends SpecificRecord> implements Serde<T> {
+
+    private final Class<T> type;
+    private final Schema schema;
+
+    public AvroBinarySerde(Class<T> type, Schema schema) {
+        this.type = type;
+        this.schema = schema;
+    }
+
+    /** Avro binary of {@code value}; {@code null} stays {@code null} (a tombstone). */
+    public byte[] encode(T value) {
+        if (value == null) {
+            return null;
+        }
+        try {
+            var out = new ByteArrayOutputStream(256);
+            BinaryEncoder encoder = EncoderFactory.get().directBinaryEncoder(out, null);
+            new SpecificDatumWriter<T>(schema).write(value, encoder);
+            encoder.flush();
+            return out.toByteArray();
+        } catch (IOException | RuntimeException e) {
+            throw new SerializationException("cannot write " + type.getSimpleName() + " as Avro: " + e.getMessage(), e);
+        }
+    }
+
+    /** The record in {@code bytes}; {@code null} stays {@code null}. */
+    public T decode(byte[] bytes) {
+        if (bytes == null) {
+            return null;
+        }
+        try {
+            BinaryDecoder decoder = DecoderFactory.get().binaryDecoder(bytes, null);
+            return new SpecificDatumReader<T>(schema).read(null, decoder);
+        } catch (IOException | RuntimeException e) {
+            throw new SerializationException("cannot read " + type.getSimpleName() + " from " + bytes.length
+                    + " bytes of Avro: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public Serializer<T> serializer() {
+        return (topic, value) -> encode(value);
+    }
+
+    @Override
+    public Deserializer<T> deserializer() {
+        return (topic, bytes) -> decode(bytes);
+    }
+}

@@ -1,0 +1,256 @@
+package io.tunestream.serving.topology;
+
+import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.Answer;
+import io.tunestream.schemas.AnswerError;
+import io.tunestream.schemas.ErrorKind;
+import io.tunestream.schemas.FinishReason;
+import io.tunestream.schemas.InferenceRequest;
+import io.tunestream.schemas.TaskTemplate;
+import io.tunestream.serving.adapters.AdapterSelection;
+import io.tunestream.serving.batch.BatchAnswerer;
+import io.tunestream.serving.batch.BatchItem;
+import io.tunestream.serving.batch.BatchOutcome;
+import io.tunestream.serving.ops.ServingMetrics;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.processor.PunctuationType;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.processor.api.RecordMetadata;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Validates each request, answers the invalid ones at once, and buffers the others in a persistent,
+ * changelogged store until a batch runs: when {@code maxBatchSize} requests wait, or when the oldest
+ * has waited {@code maxWait} (checked by a wall-clock punctuator). A batch takes the oldest requests
+ * whatever their task or adapter, resolves each one's template and adapter as they are now, calls the
+ * {@link BatchAnswerer}, forwards one answer per request and deletes them from the buffer.
+ *
+ * <p>Forwarding and deleting happen in the task's exactly-once transaction together with the input
+ * offsets: a crash before the commit rolls all of it back, the buffer is restored without the
+ * answers, and the batch runs again. The buffer key is the request's input offset (zero-padded),
+ * so a record processed again after a crash overwrites its own entry and the buffer iterates in
+ * arrival order.
+ */
+final class RequestBatcher implements Processor<String, InferenceRequest, String, Answer> {
+
+    private static final Logger LOG = LoggerFactory.getLogger(RequestBatcher.class);
+
+    private final String bufferStoreName;
+    private final String templateStoreName;
+    private final String adapterStoreName;
+    private final BatchingSettings settings;
+    private final BatchAnswerer answerer;
+    private final RequestValidator validator;
+    private final ServingMetrics metrics;
+    private final Clock clock;
+
+    private ProcessorContext<String, Answer> context;
+    private KeyValueStore<String, BufferedRequest> buffer;
+    private KeyValueStore<String, TaskTemplate> templates;
+    private KeyValueStore<String, AdapterVersion> adapters;
+    private int buffered;
+
+    RequestBatcher(String bufferStoreName, String templateStoreName, String adapterStoreName, BatchingSettings settings,
+                   BatchAnswerer answerer, ServingMetrics metrics, Clock clock) {
+        this.bufferStoreName = bufferStoreName;
+        this.templateStoreName = templateStoreName;
+        this.adapterStoreName = adapterStoreName;
+        this.settings = settings;
+        this.answerer = answerer;
+        this.validator = new RequestValidator(answerer.model(), settings.maxPromptChars());
+        this.metrics = metrics;
+        this.clock = clock;
+    }
+
+    @Override
+    public void init(ProcessorContext<String, Answer> context) {
+        this.context = context;
+        this.buffer = context.getStateStore(bufferStoreName);
+        this.templates = context.getStateStore(templateStoreName);
+        this.adapters = context.getStateStore(adapterStoreName);
+        // init runs after the buffer is restored: what a crash left behind is counted and will run
+        buffered = 0;
+        try (KeyValueIterator<String, BufferedRequest> it = buffer.all()) {
+            while (it.hasNext()) {
+                it.next();
+                buffered++;
+            }
+        }
+        if (buffered > 0) {
+            LOG.info("task {}: {} buffered requests restored, they will be answered", context.taskId(), buffered);
+        }
+        context.schedule(settings.punctuateInterval(), PunctuationType.WALL_CLOCK_TIME, this::runDueBatches);
+    }
+
+    @Override
+    public void process(Record<String, InferenceRequest> record) {
+        InferenceRequest request = record.value();
+        if (request == null) {
+            if (record.key() != null) {
+                forwardError(record.key(), "", new AnswerError(ErrorKind.INVALID_REQUEST,
+                        "request " + record.key() + ": empty value (tombstone) on the requests topic"), 0);
+            }
+            return;
+        }
+        Optional<TaskTemplate> template = Optional.ofNullable(request.getTask()).map(templates::get);
+        Optional<AnswerError> invalid = validator.check(record.key(), request, template);
+        if (invalid.isPresent()) {
+            String id = request.getRequestId() == null || request.getRequestId().isBlank()
+                    ? record.key() : request.getRequestId();
+            if (id == null) {
+                LOG.error("request without key nor requestId dropped: {}", invalid.get().getMessage());
+                return;
+            }
+            forwardError(id, request.getTask(), invalid.get(), 0);
+            return;
+        }
+        RecordMetadata metadata = context.recordMetadata().orElseThrow(() -> new IllegalStateException(
+                "request " + request.getRequestId() + ": no input offset to key the batch buffer with"));
+        buffer.put(bufferKey(metadata.offset()), new BufferedRequest(clock.millis(), request));
+        buffered++;
+        if (buffered >= settings.maxBatchSize()) {
+            runDueBatches(clock.millis());
+        }
+    }
+
+    private static String bufferKey(long offset) {
+        return String.format("%019d", offset);
+    }
+
+    /** Runs the batches that are due (full, or their oldest request waited maxWait), at most a bounded number. */
+    private void runDueBatches(long now) {
+        for (int run = 0; run < settings.maxBatchesPerPunctuation() && buffered > 0; run++) {
+            List<KeyValue<String, BufferedRequest>> batch = oldest(settings.maxBatchSize());
+            if (batch.isEmpty()) {
+                buffered = 0;
+                return;
+            }
+            boolean full = batch.size() >= settings.maxBatchSize();
+            boolean waitedEnough = now - batch.get(0).value.arrivedAtMillis() >= settings.maxWait().toMillis();
+            if (!full && !waitedEnough) {
+                return;
+            }
+            runBatch(batch);
+            now = clock.millis();
+        }
+    }
+
+    private List<KeyValue<String, BufferedRequest>> oldest(int limit) {
+        var batch = new ArrayList<KeyValue<String, BufferedRequest>>(limit);
+        try (KeyValueIterator<String, BufferedRequest> it = buffer.all()) {
+            while (it.hasNext() && batch.size() < limit) {
+                batch.add(it.next());
+            }
+        }
+        return batch;
+    }
+
+    private void runBatch(List<KeyValue<String, BufferedRequest>> batch) {
+        long start = clock.millis();
+        var items = new ArrayList<BatchItem>(batch.size());
+        var rowOf = new ArrayList<BufferedRequest>(batch.size());
+        for (KeyValue<String, BufferedRequest> entry : batch) {
+            BufferedRequest waiting = entry.value;
+            InferenceRequest request = waiting.request();
+            long queued = start - waiting.arrivedAtMillis();
+            metrics.queued(Duration.ofMillis(Math.max(0, queued)));
+            TaskTemplate template = templates.get(request.getTask());
+            if (template == null) {
+                forwardError(request.getRequestId(), request.getTask(), new AnswerError(ErrorKind.UNKNOWN_TASK,
+                        "request " + request.getRequestId() + ", task " + request.getTask()
+                                + ": the task's template was deleted while the request waited"), queued);
+                continue;
+            }
+            AdapterSelection selection = AdapterSelection.select(adapters, request, template);
+            if (selection instanceof AdapterSelection.Refuse refuse) {
+                forwardError(request.getRequestId(), request.getTask(), refuse.error(), queued);
+            } else if (selection instanceof AdapterSelection.Use use) {
+                items.add(new BatchItem(request, template, use.adapter()));
+                rowOf.add(waiting);
+            }
+        }
+        if (!items.isEmpty()) {
+            answer(items, rowOf, start);
+        }
+        for (KeyValue<String, BufferedRequest> entry : batch) {
+            buffer.delete(entry.key);
+        }
+        buffered = Math.max(0, buffered - batch.size());
+    }
+
+    private void answer(List<BatchItem> items, List<BufferedRequest> rows, long start) {
+        List<BatchOutcome> outcomes;
+        try {
+            outcomes = answerer.answer(List.copyOf(items));
+            if (outcomes.size() != items.size()) {
+                throw new IllegalStateException("the answerer returned " + outcomes.size() + " outcomes for "
+                        + items.size() + " requests");
+            }
+        } catch (RuntimeException e) {
+            LOG.error("task {}: batch of {} requests failed", context.taskId(), items.size(), e);
+            String message = "batch of " + items.size() + " failed: " + e;
+            outcomes = items.stream().<BatchOutcome>map(i -> new BatchOutcome.Failed(ErrorKind.GENERATION_FAILED,
+                    "request " + i.requestId() + ", task " + i.task() + ": " + message)).toList();
+        }
+        long end = clock.millis();
+        long generationMillis = end - start;
+        long tokens = 0;
+        for (int i = 0; i < items.size(); i++) {
+            BatchItem item = items.get(i);
+            long queued = start - rows.get(i).arrivedAtMillis();
+            BatchOutcome outcome = outcomes.get(i);
+            if (outcome instanceof BatchOutcome.Failed failed) {
+                forwardError(item.requestId(), item.task(), new AnswerError(failed.kind(), failed.message()), queued);
+            } else if (outcome instanceof BatchOutcome.Generated generated) {
+                Integer version = item.adapter().map(AdapterVersion::getVersion).orElse(null);
+                tokens += generated.completionTokens();
+                forward(Answer.newBuilder()
+                        .setRequestId(item.requestId())
+                        .setTask(item.task())
+                        .setAdapterVersion(version)
+                        .setText(generated.text())
+                        .setPromptTokens(generated.promptTokens())
+                        .setCompletionTokens(generated.completionTokens())
+                        .setFinishReason(generated.finishReason())
+                        .setModelFingerprint(answerer.model().fingerprint())
+                        .setQueueMillis(Math.max(0, queued))
+                        .setGenerationMillis(generationMillis)
+                        .setBatchSize(items.size())
+                        .setAnsweredAtMillis(end)
+                        .build());
+                metrics.answered(item.task(), version);
+            }
+        }
+        metrics.batchRan(items.size(), Duration.ofMillis(generationMillis), tokens);
+    }
+
+    private void forwardError(String requestId, String task, AnswerError error, long queued) {
+        long now = clock.millis();
+        forward(Answer.newBuilder()
+                .setRequestId(requestId)
+                .setTask(task == null ? "" : task)
+                .setAdapterVersion(null)
+                .setFinishReason(FinishReason.ERROR)
+                .setModelFingerprint(answerer.model().fingerprint())
+                .setQueueMillis(Math.max(0, queued))
+                .setError(error)
+                .setAnsweredAtMillis(now)
+                .build());
+        metrics.errorAnswered(error.getKind());
+        LOG.debug("error answer {}: {}", error.getKind(), error.getMessage());
+    }
+
+    private void forward(Answer answer) {
+        context.forward(new Record<>(answer.getRequestId(), answer, answer.getAnsweredAtMillis()));
+    }
+}
