@@ -1,0 +1,332 @@
+package io.tunestream.model.generate;
+
+import io.tunestream.model.onnx.DecoderModel;
+import io.tunestream.model.onnx.KvCache;
+import io.tunestream.model.onnx.StepInput;
+import io.tunestream.model.prompt.Prompt;
+import io.tunestream.model.prompt.PromptBuilder;
+import io.tunestream.model.prompt.PromptMode;
+import io.tunestream.model.prompt.TaskTemplate;
+import io.tunestream.model.prompt.VirtualTokenTable;
+import io.tunestream.model.tokenize.TextTokenizer;
+
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.SplittableRandom;
+
+/**
+ * Batched generation where every row has its own task, template, adapter and options.
+ *
+ * <p>Rows are left-padded to the longest prompt (mask 0 on pads, positions counted from each row's
+ * first real token: cumsum(mask) - 1), run together, and dropped from the batch (and its KV cache)
+ * as soon as they finish. A row whose input is bad (unknown field, missing answer field, adapter of
+ * another model or width, prompt that cannot be truncated) gets an ERROR result naming its task;
+ * the other rows are answered.
+ *
+ * <p>Does not own the model or the tokenizer. Thread-safe: each call has its own state.
+ */
+public final class Generator {
+
+    private final DecoderModel model;
+    private final TextTokenizer tokenizer;
+    private final PromptBuilder prompts;
+    private final GeneratorConfig config;
+    private final int[] eosIds;
+
+    /**
+     * @throws IllegalArgumentException if {@code config.maxSequenceLength} exceeds the model's positions
+     */
+    public Generator(DecoderModel model, TextTokenizer tokenizer, GeneratorConfig config) {
+        if (config.maxSequenceLength() > model.config().maxPositions()) {
+            throw new IllegalArgumentException("maxSequenceLength " + config.maxSequenceLength() + " exceeds the "
+                    + model.config().maxPositions() + " positions of model " + model.directory());
+        }
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.prompts = new PromptBuilder(tokenizer);
+        this.config = config;
+        this.eosIds = model.config().eosTokenIds().stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** A generator with the KV cache and the model's whole position range. */
+    public static Generator withDefaults(DecoderModel model, TextTokenizer tokenizer) {
+        return new Generator(model, tokenizer, new GeneratorConfig(model.config().maxPositions(), true));
+    }
+
+    /** Generates every request as one batch; results come back in request order. */
+    public List<GenerationResult> generate(List<GenerationRequest> requests) {
+        GenerationResult[] results = new GenerationResult[requests.size()];
+        List<Row> rows = new ArrayList<>();
+        for (int i = 0; i < requests.size(); i++) {
+            GenerationRequest request = requests.get(i);
+            try {
+                rows.add(prepare(i, request));
+            } catch (IllegalArgumentException e) {
+                results[i] = GenerationResult.failed(request.id(), e.getMessage());
+            }
+        }
+        if (!rows.isEmpty()) {
+            try {
+                if (config.useKvCache()) {
+                    decodeWithCache(rows);
+                } else {
+                    decodeByRecomputing(rows);
+                }
+            } catch (RuntimeException e) {
+                for (Row row : rows) {
+                    if (row.finish == null) {
+                        row.fail("generation failed: " + e.getMessage());
+                    }
+                }
+            }
+        }
+        for (Row row : rows) {
+            results[row.index] = row.result();
+        }
+        return List.of(results);
+    }
+
+    private Row prepare(int index, GenerationRequest request) {
+        TaskTemplate template = request.template();
+        String task = template.taskName();
+        int hidden = model.config().hiddenSize();
+        if (template.answerField() == null) {
+            throw new IllegalArgumentException("task '" + task + "': the template has no answer_field; generation writes "
+                    + "the answer, so the template must end with one");
+        }
+        Optional<VirtualTokenTable> table = request.virtualTokens();
+        if (table.isEmpty() && template.totalVirtualTokens() > 0) {
+            if (!request.allowPlainPrompt()) {
+                throw new IllegalArgumentException("task '" + task + "': no virtual-token table (adapter) for a template with "
+                        + template.totalVirtualTokens() + " virtual tokens, and the request does not allow the plain prompt");
+            }
+            template = template.withoutVirtualTokens();
+        }
+        if (table.isPresent()) {
+            VirtualTokenTable t = table.get();
+            if (!t.modelFingerprint().equals(model.fingerprint())) {
+                throw new IllegalArgumentException("task '" + task + "': the adapter was tuned for model " + t.modelFingerprint()
+                        + ", not for the loaded model " + model.fingerprint());
+            }
+            if (t.hidden() != hidden) {
+                throw new IllegalArgumentException("task '" + task + "': the virtual-token table is " + t.hidden()
+                        + " wide but the model's hidden size is " + hidden);
+            }
+            if (t.rows() != template.totalVirtualTokens()) {
+                throw new IllegalArgumentException("task '" + task + "': the virtual-token table has " + t.rows()
+                        + " rows but the template takes total_virtual_tokens = " + template.totalVirtualTokens());
+            }
+        }
+        GenerationOptions options = request.options();
+        int room = config.maxSequenceLength() - options.maxNewTokens();
+        if (room <= 0) {
+            throw new IllegalArgumentException("task '" + task + "': maxNewTokens " + options.maxNewTokens()
+                    + " leaves no room for a prompt in max_seq_length " + config.maxSequenceLength());
+        }
+        Prompt prompt = prompts.build(template, request.fields(), PromptMode.INFERENCE, room);
+        float[] embeds = new float[prompt.length() * hidden];
+        BitSet seen = new BitSet(model.config().vocabSize());
+        for (int p = 0; p < prompt.length(); p++) {
+            if (prompt.isVirtual(p)) {
+                table.orElseThrow().copyRow(prompt.virtualRows()[p], embeds, p * hidden);
+            } else {
+                model.embedToken(prompt.tokenIds()[p], embeds, p * hidden);
+                seen.set(prompt.tokenIds()[p]);
+            }
+        }
+        SplittableRandom random = new SplittableRandom(options.seed().orElseGet(System::nanoTime));
+        return new Row(index, request.id(), options, prompt.length(), embeds, seen, random);
+    }
+
+    private void decodeWithCache(List<Row> rows) {
+        int hidden = model.config().hiddenSize();
+        List<Row> active = rows;
+        int maxLen = active.stream().mapToInt(r -> r.promptLength).max().orElseThrow();
+        int batch = active.size();
+        float[] embeds = new float[batch * maxLen * hidden];
+        long[] mask = new long[batch * maxLen];
+        long[] positions = new long[batch * maxLen];
+        for (int b = 0; b < batch; b++) {
+            Row row = active.get(b);
+            row.pad = maxLen - row.promptLength;
+            System.arraycopy(row.promptEmbeds, 0, embeds, (b * maxLen + row.pad) * hidden, row.promptEmbeds.length);
+            for (int j = 0; j < row.promptLength; j++) {
+                mask[b * maxLen + row.pad + j] = 1;
+                positions[b * maxLen + row.pad + j] = j;
+            }
+            row.nextPosition = row.promptLength;
+        }
+        DecoderModel.Step step = model.forward(new StepInput(batch, maxLen, embeds, mask, positions), null);
+        KvCache cache = step.cache();
+        try {
+            while (true) {
+                List<Row> still = new ArrayList<>();
+                int[] keep = new int[active.size()];
+                for (int b = 0; b < active.size(); b++) {
+                    Row row = active.get(b);
+                    row.accept(pick(step.lastLogits(), b, row));
+                    if (row.finish == null) {
+                        keep[still.size()] = b;
+                        still.add(row);
+                    }
+                }
+                if (still.isEmpty()) {
+                    return;
+                }
+                if (still.size() < active.size()) {
+                    // finished rows stop costing work: drop them from the cache
+                    KvCache kept = cache.selectRows(java.util.Arrays.copyOf(keep, still.size()));
+                    cache.close();
+                    cache = kept;
+                }
+                active = still;
+                batch = active.size();
+                int total = cache.length() + 1;
+                embeds = new float[batch * hidden];
+                mask = new long[batch * total];
+                positions = new long[batch];
+                for (int b = 0; b < batch; b++) {
+                    Row row = active.get(b);
+                    model.embedToken(row.lastToken, embeds, b * hidden);
+                    for (int j = row.pad; j < total; j++) {
+                        mask[b * total + j] = 1;
+                    }
+                    positions[b] = row.nextPosition++;
+                }
+                step = model.forward(new StepInput(batch, 1, embeds, mask, positions), cache);
+                cache.close();
+                cache = step.cache();
+            }
+        } finally {
+            cache.close();
+        }
+    }
+
+    private void decodeByRecomputing(List<Row> rows) {
+        int hidden = model.config().hiddenSize();
+        List<Row> active = rows;
+        while (!active.isEmpty()) {
+            int batch = active.size();
+            int maxLen = active.stream().mapToInt(r -> r.promptLength + r.tokens.size()).max().orElseThrow();
+            float[] embeds = new float[batch * maxLen * hidden];
+            long[] mask = new long[batch * maxLen];
+            long[] positions = new long[batch * maxLen];
+            for (int b = 0; b < batch; b++) {
+                Row row = active.get(b);
+                int len = row.promptLength + row.tokens.size();
+                int pad = maxLen - len;
+                System.arraycopy(row.promptEmbeds, 0, embeds, (b * maxLen + pad) * hidden, row.promptEmbeds.length);
+                for (int t = 0; t < row.tokens.size(); t++) {
+                    model.embedToken(row.tokens.get(t), embeds, (b * maxLen + pad + row.promptLength + t) * hidden);
+                }
+                for (int j = 0; j < len; j++) {
+                    mask[b * maxLen + pad + j] = 1;
+                    positions[b * maxLen + pad + j] = j;
+                }
+            }
+            DecoderModel.Step step = model.forward(new StepInput(batch, maxLen, embeds, mask, positions), null);
+            step.cache().close();
+            List<Row> still = new ArrayList<>();
+            for (int b = 0; b < batch; b++) {
+                Row row = active.get(b);
+                row.accept(pick(step.lastLogits(), b, row));
+                if (row.finish == null) {
+                    still.add(row);
+                }
+            }
+            active = still;
+        }
+    }
+
+    private int pick(float[] logits, int b, Row row) {
+        int vocab = model.config().vocabSize();
+        return TokenSampler.next(logits, b * vocab, vocab, row.options, row.seen, row.completionTokens, eosIds, row.random);
+    }
+
+    private boolean isEos(int token) {
+        for (int eos : eosIds) {
+            if (eos == token) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The decoding state of one row; confined to the generate call that made it. */
+    private final class Row {
+        final int index;
+        final String id;
+        final GenerationOptions options;
+        final int promptLength;
+        final float[] promptEmbeds;
+        final BitSet seen;
+        final SplittableRandom random;
+        final List<Integer> tokens = new ArrayList<>();
+        int completionTokens;
+        int lastToken;
+        int pad;
+        int nextPosition;
+        FinishReason finish;
+        String text;
+        String error;
+
+        Row(int index, String id, GenerationOptions options, int promptLength, float[] promptEmbeds, BitSet seen,
+            SplittableRandom random) {
+            this.index = index;
+            this.id = id;
+            this.options = options;
+            this.promptLength = promptLength;
+            this.promptEmbeds = promptEmbeds;
+            this.seen = seen;
+            this.random = random;
+        }
+
+        void accept(int token) {
+            completionTokens++;
+            lastToken = token;
+            if (isEos(token)) {
+                finish = FinishReason.EOS;
+                return;
+            }
+            tokens.add(token);
+            seen.set(token);
+            if (!options.stopStrings().isEmpty()) {
+                String decoded = tokenizer.decode(tokenArray());
+                int cut = -1;
+                for (String stop : options.stopStrings()) {
+                    int at = decoded.indexOf(stop);
+                    if (at >= 0 && (cut < 0 || at < cut)) {
+                        cut = at;
+                    }
+                }
+                if (cut >= 0) {
+                    finish = FinishReason.STOP;
+                    text = decoded.substring(0, cut);
+                    return;
+                }
+            }
+            if (tokens.size() >= options.maxNewTokens() || promptLength + completionTokens >= config.maxSequenceLength()) {
+                finish = FinishReason.LENGTH;
+            }
+        }
+
+        void fail(String message) {
+            finish = FinishReason.ERROR;
+            error = message;
+        }
+
+        int[] tokenArray() {
+            return tokens.stream().mapToInt(Integer::intValue).toArray();
+        }
+
+        GenerationResult result() {
+            if (finish == FinishReason.ERROR) {
+                return GenerationResult.failed(id, error);
+            }
+            String out = text != null ? text : tokenizer.decode(tokenArray());
+            return new GenerationResult(id, out, tokenArray(), promptLength, completionTokens, finish, null);
+        }
+    }
+}

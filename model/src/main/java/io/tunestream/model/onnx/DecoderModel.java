@@ -1,0 +1,352 @@
+package io.tunestream.model.onnx;
+
+import ai.onnx.proto.OnnxMl;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.providers.OrtCUDAProviderOptions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A decoder-only language model exported in Optimum's "text-generation-with-past" layout, loaded
+ * offline from a directory ({@code model.onnx} with optional external data, {@code config.json},
+ * optional {@code generation_config.json}; the tokenizer is loaded by {@code model.tokenize}).
+ *
+ * <p>At load the graph is checked for the inputs and outputs of the layout, rewritten to take
+ * {@code inputs_embeds} ({@link InputsEmbedsRewrite}) and to return only the last position's logits
+ * ({@link LastTokenLogits}); the token-embedding table is read from the initializers so that callers
+ * can mix token rows with virtual-token rows.
+ *
+ * <p>Owns one ONNX Runtime session; {@link #close()} releases it. {@link #forward} is thread-safe.
+ */
+public final class DecoderModel implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(DecoderModel.class);
+
+    private final Path directory;
+    private final ModelConfig config;
+    private final String fingerprint;
+    private final float[] embeddingTable;
+    private final ExecutionProvider provider;
+    private final OrtEnvironment env;
+    private final OrtSession session;
+    private final List<String> pastNames;
+    private final List<String> presentNames;
+    private final Set<String> outputs;
+
+    private DecoderModel(Path directory, ModelConfig config, String fingerprint, float[] embeddingTable,
+                         ExecutionProvider provider, OrtEnvironment env, OrtSession session) {
+        this.directory = directory;
+        this.config = config;
+        this.fingerprint = fingerprint;
+        this.embeddingTable = embeddingTable;
+        this.provider = provider;
+        this.env = env;
+        this.session = session;
+        List<String> past = new ArrayList<>();
+        List<String> present = new ArrayList<>();
+        for (int i = 0; i < config.layers(); i++) {
+            past.add("past_key_values." + i + ".key");
+            past.add("past_key_values." + i + ".value");
+            present.add("present." + i + ".key");
+            present.add("present." + i + ".value");
+        }
+        this.pastNames = List.copyOf(past);
+        this.presentNames = List.copyOf(present);
+        Set<String> out = new LinkedHashSet<>(present);
+        this.outputs = Set.copyOf(out);
+    }
+
+    /**
+     * Loads a model directory.
+     *
+     * @throws IllegalArgumentException naming the directory and the missing file, input or output, or
+     *                                  the unsupported model type
+     * @throws UncheckedIOException     if a file cannot be read
+     */
+    public static DecoderModel load(Path dir, RuntimeConfig runtime) {
+        Path modelFile = dir.resolve("model.onnx");
+        if (!Files.isRegularFile(modelFile)) {
+            throw new IllegalArgumentException("model directory " + dir + " has no model.onnx");
+        }
+        ModelConfig config = ModelConfig.read(dir);
+        OnnxMl.ModelProto original;
+        try (var in = Files.newInputStream(modelFile)) {
+            var coded = com.google.protobuf.CodedInputStream.newInstance(in);
+            coded.setSizeLimit(Integer.MAX_VALUE);
+            original = OnnxMl.ModelProto.parseFrom(coded);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + modelFile, e);
+        }
+        checkLayout(dir, original.getGraph(), config);
+        InputsEmbedsRewrite.Rewritten rewritten;
+        try {
+            rewritten = InputsEmbedsRewrite.rewrite(original);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("model " + dir + ": " + e.getMessage(), e);
+        }
+        if (rewritten.hiddenSize() != config.hiddenSize() || rewritten.vocabSize() != config.vocabSize()) {
+            throw new IllegalArgumentException("model " + dir + ": embedding table " + rewritten.embeddingTableName() + " is "
+                    + rewritten.vocabSize() + " x " + rewritten.hiddenSize() + " but config.json says vocab "
+                    + config.vocabSize() + ", hidden " + config.hiddenSize());
+        }
+        float[] table = Initializers.floats(rewritten.embeddingTable(), dir);
+        String fingerprint = WeightsFingerprint.of(original, dir);
+        OnnxMl.ModelProto serving = withoutUnusedInitializers(LastTokenLogits.rewrite(rewritten.model()));
+
+        NativeLibraryCache.install(NativeLibraryCache.defaultRoot());
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        byte[] bytes = serving.toByteArray();
+        // external data locations are relative to the model file; ORT resolves them against the session's model path,
+        // which a byte[] session does not have, so write the serving graph next to the original when data is external
+        boolean external = original.getGraph().getInitializerList().stream()
+                .anyMatch(t -> t.getDataLocation() == OnnxMl.TensorProto.DataLocation.EXTERNAL);
+        Path servingFile = null;
+        try {
+            if (external) {
+                servingFile = Files.createTempFile(dir, ".tunestream-serving-", ".onnx");
+                Files.write(servingFile, bytes);
+            }
+            ExecutionProvider provider = runtime.provider();
+            OrtSession session;
+            try {
+                session = createSession(env, bytes, servingFile, runtime, provider);
+            } catch (OrtException | RuntimeException | UnsatisfiedLinkError e) {
+                if (provider != ExecutionProvider.CUDA) {
+                    throw new IllegalStateException("cannot create an ONNX Runtime session for " + modelFile + ": " + e.getMessage(), e);
+                }
+                LOG.warn("CUDA session for {} failed to start on device {} ({}); running on CPU instead", modelFile,
+                        runtime.deviceId(), e.getMessage());
+                provider = ExecutionProvider.CPU;
+                try {
+                    session = createSession(env, bytes, servingFile, runtime, provider);
+                } catch (OrtException e2) {
+                    throw new IllegalStateException("cannot create an ONNX Runtime session for " + modelFile + ": " + e2.getMessage(), e2);
+                }
+            }
+            return new DecoderModel(dir, config, fingerprint, table, provider, env, session);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the serving graph of " + modelFile, e);
+        } finally {
+            if (servingFile != null) {
+                try {
+                    Files.deleteIfExists(servingFile);
+                } catch (IOException e) {
+                    LOG.warn("cannot delete temporary serving graph {}: {}", servingFile, e.toString());
+                }
+            }
+        }
+    }
+
+    /** The embedding table is held in Java once read; an untied head leaves it unread by the graph. */
+    private static OnnxMl.ModelProto withoutUnusedInitializers(OnnxMl.ModelProto model) {
+        Set<String> read = new java.util.HashSet<>();
+        model.getGraph().getNodeList().forEach(n -> read.addAll(n.getInputList()));
+        model.getGraph().getOutputList().forEach(o -> read.add(o.getName()));
+        List<OnnxMl.TensorProto> kept = model.getGraph().getInitializerList().stream()
+                .filter(t -> read.contains(t.getName())).toList();
+        if (kept.size() == model.getGraph().getInitializerCount()) {
+            return model;
+        }
+        return model.toBuilder().setGraph(model.getGraph().toBuilder().clearInitializer().addAllInitializer(kept)).build();
+    }
+
+    private static OrtSession createSession(OrtEnvironment env, byte[] bytes, Path file, RuntimeConfig runtime,
+                                            ExecutionProvider provider) throws OrtException {
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            if (runtime.intraOpThreads() > 0) {
+                options.setIntraOpNumThreads(runtime.intraOpThreads());
+            }
+            if (runtime.interOpThreads() > 0) {
+                options.setInterOpNumThreads(runtime.interOpThreads());
+            }
+            if (provider == ExecutionProvider.CUDA) {
+                try (OrtCUDAProviderOptions cuda = new OrtCUDAProviderOptions(runtime.deviceId())) {
+                    if (runtime.gpuMemLimitBytes() > 0) {
+                        cuda.add("gpu_mem_limit", Long.toString(runtime.gpuMemLimitBytes()));
+                    }
+                    options.addCUDA(cuda);
+                }
+            }
+            return file != null ? env.createSession(file.toString(), options) : env.createSession(bytes, options);
+        }
+    }
+
+    private static void checkLayout(Path dir, OnnxMl.GraphProto graph, ModelConfig config) {
+        Set<String> inputs = new LinkedHashSet<>();
+        graph.getInputList().forEach(i -> inputs.add(i.getName()));
+        Set<String> outputs = new LinkedHashSet<>();
+        graph.getOutputList().forEach(o -> outputs.add(o.getName()));
+        List<String> wantedInputs = new ArrayList<>(List.of("input_ids", "attention_mask", "position_ids"));
+        List<String> wantedOutputs = new ArrayList<>(List.of("logits"));
+        for (int i = 0; i < config.layers(); i++) {
+            wantedInputs.add("past_key_values." + i + ".key");
+            wantedInputs.add("past_key_values." + i + ".value");
+            wantedOutputs.add("present." + i + ".key");
+            wantedOutputs.add("present." + i + ".value");
+        }
+        for (String w : wantedInputs) {
+            if (!inputs.contains(w)) {
+                throw new IllegalArgumentException("model " + dir + " is not a text-generation-with-past export: missing input '"
+                        + w + "' (inputs: " + inputs + ")");
+            }
+        }
+        for (String w : wantedOutputs) {
+            if (!outputs.contains(w)) {
+                throw new IllegalArgumentException("model " + dir + " is not a text-generation-with-past export: missing output '"
+                        + w + "' (outputs: " + outputs + ")");
+            }
+        }
+    }
+
+    public Path directory() {
+        return directory;
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    /** Hex SHA-256 of the weights ({@link WeightsFingerprint}); adapters are checked against it. */
+    public String fingerprint() {
+        return fingerprint;
+    }
+
+    /** The provider actually running the session (CPU after a CUDA fallback). */
+    public ExecutionProvider provider() {
+        return provider;
+    }
+
+    /** Copies token {@code tokenId}'s embedding (hiddenSize floats) into {@code dst} at {@code offset}. */
+    public void embedToken(int tokenId, float[] dst, int offset) {
+        if (tokenId < 0 || tokenId >= config.vocabSize()) {
+            throw new IllegalArgumentException("token id " + tokenId + " is outside the vocabulary [0, " + config.vocabSize() + ")");
+        }
+        System.arraycopy(embeddingTable, tokenId * config.hiddenSize(), dst, offset, config.hiddenSize());
+    }
+
+    /**
+     * Runs one step.
+     *
+     * @param input the new positions
+     * @param past  the cache of the previous step (same batch rows, in order), or null for the first step; it is
+     *              read, not closed
+     * @return the last position's logits per row and the cache including this step (the caller closes it)
+     */
+    public Step forward(StepInput input, KvCache past) {
+        int batch = input.batch();
+        int hidden = config.hiddenSize();
+        if (input.embeds().length != batch * input.sequence() * hidden) {
+            throw new IllegalArgumentException("embeds has " + input.embeds().length + " values, expected " + batch + " x "
+                    + input.sequence() + " x " + hidden);
+        }
+        int pastLength = past == null ? 0 : past.length();
+        if (past != null && past.batch() != batch) {
+            throw new IllegalArgumentException("KV cache has " + past.batch() + " rows, the step " + batch);
+        }
+        if (input.totalLength() != pastLength + input.sequence()) {
+            throw new IllegalArgumentException("attention mask covers " + input.totalLength() + " positions, expected past "
+                    + pastLength + " + new " + input.sequence());
+        }
+        List<OnnxTensor> created = new ArrayList<>();
+        OrtSession.Result result = null;
+        try {
+            Map<String, OnnxTensor> feeds = new HashMap<>();
+            feeds.put(InputsEmbedsRewrite.INPUTS_EMBEDS, track(created, OnnxTensor.createTensor(env,
+                    directFloats(input.embeds()), new long[]{batch, input.sequence(), hidden})));
+            feeds.put("attention_mask", track(created, OnnxTensor.createTensor(env, directLongs(input.attentionMask()),
+                    new long[]{batch, input.totalLength()})));
+            feeds.put("position_ids", track(created, OnnxTensor.createTensor(env, directLongs(input.positionIds()),
+                    new long[]{batch, input.sequence()})));
+            if (past == null) {
+                OnnxTensor empty = track(created, OnnxTensor.createTensor(env, directFloats(new float[0]),
+                        new long[]{batch, config.kvHeads(), 0, config.headDim()}));
+                pastNames.forEach(n -> feeds.put(n, empty));
+            } else {
+                List<OnnxTensor> cached = past.tensors();
+                for (int i = 0; i < pastNames.size(); i++) {
+                    feeds.put(pastNames.get(i), cached.get(i));
+                }
+            }
+            // the last-position logits have a known shape: ORT writes them straight into our direct buffer
+            FloatBuffer logits = ByteBuffer.allocateDirect(batch * config.vocabSize() * Float.BYTES)
+                    .order(ByteOrder.nativeOrder()).asFloatBuffer();
+            OnnxTensor pinned = track(created, OnnxTensor.createTensor(env, logits, new long[]{batch, 1, config.vocabSize()}));
+            Map<String, OnnxValue> pinnedOutputs = Map.of(LastTokenLogits.LAST_LOGITS, pinned);
+            result = session.run(feeds, outputs, pinnedOutputs);
+            float[] last = new float[batch * config.vocabSize()];
+            logits.rewind();
+            logits.get(last);
+            List<OnnxTensor> presents = new ArrayList<>(presentNames.size());
+            for (String name : presentNames) {
+                presents.add((OnnxTensor) result.get(name).orElseThrow(
+                        () -> new IllegalStateException("the session returned no " + name)));
+            }
+            KvCache cache = new KvCache(presents, result, batch, pastLength + input.sequence());
+            result = null;
+            return new Step(last, cache);
+        } catch (OrtException e) {
+            throw new IllegalStateException("forward step of model " + directory + " failed (batch " + batch + ", past "
+                    + pastLength + ", new " + input.sequence() + "): " + e.getMessage(), e);
+        } finally {
+            if (result != null) {
+                result.close();
+            }
+            created.forEach(OnnxTensor::close);
+        }
+    }
+
+    private static OnnxTensor track(List<OnnxTensor> created, OnnxTensor t) {
+        created.add(t);
+        return t;
+    }
+
+    private static FloatBuffer directFloats(float[] values) {
+        FloatBuffer b = ByteBuffer.allocateDirect(values.length * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        b.put(values).rewind();
+        return b;
+    }
+
+    private static LongBuffer directLongs(long[] values) {
+        LongBuffer b = ByteBuffer.allocateDirect(values.length * Long.BYTES).order(ByteOrder.nativeOrder()).asLongBuffer();
+        b.put(values).rewind();
+        return b;
+    }
+
+    @Override
+    public void close() {
+        try {
+            session.close();
+        } catch (OrtException e) {
+            throw new IllegalStateException("cannot close the ONNX Runtime session of " + directory, e);
+        }
+    }
+
+    /**
+     * The result of a step.
+     *
+     * @param lastLogits [batch, vocab] row-major logits of each row's last position
+     * @param cache      keys and values of past + new positions; the caller closes it
+     */
+    public record Step(float[] lastLogits, KvCache cache) {
+    }
+}

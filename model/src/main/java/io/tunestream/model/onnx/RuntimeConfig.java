@@ -1,0 +1,47 @@
+package io.tunestream.model.onnx;
+
+/**
+ * How ONNX Runtime runs a model. Validated at construction.
+ *
+ * @param provider         requested execution provider; CUDA falls back to CPU (one log line) when it cannot start
+ * @param deviceId         CUDA device ordinal (ignored on CPU)
+ * @param gpuMemLimitBytes CUDA arena limit in bytes, 0 for ONNX Runtime's default (no limit)
+ * @param intraOpThreads   threads inside one operator, 0 for ONNX Runtime's default (one per core)
+ * @param interOpThreads   threads across independent operators, 0 for ONNX Runtime's default
+ */
+public record RuntimeConfig(ExecutionProvider provider, int deviceId, long gpuMemLimitBytes,
+                            int intraOpThreads, int interOpThreads) {
+
+    public RuntimeConfig {
+        if (provider == null) {
+            throw new IllegalArgumentException("provider is required (CPU or CUDA)");
+        }
+        if (deviceId < 0) {
+            throw new IllegalArgumentException("deviceId must be >= 0, got " + deviceId);
+        }
+        if (gpuMemLimitBytes < 0) {
+            throw new IllegalArgumentException("gpuMemLimitBytes must be >= 0 (0 = no limit), got " + gpuMemLimitBytes);
+        }
+        if (intraOpThreads < 0) {
+            throw new IllegalArgumentException("intraOpThreads must be >= 0 (0 = ONNX Runtime default), got " + intraOpThreads);
+        }
+        if (interOpThreads < 0) {
+            throw new IllegalArgumentException("interOpThreads must be >= 0 (0 = ONNX Runtime default), got " + interOpThreads);
+        }
+    }
+
+    /** CPU with ONNX Runtime's default thread counts. */
+    public static RuntimeConfig cpu() {
+        return new RuntimeConfig(ExecutionProvider.CPU, 0, 0, 0, 0);
+    }
+
+    /** CPU with the given intra-op thread count. */
+    public static RuntimeConfig cpu(int intraOpThreads) {
+        return new RuntimeConfig(ExecutionProvider.CPU, 0, 0, intraOpThreads, 0);
+    }
+
+    /** CUDA on a device, no memory limit, default threads. */
+    public static RuntimeConfig cuda(int deviceId) {
+        return new RuntimeConfig(ExecutionProvider.CUDA, deviceId, 0, 0, 0);
+    }
+}
