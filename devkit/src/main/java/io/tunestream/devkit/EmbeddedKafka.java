@@ -1,0 +1,281 @@
+package io.tunestream.devkit;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import kafka.server.KafkaConfig;
+import kafka.server.KafkaRaftServer;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.DescribeClusterOptions;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.utils.Time;
+import org.apache.kafka.common.utils.Utils;
+import org.apache.kafka.metadata.properties.MetaPropertiesEnsemble;
+import org.apache.kafka.metadata.storage.Formatter;
+import org.apache.kafka.server.common.MetadataVersion;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A single-node Kafka broker (KRaft, combined broker and controller roles) running in this
+ * JVM, listening on 127.0.0.1. Internal topics (consumer offsets, transaction state, share
+ * state) use replication factor 1 so that transactions and exactly-once Kafka Streams work.
+ *
+ * <p>{@link #start} formats the storage, starts the server and returns once the broker
+ * answers a describe-cluster call. {@link #close} shuts it down, waits for it, and deletes
+ * the data directory when the devkit created it.
+ */
+public final class EmbeddedKafka implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(EmbeddedKafka.class);
+    private static final int NODE_ID = 1;
+    private static final String BROKER_LISTENER = "PLAINTEXT";
+    private static final String CONTROLLER_LISTENER = "CONTROLLER";
+
+    private final KafkaRaftServer server;
+    private final String bootstrapServers;
+    private final Path dataDirectory;
+    private final boolean deleteDataOnClose;
+    private boolean closed;
+
+    private EmbeddedKafka(KafkaRaftServer server, String bootstrapServers, Path dataDirectory, boolean deleteDataOnClose) {
+        this.server = server;
+        this.bootstrapServers = bootstrapServers;
+        this.dataDirectory = dataDirectory;
+        this.deleteDataOnClose = deleteDataOnClose;
+    }
+
+    /** Starts a broker with free ports, a temporary data directory and the default settings. */
+    public static EmbeddedKafka start() {
+        return start(EmbeddedKafkaConfig.defaults());
+    }
+
+    /**
+     * Starts a broker and waits until it serves requests.
+     *
+     * @throws PlatformStartException naming the address, data directory and cause when the
+     *                                broker cannot start; nothing is left running
+     */
+    public static EmbeddedKafka start(EmbeddedKafkaConfig config) {
+        if (config.port() != 0) {
+            LoopbackPorts.requireFree(config.port(), "Kafka broker");
+        }
+        if (config.controllerPort() != 0) {
+            LoopbackPorts.requireFree(config.controllerPort(), "Kafka controller");
+        }
+        config.dataDirectory()
+                .filter(directory -> Files.exists(directory) && !Files.isDirectory(directory))
+                .ifPresent(file -> {
+                    throw new PlatformStartException("Kafka broker data directory " + file.toAbsolutePath()
+                            + " is a file, not a directory");
+                });
+        int port = LoopbackPorts.resolve(config.port());
+        int controllerPort = config.controllerPort() != 0 ? config.controllerPort() : freePortOtherThan(port);
+        String bootstrapServers = LoopbackPorts.HOST + ":" + port;
+        boolean temporary = config.dataDirectory().isEmpty();
+        Path dataDirectory = config.dataDirectory().map(Path::toAbsolutePath).orElseGet(EmbeddedKafka::createTemporaryDirectory);
+
+        KafkaRaftServer server = null;
+        try {
+            KafkaConfig kafkaConfig = new KafkaConfig(brokerProperties(config, port, controllerPort, dataDirectory), false);
+            formatStorage(kafkaConfig, dataDirectory);
+            server = new KafkaRaftServer(kafkaConfig, Time.SYSTEM);
+            server.startup();
+            awaitReady(bootstrapServers, config.startTimeout());
+            LOG.info("Kafka broker ready on {} (data in {})", bootstrapServers, dataDirectory);
+            return new EmbeddedKafka(server, bootstrapServers, dataDirectory, temporary);
+        } catch (RuntimeException e) {
+            stopQuietly(server, e);
+            if (temporary) {
+                deleteQuietly(dataDirectory, e);
+            }
+            throw new PlatformStartException("Kafka broker failed to start on " + bootstrapServers
+                    + " (controller port " + controllerPort + ", data directory " + dataDirectory + "): "
+                    + describe(e), e);
+        }
+    }
+
+    /** {@code host:port} of the broker, for {@code bootstrap.servers}. */
+    public String bootstrapServers() {
+        return bootstrapServers;
+    }
+
+    public Path dataDirectory() {
+        return dataDirectory;
+    }
+
+    /** Shuts the broker down, waits for it to stop and deletes a temporary data directory. Idempotent. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        server.shutdown();
+        server.awaitShutdown();
+        if (deleteDataOnClose) {
+            try {
+                Utils.delete(dataDirectory.toFile());
+            } catch (IOException e) {
+                throw new UncheckedIOException("Kafka broker stopped but its data directory " + dataDirectory
+                        + " could not be deleted", e);
+            }
+        }
+        LOG.info("Kafka broker on {} stopped", bootstrapServers);
+    }
+
+    static Map<String, String> brokerProperties(EmbeddedKafkaConfig config, int port, int controllerPort, Path dataDirectory) {
+        String host = LoopbackPorts.HOST;
+        Map<String, String> properties = new LinkedHashMap<>();
+        properties.put("process.roles", "broker,controller");
+        properties.put("node.id", String.valueOf(NODE_ID));
+        // A static single-voter quorum: the voter set lives in the config, not in the metadata
+        // log, so a kept data directory can be restarted on other ports.
+        properties.put("controller.quorum.voters", NODE_ID + "@" + host + ":" + controllerPort);
+        properties.put("controller.listener.names", CONTROLLER_LISTENER);
+        properties.put("listeners", BROKER_LISTENER + "://" + host + ":" + port + "," + CONTROLLER_LISTENER + "://" + host + ":" + controllerPort);
+        properties.put("advertised.listeners", BROKER_LISTENER + "://" + host + ":" + port);
+        properties.put("inter.broker.listener.name", BROKER_LISTENER);
+        properties.put("listener.security.protocol.map", BROKER_LISTENER + ":PLAINTEXT," + CONTROLLER_LISTENER + ":PLAINTEXT");
+        properties.put("log.dirs", dataDirectory.toString());
+        // One node: every internal topic has a single replica.
+        properties.put("offsets.topic.replication.factor", "1");
+        properties.put("transaction.state.log.replication.factor", "1");
+        properties.put("transaction.state.log.min.isr", "1");
+        properties.put("share.coordinator.state.topic.replication.factor", "1");
+        properties.put("share.coordinator.state.topic.min.isr", "1");
+        // Fewer internal partitions than the production 50: they are created on first use,
+        // and creating 50 of them is most of a test's first second.
+        properties.put("offsets.topic.num.partitions", "5");
+        properties.put("transaction.state.log.num.partitions", "5");
+        properties.put("share.coordinator.state.topic.num.partitions", "5");
+        properties.put("group.initial.rebalance.delay.ms", "0");
+        properties.put("message.max.bytes", String.valueOf(config.messageMaxBytes()));
+        // A small machine shared by many test JVMs: few threads, a small log-cleaner buffer
+        // (the default allocates 128 MB of heap up front).
+        properties.put("num.network.threads", "2");
+        properties.put("num.io.threads", "2");
+        properties.put("background.threads", "2");
+        properties.put("num.recovery.threads.per.data.dir", "1");
+        properties.put("log.cleaner.threads", "1");
+        properties.put("log.cleaner.dedupe.buffer.size", String.valueOf(4 * 1024 * 1024));
+        properties.putAll(config.brokerProperties());
+        return properties;
+    }
+
+    private static void formatStorage(KafkaConfig kafkaConfig, Path dataDirectory) {
+        String directory = dataDirectory.toString();
+        // A kept data directory is formatted once; later starts reuse its cluster id.
+        Optional<String> existingClusterId;
+        try {
+            existingClusterId = new MetaPropertiesEnsemble.Loader()
+                    .addLogDirs(List.of(directory))
+                    .load()
+                    .clusterId();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + MetaPropertiesEnsemble.META_PROPERTIES_NAME + " in " + directory, e);
+        }
+        ByteArrayOutputStream output = new ByteArrayOutputStream();
+        Formatter formatter = new Formatter()
+                .setPrintStream(new PrintStream(output, true, StandardCharsets.UTF_8))
+                .setNodeId(NODE_ID)
+                .setClusterId(existingClusterId.orElseGet(() -> Uuid.randomUuid().toString()))
+                .setDirectories(List.of(directory))
+                .setMetadataLogDirectory(kafkaConfig.metadataLogDir())
+                .setControllerListenerName(CONTROLLER_LISTENER)
+                .setReleaseVersion(MetadataVersion.latestProduction())
+                .setIgnoreFormatted(true);
+        try {
+            formatter.run();
+        } catch (Exception e) {
+            throw new IllegalStateException("formatting the storage failed: " + describe(e)
+                    + formatterOutput(output), e);
+        }
+        LOG.debug("Formatted {}: {}", directory, output.toString(StandardCharsets.UTF_8).strip());
+    }
+
+    private static String formatterOutput(ByteArrayOutputStream output) {
+        String text = output.toString(StandardCharsets.UTF_8).strip();
+        return text.isEmpty() ? "" : " (formatter said: " + text.replace(System.lineSeparator(), " ") + ")";
+    }
+
+    private static void awaitReady(String bootstrapServers, Duration timeout) {
+        Map<String, Object> adminConfig = Map.of(
+                AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()),
+                AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+        try (Admin admin = Admin.create(adminConfig)) {
+            admin.describeCluster(new DescribeClusterOptions().timeoutMs((int) Math.min(Integer.MAX_VALUE, timeout.toMillis())))
+                    .nodes()
+                    .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for the broker to answer", e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("the broker did not answer a describe-cluster call within " + timeout
+                    + ": " + describe(e.getCause()), e.getCause());
+        } catch (TimeoutException e) {
+            throw new IllegalStateException("the broker did not answer a describe-cluster call within " + timeout, e);
+        }
+    }
+
+    private static int freePortOtherThan(int port) {
+        int candidate = LoopbackPorts.pickFree();
+        return candidate != port ? candidate : LoopbackPorts.pickFree();
+    }
+
+    private static Path createTemporaryDirectory() {
+        try {
+            return Files.createTempDirectory("tunestream-kafka-");
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot create a temporary data directory for the Kafka broker", e);
+        }
+    }
+
+    private static void stopQuietly(KafkaRaftServer server, RuntimeException failure) {
+        if (server == null) {
+            return;
+        }
+        try {
+            server.shutdown();
+            server.awaitShutdown();
+        } catch (RuntimeException e) {
+            failure.addSuppressed(e);
+        }
+    }
+
+    private static void deleteQuietly(Path directory, RuntimeException failure) {
+        try {
+            Utils.delete(directory.toFile());
+        } catch (IOException e) {
+            failure.addSuppressed(e);
+        }
+    }
+
+    /** The innermost message worth reading: Kafka wraps causes several levels deep. */
+    static String describe(Throwable failure) {
+        Throwable cause = failure;
+        while (cause.getCause() != null && cause.getCause() != cause) {
+            cause = cause.getCause();
+        }
+        String message = cause.getMessage() != null ? cause.getMessage() : cause.getClass().getName();
+        if (cause == failure || failure.getMessage() == null || failure.getMessage().contains(message)) {
+            return failure.getMessage() != null ? failure.getMessage() : message;
+        }
+        return failure.getMessage() + ": " + message;
+    }
+}

@@ -1,0 +1,256 @@
+package io.tunestream.devkit;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import org.apache.kafka.common.utils.Utils;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A real Apicurio Registry server (in-memory storage) running as a child JVM on 127.0.0.1.
+ *
+ * <p>{@link #start} launches the distribution devkit's build unpacked, with the same
+ * {@code java} as this JVM, and returns once {@value #READINESS_PATH} answers. The child's
+ * stdout and stderr go to {@code apicurio-registry.log}; when the start fails, the exception
+ * carries the last lines of that log and the child is gone.
+ *
+ * <p>The child cannot outlive this JVM: {@link #close} destroys it, a shutdown hook does so
+ * on a normal exit, and a watchdog kills it within a second when this JVM is killed outright.
+ */
+public final class EmbeddedRegistry implements AutoCloseable {
+    static final String READINESS_PATH = "/apis/registry/v3/system/info";
+    static final String LOG_FILE_NAME = "apicurio-registry.log";
+    private static final Logger LOG = LoggerFactory.getLogger(EmbeddedRegistry.class);
+    private static final Duration POLL_INTERVAL = Duration.ofMillis(200);
+    private static final Duration GRACEFUL_STOP = Duration.ofSeconds(10);
+    private static final int LOG_TAIL_LINES = 30;
+
+    private final Process process;
+    private final String url;
+    private final Path logDirectory;
+    private final boolean deleteLogDirectoryOnClose;
+    private final Thread shutdownHook;
+    private boolean closed;
+
+    private EmbeddedRegistry(Process process, String url, Path logDirectory, boolean deleteLogDirectoryOnClose, Thread shutdownHook) {
+        this.process = process;
+        this.url = url;
+        this.logDirectory = logDirectory;
+        this.deleteLogDirectoryOnClose = deleteLogDirectoryOnClose;
+        this.shutdownHook = shutdownHook;
+    }
+
+    /** Starts a registry on a free port with the default settings. */
+    public static EmbeddedRegistry start() {
+        return start(EmbeddedRegistryConfig.defaults());
+    }
+
+    /**
+     * Starts a registry and waits until it answers.
+     *
+     * @throws PlatformStartException naming the URL, the cause and the log's last lines when the
+     *                                server cannot start or is not ready in time; the child is destroyed
+     */
+    public static EmbeddedRegistry start(EmbeddedRegistryConfig config) {
+        RegistryDistribution distribution = config.home().map(RegistryDistribution::at).orElseGet(RegistryDistribution::fromBuild);
+        if (config.port() != 0) {
+            LoopbackPorts.requireFree(config.port(), "Apicurio Registry");
+        }
+        int port = LoopbackPorts.resolve(config.port());
+        String url = "http://" + LoopbackPorts.HOST + ":" + port;
+        boolean temporaryLogDirectory = config.logDirectory().isEmpty();
+        Path logDirectory = config.logDirectory().map(Path::toAbsolutePath).orElseGet(EmbeddedRegistry::createTemporaryDirectory);
+        Path logFile = logDirectory.resolve(LOG_FILE_NAME);
+
+        List<String> command = ParentWatchdog.wrap(serverCommand(distribution, config, port), ProcessHandle.current().pid());
+        Process process;
+        try {
+            Files.createDirectories(logDirectory);
+            process = new ProcessBuilder(command)
+                    .directory(logDirectory.toFile())
+                    .redirectErrorStream(true)
+                    .redirectOutput(logFile.toFile())
+                    .start();
+        } catch (IOException e) {
+            throw new PlatformStartException("Apicurio Registry could not be launched from " + distribution.runnerJar()
+                    + ": " + e.getMessage(), e);
+        }
+        Thread shutdownHook = new Thread(() -> destroy(process), "tunestream-registry-stop-" + process.pid());
+        Runtime.getRuntime().addShutdownHook(shutdownHook);
+        try {
+            awaitReady(process, url, config.startTimeout());
+        } catch (RuntimeException e) {
+            destroy(process);
+            removeShutdownHook(shutdownHook);
+            throw new PlatformStartException("Apicurio Registry failed to start on " + url + " (pid " + process.pid()
+                    + "): " + e.getMessage() + "; log " + logFile + " ends with:\n" + tail(logFile), e);
+        }
+        LOG.info("Apicurio Registry ready on {} (pid {}, log {})", url, process.pid(), logFile);
+        return new EmbeddedRegistry(process, url, logDirectory, temporaryLogDirectory, shutdownHook);
+    }
+
+    /** The base URL, e.g. {@code http://127.0.0.1:41234}, without the API path. */
+    public String url() {
+        return url;
+    }
+
+    /** The child JVM's process id. */
+    public long pid() {
+        return process.pid();
+    }
+
+    /** The server's stdout and stderr. */
+    public Path logFile() {
+        return logDirectory.resolve(LOG_FILE_NAME);
+    }
+
+    /** Stops the child JVM, waits for it and deletes a temporary log directory. Idempotent. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        destroy(process);
+        removeShutdownHook(shutdownHook);
+        if (deleteLogDirectoryOnClose) {
+            try {
+                Utils.delete(logDirectory.toFile());
+            } catch (IOException e) {
+                throw new UncheckedIOException("Apicurio Registry stopped but its log directory " + logDirectory
+                        + " could not be deleted", e);
+            }
+        }
+        LOG.info("Apicurio Registry on {} stopped", url);
+    }
+
+    static List<String> serverCommand(RegistryDistribution distribution, EmbeddedRegistryConfig config, int port) {
+        Map<String, String> properties = new LinkedHashMap<>();
+        properties.put("quarkus.http.host", LoopbackPorts.HOST);
+        properties.put("quarkus.http.port", String.valueOf(port));
+        properties.put("quarkus.banner.enabled", "false");
+        properties.put("quarkus.http.access-log.enabled", "false");
+        properties.put("apicurio.storage.kind", "sql");
+        properties.put("apicurio.storage.sql.kind", "h2"); // in memory: jdbc:h2:mem
+        // Tests clean up after themselves; the registry refuses deletes unless allowed.
+        properties.put("apicurio.rest.deletion.group.enabled", "true");
+        properties.put("apicurio.rest.deletion.artifact.enabled", "true");
+        properties.put("apicurio.rest.deletion.artifact-version.enabled", "true");
+        properties.putAll(config.serverProperties());
+
+        List<String> command = new ArrayList<>();
+        command.add(currentJava());
+        command.add("-Xmx" + config.maxHeap());
+        // Starts in a third less time on a busy machine; the registry never runs long enough for C2 to pay off.
+        command.add("-XX:TieredStopAtLevel=1");
+        command.add("-XX:+UseSerialGC");
+        properties.forEach((name, value) -> command.add("-D" + name + "=" + value));
+        command.add("-jar");
+        command.add(distribution.runnerJar().toString());
+        return command;
+    }
+
+    /** The {@code java} launcher of this JVM, so the child runs on the same Java. */
+    private static String currentJava() {
+        return ProcessHandle.current().info().command()
+                .orElseGet(() -> Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    }
+
+    private static void awaitReady(Process process, String url, Duration timeout) {
+        HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+        HttpRequest request = HttpRequest.newBuilder(URI.create(url + READINESS_PATH))
+                .timeout(Duration.ofSeconds(2))
+                .GET()
+                .build();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        String lastAnswer = "no answer yet";
+        while (true) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException("the server exited with code " + process.exitValue() + " before it was ready");
+            }
+            try {
+                HttpResponse<String> response = client.send(request, HttpResponse.BodyHandlers.ofString());
+                if (response.statusCode() == 200) {
+                    return;
+                }
+                lastAnswer = "HTTP " + response.statusCode() + " " + response.body();
+            } catch (IOException e) {
+                lastAnswer = e.toString();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for " + READINESS_PATH, e);
+            }
+            if (System.nanoTime() - deadline >= 0) {
+                throw new IllegalStateException("not ready within " + timeout + ": " + READINESS_PATH
+                        + " gave " + lastAnswer);
+            }
+            sleep(POLL_INTERVAL);
+        }
+    }
+
+    /** SIGTERM, then SIGKILL after {@link #GRACEFUL_STOP}; waits for the child and its watchdog loop. */
+    private static void destroy(Process process) {
+        List<ProcessHandle> descendants = process.descendants().toList();
+        process.destroy();
+        try {
+            if (!process.waitFor(GRACEFUL_STOP.toMillis(), TimeUnit.MILLISECONDS)) {
+                process.destroyForcibly();
+                process.waitFor(GRACEFUL_STOP.toMillis(), TimeUnit.MILLISECONDS);
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+        descendants.forEach(ProcessHandle::destroy);
+    }
+
+    private static void removeShutdownHook(Thread hook) {
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException e) {
+            // The JVM is already shutting down: the hook runs (or ran) and destroys the child anyway.
+        }
+    }
+
+    private static String tail(Path logFile) {
+        try {
+            String text = new String(Files.readAllBytes(logFile), StandardCharsets.UTF_8);
+            List<String> lines = Arrays.asList(text.split("\\R"));
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - LOG_TAIL_LINES), lines.size()));
+        } catch (IOException e) {
+            return "(log unreadable: " + e + ")";
+        }
+    }
+
+    private static Path createTemporaryDirectory() {
+        try {
+            return Files.createTempDirectory("tunestream-registry-");
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot create a temporary log directory for Apicurio Registry", e);
+        }
+    }
+
+    private static void sleep(Duration duration) {
+        try {
+            Thread.sleep(duration.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for " + READINESS_PATH, e);
+        }
+    }
+}
