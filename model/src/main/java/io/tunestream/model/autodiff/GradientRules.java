@@ -34,7 +34,7 @@ final class GradientRules {
             entry("Squeeze", Set.of(0)), entry("Unsqueeze", Set.of(0)), entry("Split", Set.of(0)),
             entry("Gather", Set.of(0)), entry("GatherElements", Set.of(0)), entry("Where", Set.of(1, 2)),
             entry("Tile", Set.of(0)), entry("Pad", Set.of(0)), entry("ReduceSum", Set.of(0)),
-            entry("ReduceMean", Set.of(0)), entry("Cast", Set.of(0)), entry("Flatten", Set.of(0)),
+            entry("ReduceMean", Set.of(0)), entry("Cast", Set.of(0)), entry("CastLike", Set.of(0)), entry("Flatten", Set.of(0)),
             entry("Transpose", Set.of(0)), entry("Softmax", Set.of(0)), entry("LogSoftmax", Set.of(0)),
             entry("LayerNormalization", Set.of(0)), entry("Pow", Set.of(0, 1)), entry("Identity", Set.of(0)));
 
@@ -46,6 +46,7 @@ final class GradientRules {
             entry("Neg", n -> n.setInputGradient(0, n.emit().op("Neg", n.dY()))),
             entry("Identity", n -> n.setInputGradient(0, n.dY())),
             entry("Cast", n -> n.setInputGradient(0, n.emit().op("CastLike", n.dY(), n.input(0)))),
+            entry("CastLike", n -> n.setInputGradient(0, n.emit().op("CastLike", n.dY(), n.input(0)))),
             entry("Pow", GradientRules::pow),
             entry("Sqrt", GradientRules::sqrt),
             entry("Reciprocal", GradientRules::reciprocal),
