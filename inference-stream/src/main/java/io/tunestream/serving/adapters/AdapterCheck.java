@@ -1,8 +1,8 @@
 package io.tunestream.serving.adapters;
 
 import io.tunestream.schemas.AdapterVersion;
-import io.tunestream.schemas.DType;
 import io.tunestream.schemas.Tensor;
+import io.tunestream.schemas.tensor.TensorCodec;
 import io.tunestream.serving.batch.ServingModelInfo;
 import java.util.Optional;
 
@@ -44,18 +44,11 @@ public final class AdapterCheck {
                     + model.hiddenSize() + "] (sum of virtualTokenSplits " + adapter.getVirtualTokenSplits()
                     + " × hidden size)"));
         }
-        long expectedBytes = (long) rows * model.hiddenSize() * bytesPerElement(table.getDtype());
+        long expectedBytes = (long) rows * model.hiddenSize() * TensorCodec.elementSize(table.getDtype());
         if (table.getData().remaining() != expectedBytes) {
             return Optional.of(new Refusal("shape", id + ": table holds " + table.getData().remaining()
                     + " bytes, expected " + expectedBytes + " for " + shape + " " + table.getDtype()));
         }
         return Optional.empty();
-    }
-
-    static int bytesPerElement(DType dtype) {
-        return switch (dtype) {
-            case FLOAT32 -> 4;
-            case FLOAT16, BFLOAT16 -> 2;
-        };
     }
 }

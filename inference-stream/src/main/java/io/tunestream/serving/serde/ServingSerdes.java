@@ -1,19 +1,16 @@
 package io.tunestream.serving.serde;
 
-import io.apicurio.registry.serde.avro.AvroSerde;
 import io.tunestream.schemas.AdapterVersion;
 import io.tunestream.schemas.Answer;
 import io.tunestream.schemas.InferenceRequest;
 import io.tunestream.schemas.TaskTemplate;
-import java.util.Map;
+import io.tunestream.schemas.registry.AvroSerdes;
+import io.tunestream.schemas.registry.RegistryConfig;
 import java.util.Objects;
-import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.Serde;
 
 /**
  * The value serdes of the topics the serving topology reads and writes (keys are strings).
- *
- * <p>Until the schemas module ships its Streams serde factory, this is the module's own glue.
  */
 public record ServingSerdes(Serde<InferenceRequest> requests, Serde<Answer> answers,
                             Serde<TaskTemplate> templates, Serde<AdapterVersion> adapters) {
@@ -26,30 +23,13 @@ public record ServingSerdes(Serde<InferenceRequest> requests, Serde<Answer> answ
     }
 
     /**
-     * Apicurio Registry serdes: values carry the registry's schema id; schemas are registered on first
-     * write (artifact {@code <topic>-value}) and read back as the generated specific records.
-     *
-     * @param registryApiUrl the registry's v3 API root, e.g. {@code http://127.0.0.1:8080/apis/registry/v3}
+     * Apicurio Registry serdes ({@link AvroSerdes} of the schemas module): values carry the registry's
+     * schema id, schemas are resolved per topic ({@code <topic>-value}) and read as the generated records.
      */
-    public static ServingSerdes apicurio(String registryApiUrl) {
-        Map<String, Object> config = apicurioConfig(registryApiUrl);
-        return new ServingSerdes(apicurioSerde(config), apicurioSerde(config), apicurioSerde(config),
-                apicurioSerde(config));
-    }
-
-    /** The serde configuration of {@link #apicurio}, for plain producers and consumers too. */
-    public static Map<String, Object> apicurioConfig(String registryApiUrl) {
-        Objects.requireNonNull(registryApiUrl, "registryApiUrl");
-        return Map.of(
-                "apicurio.registry.url", registryApiUrl,
-                "apicurio.registry.auto-register", "true",
-                "apicurio.registry.use-specific-avro-reader", "true");
-    }
-
-    private static <T extends SpecificRecord> Serde<T> apicurioSerde(Map<String, Object> config) {
-        var serde = new AvroSerde<T>();
-        serde.configure(config, false);
-        return serde;
+    public static ServingSerdes apicurio(RegistryConfig registry) {
+        return new ServingSerdes(AvroSerdes.specific(InferenceRequest.class, registry),
+                AvroSerdes.specific(Answer.class, registry), AvroSerdes.specific(TaskTemplate.class, registry),
+                AvroSerdes.specific(AdapterVersion.class, registry));
     }
 
     /** Registry-free Avro binary serdes, for topology tests. */

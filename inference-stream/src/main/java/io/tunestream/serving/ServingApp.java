@@ -1,0 +1,130 @@
+package io.tunestream.serving;
+
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.tunestream.model.onnx.ExecutionProvider;
+import io.tunestream.model.onnx.RuntimeConfig;
+import io.tunestream.schemas.kafka.KafkaClientConfig;
+import io.tunestream.schemas.registry.RegistryConfig;
+import io.tunestream.serving.batch.BatchAnswerer;
+import io.tunestream.serving.model.ModelBatchAnswerer;
+import io.tunestream.serving.ops.OpsServer;
+import io.tunestream.serving.ops.ServingMetrics;
+import io.tunestream.serving.serde.ServingSerdes;
+import io.tunestream.serving.topology.DeadLetterHandler;
+import io.tunestream.serving.topology.ServingTopology;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The serving app: Kafka Streams running {@link ServingTopology} with the model runtime, plus the
+ * operations endpoints. {@code main} takes an optional properties file (see {@link ServingConfig});
+ * environment variables override it.
+ *
+ * <p>Shutdown (SIGTERM, or {@link #close()}) stops taking requests, lets the batch in flight finish and
+ * commit, and leaves the requests still buffered in the changelogged store for the next start (or
+ * for the instance that takes the partitions over).
+ */
+public final class ServingApp implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ServingApp.class);
+    static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(60);
+
+    private final KafkaStreams streams;
+    private final OpsServer ops;
+    private final KafkaStreamsMetrics streamsMetrics;
+
+    /**
+     * Starts the app around {@code answerer} (which the caller owns and closes after this app).
+     *
+     * @param config   validated configuration
+     * @param answerer the model, or a stand-in
+     * @param registry the meter registry /metrics exposes
+     */
+    public ServingApp(ServingConfig config, BatchAnswerer answerer, PrometheusMeterRegistry registry) {
+        var metrics = new ServingMetrics(registry);
+        var topics = config.topics();
+        var registryConfig = RegistryConfig.forRegistry(config.registryUrl());
+        var topology = ServingTopology.build(topics, ServingSerdes.apicurio(registryConfig), config.batching(),
+                answerer, metrics, Clock.systemUTC());
+        streams = new KafkaStreams(topology, streamsProperties(config, metrics));
+        streams.setUncaughtExceptionHandler(e -> {
+            LOG.error("stream thread failed; replacing it", e);
+            return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse
+                    .REPLACE_THREAD;
+        });
+        streamsMetrics = new KafkaStreamsMetrics(streams);
+        streamsMetrics.bindTo(registry);
+        new JvmMemoryMetrics().bindTo(registry);
+        ops = new OpsServer(config.httpPort(), registry::scrape, streams::state);
+        streams.start();
+        LOG.info("serving {} (model {}, fingerprint {}) from {} to {}; batches of up to {} rows, max wait {} ms; "
+                        + "ops on port {}", config.applicationId(), config.modelDir(), answerer.model().fingerprint(),
+                topics.requests(), topics.answers(), config.maxBatchSize(), config.maxWait().toMillis(), ops.port());
+    }
+
+    /** The Kafka Streams properties of {@code config}: exactly-once, dead letters, small poll wait. */
+    public static Properties streamsProperties(ServingConfig config, ServingMetrics metrics) {
+        var client = new KafkaClientConfig(config.bootstrapServers(), RegistryConfig.forRegistry(config.registryUrl()));
+        var props = new Properties();
+        props.putAll(client.streamsProperties(config.applicationId()));
+        props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+        props.put(StreamsConfig.STATE_DIR_CONFIG, config.stateDir().toString());
+        props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, config.streamThreads());
+        // wall-clock punctuation is checked between polls: a short poll keeps the max wait honest
+        props.put(StreamsConfig.POLL_MS_CONFIG, Math.max(1, Math.min(100, config.maxWait().toMillis() / 4)));
+        props.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
+        props.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
+        props.putAll(DeadLetterHandler.configs(config.topics(), metrics));
+        props.putAll(config.kafka());
+        return props;
+    }
+
+    public KafkaStreams.State state() {
+        return streams.state();
+    }
+
+    public int opsPort() {
+        return ops.port();
+    }
+
+    /** Stops taking requests, lets the batch in flight finish and commit, then stops the endpoints. */
+    @Override
+    public void close() {
+        boolean closed = streams.close(CLOSE_TIMEOUT);
+        if (!closed) {
+            LOG.warn("Kafka Streams did not close within {}; uncommitted batches will run again on restart",
+                    CLOSE_TIMEOUT);
+        }
+        streamsMetrics.close();
+        ops.close();
+    }
+
+    public static void main(String[] args) throws InterruptedException {
+        Optional<Path> file = args.length > 0 ? Optional.of(Path.of(args[0])) : Optional.empty();
+        ServingConfig config = ServingConfig.load(file, System.getenv());
+        var runtime = new RuntimeConfig(ExecutionProvider.valueOf(config.executionProvider()), 0, 0,
+                config.threads(), 0);
+        var registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        var done = new CountDownLatch(1);
+        try (ModelBatchAnswerer answerer = ModelBatchAnswerer.load(config.modelDir(), runtime);
+             ServingApp app = new ServingApp(config, answerer, registry)) {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                LOG.info("shutting down: finishing the batch in flight");
+                app.close();
+                done.countDown();
+            }, "serving-shutdown"));
+            done.await();
+        }
+    }
+}

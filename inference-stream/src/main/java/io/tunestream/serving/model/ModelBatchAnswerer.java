@@ -1,0 +1,165 @@
+package io.tunestream.serving.model;
+
+import io.tunestream.model.generate.GenerationOptions;
+import io.tunestream.model.generate.GenerationRequest;
+import io.tunestream.model.generate.GenerationResult;
+import io.tunestream.model.generate.Generator;
+import io.tunestream.model.generate.GeneratorConfig;
+import io.tunestream.model.onnx.DecoderModel;
+import io.tunestream.model.onnx.RuntimeConfig;
+import io.tunestream.model.prompt.TaskTemplate;
+import io.tunestream.model.prompt.VirtualTokenTable;
+import io.tunestream.model.tokenize.HuggingFaceTextTokenizer;
+import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.ErrorKind;
+import io.tunestream.schemas.FinishReason;
+import io.tunestream.schemas.tensor.TensorCodec;
+import io.tunestream.serving.batch.BatchAnswerer;
+import io.tunestream.serving.batch.BatchItem;
+import io.tunestream.serving.batch.BatchOutcome;
+import io.tunestream.serving.batch.ServingModelInfo;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The {@link BatchAnswerer} backed by the model runtime: one {@link Generator} call per batch (per
+ * distinct sequence limit, which is normally one), each row with its own template, adapter and options.
+ *
+ * <p>Owns the model and the tokenizer it loads; {@link #close()} releases them.
+ */
+public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
+
+    private final DecoderModel model;
+    private final HuggingFaceTextTokenizer tokenizer;
+    private final ServingModelInfo info;
+    private final Map<Integer, Generator> generatorsBySequenceLimit = new ConcurrentHashMap<>();
+
+    private ModelBatchAnswerer(DecoderModel model, HuggingFaceTextTokenizer tokenizer) {
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.info = new ServingModelInfo(model.fingerprint(), model.config().hiddenSize(),
+                model.config().maxPositions());
+    }
+
+    /** Loads the model and its tokenizer from {@code modelDir}. */
+    public static ModelBatchAnswerer load(Path modelDir, RuntimeConfig runtime) {
+        DecoderModel model = DecoderModel.load(modelDir, runtime);
+        try {
+            return new ModelBatchAnswerer(model, HuggingFaceTextTokenizer.load(modelDir));
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public ServingModelInfo model() {
+        return info;
+    }
+
+    @Override
+    public List<BatchOutcome> answer(List<BatchItem> items) {
+        // rows with the same sequence limit run together; normally every task uses the model's positions
+        Map<Integer, List<Integer>> rowsByLimit = new LinkedHashMap<>();
+        BatchOutcome[] outcomes = new BatchOutcome[items.size()];
+        List<GenerationRequest> requests = new ArrayList<>(items.size());
+        for (int i = 0; i < items.size(); i++) {
+            BatchItem item = items.get(i);
+            try {
+                requests.add(toRequest(item));
+                int limit = Math.min(item.template().getMaxSeqLength(), info.maxPositions());
+                rowsByLimit.computeIfAbsent(limit, l -> new ArrayList<>()).add(i);
+            } catch (IllegalArgumentException e) {
+                requests.add(null);
+                outcomes[i] = new BatchOutcome.Failed(ErrorKind.INVALID_REQUEST, where(item) + e.getMessage());
+            }
+        }
+        rowsByLimit.forEach((limit, rows) -> {
+            List<GenerationResult> results = generator(limit).generate(rows.stream().map(requests::get).toList());
+            for (int r = 0; r < rows.size(); r++) {
+                int i = rows.get(r);
+                outcomes[i] = toOutcome(items.get(i), results.get(r));
+            }
+        });
+        return Arrays.asList(outcomes);
+    }
+
+    private Generator generator(int sequenceLimit) {
+        return generatorsBySequenceLimit.computeIfAbsent(sequenceLimit,
+                limit -> new Generator(model, tokenizer, new GeneratorConfig(limit, true)));
+    }
+
+    private static String where(BatchItem item) {
+        return "request " + item.requestId() + ", task " + item.task() + ": ";
+    }
+
+    /** The model runtime's request for {@code item}. */
+    public static GenerationRequest toRequest(BatchItem item) {
+        io.tunestream.schemas.TaskTemplate t = item.template();
+        var template = new TaskTemplate(t.getTask(), t.getPromptTemplate(), t.getPromptTemplateFields(),
+                t.getAnswerOnlyLoss(), t.getAnswerField(), t.getTruncateField(), t.getVirtualTokenSplits(),
+                t.getTotalVirtualTokens());
+        Optional<VirtualTokenTable> table = item.adapter().map(ModelBatchAnswerer::table);
+        var o = item.request().getOptions();
+        var options = new GenerationOptions(o.getMaxNewTokens(), o.getMinNewTokens(), o.getTemperature(), o.getTopK(),
+                o.getTopP(), o.getRepetitionPenalty(), List.copyOf(o.getStop()),
+                o.getSeed() == null ? OptionalLong.empty() : OptionalLong.of(o.getSeed()));
+        return new GenerationRequest(item.requestId(), template, item.request().getFields(), table, options,
+                table.isEmpty() && t.getAllowBaseModel());
+    }
+
+    private static VirtualTokenTable table(AdapterVersion adapter) {
+        return new VirtualTokenTable(adapter.getTask(), adapter.getTable().getShape().get(0), adapter.getHiddenSize(),
+                TensorCodec.decode(adapter.getTable()), adapter.getModelFingerprint());
+    }
+
+    private static BatchOutcome toOutcome(BatchItem item, GenerationResult result) {
+        if (result.isError()) {
+            return new BatchOutcome.Failed(errorKind(result.error()), where(item) + result.error());
+        }
+        FinishReason reason = switch (result.finishReason()) {
+            case STOP -> FinishReason.STOP;
+            case LENGTH -> FinishReason.LENGTH;
+            case EOS -> FinishReason.EOS;
+            case ERROR -> FinishReason.ERROR;
+        };
+        return new BatchOutcome.Generated(result.text(), result.promptTokens(), result.completionTokens(), reason);
+    }
+
+    /** The model runtime reports row errors as text; the prompt-length ones are the ones callers act on. */
+    static ErrorKind errorKind(String error) {
+        if (error.contains("prompt is ") || error.contains("no room for a prompt")) {
+            return ErrorKind.PROMPT_TOO_LONG;
+        }
+        if (error.contains("missing field") || error.contains("unknown field")) {
+            return ErrorKind.INVALID_REQUEST;
+        }
+        if (error.contains("virtual-token table") || error.contains("adapter")) {
+            return ErrorKind.ADAPTER_MISMATCH;
+        }
+        return ErrorKind.GENERATION_FAILED;
+    }
+
+    /** The loaded model, for benchmarks that call the runtime directly next to the served path. */
+    public DecoderModel modelForBenchmarks() {
+        return model;
+    }
+
+    /** The loaded tokenizer, for benchmarks that call the runtime directly next to the served path. */
+    public HuggingFaceTextTokenizer tokenizerForBenchmarks() {
+        return tokenizer;
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+        model.close();
+    }
+}
