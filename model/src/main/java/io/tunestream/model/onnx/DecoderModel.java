@@ -110,7 +110,8 @@ public final class DecoderModel implements AutoCloseable {
         }
         float[] table = Initializers.floats(rewritten.embeddingTable(), dir);
         String fingerprint = WeightsFingerprint.of(original, dir);
-        OnnxMl.ModelProto serving = withoutUnusedInitializers(LastTokenLogits.rewrite(rewritten.model()));
+        OnnxMl.ModelProto serving = withoutUnusedInitializers(
+                SingleInputConcatRemoval.rewrite(LastTokenLogits.rewrite(rewritten.model())));
 
         NativeLibraryCache.install(NativeLibraryCache.defaultRoot());
         OrtEnvironment env = OrtEnvironment.getEnvironment();
@@ -173,6 +174,10 @@ public final class DecoderModel implements AutoCloseable {
                                             ExecutionProvider provider) throws OrtException {
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            // spinning intra-op threads starve the broker and registry sharing the cores, and slow ORT itself
+            // several-fold when the machine is oversubscribed
+            options.addConfigEntry("session.intra_op.allow_spinning", "0");
+            options.addConfigEntry("session.inter_op.allow_spinning", "0");
             if (runtime.intraOpThreads() > 0) {
                 options.setIntraOpNumThreads(runtime.intraOpThreads());
             }

@@ -1,7 +1,8 @@
 package io.tunestream.model.onnx;
 
 /**
- * How ONNX Runtime runs a model. Validated at construction.
+ * How ONNX Runtime runs a model. Validated at construction. Thread pools never spin-wait: the model
+ * shares its cores with the broker and the registry.
  *
  * @param provider         requested execution provider; CUDA falls back to CPU (one log line) when it cannot start
  * @param deviceId         CUDA device ordinal (ignored on CPU)
