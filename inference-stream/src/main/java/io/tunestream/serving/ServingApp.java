@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.slf4j.Logger;
@@ -43,6 +44,7 @@ public final class ServingApp implements AutoCloseable {
     private final KafkaStreams streams;
     private final OpsServer ops;
     private final KafkaStreamsMetrics streamsMetrics;
+    private final AtomicBoolean closing = new AtomicBoolean();
 
     /**
      * Starts the app around {@code answerer} (which the caller owns and closes after this app).
@@ -101,6 +103,9 @@ public final class ServingApp implements AutoCloseable {
     /** Stops taking requests, lets the batch in flight finish and commit, then stops the endpoints. */
     @Override
     public void close() {
+        if (!closing.compareAndSet(false, true)) {
+            return;
+        }
         boolean closed = streams.close(CLOSE_TIMEOUT);
         if (!closed) {
             LOG.warn("Kafka Streams did not close within {}; uncommitted batches will run again on restart",
