@@ -182,6 +182,32 @@ class TrainingSessionReferenceTest {
         assertThat(relativeL2(batched.tableGradient(), grad)).isLessThanOrEqualTo(1e-4);
     }
 
+    /**
+     * Without answer_only_loss the mean runs over every non-virtual token: its total equals the
+     * answer-only total plus the total over the prompt tokens alone.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("models")
+    void shouldAverageOverAllNonVirtualTokensWithoutAnswerOnlyLoss(String model) {
+        ReferenceCase c = references.get(model).get(0);
+        TrainingSession session = sessions.get(model);
+        TrainingRow all = TrainingRow.virtualPromptAnswer(c.virtualTokens(), c.promptIds(), c.answerIds(), false);
+        boolean[] promptOnly = all.lossTarget().clone();
+        for (int i = c.virtualTokens() + c.promptIds().length; i < promptOnly.length; i++) {
+            promptOnly[i] = false;
+        }
+        TrainingRow prompt = new TrainingRow(all.tokenIds(), all.virtualIndex(), promptOnly);
+
+        TrainingSession.Result everything = session.loss(c.virtual(), c.virtualTokens(),
+                TrainingBatch.pack(List.of(all), TrainingBatch.Padding.RIGHT));
+        TrainingSession.Result promptPart = session.loss(c.virtual(), c.virtualTokens(),
+                TrainingBatch.pack(List.of(prompt), TrainingBatch.Padding.RIGHT));
+
+        assertThat(everything.lossTokens()).isEqualTo(c.promptIds().length + c.answerIds().length);
+        double total = promptPart.loss() * promptPart.lossTokens() + c.loss() * c.answerIds().length;
+        assertThat(everything.loss() * everything.lossTokens()).isCloseTo(total, within(1e-5 * total));
+    }
+
     @Test
     void shouldRejectATableOfTheWrongSize() {
         ReferenceCase c = references.get("tiny-gpt2").get(0);
