@@ -1,0 +1,187 @@
+package io.tunestream.model.tune;
+
+import io.tunestream.model.generate.Generator;
+import io.tunestream.model.onnx.DecoderModel;
+import io.tunestream.model.onnx.ModelConfig;
+import io.tunestream.model.onnx.RuntimeConfig;
+import io.tunestream.model.onnx.TrainingSession;
+import io.tunestream.model.prompt.PromptBuilder;
+import io.tunestream.model.prompt.TaskTemplate;
+import io.tunestream.model.prompt.VirtualTokenTable;
+import io.tunestream.model.tokenize.HuggingFaceTextTokenizer;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+
+/**
+ * The results command: p-tunes tasks of {@code data/} on a model and prints, per task, the greedy exact
+ * match on the validation set with the learned table beside the zero-shot exact match (template without
+ * virtual tokens) of the same model.
+ *
+ * <pre>
+ * ./mvnw -B -q -pl model exec:java -Dexec.mainClass=io.tunestream.model.tune.TuneCommand \
+ *     -Dexec.args="--model models/demo-gpt2 --tasks squad,assistant"
+ * </pre>
+ * Options ({@code --name value}): model, data, tasks, encoder (embedding|mlp|tpmlp|lstm), virtual-tokens,
+ * encoder-hidden, num-layers, dropout, init (vocab|random|text), init-text, epochs, lr, min-lr, warmup,
+ * micro-batch, global-batch, patience, min-delta, max-train, max-validation, budget-minutes, threads, seed,
+ * out, eval-batch. Paths are relative to the working directory. Training stops at the end of the epoch
+ * after which the next one would exceed {@code budget-minutes}.
+ */
+public final class TuneCommand {
+
+    private final Map<String, String> options;
+    private final Clock clock;
+
+    TuneCommand(Map<String, String> options, Clock clock) {
+        this.options = options;
+        this.clock = clock;
+    }
+
+    public static void main(String[] args) {
+        Map<String, String> options = new LinkedHashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            if (!args[i].startsWith("--") || i + 1 >= args.length) {
+                throw new IllegalArgumentException("expected --name value pairs, got '" + args[i] + "'");
+            }
+            options.put(args[i].substring(2), args[++i]);
+        }
+        new TuneCommand(options, Clock.systemUTC()).run();
+    }
+
+    private String text(String name, String fallback) {
+        return options.getOrDefault(name, fallback);
+    }
+
+    private int integer(String name, int fallback) {
+        return Integer.parseInt(text(name, Integer.toString(fallback)));
+    }
+
+    private double real(String name, double fallback) {
+        return Double.parseDouble(text(name, Double.toString(fallback)));
+    }
+
+    /** The templates of the tasks in {@code data/}: NeMo's SQuAD template and the assistant's parse template. */
+    static TaskTemplate template(String task, int virtualTokens) {
+        return switch (task) {
+            case "squad" -> TaskTemplate.squad("squad", virtualTokens);
+            case "assistant" -> new TaskTemplate("assistant",
+                    "<|VIRTUAL_PROMPT_0|> Request: {utterance}\n\nAnswer:{label}", List.of("utterance", "label"),
+                    true, "label", "utterance", List.of(virtualTokens), virtualTokens);
+            default -> throw new IllegalArgumentException("no template for task '" + task + "' (known: squad, assistant)");
+        };
+    }
+
+    void run() {
+        Path modelDir = Path.of(text("model", "models/demo-gpt2"));
+        Path dataDir = Path.of(text("data", "data"));
+        List<String> tasks = List.of(text("tasks", "squad,assistant").split(","));
+        int virtualTokens = integer("virtual-tokens", 10);
+        PromptEncoderConfig encoder = PromptEncoderConfig.defaults(EncoderType.parse(text("encoder", "tpmlp")), virtualTokens)
+                .withEncoderHidden(integer("encoder-hidden", PromptEncoderConfig.DEFAULT_ENCODER_HIDDEN))
+                .withNumLayers(integer("num-layers", PromptEncoderConfig.DEFAULT_NUM_LAYERS))
+                .withDropout(real("dropout", 0.0))
+                .withInit(EmbeddingInit.valueOf(text("init", "vocab").toUpperCase(Locale.ROOT)),
+                        Optional.ofNullable(options.get("init-text")));
+        int epochs = integer("epochs", 4);
+        TuningConfig config = new TuningConfig(real("lr", 1e-2), real("min-lr", 1e-4), integer("warmup", 20), epochs,
+                integer("micro-batch", 8), integer("global-batch", 8), AdamW.NEMO_DEFAULTS, GradientClipping.NEMO_DEFAULT,
+                integer("patience", 10), real("min-delta", 0.001), Long.parseLong(text("seed", "1234")));
+        int maxTrain = integer("max-train", Integer.MAX_VALUE);
+        int maxValidation = integer("max-validation", Integer.MAX_VALUE);
+        Duration budget = Duration.ofSeconds((long) (real("budget-minutes", 20) * 60));
+        int threads = integer("threads", 2);
+        int evalBatch = integer("eval-batch", 16);
+        Path out = Path.of(text("out", "model/target/tune"));
+
+        RuntimeConfig runtime = RuntimeConfig.cpu(threads);
+        ModelConfig modelConfig = ModelConfig.read(modelDir);
+        try (HuggingFaceTextTokenizer tokenizer = HuggingFaceTextTokenizer.load(modelDir);
+             DecoderModel model = DecoderModel.load(modelDir, runtime);
+             TrainingSession session = TrainingSession.open(modelDir, runtime)) {
+            int hidden = modelConfig.hiddenSize();
+            float[] embeddings = new float[modelConfig.vocabSize() * hidden];
+            for (int id = 0; id < modelConfig.vocabSize(); id++) {
+                model.embedToken(id, embeddings, id * hidden);
+            }
+            PromptBuilder builder = new PromptBuilder(tokenizer);
+            Generator generator = Generator.withDefaults(model, tokenizer);
+            PromptTuner tuner = new PromptTuner();
+            System.out.printf(Locale.ROOT, "model %s, encoder %s (encoder_hidden %d), %d virtual tokens, lr %g, "
+                            + "batch %d/%d, %d epochs max, budget %s, %d threads%n", modelDir, encoder.type().nemoName(),
+                    encoder.encoderHidden(), virtualTokens, config.lr(), config.microBatch(), config.globalBatch(), epochs,
+                    budget, threads);
+            for (String task : tasks) {
+                TaskTemplate template = template(task, virtualTokens);
+                OptionalInt eos = OptionalInt.of(modelConfig.eosTokenId());
+                TuningExamples train = TuningExamples.read(dataDir.resolve(task).resolve("train.jsonl"), template, builder,
+                        modelConfig.maxPositions(), eos).limit(maxTrain);
+                TuningExamples validation = TuningExamples.read(dataDir.resolve(task).resolve("validation.jsonl"), template,
+                        builder, modelConfig.maxPositions(), eos).limit(maxValidation);
+                Map<String, Long> skipped = new LinkedHashMap<>();
+                train.skipped().forEach((k, v) -> skipped.put("train: " + k, v));
+                validation.skipped().forEach((k, v) -> skipped.put("validation: " + k, v));
+                int maxNew = validation.prompts().stream().mapToInt(p -> p.answerLength()).max().orElse(8) + 4;
+
+                Instant t0 = clock.instant();
+                ExactMatch zeroShot = ExactMatch.evaluate(generator, template, validation.fields(), Optional.empty(), maxNew,
+                        evalBatch);
+                Duration zeroShotTime = Duration.between(t0, clock.instant());
+                System.out.printf(Locale.ROOT, "%s: %d train / %d validation examples, skipped %s; zero-shot exact match "
+                                + "%.3f (%d/%d, %.0f s)%n", task, train.prompts().size(), validation.prompts().size(),
+                        skipped, zeroShot.score(), zeroShot.correct(), zeroShot.total(), zeroShotTime.toMillis() / 1000.0);
+
+                TaskTuning<io.tunestream.model.prompt.Prompt> spec = new TaskTuning<>(task, encoder, embeddings, hidden,
+                        encoder.initText().map(tokenizer::encode).orElse(new int[0]), train.prompts(),
+                        validation.prompts(), skipped,
+                        new DecoderTableObjective(session, virtualTokens, template.answerOnlyLoss()));
+                long stepsPerEpoch = config.stepsPerEpoch(train.prompts().size());
+                Instant start = clock.instant();
+                Instant epochStart = start;
+                TaskResult result = tuner.tune(spec, config, stepsPerEpoch);
+                Duration longestEpoch = Duration.ZERO;
+                while (true) {
+                    Instant now = clock.instant();
+                    Duration epochTime = Duration.between(epochStart, now);
+                    longestEpoch = epochTime.compareTo(longestEpoch) > 0 ? epochTime : longestEpoch;
+                    List<EpochResult> done = result.report().epochs();
+                    if (!done.isEmpty()) {
+                        EpochResult last = done.get(done.size() - 1);
+                        System.out.printf(Locale.ROOT, "  %s epoch %d: train loss %.4f, validation loss %.4f, lr %.2e, %.0f s%n",
+                                task, last.epoch(), last.trainLoss(), last.validationLoss(), last.learningRate(),
+                                epochTime.toMillis() / 1000.0);
+                    }
+                    if (result.report().stopReason() != StopReason.STEP_BUDGET) {
+                        break;
+                    }
+                    if (Duration.between(start, now).plus(longestEpoch).compareTo(budget) > 0) {
+                        System.out.printf(Locale.ROOT, "  %s: stopping, another epoch would exceed the %s budget%n", task, budget);
+                        break;
+                    }
+                    epochStart = now;
+                    result = tuner.resume(spec, result.checkpoint(), stepsPerEpoch);
+                }
+                Duration trainingTime = Duration.between(start, clock.instant());
+                CheckpointCodec.write(result.checkpoint(), out.resolve(task + ".ckpt"));
+
+                VirtualTokenTable table = new VirtualTokenTable(task, virtualTokens, hidden, result.table(), model.fingerprint());
+                ExactMatch tuned = ExactMatch.evaluate(generator, template, validation.fields(), Optional.of(table), maxNew,
+                        evalBatch);
+                TuningReport report = result.report();
+                System.out.printf(Locale.ROOT, "RESULT %s: exact match %.3f (%d/%d) p-tuned vs %.3f zero-shot; "
+                                + "best epoch %d (validation loss %.4f), %d steps, %.1f min training, stop: %s%s%n", task,
+                        tuned.score(), tuned.correct(), tuned.total(), zeroShot.score(), report.bestEpoch(),
+                        report.bestValidationLoss(), report.steps(), trainingTime.toMillis() / 60000.0, report.stopReason(),
+                        tuned.failures().isEmpty() ? "" : "; generation errors: " + tuned.failures().get(0));
+            }
+        }
+    }
+}
