@@ -1,0 +1,131 @@
+package io.tunestream.model.prompt;
+
+import io.tunestream.model.TestModels;
+import io.tunestream.model.tokenize.HuggingFaceTextTokenizer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class PromptBuilderTest {
+
+    private static HuggingFaceTextTokenizer tokenizer;
+    private static PromptBuilder builder;
+
+    private static final Map<String, String> SQUAD_FIELDS = Map.of("taskname", "squad",
+            "context", "Kamiro lives in Talenburg. Kamiro works as a pilot.", "question", "Where does Kamiro live?",
+            "answer", " Talenburg");
+
+    @BeforeAll
+    static void load() {
+        tokenizer = HuggingFaceTextTokenizer.load(TestModels.model("tiny-gpt2"));
+        builder = new PromptBuilder(tokenizer);
+    }
+
+    @AfterAll
+    static void close() {
+        tokenizer.close();
+    }
+
+    private static int[] concat(int[]... parts) {
+        return java.util.Arrays.stream(parts).flatMapToInt(IntStream::of).toArray();
+    }
+
+    @Test
+    void shouldPutVirtualRowsWhereTheMarkersAreAndLeaveTheAnswerOutAtInference() {
+        Prompt p = builder.build(TaskTemplate.squad("squad", 3), SQUAD_FIELDS, PromptMode.INFERENCE, 256);
+
+        int[] text = tokenizer.encode("Context: Kamiro lives in Talenburg. Kamiro works as a pilot.\n\nQuestion: "
+                + "Where does Kamiro live?\n\nAnswer:");
+        assertThat(p.tokenIds()).containsExactly(concat(new int[]{-1, -1, -1}, text));
+        assertThat(p.virtualRows()).startsWith(0, 1, 2).containsOnlyOnce(0, 1, 2);
+        assertThat(p.answerLength()).isZero();
+        assertThat(p.length()).isEqualTo(3 + text.length);
+    }
+
+    @Test
+    void shouldAppendTheSeparatelyTokenizedAnswerAtTraining() {
+        Prompt inference = builder.build(TaskTemplate.squad("squad", 3), SQUAD_FIELDS, PromptMode.INFERENCE, 256);
+        Prompt training = builder.build(TaskTemplate.squad("squad", 3), SQUAD_FIELDS, PromptMode.TRAINING, 256);
+
+        int[] answer = tokenizer.encode(" Talenburg");
+        assertThat(training.tokenIds()).containsExactly(concat(inference.tokenIds(), answer));
+        assertThat(training.answerStart()).isEqualTo(inference.length());
+        assertThat(training.answerLength()).isEqualTo(answer.length);
+    }
+
+    @Test
+    void shouldGiveEachMarkerTheNextRowsOfItsSplit() {
+        TaskTemplate two = new TaskTemplate("two", "<|VIRTUAL_PROMPT_1|> a {x} b <|VIRTUAL_PROMPT_0|>{y}",
+                List.of("x", "y"), true, "y", null, List.of(2, 3), 5);
+
+        Prompt p = builder.build(two, Map.of("x", "cat"), PromptMode.INFERENCE, 64);
+
+        int[] text = tokenizer.encode("a cat b");
+        assertThat(p.virtualRows()).containsExactly(concat(new int[]{2, 3, 4}, IntStream.generate(() -> -1)
+                .limit(text.length).toArray(), new int[]{0, 1}));
+        assertThat(p.realTokenIds()).containsExactly(text);
+    }
+
+    @Test
+    void shouldCutTheTruncateFieldToFitTheBudget() {
+        Prompt full = builder.build(TaskTemplate.squad("squad", 3), SQUAD_FIELDS, PromptMode.INFERENCE, 256);
+
+        Prompt cut = builder.build(TaskTemplate.squad("squad", 3), SQUAD_FIELDS, PromptMode.INFERENCE, full.length() - 5);
+
+        assertThat(cut.length()).isLessThanOrEqualTo(full.length() - 5).isGreaterThanOrEqualTo(full.length() - 7);
+        int[] question = tokenizer.encode("\n\nQuestion: Where does Kamiro live?\n\nAnswer:");
+        assertThat(cut.tokenIds()).endsWith(question);
+    }
+
+    @Test
+    void shouldNameTheUnknownField() {
+        assertThatThrownBy(() -> builder.build(TaskTemplate.squad("squad", 3), Map.of("context", "c", "question", "q",
+                "title", "t"), PromptMode.INFERENCE, 256))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("task 'squad': unknown field 'title' (template fields: [context, question, answer])");
+    }
+
+    @Test
+    void shouldNameTheMissingField() {
+        assertThatThrownBy(() -> builder.build(TaskTemplate.squad("squad", 3), Map.of("context", "c"),
+                PromptMode.INFERENCE, 256))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("task 'squad': missing field 'question'");
+    }
+
+    @Test
+    void shouldRequireTheAnswerAtTraining() {
+        assertThatThrownBy(() -> builder.build(TaskTemplate.squad("squad", 3), Map.of("context", "c", "question", "q"),
+                PromptMode.TRAINING, 256))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("task 'squad': missing field 'answer' (the answer, required for training)");
+    }
+
+    @Test
+    void shouldFailWhenEvenAnEmptyTruncateFieldDoesNotFit() {
+        assertThatThrownBy(() -> builder.build(TaskTemplate.squad("squad", 3), SQUAD_FIELDS, PromptMode.INFERENCE, 8))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("task 'squad': prompt is ")
+                .hasMessageEndingWith(" tokens with truncate_field 'context' emptied, more than the 8 allowed");
+    }
+
+    @Test
+    void shouldFailToTruncateWithoutATruncateField() {
+        TaskTemplate noTruncate = new TaskTemplate("echo", "{text}{answer}", List.of("text", "answer"), false, "answer",
+                null, List.of(), 0);
+        int length = tokenizer.encode("one two three four five six").length;
+
+        assertThatThrownBy(() -> builder.build(noTruncate, Map.of("text", "one two three four five six"),
+                PromptMode.INFERENCE, 3))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("task 'echo': prompt is " + length + " tokens, more than the 3 allowed, and the template has no "
+                        + "truncate_field");
+    }
+}
