@@ -49,6 +49,46 @@ class DecoderModelTest {
     }
 
     @Test
+    void shouldLoadWeightsFromAnExternalDataFileWithTheSameFingerprintAndLogits(@TempDir Path dir) throws IOException {
+        OnnxMl.ModelProto inline = read("tiny-gpt2");
+        OnnxMl.GraphProto.Builder g = inline.getGraph().toBuilder();
+        try (var data = Files.newOutputStream(dir.resolve("model.onnx.data"))) {
+            long offset = 0;
+            for (int i = 0; i < g.getInitializerCount(); i++) {
+                OnnxMl.TensorProto t = g.getInitializer(i);
+                if (t.getRawData().size() < 1024) {
+                    continue;
+                }
+                data.write(t.getRawData().toByteArray());
+                g.setInitializer(i, t.toBuilder().clearRawData()
+                        .setDataLocation(OnnxMl.TensorProto.DataLocation.EXTERNAL)
+                        .addExternalData(entry("location", "model.onnx.data"))
+                        .addExternalData(entry("offset", Long.toString(offset)))
+                        .addExternalData(entry("length", Long.toString(t.getRawData().size()))));
+                offset += t.getRawData().size();
+            }
+        }
+        copyWith(dir, inline.toBuilder().setGraph(g).build());
+        assertThat(Files.size(dir.resolve("model.onnx"))).isLessThan(Files.size(dir.resolve("model.onnx.data")));
+
+        try (DecoderModel external = DecoderModel.load(dir, RuntimeConfig.cpu(1));
+             DecoderModel original = DecoderModel.load(TestModels.model("tiny-gpt2"), RuntimeConfig.cpu(1))) {
+            assertThat(external.fingerprint()).isEqualTo(original.fingerprint());
+            StepInput input = new StepInput(1, 1, embed(original, 5), new long[]{1}, new long[]{0});
+            DecoderModel.Step a = external.forward(input, null);
+            DecoderModel.Step b = original.forward(input, null);
+            a.cache().close();
+            b.cache().close();
+            assertThat(a.lastLogits()).containsExactly(b.lastLogits());
+        }
+        assertThat(dir.toFile().list()).containsExactlyInAnyOrder("model.onnx", "model.onnx.data", "config.json");
+    }
+
+    private static OnnxMl.StringStringEntryProto entry(String key, String value) {
+        return OnnxMl.StringStringEntryProto.newBuilder().setKey(key).setValue(value).build();
+    }
+
+    @Test
     void shouldFallBackToCpuWhenCudaCannotStart() {
         try (DecoderModel model = DecoderModel.load(TestModels.model("tiny-gpt2"), RuntimeConfig.cuda(0))) {
             assertThat(model.provider()).isEqualTo(ExecutionProvider.CPU);
