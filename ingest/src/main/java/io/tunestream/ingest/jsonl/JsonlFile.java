@@ -1,0 +1,73 @@
+package io.tunestream.ingest.jsonl;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Reads a JSONL file: one JSON object per line, blank lines skipped. A line that is not a JSON
+ * object becomes a {@link LineProblem} with the parser's reason; reading goes on.
+ */
+public final class JsonlFile {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** The objects and the problems of a file, each in line order. */
+    public record Contents(List<JsonlLine> lines, List<LineProblem> problems) {
+        public Contents {
+            lines = List.copyOf(lines);
+            problems = List.copyOf(problems);
+        }
+    }
+
+    private JsonlFile() {
+    }
+
+    /**
+     * Reads all of {@code file}.
+     *
+     * @throws UncheckedIOException if the file cannot be read (naming it)
+     */
+    public static Contents read(Path file) {
+        List<JsonlLine> lines = new ArrayList<>();
+        List<LineProblem> problems = new ArrayList<>();
+        String source = file.toString();
+        try (BufferedReader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            long number = 0;
+            for (String text = reader.readLine(); text != null; text = reader.readLine()) {
+                number++;
+                if (text.isBlank()) {
+                    continue;
+                }
+                try {
+                    JsonNode node = JSON.readTree(text);
+                    if (node instanceof ObjectNode object) {
+                        lines.add(new JsonlLine(source, number, object));
+                    } else {
+                        problems.add(new LineProblem(source, number, "expected a JSON object, got " + kind(node)));
+                    }
+                } catch (JsonProcessingException e) {
+                    problems.add(new LineProblem(source, number, "malformed JSON: " + e.getOriginalMessage()
+                            + (e.getLocation() != null ? " (column " + e.getLocation().getColumnNr() + ")" : "")));
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+        return new Contents(lines, problems);
+    }
+
+    private static String kind(JsonNode node) {
+        return node.isArray() ? "an array" : node.isTextual() ? "a string" : node.isNumber() ? "a number"
+                : node.isBoolean() ? "a boolean" : "null";
+    }
+}

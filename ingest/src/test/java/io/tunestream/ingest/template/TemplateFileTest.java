@@ -1,0 +1,156 @@
+package io.tunestream.ingest.template;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.tunestream.schemas.PromptEncoderType;
+import io.tunestream.schemas.TaskTemplate;
+import io.tunestream.schemas.VirtualPromptStyle;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TemplateFileTest {
+
+    @TempDir
+    Path dir;
+
+    private Path write(String name, String text) throws IOException {
+        return Files.writeString(dir.resolve(name), text);
+    }
+
+    @Test
+    void shouldReadTheShippedTemplatesOfBothDatasets() {
+        Path file = Path.of(System.getProperty("tunestream.home"), "data", "templates.yaml");
+
+        List<TaskTemplate> templates = TemplateFile.read(file, 1234L);
+
+        assertThat(templates).extracting(TaskTemplate::getTask).containsExactly("squad", "assistant");
+        TaskTemplate squad = templates.get(0);
+        assertThat(squad.getPromptTemplate())
+                .isEqualTo("<|VIRTUAL_PROMPT_0|> Context: {context}\n\nQuestion: {question}\n\nAnswer:{answer}");
+        assertThat(squad.getPromptTemplateFields()).containsExactly("context", "question", "answer");
+        assertThat(squad.getVirtualTokenSplits()).containsExactly(10);
+        assertThat(squad.getTotalVirtualTokens()).isEqualTo(10);
+        assertThat(squad.getAnswerField()).isEqualTo("answer");
+        assertThat(squad.getTruncateField()).isEqualTo("context");
+        assertThat(squad.getAnswerOnlyLoss()).isTrue();
+        assertThat(squad.getTuning().getVirtualPromptStyle()).isEqualTo(VirtualPromptStyle.P_TUNING);
+        assertThat(squad.getTuning().getEncoderType()).isEqualTo(PromptEncoderType.TPMLP);
+        assertThat(squad.getTuning().getLearningRate()).isEqualTo(1e-4);
+        assertThat(squad.getUpdatedAtMillis()).isEqualTo(1234L);
+        TaskTemplate assistant = templates.get(1);
+        assertThat(assistant.getAnswerField()).isEqualTo("label");
+        assertThat(assistant.getTruncateField()).isNull();
+        assertThat(assistant.getMaxSeqLength()).isEqualTo(128);
+    }
+
+    @Test
+    void shouldReadANemoConfigWithTemplatesUnderModelAndKeepSchemaDefaults() throws IOException {
+        Path file = write("config.yaml", """
+                name: megatron_virtual_prompt_gpt
+                model:
+                  virtual_prompt_style: p-tuning
+                  task_templates:
+                  - taskname: sentiment
+                    prompt_template: "<|VIRTUAL_PROMPT_0|> {sentence} sentiment:{label}"
+                    total_virtual_tokens: 4
+                    virtual_token_splits: [4]
+                    truncate_field: sentence
+                    answer_only_loss: true
+                    answer_field: label
+                    prompt_template_fields: [sentence, label]
+                    tuning:
+                      encoder_type: mlp
+                      num_layers: 3
+                      learning_rate: 1e-3
+                    retraining:
+                      min_new_examples: 8
+                """);
+
+        TaskTemplate template = TemplateFile.read(file, 0L).get(0);
+
+        assertThat(template.getTask()).isEqualTo("sentiment");
+        assertThat(template.getTuning().getEncoderType()).isEqualTo(PromptEncoderType.MLP);
+        assertThat(template.getTuning().getEncoderLayers()).isEqualTo(3);
+        assertThat(template.getTuning().getLearningRate()).isEqualTo(1e-3);
+        assertThat(template.getTuning().getEncoderHidden()).isEqualTo(2048);
+        assertThat(template.getRetraining().getMinNewExamples()).isEqualTo(8);
+        assertThat(template.getRetraining().getMaxDelayMillis()).isEqualTo(600_000L);
+        assertThat(template.getMaxSeqLength()).isEqualTo(256);
+    }
+
+    @Test
+    void shouldReadAJsonListOfTemplates() throws IOException {
+        Path file = write("templates.json", """
+                [{"taskname": "t", "prompt_template": "<|VIRTUAL_PROMPT_0|>{q}{a}", "prompt_template_fields": ["q", "a"],
+                  "total_virtual_tokens": 2, "virtual_token_splits": [2], "answer_field": "a"}]
+                """);
+
+        assertThat(TemplateFile.read(file, 0L)).extracting(TaskTemplate::getTask).containsExactly("t");
+    }
+
+    @Test
+    void shouldReportEveryProblemNamingFileEntryAndTask() throws IOException {
+        Path file = write("bad.yaml", """
+                task_templates:
+                  - taskname: squad
+                    prompt_template: "<|VIRTUAL_PROMPT_0|> {context} {question} Answer:{answer}"
+                    prompt_template_fields: [context, answer]
+                    total_virtual_tokens: 10
+                    virtual_token_splits: [4, 4]
+                    answer_field: answer
+                    truncate_field: passage
+                  - taskname: typo
+                    prompt_template: "<|VIRTUAL_PROMPT_0|> {x}"
+                    prompt_template_fields: [x]
+                    total_virtual_tokens: 1
+                    virtual_token_splits: [1]
+                    answer_only_loss: false
+                    learning_rate: 0.1
+                """);
+
+        assertThatThrownBy(() -> TemplateFile.read(file, 0L))
+                .isInstanceOfSatisfying(TemplateFileException.class, e -> assertThat(e.problems()).containsExactly(
+                        file + ": task_templates[0] (task 'squad'): task 'squad': prompt_template has 1 "
+                                + "<|VIRTUAL_PROMPT_n|> marker(s), but virtual_token_splits has 2 entries [4, 4] "
+                                + "(one split per marker)",
+                        file + ": task_templates[0] (task 'squad'): task 'squad': virtual_token_splits [4, 4] sum to 8, "
+                                + "but total_virtual_tokens is 10",
+                        file + ": task_templates[0] (task 'squad'): task 'squad': prompt_template uses {question}, "
+                                + "which prompt_template_fields [context, answer] does not list",
+                        file + ": task_templates[0] (task 'squad'): task 'squad': truncate_field 'passage' is not one "
+                                + "of prompt_template_fields [context, answer]",
+                        file + ": task_templates[1] (task 'typo'): unknown key 'learning_rate'"));
+    }
+
+    @Test
+    void shouldReportAMissingTaskTemplatesList() throws IOException {
+        Path file = write("empty.yaml", "model:\n  precision: 16\n");
+
+        assertThatThrownBy(() -> TemplateFile.read(file, 0L))
+                .hasMessage(file + ": no task_templates list (expected at the top level or under model:, as in a NeMo "
+                        + "prompt-learning config)");
+    }
+
+    @Test
+    void shouldReportMissingKeysAndWrongTypes() throws IOException {
+        Path file = write("types.yaml", """
+                task_templates:
+                  - taskname: t
+                    prompt_template: "<|VIRTUAL_PROMPT_0|> {x}"
+                    prompt_template_fields: [x]
+                    virtual_token_splits: [one]
+                    answer_only_loss: "yes"
+                """);
+
+        assertThatThrownBy(() -> TemplateFile.read(file, 0L))
+                .isInstanceOfSatisfying(TemplateFileException.class, e -> assertThat(e.problems()).containsExactly(
+                        file + ": task_templates[0] (task 't'): missing required key 'total_virtual_tokens'",
+                        file + ": task_templates[0] (task 't'): 'virtual_token_splits' must be an integer, was \"one\"",
+                        file + ": task_templates[0] (task 't'): 'answer_only_loss' must be true or false, was \"yes\""));
+    }
+}
