@@ -176,10 +176,15 @@ public final class Generator {
                     return;
                 }
                 if (still.size() < active.size()) {
-                    // finished rows stop costing work: drop them from the cache
-                    KvCache kept = cache.selectRows(java.util.Arrays.copyOf(keep, still.size()));
+                    // finished rows stop costing work: drop them from the cache, and the left padding
+                    // that only they needed
+                    int unneededPad = still.stream().mapToInt(r -> r.pad).min().orElseThrow();
+                    KvCache kept = cache.selectRows(java.util.Arrays.copyOf(keep, still.size()), unneededPad);
                     cache.close();
                     cache = kept;
+                    for (Row row : still) {
+                        row.pad -= unneededPad;
+                    }
                 }
                 active = still;
                 batch = active.size();

@@ -56,30 +56,47 @@ public final class KvCache implements AutoCloseable {
      * open; the caller closes both. Copies the kept rows once through host memory.
      */
     public KvCache selectRows(int[] rows) {
+        return selectRows(rows, 0);
+    }
+
+    /**
+     * Like {@link #selectRows(int[])}, also dropping the first {@code leadingPositions} positions of
+     * every row: left padding that no kept row needs any more (the caller drops the same columns of
+     * the attention mask).
+     */
+    public KvCache selectRows(int[] rows, int leadingPositions) {
+        if (leadingPositions < 0 || leadingPositions >= length) {
+            throw new IllegalArgumentException("cannot drop " + leadingPositions + " of " + length + " cached positions");
+        }
         List<OnnxTensor> selected = new ArrayList<>(tensors().size());
+        int kept = length - leadingPositions;
         try {
             for (OnnxTensor t : tensors) {
                 long[] shape = ((TensorInfo) t.getInfo()).getShape();
-                int rowSize = Math.toIntExact(shape[1] * shape[2] * shape[3]);
+                int heads = Math.toIntExact(shape[1]);
+                int headDim = Math.toIntExact(shape[3]);
+                int rowSize = heads * length * headDim;
                 FloatBuffer all = t.getFloatBuffer();
-                FloatBuffer kept = ByteBuffer.allocateDirect(rows.length * rowSize * Float.BYTES)
+                FloatBuffer out = ByteBuffer.allocateDirect(rows.length * heads * kept * headDim * Float.BYTES)
                         .order(ByteOrder.nativeOrder()).asFloatBuffer();
                 for (int r : rows) {
                     if (r < 0 || r >= batch) {
                         throw new IndexOutOfBoundsException("row " + r + " of a KV cache of " + batch + " rows");
                     }
-                    kept.put(all.slice(r * rowSize, rowSize));
+                    for (int h = 0; h < heads; h++) {
+                        out.put(all.slice(r * rowSize + (h * length + leadingPositions) * headDim, kept * headDim));
+                    }
                 }
-                kept.rewind();
-                selected.add(OnnxTensor.createTensor(OrtEnvironment.getEnvironment(), kept,
-                        new long[]{rows.length, shape[1], shape[2], shape[3]}));
+                out.rewind();
+                selected.add(OnnxTensor.createTensor(OrtEnvironment.getEnvironment(), out,
+                        new long[]{rows.length, heads, kept, headDim}));
             }
         } catch (OrtException e) {
             selected.forEach(OnnxTensor::close);
             throw new IllegalStateException("cannot build a KV cache of rows " + java.util.Arrays.toString(rows), e);
         }
         List<OnnxTensor> owned = List.copyOf(selected);
-        return new KvCache(owned, () -> owned.forEach(OnnxTensor::close), rows.length, length);
+        return new KvCache(owned, () -> owned.forEach(OnnxTensor::close), rows.length, kept);
     }
 
     @Override
