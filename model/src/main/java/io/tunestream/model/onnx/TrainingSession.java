@@ -128,6 +128,9 @@ public final class TrainingSession implements AutoCloseable {
                                             RuntimeConfig runtime, ExecutionProvider provider) throws OrtException {
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            // Batches change shape from step to step, so a memory pattern is never reused; planning one
+            // anyway kept ~230 MB more resident on demo-gpt2 at 8 x 128 (TrainingStepBenchmark).
+            options.setMemoryPatternOptimization(false);
             if (runtime.intraOpThreads() > 0) {
                 options.setIntraOpNumThreads(runtime.intraOpThreads());
             }
