@@ -66,6 +66,7 @@ class ExactlyOnceStreamsIT {
         streamsConfig.put(StreamsConfig.STATE_DIR_CONFIG, stateDirectory.toString());
         streamsConfig.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
         streamsConfig.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
+        streamsConfig.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true); // the Kafka 5 default, and no warning
 
         List<ConsumerRecord<String, String>> received = new ArrayList<>();
         try (KafkaStreams streams = new KafkaStreams(builder.build(), streamsConfig);
