@@ -56,7 +56,7 @@ public final class GenerationBenchmark {
                     contexts.get((i + 2) % contexts.size()), contexts.get((i + 3) % contexts.size())));
         }
         TaskTemplate template = new TaskTemplate("bench", "{prompt}{answer}", List.of("prompt", "answer"), false,
-                "answer", "prompt", List.of(), 0);
+                "answer", null, List.of(), 0);
         GenerationOptions options = GenerationOptions.greedy(newTokens).withMinNewTokens(newTokens);
 
         try (DecoderModel model = DecoderModel.load(modelDir, new RuntimeConfig(
@@ -66,37 +66,70 @@ public final class GenerationBenchmark {
             Generator withCache = new Generator(model, tokenizer, cached);
             Generator recompute = new Generator(model, tokenizer, new GeneratorConfig(promptTokens + newTokens, false));
             List<GenerationRequest> requests = new ArrayList<>();
-            for (int i = 0; i < 32; i++) {
-                requests.add(new GenerationRequest("r" + i, template, Map.of("prompt", texts.get(i % texts.size())),
-                        Optional.empty(), options, false));
+            for (int i = 0; requests.size() < 32 && i < texts.size(); i++) {
+                String prompt = exactly(tokenizer, texts.get(i), promptTokens);
+                if (prompt != null) {
+                    requests.add(new GenerationRequest("r" + i, template, Map.of("prompt", prompt), Optional.empty(),
+                            options, false));
+                }
             }
-            System.out.printf("model %s (%s), provider %s, prompt %d tokens (mean actual %.1f), %d new tokens, best of %d%n",
-                    modelDir.getFileName(), model.config().family(), model.provider(), promptTokens,
-                    withCache.generate(requests.subList(0, 8)).stream().mapToInt(GenerationResult::promptTokens).average()
-                            .orElse(0), newTokens, rounds);
+            if (requests.size() < 32) {
+                throw new IllegalStateException("found only " + requests.size() + " texts of " + promptTokens + " tokens");
+            }
+            for (GenerationResult r : withCache.generate(requests)) {
+                if (r.promptTokens() != promptTokens || r.completionTokens() != newTokens) {
+                    throw new IllegalStateException("row " + r.id() + " ran " + r.promptTokens() + " + " + r.completionTokens()
+                            + " tokens, not " + promptTokens + " + " + newTokens + (r.isError() ? ": " + r.error() : ""));
+                }
+            }
+            System.out.printf("model %s (%s), provider %s, prompt %d tokens, %d new tokens, best of %d rounds%n",
+                    modelDir.getFileName(), model.config().family(), model.provider(), promptTokens, newTokens, rounds);
 
-            // rounds interleave the configurations so that load from other processes hits them alike
-            double[] best = new double[4];
-            List<Runnable> warmUps = List.of(() -> withCache.generate(requests.subList(0, 1)),
-                    () -> recompute.generate(requests.subList(0, 1)));
-            warmUps.forEach(Runnable::run);
+            // rounds interleave the configurations so that load from other processes hits them alike; the
+            // process CPU time (all threads, native ones included) gives a second view that sharing the
+            // machine distorts less than wall time
+            String[] names = {"KV cache   batch  1", "KV cache   batch  8", "KV cache   batch 32", "recompute  batch  1"};
+            Generator[] generators = {withCache, withCache, withCache, recompute};
+            int[] sizes = {1, 8, 32, 1};
+            double[] wall = new double[4];
+            double[] cpu = new double[4];
+            recompute.generate(requests.subList(0, 1));
             for (int r = 0; r < rounds; r++) {
-                best[0] = Math.max(best[0], tokensPerSecond(withCache, requests.subList(0, 1)));
-                best[1] = Math.max(best[1], tokensPerSecond(withCache, requests.subList(0, 8)));
-                best[2] = Math.max(best[2], tokensPerSecond(withCache, requests.subList(0, 32)));
-                best[3] = Math.max(best[3], tokensPerSecond(recompute, requests.subList(0, 1)));
+                for (int c = 0; c < 4; c++) {
+                    double[] m = measure(generators[c], requests.subList(0, sizes[c]));
+                    wall[c] = Math.max(wall[c], m[0]);
+                    cpu[c] = Math.max(cpu[c], m[1]);
+                }
             }
-            System.out.printf("KV cache   batch  1: %8.1f tokens/s%n", best[0]);
-            System.out.printf("KV cache   batch  8: %8.1f tokens/s  (%.2fx batch 1)%n", best[1], best[1] / best[0]);
-            System.out.printf("KV cache   batch 32: %8.1f tokens/s  (%.2fx batch 1)%n", best[2], best[2] / best[0]);
-            System.out.printf("recompute  batch  1: %8.1f tokens/s  (KV cache speed-up %.2fx)%n", best[3], best[0] / best[3]);
+            for (int c = 0; c < 4; c++) {
+                System.out.printf("%s: %8.1f tokens/s (wall) %8.1f tokens/CPU-s%n", names[c], wall[c], cpu[c]);
+            }
+            System.out.printf("batch  8 / batch 1 throughput: %5.2fx wall, %5.2fx CPU%n", wall[1] / wall[0], cpu[1] / cpu[0]);
+            System.out.printf("batch 32 / batch 1 throughput: %5.2fx wall, %5.2fx CPU%n", wall[2] / wall[0], cpu[2] / cpu[0]);
+            System.out.printf("KV cache / recompute (batch 1): %5.2fx wall, %5.2fx CPU%n", wall[0] / wall[3], cpu[0] / cpu[3]);
         }
     }
 
-    private static double tokensPerSecond(Generator generator, List<GenerationRequest> batch) {
+    /** A prefix of {@code text} that tokenizes to exactly {@code tokens} tokens, or null. */
+    private static String exactly(HuggingFaceTextTokenizer tokenizer, String text, int tokens) {
+        int[] ids = tokenizer.encode(text);
+        for (int k = tokens; k <= Math.min(ids.length, tokens + 4); k++) {
+            String prefix = tokenizer.decode(java.util.Arrays.copyOf(ids, k));
+            if (tokenizer.encode(prefix).length == tokens) {
+                return prefix;
+            }
+        }
+        return null;
+    }
+
+    /** Generated tokens per wall second and per process CPU second. */
+    private static double[] measure(Generator generator, List<GenerationRequest> batch) {
+        var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        long cpuStart = os.getProcessCpuTime();
         long start = System.nanoTime();
         List<GenerationResult> results = generator.generate(batch);
         long elapsed = System.nanoTime() - start;
+        long cpu = os.getProcessCpuTime() - cpuStart;
         int tokens = 0;
         for (GenerationResult result : results) {
             if (result.isError()) {
@@ -104,6 +137,6 @@ public final class GenerationBenchmark {
             }
             tokens += result.completionTokens();
         }
-        return tokens / (elapsed / 1e9);
+        return new double[]{tokens / (elapsed / 1e9), tokens / (cpu / 1e9)};
     }
 }
