@@ -3,6 +3,7 @@ package io.tunestream.devkit;
 import java.util.Objects;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The platform Tunestream runs on, started locally: an {@link EmbeddedKafka} broker and an
@@ -27,42 +28,52 @@ public final class LocalPlatform implements AutoCloseable {
     /**
      * Starts the broker and the registry side by side (the registry is a child JVM, so its
      * start overlaps the broker's) and returns when both are ready. If either fails, the
-     * other is stopped again.
+     * other is stopped again (a registry still starting is interrupted, not waited for).
      *
-     * @throws PlatformStartException from the component that failed (the other's failure, if
-     *                                any, is suppressed in it)
+     * @throws PlatformStartException from the component that failed
      */
     public static LocalPlatform start(EmbeddedKafkaConfig kafkaConfig, EmbeddedRegistryConfig registryConfig) {
         Objects.requireNonNull(kafkaConfig, "kafkaConfig");
         Objects.requireNonNull(registryConfig, "registryConfig");
-        FutureTask<EmbeddedRegistry> registryStart = new FutureTask<>(() -> EmbeddedRegistry.start(registryConfig));
+        // Also holds the registry when its start finishes just as it is cancelled, so it is closed, not lost.
+        AtomicReference<EmbeddedRegistry> startedRegistry = new AtomicReference<>();
+        FutureTask<EmbeddedRegistry> registryStart = new FutureTask<>(() -> {
+            EmbeddedRegistry registry = EmbeddedRegistry.start(registryConfig);
+            startedRegistry.set(registry);
+            return registry;
+        });
         Thread registryStarter = new Thread(registryStart, "tunestream-registry-start");
         registryStarter.setDaemon(true);
         registryStarter.start();
 
-        EmbeddedKafka kafka = null;
-        RuntimeException failure = null;
+        EmbeddedKafka kafka;
         try {
             kafka = EmbeddedKafka.start(kafkaConfig);
         } catch (RuntimeException e) {
-            failure = e;
+            abandonRegistry(registryStart, registryStarter, startedRegistry, e);
+            throw e;
         }
-        EmbeddedRegistry registry = null;
         try {
-            registry = awaitRegistry(registryStart);
+            return new LocalPlatform(kafka, awaitRegistry(registryStart));
         } catch (RuntimeException e) {
-            if (failure == null) {
-                failure = e;
-            } else {
-                failure.addSuppressed(e);
-            }
+            closeQuietly(kafka, e);
+            throw e;
         }
-        if (failure == null) {
-            return new LocalPlatform(kafka, registry);
+    }
+
+    /**
+     * The broker failed: interrupt the registry's start instead of waiting for it (an
+     * interrupted start destroys its child itself), and close a registry that made it.
+     */
+    private static void abandonRegistry(FutureTask<EmbeddedRegistry> registryStart, Thread registryStarter,
+                                        AtomicReference<EmbeddedRegistry> startedRegistry, RuntimeException failure) {
+        registryStart.cancel(true);
+        try {
+            registryStarter.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
-        closeQuietly(registry, failure);
-        closeQuietly(kafka, failure);
-        throw failure;
+        closeQuietly(startedRegistry.get(), failure);
     }
 
     private static EmbeddedRegistry awaitRegistry(FutureTask<EmbeddedRegistry> registryStart) {

@@ -55,6 +55,21 @@ class LocalPlatformIT {
         assertThat(childPids()).isEqualTo(childrenBefore);
     }
 
+    @Test
+    @Timeout(30)
+    void shouldReportTheBrokerAndLeaveNoRegistryWhenTheBrokerCannotStart() throws IOException {
+        Set<Long> childrenBefore = childPids();
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+            EmbeddedKafkaConfig kafkaConfig = EmbeddedKafkaConfig.defaults().withPort(taken.getLocalPort());
+
+            assertThatThrownBy(() -> LocalPlatform.start(kafkaConfig, EmbeddedRegistryConfig.defaults()))
+                    .isInstanceOf(PlatformStartException.class)
+                    .hasMessage("Kafka broker cannot listen on 127.0.0.1:" + taken.getLocalPort()
+                            + ": the port is already in use (choose another port, or 0 for a free one)");
+        }
+        assertThat(childPids()).isEqualTo(childrenBefore);
+    }
+
     private static boolean accepts(String hostAndPort) {
         String[] parts = hostAndPort.split(":");
         try (Socket socket = new Socket(parts[0], Integer.parseInt(parts[1]))) {

@@ -50,7 +50,7 @@ class ParentWatchdogTest {
     @Test
     void shouldPassTheExitCodeAndEndTheWatchdogWhenTheChildEnds() throws Exception {
         parent = new ProcessBuilder("sleep", "60").start();
-        child = new ProcessBuilder(ParentWatchdog.wrap(List.of("sh", "-c", "sleep 0.5; exit 3"), parent.pid())).start();
+        child = new ProcessBuilder(ParentWatchdog.wrap(List.of("sh", "-c", "sleep 2; exit 3"), parent.pid())).start();
         await().atMost(Duration.ofSeconds(5)).until(() -> child.descendants().findAny().isPresent());
         List<ProcessHandle> watchdog = child.children().toList();
 
