@@ -179,7 +179,10 @@ public final class TuneCommand {
                 System.out.printf(Locale.ROOT, "RESULT %s: exact match %.3f (%d/%d) p-tuned vs %.3f zero-shot; "
                                 + "best epoch %d (validation loss %.4f), %d steps, %.1f min training, stop: %s%s%n", task,
                         tuned.score(), tuned.correct(), tuned.total(), zeroShot.score(), report.bestEpoch(),
-                        report.bestValidationLoss(), report.steps(), trainingTime.toMillis() / 60000.0, report.stopReason(),
+                        report.bestValidationLoss(), report.steps(), trainingTime.toMillis() / 60000.0,
+                        report.stopReason() == StopReason.STEP_BUDGET
+                                ? "time budget after " + report.epochs().size() + " of " + epochs + " epochs"
+                                : report.stopReason().toString(),
                         tuned.failures().isEmpty() ? "" : "; generation errors: " + tuned.failures().get(0));
             }
         }
