@@ -1,0 +1,70 @@
+package io.tunestream.trainer;
+
+import io.tunestream.model.onnx.ExecutionProvider;
+import io.tunestream.model.onnx.RuntimeConfig;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Objects;
+
+/**
+ * What the trainer core needs, validated at construction (the Quarkus shell builds it from
+ * {@code TrainerConfig}; tests build it directly).
+ *
+ * @param bootstrapServers  Kafka bootstrap servers
+ * @param registryUrl       Apicurio Registry base URL or v3 API URL
+ * @param modelDir          the frozen model's directory (Optimum layout)
+ * @param executionProvider CPU or CUDA (CUDA falls back to CPU with one log line when it cannot start)
+ * @param cudaDeviceId      CUDA device ordinal
+ * @param threads           ONNX Runtime intra-op threads, 0 for one per core
+ * @param groupId           consumer group (committed feedback offsets) and prefix of the client and transactional ids
+ * @param pollTimeout       longest a poll waits for records; bounds how late a due run or a shutdown is noticed
+ * @param maxStepsPerRun    safety bound on optimizer steps in one run
+ * @param topicPrefix       put in front of every topic name (empty in production; tests isolate with it)
+ */
+public record TrainerSettings(String bootstrapServers, String registryUrl, Path modelDir,
+                              ExecutionProvider executionProvider, int cudaDeviceId, int threads, String groupId,
+                              Duration pollTimeout, long maxStepsPerRun, String topicPrefix) {
+
+    public TrainerSettings {
+        requireText("bootstrap servers", bootstrapServers);
+        requireText("registry URL", registryUrl);
+        Objects.requireNonNull(modelDir, "model dir");
+        Objects.requireNonNull(executionProvider, "execution provider");
+        requireText("group id", groupId);
+        Objects.requireNonNull(pollTimeout, "poll timeout");
+        Objects.requireNonNull(topicPrefix, "topic prefix");
+        if (cudaDeviceId < 0) {
+            throw new IllegalArgumentException("CUDA device id must be >= 0, got " + cudaDeviceId);
+        }
+        if (threads < 0) {
+            throw new IllegalArgumentException("threads must be >= 0 (0 = one per core), got " + threads);
+        }
+        if (pollTimeout.isNegative() || pollTimeout.isZero() || pollTimeout.compareTo(Duration.ofMinutes(1)) > 0) {
+            throw new IllegalArgumentException("poll timeout must be between 1 ms and 1 min, got " + pollTimeout);
+        }
+        if (maxStepsPerRun < 1) {
+            throw new IllegalArgumentException("max steps per run must be at least 1, got " + maxStepsPerRun);
+        }
+    }
+
+    /** Parses {@code CPU} / {@code CUDA} (any case), naming the setting when it is neither. */
+    public static ExecutionProvider provider(String text) {
+        try {
+            return ExecutionProvider.valueOf(text.trim().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("execution provider must be CPU or CUDA, got '" + text + "'", e);
+        }
+    }
+
+    /** How ONNX Runtime runs the model. */
+    public RuntimeConfig runtime() {
+        return new RuntimeConfig(executionProvider, cudaDeviceId, 0, threads, 0);
+    }
+
+    private static void requireText(String what, String value) {
+        if (value == null || value.isBlank()) {
+            throw new IllegalArgumentException(what + " must be set");
+        }
+    }
+}

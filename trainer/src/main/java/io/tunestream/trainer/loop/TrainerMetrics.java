@@ -1,0 +1,65 @@
+package io.tunestream.trainer.loop;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.tunestream.trainer.run.RunOutcome;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The trainer's meters (Prometheus names): {@code tunestream_trainer_runs_total{task,outcome}} (outcome
+ * started, published, not_published, failed), {@code tunestream_trainer_examples_total{task}} (examples
+ * received), {@code tunestream_trainer_skipped_total{reason}} (examples and feedback left out, by reason),
+ * {@code tunestream_trainer_feedback_total{verdict}}, {@code tunestream_trainer_run_duration_seconds{task}}.
+ * Thread-safe (the loop and the run worker both record).
+ */
+public final class TrainerMetrics {
+
+    private final MeterRegistry registry;
+
+    public TrainerMetrics(MeterRegistry registry) {
+        this.registry = Objects.requireNonNull(registry, "registry");
+    }
+
+    public void runStarted(String task) {
+        runs(task, "started").increment();
+    }
+
+    public void runEnded(String task, RunOutcome outcome, Duration took) {
+        String name = outcome instanceof RunOutcome.Published ? "published"
+                : outcome instanceof RunOutcome.NotPublished ? "not_published" : "failed";
+        runs(task, name).increment();
+        Timer.builder("tunestream.trainer.run.duration").description("Wall-clock time of a tuning run")
+                .tag("task", task).register(registry).record(took);
+        Map<String, Long> skipped = outcome.run().getSkipped();
+        skipped.forEach((reason, n) -> skipped(reason, n));
+    }
+
+    public void example(String task) {
+        Counter.builder("tunestream.trainer.examples").description("Examples received, by task")
+                .tag("task", task).register(registry).increment();
+    }
+
+    public void skipped(String reason, long n) {
+        Counter.builder("tunestream.trainer.skipped").description("Examples or feedback left out, by reason")
+                .tag("reason", reason).register(registry).increment(n);
+    }
+
+    public void feedback(String verdict) {
+        Counter.builder("tunestream.trainer.feedback").description("Feedback received, by verdict")
+                .tag("verdict", verdict).register(registry).increment();
+    }
+
+    /** The count of runs of {@code task} with {@code outcome} (tests, health details). */
+    public double runCount(String task, String outcome) {
+        Counter c = registry.find("tunestream.trainer.runs").tags("task", task, "outcome", outcome).counter();
+        return c == null ? 0 : c.count();
+    }
+
+    private Counter runs(String task, String outcome) {
+        return Counter.builder("tunestream.trainer.runs").description("Tuning runs, by task and outcome")
+                .tag("task", task).tag("outcome", outcome).register(registry);
+    }
+}

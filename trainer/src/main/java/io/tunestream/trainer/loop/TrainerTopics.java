@@ -1,0 +1,59 @@
+package io.tunestream.trainer.loop;
+
+import io.tunestream.schemas.TopicSpec;
+import io.tunestream.schemas.Topics;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The topics the trainer reads and writes, with an optional prefix in front of every name (tests
+ * give each case its own topics on a shared broker).
+ */
+public record TrainerTopics(String prefix) {
+
+    public TrainerTopics {
+        Objects.requireNonNull(prefix, "prefix");
+    }
+
+    public static TrainerTopics standard() {
+        return new TrainerTopics("");
+    }
+
+    public String templates() {
+        return prefix + Topics.TASK_TEMPLATES.name();
+    }
+
+    public String examples() {
+        return prefix + Topics.EXAMPLES.name();
+    }
+
+    public String feedback() {
+        return prefix + Topics.FEEDBACK.name();
+    }
+
+    public String adapters() {
+        return prefix + Topics.ADAPTERS.name();
+    }
+
+    public String checkpoints() {
+        return prefix + Topics.ADAPTER_CHECKPOINTS.name();
+    }
+
+    public String runs() {
+        return prefix + Topics.TRAINING_RUNS.name();
+    }
+
+    /** Topics whose whole content is the trainer's state, read from the beginning at every start. */
+    public List<String> stateTopics() {
+        return List.of(templates(), adapters(), checkpoints(), examples());
+    }
+
+    /** The catalogue's specs of the trainer's topics under this prefix, to create the missing ones. */
+    public List<TopicSpec> specs() {
+        return List.of(Topics.TASK_TEMPLATES, Topics.EXAMPLES, Topics.FEEDBACK, Topics.ADAPTERS,
+                Topics.ADAPTER_CHECKPOINTS, Topics.TRAINING_RUNS).stream()
+                .map(t -> new TopicSpec(prefix + t.name(), t.keyDoc(), t.valueSchema(), t.compacted(), t.partitions(),
+                        t.extraConfigs()))
+                .toList();
+    }
+}

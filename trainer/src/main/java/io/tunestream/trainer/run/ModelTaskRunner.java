@@ -1,0 +1,282 @@
+package io.tunestream.trainer.run;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tunestream.model.prompt.Prompt;
+import io.tunestream.model.prompt.PromptBuilder;
+import io.tunestream.model.tune.AdamW;
+import io.tunestream.model.tune.DecoderTableObjective;
+import io.tunestream.model.tune.EarlyStopping;
+import io.tunestream.model.tune.EpochResult;
+import io.tunestream.model.tune.ParameterLayout;
+import io.tunestream.model.tune.PromptEncoder;
+import io.tunestream.model.tune.PromptTuner;
+import io.tunestream.model.tune.StopReason;
+import io.tunestream.model.tune.TaskCheckpoint;
+import io.tunestream.model.tune.TaskResult;
+import io.tunestream.model.tune.TaskTuning;
+import io.tunestream.model.tune.TuningConfig;
+import io.tunestream.model.tune.TuningExamples;
+import io.tunestream.schemas.AdapterCheckpoint;
+import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.DType;
+import io.tunestream.schemas.LabelledExample;
+import io.tunestream.schemas.RunStatus;
+import io.tunestream.schemas.TaskTemplate;
+import io.tunestream.schemas.TrainingRun;
+import io.tunestream.schemas.tensor.TensorCodec;
+import io.tunestream.trainer.state.TaskSnapshot;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.OptionalDouble;
+import java.util.OptionalInt;
+import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A run on the real model: the snapshot's examples become training prompts ({@link TuningExamples},
+ * skipped ones counted by reason), the encoder starts from the latest compatible checkpoint or from
+ * scratch ({@link WarmStart}), {@link PromptTuner} trains it epoch by epoch (a RUNNING record after
+ * each) within the run's step bound, and the best table is compared with the serving table on the
+ * same validation prompts with the same objective ({@link PublishDecision}).
+ *
+ * <p>Runs one at a time (the training session is not meant for overlapping calls).
+ */
+public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ModelTaskRunner.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Tables bigger than this as FLOAT32 are published as FLOAT16 (half the bytes on the adapters topic). */
+    public static final int FLOAT16_TABLE_ABOVE_BYTES = 4 * 1024 * 1024;
+
+    private final TrainerModel model;
+    private final long maxStepsPerRun;
+    private final Clock clock;
+    private final boolean ownsModel;
+    private final PromptTuner tuner = new PromptTuner();
+
+    /**
+     * @param model          the frozen model (not owned)
+     * @param maxStepsPerRun safety bound on optimizer steps in one run
+     * @param clock          run timestamps
+     */
+    public ModelTaskRunner(TrainerModel model, long maxStepsPerRun, Clock clock) {
+        this(model, maxStepsPerRun, clock, false);
+    }
+
+    private ModelTaskRunner(TrainerModel model, long maxStepsPerRun, Clock clock, boolean ownsModel) {
+        this.ownsModel = ownsModel;
+        this.model = Objects.requireNonNull(model, "model");
+        if (maxStepsPerRun < 1) {
+            throw new IllegalArgumentException("max steps per run must be at least 1, got " + maxStepsPerRun);
+        }
+        this.maxStepsPerRun = maxStepsPerRun;
+        this.clock = Objects.requireNonNull(clock, "clock");
+    }
+
+    /** Loads the model of {@code modelDir} and runs on it; {@link #close()} releases it. */
+    public static ModelTaskRunner load(java.nio.file.Path modelDir, io.tunestream.model.onnx.RuntimeConfig runtime,
+                                       long maxStepsPerRun, Clock clock) {
+        TrainerModel model = TrainerModel.load(modelDir, runtime);
+        LOG.info("model {} loaded: hidden size {}, fingerprint {}, provider {}", modelDir, model.hiddenSize(),
+                model.fingerprint(), model.provider());
+        return new ModelTaskRunner(model, maxStepsPerRun, clock, true);
+    }
+
+    public TrainerModel model() {
+        return model;
+    }
+
+    @Override
+    public void close() {
+        if (ownsModel) {
+            model.close();
+        }
+    }
+
+    @Override
+    public RunOutcome run(TaskSnapshot snapshot, String runId, Progress progress) {
+        TrainingRun.Builder record = TrainingRun.newBuilder()
+                .setRunId(runId)
+                .setTask(snapshot.task())
+                .setStatus(RunStatus.RUNNING)
+                .setStartedAtMillis(clock.millis())
+                .setUpdatedAtMillis(clock.millis());
+        try {
+            return tune(snapshot, runId, record, progress);
+        } catch (RuntimeException e) {
+            String message = e.getMessage() == null ? e.toString() : e.getMessage();
+            if (!message.contains(snapshot.task())) {
+                message = "task '" + snapshot.task() + "': " + message;
+            }
+            LOG.warn("run {} of task {} failed: {}", runId, snapshot.task(), message, e);
+            return new RunOutcome.Failed(record.setStatus(RunStatus.FAILED).setMessage(message)
+                    .setUpdatedAtMillis(clock.millis()).build());
+        }
+    }
+
+    private RunOutcome tune(TaskSnapshot snapshot, String runId, TrainingRun.Builder record, Progress progress) {
+        String task = snapshot.task();
+        TaskTemplate avro = snapshot.template();
+        io.tunestream.model.prompt.TaskTemplate template = modelTemplate(avro);
+        TuningPlan plan = TuningPlan.of(avro);
+        TuningConfig config = plan.config();
+        int hidden = model.hiddenSize();
+        int maxTokens = Math.min(avro.getMaxSeqLength(), model.config().maxPositions());
+        OptionalInt eos = model.config().eosTokenId() >= 0 ? OptionalInt.of(model.config().eosTokenId()) : OptionalInt.empty();
+        PromptBuilder builder = new PromptBuilder(model.tokenizer());
+        TuningExamples train = TuningExamples.of(jsonLines(task, snapshot.train()), template, builder, maxTokens, eos);
+        TuningExamples validation = TuningExamples.of(jsonLines(task, snapshot.validation()), template, builder,
+                maxTokens, eos);
+        Map<String, Long> skipped = new LinkedHashMap<>();
+        train.skipped().forEach((reason, n) -> skipped.merge(reason, n, Long::sum));
+        validation.skipped().forEach((reason, n) -> skipped.merge(reason, n, Long::sum));
+        record.setTrainingExamples(train.prompts().size())
+                .setValidationExamples(validation.prompts().size())
+                .setSkipped(new TreeMap<>(skipped));
+        if (train.prompts().isEmpty()) {
+            throw new IllegalArgumentException("task '" + task + "' has no usable training example ("
+                    + snapshot.train().size() + " received" + skippedText(skipped) + ")");
+        }
+        if (validation.prompts().isEmpty()) {
+            throw new IllegalArgumentException("task '" + task + "' has no usable validation example ("
+                    + snapshot.validation().size() + (snapshot.heldOut() ? " held out of TRAIN with validationFraction "
+                    + avro.getRetraining().getValidationFraction() : " VALIDATION examples") + skippedText(skipped) + ")");
+        }
+        DecoderTableObjective objective = new DecoderTableObjective(model.session(), avro.getTotalVirtualTokens(),
+                avro.getAnswerOnlyLoss());
+        int[] initTextIds = plan.encoder().initText().map(model.tokenizer()::encode).orElse(new int[0]);
+        TaskTuning<Prompt> spec = new TaskTuning<>(task, plan.encoder(), model.tokenEmbeddings(), hidden, initTextIds,
+                train.prompts(), validation.prompts(), skipped, objective);
+        ParameterLayout layout = PromptEncoder.of(plan.encoder(), hidden).layout();
+        WarmStart warm = WarmStart.select(snapshot.checkpoint(), model.fingerprint(), plan.encoder().type(), layout);
+        warm.fromVersion().ifPresent(record::setWarmStartVersion);
+        LOG.info("run {} of task {}: {} training / {} validation examples ({} new), skipped {}, {}", runId, task,
+                train.prompts().size(), validation.prompts().size(), snapshot.newExamples(), skipped, warm.reason());
+
+        TaskCheckpoint state = warm.parameters()
+                .map(p -> new TaskCheckpoint(task, plan.encoder(), hidden, config, p, AdamW.State.initial(p.length), 0, 0,
+                        0.0, EarlyStopping.start(config.patience(), config.minDelta()), p, List.of()))
+                .orElseGet(() -> tuner.start(spec, config));
+        long stepsPerEpoch = config.stepsPerEpoch(train.prompts().size());
+        long remaining = maxStepsPerRun;
+        TaskResult result;
+        while (true) {
+            if (Thread.currentThread().isInterrupted()) {
+                throw new IllegalStateException("task '" + task + "': run stopped by shutdown after " + state.step()
+                        + " steps; nothing published");
+            }
+            long before = state.step();
+            result = tuner.resume(spec, state, Math.min(stepsPerEpoch, remaining));
+            remaining -= result.checkpoint().step() - before;
+            int epochsBefore = state.history().size();
+            state = result.checkpoint();
+            if (state.history().size() > epochsBefore) {
+                EpochResult epoch = state.history().get(state.history().size() - 1);
+                progress.report(record.setStatus(RunStatus.RUNNING).setStep(state.step()).setEpoch(epoch.epoch() + 1)
+                        .setTrainLoss(epoch.trainLoss()).setValidationLoss(epoch.validationLoss())
+                        .setMessage(String.format(java.util.Locale.ROOT, "epoch %d: train loss %.4f, validation loss %.4f",
+                                epoch.epoch(), epoch.trainLoss(), epoch.validationLoss()))
+                        .setUpdatedAtMillis(clock.millis()).build());
+            }
+            StopReason stop = result.report().stopReason();
+            if (stop == StopReason.NON_FINITE_LOSS) {
+                throw new IllegalStateException("task '" + task + "': " + result.report().detail()
+                        + "; nothing published, the last good checkpoint stays"
+                        + snapshot.checkpoint().map(c -> " (v" + c.getVersion() + ")").orElse(""));
+            }
+            if (stop != StopReason.STEP_BUDGET || remaining <= 0) {
+                if (stop == StopReason.STEP_BUDGET) {
+                    LOG.info("run {} of task {}: stopped at the bound of {} steps per run", runId, task, maxStepsPerRun);
+                }
+                break;
+            }
+        }
+
+        float[] table = result.table();
+        double newLoss = ValidationLoss.of(objective, table, validation.prompts(), config.microBatch());
+        OptionalDouble servingLoss = servingLoss(snapshot, objective, validation.prompts(), config.microBatch());
+        PublishDecision decision = PublishDecision.decide(newLoss, servingLoss,
+                avro.getRetraining().getMinImprovement());
+        List<EpochResult> history = state.history();
+        record.setStep(state.step()).setEpoch(state.epoch())
+                .setTrainLoss(history.isEmpty() ? null : history.get(history.size() - 1).trainLoss())
+                .setValidationLoss(newLoss)
+                .setServingValidationLoss(servingLoss.isPresent() ? servingLoss.getAsDouble() : null)
+                .setUpdatedAtMillis(clock.millis());
+        if (!decision.publish()) {
+            LOG.info("run {} of task {}: not published: {}", runId, task, decision.reason());
+            return new RunOutcome.NotPublished(record.setStatus(RunStatus.NOT_PUBLISHED)
+                    .setMessage(decision.reason()).build());
+        }
+        int version = snapshot.servingVersion() + 1;
+        long now = clock.millis();
+        int rows = avro.getTotalVirtualTokens();
+        DType dtype = (long) table.length * Float.BYTES > FLOAT16_TABLE_ABOVE_BYTES ? DType.FLOAT16 : DType.FLOAT32;
+        AdapterVersion adapter = AdapterVersion.newBuilder()
+                .setTask(task)
+                .setVersion(version)
+                .setModelFingerprint(model.fingerprint())
+                .setHiddenSize(hidden)
+                .setTable(TensorCodec.encodeMatrix("virtual_tokens." + task, table, rows, hidden, dtype))
+                .setVirtualTokenSplits(avro.getVirtualTokenSplits())
+                .setTemplateHash(TemplateHash.of(avro.getPromptTemplate()))
+                .setValidationLoss(newLoss)
+                .setTrainingExamples(train.prompts().size())
+                .setRunId(runId)
+                .setCreatedAtMillis(now)
+                .build();
+        AdapterCheckpoint checkpoint = CheckpointRecords.toRecord(state, layout, version, runId, model.fingerprint(),
+                avro.getTuning().getVirtualPromptStyle(), avro.getTuning().getEncoderType(), now);
+        LOG.info("run {} of task {}: publishing v{}: {}", runId, task, version, decision.reason());
+        return new RunOutcome.Published(adapter, checkpoint, record.setStatus(RunStatus.PUBLISHED)
+                .setPublishedVersion(version).setMessage("published v" + version + ": " + decision.reason())
+                .setUpdatedAtMillis(now).build());
+    }
+
+    /** The serving table's loss on the same prompts, when it fits this model and template. */
+    private OptionalDouble servingLoss(TaskSnapshot snapshot, DecoderTableObjective objective, List<Prompt> prompts,
+                                       int microBatch) {
+        if (snapshot.serving().isEmpty()) {
+            return OptionalDouble.empty();
+        }
+        AdapterVersion serving = snapshot.serving().get();
+        int rows = snapshot.template().getTotalVirtualTokens();
+        List<Integer> shape = serving.getTable().getShape();
+        if (!model.fingerprint().equals(serving.getModelFingerprint()) || serving.getHiddenSize() != model.hiddenSize()
+                || shape.size() != 2 || shape.get(0) != rows || shape.get(1) != model.hiddenSize()) {
+            LOG.info("task {}: serving v{} (model {}, table {}) is not comparable with this model and template ({} x {})",
+                    snapshot.task(), serving.getVersion(), serving.getModelFingerprint(), shape, rows, model.hiddenSize());
+            return OptionalDouble.empty();
+        }
+        return OptionalDouble.of(ValidationLoss.of(objective, TensorCodec.decode(serving.getTable()), prompts, microBatch));
+    }
+
+    static io.tunestream.model.prompt.TaskTemplate modelTemplate(TaskTemplate t) {
+        return new io.tunestream.model.prompt.TaskTemplate(t.getTask(), t.getPromptTemplate(),
+                t.getPromptTemplateFields(), t.getAnswerOnlyLoss(), t.getAnswerField(), t.getTruncateField(),
+                t.getVirtualTokenSplits(), t.getTotalVirtualTokens());
+    }
+
+    /** Examples as NeMo JSONL lines ({@code taskname} plus the fields), what {@link TuningExamples} reads. */
+    static List<String> jsonLines(String task, List<LabelledExample> examples) {
+        List<String> lines = new ArrayList<>(examples.size());
+        for (LabelledExample e : examples) {
+            ObjectNode line = JSON.createObjectNode();
+            line.put("taskname", task);
+            e.getFields().forEach(line::put);
+            lines.add(line.toString());
+        }
+        return lines;
+    }
+
+    private static String skippedText(Map<String, Long> skipped) {
+        return skipped.isEmpty() ? "" : "; skipped: " + new TreeMap<>(skipped);
+    }
+}

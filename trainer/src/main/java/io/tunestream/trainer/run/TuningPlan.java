@@ -1,0 +1,66 @@
+package io.tunestream.trainer.run;
+
+import io.tunestream.model.tune.AdamW;
+import io.tunestream.model.tune.EmbeddingInit;
+import io.tunestream.model.tune.EncoderType;
+import io.tunestream.model.tune.GradientClipping;
+import io.tunestream.model.tune.PromptEncoderConfig;
+import io.tunestream.model.tune.TuningConfig;
+import io.tunestream.schemas.TaskTemplate;
+import io.tunestream.schemas.TuningSettings;
+import io.tunestream.schemas.VirtualPromptStyle;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * A template's NeMo-style {@link TuningSettings} as the model module's tuning configuration.
+ *
+ * <p>Mapping (NeMo name → here):
+ * <ul>
+ *   <li>{@code virtual_prompt_style} PROMPT_TUNING → encoder {@link EncoderType#EMBEDDING} (the table is the
+ *       parameter); P_TUNING → {@code encoderType} (TPMLP, MLP, LSTM; EMBEDDING is prompt tuning);</li>
+ *   <li>{@code encoder_hidden}, {@code num_layers} ({@code encoderLayers}), {@code dropout}, {@code init_std},
+ *       {@code total_virtual_tokens} → {@link PromptEncoderConfig}; {@code init} RANDOM/TEXT/VOCAB (+ {@code initText})
+ *       → {@link EmbeddingInit};</li>
+ *   <li>{@code optim.lr}, {@code optim.sched.min_lr}, {@code warmup_steps}, {@code max_epochs},
+ *       {@code micro_batch_size}, {@code global_batch_size}, early-stopping {@code patience} and {@code min_delta},
+ *       {@code seed} → {@link TuningConfig};</li>
+ *   <li>{@code optim.weight_decay} → {@link AdamW} with NeMo's betas (0.9, 0.98) and eps 1e-8; gradient clipping
+ *       is NeMo's {@code gradient_clip_val} 1.0 (not a template setting).</li>
+ * </ul>
+ *
+ * @param encoder the prompt encoder
+ * @param config  the run's hyperparameters
+ */
+public record TuningPlan(PromptEncoderConfig encoder, TuningConfig config) {
+
+    public TuningPlan {
+        Objects.requireNonNull(encoder, "encoder");
+        Objects.requireNonNull(config, "config");
+    }
+
+    /**
+     * The plan of {@code template}'s settings.
+     *
+     * @throws IllegalArgumentException "task 'x': tuning settings: …" when a setting is out of range
+     */
+    public static TuningPlan of(TaskTemplate template) {
+        TuningSettings s = template.getTuning();
+        try {
+            EncoderType type = s.getVirtualPromptStyle() == VirtualPromptStyle.PROMPT_TUNING
+                    ? EncoderType.EMBEDDING
+                    : EncoderType.valueOf(s.getEncoderType().name());
+            PromptEncoderConfig encoder = new PromptEncoderConfig(type, template.getTotalVirtualTokens(),
+                    s.getEncoderHidden(), s.getEncoderLayers(), s.getDropout(), s.getInitStd(),
+                    EmbeddingInit.valueOf(s.getInit().name()), Optional.ofNullable(s.getInitText()));
+            TuningConfig config = new TuningConfig(s.getLearningRate(), s.getMinLearningRate(), s.getWarmupSteps(),
+                    s.getMaxEpochs(), s.getMicroBatchSize(), s.getGlobalBatchSize(),
+                    new AdamW(AdamW.NEMO_DEFAULTS.beta1(), AdamW.NEMO_DEFAULTS.beta2(), AdamW.NEMO_DEFAULTS.epsilon(),
+                            s.getWeightDecay()),
+                    GradientClipping.NEMO_DEFAULT, s.getPatience(), s.getMinDelta(), s.getSeed());
+            return new TuningPlan(encoder, config);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("task '" + template.getTask() + "': tuning settings: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package io.tunestream.trainer.service;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * The trainer's configuration ({@code tunestream.*} in application.properties, where each key is
+ * mapped to its {@code TUNESTREAM_*} environment variable, as the serving app reads them).
+ * Validated at start by {@link io.tunestream.trainer.TrainerSettings}.
+ */
+@ConfigMapping(prefix = "tunestream")
+public interface TrainerConfig {
+
+    /** Kafka bootstrap servers ({@code TUNESTREAM_BOOTSTRAP_SERVERS}). */
+    String bootstrapServers();
+
+    /** Apicurio Registry base URL or v3 API URL ({@code TUNESTREAM_REGISTRY_URL}). */
+    String registryUrl();
+
+    /** Directory of the frozen model ({@code TUNESTREAM_MODEL_DIR}). */
+    String modelDir();
+
+    /** CPU or CUDA ({@code TUNESTREAM_EXECUTION_PROVIDER}). */
+    @WithDefault("CPU")
+    String executionProvider();
+
+    /** CUDA device ordinal ({@code TUNESTREAM_CUDA_DEVICE_ID}). */
+    @WithDefault("0")
+    int cudaDeviceId();
+
+    /** ONNX Runtime intra-op threads, 0 for one per core ({@code TUNESTREAM_THREADS}). */
+    @WithDefault("0")
+    int threads();
+
+    /** Consumer group and prefix of client and transactional ids ({@code TUNESTREAM_TRAINER_GROUP_ID}). */
+    @WithDefault("tunestream-trainer")
+    String groupId();
+
+    /** Longest wait of one poll ({@code TUNESTREAM_TRAINER_POLL_TIMEOUT}). */
+    @WithDefault("PT0.5S")
+    Duration pollTimeout();
+
+    /** Safety bound on optimizer steps in one run ({@code TUNESTREAM_TRAINER_MAX_STEPS_PER_RUN}). */
+    @WithDefault("2000")
+    long maxStepsPerRun();
+
+    /** Put in front of every topic name ({@code TUNESTREAM_TOPICS_PREFIX}). */
+    Optional<String> topicsPrefix();
+}

@@ -1,0 +1,68 @@
+package io.tunestream.trainer.service;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import io.tunestream.schemas.kafka.KafkaClientConfig;
+import io.tunestream.schemas.registry.RegistryConfig;
+import io.tunestream.trainer.TrainerSettings;
+import io.tunestream.trainer.loop.TrainerLoop;
+import io.tunestream.trainer.loop.TrainerMetrics;
+import io.tunestream.trainer.loop.TrainerTopics;
+import io.tunestream.trainer.run.ModelTaskRunner;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.nio.file.Path;
+import java.time.Clock;
+import org.jboss.logging.Logger;
+
+/**
+ * The Quarkus shell around the trainer core: validates the configuration and starts the
+ * {@link TrainerLoop} at start-up (the model loads on the loop's thread, so start-up does not wait
+ * for it: readiness does), stops it at shutdown.
+ */
+@ApplicationScoped
+public class TrainerService {
+
+    private static final Logger LOG = Logger.getLogger(TrainerService.class);
+
+    private final TrainerConfig config;
+    private final MeterRegistry registry;
+    private volatile TrainerLoop loop;
+
+    public TrainerService(TrainerConfig config, MeterRegistry registry) {
+        this.config = config;
+        this.registry = registry;
+    }
+
+    void onStart(@Observes StartupEvent event) {
+        TrainerSettings settings = settings(config);
+        KafkaClientConfig kafka = new KafkaClientConfig(settings.bootstrapServers(),
+                RegistryConfig.forRegistry(settings.registryUrl()));
+        LOG.infof("trainer starting: Kafka %s, registry %s, model %s on %s, group %s", settings.bootstrapServers(),
+                settings.registryUrl(), settings.modelDir(), settings.executionProvider(), settings.groupId());
+        Clock clock = Clock.systemUTC();
+        loop = new TrainerLoop(kafka, settings.groupId(), settings.pollTimeout(), new TrainerTopics(settings.topicPrefix()),
+                () -> ModelTaskRunner.load(settings.modelDir(), settings.runtime(), settings.maxStepsPerRun(), clock),
+                new TrainerMetrics(registry), clock).start();
+    }
+
+    void onStop(@Observes ShutdownEvent event) {
+        TrainerLoop running = loop;
+        if (running != null) {
+            running.close();
+        }
+    }
+
+    /** The loop, once started. */
+    public TrainerLoop loop() {
+        return loop;
+    }
+
+    /** The core's settings from the Quarkus configuration, validated. */
+    static TrainerSettings settings(TrainerConfig config) {
+        return new TrainerSettings(config.bootstrapServers(), config.registryUrl(), Path.of(config.modelDir()),
+                TrainerSettings.provider(config.executionProvider()), config.cudaDeviceId(), config.threads(),
+                config.groupId(), config.pollTimeout(), config.maxStepsPerRun(), config.topicsPrefix().orElse(""));
+    }
+}

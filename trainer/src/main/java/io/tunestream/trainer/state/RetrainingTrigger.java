@@ -1,0 +1,44 @@
+package io.tunestream.trainer.state;
+
+import io.tunestream.schemas.RetrainingSettings;
+import java.util.Optional;
+import java.util.OptionalLong;
+
+/**
+ * When a task's next run starts: it has a template and either at least
+ * {@code minNewExamples} new usable examples since its last run, or at least one that has waited
+ * {@code maxDelayMillis} (counted from the oldest unused example's record timestamp).
+ */
+public final class RetrainingTrigger {
+
+    private RetrainingTrigger() {
+    }
+
+    /** Why {@code state} is due for a run at {@code nowMillis}, or empty when it is not. */
+    public static Optional<String> due(TaskState state, long nowMillis) {
+        if (state.template().isEmpty()) {
+            return Optional.empty();
+        }
+        RetrainingSettings settings = state.template().get().getRetraining();
+        int fresh = state.newUsableExamples().size();
+        return due(fresh, state.firstUnusedAtMillis(), settings, nowMillis);
+    }
+
+    /** The rule itself, on counts and times. */
+    public static Optional<String> due(int newUsableExamples, OptionalLong firstUnusedAtMillis,
+                                       RetrainingSettings settings, long nowMillis) {
+        if (newUsableExamples == 0) {
+            return Optional.empty();
+        }
+        int min = Math.max(1, settings.getMinNewExamples());
+        if (newUsableExamples >= min) {
+            return Optional.of(newUsableExamples + " new examples (minNewExamples " + settings.getMinNewExamples() + ")");
+        }
+        long waited = nowMillis - firstUnusedAtMillis.orElse(nowMillis);
+        if (waited >= settings.getMaxDelayMillis()) {
+            return Optional.of(newUsableExamples + " new examples, the oldest waiting " + waited
+                    + " ms (maxDelayMillis " + settings.getMaxDelayMillis() + ")");
+        }
+        return Optional.empty();
+    }
+}

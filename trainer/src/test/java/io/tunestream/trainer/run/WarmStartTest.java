@@ -1,0 +1,85 @@
+package io.tunestream.trainer.run;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tunestream.model.tune.AdamW;
+import io.tunestream.model.tune.EarlyStopping;
+import io.tunestream.model.tune.EncoderType;
+import io.tunestream.model.tune.ParameterLayout;
+import io.tunestream.model.tune.PromptEncoder;
+import io.tunestream.model.tune.PromptEncoderConfig;
+import io.tunestream.model.tune.TaskCheckpoint;
+import io.tunestream.model.tune.TuningConfig;
+import io.tunestream.schemas.AdapterCheckpoint;
+import io.tunestream.schemas.PromptEncoderType;
+import io.tunestream.schemas.VirtualPromptStyle;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.Test;
+
+class WarmStartTest {
+
+    private static final int HIDDEN = 8;
+    private final PromptEncoderConfig mlp = PromptEncoderConfig.defaults(EncoderType.MLP, 3).withEncoderHidden(6);
+    private final ParameterLayout layout = PromptEncoder.of(mlp, HIDDEN).layout();
+
+    private AdapterCheckpoint checkpoint(String fingerprint, PromptEncoderType type) {
+        double[] parameters = IntStream.range(0, layout.size()).mapToDouble(i -> i * 0.25).toArray();
+        TuningConfig config = TuningConfig.nemoDefaults(2, 1, 1, 1);
+        TaskCheckpoint c = new TaskCheckpoint("qa", mlp, HIDDEN, config, new double[layout.size()],
+                AdamW.State.initial(layout.size()), 2, 0, 0.0, EarlyStopping.start(10, 0.001), parameters, List.of());
+        return CheckpointRecords.toRecord(c, layout, 3, "run-3", fingerprint, VirtualPromptStyle.P_TUNING, type, 0);
+    }
+
+    @Test
+    void shouldStartFromScratchWithoutCheckpoint() {
+        WarmStart start = WarmStart.select(Optional.empty(), "model-a", EncoderType.MLP, layout);
+        assertThat(start.warm()).isFalse();
+        assertThat(start.reason()).isEqualTo("from scratch: no checkpoint yet");
+    }
+
+    @Test
+    void shouldStartFromTheCheckpointsBestParametersWhenModelAndEncoderMatch() {
+        WarmStart start = WarmStart.select(Optional.of(checkpoint("model-a", PromptEncoderType.MLP)), "model-a",
+                EncoderType.MLP, layout);
+        assertThat(start.warm()).isTrue();
+        assertThat(start.fromVersion()).contains(3);
+        assertThat(start.reason()).isEqualTo("warm start from checkpoint v3 (run run-3)");
+        assertThat(start.parameters().orElseThrow())
+                .containsExactly(IntStream.range(0, layout.size()).mapToDouble(i -> i * 0.25).toArray());
+    }
+
+    @Test
+    void shouldStartFromScratchWhenTheModelDiffers() {
+        WarmStart start = WarmStart.select(Optional.of(checkpoint("model-a", PromptEncoderType.MLP)), "model-b",
+                EncoderType.MLP, layout);
+        assertThat(start.warm()).isFalse();
+        assertThat(start.reason()).isEqualTo("from scratch: checkpoint v3 was tuned for model model-a, this model is model-b");
+    }
+
+    @Test
+    void shouldStartFromScratchWhenTheEncoderTypeDiffers() {
+        WarmStart start = WarmStart.select(Optional.of(checkpoint("model-a", PromptEncoderType.MLP)), "model-a",
+                EncoderType.TPMLP, PromptEncoder.of(PromptEncoderConfig.defaults(EncoderType.TPMLP, 3), HIDDEN).layout());
+        assertThat(start.reason()).isEqualTo("from scratch: checkpoint v3 used encoder mlp, the template now asks for tpmlp");
+    }
+
+    @Test
+    void shouldStartFromScratchWhenTheEncoderShapesDiffer() {
+        ParameterLayout wider = PromptEncoder.of(mlp.withEncoderHidden(12), HIDDEN).layout();
+        WarmStart start = WarmStart.select(Optional.of(checkpoint("model-a", PromptEncoderType.MLP)), "model-a",
+                EncoderType.MLP, wider);
+        assertThat(start.warm()).isFalse();
+        assertThat(start.reason()).startsWith("from scratch: checkpoint v3: parameter '");
+    }
+
+    @Test
+    void shouldKeepTheMomentsNamedAfterTheirParameter() {
+        AdapterCheckpoint record = checkpoint("model-a", PromptEncoderType.MLP);
+        assertThat(record.getOptimizerState()).hasSize(2 * layout.tensors().size());
+        assertThat(record.getOptimizerState().get(0).getName()).isEqualTo("adam.m." + layout.tensors().get(0).name());
+        assertThat(record.getEpoch()).isEqualTo(2);
+        assertThat(record.getVersion()).isEqualTo(3);
+    }
+}

@@ -1,0 +1,126 @@
+package io.tunestream.trainer.state;
+
+import static io.tunestream.trainer.testing.Fixtures.template;
+import static io.tunestream.trainer.testing.Fixtures.yes;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.DType;
+import io.tunestream.schemas.DatasetSplit;
+import io.tunestream.schemas.LabelledExample;
+import io.tunestream.schemas.Tensor;
+import io.tunestream.trainer.testing.Fixtures;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.OptionalLong;
+import org.junit.jupiter.api.Test;
+
+class TaskStateTest {
+
+    private final TaskStates states = new TaskStates();
+    private final TaskState state = states.task("t");
+
+    private void add(LabelledExample example, long timestamp) {
+        state.example(new TrackedExample(example, states.nextSequence(), timestamp));
+    }
+
+    private static AdapterVersion adapter(int version, long createdAt) {
+        return AdapterVersion.newBuilder().setTask("t").setVersion(version).setModelFingerprint("f").setHiddenSize(1)
+                .setTable(Tensor.newBuilder().setName("x").setDtype(DType.FLOAT32).setShape(List.of(1, 1))
+                        .setData(ByteBuffer.allocate(4)).build())
+                .setVirtualTokenSplits(List.of(1)).setCreatedAtMillis(createdAt).build();
+    }
+
+    @Test
+    void shouldCountNoNewExampleWhenTheTaskHasNoTemplate() {
+        add(yes("t", 1, DatasetSplit.TRAIN), 10);
+        assertThat(state.newUsableExamples()).isEmpty();
+        assertThat(RetrainingTrigger.due(state, 1_000_000_000)).isEmpty();
+    }
+
+    @Test
+    void shouldNotCountExamplesTheTemplateCannotUse() {
+        state.template(template("t").build());
+        add(yes("t", 1, DatasetSplit.TRAIN), 10);
+        add(Fixtures.example("t", "blank", "q?", " ", DatasetSplit.TRAIN), 11);
+        add(LabelledExample.newBuilder(yes("t", 2, DatasetSplit.TRAIN)).setExampleId("no-answer")
+                .setFields(java.util.Map.of("question", "q?")).build(), 12);
+        assertThat(state.newUsableExamples()).extracting(TrackedExample::id).containsExactly("t-TRAIN-1");
+        assertThat(ExampleUsability.problem(Fixtures.example("t", "b", "q?", " ", DatasetSplit.TRAIN),
+                template("t").build())).contains("empty answer");
+    }
+
+    @Test
+    void shouldReplaceAnExampleWithTheSameId() {
+        state.template(template("t").build());
+        add(Fixtures.example("t", "same", "q?", " a", DatasetSplit.TRAIN), 10);
+        add(Fixtures.example("t", "same", "q?", " b", DatasetSplit.TRAIN), 11);
+        assertThat(state.exampleCount()).isEqualTo(1);
+        assertThat(state.newUsableExamples().get(0).example().getFields()).containsEntry("answer", " b");
+    }
+
+    @Test
+    void shouldValidateOnValidationExamplesWhenThereAreAny() {
+        state.template(template("t").build());
+        for (int i = 0; i < 6; i++) {
+            add(yes("t", i, DatasetSplit.TRAIN), i);
+        }
+        add(yes("t", 0, DatasetSplit.VALIDATION), 7);
+        TaskSnapshot snapshot = state.startRun();
+        assertThat(snapshot.train()).hasSize(6);
+        assertThat(snapshot.validation()).extracting(LabelledExample::getExampleId).containsExactly("t-VALIDATION-0");
+        assertThat(snapshot.heldOut()).isFalse();
+        assertThat(snapshot.newExamples()).isEqualTo(7);
+    }
+
+    @Test
+    void shouldHoldOutTrainExamplesWhenThereIsNoValidationExample() {
+        state.template(template("t").build());
+        for (int i = 0; i < 8; i++) {
+            add(yes("t", i, DatasetSplit.TRAIN), i);
+        }
+        TaskSnapshot snapshot = state.startRun();
+        assertThat(snapshot.heldOut()).isTrue();
+        assertThat(snapshot.validation()).isNotEmpty();
+        assertThat(snapshot.train().size() + snapshot.validation().size()).isEqualTo(8);
+        assertThat(snapshot.train()).doesNotContainAnyElementsOf(snapshot.validation());
+    }
+
+    @Test
+    void shouldCountOnlyExamplesAfterTheLastRunAsNew() {
+        state.template(template("t").build());
+        add(yes("t", 1, DatasetSplit.TRAIN), 10);
+        add(yes("t", 2, DatasetSplit.TRAIN), 11);
+        state.startRun();
+        assertThat(state.newUsableExamples()).isEmpty();
+        assertThat(state.firstUnusedAtMillis()).isEqualTo(OptionalLong.empty());
+        add(yes("t", 3, DatasetSplit.TRAIN), 12);
+        assertThat(state.newUsableExamples()).extracting(TrackedExample::id).containsExactly("t-TRAIN-3");
+        assertThat(state.firstUnusedAtMillis()).isEqualTo(OptionalLong.of(12));
+    }
+
+    @Test
+    void shouldCountExamplesNotNewerThanTheServingAdapterAsUsedAfterARestart() {
+        state.template(template("t").build());
+        add(yes("t", 1, DatasetSplit.TRAIN), 100);
+        add(yes("t", 2, DatasetSplit.TRAIN), 200);
+        add(yes("t", 3, DatasetSplit.TRAIN), 300);
+        state.serving(adapter(1, 250));
+        state.markUsedUpToServing();
+        assertThat(state.newUsableExamples()).extracting(TrackedExample::id).containsExactly("t-TRAIN-3");
+    }
+
+    @Test
+    void shouldKeepTheHigherAdapterVersion() {
+        state.serving(adapter(2, 0));
+        state.serving(adapter(1, 0));
+        assertThat(state.serving()).map(AdapterVersion::getVersion).contains(2);
+    }
+
+    @Test
+    void shouldRefuseARunWithoutTemplate() {
+        assertThatThrownBy(state::startRun).isInstanceOf(IllegalStateException.class)
+                .hasMessage("task 't' has no template; a run cannot start");
+    }
+}
