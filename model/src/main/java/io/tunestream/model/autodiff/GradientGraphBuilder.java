@@ -155,6 +155,7 @@ public final class GradientGraphBuilder {
             }
         }
 
+        SameShapes sameShapes = SameShapes.of(nodes, constants);
         GraphEmitter emit = new GraphEmitter(NODE_PREFIX, floatType);
         Map<String, List<String>> contributions = new HashMap<>();
         List<ValueInfoProto> seedInputs = new ArrayList<>();
@@ -204,7 +205,7 @@ public final class GradientGraphBuilder {
                 needed[k] = path.isDifferentiableInput(node, k);
             }
             NodeGradient ng = new NodeGradient(node, outputGradients, needed, emit,
-                    name -> Optional.ofNullable(constants.get(name)));
+                    name -> Optional.ofNullable(constants.get(name)), sameShapes);
             rule.backward(ng);
             for (int k = 0; k < needed.length; k++) {
                 String g = ng.inputGradient(k);

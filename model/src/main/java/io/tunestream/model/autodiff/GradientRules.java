@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.Set;
 
 import static io.tunestream.model.autodiff.GraphEmitter.intAttribute;
@@ -91,10 +92,9 @@ final class GradientRules {
     // ---- elementwise -----------------------------------------------------------------------
 
     private static void add(NodeGradient n) {
-        GraphEmitter e = n.emit();
         for (int i = 0; i < 2; i++) {
             if (n.needs(i)) {
-                n.setInputGradient(i, e.unbroadcast(n.dY(), n.input(i)));
+                n.setInputGradient(i, n.unbroadcastToInput(n.dY(), i));
             }
         }
     }
@@ -102,20 +102,20 @@ final class GradientRules {
     private static void sub(NodeGradient n) {
         GraphEmitter e = n.emit();
         if (n.needs(0)) {
-            n.setInputGradient(0, e.unbroadcast(n.dY(), n.input(0)));
+            n.setInputGradient(0, n.unbroadcastToInput(n.dY(), 0));
         }
         if (n.needs(1)) {
-            n.setInputGradient(1, e.unbroadcast(e.op("Neg", n.dY()), n.input(1)));
+            n.setInputGradient(1, n.unbroadcastToInput(e.op("Neg", n.dY()), 1));
         }
     }
 
     private static void mul(NodeGradient n) {
         GraphEmitter e = n.emit();
         if (n.needs(0)) {
-            n.setInputGradient(0, e.unbroadcast(e.op("Mul", n.dY(), n.input(1)), n.input(0)));
+            n.setInputGradient(0, n.unbroadcastToInput(e.op("Mul", n.dY(), n.input(1)), 0));
         }
         if (n.needs(1)) {
-            n.setInputGradient(1, e.unbroadcast(e.op("Mul", n.dY(), n.input(0)), n.input(1)));
+            n.setInputGradient(1, n.unbroadcastToInput(e.op("Mul", n.dY(), n.input(0)), 1));
         }
     }
 
@@ -123,12 +123,12 @@ final class GradientRules {
         GraphEmitter e = n.emit();
         String b = n.input(1);
         if (n.needs(0)) {
-            n.setInputGradient(0, e.unbroadcast(e.op("Div", n.dY(), b), n.input(0)));
+            n.setInputGradient(0, n.unbroadcastToInput(e.op("Div", n.dY(), b), 0));
         }
         if (n.needs(1)) {
             // d(A/B)/dB = -A/B² = -Y/B
             String g = e.op("Neg", e.op("Div", e.op("Mul", n.dY(), n.output(0)), b));
-            n.setInputGradient(1, e.unbroadcast(g, b));
+            n.setInputGradient(1, n.unbroadcastToInput(g, 1));
         }
     }
 
@@ -139,9 +139,22 @@ final class GradientRules {
         }
         GraphEmitter e = n.emit();
         String a = n.input(0);
-        String p = e.op("CastLike", n.input(1), a);
-        String slope = e.op("Mul", p, e.op("Pow", a, e.op("Sub", p, e.scalar(1))));
-        n.setInputGradient(0, e.unbroadcast(e.op("Mul", n.dY(), slope), a));
+        OptionalDouble constant = n.constant(n.input(1)).filter(t -> t.getDimsCount() == 0)
+                .map(GradientRules::scalarValue).orElse(OptionalDouble.empty());
+        String slope;
+        if (constant.isPresent() && constant.getAsDouble() == 2) {
+            slope = e.op("Mul", a, e.scalar(2));
+        } else if (constant.isPresent() && constant.getAsDouble() == 3) {
+            // GELU's x³: x·x is much cheaper than Pow
+            slope = e.op("Mul", e.op("Mul", a, a), e.scalar(3));
+        } else if (constant.isPresent()) {
+            double p = constant.getAsDouble();
+            slope = e.op("Mul", e.op("Pow", a, e.scalar(p - 1)), e.scalar(p));
+        } else {
+            String p = e.op("CastLike", n.input(1), a);
+            slope = e.op("Mul", p, e.op("Pow", a, e.op("Sub", p, e.scalar(1))));
+        }
+        n.setInputGradient(0, n.unbroadcastToInput(e.op("Mul", n.dY(), slope), 0));
     }
 
     private static void sqrt(NodeGradient n) {
@@ -185,10 +198,10 @@ final class GradientRules {
         String c = n.input(0);
         String zero = e.scalar(0);
         if (n.needs(1)) {
-            n.setInputGradient(1, e.unbroadcast(e.op("Where", List.of(c, n.dY(), zero)), n.input(1)));
+            n.setInputGradient(1, n.unbroadcastToInput(e.op("Where", List.of(c, n.dY(), zero)), 1));
         }
         if (n.needs(2)) {
-            n.setInputGradient(2, e.unbroadcast(e.op("Where", List.of(c, zero, n.dY())), n.input(2)));
+            n.setInputGradient(2, n.unbroadcastToInput(e.op("Where", List.of(c, zero, n.dY())), 2));
         }
     }
 
@@ -250,7 +263,7 @@ final class GradientRules {
         }
         if (n.hasInput(2) && n.needs(2)) {
             String scaled = beta == 1f ? dY : e.op("Mul", dY, e.scalar(beta));
-            n.setInputGradient(2, e.unbroadcast(scaled, n.input(2)));
+            n.setInputGradient(2, n.unbroadcastToInput(scaled, 2));
         }
     }
 
@@ -414,6 +427,28 @@ final class GradientRules {
         String zero = e.int64Scalar(0);
         String wrapped = e.op("Where", List.of(e.op("Less", index, zero), e.op("Add", index, dims), index));
         return e.op("Min", e.op("Max", wrapped, zero), dims);
+    }
+
+    /** The value of a one-element float or double constant. */
+    private static OptionalDouble scalarValue(TensorProto t) {
+        if (t.getDataType() == TensorProto.DataType.FLOAT.getNumber()) {
+            if (t.getFloatDataCount() == 1) {
+                return OptionalDouble.of(t.getFloatData(0));
+            }
+            if (t.getRawData().size() == Float.BYTES) {
+                return OptionalDouble.of(t.getRawData().asReadOnlyByteBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                        .getFloat());
+            }
+        } else if (t.getDataType() == TensorProto.DataType.DOUBLE.getNumber()) {
+            if (t.getDoubleDataCount() == 1) {
+                return OptionalDouble.of(t.getDoubleData(0));
+            }
+            if (t.getRawData().size() == Double.BYTES) {
+                return OptionalDouble.of(t.getRawData().asReadOnlyByteBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                        .getDouble());
+            }
+        }
+        return OptionalDouble.empty();
     }
 
     private static boolean allOnes(TensorProto t) {

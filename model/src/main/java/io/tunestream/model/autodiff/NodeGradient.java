@@ -19,6 +19,7 @@ final class NodeGradient {
     private final String[] inputGradients;
     private final GraphEmitter emit;
     private final ConstantLookup constants;
+    private final SameShapes sameShapes;
 
     /** Constant tensors of the forward graph (initializers and Constant outputs) by name. */
     interface ConstantLookup {
@@ -26,7 +27,8 @@ final class NodeGradient {
     }
 
     NodeGradient(NodeProto node, List<String> outputGradients, boolean[] needed, GraphEmitter emit,
-                 ConstantLookup constants) {
+                 ConstantLookup constants, SameShapes sameShapes) {
+        this.sameShapes = sameShapes;
         this.node = node;
         this.outputGradients = outputGradients;
         this.needed = needed;
@@ -94,6 +96,14 @@ final class NodeGradient {
 
     String inputGradient(int i) {
         return inputGradients[i];
+    }
+
+    /**
+     * Brings {@code g}, a gradient with the shape of output 0, back to the shape of input {@code i}:
+     * as is when they provably have the same shape, else with the run-time unbroadcast.
+     */
+    String unbroadcastToInput(String g, int i) {
+        return sameShapes.same(output(0), input(i)) ? g : emit.unbroadcast(g, input(i));
     }
 
     Optional<TensorProto> constant(String name) {

@@ -70,6 +70,34 @@ class GradientGraphBuilderTest {
     }
 
     @Test
+    void shouldSkipTheRunTimeUnbroadcastWhereShapesProvablyMatch() {
+        TensorProto half = TensorProto.newBuilder().setName("half").setDataType(TensorProto.DataType.FLOAT.getNumber())
+                .addFloatData(0.5f).build();
+        GraphProto graph = GraphProto.newBuilder()
+                .addInput(floatValue("x")).addInitializer(half)
+                .addNode(node("Tanh", "t", List.of("x"), "t"))
+                .addNode(node("Mul", "scaled", List.of("t", "half"), "s"))
+                .addNode(node("Add", "sum", List.of("s", "t"), "y"))
+                .addOutput(floatValue("y"))
+                .build();
+        ModelProto model = ModelProto.newBuilder().setIrVersion(8)
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setVersion(17)).setGraph(graph).build();
+
+        ModelProto gradient = GradientGraphBuilder.build(model, Set.of("x"), "y");
+
+        assertThat(gradient.getGraph().getNodeList()).extracting(NodeProto::getOpType).doesNotContain("ReduceSum");
+    }
+
+    @Test
+    void shouldUnbroadcastAtRunTimeWhenAnOperandMayHaveBeenBroadcast() {
+        ModelProto gradient = GradientGraphBuilder.build(model("Tanh"), Set.of("x", "w"), "y");
+
+        // c · w with two graph inputs of unknown shapes: each gradient is summed back at run time
+        assertThat(gradient.getGraph().getNodeList()).extracting(NodeProto::getOpType)
+                .filteredOn("ReduceSum"::equals).hasSize(2);
+    }
+
+    @Test
     void shouldRejectATrainableInputTheGraphDoesNotHave() {
         assertThatThrownBy(() -> GradientGraphBuilder.build(model("Tanh"), Set.of("virtual"), "y"))
                 .isInstanceOf(GradientGraphException.class)

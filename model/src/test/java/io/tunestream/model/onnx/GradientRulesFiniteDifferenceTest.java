@@ -135,6 +135,12 @@ class GradientRulesFiniteDifferenceTest {
         }
         c.add(binary("Pow", positive("a", 2, 3), frozenValue("p", 3.0)));
         c.add(binary("Pow", positive("a", 2, 3), frozenValue("p", 0.5)));
+        c.add(binary("Pow", active("a", 2, 3), frozenValue("p", 2.0)));
+        c.add(binary("Mul", active("a", 2, 3), frozenValue("s", 0.7)));
+        c.add(binary("Add", frozenValue("s", 0.7), active("b", 2, 3)));
+        c.add(binary("Div", active("a", 2, 3), frozenValue("s", 0.7)));
+        c.add(binary("Sub", frozenValue("s", 0.7), active("b", 2, 3)));
+        c.add(of("Mul of a tensor by itself", "Mul", List.of(active("a", 2, 3), active("a", 2, 3))));
         c.add(unary("Sqrt", positive("x", 2, 3)));
         c.add(unary("Reciprocal", positive("x", 2, 3)));
         c.add(unary("Log", positive("x", 2, 3)));
