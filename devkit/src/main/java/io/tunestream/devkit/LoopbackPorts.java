@@ -5,6 +5,7 @@ import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.util.concurrent.ThreadLocalRandom;
 
 /** TCP ports on the loopback interface, where every devkit server listens. */
 final class LoopbackPorts {
@@ -14,14 +15,39 @@ final class LoopbackPorts {
     }
 
     /**
+     * Ports drawn from below Linux's ephemeral range (32768-60999): outgoing connections and
+     * servers bound to port 0 take theirs from that range, and on a machine running many test
+     * JVMs one of them could take a port between our pick and the server's bind.
+     */
+    private static final int FIRST_CANDIDATE = 20_000;
+    private static final int CANDIDATES = 12_000;
+    private static final int ATTEMPTS = 50;
+
+    /**
      * A port that was free a moment ago. Another process may take it before the caller binds
      * it; the window is short and a clash surfaces as a {@link PlatformStartException}.
      */
     static int pickFree() {
+        for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+            int candidate = FIRST_CANDIDATE + ThreadLocalRandom.current().nextInt(CANDIDATES);
+            if (isFree(candidate)) {
+                return candidate;
+            }
+        }
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName(HOST))) {
             return socket.getLocalPort();
         } catch (IOException e) {
             throw new UncheckedIOException("No free TCP port on " + HOST, e);
+        }
+    }
+
+    private static boolean isFree(int port) {
+        try (ServerSocket socket = new ServerSocket()) {
+            socket.setReuseAddress(true);
+            socket.bind(new InetSocketAddress(InetAddress.getByName(HOST), port), 1);
+            return true;
+        } catch (IOException e) {
+            return false;
         }
     }
 
