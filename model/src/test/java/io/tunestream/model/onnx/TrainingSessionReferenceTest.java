@@ -209,6 +209,28 @@ class TrainingSessionReferenceTest {
     }
 
     @Test
+    void shouldFallBackToCpuWhenCudaCannotStart() {
+        ReferenceCase c = references.get("tiny-gpt2").get(0);
+        TrainingBatch batch = TrainingBatch.pack(List.of(c.row()), TrainingBatch.Padding.RIGHT);
+
+        // the build ships the CPU runtime: asking for CUDA must still give a working session
+        try (TrainingSession session = TrainingSession.open(modelDir("tiny-gpt2"), RuntimeConfig.cuda(0))) {
+            assertThat(session.provider()).isEqualTo(ExecutionProvider.CPU);
+            assertThat(session.lossAndGradient(c.virtual(), c.virtualTokens(), batch).loss())
+                    .isCloseTo(c.loss(), within(1e-5 * c.loss()));
+        }
+    }
+
+    @Test
+    void shouldNameTheDirectoryWhenTheModelIsMissing() {
+        Path missing = modelDir("no-such-model");
+
+        assertThatThrownBy(() -> TrainingSession.open(missing, RuntimeConfig.cpu()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("model directory " + missing + " has no model.onnx");
+    }
+
+    @Test
     void shouldRejectATableOfTheWrongSize() {
         ReferenceCase c = references.get("tiny-gpt2").get(0);
         TrainingBatch batch = TrainingBatch.pack(List.of(c.row()), TrainingBatch.Padding.RIGHT);
