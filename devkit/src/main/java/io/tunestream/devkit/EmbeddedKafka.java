@@ -165,6 +165,8 @@ public final class EmbeddedKafka implements AutoCloseable {
         properties.put("share.coordinator.state.topic.num.partitions", "5");
         properties.put("group.initial.rebalance.delay.ms", "0");
         properties.put("message.max.bytes", String.valueOf(config.messageMaxBytes()));
+        // Bounds the broker's own wait for the controller during startup (default: forever).
+        properties.put("server.max.startup.time.ms", String.valueOf(config.startTimeout().toMillis()));
         // A small machine shared by many test JVMs: few threads, a small log-cleaner buffer
         // (the default allocates 128 MB of heap up front).
         properties.put("num.network.threads", "2");

@@ -18,7 +18,8 @@ import java.util.Optional;
  * @param messageMaxBytes   the broker's {@code message.max.bytes}: the largest record batch it
  *                          accepts. Producers and consumers must raise {@code max.request.size}
  *                          and {@code max.partition.fetch.bytes} to match.
- * @param startTimeout      how long to wait for the broker to answer a describe-cluster call
+ * @param startTimeout      how long the broker may take to start (its {@code server.max.startup.time.ms})
+ *                          and then to answer a describe-cluster call
  * @param brokerProperties  further broker settings; they override the devkit's defaults
  */
 public record EmbeddedKafkaConfig(
