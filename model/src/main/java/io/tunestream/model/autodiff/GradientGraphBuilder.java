@@ -294,7 +294,7 @@ public final class GradientGraphBuilder {
         return live;
     }
 
-    /** Shape of a tensor type, for callers building value infos. */
+    /** A tensor type of the given element type and shape, for value infos. */
     static TypeProto tensorType(int elemType, TensorShapeProto shape) {
         return TypeProto.newBuilder().setTensorType(TypeProto.Tensor.newBuilder().setElemType(elemType).setShape(shape))
                 .build();
