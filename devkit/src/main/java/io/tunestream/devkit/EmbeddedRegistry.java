@@ -159,6 +159,8 @@ public final class EmbeddedRegistry implements AutoCloseable {
         // Starts in a third less time on a busy machine; the registry never runs long enough for C2 to pay off.
         command.add("-XX:TieredStopAtLevel=1");
         command.add("-XX:+UseSerialGC");
+        // Out of memory, exit (and show in the log) rather than answer half the requests.
+        command.add("-XX:+ExitOnOutOfMemoryError");
         properties.forEach((name, value) -> command.add("-D" + name + "=" + value));
         command.add("-jar");
         command.add(distribution.runnerJar().toString());
