@@ -21,7 +21,10 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.slf4j.Logger;
@@ -32,9 +35,11 @@ import org.slf4j.LoggerFactory;
  * operations endpoints. {@code main} takes an optional properties file (see {@link ServingConfig});
  * environment variables override it.
  *
- * <p>Shutdown (SIGTERM, or {@link #close()}) stops taking requests, lets the batch in flight finish and
- * commit, and leaves the requests still buffered in the changelogged store for the next start (or
- * for the instance that takes the partitions over).
+ * <p>Batches run on a small model executor ({@code model.workers} threads), so the stream threads keep
+ * polling and committing during generation. Shutdown (SIGTERM, or {@link #close()}) stops taking
+ * requests, commits what is answered, and hands the batch in flight back: its requests stay in the
+ * changelogged buffer and are answered by the next start (or by the instance that takes the partitions
+ * over), exactly once.
  */
 public final class ServingApp implements AutoCloseable {
 
@@ -45,6 +50,7 @@ public final class ServingApp implements AutoCloseable {
     private final OpsServer ops;
     private final KafkaStreamsMetrics streamsMetrics;
     private final AtomicBoolean closing = new AtomicBoolean();
+    private final ExecutorService modelExecutor;
 
     /**
      * Starts the app around {@code answerer} (which the caller owns and closes after this app).
@@ -57,8 +63,14 @@ public final class ServingApp implements AutoCloseable {
         var metrics = new ServingMetrics(registry);
         var topics = config.topics();
         var registryConfig = RegistryConfig.forRegistry(config.registryUrl());
+        var workerIds = new AtomicInteger();
+        modelExecutor = Executors.newFixedThreadPool(config.modelWorkers(), r -> {
+            var thread = new Thread(r, "tunestream-model-" + workerIds.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        });
         var topology = ServingTopology.build(topics, ServingSerdes.apicurio(registryConfig), config.batching(),
-                answerer, metrics, Clock.systemUTC());
+                answerer, modelExecutor, metrics, Clock.systemUTC());
         streams = new KafkaStreams(topology, streamsProperties(config, metrics));
         streams.setUncaughtExceptionHandler(e -> {
             LOG.error("stream thread failed; replacing it", e);
@@ -100,7 +112,7 @@ public final class ServingApp implements AutoCloseable {
         return ops.port();
     }
 
-    /** Stops taking requests, lets the batch in flight finish and commit, then stops the endpoints. */
+    /** Stops taking requests, commits what is answered, hands the batch in flight back, stops the endpoints. */
     @Override
     public void close() {
         if (!closing.compareAndSet(false, true)) {
@@ -111,6 +123,8 @@ public final class ServingApp implements AutoCloseable {
             LOG.warn("Kafka Streams did not close within {}; uncommitted batches will run again on restart",
                     CLOSE_TIMEOUT);
         }
+        // batches still on the executor were handed back when their tasks closed
+        modelExecutor.shutdownNow();
         streamsMetrics.close();
         ops.close();
     }
@@ -125,7 +139,7 @@ public final class ServingApp implements AutoCloseable {
         try (ModelBatchAnswerer answerer = ModelBatchAnswerer.load(config.modelDir(), runtime);
              ServingApp app = new ServingApp(config, answerer, registry)) {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                LOG.info("shutting down: finishing the batch in flight");
+                LOG.info("shutting down: committing what is answered, handing the batch in flight back");
                 app.close();
                 done.countDown();
             }, "serving-shutdown"));

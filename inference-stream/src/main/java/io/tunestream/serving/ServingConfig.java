@@ -28,6 +28,7 @@ import java.util.function.Function;
  * @param modelDir                 {@code model.dir}: directory of the served model (default {@code models/demo-gpt2})
  * @param executionProvider        {@code execution.provider}: {@code CPU} (default) or {@code CUDA}
  * @param threads                  {@code threads}: ONNX Runtime intra-op threads (default 0: one per core)
+ * @param modelWorkers             {@code model.workers}: threads running batches next to the stream threads (default 1)
  * @param maxBatchSize             {@code batch.max.size}: rows per model call (default 8)
  * @param maxWait                  {@code batch.max.wait.ms}: longest a request waits for its batch (default 50)
  * @param maxBatchesPerPunctuation {@code batch.max.per.punctuation}: batches run per punctuation (default 2)
@@ -41,14 +42,14 @@ import java.util.function.Function;
  * @param kafka                    {@code kafka.*}: further Kafka Streams properties
  */
 public record ServingConfig(String bootstrapServers, String registryUrl, Path modelDir, String executionProvider,
-                            int threads, int maxBatchSize, Duration maxWait, int maxBatchesPerPunctuation,
+                            int threads, int modelWorkers, int maxBatchSize, Duration maxWait, int maxBatchesPerPunctuation,
                             int keepAdapterVersions, int maxPromptChars, String applicationId, Path stateDir,
                             int streamThreads, int httpPort, String topicPrefix, Map<String, String> kafka) {
 
     public static final String ENV_PREFIX = "TUNESTREAM_";
     private static final String KAFKA_PREFIX = "kafka.";
     private static final Set<String> KEYS = Set.of("bootstrap.servers", "registry.url", "model.dir",
-            "execution.provider", "threads", "batch.max.size", "batch.max.wait.ms", "batch.max.per.punctuation",
+            "execution.provider", "threads", "model.workers", "batch.max.size", "batch.max.wait.ms", "batch.max.per.punctuation",
             "adapters.keep.versions", "request.max.prompt.chars", "application.id", "state.dir", "stream.threads",
             "http.port", "topics.prefix");
 
@@ -130,6 +131,7 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                 modelDir,
                 provider,
                 r.integer("threads", 0, 0),
+                r.integer("model.workers", 1, 1),
                 maxBatchSize,
                 Duration.ofMillis(maxWaitMs),
                 r.integer("batch.max.per.punctuation", 2, 1),

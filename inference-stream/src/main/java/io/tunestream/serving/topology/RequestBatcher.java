@@ -17,6 +17,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -32,8 +36,11 @@ import org.slf4j.LoggerFactory;
  * Validates each request, answers the invalid ones at once, and buffers the others in a persistent,
  * changelogged store until a batch runs: when {@code maxBatchSize} requests wait, or when the oldest
  * has waited {@code maxWait} (checked by a wall-clock punctuator). A batch takes the oldest requests
- * whatever their task or adapter, resolves each one's template and adapter as they are now, calls the
- * {@link BatchAnswerer}, forwards one answer per request and deletes them from the buffer.
+ * whatever their task or adapter and resolves each one's template and adapter as they are now. The
+ * {@link BatchAnswerer} runs on the model executor, not on the stream thread, so polling, commits and
+ * heartbeats go on during long generations and {@code max.poll.interval.ms} is never at risk; one
+ * batch per task is in flight at a time. When it is done (checked on the next record or punctuation)
+ * the stream thread forwards one answer per request and deletes them from the buffer.
  *
  * <p>Forwarding and deleting happen in the task's exactly-once transaction together with the input
  * offsets: a crash before the commit rolls all of it back, the buffer is restored without the
@@ -53,15 +60,25 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
     private final RequestValidator validator;
     private final ServingMetrics metrics;
     private final Clock clock;
+    private final Executor executor;
 
     private ProcessorContext<String, Answer> context;
     private KeyValueStore<String, BufferedRequest> buffer;
     private KeyValueStore<String, TaskTemplate> templates;
     private KeyValueStore<String, AdapterVersion> adapters;
     private int buffered;
+    private InFlight inFlight;
+
+    /** A batch handed to the model; its requests stay buffered under {@code bufferKeys} until it completes. */
+    private record InFlight(List<String> bufferKeys, List<BatchItem> items, List<BufferedRequest> rows,
+                            long startMillis, CompletableFuture<TimedOutcomes> outcomes) {
+    }
+
+    private record TimedOutcomes(List<BatchOutcome> outcomes, Duration elapsed) {
+    }
 
     RequestBatcher(String bufferStoreName, String templateStoreName, String adapterStoreName, BatchingSettings settings,
-                   BatchAnswerer answerer, ServingMetrics metrics, Clock clock) {
+                   BatchAnswerer answerer, Executor executor, ServingMetrics metrics, Clock clock) {
         this.bufferStoreName = bufferStoreName;
         this.templateStoreName = templateStoreName;
         this.adapterStoreName = adapterStoreName;
@@ -70,6 +87,7 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
         this.validator = new RequestValidator(answerer.model(), settings.maxPromptChars());
         this.metrics = metrics;
         this.clock = clock;
+        this.executor = executor;
     }
 
     @Override
@@ -118,7 +136,7 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
                 "request " + request.getRequestId() + ": no input offset to key the batch buffer with"));
         buffer.put(bufferKey(metadata.offset()), new BufferedRequest(clock.millis(), request));
         buffered++;
-        if (buffered >= settings.maxBatchSize()) {
+        if (buffered >= settings.maxBatchSize() || inFlight != null && inFlight.outcomes().isDone()) {
             runDueBatches(clock.millis());
         }
     }
@@ -127,21 +145,36 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
         return String.format("%019d", offset);
     }
 
-    /** Runs the batches that are due (full, or their oldest request waited maxWait), at most a bounded number. */
+    /**
+     * Completes the batch in flight if the model has answered it, then starts the next batch if one is
+     * due (full, or its oldest request waited maxWait), at most {@code maxBatchesPerPunctuation} per call.
+     * Never waits for the model: the stream thread keeps polling and committing while a batch runs.
+     */
     private void runDueBatches(long now) {
-        for (int run = 0; run < settings.maxBatchesPerPunctuation() && buffered > 0; run++) {
+        int started = 0;
+        while (true) {
+            if (inFlight != null) {
+                if (!inFlight.outcomes().isDone()) {
+                    return;
+                }
+                complete(inFlight);
+                inFlight = null;
+            }
+            if (started >= settings.maxBatchesPerPunctuation() || buffered <= 0) {
+                return;
+            }
             List<KeyValue<String, BufferedRequest>> batch = oldest(settings.maxBatchSize());
             if (batch.isEmpty()) {
                 buffered = 0;
                 return;
             }
             boolean full = batch.size() >= settings.maxBatchSize();
-            boolean waitedEnough = now - batch.get(0).value.arrivedAtMillis() >= settings.maxWait().toMillis();
+            boolean waitedEnough = clock.millis() - batch.get(0).value.arrivedAtMillis() >= settings.maxWait().toMillis();
             if (!full && !waitedEnough) {
                 return;
             }
-            runBatch(batch);
-            now = clock.millis();
+            start(batch);
+            started++;
         }
     }
 
@@ -155,59 +188,82 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
         return batch;
     }
 
-    private void runBatch(List<KeyValue<String, BufferedRequest>> batch) {
+    /**
+     * Resolves each request's template and adapter as they are now, answers the ones that cannot run,
+     * and hands the others to the model on the executor. Their buffer entries stay until the batch
+     * completes, so a crash or a revocation before then hands the batch back.
+     */
+    private void start(List<KeyValue<String, BufferedRequest>> batch) {
         long start = clock.millis();
         var items = new ArrayList<BatchItem>(batch.size());
-        var rowOf = new ArrayList<BufferedRequest>(batch.size());
+        var rows = new ArrayList<BufferedRequest>(batch.size());
+        var keys = new ArrayList<String>(batch.size());
         for (KeyValue<String, BufferedRequest> entry : batch) {
             BufferedRequest waiting = entry.value;
             InferenceRequest request = waiting.request();
             long queued = start - waiting.arrivedAtMillis();
             metrics.queued(Duration.ofMillis(Math.max(0, queued)));
             TaskTemplate template = templates.get(request.getTask());
-            if (template == null) {
-                forwardError(request.getRequestId(), request.getTask(), new AnswerError(ErrorKind.UNKNOWN_TASK,
-                        "request " + request.getRequestId() + ", task " + request.getTask()
-                                + ": the task's template was deleted while the request waited"), queued);
-                continue;
-            }
-            AdapterSelection selection = AdapterSelection.select(adapters, request, template);
+            AdapterSelection selection = template == null
+                    ? new AdapterSelection.Refuse(new AnswerError(ErrorKind.UNKNOWN_TASK, "request "
+                            + request.getRequestId() + ", task " + request.getTask()
+                            + ": the task's template was deleted while the request waited"))
+                    : AdapterSelection.select(adapters, request, template);
             if (selection instanceof AdapterSelection.Refuse refuse) {
                 forwardError(request.getRequestId(), request.getTask(), refuse.error(), queued);
+                buffer.delete(entry.key);
+                buffered--;
             } else if (selection instanceof AdapterSelection.Use use) {
                 items.add(new BatchItem(request, template, use.adapter()));
-                rowOf.add(waiting);
+                rows.add(waiting);
+                keys.add(entry.key);
             }
         }
-        if (!items.isEmpty()) {
-            answer(items, rowOf, start);
+        if (items.isEmpty()) {
+            return;
         }
-        for (KeyValue<String, BufferedRequest> entry : batch) {
-            buffer.delete(entry.key);
+        List<BatchItem> batchItems = List.copyOf(items);
+        CompletableFuture<TimedOutcomes> outcomes;
+        try {
+            outcomes = CompletableFuture.supplyAsync(() -> {
+                long t0 = System.nanoTime();
+                List<BatchOutcome> result = answerer.answer(batchItems);
+                return new TimedOutcomes(result, Duration.ofNanos(System.nanoTime() - t0));
+            }, executor);
+        } catch (RejectedExecutionException e) {
+            LOG.warn("task {}: the model executor refused a batch of {} (shutting down); it stays buffered",
+                    context.taskId(), batchItems.size());
+            return;
         }
-        buffered = Math.max(0, buffered - batch.size());
+        inFlight = new InFlight(keys, batchItems, rows, start, outcomes);
     }
 
-    private void answer(List<BatchItem> items, List<BufferedRequest> rows, long start) {
+    /** Forwards one answer per request of a batch the model has finished and drops it from the buffer. */
+    private void complete(InFlight batch) {
+        List<BatchItem> items = batch.items();
         List<BatchOutcome> outcomes;
+        Duration elapsed;
         try {
-            outcomes = answerer.answer(List.copyOf(items));
+            TimedOutcomes timed = batch.outcomes().join();
+            outcomes = timed.outcomes();
+            elapsed = timed.elapsed();
             if (outcomes.size() != items.size()) {
                 throw new IllegalStateException("the answerer returned " + outcomes.size() + " outcomes for "
                         + items.size() + " requests");
             }
         } catch (RuntimeException e) {
-            LOG.error("task {}: batch of {} requests failed", context.taskId(), items.size(), e);
-            String message = "batch of " + items.size() + " failed: " + e;
+            Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+            LOG.error("task {}: batch of {} requests failed", context.taskId(), items.size(), cause);
+            String message = "batch of " + items.size() + " failed: " + cause;
             outcomes = items.stream().<BatchOutcome>map(i -> new BatchOutcome.Failed(ErrorKind.GENERATION_FAILED,
                     "request " + i.requestId() + ", task " + i.task() + ": " + message)).toList();
+            elapsed = Duration.ofMillis(clock.millis() - batch.startMillis());
         }
         long end = clock.millis();
-        long generationMillis = end - start;
         long tokens = 0;
         for (int i = 0; i < items.size(); i++) {
             BatchItem item = items.get(i);
-            long queued = start - rows.get(i).arrivedAtMillis();
+            long queued = batch.startMillis() - batch.rows().get(i).arrivedAtMillis();
             BatchOutcome outcome = outcomes.get(i);
             if (outcome instanceof BatchOutcome.Failed failed) {
                 forwardError(item.requestId(), item.task(), new AnswerError(failed.kind(), failed.message()), queued);
@@ -224,14 +280,25 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
                         .setFinishReason(generated.finishReason())
                         .setModelFingerprint(answerer.model().fingerprint())
                         .setQueueMillis(Math.max(0, queued))
-                        .setGenerationMillis(generationMillis)
+                        .setGenerationMillis(elapsed.toMillis())
                         .setBatchSize(items.size())
                         .setAnsweredAtMillis(end)
                         .build());
                 metrics.answered(item.task(), version);
             }
         }
-        metrics.batchRan(items.size(), Duration.ofMillis(generationMillis), tokens);
+        batch.bufferKeys().forEach(buffer::delete);
+        buffered = Math.max(0, buffered - items.size());
+        metrics.batchRan(items.size(), elapsed, tokens);
+    }
+
+    @Override
+    public void close() {
+        if (inFlight != null) {
+            // not forwarded, still buffered: the next owner of the task (or the next start) runs it again
+            LOG.info("task {}: batch of {} requests in flight handed back", context.taskId(), inFlight.items().size());
+            inFlight = null;
+        }
     }
 
     private void forwardError(String requestId, String task, AnswerError error, long queued) {

@@ -10,6 +10,7 @@ import io.tunestream.serving.ops.ServingMetrics;
 import io.tunestream.serving.serde.AvroBinarySerde;
 import io.tunestream.serving.serde.ServingSerdes;
 import java.time.Clock;
+import java.util.concurrent.Executor;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.state.Stores;
@@ -36,8 +37,12 @@ public final class ServingTopology {
     private ServingTopology() {
     }
 
+    /**
+     * @param modelExecutor where batches run; {@code Runnable::run} runs them on the stream thread (tests)
+     */
     public static Topology build(ServingTopics topics, ServingSerdes serdes, BatchingSettings settings,
-                                 BatchAnswerer answerer, ServingMetrics metrics, Clock clock) {
+                                 BatchAnswerer answerer, Executor modelExecutor, ServingMetrics metrics,
+                                 Clock clock) {
         var storeTemplates = new AvroBinarySerde<>(TaskTemplate.class, TaskTemplate.getClassSchema());
         var storeAdapters = new AvroBinarySerde<>(AdapterVersion.class, AdapterVersion.getClassSchema());
         var check = new AdapterCheck(answerer.model());
@@ -57,7 +62,7 @@ public final class ServingTopology {
         topology.addSource("requests-source", Serdes.String().deserializer(),
                 serdes.requests().<InferenceRequest>deserializer(), topics.requests());
         topology.addProcessor(BATCHER, () -> new RequestBatcher(BUFFER_STORE, TEMPLATE_STORE, ADAPTER_STORE, settings,
-                answerer, metrics, clock), "requests-source");
+                answerer, modelExecutor, metrics, clock), "requests-source");
         // caching off: the batcher reads its own writes through iterators and counts on every delete landing
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(BUFFER_STORE),
                 Serdes.String(), new BufferedRequest.BufferSerde()).withCachingDisabled(), BATCHER);

@@ -135,6 +135,27 @@ final class ServingFixture implements AutoCloseable {
         }
     }
 
+    /** An answer and when this consumer received it ({@link System#nanoTime()}). */
+    record Received(Answer answer, long receivedNanos) {
+    }
+
+    /** Committed answers received in one poll of up to {@code timeout}. */
+    List<Received> poll(Duration timeout) {
+        var received = new ArrayList<Received>();
+        for (ConsumerRecord<String, Answer> record : answers.poll(timeout)) {
+            received.add(new Received(record.value(), System.nanoTime()));
+        }
+        return received;
+    }
+
+    /** Sends every request without waiting for each acknowledgement, then flushes. */
+    void sendAll(List<InferenceRequest> requests) {
+        for (InferenceRequest request : requests) {
+            producer.send(new ProducerRecord<>(topics.requests(), request.getRequestId(), request));
+        }
+        producer.flush();
+    }
+
     /** Committed answers that arrived since the last call, waiting up to {@code timeout} for {@code count}. */
     List<Answer> awaitAnswers(int count, Duration timeout) {
         var received = new ArrayList<Answer>();

@@ -79,13 +79,17 @@ class ServingTopologyTest {
     }
 
     private void start(BatchingSettings settings, BatchAnswerer answerer) {
+        start(settings, answerer, Runnable::run);
+    }
+
+    private void start(BatchingSettings settings, BatchAnswerer answerer, java.util.concurrent.Executor executor) {
         var props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, "serving-topology-test");
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         props.putAll(DeadLetterHandler.configs(topics, metrics));
-        var topology = ServingTopology.build(topics, serdes, settings, answerer, metrics, clock);
+        var topology = ServingTopology.build(topics, serdes, settings, answerer, executor, metrics, clock);
         driver = new TopologyTestDriver(topology, props, START);
         requests = driver.createInputTopic(topics.requests(), new StringSerializer(), serdes.requests().serializer());
         templates = driver.createInputTopic(topics.templates(), new StringSerializer(), serdes.templates().serializer());
@@ -152,6 +156,30 @@ class ServingTopologyTest {
         assertThat(registry.get("tunestream.answers").tags("task", "squad", "adapter_version", "1").counter().count())
                 .isEqualTo(2.0);
         assertThat(registry.get("tunestream.batch.size").summary().max()).isEqualTo(3.0);
+    }
+
+    @Test
+    void shouldGoOnTakingRequestsWhileABatchRunsAndAnswerItOnceTheModelIsDone() {
+        var modelThread = new java.util.ArrayDeque<Runnable>();
+        start(BatchingSettings.of(2, Duration.ofMillis(100)), echo = new EchoAnswerer(), modelThread::add);
+        publish(assistant("assistant", 4));
+        send(assistantRequest("r1", "assistant"));
+        send(assistantRequest("r2", "assistant"));
+        send(assistantRequest("r3", "assistant"));
+        send(assistantRequest("r4", "assistant"));
+        advance(Duration.ofMillis(200));
+        assertThat(answers.isEmpty()).as("no answer before the model is done").isTrue();
+        assertThat(modelThread).as("one batch in flight per task").hasSize(1);
+
+        modelThread.poll().run();
+        advance(Duration.ofMillis(25));
+
+        assertThat(answers.readValuesToList()).extracting(Answer::getRequestId).containsExactly("r1", "r2");
+        assertThat(modelThread).as("the next batch started").hasSize(1);
+        modelThread.poll().run();
+        advance(Duration.ofMillis(25));
+        assertThat(answers.readValuesToList()).extracting(Answer::getRequestId).containsExactly("r3", "r4");
+        assertThat(echo.batches()).containsExactly(List.of("r1", "r2"), List.of("r3", "r4"));
     }
 
     @Test
