@@ -313,22 +313,24 @@ final class GradientRules {
         n.setInputGradient(0, e.reshapeLike(e.op("Mul", r2, inner), x));
     }
 
-    /** ReduceMean (axes attribute in opset 17) and ReduceSum (axes input since opset 13). */
+    /**
+     * ReduceMean and ReduceSum: dY unsqueezed back (keepdims 0) and expanded to the input's shape,
+     * divided by the number of reduced elements for the mean.
+     */
     private static void reduce(NodeGradient n, boolean mean) {
         GraphEmitter e = n.emit();
         String x = n.input(0);
         String dY = n.dY();
         long keepdims = n.intAttribute("keepdims", 1);
+        // axes: an attribute up to opset 17 for ReduceMean, an input since opset 13 (ReduceSum) and 18 (ReduceMean)
         String axes = null;
-        if (mean) {
-            Optional<long[]> attr = n.intsAttribute("axes");
-            if (attr.isPresent()) {
-                axes = e.ints(attr.get());
-            }
+        Optional<long[]> attr = n.intsAttribute("axes");
+        if (attr.isPresent()) {
+            axes = e.ints(attr.get());
         } else if (n.hasInput(1)) {
             axes = n.input(1);
         }
-        boolean identity = !mean && n.intAttribute("noop_with_empty_axes", 0) == 1 && axes == null;
+        boolean identity = n.intAttribute("noop_with_empty_axes", 0) == 1 && axes == null;
         if (identity) {
             n.setInputGradient(0, dY);
             return;
