@@ -149,6 +149,7 @@ class GradientRulesFiniteDifferenceTest {
             c.add(unary(op, active("x", 2, 3)));
         }
         c.add(unary("Cast", active("x", 2, 3), i("to", TensorProto.DataType.DOUBLE.getNumber())));
+        c.add(binary("CastLike", active("x", 2, 3), frozenValue("like", 1.0)));
 
         c.add(binary("MatMul", active("a", 2, 3, 4), frozen("b", 4, 5)));
         c.add(binary("MatMul", frozen("a", 3, 4), active("b", 2, 4, 5)));
