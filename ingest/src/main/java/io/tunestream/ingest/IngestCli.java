@@ -35,6 +35,7 @@ public final class IngestCli implements Runnable {
      */
     public static CommandLine commandLine(CliContext cli) {
         CommandLine commandLine = new CommandLine(new IngestCli())
+                .addSubcommand(new SetupCommand(cli))
                 .addSubcommand(new TemplatesCommand(cli))
                 .addSubcommand(new ExamplesCommand(cli))
                 .addSubcommand(new AskCommand(cli))
@@ -62,10 +63,16 @@ public final class IngestCli implements Runnable {
     }
 
     public static void main(String[] args) {
+        // The registry client warns through java.util.logging on every run that it uses a shared
+        // Vert.x instance; that is intended for a short-lived CLI. Held here: JUL keeps loggers weakly.
+        java.util.logging.Logger vertxNotice = java.util.logging.Logger.getLogger(
+                "io.apicurio.registry.client.common");
+        vertxNotice.setLevel(java.util.logging.Level.SEVERE);
         CliContext cli = CliContext.system();
         int exitCode = commandLine(cli).execute(args);
         cli.out().flush();
         cli.err().flush();
+        java.lang.ref.Reference.reachabilityFence(vertxNotice);
         System.exit(exitCode);
     }
 }

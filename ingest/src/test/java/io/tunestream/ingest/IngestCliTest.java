@@ -20,7 +20,7 @@ class IngestCliTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"templates", "examples", "ask", "requests", "feedback", "answers"})
+    @ValueSource(strings = {"setup", "templates", "examples", "ask", "requests", "feedback", "answers"})
     void shouldPrintHelpOfEveryCommandWithTheConnectionOptions(String command) {
         assertThat(run(command, "--help")).isZero();
 
@@ -32,7 +32,7 @@ class IngestCliTest {
     void shouldListTheCommandsInTheTopLevelHelp() {
         assertThat(run("--help")).isZero();
 
-        assertThat(out.toString()).contains("templates", "examples", "ask", "requests", "feedback", "answers");
+        assertThat(out.toString()).contains("setup", "templates", "examples", "ask", "requests", "feedback", "answers");
     }
 
     @Test

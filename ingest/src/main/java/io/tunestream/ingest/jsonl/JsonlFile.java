@@ -56,14 +56,22 @@ public final class JsonlFile {
                         problems.add(new LineProblem(source, number, "expected a JSON object, got " + kind(node)));
                     }
                 } catch (JsonProcessingException e) {
-                    problems.add(new LineProblem(source, number, "malformed JSON: " + e.getOriginalMessage()
-                            + (e.getLocation() != null ? " (column " + e.getLocation().getColumnNr() + ")" : "")));
+                    problems.add(new LineProblem(source, number, "malformed JSON"
+                            + (e.getLocation() != null ? " at column " + e.getLocation().getColumnNr() : "") + ": "
+                            + reason(e)));
                 }
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
         }
         return new Contents(lines, problems);
+    }
+
+    /** Jackson's message without its source-location suffix (the column is given separately). */
+    private static String reason(JsonProcessingException e) {
+        String message = e.getOriginalMessage();
+        int location = message.indexOf(" (start marker at");
+        return (location >= 0 ? message.substring(0, location) : message).lines().findFirst().orElse(message);
     }
 
     private static String kind(JsonNode node) {

@@ -73,7 +73,9 @@ class ExamplesCommandIT {
                 + " (lines [2, 3, 4, 5])" + System.lineSeparator());
         List<String> problems = run.err().lines().filter(l -> l.startsWith(file + ":")).toList();
         assertThat(problems).hasSize(4);
-        assertThat(problems.get(0)).startsWith(file + ":2: malformed JSON: Unexpected end-of-input");
+        assertThat(problems.get(0)).startsWith(file + ":2: malformed JSON at column "
+                + (("{\"taskname\": \"" + task + "\", \"question\": \"q2\", ").length() + 1)
+                + ": Unexpected end-of-input");
         assertThat(problems.get(1)).startsWith(file + ":3: unknown task 'nope' (known tasks: ").contains(task);
         assertThat(problems.get(2)).isEqualTo(file + ":4: task '" + task + "': missing field(s) [answer]");
         assertThat(problems.get(3)).isEqualTo(file + ":5: task '" + task

@@ -19,8 +19,8 @@ class JsonlFileTest {
         assertThat(contents.lines()).extracting(JsonlLine::line).containsExactly(1L, 5L);
         assertThat(contents.lines().get(1).json().get("a").asText()).isEqualTo("3");
         assertThat(contents.problems()).hasSize(2);
-        assertThat(contents.problems().get(0).toString())
-                .startsWith(file + ":3: malformed JSON: Unexpected end-of-input");
+        assertThat(contents.problems().get(0).toString()).isEqualTo(file
+                + ":3: malformed JSON at column 10: Unexpected end-of-input: expected close marker for Object");
         assertThat(contents.problems().get(1).toString()).isEqualTo(file + ":4: expected a JSON object, got an array");
     }
 }
