@@ -107,6 +107,9 @@ public final class GenerationBenchmark {
             System.out.printf("batch  8 / batch 1 throughput: %5.2fx wall, %5.2fx CPU%n", wall[1] / wall[0], cpu[1] / cpu[0]);
             System.out.printf("batch 32 / batch 1 throughput: %5.2fx wall, %5.2fx CPU%n", wall[2] / wall[0], cpu[2] / cpu[0]);
             System.out.printf("KV cache / recompute (batch 1): %5.2fx wall, %5.2fx CPU%n", wall[0] / wall[3], cpu[0] / cpu[3]);
+            System.out.printf("system load average at the end: %.1f on %d cores%n",
+                    java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage(),
+                    Runtime.getRuntime().availableProcessors());
         }
     }
 
