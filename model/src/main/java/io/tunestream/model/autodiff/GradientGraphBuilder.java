@@ -156,6 +156,15 @@ public final class GradientGraphBuilder {
         }
 
         SameShapes sameShapes = SameShapes.of(nodes, constants);
+        // composite rules: patterns differentiated as a whole so the forward stays fusable
+        Map<NodeProto, TanhGeluPattern.Match> gelus = new HashMap<>();
+        Set<NodeProto> inGelu = new HashSet<>();
+        for (TanhGeluPattern.Match m : TanhGeluPattern.find(nodes, outputs.keySet(), constants).values()) {
+            if (path.isActiveTensor(m.x()) && path.isActive(m.output())) {
+                gelus.put(m.output(), m);
+                inGelu.addAll(m.interior());
+            }
+        }
         GraphEmitter emit = new GraphEmitter(NODE_PREFIX, floatType);
         Map<String, List<String>> contributions = new HashMap<>();
         List<ValueInfoProto> seedInputs = new ArrayList<>();
@@ -183,7 +192,7 @@ public final class GradientGraphBuilder {
 
         for (int i = nodes.size() - 1; i >= 0; i--) {
             NodeProto node = nodes.get(i);
-            if (!path.isActive(node)) {
+            if (!path.isActive(node) || inGelu.contains(node)) {
                 continue;
             }
             List<String> outputGradients = new ArrayList<>();
@@ -194,6 +203,12 @@ public final class GradientGraphBuilder {
                 any |= g != null;
             }
             if (!any) {
+                continue;
+            }
+            TanhGeluPattern.Match gelu = gelus.get(node);
+            if (gelu != null) {
+                contributions.computeIfAbsent(gelu.x(), key -> new ArrayList<>())
+                        .add(TanhGeluPattern.backward(gelu, outputGradients.get(0), emit));
                 continue;
             }
             GradientRule rule = GradientRules.forOp(node.getOpType()).orElseThrow(() -> new GradientGraphException(

@@ -97,6 +97,49 @@ class GradientGraphBuilderTest {
                 .filteredOn("ReduceSum"::equals).hasSize(2);
     }
 
+    /** GPT-2's gelu_new as exported: (x·0.5)·(1 + tanh(k·(x + c·x³))). */
+    private static ModelProto tanhGelu() {
+        GraphProto.Builder g = GraphProto.newBuilder().addInput(floatValue("x")).addOutput(floatValue("y"));
+        String[] names = {"half", "three", "c", "k", "one"};
+        float[] values = {0.5f, 3f, 0.044715f, 0.7978846f, 1f};
+        for (int i = 0; i < names.length; i++) {
+            g.addInitializer(TensorProto.newBuilder().setName(names[i]).setDataType(TensorProto.DataType.FLOAT.getNumber())
+                    .addFloatData(values[i]));
+        }
+        g.addNode(node("Mul", "m0", List.of("x", "half"), "m0"))
+                .addNode(node("Pow", "p", List.of("x", "three"), "p"))
+                .addNode(node("Mul", "m1", List.of("p", "c"), "m1"))
+                .addNode(node("Add", "a0", List.of("x", "m1"), "a0"))
+                .addNode(node("Mul", "m2", List.of("a0", "k"), "m2"))
+                .addNode(node("Tanh", "t", List.of("m2"), "t"))
+                .addNode(node("Add", "a1", List.of("t", "one"), "a1"))
+                .addNode(node("Mul", "y", List.of("m0", "a1"), "y"));
+        return ModelProto.newBuilder().setIrVersion(8)
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setVersion(17)).setGraph(g).build();
+    }
+
+    @Test
+    void shouldDifferentiateTheTanhGeluAsAWholeSoItsForwardStaysFusable() {
+        ModelProto gradient = GradientGraphBuilder.build(tanhGelu(), Set.of("x"), "y");
+
+        List<NodeProto> backward = gradient.getGraph().getNodeList().stream()
+                .filter(n -> n.getName().startsWith("/tunestream/autodiff/")).toList();
+        assertThat(backward).allSatisfy(n -> assertThat(n.getInputList())
+                .doesNotContainAnyElementsOf(List.of("m0", "p", "m1", "a0", "m2", "t", "a1")));
+    }
+
+    @Test
+    void shouldDifferentiateTheGeluNodeByNodeWhenAnIntermediateHasAnotherReader() {
+        ModelProto model = tanhGelu();
+        ModelProto tapped = model.toBuilder().setGraph(model.getGraph().toBuilder().addOutput(floatValue("t"))).build();
+
+        ModelProto gradient = GradientGraphBuilder.vectorJacobianProduct(tapped, Set.of("x"), Set.of("y", "t"), List.of());
+
+        // the gradient reaching t from outside the pattern must not be lost: the per-node rules run
+        assertThat(gradient.getGraph().getNodeList()).extracting(NodeProto::getInputList)
+                .anySatisfy(inputs -> assertThat(inputs).contains("grad.t"));
+    }
+
     @Test
     void shouldRejectATrainableInputTheGraphDoesNotHave() {
         assertThatThrownBy(() -> GradientGraphBuilder.build(model("Tanh"), Set.of("virtual"), "y"))

@@ -217,18 +217,64 @@ class GradientRulesFiniteDifferenceTest {
     void shouldMatchCentralFiniteDifferences(Case testCase) throws OrtException {
         Random random = new Random(testCase.description().hashCode());
         ModelProto forward = singleNodeModel(testCase, random);
-        double h = testCase.float32() ? H_FLOAT32 : H;
-        double tolerance = testCase.float32() ? TOLERANCE_FLOAT32 : TOLERANCE;
-        Set<String> activeNames = new LinkedHashSet<>();
-        testCase.inputs().stream().filter(in -> in.kind() == In.Kind.ACTIVE).forEach(in -> activeNames.add(in.name()));
-        Set<String> seeded = new LinkedHashSet<>();
+        Map<String, In> active = new LinkedHashMap<>();
+        testCase.inputs().stream().filter(in -> in.kind() == In.Kind.ACTIVE).forEach(in -> active.putIfAbsent(in.name(), in));
         List<String> outputs = new ArrayList<>();
+        Set<String> seeded = new LinkedHashSet<>();
         for (int k = 0; k < testCase.outputs(); k++) {
             outputs.add("y" + k);
             if (testCase.seeded().contains(k)) {
                 seeded.add("y" + k);
             }
         }
+        checkAgainstFiniteDifferences(testCase.toString(), forward, active, outputs, seeded, testCase.float32(), random);
+    }
+
+    /**
+     * GPT-2's gelu_new as the exporter decomposes it, (x·0.5)·(1 + tanh(√(2/π)·(x + 0.044715·x³))),
+     * is differentiated as a whole (so that ONNX Runtime can fuse its forward); the composite rule
+     * must agree with finite differences too.
+     */
+    @org.junit.jupiter.api.Test
+    void shouldMatchCentralFiniteDifferencesThroughTheTanhGeluComposite() throws OrtException {
+        GraphProto.Builder g = GraphProto.newBuilder().setName("gelu_new")
+                .addInput(ValueInfoProto.newBuilder().setName("x").setType(doubleTensor()))
+                .addOutput(ValueInfoProto.newBuilder().setName("y0").setType(doubleTensor()));
+        double[][] constants = {{0.5}, {3.0}, {0.044715}, {Math.sqrt(2 / Math.PI)}, {1.0}};
+        String[] names = {"half", "three", "c", "k", "one"};
+        for (int i = 0; i < names.length; i++) {
+            g.addInitializer(TensorProto.newBuilder().setName(names[i])
+                    .setDataType(TensorProto.DataType.DOUBLE.getNumber()).addDoubleData(constants[i][0]));
+        }
+        String[][] nodes = {
+                {"Mul", "x", "half", "m0"}, {"Pow", "x", "three", "p"}, {"Mul", "p", "c", "m1"}, {"Add", "x", "m1", "a0"},
+                {"Mul", "a0", "k", "m2"}, {"Tanh", "m2", null, "t"}, {"Add", "t", "one", "a1"}, {"Mul", "m0", "a1", "y0"}};
+        for (String[] n : nodes) {
+            NodeProto.Builder node = NodeProto.newBuilder().setOpType(n[0]).setName(n[3]).addInput(n[1]).addOutput(n[3]);
+            if (n[2] != null) {
+                node.addInput(n[2]);
+            }
+            g.addNode(node);
+        }
+        ModelProto forward = ModelProto.newBuilder().setIrVersion(8)
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(17)).setGraph(g).build();
+        In x = new In("x", s(2, 5), In.Kind.ACTIVE, -3, 3, null);
+
+        checkAgainstFiniteDifferences("tanh GELU", forward, Map.of("x", x), List.of("y0"), Set.of("y0"), false,
+                new Random(7));
+    }
+
+    private static TypeProto doubleTensor() {
+        return TypeProto.newBuilder().setTensorType(TypeProto.Tensor.newBuilder()
+                .setElemType(TensorProto.DataType.DOUBLE.getNumber())).build();
+    }
+
+    private static void checkAgainstFiniteDifferences(String description, ModelProto forward, Map<String, In> active,
+                                                      List<String> outputs, Set<String> seeded, boolean float32,
+                                                      Random random) throws OrtException {
+        double h = float32 ? H_FLOAT32 : H;
+        double tolerance = float32 ? TOLERANCE_FLOAT32 : TOLERANCE;
+        Set<String> activeNames = active.keySet();
         ModelProto vjp = GradientGraphBuilder.vectorJacobianProduct(forward, activeNames, seeded, outputs);
 
         OrtEnvironment env = OrtEnvironment.getEnvironment();
@@ -239,11 +285,9 @@ class GradientRulesFiniteDifferenceTest {
                  OrtSession gradient = env.createSession(vjp.toByteArray(), options)) {
                 Map<String, double[]> values = new LinkedHashMap<>();
                 Map<String, long[]> shapes = new HashMap<>();
-                for (In in : testCase.inputs()) {
-                    if (in.kind() == In.Kind.ACTIVE && !values.containsKey(in.name())) {
-                        values.put(in.name(), random(random, in));
-                        shapes.put(in.name(), in.shape());
-                    }
+                for (In in : active.values()) {
+                    values.put(in.name(), random(random, in));
+                    shapes.put(in.name(), in.shape());
                 }
                 Map<String, double[]> seeds = new LinkedHashMap<>();
                 Map<String, long[]> outputShapes = new HashMap<>();
@@ -272,7 +316,7 @@ class GradientRulesFiniteDifferenceTest {
                         double minus = objective(run(env, function, values, shapes, outputs, null), seeds);
                         point[k] = original;
                         double numeric = (plus - minus) / (2 * h);
-                        assertThat(analytic[k]).as("d/d%s[%d] of %s", x, k, testCase)
+                        assertThat(analytic[k]).as("d/d%s[%d] of %s", x, k, description)
                                 .isCloseTo(numeric, org.assertj.core.data.Offset.offset(
                                         tolerance * Math.max(1, Math.abs(numeric))));
                     }
