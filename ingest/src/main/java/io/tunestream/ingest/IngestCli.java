@@ -2,6 +2,7 @@ package io.tunestream.ingest;
 
 import io.tunestream.ingest.examples.ExamplesCommand;
 import io.tunestream.ingest.feedback.FeedbackCommand;
+import io.tunestream.ingest.http.ServeCommand;
 import io.tunestream.ingest.requests.AnswersCommand;
 import io.tunestream.ingest.requests.AskCommand;
 import io.tunestream.ingest.requests.RequestsCommand;
@@ -41,7 +42,8 @@ public final class IngestCli implements Runnable {
                 .addSubcommand(new AskCommand(cli))
                 .addSubcommand(new RequestsCommand(cli))
                 .addSubcommand(new FeedbackCommand(cli))
-                .addSubcommand(new AnswersCommand(cli));
+                .addSubcommand(new AnswersCommand(cli))
+                .addSubcommand(new ServeCommand(cli));
         commandLine.setOut(cli.out());
         commandLine.setErr(cli.err());
         commandLine.setExecutionExceptionHandler((e, cmd, parsed) -> {

@@ -20,7 +20,7 @@ class IngestCliTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"setup", "templates", "examples", "ask", "requests", "feedback", "answers"})
+    @ValueSource(strings = {"setup", "templates", "examples", "ask", "requests", "feedback", "answers", "serve"})
     void shouldPrintHelpOfEveryCommandWithTheConnectionOptions(String command) {
         assertThat(run(command, "--help")).isZero();
 

@@ -4,31 +4,20 @@ import io.tunestream.ingest.CliContext;
 import io.tunestream.ingest.ConnectionOptions;
 import io.tunestream.ingest.ExitCodes;
 import io.tunestream.ingest.jsonl.JsonlFile;
-import io.tunestream.ingest.jsonl.JsonlLine;
 import io.tunestream.ingest.jsonl.LineProblem;
 import io.tunestream.ingest.jsonl.ProgressBar;
 import io.tunestream.ingest.jsonl.RateLimiter;
-import io.tunestream.ingest.jsonl.TaskFields;
 import io.tunestream.ingest.jsonl.TransactionalSender;
 import io.tunestream.ingest.template.TemplateCatalog;
 import io.tunestream.ingest.template.TemplateSource;
 import io.tunestream.schemas.DatasetSplit;
-import io.tunestream.schemas.LabelledExample;
 import io.tunestream.schemas.Topics;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
-import io.tunestream.schemas.registry.AvroSerdes;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
-import java.util.Set;
 import java.util.TreeMap;
-import java.util.UUID;
 import java.util.concurrent.Callable;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -91,28 +80,9 @@ public final class ExamplesCommand implements Callable<Integer> {
         DatasetSplit datasetSplit = split != null ? split : splitOf(file);
         JsonlFile.Contents contents = JsonlFile.read(file);
 
-        TaskFields checker = new TaskFields(templates, true, Set.of());
-        List<LineProblem> problems = new ArrayList<>(contents.problems());
-        List<TransactionalSender.Outgoing<LabelledExample>> records = new ArrayList<>();
-        long now = cli.clock().millis();
-        for (JsonlLine line : contents.lines()) {
-            TaskFields.Result result = checker.check(line.json(), task);
-            if (!result.ok()) {
-                problems.add(new LineProblem(line.source(), line.line(), result.problem()));
-                continue;
-            }
-            String taskName = result.checked().template().getTask();
-            LabelledExample example = LabelledExample.newBuilder()
-                    .setExampleId(exampleId(taskName, new TreeMap<>(result.checked().fields()).toString()))
-                    .setTask(taskName)
-                    .setFields(result.checked().fields())
-                    .setSplit(datasetSplit)
-                    .setSource(line.location())
-                    .setCreatedAtMillis(now)
-                    .build();
-            records.add(new TransactionalSender.Outgoing<>(line.line(), taskName, example));
-        }
-        problems.sort(Comparator.comparingLong(LineProblem::line));
+        ExampleIngestion.Checked checked = ExampleIngestion.check(contents, templates, datasetSplit, task,
+                cli.clock().millis());
+        List<LineProblem> problems = checked.problems();
         problems.forEach(cli.err()::println);
         if (strict && !problems.isEmpty()) {
             cli.out().println("sent 0 records to " + Topics.EXAMPLES.name() + ", rejected " + problems.size()
@@ -120,16 +90,10 @@ public final class ExamplesCommand implements Callable<Integer> {
             return ExitCodes.INPUT_REJECTED;
         }
 
-        TransactionalSender.Report report;
-        try (KafkaProducer<String, LabelledExample> producer = new KafkaProducer<>(
-                kafka.transactionalProducerProperties("tunestream-ingest-examples",
-                        "tunestream-ingest-examples-" + UUID.randomUUID()),
-                new StringSerializer(), AvroSerdes.serializer(kafka.registry()))) {
-            ProgressBar progress = new ProgressBar(cli.err(), "examples", records.size(), cli.clock());
-            report = new TransactionalSender<>(producer, Topics.EXAMPLES.name(), batch,
-                    rate == null ? null : RateLimiter.perSecond(rate)).send(records, progress);
-            progress.finish();
-        }
+        ProgressBar progress = new ProgressBar(cli.err(), "examples", checked.examples().size(), cli.clock());
+        TransactionalSender.Report report = ExampleIngestion.send(kafka, checked.examples(), batch,
+                rate == null ? null : RateLimiter.perSecond(rate), progress);
+        progress.finish();
         String counts = "sent " + report.sent() + " records to " + Topics.EXAMPLES.name() + " (" + datasetSplit
                 + "), rejected " + problems.size() + " line(s) of " + file;
         if (!report.complete()) {
@@ -156,10 +120,5 @@ public final class ExamplesCommand implements Callable<Integer> {
     static DatasetSplit splitOf(Path file) {
         String name = file.getFileName().toString().toLowerCase();
         return name.startsWith("val") || name.startsWith("dev") ? DatasetSplit.VALIDATION : DatasetSplit.TRAIN;
-    }
-
-    /** Same task and fields, same id: re-ingesting a file replaces rather than duplicates. */
-    static String exampleId(String task, String fields) {
-        return UUID.nameUUIDFromBytes((task + '\u0000' + fields).getBytes(StandardCharsets.UTF_8)).toString();
     }
 }

@@ -38,31 +38,35 @@ public final class JsonlFile {
      * @throws UncheckedIOException if the file cannot be read (naming it)
      */
     public static Contents read(Path file) {
-        List<JsonlLine> lines = new ArrayList<>();
-        List<LineProblem> problems = new ArrayList<>();
-        String source = file.toString();
         try (BufferedReader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            long number = 0;
-            for (String text = reader.readLine(); text != null; text = reader.readLine()) {
-                number++;
-                if (text.isBlank()) {
-                    continue;
-                }
-                try {
-                    JsonNode node = JSON.readTree(text);
-                    if (node instanceof ObjectNode object) {
-                        lines.add(new JsonlLine(source, number, object));
-                    } else {
-                        problems.add(new LineProblem(source, number, "expected a JSON object, got " + kind(node)));
-                    }
-                } catch (JsonProcessingException e) {
-                    problems.add(new LineProblem(source, number, "malformed JSON"
-                            + (e.getLocation() != null ? " at column " + e.getLocation().getColumnNr() : "") + ": "
-                            + reason(e)));
-                }
-            }
+            return read(file.toString(), reader);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Reads all of {@code reader}; {@code source} names it in problems and locations, like a file name. */
+    public static Contents read(String source, BufferedReader reader) throws IOException {
+        List<JsonlLine> lines = new ArrayList<>();
+        List<LineProblem> problems = new ArrayList<>();
+        long number = 0;
+        for (String text = reader.readLine(); text != null; text = reader.readLine()) {
+            number++;
+            if (text.isBlank()) {
+                continue;
+            }
+            try {
+                JsonNode node = JSON.readTree(text);
+                if (node instanceof ObjectNode object) {
+                    lines.add(new JsonlLine(source, number, object));
+                } else {
+                    problems.add(new LineProblem(source, number, "expected a JSON object, got " + kind(node)));
+                }
+            } catch (JsonProcessingException e) {
+                problems.add(new LineProblem(source, number, "malformed JSON"
+                        + (e.getLocation() != null ? " at column " + e.getLocation().getColumnNr() : "") + ": "
+                        + reason(e)));
+            }
         }
         return new Contents(lines, problems);
     }

@@ -76,7 +76,7 @@ public final class OptionsMixin {
      *
      * @throws IllegalArgumentException naming the key when it is unknown or has the wrong type
      */
-    static GenerationOptions fromJson(JsonNode json, GenerationOptions base) {
+    public static GenerationOptions fromJson(JsonNode json, GenerationOptions base) {
         if (!json.isObject()) {
             throw new IllegalArgumentException("'options' must be an object, was " + json);
         }

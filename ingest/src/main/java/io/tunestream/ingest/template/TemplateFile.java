@@ -49,21 +49,35 @@ public final class TemplateFile {
      *                               cannot be read or an entry breaks a rule of {@link TemplateRules}
      */
     public static List<TaskTemplate> read(Path file, long updatedAtMillis) {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (IOException e) {
+            throw new TemplateFileException(file.toString(), List.of(file + ": cannot be read: " + e));
+        }
+        return parse(file.toString(), text, file.getFileName().toString().toLowerCase().endsWith(".json"),
+                updatedAtMillis);
+    }
+
+    /**
+     * The templates of {@code text} (YAML, or JSON when {@code json}); {@code source} names it in
+     * messages, like a file name.
+     *
+     * @throws TemplateFileException listing every problem
+     */
+    public static List<TaskTemplate> parse(String source, String text, boolean json, long updatedAtMillis) {
         JsonNode root;
         try {
-            String name = file.getFileName().toString().toLowerCase();
-            ObjectMapper mapper = name.endsWith(".json") ? new ObjectMapper() : new ObjectMapper(new YAMLFactory());
-            root = mapper.readTree(Files.readString(file));
+            ObjectMapper mapper = json ? new ObjectMapper() : new ObjectMapper(new YAMLFactory());
+            root = mapper.readTree(text);
         } catch (JsonProcessingException e) {
-            throw new TemplateFileException(file, List.of(file + ": not valid YAML/JSON: " + e.getOriginalMessage()
-                    + (e.getLocation() != null ? " at line " + e.getLocation().getLineNr() : "")));
-        } catch (IOException e) {
-            throw new TemplateFileException(file, List.of(file + ": cannot be read: " + e));
+            throw new TemplateFileException(source, List.of(source + ": not valid " + (json ? "JSON" : "YAML") + ": "
+                    + e.getOriginalMessage() + (e.getLocation() != null ? " at line " + e.getLocation().getLineNr() : "")));
         }
         JsonNode list = root == null ? null : root.isArray() ? root
                 : root.has("task_templates") ? root.get("task_templates") : root.path("model").get("task_templates");
         if (list == null || !list.isArray() || list.isEmpty()) {
-            throw new TemplateFileException(file, List.of(file + ": no task_templates list (expected at the top level "
+            throw new TemplateFileException(source, List.of(source + ": no task_templates list (expected at the top level "
                     + "or under model:, as in a NeMo prompt-learning config)"));
         }
         List<String> problems = new ArrayList<>();
@@ -71,7 +85,7 @@ public final class TemplateFile {
         Set<String> tasks = new HashSet<>();
         for (int i = 0; i < list.size(); i++) {
             JsonNode entry = list.get(i);
-            String where = file + ": task_templates[" + i + "]";
+            String where = source + ": task_templates[" + i + "]";
             if (!entry.isObject()) {
                 problems.add(where + ": must be a mapping of NeMo keys (taskname, prompt_template, …)");
                 continue;
@@ -91,7 +105,7 @@ public final class TemplateFile {
             templates.add(template);
         }
         if (!problems.isEmpty()) {
-            throw new TemplateFileException(file, problems);
+            throw new TemplateFileException(source, problems);
         }
         return List.copyOf(templates);
     }

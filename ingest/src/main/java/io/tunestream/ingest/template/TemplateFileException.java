@@ -1,22 +1,22 @@
 package io.tunestream.ingest.template;
 
-import java.nio.file.Path;
 import java.util.List;
 
-/** A template file that cannot be used, with every problem found (each naming file, entry and task). */
+/** Templates that cannot be used, with every problem found (each naming file, entry and task). */
 public class TemplateFileException extends RuntimeException {
 
-    private final Path file;
+    private final String source;
     private final List<String> problems;
 
-    public TemplateFileException(Path file, List<String> problems) {
+    public TemplateFileException(String source, List<String> problems) {
         super(String.join(System.lineSeparator(), problems));
-        this.file = file;
+        this.source = source;
         this.problems = List.copyOf(problems);
     }
 
-    public Path file() {
-        return file;
+    /** The file (or other source) the templates came from. */
+    public String source() {
+        return source;
     }
 
     public List<String> problems() {

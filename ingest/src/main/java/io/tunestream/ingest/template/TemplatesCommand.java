@@ -3,18 +3,13 @@ package io.tunestream.ingest.template;
 import io.tunestream.ingest.CliContext;
 import io.tunestream.ingest.ConnectionOptions;
 import io.tunestream.ingest.ExitCodes;
-import io.tunestream.ingest.jsonl.TransactionalSender;
 import io.tunestream.schemas.TaskTemplate;
 import io.tunestream.schemas.Topics;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
-import io.tunestream.schemas.registry.AvroSerdes;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.Callable;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -44,25 +39,6 @@ public final class TemplatesCommand implements Callable<Integer> {
             description = "How long to wait for Kafka and the registry (ISO-8601, default ${DEFAULT-VALUE}).")
     Duration timeout;
 
-    /**
-     * Reads the templates back as every read_committed consumer will see them: the commit markers
-     * are written just after commitTransaction returns, so a command started right after this one
-     * (e.g. {@code examples}) finds the templates.
-     */
-    private void awaitVisible(KafkaClientConfig kafka, List<TaskTemplate> templates) {
-        long deadline = cli.clock().millis() + timeout.toMillis();
-        while (true) {
-            TemplateCatalog catalog = TemplateCatalog.fromTopic(kafka, timeout);
-            if (templates.stream().allMatch(t -> catalog.find(t.getTask()).filter(t::equals).isPresent())) {
-                return;
-            }
-            if (cli.clock().millis() > deadline) {
-                throw new IllegalStateException("templates sent to " + Topics.TASK_TEMPLATES.name()
-                        + " are not visible after " + timeout);
-            }
-        }
-    }
-
     public TemplatesCommand(CliContext cli) {
         this.cli = cli;
     }
@@ -84,21 +60,7 @@ public final class TemplatesCommand implements Callable<Integer> {
         }
         KafkaClientConfig kafka = connection.kafka();
         ConnectionOptions.prepare(kafka, List.of(Topics.TASK_TEMPLATES), timeout);
-        var records = templates.stream()
-                .map(t -> new TransactionalSender.Outgoing<>(0, t.getTask(), t)).toList();
-        try (KafkaProducer<String, TaskTemplate> producer = new KafkaProducer<>(
-                kafka.transactionalProducerProperties("tunestream-ingest-templates",
-                        "tunestream-ingest-templates-" + UUID.randomUUID()),
-                new StringSerializer(), AvroSerdes.serializer(kafka.registry()))) {
-            TransactionalSender.Report report = new TransactionalSender<>(producer, Topics.TASK_TEMPLATES.name(),
-                    records.size(), null).send(records, null);
-            if (!report.complete()) {
-                cli.err().println("no template registered: sending to " + Topics.TASK_TEMPLATES.name() + " failed: "
-                        + report.failure());
-                return ExitCodes.FAILED;
-            }
-        }
-        awaitVisible(kafka, templates);
+        TemplateRegistration.register(kafka, templates, cli.clock(), timeout);
         cli.out().println("registered " + templates.size() + " task template(s) on " + Topics.TASK_TEMPLATES.name()
                 + ": " + String.join(", ", tasks));
         return ExitCodes.OK;

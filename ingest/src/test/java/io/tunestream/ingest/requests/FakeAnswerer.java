@@ -23,13 +23,13 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * Stands in for the serving app in CLI tests: answers every request that arrives on {@code
  * requests} after it started, with the answer a function gives.
  */
-final class FakeAnswerer implements AutoCloseable {
+public final class FakeAnswerer implements AutoCloseable {
 
     private final KafkaConsumer<String, InferenceRequest> consumer;
     private final KafkaProducer<String, Answer> producer;
     private final Thread thread;
 
-    FakeAnswerer(PlatformEndpoints platform, Function<InferenceRequest, Answer> answer) {
+    public FakeAnswerer(PlatformEndpoints platform, Function<InferenceRequest, Answer> answer) {
         KafkaClientConfig kafka = TopicReader.kafka(platform);
         io.tunestream.ingest.ConnectionOptions.prepare(kafka, List.of(Topics.REQUESTS, Topics.ANSWERS),
                 Duration.ofSeconds(30));
@@ -58,7 +58,7 @@ final class FakeAnswerer implements AutoCloseable {
         thread.start();
     }
 
-    static Answer.Builder answerTo(InferenceRequest request) {
+    public static Answer.Builder answerTo(InferenceRequest request) {
         return Answer.newBuilder().setRequestId(request.getRequestId()).setTask(request.getTask());
     }
 

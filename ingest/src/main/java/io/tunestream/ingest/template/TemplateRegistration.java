@@ -1,0 +1,53 @@
+package io.tunestream.ingest.template;
+
+import io.tunestream.ingest.jsonl.TransactionalSender;
+import io.tunestream.schemas.TaskTemplate;
+import io.tunestream.schemas.Topics;
+import io.tunestream.schemas.kafka.KafkaClientConfig;
+import io.tunestream.schemas.registry.AvroSerdes;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/** Sends checked templates to {@code task-templates} in one transaction and waits until they are visible. */
+public final class TemplateRegistration {
+
+    private TemplateRegistration() {
+    }
+
+    /**
+     * Sends {@code templates} (all or none) keyed by task, then reads them back as every
+     * read_committed consumer will see them: commit markers are written just after
+     * commitTransaction returns, so whatever starts next (e.g. {@code examples}) finds them.
+     *
+     * @throws IllegalStateException if sending fails or they are not visible within {@code timeout}
+     */
+    public static void register(KafkaClientConfig kafka, List<TaskTemplate> templates, Clock clock, Duration timeout) {
+        var records = templates.stream().map(t -> new TransactionalSender.Outgoing<>(0, t.getTask(), t)).toList();
+        try (KafkaProducer<String, TaskTemplate> producer = new KafkaProducer<>(
+                kafka.transactionalProducerProperties("tunestream-ingest-templates",
+                        "tunestream-ingest-templates-" + UUID.randomUUID()),
+                new StringSerializer(), AvroSerdes.serializer(kafka.registry()))) {
+            TransactionalSender.Report report = new TransactionalSender<>(producer, Topics.TASK_TEMPLATES.name(),
+                    Math.max(1, records.size()), null).send(records, null);
+            if (!report.complete()) {
+                throw new IllegalStateException("no template registered: sending to " + Topics.TASK_TEMPLATES.name()
+                        + " failed: " + report.failure(), report.failure());
+            }
+        }
+        long deadline = clock.millis() + timeout.toMillis();
+        while (true) {
+            TemplateCatalog catalog = TemplateCatalog.fromTopic(kafka, timeout);
+            if (templates.stream().allMatch(t -> catalog.find(t.getTask()).filter(t::equals).isPresent())) {
+                return;
+            }
+            if (clock.millis() > deadline) {
+                throw new IllegalStateException("templates sent to " + Topics.TASK_TEMPLATES.name()
+                        + " are not visible after " + timeout);
+            }
+        }
+    }
+}
