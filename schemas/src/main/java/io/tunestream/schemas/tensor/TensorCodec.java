@@ -4,6 +4,7 @@ import io.tunestream.schemas.DType;
 import io.tunestream.schemas.Tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.ShortBuffer;
 import java.util.List;
 import java.util.Objects;
 
@@ -46,17 +47,18 @@ public final class TensorCodec {
         switch (dtype) {
             case FLOAT32 -> data.asFloatBuffer().put(values);
             case FLOAT16 -> {
-                for (float value : values) {
-                    data.putShort(HalfPrecision.floatToFloat16(value));
+                ShortBuffer shorts = data.asShortBuffer();
+                for (int i = 0; i < values.length; i++) {
+                    shorts.put(i, HalfPrecision.floatToFloat16(values[i]));
                 }
             }
             case BFLOAT16 -> {
-                for (float value : values) {
-                    data.putShort(HalfPrecision.floatToBfloat16(value));
+                ShortBuffer shorts = data.asShortBuffer();
+                for (int i = 0; i < values.length; i++) {
+                    shorts.put(i, HalfPrecision.floatToBfloat16(values[i]));
                 }
             }
         }
-        data.rewind();
         return Tensor.newBuilder().setName(name).setDtype(dtype).setShape(List.copyOf(shape)).setData(data).build();
     }
 
@@ -84,13 +86,15 @@ public final class TensorCodec {
         switch (tensor.getDtype()) {
             case FLOAT32 -> data.asFloatBuffer().get(values);
             case FLOAT16 -> {
+                ShortBuffer shorts = data.asShortBuffer();
                 for (int i = 0; i < values.length; i++) {
-                    values[i] = HalfPrecision.float16ToFloat(data.getShort());
+                    values[i] = HalfPrecision.float16ToFloat(shorts.get(i));
                 }
             }
             case BFLOAT16 -> {
+                ShortBuffer shorts = data.asShortBuffer();
                 for (int i = 0; i < values.length; i++) {
-                    values[i] = HalfPrecision.bfloat16ToFloat(data.getShort());
+                    values[i] = HalfPrecision.bfloat16ToFloat(shorts.get(i));
                 }
             }
         }
