@@ -37,7 +37,7 @@ final class GradientRules {
             entry("Tile", Set.of(0)), entry("Pad", Set.of(0)), entry("ReduceSum", Set.of(0)),
             entry("ReduceMean", Set.of(0)), entry("Cast", Set.of(0)), entry("CastLike", Set.of(0)), entry("Flatten", Set.of(0)),
             entry("Transpose", Set.of(0)), entry("Softmax", Set.of(0)), entry("LogSoftmax", Set.of(0)),
-            entry("LayerNormalization", Set.of(0)), entry("Pow", Set.of(0, 1)), entry("Identity", Set.of(0)));
+            entry("LayerNormalization", Set.of(0, 1, 2)), entry("Pow", Set.of(0, 1)), entry("Identity", Set.of(0)));
 
     private static final Map<String, GradientRule> RULES = Map.ofEntries(
             entry("Add", GradientRules::add),
@@ -286,9 +286,9 @@ final class GradientRules {
 
     /**
      * dX = r·(g − mean(g) − x̂·mean(g·x̂)) with g = dY·γ, x̂ = (X − μ)·r over the normalized axes;
-     * μ and r are the forward node's Mean and InvStdDev outputs (the builder asks for them). Computed
-     * on [outer, inner] views (Flatten at the node's axis) so the rank need not be known. γ and β
-     * are not differentiated.
+     * μ and r are the forward node's Mean and InvStdDev outputs (the builder asks for them), so
+     * nothing is recomputed. dγ = Σ dY·x̂ and dβ = Σ dY over the leading axes, when they are trainable.
+     * Computed on [outer, inner] views (Flatten at the node's axis) so the rank need not be known.
      */
     private static void layerNormalization(NodeGradient n) {
         if (n.outputCount() < 3) {
@@ -298,19 +298,30 @@ final class GradientRules {
         long axis = n.intAttribute("axis", -1);
         String x = n.input(0);
         var flat = intAttribute("axis", axis);
+        String normalizedShape = e.op("Slice", List.of(e.shape(x), e.ints(axis), e.ints(Long.MAX_VALUE)));
         String x2 = e.op("Flatten", x, flat);
         String dY2 = e.op("Flatten", n.dY(), flat);
         String mean2 = e.op("CastLike", e.op("Flatten", n.output(1), flat), x);
         String r2 = e.op("CastLike", e.op("Flatten", n.output(2), flat), x);
-        String gamma = e.op("Reshape", n.input(1), e.ints(1, -1));
-        String g = e.op("Mul", dY2, gamma);
         String xHat = e.op("Mul", e.op("Sub", x2, mean2), r2);
-        var lastAxis = intsAttribute("axes", -1);
         var keep = intAttribute("keepdims", 1);
-        String meanG = e.op("ReduceMean", g, lastAxis, keep);
-        String meanGx = e.op("ReduceMean", e.op("Mul", g, xHat), lastAxis, keep);
-        String inner = e.op("Sub", e.op("Sub", g, meanG), e.op("Mul", xHat, meanGx));
-        n.setInputGradient(0, e.reshapeLike(e.op("Mul", r2, inner), x));
+        if (n.needs(0)) {
+            String gamma = e.op("Reshape", e.op("Expand", n.input(1), normalizedShape), e.ints(1, -1));
+            String g = e.op("Mul", dY2, gamma);
+            var lastAxis = intsAttribute("axes", -1);
+            String meanG = e.op("ReduceMean", g, lastAxis, keep);
+            String meanGx = e.op("ReduceMean", e.op("Mul", g, xHat), lastAxis, keep);
+            String inner = e.op("Sub", e.op("Sub", g, meanG), e.op("Mul", xHat, meanGx));
+            n.setInputGradient(0, e.reshapeLike(e.op("Mul", r2, inner), x));
+        }
+        if (n.needs(1)) {
+            String sum = e.op("ReduceSum", List.of(e.op("Mul", dY2, xHat), e.ints(0)), keep);
+            n.setInputGradient(1, e.unbroadcast(e.op("Reshape", sum, normalizedShape), n.input(1)));
+        }
+        if (n.hasInput(2) && n.needs(2)) {
+            String sum = e.op("ReduceSum", List.of(dY2, e.ints(0)), keep);
+            n.setInputGradient(2, e.unbroadcast(e.op("Reshape", sum, normalizedShape), n.input(2)));
+        }
     }
 
     /**

@@ -175,6 +175,10 @@ class GradientRulesFiniteDifferenceTest {
 
         c.add(of("LayerNormalization axis -1", "LayerNormalization",
                 List.of(active("x", 2, 3, 4), frozen("gamma", 4), frozen("beta", 4)), i("axis", -1)));
+        c.add(of("LayerNormalization with trainable scale and bias", "LayerNormalization",
+                List.of(active("x", 2, 3, 4), active("gamma", 4), active("beta", 4)), i("axis", -1)));
+        c.add(of("LayerNormalization with a broadcast scale", "LayerNormalization",
+                List.of(active("x", 2, 3, 4), active("gamma", 3, 1), frozen("beta", 4)), i("axis", 1)));
         c.add(of("LayerNormalization axis 1 batch 1", "LayerNormalization",
                 List.of(active("x", 1, 3, 4), frozen("gamma", 3, 4), frozen("beta", 3, 4)), i("axis", 1)));
 
