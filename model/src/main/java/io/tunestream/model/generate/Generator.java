@@ -11,6 +11,7 @@ import io.tunestream.model.prompt.VirtualTokenTable;
 import io.tunestream.model.tokenize.TextTokenizer;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Optional;
@@ -179,7 +180,7 @@ public final class Generator {
                     // finished rows stop costing work: drop them from the cache, and the left padding
                     // that only they needed
                     int unneededPad = still.stream().mapToInt(r -> r.pad).min().orElseThrow();
-                    KvCache kept = cache.selectRows(java.util.Arrays.copyOf(keep, still.size()), unneededPad);
+                    KvCache kept = cache.selectRows(Arrays.copyOf(keep, still.size()), unneededPad);
                     cache.close();
                     cache = kept;
                     for (Row row : still) {

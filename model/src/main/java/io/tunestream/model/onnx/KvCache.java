@@ -9,6 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -93,7 +94,7 @@ public final class KvCache implements AutoCloseable {
             }
         } catch (OrtException e) {
             selected.forEach(OnnxTensor::close);
-            throw new IllegalStateException("cannot build a KV cache of rows " + java.util.Arrays.toString(rows), e);
+            throw new IllegalStateException("cannot build a KV cache of rows " + Arrays.toString(rows), e);
         }
         List<OnnxTensor> owned = List.copyOf(selected);
         return new KvCache(owned, () -> owned.forEach(OnnxTensor::close), rows.length, kept);

@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Enumeration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
 
@@ -49,20 +50,20 @@ public final class NativeLibraryCache {
      * @return the directory in use, the pre-set property's value if there was one, or empty
      *         when ONNX Runtime is not packaged as a jar (then it keeps its own loading)
      */
-    public static synchronized java.util.Optional<Path> install(Path cacheRoot) {
+    public static synchronized Optional<Path> install(Path cacheRoot) {
         String preset = System.getProperty(NATIVE_PATH_PROPERTY);
         if (preset != null && !preset.isBlank()) {
-            return java.util.Optional.of(Path.of(preset));
+            return Optional.of(Path.of(preset));
         }
         Path jar;
         try {
             jar = Path.of(OrtEnvironment.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         } catch (URISyntaxException | NullPointerException | SecurityException e) {
             LOG.warn("cannot locate the ONNX Runtime jar ({}); ONNX Runtime will extract its native libraries itself", e.toString());
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
         if (!Files.isRegularFile(jar)) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
         String platform = platform();
         String prefix = "ai/onnxruntime/native/" + platform + "/";
@@ -80,7 +81,7 @@ public final class NativeLibraryCache {
             if (libraries.isEmpty()) {
                 LOG.warn("the ONNX Runtime jar {} has no native libraries for {}; leaving {} unset", jar, platform,
                         NATIVE_PATH_PROPERTY);
-                return java.util.Optional.empty();
+                return Optional.empty();
             }
             String version = OrtEnvironment.class.getPackage().getImplementationVersion();
             Path dir = cacheRoot.resolve((version == null ? "unknown-" + Files.size(jar) : version) + (gpu ? "-gpu" : ""))
@@ -100,7 +101,7 @@ public final class NativeLibraryCache {
                 LOG.info("extracted ONNX Runtime native library {}", target);
             }
             System.setProperty(NATIVE_PATH_PROPERTY, dir.toString());
-            return java.util.Optional.of(dir);
+            return Optional.of(dir);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot cache ONNX Runtime native libraries from " + jar + " into " + cacheRoot
                     + " (set -D" + NATIVE_PATH_PROPERTY + " to a directory holding them to skip this)", e);
