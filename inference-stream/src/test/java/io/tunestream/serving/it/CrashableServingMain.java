@@ -18,8 +18,9 @@ import org.apache.kafka.streams.KafkaStreams;
 
 /**
  * The serving app in a child JVM for the crash test, with the echo model. Prints {@code RUNNING} once
- * Kafka Streams runs, and {@code STALLED <ids>} when it enters batch number {@code stallAt} (counted
- * from 1; 0 never), where it then hangs until the test kills the JVM.
+ * Kafka Streams runs, {@code ANSWERED <id,id>} after each batch the model completes, and
+ * {@code STALLED <ids>} when it enters batch number {@code stallAt} (counted from 1; 0 never), where
+ * it then hangs until the test kills the JVM.
  *
  * <p>Arguments: the serving properties file, {@code stallAt}.
  */
@@ -48,7 +49,10 @@ public final class CrashableServingMain {
                         throw new IllegalStateException("interrupted while stalled", e);
                     }
                 }
-                return echo.answer(items);
+                List<BatchOutcome> outcomes = echo.answer(items);
+                System.out.println("ANSWERED " + String.join(",", items.stream().map(BatchItem::requestId).toList()));
+                System.out.flush();
+                return outcomes;
             }
         };
         var app = new ServingApp(config, answerer, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));

@@ -39,6 +39,7 @@ class ServingCrashIT {
     private static final class Child implements AutoCloseable {
         final Process process;
         final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+        final java.util.Deque<String> tail = new java.util.concurrent.ConcurrentLinkedDeque<>();
 
         Child(Path config, int stallAt) throws Exception {
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
@@ -50,6 +51,10 @@ class ServingCrashIT {
                 try (var in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                     for (String line; (line = in.readLine()) != null; ) {
                         lines.add(line);
+                        tail.add(line);
+                        if (tail.size() > 40) {
+                            tail.poll();
+                        }
                     }
                 } catch (java.io.IOException e) {
                     lines.add("READ FAILED " + e);
@@ -59,17 +64,22 @@ class ServingCrashIT {
             reader.start();
         }
 
-        /** Waits for a line starting with {@code prefix} and returns it. */
+        final List<String> answered = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        /** Waits for a line starting with {@code prefix} and returns it; remembers the ANSWERED ids on the way. */
         String await(String prefix) throws InterruptedException {
             long deadline = System.nanoTime() + TIMEOUT.toNanos();
             while (System.nanoTime() < deadline) {
                 String line = lines.poll(100, TimeUnit.MILLISECONDS);
+                if (line != null && line.startsWith("ANSWERED ")) {
+                    answered.addAll(List.of(line.substring("ANSWERED ".length()).split(",")));
+                }
                 if (line != null && line.startsWith(prefix)) {
                     return line;
                 }
                 if (line == null && !process.isAlive()) {
                     throw new AssertionError("child JVM exited with " + process.exitValue() + " before printing "
-                            + prefix);
+                            + prefix + "; its last lines:\n" + String.join("\n", tail));
                 }
             }
             throw new AssertionError("child JVM did not print " + prefix + " within " + TIMEOUT);
@@ -88,42 +98,68 @@ class ServingCrashIT {
         }
     }
 
+    private final long startNanos = System.nanoTime();
+
+    private void phase(String what) {
+        System.out.printf("crash test +%.1f s: %s%n", (System.nanoTime() - startNanos) / 1e9, what);
+    }
+
+    private static Path writeConfig(ServingFixture fixture, String name, Map<String, String> settings)
+            throws Exception {
+        Path file = fixture.stateDir.resolveSibling(fixture.prefix + name + ".properties");
+        var properties = new Properties();
+        properties.putAll(settings);
+        try (var out = Files.newBufferedWriter(file)) {
+            properties.store(out, "crash test");
+        }
+        return file;
+    }
+
+    /**
+     * The first instance commits only every 10 minutes: the answers of the batches it completes are
+     * written inside an open transaction when it is killed in the next batch. The second instance
+     * (same state directory, same static member id, normal commits) takes over at once.
+     */
     @Test
     void shouldAnswerEveryRequestExactlyOnceWhenTheAppIsKilledInTheMiddleOfABatch(PlatformEndpoints platform)
             throws Exception {
         try (var fixture = new ServingFixture(platform, 1)) {
             fixture.publish(assistant("assistant", 4));
-            Path config = fixture.stateDir.resolveSibling(fixture.prefix + "serving.properties");
-            var properties = new Properties();
-            Map<String, String> settings = fixture.config(2, 50);
-            settings.put("kafka.consumer.session.timeout.ms", "6000");
-            properties.putAll(settings);
-            try (var out = Files.newBufferedWriter(config)) {
-                properties.store(out, "crash test");
-            }
+            Map<String, String> settings = fixture.config(2, 500);
+            settings.put("kafka.main.consumer.group.instance.id", fixture.prefix + "instance");
+            Path normal = writeConfig(fixture, "normal", settings);
+            settings.put("kafka.commit.interval.ms", "600000");
+            settings.put("kafka.producer.transaction.timeout.ms", "600000");
+            Path lazy = writeConfig(fixture, "lazy-commit", settings);
             List<String> ids = IntStream.range(0, 12).mapToObj(i -> "r" + i).toList();
-            var committed = new ArrayList<Answer>();
 
             String stalled;
-            try (var first = new Child(config, 4)) {
+            List<String> answeredBeforeCrash;
+            try (var first = new Child(lazy, 3)) {
                 first.await("RUNNING");
-                for (String id : ids.subList(0, 4)) {
-                    fixture.send(assistantRequest(id, "assistant"));
-                }
-                committed.addAll(fixture.awaitAnswers(4, TIMEOUT));
-                assertThat(committed).extracting(Answer::getRequestId).containsExactlyInAnyOrder("r0", "r1", "r2", "r3");
-                for (String id : ids.subList(4, 12)) {
-                    fixture.send(assistantRequest(id, "assistant"));
-                }
+                phase("first instance running");
+                fixture.sendAll(ids.stream().map(id -> assistantRequest(id, "assistant")).toList());
                 stalled = first.await("STALLED");
+                answeredBeforeCrash = List.copyOf(first.answered);
+                phase("first instance stalled in " + stalled + " after answering " + answeredBeforeCrash);
+                long deadline = System.nanoTime() + TIMEOUT.toNanos();
+                while (fixture.answerIdsReadUncommitted(Duration.ofMillis(300)).size() < answeredBeforeCrash.size()
+                        && System.nanoTime() < deadline) {
+                    Thread.sleep(100);
+                }
                 first.kill();
+                phase("first instance killed");
             }
-            committed.addAll(fixture.drainAnswers(Duration.ofSeconds(1)));
-            assertThat(committed).extracting(Answer::getRequestId).as("nothing of the stalled batch %s is committed", stalled)
-                    .doesNotContain(stalled.substring("STALLED [".length(), stalled.length() - 1).split(", "));
+            assertThat(answeredBeforeCrash).as("rows answered before the stalled batch").isNotEmpty();
+            List<String> uncommittedBeforeRestart = fixture.answerIdsReadUncommitted(Duration.ofMillis(500));
+            assertThat(uncommittedBeforeRestart).as("answers of the two completed batches, in the open transaction")
+                    .containsExactlyInAnyOrderElementsOf(answeredBeforeCrash);
+            assertThat(fixture.drainAnswers(Duration.ofSeconds(1))).as("committed answers before the restart").isEmpty();
 
-            try (var second = new Child(config, 0)) {
+            var committed = new ArrayList<Answer>();
+            try (var second = new Child(normal, 0)) {
                 second.await("RUNNING");
+                phase("second instance running");
                 long deadline = System.nanoTime() + TIMEOUT.toNanos();
                 while (committed.stream().map(Answer::getRequestId).distinct().count() < ids.size()
                         && System.nanoTime() < deadline) {
@@ -131,12 +167,16 @@ class ServingCrashIT {
                 }
                 committed.addAll(fixture.drainAnswers(Duration.ofSeconds(2)));
             }
+            phase("all answered");
 
             Map<String, Long> answersPerRequest = committed.stream()
                     .collect(Collectors.groupingBy(Answer::getRequestId, Collectors.counting()));
-            assertThat(answersPerRequest).as("answers per request id")
+            assertThat(answersPerRequest).as("committed answers per request id")
                     .isEqualTo(ids.stream().collect(Collectors.toMap(Function.identity(), id -> 1L)));
             assertThat(committed).allSatisfy(a -> assertThat(a.getError()).isNull());
+            assertThat(fixture.answerIdsReadUncommitted(Duration.ofMillis(500)))
+                    .as("the log holds the aborted answers next to the committed ones")
+                    .filteredOn(answeredBeforeCrash.get(0)::equals).hasSize(2);
         }
     }
 }

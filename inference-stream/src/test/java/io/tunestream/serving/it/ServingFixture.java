@@ -182,6 +182,28 @@ final class ServingFixture implements AutoCloseable {
         return received;
     }
 
+    /** Request ids of every answer in the log, committed or not (read_uncommitted), read from the start. */
+    List<String> answerIdsReadUncommitted(Duration quiet) {
+        var props = new HashMap<String, Object>(Map.of("bootstrap.servers", platform.bootstrapServers(),
+                "isolation.level", "read_uncommitted"));
+        try (var consumer = new KafkaConsumer<>(props, new org.apache.kafka.common.serialization.StringDeserializer(),
+                new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = consumer.partitionsFor(topics.answers()).stream()
+                    .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            var ids = new ArrayList<String>();
+            long lastSeen = System.nanoTime();
+            while (System.nanoTime() - lastSeen < quiet.toNanos()) {
+                for (var record : consumer.poll(Duration.ofMillis(100))) {
+                    ids.add(record.key());
+                    lastSeen = System.nanoTime();
+                }
+            }
+            return ids;
+        }
+    }
+
     /** Raw records of the dead-letter topic, waiting up to {@code timeout} for {@code count}. */
     List<ConsumerRecord<byte[], byte[]>> awaitDeadLetters(int count, Duration timeout) {
         var props = new HashMap<String, Object>(Map.of("bootstrap.servers", platform.bootstrapServers(),
