@@ -143,6 +143,8 @@ public final class DecoderModel implements AutoCloseable {
                     throw new IllegalStateException("cannot create an ONNX Runtime session for " + modelFile + ": " + e2.getMessage(), e2);
                 }
             }
+            LOG.info("loaded {} model {} ({} layers, hidden {}, vocab {}), fingerprint {}, running on {}", config.family(),
+                    dir, config.layers(), config.hiddenSize(), config.vocabSize(), fingerprint, provider);
             return new DecoderModel(dir, config, fingerprint, table, provider, env, session);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the serving graph of " + modelFile, e);
