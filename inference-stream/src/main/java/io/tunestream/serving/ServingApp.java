@@ -6,6 +6,9 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tunestream.model.onnx.ExecutionProvider;
 import io.tunestream.model.onnx.RuntimeConfig;
+import io.tunestream.schemas.TopicSpec;
+import io.tunestream.schemas.Topics;
+import io.tunestream.schemas.TopicsAdmin;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.registry.RegistryConfig;
 import io.tunestream.serving.batch.BatchAnswerer;
@@ -14,10 +17,12 @@ import io.tunestream.serving.ops.OpsServer;
 import io.tunestream.serving.ops.ServingMetrics;
 import io.tunestream.serving.serde.ServingSerdes;
 import io.tunestream.serving.topology.DeadLetterHandler;
+import io.tunestream.serving.topology.ServingTopics;
 import io.tunestream.serving.topology.ServingTopology;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
@@ -25,6 +30,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.slf4j.Logger;
@@ -63,6 +69,7 @@ public final class ServingApp implements AutoCloseable {
         var metrics = new ServingMetrics(registry);
         var topics = config.topics();
         var registryConfig = RegistryConfig.forRegistry(config.registryUrl());
+        ensureTopics(config, topics);
         var workerIds = new AtomicInteger();
         modelExecutor = Executors.newFixedThreadPool(config.modelWorkers(), r -> {
             var thread = new Thread(r, "tunestream-model-" + workerIds.incrementAndGet());
@@ -85,6 +92,27 @@ public final class ServingApp implements AutoCloseable {
         LOG.info("serving {} (model {}, fingerprint {}) from {} to {}; batches of up to {} rows, max wait {} ms; "
                         + "ops on port {}", config.applicationId(), config.modelDir(), answerer.model().fingerprint(),
                 topics.requests(), topics.answers(), config.maxBatchSize(), config.maxWait().toMillis(), ops.port());
+    }
+
+    /** Creates the topics the app reads and writes when they are missing (catalogue partitions and configs). */
+    private static void ensureTopics(ServingConfig config, ServingTopics topics) {
+        var specs = List.of(
+                renamed(Topics.REQUESTS, topics.requests()), renamed(Topics.ANSWERS, topics.answers()),
+                renamed(Topics.TASK_TEMPLATES, topics.templates()), renamed(Topics.ADAPTERS, topics.adapters()),
+                renamed(Topics.REQUESTS_DEAD_LETTER, topics.deadLetter()));
+        var client = new KafkaClientConfig(config.bootstrapServers(), RegistryConfig.forRegistry(config.registryUrl()));
+        try (Admin admin = Admin.create(client.adminProperties())) {
+            List<String> created = new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30))
+                    .ensure(specs);
+            if (!created.isEmpty()) {
+                LOG.info("created topics {}", created);
+            }
+        }
+    }
+
+    private static TopicSpec renamed(TopicSpec spec, String name) {
+        return new TopicSpec(name, spec.keyDoc(), spec.valueSchema(), spec.compacted(), spec.partitions(),
+                spec.extraConfigs());
     }
 
     /** The Kafka Streams properties of {@code config}: exactly-once, dead letters, small poll wait. */

@@ -42,6 +42,18 @@ class ServingConfigTest {
     }
 
     @Test
+    void shouldAcceptTheExampleConfigurationOfTheModule() {
+        Path home = Path.of(System.getProperty("tunestream.home", ".."));
+
+        ServingConfig config = ServingConfig.load(Optional.of(home.resolve("inference-stream/serving.properties")),
+                Map.of("TUNESTREAM_MODEL_DIR", home.resolve("models/demo-gpt2").toString()));
+
+        assertThat(config.bootstrapServers()).isEqualTo("127.0.0.1:9092");
+        assertThat(config.httpPort()).isEqualTo(8081);
+        assertThat(config.modelWorkers()).isEqualTo(1);
+    }
+
+    @Test
     void shouldLetEnvironmentVariablesOverrideTheFile() throws Exception {
         Path f = file(required() + "batch.max.size=4\n");
 

@@ -1,5 +1,6 @@
 package io.tunestream.serving.topology;
 
+import io.apicurio.registry.rest.client.models.ProblemDetails;
 import io.tunestream.serving.ops.ServingMetrics;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -99,7 +100,13 @@ public final class DeadLetterHandler implements DeserializationExceptionHandler 
             if (!text.isEmpty()) {
                 text.append(" <- ");
             }
-            text.append(t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage());
+            if (t instanceof ProblemDetails problem) {
+                // the registry's error: its message is only the class name
+                text.append("registry: ").append(problem.getTitle()).append(" (").append(problem.getDetail())
+                        .append(')');
+            } else {
+                text.append(t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage());
+            }
             if (t.getCause() == t) {
                 break;
             }
