@@ -139,6 +139,47 @@ class ServingPlatformIT {
     }
 
     @Test
+    void shouldHandTheBatchInFlightBackOnShutdownAndAnswerItOnceAfterTheRestart(PlatformEndpoints platform)
+            throws Exception {
+        fixture = new ServingFixture(platform, 1);
+        var entered = new java.util.concurrent.CountDownLatch(1);
+        var blocking = new io.tunestream.serving.batch.BatchAnswerer() {
+            @Override
+            public io.tunestream.serving.batch.ServingModelInfo model() {
+                return model.model();
+            }
+
+            @Override
+            public List<io.tunestream.serving.batch.BatchOutcome> answer(List<io.tunestream.serving.batch.BatchItem> items) {
+                entered.countDown();
+                try {
+                    Thread.sleep(Long.MAX_VALUE);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                throw new IllegalStateException("interrupted by the shutdown");
+            }
+        };
+        ServingApp first = fixture.startApp(2, 50, blocking);
+        await().atMost(TIMEOUT).until(() -> first.state() == KafkaStreams.State.RUNNING);
+        fixture.publish(assistant("assistant", 4));
+        Thread.sleep(500);
+        fixture.send(assistantRequest("g1", "assistant"));
+        fixture.send(assistantRequest("g2", "assistant"));
+        assertThat(entered.await(TIMEOUT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+
+        first.close();
+        assertThat(fixture.drainAnswers(Duration.ofSeconds(1))).as("nothing answered by the closed instance").isEmpty();
+        ServingApp second = fixture.startApp(2, 50, model);
+        await().atMost(TIMEOUT).until(() -> second.state() == KafkaStreams.State.RUNNING);
+
+        List<Answer> answers = fixture.awaitAnswers(2, TIMEOUT);
+        answers.addAll(fixture.drainAnswers(Duration.ofSeconds(2)));
+        assertThat(answers).extracting(Answer::getRequestId).containsExactlyInAnyOrder("g1", "g2");
+        assertThat(answers).allSatisfy(a -> assertThat(a.getError()).isNull());
+    }
+
+    @Test
     void shouldRefuseAnAdapterOfAnotherModelAndNeverApplyIt(PlatformEndpoints platform) throws Exception {
         start(platform, 1, 10);
         fixture.publish(squad("squad", 4));
