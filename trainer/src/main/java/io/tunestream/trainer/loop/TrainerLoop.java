@@ -230,7 +230,8 @@ public final class TrainerLoop implements AutoCloseable {
         try {
             records = consumer.poll(pollTimeout);
         } catch (RecordDeserializationException e) {
-            LOG.warn("skipping the record at {} offset {}: {}", e.topicPartition(), e.offset(), e.getMessage());
+            LOG.warn("skipping the record at {} offset {}: {} ({})", e.topicPartition(), e.offset(), e.getMessage(),
+                    String.valueOf(e.getCause()), e.getCause());
             metrics.skipped("undeserializable record", 1);
             consumer.seek(e.topicPartition(), e.offset() + 1);
             return;

@@ -19,8 +19,15 @@ public interface TrainerConfig {
     /** Apicurio Registry base URL or v3 API URL ({@code TUNESTREAM_REGISTRY_URL}). */
     String registryUrl();
 
-    /** Directory of the frozen model ({@code TUNESTREAM_MODEL_DIR}). */
+    /** Directory of the frozen model ({@code TUNESTREAM_MODEL_DIR}); a relative one is resolved against {@link #home()}. */
     String modelDir();
+
+    /**
+     * The Tunestream checkout or install root ({@code TUNESTREAM_HOME}; the build passes it to every
+     * test JVM as {@code tunestream.home}); relative model directories are resolved against it, or
+     * against the working directory when it is not set.
+     */
+    Optional<String> home();
 
     /** CPU or CUDA ({@code TUNESTREAM_EXECUTION_PROVIDER}). */
     @WithDefault("CPU")

@@ -61,7 +61,9 @@ public class TrainerService {
 
     /** The core's settings from the Quarkus configuration, validated. */
     static TrainerSettings settings(TrainerConfig config) {
-        return new TrainerSettings(config.bootstrapServers(), config.registryUrl(), Path.of(config.modelDir()),
+        Path modelDir = config.home().map(home -> Path.of(home).resolve(config.modelDir()))
+                .orElse(Path.of(config.modelDir()));
+        return new TrainerSettings(config.bootstrapServers(), config.registryUrl(), modelDir,
                 TrainerSettings.provider(config.executionProvider()), config.cudaDeviceId(), config.threads(),
                 config.groupId(), config.pollTimeout(), config.maxStepsPerRun(), config.topicsPrefix().orElse(""));
     }
