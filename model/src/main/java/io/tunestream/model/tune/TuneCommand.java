@@ -91,8 +91,8 @@ public final class TuneCommand {
                 .withDropout(real("dropout", 0.0))
                 .withInit(EmbeddingInit.valueOf(text("init", "vocab").toUpperCase(Locale.ROOT)),
                         Optional.ofNullable(options.get("init-text")));
-        int epochs = integer("epochs", 4);
-        TuningConfig config = new TuningConfig(real("lr", 1e-2), real("min-lr", 1e-4), integer("warmup", 20), epochs,
+        int epochs = integer("epochs", 3);
+        TuningConfig config = new TuningConfig(real("lr", 3e-3), real("min-lr", 1e-4), integer("warmup", 50), epochs,
                 integer("micro-batch", 8), integer("global-batch", 8), AdamW.NEMO_DEFAULTS, GradientClipping.NEMO_DEFAULT,
                 integer("patience", 10), real("min-delta", 0.001), Long.parseLong(text("seed", "1234")));
         int maxTrain = integer("max-train", Integer.MAX_VALUE);
