@@ -28,7 +28,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -43,6 +42,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.RecordDeserializationException;
@@ -237,16 +237,27 @@ public final class TrainerLoop implements AutoCloseable {
             return;
         }
         Map<TopicPartition, OffsetAndMetadata> feedbackDone = new HashMap<>();
+        List<Future<RecordMetadata>> examplesWritten = new ArrayList<>();
         for (ConsumerRecord<String, Object> record : records) {
-            handle(record);
+            try {
+                handle(record, examplesWritten);
+            } catch (RuntimeException e) {
+                LOG.warn("topic {} partition {} offset {} (key {}): record skipped: {}", record.topic(), record.partition(),
+                        record.offset(), record.key(), e.toString(), e);
+                metrics.skipped("unusable record: " + e.getClass().getSimpleName(), 1);
+            }
             if (record.topic().equals(topics.feedback())) {
                 feedbackDone.put(new TopicPartition(record.topic(), record.partition()),
                         new OffsetAndMetadata(record.offset() + 1));
             }
         }
         if (!feedbackDone.isEmpty()) {
-            // the examples made from this feedback are acknowledged before the feedback counts as done
+            // the examples made from this feedback are acknowledged before the feedback counts as done; if one
+            // cannot be written the loop stops without committing, and a restart converts the feedback again
             examplesProducer.flush();
+            for (Future<RecordMetadata> written : examplesWritten) {
+                awaitWritten(written);
+            }
             consumer.commitSync(feedbackDone);
         }
         if (!caughtUp && reachedCatchUpTargets()) {
@@ -261,6 +272,18 @@ public final class TrainerLoop implements AutoCloseable {
         }
     }
 
+    private static void awaitWritten(Future<RecordMetadata> written) {
+        try {
+            written.get();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("an example made from feedback could not be written to the examples topic; "
+                    + "the feedback offsets are not committed: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while writing examples made from feedback", e);
+        }
+    }
+
     private boolean reachedCatchUpTargets() {
         for (Map.Entry<TopicPartition, Long> target : catchUpTargets.entrySet()) {
             if (consumer.position(target.getKey()) < target.getValue()) {
@@ -270,7 +293,7 @@ public final class TrainerLoop implements AutoCloseable {
         return true;
     }
 
-    private void handle(ConsumerRecord<String, Object> record) {
+    private void handle(ConsumerRecord<String, Object> record, List<Future<RecordMetadata>> examplesWritten) {
         String topic = record.topic();
         Object value = record.value();
         if (topic.equals(topics.templates())) {
@@ -303,25 +326,20 @@ public final class TrainerLoop implements AutoCloseable {
             }
         } else if (topic.equals(topics.feedback())) {
             if (value instanceof Feedback feedback) {
-                handle(feedback);
+                handle(feedback, examplesWritten);
             } else if (value != null) {
                 unexpected(record);
             }
         }
     }
 
-    private void handle(Feedback feedback) {
+    private void handle(Feedback feedback, List<Future<RecordMetadata>> examplesWritten) {
         metrics.feedback(feedback.getVerdict().name());
         FeedbackOutcome outcome = FeedbackConversion.convert(feedback, states.task(feedback.getTask()).template(),
                 clock.millis());
         if (outcome instanceof FeedbackOutcome.NewExample made) {
             LabelledExample example = made.example();
-            examplesProducer.send(new ProducerRecord<>(topics.examples(), example.getTask(), example), (metadata, e) -> {
-                if (e != null) {
-                    LOG.error("task {}: example {} from feedback could not be written: {}", example.getTask(),
-                            example.getExampleId(), e.toString());
-                }
-            });
+            examplesWritten.add(examplesProducer.send(new ProducerRecord<>(topics.examples(), example.getTask(), example)));
         } else if (outcome instanceof FeedbackOutcome.Skipped skipped) {
             LOG.info("task {}: feedback on request {} skipped: {}", feedback.getTask(), feedback.getRequestId(),
                     skipped.reason());

@@ -24,7 +24,7 @@ public final class ExampleUsability {
             }
         }
         String answerField = template.getAnswerField();
-        if (answerField != null && fields.get(answerField).isBlank()) {
+        if (answerField != null && (fields.get(answerField) == null || fields.get(answerField).isBlank())) {
             return Optional.of("empty answer");
         }
         return Optional.empty();

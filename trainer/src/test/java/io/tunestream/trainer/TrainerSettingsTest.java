@@ -1,0 +1,50 @@
+package io.tunestream.trainer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.tunestream.model.onnx.ExecutionProvider;
+import io.tunestream.model.onnx.RuntimeConfig;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+class TrainerSettingsTest {
+
+    private static TrainerSettings settings(Duration poll, long maxSteps) {
+        return new TrainerSettings("localhost:9092", "http://localhost:8080", Path.of("models/demo-gpt2"),
+                ExecutionProvider.CUDA, 1, 2, "trainer", poll, maxSteps, "");
+    }
+
+    @Test
+    void shouldRunOnTheConfiguredProviderDeviceAndThreads() {
+        assertThat(settings(Duration.ofMillis(500), 100).runtime())
+                .isEqualTo(new RuntimeConfig(ExecutionProvider.CUDA, 1, 0, 2, 0));
+    }
+
+    @Test
+    void shouldParseTheProviderInAnyCase() {
+        assertThat(TrainerSettings.provider(" cuda ")).isEqualTo(ExecutionProvider.CUDA);
+        assertThatThrownBy(() -> TrainerSettings.provider("TPU")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("execution provider must be CPU or CUDA, got 'TPU'");
+    }
+
+    @Test
+    void shouldRefuseAPollTimeoutThatWouldStallTheLoop() {
+        assertThatThrownBy(() -> settings(Duration.ofMinutes(2), 100)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("poll timeout must be between 1 ms and 1 min, got PT2M");
+    }
+
+    @Test
+    void shouldRefuseARunBoundBelowOneStep() {
+        assertThatThrownBy(() -> settings(Duration.ofMillis(500), 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("max steps per run must be at least 1, got 0");
+    }
+
+    @Test
+    void shouldRefuseMissingBootstrapServers() {
+        assertThatThrownBy(() -> new TrainerSettings(" ", "http://localhost:8080", Path.of("m"), ExecutionProvider.CPU, 0,
+                0, "g", Duration.ofSeconds(1), 1, "")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("bootstrap servers must be set");
+    }
+}
