@@ -32,6 +32,8 @@ import java.util.function.Function;
  * @param maxBatchSize             {@code batch.max.size}: rows per model call (default 8)
  * @param maxWait                  {@code batch.max.wait.ms}: longest a request waits for its batch (default 50)
  * @param maxBatchesPerPunctuation {@code batch.max.per.punctuation}: batches run per punctuation (default 2)
+ * @param maxBatchesInFlight       {@code batch.max.in.flight}: batches per partition handed to the model and not yet
+ *                                 answered (default 2: the next one waits while one runs)
  * @param keepAdapterVersions      {@code adapters.keep.versions}: recent versions kept per task for pins (default 5)
  * @param maxPromptChars           {@code request.max.prompt.chars}: longest request fields, in characters (default 65536)
  * @param applicationId            {@code application.id}: Kafka Streams application id (default {@code tunestream-serving})
@@ -43,13 +45,15 @@ import java.util.function.Function;
  */
 public record ServingConfig(String bootstrapServers, String registryUrl, Path modelDir, String executionProvider,
                             int threads, int modelWorkers, int maxBatchSize, Duration maxWait, int maxBatchesPerPunctuation,
+                            int maxBatchesInFlight,
                             int keepAdapterVersions, int maxPromptChars, String applicationId, Path stateDir,
                             int streamThreads, int httpPort, String topicPrefix, Map<String, String> kafka) {
 
     public static final String ENV_PREFIX = "TUNESTREAM_";
     private static final String KAFKA_PREFIX = "kafka.";
     private static final Set<String> KEYS = Set.of("bootstrap.servers", "registry.url", "model.dir",
-            "execution.provider", "threads", "model.workers", "batch.max.size", "batch.max.wait.ms", "batch.max.per.punctuation",
+            "execution.provider", "threads", "model.workers", "batch.max.size", "batch.max.wait.ms",
+            "batch.max.per.punctuation", "batch.max.in.flight",
             "adapters.keep.versions", "request.max.prompt.chars", "application.id", "state.dir", "stream.threads",
             "http.port", "topics.prefix");
 
@@ -135,6 +139,7 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                 maxBatchSize,
                 Duration.ofMillis(maxWaitMs),
                 r.integer("batch.max.per.punctuation", 2, 1),
+                r.integer("batch.max.in.flight", 2, 1),
                 r.integer("adapters.keep.versions", 5, 1),
                 r.integer("request.max.prompt.chars", 64 * 1024, 1),
                 r.get("application.id", "tunestream-serving", Values::nonBlank),
@@ -155,7 +160,7 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
     /** The batching settings the topology runs with (punctuation every quarter of the max wait). */
     public BatchingSettings batching() {
         return new BatchingSettings(maxBatchSize, maxWait, Duration.ofMillis(Math.max(1, maxWait.toMillis() / 4)),
-                maxBatchesPerPunctuation, keepAdapterVersions, maxPromptChars);
+                maxBatchesPerPunctuation, keepAdapterVersions, maxPromptChars, maxBatchesInFlight);
     }
 
     public ServingTopics topics() {

@@ -14,9 +14,12 @@ import io.tunestream.serving.batch.BatchOutcome;
 import io.tunestream.serving.ops.ServingMetrics;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
@@ -38,8 +41,8 @@ import org.slf4j.LoggerFactory;
  * has waited {@code maxWait} (checked by a wall-clock punctuator). A batch takes the oldest requests
  * whatever their task or adapter and resolves each one's template and adapter as they are now. The
  * {@link BatchAnswerer} runs on the model executor, not on the stream thread, so polling, commits and
- * heartbeats go on during long generations and {@code max.poll.interval.ms} is never at risk; one
- * batch per task is in flight at a time. When it is done (checked on the next record or punctuation)
+ * heartbeats go on during long generations and {@code max.poll.interval.ms} is never at risk; up to
+ * {@code maxBatchesInFlight} batches per task are in flight. When one is done (checked on the next record or punctuation)
  * the stream thread forwards one answer per request and deletes them from the buffer.
  *
  * <p>Forwarding and deleting happen in the task's exactly-once transaction together with the input
@@ -67,7 +70,8 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
     private KeyValueStore<String, TaskTemplate> templates;
     private KeyValueStore<String, AdapterVersion> adapters;
     private int buffered;
-    private InFlight inFlight;
+    private final ArrayDeque<InFlight> inFlight = new ArrayDeque<>();
+    private final Set<String> inFlightKeys = new HashSet<>();
 
     /** A batch handed to the model; its requests stay buffered under {@code bufferKeys} until it completes. */
     private record InFlight(List<String> bufferKeys, List<BatchItem> items, List<BufferedRequest> rows,
@@ -136,7 +140,8 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
                 "request " + request.getRequestId() + ": no input offset to key the batch buffer with"));
         buffer.put(bufferKey(metadata.offset()), new BufferedRequest(clock.millis(), request));
         buffered++;
-        if (buffered >= settings.maxBatchSize() || inFlight != null && inFlight.outcomes().isDone()) {
+        if (buffered - inFlightKeys.size() >= settings.maxBatchSize()
+                || !inFlight.isEmpty() && inFlight.peek().outcomes().isDone()) {
             runDueBatches(clock.millis());
         }
     }
@@ -146,26 +151,24 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
     }
 
     /**
-     * Completes the batch in flight if the model has answered it, then starts the next batch if one is
-     * due (full, or its oldest request waited maxWait), at most {@code maxBatchesPerPunctuation} per call.
-     * Never waits for the model: the stream thread keeps polling and committing while a batch runs.
+     * Completes the batches in flight that the model has answered (in the order they started), then
+     * starts batches that are due (full, or their oldest request waited maxWait) while fewer than
+     * {@code maxBatchesInFlight} are in flight, at most {@code maxBatchesPerPunctuation} per call.
+     * Never waits for the model: the stream thread keeps polling and committing while batches run.
      */
     private void runDueBatches(long now) {
         int started = 0;
         while (true) {
-            if (inFlight != null) {
-                if (!inFlight.outcomes().isDone()) {
-                    return;
-                }
-                complete(inFlight);
-                inFlight = null;
+            while (!inFlight.isEmpty() && inFlight.peek().outcomes().isDone()) {
+                complete(inFlight.poll());
             }
-            if (started >= settings.maxBatchesPerPunctuation() || buffered <= 0) {
+            if (inFlight.size() >= settings.maxBatchesInFlight() || started >= settings.maxBatchesPerPunctuation()
+                    || buffered - inFlightKeys.size() <= 0) {
                 return;
             }
-            List<KeyValue<String, BufferedRequest>> batch = oldest(settings.maxBatchSize());
+            List<KeyValue<String, BufferedRequest>> batch = oldestWaiting(settings.maxBatchSize());
             if (batch.isEmpty()) {
-                buffered = 0;
+                buffered = inFlightKeys.size();
                 return;
             }
             boolean full = batch.size() >= settings.maxBatchSize();
@@ -178,11 +181,15 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
         }
     }
 
-    private List<KeyValue<String, BufferedRequest>> oldest(int limit) {
+    /** The oldest buffered requests that are not in a batch in flight. */
+    private List<KeyValue<String, BufferedRequest>> oldestWaiting(int limit) {
         var batch = new ArrayList<KeyValue<String, BufferedRequest>>(limit);
         try (KeyValueIterator<String, BufferedRequest> it = buffer.all()) {
             while (it.hasNext() && batch.size() < limit) {
-                batch.add(it.next());
+                KeyValue<String, BufferedRequest> entry = it.next();
+                if (!inFlightKeys.contains(entry.key)) {
+                    batch.add(entry);
+                }
             }
         }
         return batch;
@@ -235,7 +242,8 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
                     context.taskId(), batchItems.size());
             return;
         }
-        inFlight = new InFlight(keys, batchItems, rows, start, outcomes);
+        inFlight.add(new InFlight(keys, batchItems, rows, start, outcomes));
+        inFlightKeys.addAll(keys);
     }
 
     /** Forwards one answer per request of a batch the model has finished and drops it from the buffer. */
@@ -288,16 +296,19 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
             }
         }
         batch.bufferKeys().forEach(buffer::delete);
+        batch.bufferKeys().forEach(inFlightKeys::remove);
         buffered = Math.max(0, buffered - items.size());
         metrics.batchRan(items.size(), elapsed, tokens);
     }
 
     @Override
     public void close() {
-        if (inFlight != null) {
-            // not forwarded, still buffered: the next owner of the task (or the next start) runs it again
-            LOG.info("task {}: batch of {} requests in flight handed back", context.taskId(), inFlight.items().size());
-            inFlight = null;
+        if (!inFlight.isEmpty()) {
+            // not forwarded, still buffered: the next owner of the task (or the next start) runs them again
+            LOG.info("task {}: {} batches ({} requests) in flight handed back", context.taskId(), inFlight.size(),
+                    inFlightKeys.size());
+            inFlight.clear();
+            inFlightKeys.clear();
         }
     }
 

@@ -41,7 +41,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * </pre>
  * System properties: {@code bench.model} (default models/demo-gpt2), {@code bench.batch} (8),
  * {@code bench.requests} (128), {@code bench.maxNewTokens} (16), {@code bench.rate} (requests/s of the
- * latency run; default half the measured Kafka throughput), {@code bench.swaps} (20).
+ * latency run; default half the measured Kafka throughput), {@code bench.swaps} (20), {@code bench.threads}
+ * (ONNX Runtime intra-op threads, 1: on 2 cores the broker, registry and Kafka clients need the other).
  */
 @ExtendWith(LocalPlatformExtension.class)
 class ServingBenchmark {
@@ -55,10 +56,11 @@ class ServingBenchmark {
     private final int requests = Integer.getInteger("bench.requests", 128);
     private final int maxNewTokens = Integer.getInteger("bench.maxNewTokens", 16);
     private final int swaps = Integer.getInteger("bench.swaps", 20);
+    private final int threads = Integer.getInteger("bench.threads", 1);
 
     @Test
     void measure(PlatformEndpoints platform) throws Exception {
-        try (var model = ModelBatchAnswerer.load(modelDir, RuntimeConfig.cpu());
+        try (var model = ModelBatchAnswerer.load(modelDir, RuntimeConfig.cpu(threads));
              var fixture = new ServingFixture(platform, 1)) {
             TaskTemplate template = squad("squad", VIRTUAL_TOKENS);
             AdapterVersion v1 = adapter(model, 1);
@@ -88,8 +90,9 @@ class ServingBenchmark {
             double direct = (directBefore + directAfter) / 2;
 
             System.out.printf("BENCH model %s, batch %d, %d requests (squad validation, %d virtual tokens, greedy, "
-                            + "maxNewTokens %d), 1 partition, exactly_once_v2, %d cores%n", home.relativize(modelDir),
-                    batch, requests, VIRTUAL_TOKENS, maxNewTokens, Runtime.getRuntime().availableProcessors());
+                            + "maxNewTokens %d), ONNX Runtime intra-op threads %d, 1 partition, exactly_once_v2, %d cores%n",
+                    home.relativize(modelDir), batch, requests, VIRTUAL_TOKENS, maxNewTokens, threads,
+                    Runtime.getRuntime().availableProcessors());
             System.out.printf("BENCH throughput direct (model runtime, batches of %d): %.1f req/s (before %.1f, after "
                     + "%.1f)%n", batch, direct, directBefore, directAfter);
             System.out.printf("BENCH throughput through Kafka: %.1f req/s, %.0f tokens/s; ratio Kafka/direct %.2f%n",

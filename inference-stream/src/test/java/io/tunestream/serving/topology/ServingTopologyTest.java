@@ -159,27 +159,42 @@ class ServingTopologyTest {
     }
 
     @Test
-    void shouldGoOnTakingRequestsWhileABatchRunsAndAnswerItOnceTheModelIsDone() {
+    void shouldGoOnTakingRequestsWhileBatchesRunAndAnswerEachOnceTheModelIsDone() {
         var modelThread = new java.util.ArrayDeque<Runnable>();
         start(BatchingSettings.of(2, Duration.ofMillis(100)), echo = new EchoAnswerer(), modelThread::add);
         publish(assistant("assistant", 4));
-        send(assistantRequest("r1", "assistant"));
-        send(assistantRequest("r2", "assistant"));
-        send(assistantRequest("r3", "assistant"));
-        send(assistantRequest("r4", "assistant"));
+        for (int i = 1; i <= 6; i++) {
+            send(assistantRequest("r" + i, "assistant"));
+        }
         advance(Duration.ofMillis(200));
         assertThat(answers.isEmpty()).as("no answer before the model is done").isTrue();
-        assertThat(modelThread).as("one batch in flight per task").hasSize(1);
+        assertThat(modelThread).as("two batches in flight per task, the third waits").hasSize(2);
 
         modelThread.poll().run();
         advance(Duration.ofMillis(25));
 
         assertThat(answers.readValuesToList()).extracting(Answer::getRequestId).containsExactly("r1", "r2");
-        assertThat(modelThread).as("the next batch started").hasSize(1);
+        assertThat(modelThread).as("the third batch started").hasSize(2);
+        modelThread.poll().run();
         modelThread.poll().run();
         advance(Duration.ofMillis(25));
-        assertThat(answers.readValuesToList()).extracting(Answer::getRequestId).containsExactly("r3", "r4");
-        assertThat(echo.batches()).containsExactly(List.of("r1", "r2"), List.of("r3", "r4"));
+        assertThat(answers.readValuesToList()).extracting(Answer::getRequestId)
+                .containsExactly("r3", "r4", "r5", "r6");
+        assertThat(echo.batches()).containsExactly(List.of("r1", "r2"), List.of("r3", "r4"), List.of("r5", "r6"));
+    }
+
+    @Test
+    void shouldHaveOneBatchInFlightWhenConfiguredSo() {
+        var modelThread = new java.util.ArrayDeque<Runnable>();
+        start(new BatchingSettings(2, Duration.ofMillis(100), Duration.ofMillis(25), 2, 5, 1000, 1),
+                echo = new EchoAnswerer(), modelThread::add);
+        publish(assistant("assistant", 4));
+        for (int i = 1; i <= 4; i++) {
+            send(assistantRequest("r" + i, "assistant"));
+        }
+        advance(Duration.ofMillis(200));
+
+        assertThat(modelThread).hasSize(1);
     }
 
     @Test
