@@ -1,0 +1,90 @@
+package io.tunestream.trainer.it;
+
+import static io.tunestream.trainer.testing.Fixtures.yes;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tunestream.model.onnx.RuntimeConfig;
+import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.DatasetSplit;
+import io.tunestream.schemas.LabelledExample;
+import io.tunestream.schemas.RunStatus;
+import io.tunestream.schemas.TaskTemplate;
+import io.tunestream.schemas.TrainingRun;
+import io.tunestream.trainer.run.ModelTaskRunner;
+import io.tunestream.trainer.run.RunOutcome;
+import io.tunestream.trainer.state.TaskSnapshot;
+import io.tunestream.trainer.testing.Fixtures;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Runs on tiny-gpt2 without Kafka: what a run publishes, and how it fails. An IT (own JVM) because ONNX Runtime's
+ * native library can be loaded by one class loader per JVM, and the surefire JVM gives it to the Quarkus test.
+ */
+class ModelTaskRunnerIT {
+
+    private static ModelTaskRunner runner;
+    private static final List<LabelledExample> TRAIN = IntStream.range(0, 6)
+            .mapToObj(i -> yes("yes", i, DatasetSplit.TRAIN)).toList();
+    private static final List<LabelledExample> VALIDATION = IntStream.range(0, 2)
+            .mapToObj(i -> yes("yes", i, DatasetSplit.VALIDATION)).toList();
+
+    @BeforeAll
+    static void load() {
+        runner = ModelTaskRunner.load(Fixtures.tinyGpt2(), RuntimeConfig.cpu(1), 100, Clock.systemUTC());
+    }
+
+    @AfterAll
+    static void close() {
+        runner.close();
+    }
+
+    private static TaskSnapshot snapshot(TaskTemplate template, Optional<AdapterVersion> serving) {
+        return new TaskSnapshot("yes", template, TRAIN, VALIDATION, false, serving, Optional.empty(), 8);
+    }
+
+    @Test
+    void shouldFailKeepingTheLastGoodCheckpointWhenTheLossStopsBeingFinite() {
+        TaskTemplate exploding = Fixtures.template("yes").setTuning(Fixtures.smallTuning().setLearningRate(1e30)
+                .setWeightDecay(0.0).build()).build();
+        RunOutcome outcome = runner.run(snapshot(exploding, Optional.empty()), "run-nan", running -> { });
+        assertThat(outcome).isInstanceOf(RunOutcome.Failed.class);
+        assertThat(outcome.run().getStatus()).isEqualTo(RunStatus.FAILED);
+        assertThat(outcome.run().getMessage()).startsWith("task 'yes': non-finite")
+                .endsWith("; nothing published, the last good checkpoint stays");
+    }
+
+    @Test
+    void shouldPublishWhenTheServingTableWasTunedForAnotherModel() {
+        TaskTemplate template = Fixtures.template("yes").build();
+        List<TrainingRun> progress = new ArrayList<>();
+        RunOutcome first = runner.run(snapshot(template, Optional.empty()), "run-1", progress::add);
+        assertThat(first).isInstanceOf(RunOutcome.Published.class);
+        assertThat(progress).extracting(TrainingRun::getStatus).containsOnly(RunStatus.RUNNING);
+        assertThat(progress).extracting(TrainingRun::getEpoch).containsExactly(1, 2, 3);
+        AdapterVersion foreign = AdapterVersion.newBuilder(((RunOutcome.Published) first).adapter())
+                .setModelFingerprint("another-model").build();
+
+        RunOutcome second = runner.run(snapshot(template, Optional.of(foreign)), "run-2", running -> { });
+        assertThat(second).isInstanceOf(RunOutcome.Published.class);
+        assertThat(((RunOutcome.Published) second).adapter().getVersion()).isEqualTo(2);
+        assertThat(second.run().getServingValidationLoss()).isNull();
+        assertThat(second.run().getMessage()).startsWith("published v2: validation loss ")
+                .endsWith(", no comparable serving version");
+    }
+
+    @Test
+    void shouldFailNamingTheTaskWhenTheTemplateIsInvalid() {
+        TaskTemplate broken = Fixtures.template("yes").setVirtualTokenSplits(List.of(3)).build();
+        RunOutcome outcome = runner.run(snapshot(broken, Optional.empty()), "run-bad", running -> { });
+        assertThat(outcome.run().getStatus()).isEqualTo(RunStatus.FAILED);
+        assertThat(outcome.run().getMessage())
+                .isEqualTo("task 'yes': virtual_token_splits [3] sum to 3, not total_virtual_tokens 4");
+    }
+}
