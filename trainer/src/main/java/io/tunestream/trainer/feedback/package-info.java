@@ -1,0 +1,2 @@
+/** Feedback verdicts turned into training examples (CORRECTED, ACCEPTED with its answer) or counted (REJECTED). */
+package io.tunestream.trainer.feedback;
