@@ -19,7 +19,6 @@ import io.tunestream.model.tune.TuningConfig;
 import io.tunestream.model.tune.TuningExamples;
 import io.tunestream.schemas.AdapterCheckpoint;
 import io.tunestream.schemas.AdapterVersion;
-import io.tunestream.schemas.DType;
 import io.tunestream.schemas.LabelledExample;
 import io.tunestream.schemas.RunStatus;
 import io.tunestream.schemas.TaskTemplate;
@@ -51,9 +50,6 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(ModelTaskRunner.class);
     private static final ObjectMapper JSON = new ObjectMapper();
-
-    /** Tables bigger than this as FLOAT32 are published as FLOAT16 (half the bytes on the adapters topic). */
-    public static final int FLOAT16_TABLE_ABOVE_BYTES = 4 * 1024 * 1024;
 
     private final TrainerModel model;
     private final long maxStepsPerRun;
@@ -218,13 +214,12 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
         int version = snapshot.servingVersion() + 1;
         long now = clock.millis();
         int rows = avro.getTotalVirtualTokens();
-        DType dtype = (long) table.length * Float.BYTES > FLOAT16_TABLE_ABOVE_BYTES ? DType.FLOAT16 : DType.FLOAT32;
         AdapterVersion adapter = AdapterVersion.newBuilder()
                 .setTask(task)
                 .setVersion(version)
                 .setModelFingerprint(model.fingerprint())
                 .setHiddenSize(hidden)
-                .setTable(TensorCodec.encodeMatrix("virtual_tokens." + task, table, rows, hidden, dtype))
+                .setTable(AdapterTable.encode(task, table, rows, hidden))
                 .setVirtualTokenSplits(avro.getVirtualTokenSplits())
                 .setTemplateHash(TemplateHash.of(avro.getPromptTemplate()))
                 .setValidationLoss(newLoss)
