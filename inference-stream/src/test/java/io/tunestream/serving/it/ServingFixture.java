@@ -228,5 +228,10 @@ final class ServingFixture implements AutoCloseable {
         }
         producer.close();
         answers.close();
+        try (var paths = Files.walk(stateDir)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+        Files.deleteIfExists(stateDir.resolveSibling(prefix + "normal.properties"));
+        Files.deleteIfExists(stateDir.resolveSibling(prefix + "lazy-commit.properties"));
     }
 }
