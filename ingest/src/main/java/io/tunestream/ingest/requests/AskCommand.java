@@ -102,7 +102,9 @@ public final class AskCommand implements Callable<Integer> {
                 return ExitCodes.FAILED;
             }
             cli.out().println(answer.getText());
-            cli.err().println("task " + answer.getTask() + ", adapter version " + answer.getAdapterVersion() + ", "
+            String adapter = answer.getAdapterVersion() == null ? "no adapter (plain template)"
+                    : "adapter version " + answer.getAdapterVersion();
+            cli.err().println("task " + answer.getTask() + ", " + adapter + ", "
                     + answer.getCompletionTokens() + " tokens, finished by " + answer.getFinishReason());
             return ExitCodes.OK;
         } catch (ExecutionException e) {

@@ -114,7 +114,7 @@ public final class DecoderModel implements AutoCloseable {
                 SingleInputConcatRemoval.rewrite(LastTokenLogits.rewrite(rewritten.model())));
 
         NativeLibraryCache.install(NativeLibraryCache.defaultRoot());
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        OrtEnvironment env = LargeStack.environment();
         byte[] bytes = serving.toByteArray();
         // external data locations are relative to the model file; ORT resolves them against the session's model path,
         // which a byte[] session does not have, so write the serving graph next to the original when data is external
@@ -194,7 +194,8 @@ public final class DecoderModel implements AutoCloseable {
                     options.addCUDA(cuda);
                 }
             }
-            return file != null ? env.createSession(file.toString(), options) : env.createSession(bytes, options);
+            return LargeStack.call(file != null ? file.toString() : "an in-memory decoder graph",
+                    () -> file != null ? env.createSession(file.toString(), options) : env.createSession(bytes, options));
         }
     }
 

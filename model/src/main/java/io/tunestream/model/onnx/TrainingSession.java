@@ -90,7 +90,7 @@ public final class TrainingSession implements AutoCloseable {
         boolean external = original.getGraph().getInitializerList().stream()
                 .anyMatch(t -> t.getDataLocation() == OnnxMl.TensorProto.DataLocation.EXTERNAL);
         NativeLibraryCache.install(NativeLibraryCache.defaultRoot());
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        OrtEnvironment env = LargeStack.environment();
         ExecutionProvider provider = runtime.provider();
         OrtSession training = null;
         try {
@@ -146,14 +146,15 @@ public final class TrainingSession implements AutoCloseable {
                 }
             }
             if (!external) {
-                return env.createSession(model.toByteArray(), options);
+                return LargeStack.call("the training graph of " + dir, () -> env.createSession(model.toByteArray(), options));
             }
             // external data is resolved against the model file's directory: write the graph next to it
             Path file = null;
             try {
                 file = Files.createTempFile(dir, ".tunestream-training-", ".onnx");
                 Files.write(file, model.toByteArray());
-                return env.createSession(file.toString(), options);
+                Path graphFile = file;
+                return LargeStack.call("the training graph of " + dir, () -> env.createSession(graphFile.toString(), options));
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write the training graph next to " + dir, e);
             } finally {

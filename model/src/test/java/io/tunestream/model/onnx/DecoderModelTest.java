@@ -16,6 +16,25 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class DecoderModelTest {
 
     @Test
+    void shouldLoadFromAThreadWithASmallStack() throws Exception {
+        // ONNX Runtime's start-up recursion overflowed default thread stacks (a SIGSEGV that ends the JVM):
+        // loading must not depend on the caller's stack size
+        var fingerprint = new java.util.concurrent.atomic.AtomicReference<String>();
+        var failure = new java.util.concurrent.atomic.AtomicReference<Throwable>();
+        Thread small = new Thread(null, () -> {
+            try (DecoderModel model = DecoderModel.load(TestModels.model("demo-gpt2"), RuntimeConfig.cpu(1))) {
+                fingerprint.set(model.fingerprint());
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        }, "small-stack", 256 * 1024);
+        small.start();
+        small.join();
+        assertThat(failure.get()).isNull();
+        assertThat(fingerprint.get()).hasSize(64);
+    }
+
+    @Test
     void shouldReadTheGroupedQueryAttentionShapesOfLlama() {
         try (DecoderModel model = DecoderModel.load(TestModels.model("tiny-llama"), RuntimeConfig.cpu(1))) {
             assertThat(model.config()).isEqualTo(new ModelConfig(ModelFamily.LLAMA, 64, 2, 4, 2, 16, 1024, 256, List.of(0)));
