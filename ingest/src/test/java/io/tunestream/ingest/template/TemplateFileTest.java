@@ -40,12 +40,18 @@ class TemplateFileTest {
         assertThat(squad.getAnswerOnlyLoss()).isTrue();
         assertThat(squad.getTuning().getVirtualPromptStyle()).isEqualTo(VirtualPromptStyle.P_TUNING);
         assertThat(squad.getTuning().getEncoderType()).isEqualTo(PromptEncoderType.TPMLP);
-        assertThat(squad.getTuning().getLearningRate()).isEqualTo(1e-4);
+        assertThat(squad.getTuning().getLearningRate()).isEqualTo(3e-3);
+        assertThat(squad.getTuning().getEncoderHidden()).isEqualTo(256);
+        assertThat(squad.getTuning().getMaxEpochs()).isEqualTo(3);
+        assertThat(squad.getAllowBaseModel()).isTrue();
         assertThat(squad.getUpdatedAtMillis()).isEqualTo(1234L);
         TaskTemplate assistant = templates.get(1);
         assertThat(assistant.getAnswerField()).isEqualTo("label");
         assertThat(assistant.getTruncateField()).isNull();
         assertThat(assistant.getMaxSeqLength()).isEqualTo(128);
+        assertThat(assistant.getTuning().getVirtualPromptStyle()).isEqualTo(VirtualPromptStyle.PROMPT_TUNING);
+        assertThat(assistant.getTuning().getLearningRate()).isEqualTo(3e-2);
+        assertThat(assistant.getTuning().getWarmupSteps()).isEqualTo(20);
     }
 
     @Test

@@ -6,7 +6,6 @@ import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import ai.onnxruntime.providers.OrtCUDAProviderOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -15,7 +14,6 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
-import java.nio.LongBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -174,26 +172,7 @@ public final class DecoderModel implements AutoCloseable {
 
     private static OrtSession createSession(OrtEnvironment env, byte[] bytes, Path file, RuntimeConfig runtime,
                                             ExecutionProvider provider) throws OrtException {
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-            // spinning intra-op threads starve the broker and registry sharing the cores, and slow ORT itself
-            // several-fold when the machine is oversubscribed
-            options.addConfigEntry("session.intra_op.allow_spinning", "0");
-            options.addConfigEntry("session.inter_op.allow_spinning", "0");
-            if (runtime.intraOpThreads() > 0) {
-                options.setIntraOpNumThreads(runtime.intraOpThreads());
-            }
-            if (runtime.interOpThreads() > 0) {
-                options.setInterOpNumThreads(runtime.interOpThreads());
-            }
-            if (provider == ExecutionProvider.CUDA) {
-                try (OrtCUDAProviderOptions cuda = new OrtCUDAProviderOptions(runtime.deviceId())) {
-                    if (runtime.gpuMemLimitBytes() > 0) {
-                        cuda.add("gpu_mem_limit", Long.toString(runtime.gpuMemLimitBytes()));
-                    }
-                    options.addCUDA(cuda);
-                }
-            }
+        try (OrtSession.SessionOptions options = OrtSessions.options(runtime, provider)) {
             return LargeStack.call(file != null ? file.toString() : "an in-memory decoder graph",
                     () -> file != null ? env.createSession(file.toString(), options) : env.createSession(bytes, options));
         }
@@ -280,13 +259,13 @@ public final class DecoderModel implements AutoCloseable {
         try {
             Map<String, OnnxTensor> feeds = new HashMap<>();
             feeds.put(InputsEmbedsRewrite.INPUTS_EMBEDS, track(created, OnnxTensor.createTensor(env,
-                    directFloats(input.embeds()), new long[]{batch, input.sequence(), hidden})));
-            feeds.put("attention_mask", track(created, OnnxTensor.createTensor(env, directLongs(input.attentionMask()),
+                    OrtSessions.direct(input.embeds()), new long[]{batch, input.sequence(), hidden})));
+            feeds.put("attention_mask", track(created, OnnxTensor.createTensor(env, OrtSessions.direct(input.attentionMask()),
                     new long[]{batch, input.totalLength()})));
-            feeds.put("position_ids", track(created, OnnxTensor.createTensor(env, directLongs(input.positionIds()),
+            feeds.put("position_ids", track(created, OnnxTensor.createTensor(env, OrtSessions.direct(input.positionIds()),
                     new long[]{batch, input.sequence()})));
             if (past == null) {
-                OnnxTensor empty = track(created, OnnxTensor.createTensor(env, directFloats(new float[0]),
+                OnnxTensor empty = track(created, OnnxTensor.createTensor(env, OrtSessions.direct(new float[0]),
                         new long[]{batch, config.kvHeads(), 0, config.headDim()}));
                 pastNames.forEach(n -> feeds.put(n, empty));
             } else {
@@ -328,17 +307,7 @@ public final class DecoderModel implements AutoCloseable {
         return t;
     }
 
-    private static FloatBuffer directFloats(float[] values) {
-        FloatBuffer b = ByteBuffer.allocateDirect(values.length * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
-        b.put(values).rewind();
-        return b;
-    }
 
-    private static LongBuffer directLongs(long[] values) {
-        LongBuffer b = ByteBuffer.allocateDirect(values.length * Long.BYTES).order(ByteOrder.nativeOrder()).asLongBuffer();
-        b.put(values).rewind();
-        return b;
-    }
 
     @Override
     public void close() {

@@ -2,7 +2,6 @@ package io.tunestream.model.onnx;
 
 import ai.onnx.proto.OnnxMl;
 import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.providers.OrtCUDAProviderOptions;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
@@ -12,10 +11,6 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
-import java.nio.LongBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -126,25 +121,10 @@ public final class TrainingSession implements AutoCloseable {
 
     private static OrtSession createSession(OrtEnvironment env, OnnxMl.ModelProto model, Path dir, boolean external,
                                             RuntimeConfig runtime, ExecutionProvider provider) throws OrtException {
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+        try (OrtSession.SessionOptions options = OrtSessions.options(runtime, provider)) {
             // Batches change shape from step to step, so a memory pattern is never reused; planning one
             // anyway kept ~230 MB more resident on demo-gpt2 at 8 x 128 (TrainingStepBenchmark).
             options.setMemoryPatternOptimization(false);
-            if (runtime.intraOpThreads() > 0) {
-                options.setIntraOpNumThreads(runtime.intraOpThreads());
-            }
-            if (runtime.interOpThreads() > 0) {
-                options.setInterOpNumThreads(runtime.interOpThreads());
-            }
-            if (provider == ExecutionProvider.CUDA) {
-                try (OrtCUDAProviderOptions cuda = new OrtCUDAProviderOptions(runtime.deviceId())) {
-                    if (runtime.gpuMemLimitBytes() > 0) {
-                        cuda.add("gpu_mem_limit", Long.toString(runtime.gpuMemLimitBytes()));
-                    }
-                    options.addCUDA(cuda);
-                }
-            }
             if (!external) {
                 return LargeStack.call("the training graph of " + dir, () -> env.createSession(model.toByteArray(), options));
             }
@@ -212,16 +192,16 @@ public final class TrainingSession implements AutoCloseable {
         long[] matrix = {batch.batchSize(), batch.sequenceLength()};
         Map<String, OnnxTensor> feed = new HashMap<>();
         try {
-            feed.put(SoftPromptTrainingGraph.VIRTUAL_TOKENS, OnnxTensor.createTensor(env, direct(table),
+            feed.put(SoftPromptTrainingGraph.VIRTUAL_TOKENS, OnnxTensor.createTensor(env, OrtSessions.direct(table),
                     new long[] {virtualTokens, hiddenSize}));
-            feed.put(SoftPromptTrainingGraph.INPUT_IDS, OnnxTensor.createTensor(env, direct(batch.inputIds()), matrix));
+            feed.put(SoftPromptTrainingGraph.INPUT_IDS, OnnxTensor.createTensor(env, OrtSessions.direct(batch.inputIds()), matrix));
             feed.put(SoftPromptTrainingGraph.VIRTUAL_TOKEN_INDEX,
-                    OnnxTensor.createTensor(env, direct(batch.virtualTokenIndex()), matrix));
+                    OnnxTensor.createTensor(env, OrtSessions.direct(batch.virtualTokenIndex()), matrix));
             feed.put(SoftPromptTrainingGraph.ATTENTION_MASK,
-                    OnnxTensor.createTensor(env, direct(batch.attentionMask()), matrix));
-            feed.put(SoftPromptTrainingGraph.POSITION_IDS, OnnxTensor.createTensor(env, direct(batch.positionIds()), matrix));
-            feed.put(SoftPromptTrainingGraph.LABELS, OnnxTensor.createTensor(env, direct(batch.labels()), matrix));
-            feed.put(SoftPromptTrainingGraph.LOSS_MASK, OnnxTensor.createTensor(env, direct(batch.lossMask()), matrix));
+                    OnnxTensor.createTensor(env, OrtSessions.direct(batch.attentionMask()), matrix));
+            feed.put(SoftPromptTrainingGraph.POSITION_IDS, OnnxTensor.createTensor(env, OrtSessions.direct(batch.positionIds()), matrix));
+            feed.put(SoftPromptTrainingGraph.LABELS, OnnxTensor.createTensor(env, OrtSessions.direct(batch.labels()), matrix));
+            feed.put(SoftPromptTrainingGraph.LOSS_MASK, OnnxTensor.createTensor(env, OrtSessions.direct(batch.lossMask()), matrix));
             Set<String> fetch = gradient
                     ? Set.of(SoftPromptTrainingGraph.LOSS, SoftPromptTrainingGraph.VIRTUAL_TOKENS_GRADIENT)
                     : Set.of(SoftPromptTrainingGraph.LOSS);
@@ -244,17 +224,7 @@ public final class TrainingSession implements AutoCloseable {
         }
     }
 
-    private static FloatBuffer direct(float[] values) {
-        FloatBuffer b = ByteBuffer.allocateDirect(values.length * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
-        b.put(values).rewind();
-        return b;
-    }
 
-    private static LongBuffer direct(long[] values) {
-        LongBuffer b = ByteBuffer.allocateDirect(values.length * Long.BYTES).order(ByteOrder.nativeOrder()).asLongBuffer();
-        b.put(values).rewind();
-        return b;
-    }
 
     @Override
     public void close() {

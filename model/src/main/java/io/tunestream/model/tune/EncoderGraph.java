@@ -78,7 +78,7 @@ public final class EncoderGraph {
 
     private String lstm(LstmEncoder l) {
         int n = l.config().virtualTokens();
-        int units = l.config().encoderHidden() / 2;
+        int units = l.config().encoderHidden();
         String x = "input_embedding";
         for (int layer = 0; layer < l.config().numLayers(); layer++) {
             String[][] outputs = new String[2][n];

@@ -5,9 +5,10 @@ import java.util.SplittableRandom;
 
 /**
  * NeMo's {@code lstm} encoder: the learned virtual-token embedding goes through a bidirectional LSTM
- * ({@code num_layers} stacked, encoder_hidden / 2 units per direction, PyTorch gate order i, f, g, o,
- * dropout between layers in training) whose concatenated outputs go through an MLP head
- * Linear(encoder_hidden → encoder_hidden), ReLU, Linear(encoder_hidden → hidden).
+ * ({@code num_layers} stacked, encoder_hidden units per direction as NeMo's and PEFT's
+ * {@code nn.LSTM(hidden_size=encoder_hidden, bidirectional=True)}, PyTorch gate order i, f, g, o,
+ * dropout between layers in training) whose concatenated outputs (2 × encoder_hidden wide) go through
+ * an MLP head Linear(2·encoder_hidden → 2·encoder_hidden), ReLU, Linear(2·encoder_hidden → hidden).
  *
  * <p>Each direction has one bias vector (PyTorch's b_ih + b_hh, which only ever appear summed).
  * Initialisation as PyTorch: LSTM weights and biases U(−1/√units, 1/√units), Linear layers
@@ -22,7 +23,7 @@ record LstmEncoder(PromptEncoderConfig config, int hidden, ParameterLayout layou
     }
 
     private static ParameterLayout layout(PromptEncoderConfig config, int hidden) {
-        int h = config.encoderHidden();
+        int h = 2 * config.encoderHidden(); // both directions
         int units = h / 2;
         ParameterLayout.Builder b = ParameterLayout.builder().add("input_embedding", config.virtualTokens(), hidden);
         for (int l = 0; l < config.numLayers(); l++) {
@@ -43,7 +44,7 @@ record LstmEncoder(PromptEncoderConfig config, int hidden, ParameterLayout layou
     }
 
     private int units() {
-        return config.encoderHidden() / 2;
+        return config.encoderHidden();
     }
 
     @Override
@@ -81,7 +82,7 @@ record LstmEncoder(PromptEncoderConfig config, int hidden, ParameterLayout layou
     public EncoderPass forward(double[] p, SplittableRandom dropoutRng) {
         PromptEncoder.checkParameters(layout, p, config.type());
         int n = config.virtualTokens();
-        int h = config.encoderHidden();
+        int h = 2 * config.encoderHidden(); // both directions
         int layers = config.numLayers();
         ParameterLayout.Tensor emb = layout.tensor("input_embedding");
         double[][] layerInputs = new double[layers][];
@@ -198,7 +199,7 @@ record LstmEncoder(PromptEncoderConfig config, int hidden, ParameterLayout layou
                                int layer, int direction, double[] grad, double[] dx) {
         int u = units();
         int g4 = 4 * u;
-        int h = config.encoderHidden();
+        int h = 2 * config.encoderHidden(); // both directions
         int wx = layout.tensor(prefix(layer, DIRECTIONS[direction]) + "w_input").offset();
         int wh = layout.tensor(prefix(layer, DIRECTIONS[direction]) + "w_hidden").offset();
         int b = layout.tensor(prefix(layer, DIRECTIONS[direction]) + "bias").offset();

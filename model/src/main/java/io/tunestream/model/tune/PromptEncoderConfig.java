@@ -9,8 +9,8 @@ import java.util.Optional;
  *
  * @param type               {@code encoder_type}
  * @param virtualTokens      {@code total_virtual_tokens} of the task: rows of the table the encoder produces
- * @param encoderHidden      {@code encoder_hidden}: width of the MLP/TPMLP hidden layer, and of the LSTM output
- *                           (both directions together, so it must be even for {@link EncoderType#LSTM})
+ * @param encoderHidden      {@code encoder_hidden}: width of the MLP/TPMLP hidden layer, and of each direction
+ *                           of the LSTM (its output and MLP head are twice as wide), as in NeMo
  * @param numLayers          {@code num_layers}: Linear layers of {@link EncoderType#MLP}, stacked LSTM layers of
  *                           {@link EncoderType#LSTM}; ignored otherwise
  * @param dropout            {@code dropout}, applied in training to hidden activations (between LSTM layers for LSTM)
@@ -37,10 +37,6 @@ public record PromptEncoderConfig(EncoderType type, int virtualTokens, int encod
         }
         if (encoderHidden <= 0) {
             throw new IllegalArgumentException("encoder_hidden must be positive, got " + encoderHidden);
-        }
-        if (type == EncoderType.LSTM && encoderHidden % 2 != 0) {
-            throw new IllegalArgumentException("encoder_hidden must be even for the bidirectional lstm encoder "
-                    + "(half a direction), got " + encoderHidden);
         }
         if (numLayers <= 0) {
             throw new IllegalArgumentException("num_layers must be at least 1, got " + numLayers);

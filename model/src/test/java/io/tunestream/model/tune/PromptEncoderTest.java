@@ -141,10 +141,15 @@ class PromptEncoderTest {
     }
 
     @Test
-    void shouldRejectAnOddLstmWidthNamingTheSetting() {
-        assertThatThrownBy(() -> PromptEncoderConfig.defaults(EncoderType.LSTM, 10).withEncoderHidden(7))
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("encoder_hidden must be even for the bidirectional lstm encoder (half a direction), got 7");
+    void shouldGiveTheLstmEncoderHiddenUnitsPerDirectionAsNeMo() {
+        // NeMo and PEFT: nn.LSTM(hidden_size=encoder_hidden, bidirectional=True), then an MLP head on 2 x encoder_hidden
+        PromptEncoder encoder = PromptEncoder.of(PromptEncoderConfig.defaults(EncoderType.LSTM, 10)
+                .withEncoderHidden(7).withNumLayers(2), 16);
+        assertThat(encoder.layout().tensor("lstm.0.forward.w_input").shape()).containsExactly(16, 28);
+        assertThat(encoder.layout().tensor("lstm.0.backward.w_hidden").shape()).containsExactly(7, 28);
+        assertThat(encoder.layout().tensor("lstm.1.forward.w_input").shape()).containsExactly(14, 28);
+        assertThat(encoder.layout().tensor("head.0.weight").shape()).containsExactly(14, 14);
+        assertThat(encoder.layout().tensor("head.1.weight").shape()).containsExactly(14, 16);
     }
 
     @Test

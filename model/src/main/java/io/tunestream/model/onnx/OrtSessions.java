@@ -1,0 +1,64 @@
+package io.tunestream.model.onnx;
+
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.providers.OrtCUDAProviderOptions;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+
+/** What every ONNX Runtime session of Tunestream shares: its options, and direct buffers to feed it. */
+final class OrtSessions {
+
+    private OrtSessions() {
+    }
+
+    /**
+     * Session options for {@code runtime} on {@code provider}: all graph optimisations, the configured
+     * thread counts, no spinning, and the CUDA provider when asked for (its failure is the caller's to
+     * handle: {@link OrtSession.SessionOptions#addCUDA} throws when CUDA is absent). The caller closes them.
+     */
+    static OrtSession.SessionOptions options(RuntimeConfig runtime, ExecutionProvider provider) throws OrtException {
+        OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+        try {
+            options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            // spinning intra-op threads starve the broker and registry sharing the cores, and slow ORT itself
+            // several-fold when the machine is oversubscribed
+            options.addConfigEntry("session.intra_op.allow_spinning", "0");
+            options.addConfigEntry("session.inter_op.allow_spinning", "0");
+            if (runtime.intraOpThreads() > 0) {
+                options.setIntraOpNumThreads(runtime.intraOpThreads());
+            }
+            if (runtime.interOpThreads() > 0) {
+                options.setInterOpNumThreads(runtime.interOpThreads());
+            }
+            if (provider == ExecutionProvider.CUDA) {
+                try (OrtCUDAProviderOptions cuda = new OrtCUDAProviderOptions(runtime.deviceId())) {
+                    if (runtime.gpuMemLimitBytes() > 0) {
+                        cuda.add("gpu_mem_limit", Long.toString(runtime.gpuMemLimitBytes()));
+                    }
+                    options.addCUDA(cuda);
+                }
+            }
+            return options;
+        } catch (OrtException | RuntimeException e) {
+            options.close();
+            throw e;
+        }
+    }
+
+    /** A native-order direct copy of {@code values}, which ONNX Runtime reads without another copy. */
+    static FloatBuffer direct(float[] values) {
+        FloatBuffer b = ByteBuffer.allocateDirect(values.length * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        b.put(values).rewind();
+        return b;
+    }
+
+    /** A native-order direct copy of {@code values}, which ONNX Runtime reads without another copy. */
+    static LongBuffer direct(long[] values) {
+        LongBuffer b = ByteBuffer.allocateDirect(values.length * Long.BYTES).order(ByteOrder.nativeOrder()).asLongBuffer();
+        b.put(values).rewind();
+        return b;
+    }
+}
