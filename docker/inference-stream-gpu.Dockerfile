@@ -4,9 +4,8 @@
 FROM eclipse-temurin:17-jdk AS build
 WORKDIR /src
 COPY . .
-RUN ./mvnw -B -ntp -Pgpu -pl inference-stream -am install -DskipTests \
- && ./mvnw -B -ntp -Pgpu -pl inference-stream dependency:copy-dependencies \
-      -DincludeScope=runtime -DoutputDirectory=/opt/tunestream/lib \
+RUN ./mvnw -B -ntp -Pgpu -pl inference-stream -am package -DskipTests \
+ && mkdir -p /opt/tunestream && cp -r inference-stream/target/lib /opt/tunestream/lib \
  && cp inference-stream/target/tunestream-inference-stream-*.jar /opt/tunestream/lib/ \
  # ONNX Runtime's native libraries (CUDA provider included) unpacked once here, not at every start
  && mkdir -p /tmp/ort && cd /tmp/ort && jar xf /opt/tunestream/lib/onnxruntime_gpu-*.jar ai/onnxruntime/native/linux-x64 \
