@@ -3,6 +3,7 @@ package io.tunestream.serving.model;
 import io.tunestream.model.generate.GenerationOptions;
 import io.tunestream.model.generate.GenerationRequest;
 import io.tunestream.model.generate.GenerationResult;
+import io.tunestream.model.generate.RowError;
 import io.tunestream.model.generate.Generator;
 import io.tunestream.model.generate.GeneratorConfig;
 import io.tunestream.model.onnx.DecoderModel;
@@ -122,7 +123,7 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
 
     private static BatchOutcome toOutcome(BatchItem item, GenerationResult result) {
         if (result.isError()) {
-            return new BatchOutcome.Failed(errorKind(result.error()), where(item) + result.error());
+            return new BatchOutcome.Failed(errorKind(result.errorKind()), where(item) + result.error());
         }
         FinishReason reason = switch (result.finishReason()) {
             case STOP -> FinishReason.STOP;
@@ -133,18 +134,15 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
         return new BatchOutcome.Generated(result.text(), result.promptTokens(), result.completionTokens(), reason);
     }
 
-    /** The model runtime reports row errors as text; the prompt-length ones are the ones callers act on. */
-    static ErrorKind errorKind(String error) {
-        if (error.contains("prompt is ") || error.contains("no room for a prompt")) {
-            return ErrorKind.PROMPT_TOO_LONG;
-        }
-        if (error.contains("missing field") || error.contains("unknown field")) {
-            return ErrorKind.INVALID_REQUEST;
-        }
-        if (error.contains("virtual-token table") || error.contains("adapter")) {
-            return ErrorKind.ADAPTER_MISMATCH;
-        }
-        return ErrorKind.GENERATION_FAILED;
+    /** The answer's error kind for the model runtime's class of row error. */
+    static ErrorKind errorKind(RowError error) {
+        return switch (error) {
+            case INVALID_INPUT -> ErrorKind.INVALID_REQUEST;
+            case PROMPT_TOO_LONG -> ErrorKind.PROMPT_TOO_LONG;
+            case NO_ADAPTER -> ErrorKind.NO_ADAPTER;
+            case ADAPTER_MISMATCH -> ErrorKind.ADAPTER_MISMATCH;
+            case GENERATION_FAILED -> ErrorKind.GENERATION_FAILED;
+        };
     }
 
     /** The loaded model, for benchmarks that call the runtime directly next to the served path. */

@@ -12,12 +12,13 @@ import java.util.Arrays;
  * @param completionTokens generated tokens (the EOS token included: it was computed)
  * @param finishReason     why the row stopped
  * @param error            what went wrong when {@code finishReason} is ERROR, else null
+ * @param errorKind        the class of that error when {@code finishReason} is ERROR, else null
  */
 public record GenerationResult(String id, String text, int[] tokenIds, int promptTokens, int completionTokens,
-                               FinishReason finishReason, String error) {
+                               FinishReason finishReason, String error, RowError errorKind) {
 
-    public static GenerationResult failed(String id, String error) {
-        return new GenerationResult(id, "", new int[0], 0, 0, FinishReason.ERROR, error);
+    public static GenerationResult failed(String id, RowError kind, String error) {
+        return new GenerationResult(id, "", new int[0], 0, 0, FinishReason.ERROR, error, kind);
     }
 
     public boolean isError() {
@@ -28,7 +29,7 @@ public record GenerationResult(String id, String text, int[] tokenIds, int promp
     public boolean equals(Object o) {
         return o instanceof GenerationResult r && id.equals(r.id) && text.equals(r.text) && Arrays.equals(tokenIds, r.tokenIds)
                 && promptTokens == r.promptTokens && completionTokens == r.completionTokens
-                && finishReason == r.finishReason && java.util.Objects.equals(error, r.error);
+                && finishReason == r.finishReason && java.util.Objects.equals(error, r.error) && errorKind == r.errorKind;
     }
 
     @Override
@@ -38,7 +39,7 @@ public record GenerationResult(String id, String text, int[] tokenIds, int promp
 
     @Override
     public String toString() {
-        return "GenerationResult[" + id + ", " + finishReason + (error != null ? ", error=" + error : "") + ", text="
+        return "GenerationResult[" + id + ", " + finishReason + (error != null ? ", " + errorKind + " error=" + error : "") + ", text="
                 + text + ", tokens=" + Arrays.toString(tokenIds) + ", prompt=" + promptTokens + ", completion="
                 + completionTokens + "]";
     }

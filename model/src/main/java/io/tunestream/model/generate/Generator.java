@@ -6,6 +6,7 @@ import io.tunestream.model.onnx.StepInput;
 import io.tunestream.model.prompt.Prompt;
 import io.tunestream.model.prompt.PromptBuilder;
 import io.tunestream.model.prompt.PromptMode;
+import io.tunestream.model.prompt.PromptTooLongException;
 import io.tunestream.model.prompt.TaskTemplate;
 import io.tunestream.model.prompt.VirtualTokenTable;
 import io.tunestream.model.tokenize.TextTokenizer;
@@ -65,7 +66,7 @@ public final class Generator {
             try {
                 rows.add(prepare(i, request));
             } catch (IllegalArgumentException e) {
-                results[i] = GenerationResult.failed(request.id(), e.getMessage());
+                results[i] = GenerationResult.failed(request.id(), kindOf(e), e.getMessage());
             }
         }
         if (!rows.isEmpty()) {
@@ -100,7 +101,7 @@ public final class Generator {
         Optional<VirtualTokenTable> table = request.virtualTokens();
         if (table.isEmpty() && template.totalVirtualTokens() > 0) {
             if (!request.allowPlainPrompt()) {
-                throw new IllegalArgumentException("task '" + task + "': no virtual-token table (adapter) for a template with "
+                throw new RowRejected(RowError.NO_ADAPTER, "task '" + task + "': no virtual-token table (adapter) for a template with "
                         + template.totalVirtualTokens() + " virtual tokens, and the request does not allow the plain prompt");
             }
             template = template.withoutVirtualTokens();
@@ -108,22 +109,22 @@ public final class Generator {
         if (table.isPresent()) {
             VirtualTokenTable t = table.get();
             if (!t.modelFingerprint().equals(model.fingerprint())) {
-                throw new IllegalArgumentException("task '" + task + "': the adapter was tuned for model " + t.modelFingerprint()
+                throw new RowRejected(RowError.ADAPTER_MISMATCH, "task '" + task + "': the adapter was tuned for model " + t.modelFingerprint()
                         + ", not for the loaded model " + model.fingerprint());
             }
             if (t.hidden() != hidden) {
-                throw new IllegalArgumentException("task '" + task + "': the virtual-token table is " + t.hidden()
+                throw new RowRejected(RowError.ADAPTER_MISMATCH, "task '" + task + "': the virtual-token table is " + t.hidden()
                         + " wide but the model's hidden size is " + hidden);
             }
             if (t.rows() != template.totalVirtualTokens()) {
-                throw new IllegalArgumentException("task '" + task + "': the virtual-token table has " + t.rows()
+                throw new RowRejected(RowError.ADAPTER_MISMATCH, "task '" + task + "': the virtual-token table has " + t.rows()
                         + " rows but the template takes total_virtual_tokens = " + template.totalVirtualTokens());
             }
         }
         GenerationOptions options = request.options();
         int room = config.maxSequenceLength() - options.maxNewTokens();
         if (room <= 0) {
-            throw new IllegalArgumentException("task '" + task + "': maxNewTokens " + options.maxNewTokens()
+            throw new PromptTooLongException("task '" + task + "': maxNewTokens " + options.maxNewTokens()
                     + " leaves no room for a prompt in max_seq_length " + config.maxSequenceLength());
         }
         Prompt prompt = prompts.build(template, request.fields(), PromptMode.INFERENCE, room);
@@ -329,10 +330,27 @@ public final class Generator {
 
         GenerationResult result() {
             if (finish == FinishReason.ERROR) {
-                return GenerationResult.failed(id, error);
+                return GenerationResult.failed(id, RowError.GENERATION_FAILED, error);
             }
             String out = text != null ? text : tokenizer.decode(tokenArray());
-            return new GenerationResult(id, out, tokenArray(), promptLength, completionTokens, finish, null);
+            return new GenerationResult(id, out, tokenArray(), promptLength, completionTokens, finish, null, null);
+        }
+    }
+
+    private static RowError kindOf(IllegalArgumentException e) {
+        if (e instanceof RowRejected rejected) {
+            return rejected.kind;
+        }
+        return e instanceof PromptTooLongException ? RowError.PROMPT_TOO_LONG : RowError.INVALID_INPUT;
+    }
+
+    /** A row refused before generation, with the class of the refusal. */
+    private static final class RowRejected extends IllegalArgumentException {
+        private final RowError kind;
+
+        RowRejected(RowError kind, String message) {
+            super(message);
+            this.kind = kind;
         }
     }
 }

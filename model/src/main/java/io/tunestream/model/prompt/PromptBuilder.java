@@ -69,7 +69,7 @@ public final class PromptBuilder {
             throw new IllegalArgumentException(TaskTemplate.problem(task, "the template has no answer_field to train on"));
         }
         if (maxTokens <= 0) {
-            throw new IllegalArgumentException(TaskTemplate.problem(task, "no room for a prompt: " + maxTokens
+            throw new PromptTooLongException(TaskTemplate.problem(task, "no room for a prompt: " + maxTokens
                     + " tokens allowed"));
         }
 
@@ -79,7 +79,7 @@ public final class PromptBuilder {
         String truncate = template.truncateField();
         if (built.length() > maxTokens) {
             if (truncate == null) {
-                throw new IllegalArgumentException(TaskTemplate.problem(task, "prompt is " + built.length()
+                throw new PromptTooLongException(TaskTemplate.problem(task, "prompt is " + built.length()
                         + " tokens, more than the " + maxTokens + " allowed, and the template has no truncate_field"));
             }
             int[] fieldIds = tokenizer.encode(values.get(truncate));
@@ -93,7 +93,7 @@ public final class PromptBuilder {
                 built = assemble(template, values, answer);
             }
             if (built.length() > maxTokens) {
-                throw new IllegalArgumentException(TaskTemplate.problem(task, "prompt is " + built.length()
+                throw new PromptTooLongException(TaskTemplate.problem(task, "prompt is " + built.length()
                         + " tokens with truncate_field '" + truncate + "' emptied, more than the " + maxTokens + " allowed"));
             }
         }

@@ -91,6 +91,9 @@ class GeneratorTest {
         assertThat(results).extracting(GenerationResult::finishReason).containsExactly(FinishReason.ERROR,
                 FinishReason.LENGTH, FinishReason.ERROR, FinishReason.ERROR, FinishReason.ERROR, FinishReason.ERROR,
                 FinishReason.ERROR);
+        assertThat(results).extracting(GenerationResult::errorKind).containsExactly(RowError.INVALID_INPUT, null,
+                RowError.INVALID_INPUT, RowError.PROMPT_TOO_LONG, RowError.ADAPTER_MISMATCH, RowError.ADAPTER_MISMATCH,
+                RowError.NO_ADAPTER);
     }
 
     @Test
