@@ -114,47 +114,28 @@ public final class DecoderModel implements AutoCloseable {
         NativeLibraryCache.install(NativeLibraryCache.defaultRoot());
         OrtEnvironment env = LargeStack.environment();
         byte[] bytes = serving.toByteArray();
-        // external data locations are relative to the model file; ORT resolves them against the session's model path,
-        // which a byte[] session does not have, so write the serving graph next to the original when data is external
         boolean external = original.getGraph().getInitializerList().stream()
                 .anyMatch(t -> t.getDataLocation() == OnnxMl.TensorProto.DataLocation.EXTERNAL);
-        Path servingFile = null;
+        ExecutionProvider provider = runtime.provider();
+        OrtSession session;
         try {
-            if (external) {
-                servingFile = Files.createTempFile(dir, ".tunestream-serving-", ".onnx");
-                Files.write(servingFile, bytes);
+            session = createSession(env, bytes, dir, external, runtime, provider);
+        } catch (OrtException | RuntimeException | UnsatisfiedLinkError e) {
+            if (provider != ExecutionProvider.CUDA) {
+                throw new IllegalStateException("cannot create an ONNX Runtime session for " + modelFile + ": " + e.getMessage(), e);
             }
-            ExecutionProvider provider = runtime.provider();
-            OrtSession session;
+            LOG.warn("CUDA session for {} failed to start on device {} ({}); running on CPU instead", modelFile,
+                    runtime.deviceId(), e.getMessage());
+            provider = ExecutionProvider.CPU;
             try {
-                session = createSession(env, bytes, servingFile, runtime, provider);
-            } catch (OrtException | RuntimeException | UnsatisfiedLinkError e) {
-                if (provider != ExecutionProvider.CUDA) {
-                    throw new IllegalStateException("cannot create an ONNX Runtime session for " + modelFile + ": " + e.getMessage(), e);
-                }
-                LOG.warn("CUDA session for {} failed to start on device {} ({}); running on CPU instead", modelFile,
-                        runtime.deviceId(), e.getMessage());
-                provider = ExecutionProvider.CPU;
-                try {
-                    session = createSession(env, bytes, servingFile, runtime, provider);
-                } catch (OrtException e2) {
-                    throw new IllegalStateException("cannot create an ONNX Runtime session for " + modelFile + ": " + e2.getMessage(), e2);
-                }
-            }
-            LOG.info("loaded {} model {} ({} layers, hidden {}, vocab {}), fingerprint {}, running on {}", config.family(),
-                    dir, config.layers(), config.hiddenSize(), config.vocabSize(), fingerprint, provider);
-            return new DecoderModel(dir, config, fingerprint, table, provider, env, session);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write the serving graph of " + modelFile, e);
-        } finally {
-            if (servingFile != null) {
-                try {
-                    Files.deleteIfExists(servingFile);
-                } catch (IOException e) {
-                    LOG.warn("cannot delete temporary serving graph {}: {}", servingFile, e.toString());
-                }
+                session = createSession(env, bytes, dir, external, runtime, provider);
+            } catch (OrtException e2) {
+                throw new IllegalStateException("cannot create an ONNX Runtime session for " + modelFile + ": " + e2.getMessage(), e2);
             }
         }
+        LOG.info("loaded {} model {} ({} layers, hidden {}, vocab {}), fingerprint {}, running on {}", config.family(),
+                dir, config.layers(), config.hiddenSize(), config.vocabSize(), fingerprint, provider);
+        return new DecoderModel(dir, config, fingerprint, table, provider, env, session);
     }
 
     /** The embedding table is held in Java once read; an untied head leaves it unread by the graph. */
@@ -170,11 +151,10 @@ public final class DecoderModel implements AutoCloseable {
         return model.toBuilder().setGraph(model.getGraph().toBuilder().clearInitializer().addAllInitializer(kept)).build();
     }
 
-    private static OrtSession createSession(OrtEnvironment env, byte[] bytes, Path file, RuntimeConfig runtime,
-                                            ExecutionProvider provider) throws OrtException {
+    private static OrtSession createSession(OrtEnvironment env, byte[] graph, Path dir, boolean external,
+                                            RuntimeConfig runtime, ExecutionProvider provider) throws OrtException {
         try (OrtSession.SessionOptions options = OrtSessions.options(runtime, provider)) {
-            return LargeStack.call(file != null ? file.toString() : "an in-memory decoder graph",
-                    () -> file != null ? env.createSession(file.toString(), options) : env.createSession(bytes, options));
+            return OrtSessions.create(env, "the serving graph of " + dir, graph, dir, external, options);
         }
     }
 

@@ -1,15 +1,24 @@
 package io.tunestream.model.onnx;
 
+import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.providers.OrtCUDAProviderOptions;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** What every ONNX Runtime session of Tunestream shares: its options, and direct buffers to feed it. */
 final class OrtSessions {
+
+    private static final Logger LOG = LoggerFactory.getLogger(OrtSessions.class);
 
     private OrtSessions() {
     }
@@ -45,6 +54,38 @@ final class OrtSessions {
         } catch (OrtException | RuntimeException e) {
             options.close();
             throw e;
+        }
+    }
+
+    /**
+     * A session for {@code graph} (a rewrite of the model in {@code modelDir}), created on a large stack.
+     * External data locations are relative to the model file and ONNX Runtime resolves them against the
+     * session's model path, which a session made from bytes does not have: with external data the graph
+     * is written next to the model for the time of the call, so that directory must be writable.
+     *
+     * @param what what the graph is, for errors ("the serving graph of models/x")
+     */
+    static OrtSession create(OrtEnvironment env, String what, byte[] graph, Path modelDir, boolean externalData,
+                             OrtSession.SessionOptions options) throws OrtException {
+        if (!externalData) {
+            return LargeStack.call(what, () -> env.createSession(graph, options));
+        }
+        Path file = null;
+        try {
+            file = Files.createTempFile(modelDir, ".tunestream-", ".onnx");
+            Files.write(file, graph);
+            String path = file.toString();
+            return LargeStack.call(what, () -> env.createSession(path, options));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + what + " next to the model in " + modelDir, e);
+        } finally {
+            if (file != null) {
+                try {
+                    Files.deleteIfExists(file);
+                } catch (IOException e) {
+                    LOG.warn("cannot delete the temporary copy {} of {}: {}", file, what, e.toString());
+                }
+            }
         }
     }
 

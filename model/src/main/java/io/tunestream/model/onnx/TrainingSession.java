@@ -125,27 +125,7 @@ public final class TrainingSession implements AutoCloseable {
             // Batches change shape from step to step, so a memory pattern is never reused; planning one
             // anyway kept ~230 MB more resident on demo-gpt2 at 8 x 128 (TrainingStepBenchmark).
             options.setMemoryPatternOptimization(false);
-            if (!external) {
-                return LargeStack.call("the training graph of " + dir, () -> env.createSession(model.toByteArray(), options));
-            }
-            // external data is resolved against the model file's directory: write the graph next to it
-            Path file = null;
-            try {
-                file = Files.createTempFile(dir, ".tunestream-training-", ".onnx");
-                Files.write(file, model.toByteArray());
-                Path graphFile = file;
-                return LargeStack.call("the training graph of " + dir, () -> env.createSession(graphFile.toString(), options));
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot write the training graph next to " + dir, e);
-            } finally {
-                if (file != null) {
-                    try {
-                        Files.deleteIfExists(file);
-                    } catch (IOException e) {
-                        LOG.warn("cannot delete temporary training graph {}: {}", file, e.toString());
-                    }
-                }
-            }
+            return OrtSessions.create(env, "the training graph of " + dir, model.toByteArray(), dir, external, options);
         }
     }
 
