@@ -82,34 +82,13 @@ public final class DecoderModel implements AutoCloseable {
      */
     public static DecoderModel load(Path dir, RuntimeConfig runtime) {
         Path modelFile = dir.resolve("model.onnx");
-        if (!Files.isRegularFile(modelFile)) {
-            throw new IllegalArgumentException("model directory " + dir + " has no model.onnx");
-        }
-        ModelConfig config = ModelConfig.read(dir);
-        OnnxMl.ModelProto original;
-        try (var in = Files.newInputStream(modelFile)) {
-            var coded = com.google.protobuf.CodedInputStream.newInstance(in);
-            coded.setSizeLimit(Integer.MAX_VALUE);
-            original = OnnxMl.ModelProto.parseFrom(coded);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + modelFile, e);
-        }
-        checkLayout(dir, original.getGraph(), config);
-        InputsEmbedsRewrite.Rewritten rewritten;
-        try {
-            rewritten = InputsEmbedsRewrite.rewrite(original);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("model " + dir + ": " + e.getMessage(), e);
-        }
-        if (rewritten.hiddenSize() != config.hiddenSize() || rewritten.vocabSize() != config.vocabSize()) {
-            throw new IllegalArgumentException("model " + dir + ": embedding table " + rewritten.embeddingTableName() + " is "
-                    + rewritten.vocabSize() + " x " + rewritten.hiddenSize() + " but config.json says vocab "
-                    + config.vocabSize() + ", hidden " + config.hiddenSize());
-        }
-        float[] table = Initializers.floats(rewritten.embeddingTable(), dir);
-        String fingerprint = WeightsFingerprint.of(original, dir);
+        Parsed parsed = parse(dir);
+        OnnxMl.ModelProto original = parsed.original();
+        ModelConfig config = parsed.weights().config();
+        float[] table = parsed.weights().tokenEmbeddings();
+        String fingerprint = parsed.weights().fingerprint();
         OnnxMl.ModelProto serving = withoutUnusedInitializers(
-                SingleInputConcatRemoval.rewrite(LastTokenLogits.rewrite(rewritten.model())));
+                SingleInputConcatRemoval.rewrite(LastTokenLogits.rewrite(parsed.rewritten().model())));
 
         NativeLibraryCache.install(NativeLibraryCache.defaultRoot());
         OrtEnvironment env = LargeStack.environment();
@@ -136,6 +115,42 @@ public final class DecoderModel implements AutoCloseable {
         LOG.info("loaded {} model {} ({} layers, hidden {}, vocab {}), fingerprint {}, running on {}", config.family(),
                 dir, config.layers(), config.hiddenSize(), config.vocabSize(), fingerprint, provider);
         return new DecoderModel(dir, config, fingerprint, table, provider, env, session);
+    }
+
+    /** The export, its inputs_embeds rewrite and its frozen weights, read and checked; no session yet. */
+    record Parsed(OnnxMl.ModelProto original, InputsEmbedsRewrite.Rewritten rewritten, FrozenWeights weights) {
+    }
+
+    /** Reads and checks a model directory (see {@link #load}) without creating a session. */
+    static Parsed parse(Path dir) {
+        Path modelFile = dir.resolve("model.onnx");
+        if (!Files.isRegularFile(modelFile)) {
+            throw new IllegalArgumentException("model directory " + dir + " has no model.onnx");
+        }
+        ModelConfig config = ModelConfig.read(dir);
+        OnnxMl.ModelProto original;
+        try (var in = Files.newInputStream(modelFile)) {
+            var coded = com.google.protobuf.CodedInputStream.newInstance(in);
+            coded.setSizeLimit(Integer.MAX_VALUE);
+            original = OnnxMl.ModelProto.parseFrom(coded);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + modelFile, e);
+        }
+        checkLayout(dir, original.getGraph(), config);
+        InputsEmbedsRewrite.Rewritten rewritten;
+        try {
+            rewritten = InputsEmbedsRewrite.rewrite(original);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("model " + dir + ": " + e.getMessage(), e);
+        }
+        if (rewritten.hiddenSize() != config.hiddenSize() || rewritten.vocabSize() != config.vocabSize()) {
+            throw new IllegalArgumentException("model " + dir + ": embedding table " + rewritten.embeddingTableName() + " is "
+                    + rewritten.vocabSize() + " x " + rewritten.hiddenSize() + " but config.json says vocab "
+                    + config.vocabSize() + ", hidden " + config.hiddenSize());
+        }
+        float[] table = Initializers.floats(rewritten.embeddingTable(), dir);
+        String fingerprint = WeightsFingerprint.of(original, dir);
+        return new Parsed(original, rewritten, new FrozenWeights(dir, config, fingerprint, table));
     }
 
     /** The embedding table is held in Java once read; an untied head leaves it unread by the graph. */

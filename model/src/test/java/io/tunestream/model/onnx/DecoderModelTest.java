@@ -16,6 +16,19 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class DecoderModelTest {
 
     @Test
+    void shouldReadTheSameWeightsWithoutASession() {
+        FrozenWeights weights = FrozenWeights.read(TestModels.model("tiny-llama"));
+        try (DecoderModel model = DecoderModel.load(TestModels.model("tiny-llama"), RuntimeConfig.cpu(1))) {
+            assertThat(weights.config()).isEqualTo(model.config());
+            assertThat(weights.fingerprint()).isEqualTo(model.fingerprint());
+            float[] row = new float[model.config().hiddenSize()];
+            model.embedToken(7, row, 0);
+            assertThat(java.util.Arrays.copyOfRange(weights.tokenEmbeddings(), 7 * row.length, 8 * row.length))
+                    .containsExactly(row);
+        }
+    }
+
+    @Test
     void shouldLoadFromAThreadWithASmallStack() throws Exception {
         // ONNX Runtime's start-up recursion overflowed default thread stacks (a SIGSEGV that ends the JVM):
         // loading must not depend on the caller's stack size

@@ -1,6 +1,6 @@
 package io.tunestream.trainer.run;
 
-import io.tunestream.model.onnx.DecoderModel;
+import io.tunestream.model.onnx.FrozenWeights;
 import io.tunestream.model.onnx.ExecutionProvider;
 import io.tunestream.model.onnx.ModelConfig;
 import io.tunestream.model.onnx.RuntimeConfig;
@@ -12,8 +12,7 @@ import java.util.Objects;
 /**
  * The frozen model as the trainer needs it: tokenizer, training session (loss and table
  * gradient), token-embedding table (to initialise encoders), weights fingerprint and config.
- * The serving graph is loaded only to read the embeddings and fingerprint, then closed, so that
- * only the training session stays in memory. Owns the tokenizer and the session.
+ * The weights are read without a serving session, so only the training session is in memory. Owns the tokenizer and the session.
  */
 public final class TrainerModel implements AutoCloseable {
 
@@ -40,15 +39,11 @@ public final class TrainerModel implements AutoCloseable {
         String fingerprint;
         float[] embeddings;
         ModelConfig config;
-        try (DecoderModel decoder = DecoderModel.load(directory, runtime)) {
-            config = decoder.config();
-            fingerprint = decoder.fingerprint();
-            int hidden = config.hiddenSize();
-            embeddings = new float[config.vocabSize() * hidden];
-            for (int id = 0; id < config.vocabSize(); id++) {
-                decoder.embedToken(id, embeddings, id * hidden);
-            }
-        }
+        // the weights only: no serving session is created just to read them
+        FrozenWeights weights = FrozenWeights.read(directory);
+        config = weights.config();
+        fingerprint = weights.fingerprint();
+        embeddings = weights.tokenEmbeddings();
         HuggingFaceTextTokenizer tokenizer = HuggingFaceTextTokenizer.load(directory);
         try {
             return new TrainerModel(directory, config, fingerprint, embeddings, tokenizer,
