@@ -1,6 +1,7 @@
 package io.tunestream.model.generate;
 
 import io.tunestream.model.onnx.DecoderModel;
+import io.tunestream.model.onnx.KvBuffer;
 import io.tunestream.model.onnx.KvCache;
 import io.tunestream.model.onnx.StepInput;
 import io.tunestream.model.prompt.Prompt;
@@ -161,6 +162,10 @@ public final class Generator {
             row.nextPosition = row.promptLength;
         }
         DecoderModel.Step step = model.forward(new StepInput(batch, maxLen, embeds, mask, positions), null);
+        if (model.decodesInPlace()) {
+            decodeInPlace(active, step);
+            return;
+        }
         KvCache cache = step.cache();
         try {
             while (true) {
@@ -208,6 +213,59 @@ public final class Generator {
             }
         } finally {
             cache.close();
+        }
+    }
+
+    /**
+     * The decoding steps after the prefill {@code step} when the model appends to a {@link KvBuffer}
+     * in place: the prefill's padded cache is copied once into buffers that hold every row's longest
+     * possible sequence, rows left-aligned.
+     */
+    private void decodeInPlace(List<Row> active, DecoderModel.Step prefill) {
+        int hidden = model.config().hiddenSize();
+        int capacity = 0;
+        int[] pads = new int[active.size()];
+        for (int b = 0; b < active.size(); b++) {
+            Row row = active.get(b);
+            pads[b] = row.pad;
+            // the token that finishes a row is never fed back, so a row holds at most this many positions
+            capacity = Math.max(capacity, Math.min(row.promptLength + row.options.maxNewTokens(), config.maxSequenceLength()));
+        }
+        KvBuffer kv;
+        try (KvCache cache = prefill.cache()) {
+            kv = KvBuffer.fromPadded(cache, pads, capacity);
+        }
+        try (kv) {
+            float[] logits = prefill.lastLogits();
+            while (true) {
+                List<Row> still = new ArrayList<>();
+                int[] keep = new int[active.size()];
+                for (int b = 0; b < active.size(); b++) {
+                    Row row = active.get(b);
+                    row.accept(pick(logits, b, row));
+                    if (row.finish == null) {
+                        keep[still.size()] = b;
+                        still.add(row);
+                    }
+                }
+                if (still.isEmpty()) {
+                    return;
+                }
+                if (still.size() < active.size()) {
+                    // finished rows stop costing work
+                    kv.keepRows(Arrays.copyOf(keep, still.size()));
+                }
+                active = still;
+                int batch = active.size();
+                float[] embeds = new float[batch * hidden];
+                long[] positions = new long[batch];
+                for (int b = 0; b < batch; b++) {
+                    Row row = active.get(b);
+                    model.embedToken(row.lastToken, embeds, b * hidden);
+                    positions[b] = row.nextPosition++;
+                }
+                logits = model.decode(embeds, positions, kv);
+            }
         }
     }
 

@@ -46,12 +46,13 @@ public final class DecoderModel implements AutoCloseable {
     private final ExecutionProvider provider;
     private final OrtEnvironment env;
     private final OrtSession session;
+    private final OrtSession decodeSession;
     private final List<String> pastNames;
     private final List<String> presentNames;
     private final Set<String> outputs;
 
     private DecoderModel(Path directory, ModelConfig config, String fingerprint, float[] embeddingTable,
-                         ExecutionProvider provider, OrtEnvironment env, OrtSession session) {
+                         ExecutionProvider provider, OrtEnvironment env, OrtSession session, OrtSession decodeSession) {
         this.directory = directory;
         this.config = config;
         this.fingerprint = fingerprint;
@@ -59,6 +60,7 @@ public final class DecoderModel implements AutoCloseable {
         this.provider = provider;
         this.env = env;
         this.session = session;
+        this.decodeSession = decodeSession;
         List<String> past = new ArrayList<>();
         List<String> present = new ArrayList<>();
         for (int i = 0; i < config.layers(); i++) {
@@ -87,8 +89,8 @@ public final class DecoderModel implements AutoCloseable {
         ModelConfig config = parsed.weights().config();
         float[] table = parsed.weights().tokenEmbeddings();
         String fingerprint = parsed.weights().fingerprint();
-        OnnxMl.ModelProto serving = withoutUnusedInitializers(
-                SingleInputConcatRemoval.rewrite(LastTokenLogits.rewrite(parsed.rewritten().model())));
+        OnnxMl.ModelProto serving = withoutUnusedInitializers(SkipLayerNormRewrite.rewrite(
+                SingleInputConcatRemoval.rewrite(LastTokenLogits.rewrite(parsed.rewritten().model()))));
 
         NativeLibraryCache.install(NativeLibraryCache.defaultRoot());
         OrtEnvironment env = LargeStack.environment();
@@ -112,9 +114,29 @@ public final class DecoderModel implements AutoCloseable {
                 throw new IllegalStateException("cannot create an ONNX Runtime session for " + modelFile + ": " + e2.getMessage(), e2);
             }
         }
-        LOG.info("loaded {} model {} ({} layers, hidden {}, vocab {}), fingerprint {}, running on {}", config.family(),
-                dir, config.layers(), config.hiddenSize(), config.vocabSize(), fingerprint, provider);
-        return new DecoderModel(dir, config, fingerprint, table, provider, env, session);
+        OrtSession decodeSession = null;
+        String decoding = "the export's attention (the KV cache is copied at every step)";
+        if (runtime.inPlaceKvCache()) {
+            OnnxMl.ModelProto decode = null;
+            try {
+                decode = GroupQueryAttentionRewrite.rewrite(serving, config.layers(), config.heads(), config.kvHeads());
+            } catch (IllegalArgumentException e) {
+                decoding += ": its attention has no in-place form here (" + e.getMessage() + ")";
+            }
+            if (decode != null) {
+                try {
+                    decodeSession = createSession(env, withoutUnusedInitializers(decode).toByteArray(), dir, external, runtime,
+                            provider);
+                    decoding = "attention appending to the KV cache in place (GroupQueryAttention)";
+                } catch (OrtException | RuntimeException e) {
+                    decoding += ": the in-place decode graph did not start (" + e.getMessage() + ")";
+                }
+            }
+        }
+        LOG.info("loaded {} model {} ({} layers, hidden {}, vocab {}), fingerprint {}, running on {}, decoding with {}",
+                config.family(), dir, config.layers(), config.hiddenSize(), config.vocabSize(), fingerprint, provider,
+                decoding);
+        return new DecoderModel(dir, config, fingerprint, table, provider, env, session, decodeSession);
     }
 
     /** The export, its inputs_embeds rewrite and its frozen weights, read and checked; no session yet. */
@@ -297,6 +319,75 @@ public final class DecoderModel implements AutoCloseable {
         }
     }
 
+    /** Whether decoding steps can append to a {@link KvBuffer} in place ({@link #decode}). */
+    public boolean decodesInPlace() {
+        return decodeSession != null;
+    }
+
+    /**
+     * Runs one decoding step that appends each row's new position to {@code kv} in place.
+     *
+     * @param embeds    [batch, hidden] row-major embedding of each row's new token
+     * @param positions position id of each row's new token
+     * @param kv        the batch's keys and values; every row gains one position
+     * @return [batch, vocab] row-major logits of the new positions
+     * @throws IllegalStateException if the model has no in-place decode graph ({@link #decodesInPlace()}),
+     *                               a row is full, or the step fails
+     */
+    public float[] decode(float[] embeds, long[] positions, KvBuffer kv) {
+        if (decodeSession == null) {
+            throw new IllegalStateException("model " + directory + " has no in-place decode graph");
+        }
+        int batch = kv.batch();
+        int hidden = config.hiddenSize();
+        if (embeds.length != batch * hidden || positions.length != batch) {
+            throw new IllegalArgumentException("a decode step of " + batch + " rows takes " + batch * hidden
+                    + " embedding values and " + batch + " positions, got " + embeds.length + " and " + positions.length);
+        }
+        int[] seqlens = new int[batch];
+        for (int b = 0; b < batch; b++) {
+            seqlens[b] = kv.length(b);
+            if (seqlens[b] >= kv.capacity()) {
+                throw new IllegalStateException("row " + b + " of the KV buffer is full (" + kv.capacity() + " positions)");
+            }
+        }
+        List<OnnxTensor> created = new ArrayList<>();
+        try {
+            Map<String, OnnxTensor> feeds = new HashMap<>();
+            feeds.put(InputsEmbedsRewrite.INPUTS_EMBEDS, track(created, OnnxTensor.createTensor(env,
+                    OrtSessions.direct(embeds), new long[]{batch, 1, hidden})));
+            feeds.put("position_ids", track(created, OnnxTensor.createTensor(env, OrtSessions.direct(positions),
+                    new long[]{batch, 1})));
+            feeds.put(GroupQueryAttentionRewrite.SEQLENS_K, track(created, OnnxTensor.createTensor(env,
+                    OrtSessions.direct(seqlens), new long[]{batch})));
+            feeds.put(GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH, track(created, OnnxTensor.createTensor(env,
+                    kv.capacity())));
+            Map<String, OnnxValue> pinned = new HashMap<>();
+            List<OnnxTensor> past = kv.inputs();
+            List<OnnxTensor> present = kv.outputs();
+            for (int i = 0; i < pastNames.size(); i++) {
+                feeds.put(pastNames.get(i), past.get(i));
+                pinned.put(presentNames.get(i), present.get(i));
+            }
+            FloatBuffer logits = ByteBuffer.allocateDirect(batch * config.vocabSize() * Float.BYTES)
+                    .order(ByteOrder.nativeOrder()).asFloatBuffer();
+            pinned.put(LastTokenLogits.LAST_LOGITS, track(created, OnnxTensor.createTensor(env, logits,
+                    new long[]{batch, 1, config.vocabSize()})));
+            // every output is pinned: the result holds nothing of its own
+            decodeSession.run(feeds, pinned).close();
+            kv.appended();
+            float[] last = new float[batch * config.vocabSize()];
+            logits.rewind();
+            logits.get(last);
+            return last;
+        } catch (OrtException e) {
+            throw new IllegalStateException("decode step of model " + directory + " failed (batch " + batch + ", capacity "
+                    + kv.capacity() + "): " + e.getMessage(), e);
+        } finally {
+            created.forEach(OnnxTensor::close);
+        }
+    }
+
     private static OnnxTensor track(List<OnnxTensor> created, OnnxTensor t) {
         created.add(t);
         return t;
@@ -307,6 +398,9 @@ public final class DecoderModel implements AutoCloseable {
     @Override
     public void close() {
         try {
+            if (decodeSession != null) {
+                decodeSession.close();
+            }
             session.close();
         } catch (OrtException e) {
             throw new IllegalStateException("cannot close the ONNX Runtime session of " + directory, e);

@@ -164,7 +164,7 @@ public final class InputsEmbedsRewrite {
         for (OnnxMl.ValueInfoProto out : graph.getOutputList()) {
             graphOutputs.add(out.getName());
         }
-        List<OnnxMl.NodeProto> live = removeDeadNodes(rewired, graphOutputs);
+        List<OnnxMl.NodeProto> live = GraphIndex.withoutDeadNodes(rewired, graphOutputs);
 
         for (OnnxMl.NodeProto node : live) {
             for (String input : node.getInputList()) {
@@ -240,41 +240,5 @@ public final class InputsEmbedsRewrite {
             }
         }
         return touched ? b.build() : node;
-    }
-
-    /**
-     * Drops nodes none of whose outputs is read by a live node or a graph output. Only top-level
-     * consumers are seen; subgraph (If/Loop) bodies reading outer names keep their producers because
-     * their names are collected as inputs of the owning node's attributes below.
-     */
-    private static List<OnnxMl.NodeProto> removeDeadNodes(List<OnnxMl.NodeProto> nodes, Set<String> graphOutputs) {
-        List<OnnxMl.NodeProto> live = new ArrayList<>(nodes);
-        boolean removed = true;
-        while (removed) {
-            Set<String> read = new HashSet<>(graphOutputs);
-            for (OnnxMl.NodeProto node : live) {
-                read.addAll(node.getInputList());
-                for (OnnxMl.AttributeProto a : node.getAttributeList()) {
-                    if (a.hasG()) {
-                        collectReads(a.getG(), read);
-                    }
-                    a.getGraphsList().forEach(g -> collectReads(g, read));
-                }
-            }
-            removed = live.removeIf(n -> n.getOutputList().stream().noneMatch(read::contains));
-        }
-        return live;
-    }
-
-    private static void collectReads(OnnxMl.GraphProto g, Set<String> read) {
-        for (OnnxMl.NodeProto node : g.getNodeList()) {
-            read.addAll(node.getInputList());
-            for (OnnxMl.AttributeProto a : node.getAttributeList()) {
-                if (a.hasG()) {
-                    collectReads(a.getG(), read);
-                }
-                a.getGraphsList().forEach(sub -> collectReads(sub, read));
-            }
-        }
     }
 }

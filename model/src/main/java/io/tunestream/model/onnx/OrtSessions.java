@@ -9,6 +9,7 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
 import java.nio.LongBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -92,6 +93,13 @@ final class OrtSessions {
     /** A native-order direct copy of {@code values}, which ONNX Runtime reads without another copy. */
     static FloatBuffer direct(float[] values) {
         FloatBuffer b = ByteBuffer.allocateDirect(values.length * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        b.put(values).rewind();
+        return b;
+    }
+
+    /** A native-order direct copy of {@code values}, which ONNX Runtime reads without another copy. */
+    static IntBuffer direct(int[] values) {
+        IntBuffer b = ByteBuffer.allocateDirect(values.length * Integer.BYTES).order(ByteOrder.nativeOrder()).asIntBuffer();
         b.put(values).rewind();
         return b;
     }

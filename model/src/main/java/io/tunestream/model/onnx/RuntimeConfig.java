@@ -9,9 +9,18 @@ package io.tunestream.model.onnx;
  * @param gpuMemLimitBytes CUDA arena limit in bytes, 0 for ONNX Runtime's default (no limit)
  * @param intraOpThreads   threads inside one operator, 0 for ONNX Runtime's default (one per core)
  * @param interOpThreads   threads across independent operators, 0 for ONNX Runtime's default
+ * @param inPlaceKvCache   decode with attention that appends to the KV cache in place
+ *                         ({@link GroupQueryAttentionRewrite}) where the graph allows; false keeps the
+ *                         export's attention, which copies the whole cache at every step
  */
 public record RuntimeConfig(ExecutionProvider provider, int deviceId, long gpuMemLimitBytes,
-                            int intraOpThreads, int interOpThreads) {
+                            int intraOpThreads, int interOpThreads, boolean inPlaceKvCache) {
+
+    /** In-place KV cache where the graph allows. */
+    public RuntimeConfig(ExecutionProvider provider, int deviceId, long gpuMemLimitBytes, int intraOpThreads,
+                         int interOpThreads) {
+        this(provider, deviceId, gpuMemLimitBytes, intraOpThreads, interOpThreads, true);
+    }
 
     public RuntimeConfig {
         if (provider == null) {
@@ -39,6 +48,11 @@ public record RuntimeConfig(ExecutionProvider provider, int deviceId, long gpuMe
     /** CPU with the given intra-op thread count. */
     public static RuntimeConfig cpu(int intraOpThreads) {
         return new RuntimeConfig(ExecutionProvider.CPU, 0, 0, intraOpThreads, 0);
+    }
+
+    /** This configuration with the in-place KV cache on or off. */
+    public RuntimeConfig withInPlaceKvCache(boolean enabled) {
+        return new RuntimeConfig(provider, deviceId, gpuMemLimitBytes, intraOpThreads, interOpThreads, enabled);
     }
 
     /** CUDA on a device, no memory limit, default threads. */

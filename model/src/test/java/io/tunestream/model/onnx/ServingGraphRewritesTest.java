@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 /** The serving-only rewrites keep the numbers: last_logits is the last row of logits. */
@@ -61,6 +62,67 @@ class ServingGraphRewritesTest {
         assertThat(serving.getGraph().getNodeList()).anyMatch(n -> n.getOpType().equals("Slice")
                 && n.getInput(0).equals("logits"));
         assertThat(run(serving, LastTokenLogits.LAST_LOGITS)).containsExactly(run(original, "logits"), within(1e-5f));
+    }
+
+    @Test
+    void shouldFuseEveryResidualAddAndLayerNormWithoutChangingTheLogits() throws Exception {
+        OnnxMl.ModelProto original = gpt2();
+        OnnxMl.ModelProto serving = LastTokenLogits.rewrite(original);
+
+        OnnxMl.ModelProto fused = SkipLayerNormRewrite.rewrite(serving);
+
+        // tiny-gpt2 has 2 layers: ln_1 and ln_2 of each, and ln_f
+        assertThat(fused.getGraph().getNodeList()).filteredOn(n -> n.getOpType().equals("SkipLayerNormalization"))
+                .hasSize(5).allMatch(n -> n.getDomain().equals("com.microsoft"));
+        assertThat(fused.getGraph().getNodeList()).noneMatch(n -> n.getOpType().equals("LayerNormalization"));
+        assertThat(run(fused, LastTokenLogits.LAST_LOGITS)).containsExactly(run(original, "logits"), within(1e-5f));
+    }
+
+    @Test
+    void shouldLeaveAGraphWithoutTheAddAndLayerNormPatternUnchanged() throws Exception {
+        OnnxMl.ModelProto llama = OnnxMl.ModelProto.parseFrom(
+                Files.readAllBytes(TestModels.model("tiny-llama").resolve("model.onnx")));
+
+        assertThat(SkipLayerNormRewrite.rewrite(llama)).isSameAs(llama);
+    }
+
+    @Test
+    void shouldReplaceEachLayersAttentionByOneGroupQueryAttentionReadingNoMask() throws Exception {
+        OnnxMl.ModelProto serving = SingleInputConcatRemoval.rewrite(LastTokenLogits.rewrite(gpt2()));
+
+        OnnxMl.ModelProto decode = GroupQueryAttentionRewrite.rewrite(serving, 2, 4, 4);
+
+        OnnxMl.GraphProto g = decode.getGraph();
+        assertThat(g.getNodeList()).filteredOn(n -> n.getOpType().equals("GroupQueryAttention")).hasSize(2)
+                .allSatisfy(n -> {
+                    assertThat(n.getInput(3)).startsWith("past_key_values.");
+                    assertThat(n.getOutputList()).contains("present." + n.getInput(3).charAt(16) + ".key");
+                });
+        assertThat(g.getInputList()).extracting(OnnxMl.ValueInfoProto::getName)
+                .contains(GroupQueryAttentionRewrite.SEQLENS_K, GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH)
+                .doesNotContain("attention_mask");
+        assertThat(g.getNodeList()).noneMatch(n -> n.getOpType().equals("Concat") && n.getOutput(0).startsWith("present."));
+        assertThat(g.getNodeList()).noneMatch(n -> n.getOpType().equals("Softmax"));
+    }
+
+    @Test
+    void shouldRefuseAnAttentionItDoesNotKnowNamingTheLayerAndTheNode() throws Exception {
+        OnnxMl.ModelProto serving = SingleInputConcatRemoval.rewrite(LastTokenLogits.rewrite(gpt2()));
+        OnnxMl.GraphProto.Builder g = serving.getGraph().toBuilder();
+        for (int i = 0; i < g.getNodeCount(); i++) {
+            if (g.getNode(i).getOpType().equals("Softmax")) {
+                g.setNode(i, g.getNode(i).toBuilder().setOpType("LogSoftmax"));
+            }
+        }
+        OnnxMl.ModelProto changed = serving.toBuilder().setGraph(g).build();
+        OnnxMl.ModelProto llama = OnnxMl.ModelProto.parseFrom(
+                Files.readAllBytes(TestModels.model("tiny-llama").resolve("model.onnx")));
+
+        assertThatThrownBy(() -> GroupQueryAttentionRewrite.rewrite(changed, 2, 4, 4))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("layer 0").hasMessageContaining("Softmax").hasMessageContaining("LogSoftmax");
+        assertThatThrownBy(() -> GroupQueryAttentionRewrite.rewrite(llama, 2, 4, 4))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("layer 0");
     }
 
     /** The last position's logits of {@code output} for {@link #IDS}. */

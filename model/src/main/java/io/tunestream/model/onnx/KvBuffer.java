@@ -1,0 +1,201 @@
+package io.tunestream.model.onnx;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.TensorInfo;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * A batch's attention keys and values in buffers of fixed capacity that decoding steps append to in
+ * place ({@link DecoderModel#decode}); the alternative to a {@link KvCache}, which every step copies.
+ *
+ * <p>Layer i's key is buffer {@code 2i}, its value {@code 2i+1}, each [batch, kvHeads, capacity,
+ * headDim] in native memory that ONNX Runtime reads and writes directly. Row b holds
+ * {@link #length(int)} positions, left-aligned: no padding. Rows are dropped in place
+ * ({@link #keepRows}), moving the kept rows down, so a batch allocates its buffers once.
+ *
+ * <p>Owns its native memory; {@link #close()} releases the tensors. Not thread-safe: one generation
+ * loop owns it.
+ */
+public final class KvBuffer implements AutoCloseable {
+
+    private final OrtEnvironment env;
+    private final List<FloatBuffer> buffers;
+    private final int kvHeads;
+    private final int headDim;
+    private final int capacity;
+    private int[] lengths;
+    private List<OnnxTensor> inputs = List.of();
+    private List<OnnxTensor> outputs = List.of();
+    private boolean closed;
+
+    private KvBuffer(OrtEnvironment env, List<FloatBuffer> buffers, int kvHeads, int headDim, int capacity, int[] lengths) {
+        this.env = env;
+        this.buffers = buffers;
+        this.kvHeads = kvHeads;
+        this.headDim = headDim;
+        this.capacity = capacity;
+        this.lengths = lengths;
+    }
+
+    /**
+     * Copies a left-padded cache (as a prefill step returns it) into new buffers: row b's positions
+     * from {@code pads[b]} on, moved to the front.
+     *
+     * @param cache    the cache to copy; stays open, the caller closes it
+     * @param pads     left padding of each row
+     * @param capacity positions per row the buffers hold; at least every row's length
+     */
+    public static KvBuffer fromPadded(KvCache cache, int[] pads, int capacity) {
+        List<OnnxTensor> tensors = cache.tensors();
+        if (pads.length != cache.batch()) {
+            throw new IllegalArgumentException(pads.length + " pads for a cache of " + cache.batch() + " rows");
+        }
+        if (capacity < cache.length()) {
+            throw new IllegalArgumentException("capacity " + capacity + " is below the " + cache.length() + " cached positions");
+        }
+        long[] shape = ((TensorInfo) tensors.get(0).getInfo()).getShape();
+        int kvHeads = Math.toIntExact(shape[1]);
+        int headDim = Math.toIntExact(shape[3]);
+        int batch = cache.batch();
+        int length = cache.length();
+        int[] lengths = new int[batch];
+        for (int b = 0; b < batch; b++) {
+            if (pads[b] < 0 || pads[b] >= length) {
+                throw new IllegalArgumentException("row " + b + " has padding " + pads[b] + " of " + length + " positions");
+            }
+            lengths[b] = length - pads[b];
+        }
+        List<FloatBuffer> buffers = new ArrayList<>(tensors.size());
+        for (OnnxTensor t : tensors) {
+            FloatBuffer from = t.getFloatBuffer();
+            FloatBuffer to = ByteBuffer.allocateDirect(batch * kvHeads * capacity * headDim * Float.BYTES)
+                    .order(ByteOrder.nativeOrder()).asFloatBuffer();
+            for (int b = 0; b < batch; b++) {
+                for (int h = 0; h < kvHeads; h++) {
+                    int src = ((b * kvHeads + h) * length + pads[b]) * headDim;
+                    int dst = (b * kvHeads + h) * capacity * headDim;
+                    to.put(dst, from, src, lengths[b] * headDim);
+                }
+            }
+            buffers.add(to);
+        }
+        return new KvBuffer(OrtEnvironment.getEnvironment(), List.copyOf(buffers), kvHeads, headDim, capacity, lengths);
+    }
+
+    /** Rows of the batch. */
+    public int batch() {
+        return lengths.length;
+    }
+
+    /** Positions each row can hold. */
+    public int capacity() {
+        return capacity;
+    }
+
+    /** Positions row {@code row} holds. */
+    public int length(int row) {
+        return lengths[row];
+    }
+
+    /**
+     * Keeps only the given rows, in that order (finished rows dropped), moving them down in place.
+     *
+     * @param rows strictly increasing row indices
+     */
+    public void keepRows(int[] rows) {
+        checkOpen();
+        for (int j = 0; j < rows.length; j++) {
+            if (rows[j] < 0 || rows[j] >= lengths.length || j > 0 && rows[j] <= rows[j - 1]) {
+                throw new IllegalArgumentException("rows to keep must be increasing indices below " + lengths.length
+                        + ", got " + Arrays.toString(rows));
+            }
+        }
+        int block = kvHeads * capacity * headDim;
+        for (FloatBuffer buffer : buffers) {
+            for (int j = 0; j < rows.length; j++) {
+                if (rows[j] != j) {
+                    // j < rows[j]: the target block belongs to a dropped or already moved row
+                    buffer.put(j * block, buffer, rows[j] * block, block);
+                }
+            }
+        }
+        int[] kept = new int[rows.length];
+        for (int j = 0; j < rows.length; j++) {
+            kept[j] = lengths[rows[j]];
+        }
+        lengths = kept;
+        releaseTensors();
+    }
+
+    /** Tensors over the buffers for the current batch, as the step reads them ({@code past_key_values}). */
+    List<OnnxTensor> inputs() throws OrtException {
+        ensureTensors();
+        return inputs;
+    }
+
+    /** Tensors over the same memory, as the step writes them ({@code present}, pinned outputs). */
+    List<OnnxTensor> outputs() throws OrtException {
+        ensureTensors();
+        return outputs;
+    }
+
+    /** Records that a step wrote one more position to every row. */
+    void appended() {
+        for (int b = 0; b < lengths.length; b++) {
+            lengths[b]++;
+        }
+    }
+
+    private void ensureTensors() throws OrtException {
+        checkOpen();
+        if (!inputs.isEmpty()) {
+            return;
+        }
+        int batch = lengths.length;
+        long[] shape = {batch, kvHeads, capacity, headDim};
+        int used = batch * kvHeads * capacity * headDim;
+        List<OnnxTensor> in = new ArrayList<>(buffers.size());
+        List<OnnxTensor> out = new ArrayList<>(buffers.size());
+        try {
+            for (FloatBuffer buffer : buffers) {
+                in.add(OnnxTensor.createTensor(env, buffer.slice(0, used), shape));
+                out.add(OnnxTensor.createTensor(env, buffer.slice(0, used), shape));
+            }
+        } catch (OrtException | RuntimeException e) {
+            in.forEach(OnnxTensor::close);
+            out.forEach(OnnxTensor::close);
+            throw e;
+        }
+        inputs = List.copyOf(in);
+        outputs = List.copyOf(out);
+    }
+
+    private void releaseTensors() {
+        inputs.forEach(OnnxTensor::close);
+        outputs.forEach(OnnxTensor::close);
+        inputs = List.of();
+        outputs = List.of();
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("the KV buffer is closed");
+        }
+    }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            releaseTensors();
+        }
+    }
+}

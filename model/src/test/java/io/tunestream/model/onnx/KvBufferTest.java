@@ -1,0 +1,92 @@
+package io.tunestream.model.onnx;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import org.junit.jupiter.api.Test;
+
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Moving a padded cache into left-aligned buffers, and dropping rows in place. */
+class KvBufferTest {
+
+    private static final int HEADS = 2;
+    private static final int LENGTH = 4;
+    private static final int DIM = 3;
+
+    /** Value of (row, head, position, d) in the padded cache: distinct everywhere. */
+    private static float value(int tensor, int row, int head, int position, int d) {
+        return tensor * 10000 + row * 1000 + head * 100 + position * 10 + d;
+    }
+
+    private static KvCache paddedCache(int rows) throws OrtException {
+        List<OnnxTensor> tensors = new ArrayList<>();
+        for (int t = 0; t < 2; t++) {
+            float[] data = new float[rows * HEADS * LENGTH * DIM];
+            int i = 0;
+            for (int r = 0; r < rows; r++) {
+                for (int h = 0; h < HEADS; h++) {
+                    for (int p = 0; p < LENGTH; p++) {
+                        for (int d = 0; d < DIM; d++) {
+                            data[i++] = value(t, r, h, p, d);
+                        }
+                    }
+                }
+            }
+            tensors.add(OnnxTensor.createTensor(OrtEnvironment.getEnvironment(), OrtSessions.direct(data),
+                    new long[]{rows, HEADS, LENGTH, DIM}));
+        }
+        List<OnnxTensor> owned = List.copyOf(tensors);
+        return new KvCache(owned, () -> owned.forEach(OnnxTensor::close), rows, LENGTH);
+    }
+
+    /** (tensor t, row, head, slot) of the buffer, read through the tensors ONNX Runtime is given. */
+    private static float[] slot(KvBuffer kv, int t, int row, int head, int slot) throws OrtException {
+        FloatBuffer b = kv.inputs().get(t).getFloatBuffer();
+        float[] out = new float[DIM];
+        b.position(((row * HEADS + head) * kv.capacity() + slot) * DIM);
+        b.get(out);
+        return out;
+    }
+
+    @Test
+    void shouldMoveEachRowsPositionsPastItsPaddingToTheFront() throws OrtException {
+        try (KvCache cache = paddedCache(3); KvBuffer kv = KvBuffer.fromPadded(cache, new int[]{0, 2, 1}, 6)) {
+            assertThat(kv.batch()).isEqualTo(3);
+            assertThat(new int[]{kv.length(0), kv.length(1), kv.length(2)}).containsExactly(4, 2, 3);
+            assertThat(slot(kv, 0, 1, 1, 0)).containsExactly(value(0, 1, 1, 2, 0), value(0, 1, 1, 2, 1), value(0, 1, 1, 2, 2));
+            assertThat(slot(kv, 1, 2, 0, 2)).containsExactly(value(1, 2, 0, 3, 0), value(1, 2, 0, 3, 1), value(1, 2, 0, 3, 2));
+            assertThat(slot(kv, 1, 1, 0, 2)).containsOnly(0f);
+        }
+    }
+
+    @Test
+    void shouldKeepRowsInPlaceWithTheirLengths() throws OrtException {
+        try (KvCache cache = paddedCache(4); KvBuffer kv = KvBuffer.fromPadded(cache, new int[]{3, 0, 1, 2}, 5)) {
+            kv.keepRows(new int[]{1, 3});
+
+            assertThat(kv.batch()).isEqualTo(2);
+            assertThat(new int[]{kv.length(0), kv.length(1)}).containsExactly(4, 2);
+            assertThat(kv.inputs().get(0).getInfo().toString()).contains("shape=[2, 2, 5, 3]");
+            assertThat(slot(kv, 0, 0, 1, 3)).containsExactly(value(0, 1, 1, 3, 0), value(0, 1, 1, 3, 1), value(0, 1, 1, 3, 2));
+            assertThat(slot(kv, 1, 1, 0, 0)).containsExactly(value(1, 3, 0, 2, 0), value(1, 3, 0, 2, 1), value(1, 3, 0, 2, 2));
+        }
+    }
+
+    @Test
+    void shouldRefuseRowsThatAreNotIncreasingAndACapacityBelowTheCache() throws OrtException {
+        try (KvCache cache = paddedCache(3)) {
+            assertThatThrownBy(() -> KvBuffer.fromPadded(cache, new int[]{0, 0, 0}, 3))
+                    .hasMessageContaining("capacity 3 is below the 4 cached positions");
+            try (KvBuffer kv = KvBuffer.fromPadded(cache, new int[]{0, 0, 0}, 4)) {
+                assertThatThrownBy(() -> kv.keepRows(new int[]{2, 1})).hasMessageContaining("increasing");
+                assertThatThrownBy(() -> kv.keepRows(new int[]{0, 3})).hasMessageContaining("below 3");
+            }
+        }
+    }
+}
