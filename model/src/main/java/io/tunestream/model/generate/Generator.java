@@ -233,7 +233,7 @@ public final class Generator {
         }
         KvBuffer kv;
         try (KvCache cache = prefill.cache()) {
-            kv = KvBuffer.fromPadded(cache, pads, capacity);
+            kv = model.toKvBuffer(cache, pads, capacity);
         }
         try (kv) {
             float[] logits = prefill.lastLogits();

@@ -50,6 +50,7 @@ public final class DecoderModel implements AutoCloseable {
     private final List<String> pastNames;
     private final List<String> presentNames;
     private final Set<String> outputs;
+    private final DirectBufferPool buffers;
 
     private DecoderModel(Path directory, ModelConfig config, String fingerprint, float[] embeddingTable,
                          ExecutionProvider provider, OrtEnvironment env, OrtSession session, OrtSession decodeSession) {
@@ -73,6 +74,8 @@ public final class DecoderModel implements AutoCloseable {
         this.presentNames = List.copyOf(present);
         Set<String> out = new LinkedHashSet<>(present);
         this.outputs = Set.copyOf(out);
+        // a batch's prefill cache and KV buffers, and those of the next batch while it starts
+        this.buffers = new DirectBufferPool(4 * present.size());
     }
 
     /**
@@ -295,18 +298,47 @@ public final class DecoderModel implements AutoCloseable {
             FloatBuffer logits = ByteBuffer.allocateDirect(batch * config.vocabSize() * Float.BYTES)
                     .order(ByteOrder.nativeOrder()).asFloatBuffer();
             OnnxTensor pinned = track(created, OnnxTensor.createTensor(env, logits, new long[]{batch, 1, config.vocabSize()}));
-            Map<String, OnnxValue> pinnedOutputs = Map.of(LastTokenLogits.LAST_LOGITS, pinned);
-            result = session.run(feeds, outputs, pinnedOutputs);
+            Map<String, OnnxValue> pinnedOutputs = new HashMap<>(Map.of(LastTokenLogits.LAST_LOGITS, pinned));
+            List<OnnxTensor> prefillPresents = new ArrayList<>(presentNames.size());
+            List<FloatBuffer> prefillBuffers = new ArrayList<>(presentNames.size());
+            if (past == null) {
+                // a prefill's cache is copied out once (KvBuffer, selectRows): in our direct memory that is a
+                // plain memory copy, where reading ORT's own output would first copy it into a heap buffer
+                long[] shape = {batch, config.kvHeads(), input.sequence(), config.headDim()};
+                int size = batch * config.kvHeads() * input.sequence() * config.headDim();
+                for (String name : presentNames) {
+                    FloatBuffer b = buffers.take(size);
+                    prefillBuffers.add(b);
+                    OnnxTensor t = OnnxTensor.createTensor(env, b, shape);
+                    prefillPresents.add(t);
+                    created.add(t);
+                    pinnedOutputs.put(name, t);
+                }
+                result = session.run(feeds, pinnedOutputs);
+            } else {
+                result = session.run(feeds, outputs, pinnedOutputs);
+            }
             float[] last = new float[batch * config.vocabSize()];
             logits.rewind();
             logits.get(last);
-            List<OnnxTensor> presents = new ArrayList<>(presentNames.size());
-            for (String name : presentNames) {
-                presents.add((OnnxTensor) result.get(name).orElseThrow(
-                        () -> new IllegalStateException("the session returned no " + name)));
+            KvCache cache;
+            if (past == null) {
+                List<OnnxTensor> owned = List.copyOf(prefillPresents);
+                List<FloatBuffer> memory = List.copyOf(prefillBuffers);
+                created.removeAll(owned);
+                cache = new KvCache(owned, () -> {
+                    owned.forEach(OnnxTensor::close);
+                    memory.forEach(buffers::give);
+                }, batch, input.sequence());
+            } else {
+                List<OnnxTensor> presents = new ArrayList<>(presentNames.size());
+                for (String name : presentNames) {
+                    presents.add((OnnxTensor) result.get(name).orElseThrow(
+                            () -> new IllegalStateException("the session returned no " + name)));
+                }
+                cache = new KvCache(presents, result, batch, pastLength + input.sequence());
+                result = null;
             }
-            KvCache cache = new KvCache(presents, result, batch, pastLength + input.sequence());
-            result = null;
             return new Step(last, cache);
         } catch (OrtException e) {
             throw new IllegalStateException("forward step of model " + directory + " failed (batch " + batch + ", past "
@@ -317,6 +349,17 @@ public final class DecoderModel implements AutoCloseable {
             }
             created.forEach(OnnxTensor::close);
         }
+    }
+
+    /**
+     * Copies a prefill's left-padded cache into buffers that {@link #decode} steps append to in place.
+     *
+     * @param prefill  the cache of a first step; stays open, the caller closes it
+     * @param pads     left padding of each row
+     * @param capacity positions per row the buffers hold
+     */
+    public KvBuffer toKvBuffer(KvCache prefill, int[] pads, int capacity) {
+        return KvBuffer.fromPadded(prefill, pads, capacity, buffers);
     }
 
     /** Whether decoding steps can append to a {@link KvBuffer} in place ({@link #decode}). */

@@ -5,8 +5,6 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.TensorInfo;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -21,12 +19,14 @@ import java.util.List;
  * {@link #length(int)} positions, left-aligned: no padding. Rows are dropped in place
  * ({@link #keepRows}), moving the kept rows down, so a batch allocates its buffers once.
  *
- * <p>Owns its native memory; {@link #close()} releases the tensors. Not thread-safe: one generation
+ * <p>Owns its native memory; {@link #close()} releases the tensors and returns the buffers to the
+ * model's pool. Not thread-safe: one generation
  * loop owns it.
  */
 public final class KvBuffer implements AutoCloseable {
 
     private final OrtEnvironment env;
+    private final DirectBufferPool pool;
     private final List<FloatBuffer> buffers;
     private final int kvHeads;
     private final int headDim;
@@ -36,8 +36,10 @@ public final class KvBuffer implements AutoCloseable {
     private List<OnnxTensor> outputs = List.of();
     private boolean closed;
 
-    private KvBuffer(OrtEnvironment env, List<FloatBuffer> buffers, int kvHeads, int headDim, int capacity, int[] lengths) {
+    private KvBuffer(OrtEnvironment env, DirectBufferPool pool, List<FloatBuffer> buffers, int kvHeads, int headDim,
+                     int capacity, int[] lengths) {
         this.env = env;
+        this.pool = pool;
         this.buffers = buffers;
         this.kvHeads = kvHeads;
         this.headDim = headDim;
@@ -52,8 +54,9 @@ public final class KvBuffer implements AutoCloseable {
      * @param cache    the cache to copy; stays open, the caller closes it
      * @param pads     left padding of each row
      * @param capacity positions per row the buffers hold; at least every row's length
+     * @param pool     where the buffers come from and go back to on {@link #close()}
      */
-    public static KvBuffer fromPadded(KvCache cache, int[] pads, int capacity) {
+    static KvBuffer fromPadded(KvCache cache, int[] pads, int capacity, DirectBufferPool pool) {
         List<OnnxTensor> tensors = cache.tensors();
         if (pads.length != cache.batch()) {
             throw new IllegalArgumentException(pads.length + " pads for a cache of " + cache.batch() + " rows");
@@ -75,9 +78,8 @@ public final class KvBuffer implements AutoCloseable {
         }
         List<FloatBuffer> buffers = new ArrayList<>(tensors.size());
         for (OnnxTensor t : tensors) {
-            FloatBuffer from = t.getFloatBuffer();
-            FloatBuffer to = ByteBuffer.allocateDirect(batch * kvHeads * capacity * headDim * Float.BYTES)
-                    .order(ByteOrder.nativeOrder()).asFloatBuffer();
+            FloatBuffer from = KvCache.floats(t);
+            FloatBuffer to = pool.take(batch * kvHeads * capacity * headDim);
             for (int b = 0; b < batch; b++) {
                 for (int h = 0; h < kvHeads; h++) {
                     int src = ((b * kvHeads + h) * length + pads[b]) * headDim;
@@ -87,7 +89,7 @@ public final class KvBuffer implements AutoCloseable {
             }
             buffers.add(to);
         }
-        return new KvBuffer(OrtEnvironment.getEnvironment(), List.copyOf(buffers), kvHeads, headDim, capacity, lengths);
+        return new KvBuffer(OrtEnvironment.getEnvironment(), pool, List.copyOf(buffers), kvHeads, headDim, capacity, lengths);
     }
 
     /** Rows of the batch. */
@@ -196,6 +198,7 @@ public final class KvBuffer implements AutoCloseable {
         if (!closed) {
             closed = true;
             releaseTensors();
+            buffers.forEach(pool::give);
         }
     }
 }

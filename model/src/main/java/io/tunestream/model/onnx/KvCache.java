@@ -77,7 +77,7 @@ public final class KvCache implements AutoCloseable {
                 int heads = Math.toIntExact(shape[1]);
                 int headDim = Math.toIntExact(shape[3]);
                 int rowSize = heads * length * headDim;
-                FloatBuffer all = t.getFloatBuffer();
+                FloatBuffer all = floats(t);
                 FloatBuffer out = ByteBuffer.allocateDirect(rows.length * heads * kept * headDim * Float.BYTES)
                         .order(ByteOrder.nativeOrder()).asFloatBuffer();
                 for (int r : rows) {
@@ -98,6 +98,16 @@ public final class KvCache implements AutoCloseable {
         }
         List<OnnxTensor> owned = List.copyOf(selected);
         return new KvCache(owned, () -> owned.forEach(OnnxTensor::close), rows.length, kept);
+    }
+
+    /**
+     * The values of {@code t}: its own buffer when it was made from one (no copy), else ONNX Runtime's
+     * copy of its native memory.
+     */
+    static FloatBuffer floats(OnnxTensor t) {
+        return t.getBufferRef().filter(FloatBuffer.class::isInstance)
+                .map(b -> ((FloatBuffer) b).duplicate().rewind())
+                .orElseGet(t::getFloatBuffer);
     }
 
     @Override

@@ -56,7 +56,7 @@ class KvBufferTest {
 
     @Test
     void shouldMoveEachRowsPositionsPastItsPaddingToTheFront() throws OrtException {
-        try (KvCache cache = paddedCache(3); KvBuffer kv = KvBuffer.fromPadded(cache, new int[]{0, 2, 1}, 6)) {
+        try (KvCache cache = paddedCache(3); KvBuffer kv = KvBuffer.fromPadded(cache, new int[]{0, 2, 1}, 6, new DirectBufferPool(0))) {
             assertThat(kv.batch()).isEqualTo(3);
             assertThat(new int[]{kv.length(0), kv.length(1), kv.length(2)}).containsExactly(4, 2, 3);
             assertThat(slot(kv, 0, 1, 1, 0)).containsExactly(value(0, 1, 1, 2, 0), value(0, 1, 1, 2, 1), value(0, 1, 1, 2, 2));
@@ -67,7 +67,7 @@ class KvBufferTest {
 
     @Test
     void shouldKeepRowsInPlaceWithTheirLengths() throws OrtException {
-        try (KvCache cache = paddedCache(4); KvBuffer kv = KvBuffer.fromPadded(cache, new int[]{3, 0, 1, 2}, 5)) {
+        try (KvCache cache = paddedCache(4); KvBuffer kv = KvBuffer.fromPadded(cache, new int[]{3, 0, 1, 2}, 5, new DirectBufferPool(0))) {
             kv.keepRows(new int[]{1, 3});
 
             assertThat(kv.batch()).isEqualTo(2);
@@ -81,9 +81,9 @@ class KvBufferTest {
     @Test
     void shouldRefuseRowsThatAreNotIncreasingAndACapacityBelowTheCache() throws OrtException {
         try (KvCache cache = paddedCache(3)) {
-            assertThatThrownBy(() -> KvBuffer.fromPadded(cache, new int[]{0, 0, 0}, 3))
+            assertThatThrownBy(() -> KvBuffer.fromPadded(cache, new int[]{0, 0, 0}, 3, new DirectBufferPool(0)))
                     .hasMessageContaining("capacity 3 is below the 4 cached positions");
-            try (KvBuffer kv = KvBuffer.fromPadded(cache, new int[]{0, 0, 0}, 4)) {
+            try (KvBuffer kv = KvBuffer.fromPadded(cache, new int[]{0, 0, 0}, 4, new DirectBufferPool(0))) {
                 assertThatThrownBy(() -> kv.keepRows(new int[]{2, 1})).hasMessageContaining("increasing");
                 assertThatThrownBy(() -> kv.keepRows(new int[]{0, 3})).hasMessageContaining("below 3");
             }

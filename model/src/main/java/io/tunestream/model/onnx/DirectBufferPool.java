@@ -1,0 +1,54 @@
+package io.tunestream.model.onnx;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * Native-order direct float buffers kept for reuse between batches: the KV buffers and prefill caches
+ * of one model. Why: a fresh direct buffer costs a page fault per 4 kB the first time it is written,
+ * which on the machines we measured is about 11 us a page, 17 ms for a 6 MB layer cache: more than a
+ * decoding step. ONNX Runtime's own arena reuses memory the same way.
+ *
+ * <p>Buffers taken may hold old values; their users only read what they wrote. Holds at most
+ * {@code maxFree} buffers, dropping the smallest. Thread-safe.
+ */
+final class DirectBufferPool {
+
+    private final int maxFree;
+    private final List<FloatBuffer> free = new ArrayList<>();
+
+    DirectBufferPool(int maxFree) {
+        if (maxFree < 0) {
+            throw new IllegalArgumentException("maxFree must be >= 0, got " + maxFree);
+        }
+        this.maxFree = maxFree;
+    }
+
+    /** A buffer of at least {@code floats} values (position 0, limit {@code floats}); give it back when done. */
+    synchronized FloatBuffer take(int floats) {
+        FloatBuffer best = null;
+        for (FloatBuffer b : free) {
+            if (b.capacity() >= floats && (best == null || b.capacity() < best.capacity())) {
+                best = b;
+            }
+        }
+        if (best != null) {
+            free.remove(best);
+        } else {
+            best = ByteBuffer.allocateDirect(Math.multiplyExact(floats, Float.BYTES)).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        }
+        return best.clear().limit(floats);
+    }
+
+    /** Returns a buffer from {@link #take}; it must not be used afterwards. */
+    synchronized void give(FloatBuffer buffer) {
+        free.add(buffer);
+        if (free.size() > maxFree) {
+            free.remove(free.stream().min(Comparator.comparingInt(FloatBuffer::capacity)).orElseThrow());
+        }
+    }
+}
