@@ -326,7 +326,7 @@ public final class DecoderModel implements AutoCloseable {
                 List<OnnxTensor> owned = List.copyOf(prefillPresents);
                 List<FloatBuffer> memory = List.copyOf(prefillBuffers);
                 created.removeAll(owned);
-                cache = new KvCache(owned, () -> {
+                cache = new KvCache(owned, memory, () -> {
                     owned.forEach(OnnxTensor::close);
                     memory.forEach(buffers::give);
                 }, batch, input.sequence());

@@ -77,8 +77,8 @@ public final class KvBuffer implements AutoCloseable {
             lengths[b] = length - pads[b];
         }
         List<FloatBuffer> buffers = new ArrayList<>(tensors.size());
-        for (OnnxTensor t : tensors) {
-            FloatBuffer from = KvCache.floats(t);
+        for (int i = 0; i < tensors.size(); i++) {
+            FloatBuffer from = cache.floats(i);
             FloatBuffer to = pool.take(batch * kvHeads * capacity * headDim);
             for (int b = 0; b < batch; b++) {
                 for (int h = 0; h < kvHeads; h++) {

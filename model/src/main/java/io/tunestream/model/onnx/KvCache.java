@@ -23,13 +23,23 @@ import java.util.List;
 public final class KvCache implements AutoCloseable {
 
     private final List<OnnxTensor> tensors;
+    private final List<FloatBuffer> memory;
     private final AutoCloseable owner;
     private final int batch;
     private final int length;
     private boolean closed;
 
     KvCache(List<OnnxTensor> tensors, AutoCloseable owner, int batch, int length) {
+        this(tensors, null, owner, batch, length);
+    }
+
+    /**
+     * @param memory the direct buffers the tensors were made over (read without copying), or null when
+     *               ONNX Runtime owns the tensors' memory
+     */
+    KvCache(List<OnnxTensor> tensors, List<FloatBuffer> memory, AutoCloseable owner, int batch, int length) {
         this.tensors = List.copyOf(tensors);
+        this.memory = memory == null ? null : List.copyOf(memory);
         this.owner = owner;
         this.batch = batch;
         this.length = length;
@@ -72,12 +82,13 @@ public final class KvCache implements AutoCloseable {
         List<OnnxTensor> selected = new ArrayList<>(tensors().size());
         int kept = length - leadingPositions;
         try {
-            for (OnnxTensor t : tensors) {
+            for (int i = 0; i < tensors().size(); i++) {
+                OnnxTensor t = tensors.get(i);
                 long[] shape = ((TensorInfo) t.getInfo()).getShape();
                 int heads = Math.toIntExact(shape[1]);
                 int headDim = Math.toIntExact(shape[3]);
                 int rowSize = heads * length * headDim;
-                FloatBuffer all = floats(t);
+                FloatBuffer all = floats(i);
                 FloatBuffer out = ByteBuffer.allocateDirect(rows.length * heads * kept * headDim * Float.BYTES)
                         .order(ByteOrder.nativeOrder()).asFloatBuffer();
                 for (int r : rows) {
@@ -100,14 +111,9 @@ public final class KvCache implements AutoCloseable {
         return new KvCache(owned, () -> owned.forEach(OnnxTensor::close), rows.length, kept);
     }
 
-    /**
-     * The values of {@code t}: its own buffer when it was made from one (no copy), else ONNX Runtime's
-     * copy of its native memory.
-     */
-    static FloatBuffer floats(OnnxTensor t) {
-        return t.getBufferRef().filter(FloatBuffer.class::isInstance)
-                .map(b -> ((FloatBuffer) b).duplicate().rewind())
-                .orElseGet(t::getFloatBuffer);
+    /** The values of tensor {@code i}: its buffer when we own its memory, else ONNX Runtime's copy of it. */
+    FloatBuffer floats(int i) {
+        return memory != null ? memory.get(i).duplicate().clear() : tensors().get(i).getFloatBuffer();
     }
 
     @Override
