@@ -47,13 +47,16 @@ public final class DecoderModel implements AutoCloseable {
     private final OrtEnvironment env;
     private final OrtSession session;
     private final OrtSession decodeSession;
+    private final OrtSession smallDecodeSession;
+    private final int parallelDecodeRows;
     private final List<String> pastNames;
     private final List<String> presentNames;
     private final Set<String> outputs;
     private final DirectBufferPool buffers;
 
     private DecoderModel(Path directory, ModelConfig config, String fingerprint, float[] embeddingTable,
-                         ExecutionProvider provider, OrtEnvironment env, OrtSession session, OrtSession decodeSession) {
+                         ExecutionProvider provider, OrtEnvironment env, OrtSession session, OrtSession decodeSession,
+                         OrtSession smallDecodeSession, int parallelDecodeRows) {
         this.directory = directory;
         this.config = config;
         this.fingerprint = fingerprint;
@@ -62,6 +65,8 @@ public final class DecoderModel implements AutoCloseable {
         this.env = env;
         this.session = session;
         this.decodeSession = decodeSession;
+        this.smallDecodeSession = smallDecodeSession;
+        this.parallelDecodeRows = parallelDecodeRows;
         List<String> past = new ArrayList<>();
         List<String> present = new ArrayList<>();
         for (int i = 0; i < config.layers(); i++) {
@@ -118,6 +123,7 @@ public final class DecoderModel implements AutoCloseable {
             }
         }
         OrtSession decodeSession = null;
+        OrtSession smallDecodeSession = null;
         String decoding = "the export's attention (the KV cache is copied at every step)";
         if (runtime.inPlaceKvCache()) {
             OnnxMl.ModelProto decode = null;
@@ -127,19 +133,28 @@ public final class DecoderModel implements AutoCloseable {
                 decoding += ": its attention has no in-place form here (" + e.getMessage() + ")";
             }
             if (decode != null) {
+                byte[] decodeBytes = withoutUnusedInitializers(decode).toByteArray();
                 try {
-                    decodeSession = createSession(env, withoutUnusedInitializers(decode).toByteArray(), dir, external, runtime,
-                            provider);
+                    decodeSession = createSession(env, decodeBytes, dir, external, runtime, provider);
                     decoding = "attention appending to the KV cache in place (GroupQueryAttention)";
+                    if (provider == ExecutionProvider.CPU && runtime.parallelDecodeRows() > 0
+                            && runtime.resolvedIntraOpThreads() > 1) {
+                        smallDecodeSession = createSession(env, decodeBytes, dir, external, runtime.withIntraOpThreads(1),
+                                provider);
+                        decoding += ", steps of fewer than " + runtime.parallelDecodeRows() + " rows on one thread";
+                    }
                 } catch (OrtException | RuntimeException e) {
+                    closeQuietly(decodeSession);
+                    decodeSession = null;
                     decoding += ": the in-place decode graph did not start (" + e.getMessage() + ")";
                 }
             }
         }
-        LOG.info("loaded {} model {} ({} layers, hidden {}, vocab {}), fingerprint {}, running on {}, decoding with {}",
-                config.family(), dir, config.layers(), config.hiddenSize(), config.vocabSize(), fingerprint, provider,
-                decoding);
-        return new DecoderModel(dir, config, fingerprint, table, provider, env, session, decodeSession);
+        LOG.info("loaded {} model {} ({} layers, hidden {}, vocab {}), fingerprint {}, running on {} with {} intra-op threads, "
+                        + "decoding with {}", config.family(), dir, config.layers(), config.hiddenSize(), config.vocabSize(),
+                fingerprint, provider, runtime.resolvedIntraOpThreads(), decoding);
+        return new DecoderModel(dir, config, fingerprint, table, provider, env, session, decodeSession, smallDecodeSession,
+                runtime.parallelDecodeRows());
     }
 
     /** The export, its inputs_embeds rewrite and its frozen weights, read and checked; no session yet. */
@@ -189,6 +204,16 @@ public final class DecoderModel implements AutoCloseable {
             return model;
         }
         return model.toBuilder().setGraph(model.getGraph().toBuilder().clearInitializer().addAllInitializer(kept)).build();
+    }
+
+    private static void closeQuietly(OrtSession session) {
+        if (session != null) {
+            try {
+                session.close();
+            } catch (OrtException e) {
+                LOG.warn("cannot close a session that failed to start: {}", e.toString());
+            }
+        }
     }
 
     private static OrtSession createSession(OrtEnvironment env, byte[] graph, Path dir, boolean external,
@@ -416,8 +441,9 @@ public final class DecoderModel implements AutoCloseable {
                     .order(ByteOrder.nativeOrder()).asFloatBuffer();
             pinned.put(LastTokenLogits.LAST_LOGITS, track(created, OnnxTensor.createTensor(env, logits,
                     new long[]{batch, 1, config.vocabSize()})));
+            OrtSession step = smallDecodeSession != null && batch < parallelDecodeRows ? smallDecodeSession : decodeSession;
             // every output is pinned: the result holds nothing of its own
-            decodeSession.run(feeds, pinned).close();
+            step.run(feeds, pinned).close();
             kv.appended();
             float[] last = new float[batch * config.vocabSize()];
             logits.rewind();
@@ -441,6 +467,9 @@ public final class DecoderModel implements AutoCloseable {
     @Override
     public void close() {
         try {
+            if (smallDecodeSession != null) {
+                smallDecodeSession.close();
+            }
             if (decodeSession != null) {
                 decodeSession.close();
             }

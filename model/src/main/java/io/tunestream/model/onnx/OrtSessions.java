@@ -37,9 +37,8 @@ final class OrtSessions {
             // several-fold when the machine is oversubscribed
             options.addConfigEntry("session.intra_op.allow_spinning", "0");
             options.addConfigEntry("session.inter_op.allow_spinning", "0");
-            if (runtime.intraOpThreads() > 0) {
-                options.setIntraOpNumThreads(runtime.intraOpThreads());
-            }
+            // ONNX Runtime's own default counts physical cores and finds one on some 2-vCPU machines
+            options.setIntraOpNumThreads(runtime.resolvedIntraOpThreads());
             if (runtime.interOpThreads() > 0) {
                 options.setInterOpNumThreads(runtime.interOpThreads());
             }

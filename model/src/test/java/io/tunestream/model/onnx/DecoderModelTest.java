@@ -171,7 +171,12 @@ class DecoderModelTest {
     void shouldRejectANegativeThreadCount() {
         assertThatThrownBy(() -> new RuntimeConfig(ExecutionProvider.CPU, 0, 0, -1, 0))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("intraOpThreads must be >= 0 (0 = ONNX Runtime default), got -1");
+                .hasMessage("intraOpThreads must be >= 0 (0 = one per available processor), got -1");
+        assertThatThrownBy(() -> RuntimeConfig.cpu(2).withParallelDecodeRows(-1))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("parallelDecodeRows must be >= 0 (0 = every step on intraOpThreads), got -1");
+        assertThat(RuntimeConfig.cpu().resolvedIntraOpThreads()).isEqualTo(Runtime.getRuntime().availableProcessors());
+        assertThat(RuntimeConfig.cpu(3).resolvedIntraOpThreads()).isEqualTo(3);
     }
 
     @Test
