@@ -161,7 +161,7 @@ public final class ServingApp implements AutoCloseable {
         Optional<Path> file = args.length > 0 ? Optional.of(Path.of(args[0])) : Optional.empty();
         ServingConfig config = ServingConfig.load(file, System.getenv());
         var runtime = new RuntimeConfig(ExecutionProvider.valueOf(config.executionProvider()), 0, 0,
-                config.threads(), 0);
+                config.threads(), 0).withParallelDecodeRows(config.parallelDecodeRows());
         var registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         var done = new CountDownLatch(1);
         try (ModelBatchAnswerer answerer = ModelBatchAnswerer.load(config.modelDir(), runtime);

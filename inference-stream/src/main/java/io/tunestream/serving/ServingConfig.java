@@ -1,5 +1,7 @@
 package io.tunestream.serving;
 
+import io.tunestream.model.onnx.RuntimeConfig;
+
 import io.tunestream.serving.topology.BatchingSettings;
 import io.tunestream.serving.topology.ServingTopics;
 import java.io.IOException;
@@ -28,6 +30,8 @@ import java.util.function.Function;
  * @param modelDir                 {@code model.dir}: directory of the served model (default {@code models/demo-gpt2})
  * @param executionProvider        {@code execution.provider}: {@code CPU} (default) or {@code CUDA}
  * @param threads                  {@code threads}: ONNX Runtime intra-op threads (default 0: one per core)
+ * @param parallelDecodeRows       {@code decode.parallel.rows}: decoding steps of fewer rows run on one thread, larger
+ *                                 ones and prefills on {@code threads} (default 16; 0: every step on {@code threads})
  * @param modelWorkers             {@code model.workers}: threads running batches next to the stream threads (default 1)
  * @param maxBatchSize             {@code batch.max.size}: rows per model call (default 8)
  * @param maxWait                  {@code batch.max.wait.ms}: longest a request waits for its batch (default 50)
@@ -44,7 +48,7 @@ import java.util.function.Function;
  * @param kafka                    {@code kafka.*}: further Kafka Streams properties
  */
 public record ServingConfig(String bootstrapServers, String registryUrl, Path modelDir, String executionProvider,
-                            int threads, int modelWorkers, int maxBatchSize, Duration maxWait, int maxBatchesPerPunctuation,
+                            int threads, int parallelDecodeRows, int modelWorkers, int maxBatchSize, Duration maxWait, int maxBatchesPerPunctuation,
                             int maxBatchesInFlight,
                             int keepAdapterVersions, int maxPromptChars, String applicationId, Path stateDir,
                             int streamThreads, int httpPort, String topicPrefix, Map<String, String> kafka) {
@@ -52,7 +56,7 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
     public static final String ENV_PREFIX = "TUNESTREAM_";
     private static final String KAFKA_PREFIX = "kafka.";
     private static final Set<String> KEYS = Set.of("bootstrap.servers", "registry.url", "model.dir",
-            "execution.provider", "threads", "model.workers", "batch.max.size", "batch.max.wait.ms",
+            "execution.provider", "threads", "decode.parallel.rows", "model.workers", "batch.max.size", "batch.max.wait.ms",
             "batch.max.per.punctuation", "batch.max.in.flight",
             "adapters.keep.versions", "request.max.prompt.chars", "application.id", "state.dir", "stream.threads",
             "http.port", "topics.prefix");
@@ -135,6 +139,7 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                 modelDir,
                 provider,
                 r.integer("threads", 0, 0),
+                r.integer("decode.parallel.rows", RuntimeConfig.DEFAULT_PARALLEL_DECODE_ROWS, 0),
                 r.integer("model.workers", 1, 1),
                 maxBatchSize,
                 Duration.ofMillis(maxWaitMs),

@@ -35,6 +35,7 @@ class ServingConfigTest {
         assertThat(config.modelDir()).isEqualTo(dir);
         assertThat(config.executionProvider()).isEqualTo("CPU");
         assertThat(config.maxBatchSize()).isEqualTo(8);
+        assertThat(config.parallelDecodeRows()).isEqualTo(16);
         assertThat(config.maxWait()).isEqualTo(Duration.ofMillis(50));
         assertThat(config.batching().punctuateInterval()).isEqualTo(Duration.ofMillis(12));
         assertThat(config.applicationId()).isEqualTo("tunestream-serving");
@@ -86,6 +87,14 @@ class ServingConfigTest {
         assertThatThrownBy(() -> ServingConfig.load(Optional.of(f), Map.of()))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("config 'batch.max.size' (env TUNESTREAM_BATCH_MAX_SIZE): must be an integer, was 'zero'");
+    }
+
+    @Test
+    void shouldRejectANegativeParallelDecodeRowCount() throws Exception {
+        Path f = file(required() + "decode.parallel.rows=-2\n");
+
+        assertThatThrownBy(() -> ServingConfig.load(Optional.of(f), Map.of()))
+                .hasMessage("config 'decode.parallel.rows' (env TUNESTREAM_DECODE_PARALLEL_ROWS): must be >= 0, was '-2'");
     }
 
     @Test

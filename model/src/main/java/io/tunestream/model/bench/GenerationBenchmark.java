@@ -30,6 +30,11 @@ import java.util.Optional;
  * {@code tunestream.home} or the working directory. Prompts are SQuAD validation contexts truncated
  * to {@code promptTokens}; EOS is suppressed so every row generates exactly {@code newTokens}.
  * Each figure is the best of {@code rounds} runs.
+ *
+ * <p>Also printed, from the same run: the in-place KV cache against the export's attention (which
+ * copies the cache at every step), and the most batch 32 could gain over batch 1 on this machine
+ * ({@link Roofline}): batch 32's work at the machine's peak matrix-product and memory-read rates,
+ * against batch 1 as measured.
  */
 public final class GenerationBenchmark {
 
@@ -59,11 +64,13 @@ public final class GenerationBenchmark {
                 "answer", null, List.of(), 0);
         GenerationOptions options = GenerationOptions.greedy(newTokens).withMinNewTokens(newTokens);
 
-        try (DecoderModel model = DecoderModel.load(modelDir, new RuntimeConfig(
-                io.tunestream.model.onnx.ExecutionProvider.CPU, 0, 0, threads, 0));
+        RuntimeConfig runtime = RuntimeConfig.cpu(threads);
+        try (DecoderModel model = DecoderModel.load(modelDir, runtime);
+             DecoderModel copying = DecoderModel.load(modelDir, runtime.withInPlaceKvCache(false));
              HuggingFaceTextTokenizer tokenizer = HuggingFaceTextTokenizer.load(modelDir)) {
             GeneratorConfig cached = new GeneratorConfig(promptTokens + newTokens, true);
             Generator withCache = new Generator(model, tokenizer, cached);
+            Generator exportAttention = new Generator(copying, tokenizer, cached);
             Generator recompute = new Generator(model, tokenizer, new GeneratorConfig(promptTokens + newTokens, false));
             List<GenerationRequest> requests = new ArrayList<>();
             for (int i = 0; requests.size() < 32 && i < texts.size(); i++) {
@@ -82,39 +89,32 @@ public final class GenerationBenchmark {
                             + " tokens, not " + promptTokens + " + " + newTokens + (r.isError() ? ": " + r.error() : ""));
                 }
             }
-            System.out.printf("model %s (%s), provider %s, prompt %d tokens, %d new tokens, best of %d rounds%n",
-                    modelDir.getFileName(), model.config().family(), model.provider(), promptTokens, newTokens, rounds);
+            System.out.printf("model %s (%s), provider %s, %d intra-op threads (decoding steps below %d rows on one), "
+                            + "prompt %d tokens, %d new tokens, best of %d rounds%n", modelDir.getFileName(),
+                    model.config().family(), model.provider(), runtime.resolvedIntraOpThreads(), runtime.parallelDecodeRows(),
+                    promptTokens, newTokens, rounds);
 
             // rounds interleave the configurations so that load from other processes hits them alike; the
             // process CPU time (all threads, native ones included) gives a second view that sharing the
             // machine distorts less than wall time
-            String[] names = {"KV cache   batch  1", "KV cache   batch  8", "KV cache   batch 32", "recompute  batch  1"};
-            Generator[] generators = {withCache, withCache, withCache, recompute};
-            int[] sizes = {1, 8, 32, 1};
-            // the same prompts with one new token: the prefill alone, subtracted to isolate the decode steps
-            GenerationOptions prefillOnly = GenerationOptions.greedy(1).withMinNewTokens(1);
-            List<GenerationRequest> prefills = requests.stream().map(q -> new GenerationRequest(q.id(), q.template(),
-                    q.fields(), q.virtualTokens(), prefillOnly, false)).toList();
-            double[][] best = new double[4][2];
-            double[][] bestPrefill = new double[3][2];
+            String[] names = {"KV cache   batch  1", "KV cache   batch  8", "KV cache   batch 32", "recompute  batch  1",
+                    "export attention (copies the cache) batch 32"};
+            Generator[] generators = {withCache, withCache, withCache, recompute, exportAttention};
+            int[] sizes = {1, 8, 32, 1, 32};
+            double[][] best = new double[names.length][2];
             for (double[] b : best) {
                 java.util.Arrays.fill(b, Double.MAX_VALUE);
             }
-            for (double[] b : bestPrefill) {
-                java.util.Arrays.fill(b, Double.MAX_VALUE);
-            }
             recompute.generate(requests.subList(0, 1));
+            exportAttention.generate(requests);
             for (int r = 0; r < rounds; r++) {
-                for (int c = 0; c < 4; c++) {
+                for (int c = 0; c < names.length; c++) {
                     min(best[c], measure(generators[c], requests.subList(0, sizes[c])));
-                    if (c < 3) {
-                        min(bestPrefill[c], measure(withCache, prefills.subList(0, sizes[c])));
-                    }
                 }
             }
-            double[] wall = new double[4];
-            double[] cpu = new double[4];
-            for (int c = 0; c < 4; c++) {
+            double[] wall = new double[names.length];
+            double[] cpu = new double[names.length];
+            for (int c = 0; c < names.length; c++) {
                 wall[c] = sizes[c] * newTokens / best[c][0];
                 cpu[c] = sizes[c] * newTokens / best[c][1];
                 System.out.printf("%s: %8.1f tokens/s (wall) %8.1f tokens/CPU-s%n", names[c], wall[c], cpu[c]);
@@ -122,13 +122,25 @@ public final class GenerationBenchmark {
             System.out.printf("batch  8 / batch 1 throughput: %5.2fx wall, %5.2fx CPU%n", wall[1] / wall[0], cpu[1] / cpu[0]);
             System.out.printf("batch 32 / batch 1 throughput: %5.2fx wall, %5.2fx CPU%n", wall[2] / wall[0], cpu[2] / cpu[0]);
             System.out.printf("KV cache / recompute (batch 1): %5.2fx wall, %5.2fx CPU%n", wall[0] / wall[3], cpu[0] / cpu[3]);
-            double[] decode = new double[3];
-            for (int c = 0; c < 3; c++) {
-                decode[c] = sizes[c] * (newTokens - 1) / Math.max(1e-9, best[c][1] - bestPrefill[c][1]);
-                System.out.printf("decode steps only, batch %2d: %8.1f tokens/CPU-s (prefill of %d x %d tokens: %.3f CPU-s)%n",
-                        sizes[c], decode[c], sizes[c], promptTokens, bestPrefill[c][1]);
-            }
-            System.out.printf("decode steps only, batch 32 / batch 1: %5.2fx CPU%n", decode[2] / decode[0]);
+            System.out.printf("in-place KV cache / export attention (batch 32): %5.2fx wall, %5.2fx CPU%n",
+                    wall[2] / wall[4], cpu[2] / cpu[4]);
+
+            // what batching could gain at most on this machine: batch 32 at peak speed against batch 1 as measured
+            Roofline.ModelWeights weights = Roofline.ModelWeights.read(modelDir, model.config());
+            Roofline peak = Roofline.measure(model.config().hiddenSize(), weights.mlpWidth(), runtime.resolvedIntraOpThreads());
+            Roofline.Work work = Roofline.Work.of(weights, model.config(), 32, promptTokens, newTokens);
+            double serial = work.serialSeconds(peak);
+            double overlapped = work.overlappedSeconds(peak);
+            System.out.printf("machine peaks on %d threads: %.0f GFLOP/s matrix product, %.1f GB/s memory read%n",
+                    peak.threads(), peak.gflops(), peak.gbps());
+            System.out.printf("batch 32 work: %.1f GFLOP, %.2f GB of KV-cache reads; at the peaks: >= %.0f ms (compute %.0f ms + "
+                            + "KV reads %.0f ms), >= %.0f ms even with reads hidden behind compute; measured %.0f ms%n",
+                    work.flops() / 1e9, work.kvBytes() / 1e9, serial * 1e3, work.flops() / (peak.gflops() * 1e9) * 1e3,
+                    work.kvBytes() / (peak.gbps() * 1e9) * 1e3, overlapped * 1e3, best[2][0] * 1e3);
+            double batchOne = wall[0];
+            System.out.printf("batch 32 / batch 1 at most: %5.2fx (%5.2fx with perfect overlap) against this run's batch 1; "
+                            + "measured %5.2fx = %.0f%% of the bound%n", 32 * newTokens / serial / batchOne,
+                    32 * newTokens / overlapped / batchOne, wall[2] / wall[0], 100 * (wall[2] / wall[0]) / (32 * newTokens / serial / batchOne));
             System.out.printf("system load average at the end: %.1f on %d cores%n",
                     java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage(),
                     Runtime.getRuntime().availableProcessors());

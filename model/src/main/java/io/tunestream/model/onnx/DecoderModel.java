@@ -80,7 +80,7 @@ public final class DecoderModel implements AutoCloseable {
         Set<String> out = new LinkedHashSet<>(present);
         this.outputs = Set.copyOf(out);
         // a batch's prefill cache and KV buffers, and those of the next batch while it starts
-        this.buffers = new DirectBufferPool(4 * present.size());
+        this.buffers = new DirectBufferPool(4 * present.size() + 2);
     }
 
     /**
@@ -420,6 +420,7 @@ public final class DecoderModel implements AutoCloseable {
             }
         }
         List<OnnxTensor> created = new ArrayList<>();
+        FloatBuffer logits = null;
         try {
             Map<String, OnnxTensor> feeds = new HashMap<>();
             feeds.put(InputsEmbedsRewrite.INPUTS_EMBEDS, track(created, OnnxTensor.createTensor(env,
@@ -437,8 +438,8 @@ public final class DecoderModel implements AutoCloseable {
                 feeds.put(pastNames.get(i), past.get(i));
                 pinned.put(presentNames.get(i), present.get(i));
             }
-            FloatBuffer logits = ByteBuffer.allocateDirect(batch * config.vocabSize() * Float.BYTES)
-                    .order(ByteOrder.nativeOrder()).asFloatBuffer();
+            // from the pool: a fresh buffer this size is mapped anew, and faulted in, at every step
+            logits = buffers.take(batch * config.vocabSize());
             pinned.put(LastTokenLogits.LAST_LOGITS, track(created, OnnxTensor.createTensor(env, logits,
                     new long[]{batch, 1, config.vocabSize()})));
             OrtSession step = smallDecodeSession != null && batch < parallelDecodeRows ? smallDecodeSession : decodeSession;
@@ -454,6 +455,9 @@ public final class DecoderModel implements AutoCloseable {
                     + kv.capacity() + "): " + e.getMessage(), e);
         } finally {
             created.forEach(OnnxTensor::close);
+            if (logits != null) {
+                buffers.give(logits);
+            }
         }
     }
 
