@@ -125,7 +125,10 @@ public final class DecoderModel implements AutoCloseable {
         OrtSession decodeSession = null;
         OrtSession smallDecodeSession = null;
         String decoding = "the export's attention (the KV cache is copied at every step)";
-        if (runtime.inPlaceKvCache()) {
+        if (runtime.inPlaceKvCache() && provider == ExecutionProvider.CUDA) {
+            // the KV buffers are host memory, and ONNX Runtime's CUDA GroupQueryAttention takes fp16 only
+            decoding += ": the in-place cache is for CPU sessions";
+        } else if (runtime.inPlaceKvCache()) {
             OnnxMl.ModelProto decode = null;
             try {
                 decode = GroupQueryAttentionRewrite.rewrite(serving, config.layers(), config.heads(), config.kvHeads());
@@ -137,7 +140,7 @@ public final class DecoderModel implements AutoCloseable {
                 try {
                     decodeSession = createSession(env, decodeBytes, dir, external, runtime, provider);
                     decoding = "attention appending to the KV cache in place (GroupQueryAttention)";
-                    if (provider == ExecutionProvider.CPU && runtime.parallelDecodeRows() > 0
+                    if (runtime.parallelDecodeRows() > 0
                             && runtime.resolvedIntraOpThreads() > 1) {
                         smallDecodeSession = createSession(env, decodeBytes, dir, external, runtime.withIntraOpThreads(1),
                                 provider);
