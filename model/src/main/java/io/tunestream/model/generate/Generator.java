@@ -170,15 +170,7 @@ public final class Generator {
         try {
             while (true) {
                 List<Row> still = new ArrayList<>();
-                int[] keep = new int[active.size()];
-                for (int b = 0; b < active.size(); b++) {
-                    Row row = active.get(b);
-                    row.accept(pick(step.lastLogits(), b, row));
-                    if (row.finish == null) {
-                        keep[still.size()] = b;
-                        still.add(row);
-                    }
-                }
+                int[] keep = advance(active, step.lastLogits(), still);
                 if (still.isEmpty()) {
                     return;
                 }
@@ -186,7 +178,7 @@ public final class Generator {
                     // finished rows stop costing work: drop them from the cache, and the left padding
                     // that only they needed
                     int unneededPad = still.stream().mapToInt(r -> r.pad).min().orElseThrow();
-                    KvCache kept = cache.selectRows(Arrays.copyOf(keep, still.size()), unneededPad);
+                    KvCache kept = cache.selectRows(keep, unneededPad);
                     cache.close();
                     cache = kept;
                     for (Row row : still) {
@@ -239,21 +231,13 @@ public final class Generator {
             float[] logits = prefill.lastLogits();
             while (true) {
                 List<Row> still = new ArrayList<>();
-                int[] keep = new int[active.size()];
-                for (int b = 0; b < active.size(); b++) {
-                    Row row = active.get(b);
-                    row.accept(pick(logits, b, row));
-                    if (row.finish == null) {
-                        keep[still.size()] = b;
-                        still.add(row);
-                    }
-                }
+                int[] keep = advance(active, logits, still);
                 if (still.isEmpty()) {
                     return;
                 }
                 if (still.size() < active.size()) {
                     // finished rows stop costing work
-                    kv.keepRows(Arrays.copyOf(keep, still.size()));
+                    kv.keepRows(keep);
                 }
                 active = still;
                 int batch = active.size();
@@ -303,6 +287,24 @@ public final class Generator {
             }
             active = still;
         }
+    }
+
+    /**
+     * Picks each active row's next token; the rows that go on are added to {@code still}.
+     *
+     * @return the indices in {@code active} of the rows that go on
+     */
+    private int[] advance(List<Row> active, float[] logits, List<Row> still) {
+        int[] keep = new int[active.size()];
+        for (int b = 0; b < active.size(); b++) {
+            Row row = active.get(b);
+            row.accept(pick(logits, b, row));
+            if (row.finish == null) {
+                keep[still.size()] = b;
+                still.add(row);
+            }
+        }
+        return Arrays.copyOf(keep, still.size());
     }
 
     private int pick(float[] logits, int b, Row row) {

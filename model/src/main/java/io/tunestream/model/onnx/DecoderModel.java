@@ -147,7 +147,7 @@ public final class DecoderModel implements AutoCloseable {
                         decoding += ", steps of fewer than " + runtime.parallelDecodeRows() + " rows on one thread";
                     }
                 } catch (OrtException | RuntimeException e) {
-                    closeQuietly(decodeSession);
+                    OrtSessions.closeQuietly(decodeSession);
                     decodeSession = null;
                     decoding += ": the in-place decode graph did not start (" + e.getMessage() + ")";
                 }
@@ -207,16 +207,6 @@ public final class DecoderModel implements AutoCloseable {
             return model;
         }
         return model.toBuilder().setGraph(model.getGraph().toBuilder().clearInitializer().addAllInitializer(kept)).build();
-    }
-
-    private static void closeQuietly(OrtSession session) {
-        if (session != null) {
-            try {
-                session.close();
-            } catch (OrtException e) {
-                LOG.warn("cannot close a session that failed to start: {}", e.toString());
-            }
-        }
     }
 
     private static OrtSession createSession(OrtEnvironment env, byte[] graph, Path dir, boolean external,

@@ -89,6 +89,17 @@ final class OrtSessions {
         }
     }
 
+    /** Closes a session that failed to start or to be set up, logging (not throwing) a failure to close. */
+    static void closeQuietly(OrtSession session) {
+        if (session != null) {
+            try {
+                session.close();
+            } catch (OrtException e) {
+                LOG.warn("cannot close a half-opened session: {}", e.toString());
+            }
+        }
+    }
+
     /** A native-order direct copy of {@code values}, which ONNX Runtime reads without another copy. */
     static FloatBuffer direct(float[] values) {
         FloatBuffer b = ByteBuffer.allocateDirect(values.length * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();

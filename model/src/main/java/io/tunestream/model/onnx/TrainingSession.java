@@ -103,19 +103,9 @@ public final class TrainingSession implements AutoCloseable {
             OrtSession lossOnly = createSession(env, lossGraph, dir, external, runtime, provider);
             return new TrainingSession(dir, hidden, provider, env, training, lossOnly);
         } catch (OrtException e) {
-            closeQuietly(training);
+            OrtSessions.closeQuietly(training);
             throw new IllegalStateException("cannot create an ONNX Runtime training session for " + modelFile + ": "
                     + e.getMessage(), e);
-        }
-    }
-
-    private static void closeQuietly(OrtSession session) {
-        if (session != null) {
-            try {
-                session.close();
-            } catch (OrtException e) {
-                LOG.warn("cannot close a half-opened session: {}", e.toString());
-            }
         }
     }
 
