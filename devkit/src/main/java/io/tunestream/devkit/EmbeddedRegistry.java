@@ -205,20 +205,45 @@ public final class EmbeddedRegistry implements AutoCloseable {
         }
     }
 
-    /** SIGTERM, then SIGKILL after {@link #GRACEFUL_STOP}; waits for the child and its watchdog loop. */
+    /**
+     * SIGTERM, then SIGKILL after {@link #GRACEFUL_STOP}; waits for the child and its watchdog loop.
+     * A caller already interrupted (a start cancelled because the broker failed) kills the child at
+     * once and still waits for it, so that no process outlives the failed start.
+     */
     private static void destroy(Process process) {
         List<ProcessHandle> descendants = process.descendants().toList();
-        process.destroy();
-        try {
-            if (!process.waitFor(GRACEFUL_STOP.toMillis(), TimeUnit.MILLISECONDS)) {
-                process.destroyForcibly();
-                process.waitFor(GRACEFUL_STOP.toMillis(), TimeUnit.MILLISECONDS);
-            }
-        } catch (InterruptedException e) {
+        if (Thread.currentThread().isInterrupted()) {
             process.destroyForcibly();
-            Thread.currentThread().interrupt();
+        } else {
+            process.destroy();
+        }
+        if (!waitForExit(process)) {
+            process.destroyForcibly();
+            waitForExit(process);
         }
         descendants.forEach(ProcessHandle::destroy);
+    }
+
+    /** Waits up to {@link #GRACEFUL_STOP} for the process to exit, through interrupts, which it keeps for the caller. */
+    private static boolean waitForExit(Process process) {
+        long deadline = System.nanoTime() + GRACEFUL_STOP.toNanos();
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return process.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                    if (System.nanoTime() >= deadline) {
+                        return !process.isAlive();
+                    }
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     private static void removeShutdownHook(Thread hook) {

@@ -9,9 +9,6 @@ import io.tunestream.model.autodiff.SoftPromptTrainingGraph;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
@@ -32,6 +29,7 @@ public final class TrainingSession implements AutoCloseable {
 
     private final Path directory;
     private final int hiddenSize;
+    private final FrozenWeights weights;
     private final ExecutionProvider provider;
     private final OrtEnvironment env;
     private final OrtSession training;
@@ -41,10 +39,12 @@ public final class TrainingSession implements AutoCloseable {
     public record Result(double loss, long lossTokens, float[] tableGradient) {
     }
 
-    private TrainingSession(Path directory, int hiddenSize, ExecutionProvider provider, OrtEnvironment env,
+    private TrainingSession(Path directory, int hiddenSize, FrozenWeights weights, ExecutionProvider provider,
+                            OrtEnvironment env,
                             OrtSession training, OrtSession lossOnly) {
         this.directory = directory;
         this.hiddenSize = hiddenSize;
+        this.weights = weights;
         this.provider = provider;
         this.env = env;
         this.training = training;
@@ -60,22 +60,14 @@ public final class TrainingSession implements AutoCloseable {
      */
     public static TrainingSession open(Path dir, RuntimeConfig runtime) {
         Path modelFile = dir.resolve("model.onnx");
-        if (!Files.isRegularFile(modelFile)) {
-            throw new IllegalArgumentException("model directory " + dir + " has no model.onnx");
-        }
-        OnnxMl.ModelProto original;
-        try (var in = Files.newInputStream(modelFile)) {
-            var coded = com.google.protobuf.CodedInputStream.newInstance(in);
-            coded.setSizeLimit(Integer.MAX_VALUE);
-            original = OnnxMl.ModelProto.parseFrom(coded);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + modelFile, e);
-        }
+        // one read of the export gives the weights the trainer needs and the graph to differentiate
+        DecoderModel.Parsed parsed = DecoderModel.parse(dir);
+        OnnxMl.ModelProto original = parsed.original();
         OnnxMl.ModelProto lossGraph;
         OnnxMl.ModelProto trainingGraph;
         int hidden;
         try {
-            InputsEmbedsRewrite.Rewritten rewritten = InputsEmbedsRewrite.rewrite(original);
+            InputsEmbedsRewrite.Rewritten rewritten = parsed.rewritten();
             hidden = rewritten.hiddenSize();
             lossGraph = SoftPromptTrainingGraph.lossGraph(rewritten.model(), rewritten.embeddingTableName());
             trainingGraph = SoftPromptTrainingGraph.trainingGraph(rewritten.model(), rewritten.embeddingTableName());
@@ -101,7 +93,7 @@ public final class TrainingSession implements AutoCloseable {
                 training = createSession(env, trainingGraph, dir, external, runtime, provider);
             }
             OrtSession lossOnly = createSession(env, lossGraph, dir, external, runtime, provider);
-            return new TrainingSession(dir, hidden, provider, env, training, lossOnly);
+            return new TrainingSession(dir, hidden, parsed.weights(), provider, env, training, lossOnly);
         } catch (OrtException e) {
             OrtSessions.closeQuietly(training);
             throw new IllegalStateException("cannot create an ONNX Runtime training session for " + modelFile + ": "
@@ -125,6 +117,11 @@ public final class TrainingSession implements AutoCloseable {
 
     public int hiddenSize() {
         return hiddenSize;
+    }
+
+    /** The frozen model's config, fingerprint and token embeddings, read with the graph. */
+    public FrozenWeights weights() {
+        return weights;
     }
 
     /** The provider the sessions actually run on (CPU after a CUDA fallback). */

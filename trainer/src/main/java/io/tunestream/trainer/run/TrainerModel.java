@@ -36,18 +36,13 @@ public final class TrainerModel implements AutoCloseable {
     /** Loads the model directory (Optimum layout: model.onnx, tokenizer.json, config.json). */
     public static TrainerModel load(Path directory, RuntimeConfig runtime) {
         Objects.requireNonNull(directory, "directory");
-        String fingerprint;
-        float[] embeddings;
-        ModelConfig config;
-        // the weights only: no serving session is created just to read them
-        FrozenWeights weights = FrozenWeights.read(directory);
-        config = weights.config();
-        fingerprint = weights.fingerprint();
-        embeddings = weights.tokenEmbeddings();
         HuggingFaceTextTokenizer tokenizer = HuggingFaceTextTokenizer.load(directory);
         try {
-            return new TrainerModel(directory, config, fingerprint, embeddings, tokenizer,
-                    TrainingSession.open(directory, runtime));
+            // the training session reads the weights with its graph: one parse, and no serving session
+            TrainingSession session = TrainingSession.open(directory, runtime);
+            FrozenWeights weights = session.weights();
+            return new TrainerModel(directory, weights.config(), weights.fingerprint(), weights.tokenEmbeddings(), tokenizer,
+                    session);
         } catch (RuntimeException e) {
             tokenizer.close();
             throw e;
