@@ -40,7 +40,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
  *     -Dit.test=ServingBenchmark -Dfailsafe.failIfNoSpecifiedTests=false [-Dbench.model=models/demo-gpt2]
  * </pre>
  * System properties: {@code bench.model} (default models/demo-gpt2), {@code bench.batch} (8),
- * {@code bench.requests} (128 a round), {@code bench.rounds} (3), {@code bench.maxNewTokens} (16), {@code bench.rate} (requests/s of the
+ * {@code bench.requests} (512 a round: a round measures throughput, so it must be long against the ~130 ms
+ * it takes to fill and drain the pipeline, i.e. poll, batch and commit), {@code bench.rounds} (3), {@code bench.maxNewTokens} (16), {@code bench.rate} (requests/s of the
  * latency run; default half the measured Kafka throughput), {@code bench.swaps} (20), {@code bench.threads}
  * (ONNX Runtime intra-op threads, 1: on 2 cores the broker, registry and Kafka clients need the other),
  * {@code bench.kafka.*} (Kafka Streams properties, e.g. {@code -Dbench.kafka.commit.interval.ms=500}).
@@ -54,7 +55,7 @@ class ServingBenchmark {
     private final Path home = Path.of(System.getProperty("tunestream.home", "..")).toAbsolutePath();
     private final Path modelDir = home.resolve(System.getProperty("bench.model", "models/demo-gpt2"));
     private final int batch = Integer.getInteger("bench.batch", 8);
-    private final int requests = Integer.getInteger("bench.requests", 128);
+    private final int requests = Integer.getInteger("bench.requests", 512);
     private final int maxNewTokens = Integer.getInteger("bench.maxNewTokens", 16);
     private final int swaps = Integer.getInteger("bench.swaps", 20);
     private final int threads = Integer.getInteger("bench.threads", 1);
