@@ -40,7 +40,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  *     -Dit.test=ServingBenchmark -Dfailsafe.failIfNoSpecifiedTests=false [-Dbench.model=models/demo-gpt2]
  * </pre>
  * System properties: {@code bench.model} (default models/demo-gpt2), {@code bench.batch} (8),
- * {@code bench.requests} (512 a round: a round measures throughput, so it must be long against the ~130 ms
+ * {@code bench.requests} (512 a round: a round measures throughput, so it must be long against the 0.1–0.25 s
  * it takes to fill and drain the pipeline, i.e. poll, batch and commit), {@code bench.rounds} (3), {@code bench.maxNewTokens} (16), {@code bench.rate} (requests/s of the
  * latency run; default half the measured Kafka throughput), {@code bench.swaps} (20), {@code bench.threads}
  * (ONNX Runtime intra-op threads, 1: on 2 cores the broker, registry and Kafka clients need the other),
