@@ -46,12 +46,6 @@ final class GraphIndex {
         return readers.getOrDefault(tensor, List.of());
     }
 
-    /** The only node reading {@code tensor}, if there is exactly one and it is of type {@code opType}. */
-    Optional<OnnxMl.NodeProto> soleReader(String tensor, String opType) {
-        List<OnnxMl.NodeProto> r = readers(tensor);
-        return r.size() == 1 && r.get(0).getOpType().equals(opType) ? Optional.of(r.get(0)) : Optional.empty();
-    }
-
     /** The value of a float constant with one element (a Constant node's output or an initializer). */
     Optional<Double> scalar(String tensor) {
         OnnxMl.TensorProto t = constants.get(tensor);
