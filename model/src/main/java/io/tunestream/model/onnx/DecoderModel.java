@@ -11,8 +11,6 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -293,6 +291,9 @@ public final class DecoderModel implements AutoCloseable {
                     + pastLength + " + new " + input.sequence());
         }
         List<OnnxTensor> created = new ArrayList<>();
+        List<OnnxTensor> prefillPresents = new ArrayList<>(presentNames.size());
+        List<FloatBuffer> prefillBuffers = new ArrayList<>(presentNames.size());
+        FloatBuffer logits = null;
         OrtSession.Result result = null;
         try {
             Map<String, OnnxTensor> feeds = new HashMap<>();
@@ -313,12 +314,9 @@ public final class DecoderModel implements AutoCloseable {
                 }
             }
             // the last-position logits have a known shape: ORT writes them straight into our direct buffer
-            FloatBuffer logits = ByteBuffer.allocateDirect(batch * config.vocabSize() * Float.BYTES)
-                    .order(ByteOrder.nativeOrder()).asFloatBuffer();
+            logits = buffers.take(batch * config.vocabSize());
             OnnxTensor pinned = track(created, OnnxTensor.createTensor(env, logits, new long[]{batch, 1, config.vocabSize()}));
             Map<String, OnnxValue> pinnedOutputs = new HashMap<>(Map.of(LastTokenLogits.LAST_LOGITS, pinned));
-            List<OnnxTensor> prefillPresents = new ArrayList<>(presentNames.size());
-            List<FloatBuffer> prefillBuffers = new ArrayList<>(presentNames.size());
             if (past == null) {
                 // a prefill's cache is copied out once (KvBuffer, selectRows): in our direct memory that is a
                 // plain memory copy, where reading ORT's own output would first copy it into a heap buffer
@@ -344,6 +342,7 @@ public final class DecoderModel implements AutoCloseable {
                 List<OnnxTensor> owned = List.copyOf(prefillPresents);
                 List<FloatBuffer> memory = List.copyOf(prefillBuffers);
                 created.removeAll(owned);
+                prefillBuffers.clear();
                 cache = new KvCache(owned, memory, () -> {
                     owned.forEach(OnnxTensor::close);
                     memory.forEach(buffers::give);
@@ -366,6 +365,11 @@ public final class DecoderModel implements AutoCloseable {
                 result.close();
             }
             created.forEach(OnnxTensor::close);
+            // what the step did not hand to its cache goes back to the pool
+            prefillBuffers.forEach(buffers::give);
+            if (logits != null) {
+                buffers.give(logits);
+            }
         }
     }
 
