@@ -4,7 +4,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -30,25 +29,31 @@ final class DirectBufferPool {
 
     /** A buffer of at least {@code floats} values (position 0, limit {@code floats}); give it back when done. */
     synchronized FloatBuffer take(int floats) {
-        FloatBuffer best = null;
-        for (FloatBuffer b : free) {
-            if (b.capacity() >= floats && (best == null || b.capacity() < best.capacity())) {
-                best = b;
+        // by index, never List.remove(Object): FloatBuffer.equals compares contents, and drained
+        // buffers (nothing remaining) are all equal
+        int best = -1;
+        for (int i = 0; i < free.size(); i++) {
+            int capacity = free.get(i).capacity();
+            if (capacity >= floats && (best < 0 || capacity < free.get(best).capacity())) {
+                best = i;
             }
         }
-        if (best != null) {
-            free.remove(best);
-        } else {
-            best = ByteBuffer.allocateDirect(Math.multiplyExact(floats, Float.BYTES)).order(ByteOrder.nativeOrder()).asFloatBuffer();
-        }
-        return best.clear().limit(floats);
+        FloatBuffer buffer = best >= 0 ? free.remove(best)
+                : ByteBuffer.allocateDirect(Math.multiplyExact(floats, Float.BYTES)).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        return buffer.clear().limit(floats);
     }
 
     /** Returns a buffer from {@link #take}; it must not be used afterwards. */
     synchronized void give(FloatBuffer buffer) {
         free.add(buffer);
         if (free.size() > maxFree) {
-            free.remove(free.stream().min(Comparator.comparingInt(FloatBuffer::capacity)).orElseThrow());
+            int smallest = 0;
+            for (int i = 1; i < free.size(); i++) {
+                if (free.get(i).capacity() < free.get(smallest).capacity()) {
+                    smallest = i;
+                }
+            }
+            free.remove(smallest);
         }
     }
 }
