@@ -6,7 +6,6 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tunestream.model.onnx.ExecutionProvider;
 import io.tunestream.model.onnx.RuntimeConfig;
-import io.tunestream.schemas.TopicSpec;
 import io.tunestream.schemas.Topics;
 import io.tunestream.schemas.TopicsAdmin;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
@@ -97,9 +96,9 @@ public final class ServingApp implements AutoCloseable {
     /** Creates the topics the app reads and writes when they are missing (catalogue partitions and configs). */
     private static void ensureTopics(ServingConfig config, ServingTopics topics) {
         var specs = List.of(
-                renamed(Topics.REQUESTS, topics.requests()), renamed(Topics.ANSWERS, topics.answers()),
-                renamed(Topics.TASK_TEMPLATES, topics.templates()), renamed(Topics.ADAPTERS, topics.adapters()),
-                renamed(Topics.REQUESTS_DEAD_LETTER, topics.deadLetter()));
+                Topics.REQUESTS.withName(topics.requests()), Topics.ANSWERS.withName(topics.answers()),
+                Topics.TASK_TEMPLATES.withName(topics.templates()), Topics.ADAPTERS.withName(topics.adapters()),
+                Topics.REQUESTS_DEAD_LETTER.withName(topics.deadLetter()));
         var client = new KafkaClientConfig(config.bootstrapServers(), RegistryConfig.forRegistry(config.registryUrl()));
         try (Admin admin = Admin.create(client.adminProperties())) {
             List<String> created = new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30))
@@ -108,11 +107,6 @@ public final class ServingApp implements AutoCloseable {
                 LOG.info("created topics {}", created);
             }
         }
-    }
-
-    private static TopicSpec renamed(TopicSpec spec, String name) {
-        return new TopicSpec(name, spec.keyDoc(), spec.valueSchema(), spec.compacted(), spec.partitions(),
-                spec.extraConfigs());
     }
 
     /** The Kafka Streams properties of {@code config}: exactly-once, dead letters, small poll wait. */
@@ -160,7 +154,7 @@ public final class ServingApp implements AutoCloseable {
     public static void main(String[] args) throws InterruptedException {
         Optional<Path> file = args.length > 0 ? Optional.of(Path.of(args[0])) : Optional.empty();
         ServingConfig config = ServingConfig.load(file, System.getenv());
-        var runtime = new RuntimeConfig(ExecutionProvider.valueOf(config.executionProvider()), 0, 0,
+        var runtime = new RuntimeConfig(ExecutionProvider.valueOf(config.executionProvider()), config.cudaDeviceId(), 0,
                 config.threads(), 0).withParallelDecodeRows(config.parallelDecodeRows());
         var registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         var done = new CountDownLatch(1);

@@ -29,6 +29,7 @@ import java.util.function.Function;
  * @param registryUrl              {@code registry.url}: Apicurio Registry base URL or v3 API URL (required)
  * @param modelDir                 {@code model.dir}: directory of the served model (default {@code models/demo-gpt2})
  * @param executionProvider        {@code execution.provider}: {@code CPU} (default) or {@code CUDA}
+ * @param cudaDeviceId             {@code cuda.device.id}: CUDA device ordinal (default 0)
  * @param threads                  {@code threads}: ONNX Runtime intra-op threads (default 0: one per core)
  * @param parallelDecodeRows       {@code decode.parallel.rows}: decoding steps of fewer rows run on one thread, larger
  *                                 ones and prefills on {@code threads} (default 16; 0: every step on {@code threads})
@@ -47,7 +48,7 @@ import java.util.function.Function;
  * @param topicPrefix              {@code topics.prefix}: put in front of every topic name (default empty)
  * @param kafka                    {@code kafka.*}: further Kafka Streams properties
  */
-public record ServingConfig(String bootstrapServers, String registryUrl, Path modelDir, String executionProvider,
+public record ServingConfig(String bootstrapServers, String registryUrl, Path modelDir, String executionProvider, int cudaDeviceId,
                             int threads, int parallelDecodeRows, int modelWorkers, int maxBatchSize, Duration maxWait, int maxBatchesPerPunctuation,
                             int maxBatchesInFlight,
                             int keepAdapterVersions, int maxPromptChars, String applicationId, Path stateDir,
@@ -56,7 +57,7 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
     public static final String ENV_PREFIX = "TUNESTREAM_";
     private static final String KAFKA_PREFIX = "kafka.";
     private static final Set<String> KEYS = Set.of("bootstrap.servers", "registry.url", "model.dir",
-            "execution.provider", "threads", "decode.parallel.rows", "model.workers", "batch.max.size", "batch.max.wait.ms",
+            "execution.provider", "cuda.device.id", "threads", "decode.parallel.rows", "model.workers", "batch.max.size", "batch.max.wait.ms",
             "batch.max.per.punctuation", "batch.max.in.flight",
             "adapters.keep.versions", "request.max.prompt.chars", "application.id", "state.dir", "stream.threads",
             "http.port", "topics.prefix");
@@ -66,6 +67,11 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
         Objects.requireNonNull(maxWait, "maxWait");
         Objects.requireNonNull(stateDir, "stateDir");
         kafka = Map.copyOf(kafka);
+    }
+
+    /** The environment variables this config reads, one per key. */
+    static Set<String> environmentVariables() {
+        return KEYS.stream().map(ServingConfig::envName).collect(java.util.stream.Collectors.toUnmodifiableSet());
     }
 
     /** Environment variable that overrides {@code key}. */
@@ -138,6 +144,7 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                 r.get("registry.url", null, Values::httpUrl),
                 modelDir,
                 provider,
+                r.integer("cuda.device.id", 0, 0),
                 r.integer("threads", 0, 0),
                 r.integer("decode.parallel.rows", RuntimeConfig.DEFAULT_PARALLEL_DECODE_ROWS, 0),
                 r.integer("model.workers", 1, 1),

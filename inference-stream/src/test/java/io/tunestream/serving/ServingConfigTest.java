@@ -36,6 +36,7 @@ class ServingConfigTest {
         assertThat(config.executionProvider()).isEqualTo("CPU");
         assertThat(config.maxBatchSize()).isEqualTo(8);
         assertThat(config.parallelDecodeRows()).isEqualTo(16);
+        assertThat(config.cudaDeviceId()).isZero();
         assertThat(config.maxWait()).isEqualTo(Duration.ofMillis(50));
         assertThat(config.batching().punctuateInterval()).isEqualTo(Duration.ofMillis(12));
         assertThat(config.applicationId()).isEqualTo("tunestream-serving");
@@ -87,6 +88,27 @@ class ServingConfigTest {
         assertThatThrownBy(() -> ServingConfig.load(Optional.of(f), Map.of()))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("config 'batch.max.size' (env TUNESTREAM_BATCH_MAX_SIZE): must be an integer, was 'zero'");
+    }
+
+    @Test
+    void shouldReadEveryVariableTheKubernetesDeploymentSets() throws Exception {
+        // a misspelt variable is silently ignored (the environment holds other programs' variables too)
+        Path manifest = Path.of(System.getProperty("tunestream.home", "..")).resolve("k8s/inference-stream.yaml");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("name: (TUNESTREAM_[A-Z_]+)")
+                .matcher(Files.readString(manifest));
+        java.util.List<String> set = new java.util.ArrayList<>();
+        while (m.find()) {
+            set.add(m.group(1));
+        }
+
+        assertThat(set).contains("TUNESTREAM_BATCH_MAX_SIZE");
+        // and the ConfigMap both services read
+        m = java.util.regex.Pattern.compile("(TUNESTREAM_[A-Z_]+):").matcher(Files.readString(manifest.resolveSibling("config.yaml")));
+        while (m.find()) {
+            set.add(m.group(1));
+        }
+        assertThat(set).contains("TUNESTREAM_CUDA_DEVICE_ID");
+        assertThat(ServingConfig.environmentVariables()).containsAll(set);
     }
 
     @Test
