@@ -114,11 +114,6 @@ public final class EmbeddedRegistry implements AutoCloseable {
         return process.pid();
     }
 
-    /** The server's stdout and stderr. */
-    public Path logFile() {
-        return logDirectory.resolve(LOG_FILE_NAME);
-    }
-
     /** Stops the child JVM, waits for it and deletes a temporary log directory. Idempotent. */
     @Override
     public synchronized void close() {

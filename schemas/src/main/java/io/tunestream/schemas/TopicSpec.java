@@ -3,7 +3,6 @@ package io.tunestream.schemas;
 import java.util.Map;
 import java.util.Objects;
 import org.apache.avro.Schema;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.config.TopicConfig;
 
 /**
@@ -37,8 +36,8 @@ public record TopicSpec(String name, String keyDoc, Schema valueSchema, boolean 
         return Map.copyOf(configs);
     }
 
-    /** An Admin {@link NewTopic} for this spec with the given partition count and replication factor. */
-    public NewTopic newTopic(int partitionCount, short replicationFactor) {
-        return new NewTopic(name, partitionCount, replicationFactor).configs(configs());
+    /** This topic under another name (a prefixed or per-test copy), with the same schema and configs. */
+    public TopicSpec withName(String newName) {
+        return new TopicSpec(newName, keyDoc, valueSchema, compacted, partitions, extraConfigs);
     }
 }

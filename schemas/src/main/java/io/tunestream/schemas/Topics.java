@@ -2,7 +2,6 @@ package io.tunestream.schemas;
 
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import org.apache.kafka.common.config.TopicConfig;
 
 /**
@@ -44,10 +43,5 @@ public final class Topics {
             ADAPTER_CHECKPOINTS, EXAMPLES, FEEDBACK, TRAINING_RUNS, REQUESTS_DEAD_LETTER);
 
     private Topics() {
-    }
-
-    /** The spec of a topic by name. */
-    public static Optional<TopicSpec> byName(String name) {
-        return ALL.stream().filter(t -> t.name().equals(name)).findFirst();
     }
 }

@@ -102,7 +102,7 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
     }
 
     /** The model runtime's request for {@code item}. */
-    public static GenerationRequest toRequest(BatchItem item) {
+    private static GenerationRequest toRequest(BatchItem item) {
         io.tunestream.schemas.TaskTemplate t = item.template();
         var template = new TaskTemplate(t.getTask(), t.getPromptTemplate(), t.getPromptTemplateFields(),
                 t.getAnswerOnlyLoss(), t.getAnswerField(), t.getTruncateField(), t.getVirtualTokenSplits(),

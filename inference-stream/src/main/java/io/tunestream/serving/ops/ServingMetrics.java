@@ -39,10 +39,6 @@ public final class ServingMetrics {
                 .description("Tokens generated per second of model time, per batch").register(registry);
     }
 
-    public MeterRegistry registry() {
-        return registry;
-    }
-
     /** A batch of {@code rows} ran for {@code elapsed} and generated {@code tokens} tokens. */
     public void batchRan(int rows, Duration elapsed, long tokens) {
         batchSize.record(rows);

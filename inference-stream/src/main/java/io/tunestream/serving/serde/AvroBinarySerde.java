@@ -23,11 +23,15 @@ import org.apache.kafka.common.serialization.Serializer;
 public final class AvroBinarySerde<T extends SpecificRecord> implements Serde<T> {
 
     private final Class<T> type;
-    private final Schema schema;
+    // made once, not per record: both are safe to share between threads (the reader keeps its
+    // resolvers per thread)
+    private final SpecificDatumWriter<T> writer;
+    private final SpecificDatumReader<T> reader;
 
     public AvroBinarySerde(Class<T> type, Schema schema) {
         this.type = type;
-        this.schema = schema;
+        this.writer = new SpecificDatumWriter<>(schema);
+        this.reader = new SpecificDatumReader<>(schema);
     }
 
     /** Avro binary of {@code value}; {@code null} stays {@code null} (a tombstone). */
@@ -38,7 +42,7 @@ public final class AvroBinarySerde<T extends SpecificRecord> implements Serde<T>
         try {
             var out = new ByteArrayOutputStream(256);
             BinaryEncoder encoder = EncoderFactory.get().directBinaryEncoder(out, null);
-            new SpecificDatumWriter<T>(schema).write(value, encoder);
+            writer.write(value, encoder);
             encoder.flush();
             return out.toByteArray();
         } catch (IOException | RuntimeException e) {
@@ -53,7 +57,7 @@ public final class AvroBinarySerde<T extends SpecificRecord> implements Serde<T>
         }
         try {
             BinaryDecoder decoder = DecoderFactory.get().binaryDecoder(bytes, null);
-            return new SpecificDatumReader<T>(schema).read(null, decoder);
+            return reader.read(null, decoder);
         } catch (IOException | RuntimeException e) {
             throw new SerializationException("cannot read " + type.getSimpleName() + " from " + bytes.length
                     + " bytes of Avro: " + e.getMessage(), e);

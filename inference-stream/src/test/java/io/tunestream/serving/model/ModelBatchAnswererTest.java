@@ -2,7 +2,10 @@ package io.tunestream.serving.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.tunestream.model.generate.GenerationRequest;
 import io.tunestream.model.generate.Generator;
+import io.tunestream.model.prompt.TaskTemplate;
+import io.tunestream.model.prompt.VirtualTokenTable;
 import io.tunestream.model.onnx.RuntimeConfig;
 import io.tunestream.schemas.AdapterVersion;
 import io.tunestream.schemas.ErrorKind;
@@ -79,8 +82,19 @@ class ModelBatchAnswererTest {
     @Test
     void shouldMatchTheModelRuntimeCalledDirectly() {
         var item = squad("a", Optional.of(adapter(1)));
+        // the same request written for the model runtime by hand, so that a mistake in mapping the
+        // template, the adapter's table or the options shows as a difference
+        float[][] rows = new float[4][64];
+        for (float[] row : rows) {
+            java.util.Arrays.fill(row, 0.1f);
+        }
+        var request = new GenerationRequest("a", new TaskTemplate("squad", Fixtures.SQUAD_TEMPLATE,
+                List.of("context", "question", "answer"), false, "answer", "context", List.of(4), 4),
+                Map.of("context", "Ada lives in Paris.", "question", "Where does Ada live?"),
+                Optional.of(VirtualTokenTable.of("squad", rows, answerer.model().fingerprint())),
+                io.tunestream.model.generate.GenerationOptions.greedy(8), false);
         var direct = Generator.withDefaults(answerer.modelForBenchmarks(), answerer.tokenizerForBenchmarks())
-                .generate(List.of(ModelBatchAnswerer.toRequest(item))).get(0);
+                .generate(List.of(request)).get(0);
 
         var served = (BatchOutcome.Generated) answerer.answer(List.of(item)).get(0);
 

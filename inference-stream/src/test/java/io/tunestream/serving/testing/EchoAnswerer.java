@@ -30,10 +30,6 @@ public final class EchoAnswerer implements BatchAnswerer {
         return items.stream().<BatchOutcome>map(EchoAnswerer::echo).toList();
     }
 
-    public static String expectedText(String task, Integer version, List<String> fieldValuesSorted) {
-        return task + "|" + (version == null ? "base" : "v" + version) + "|" + String.join(",", fieldValuesSorted);
-    }
-
     private static BatchOutcome echo(BatchItem item) {
         String values = item.request().getFields().entrySet().stream()
                 .sorted(java.util.Map.Entry.comparingByKey())

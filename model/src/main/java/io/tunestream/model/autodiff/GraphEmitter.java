@@ -35,10 +35,6 @@ final class GraphEmitter {
         this.floatType = floatType;
     }
 
-    int floatType() {
-        return floatType;
-    }
-
     List<NodeProto> nodes() {
         return nodes;
     }
@@ -140,11 +136,6 @@ final class GraphEmitter {
     /** Zeros of the differentiated float type with the run-time shape of {@code like}. */
     String zerosLike(String like) {
         return op("ConstantOfShape", List.of(shape(like)), tensorAttribute("value", zeroValue()));
-    }
-
-    /** Zeros of the differentiated float type with the given run-time shape (a rank-1 int64 tensor). */
-    String zerosOfShape(String shape) {
-        return op("ConstantOfShape", List.of(shape), tensorAttribute("value", zeroValue()));
     }
 
     private TensorProto zeroValue() {

@@ -37,10 +37,6 @@ final class NodeGradient {
         this.constants = constants;
     }
 
-    NodeProto node() {
-        return node;
-    }
-
     GraphEmitter emit() {
         return emit;
     }
@@ -120,10 +116,6 @@ final class NodeGradient {
 
     Optional<long[]> intsAttribute(String name) {
         return attribute(name).map(a -> a.getIntsList().stream().mapToLong(Long::longValue).toArray());
-    }
-
-    Optional<String> stringAttribute(String name) {
-        return attribute(name).map(a -> a.getS().toStringUtf8());
     }
 
     Optional<AttributeProto> attribute(String name) {

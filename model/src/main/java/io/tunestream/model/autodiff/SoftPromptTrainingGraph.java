@@ -172,7 +172,12 @@ public final class SoftPromptTrainingGraph {
 
     /** The training graph: {@link #lossGraph} plus the output {@value #VIRTUAL_TOKENS_GRADIENT} [n, d]. */
     public static ModelProto trainingGraph(ModelProto decoder, String embeddingTableName) {
-        return GradientGraphBuilder.build(lossGraph(decoder, embeddingTableName), Set.of(VIRTUAL_TOKENS), LOSS);
+        return trainingGraph(lossGraph(decoder, embeddingTableName));
+    }
+
+    /** The training graph of a loss graph made by {@link #lossGraph}: its loss and the gradient of the table. */
+    public static ModelProto trainingGraph(ModelProto lossGraph) {
+        return GradientGraphBuilder.build(lossGraph, Set.of(VIRTUAL_TOKENS), LOSS);
     }
 
     private static int indexOfFirstReading(List<NodeProto> nodes, String tensor) {

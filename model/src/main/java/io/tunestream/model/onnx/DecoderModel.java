@@ -12,6 +12,8 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.nio.LongBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -298,13 +300,13 @@ public final class DecoderModel implements AutoCloseable {
         try {
             Map<String, OnnxTensor> feeds = new HashMap<>();
             feeds.put(InputsEmbedsRewrite.INPUTS_EMBEDS, track(created, OnnxTensor.createTensor(env,
-                    OrtSessions.direct(input.embeds()), new long[]{batch, input.sequence(), hidden})));
-            feeds.put("attention_mask", track(created, OnnxTensor.createTensor(env, OrtSessions.direct(input.attentionMask()),
+                    FloatBuffer.wrap(input.embeds()), new long[]{batch, input.sequence(), hidden})));
+            feeds.put("attention_mask", track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(input.attentionMask()),
                     new long[]{batch, input.totalLength()})));
-            feeds.put("position_ids", track(created, OnnxTensor.createTensor(env, OrtSessions.direct(input.positionIds()),
+            feeds.put("position_ids", track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(input.positionIds()),
                     new long[]{batch, input.sequence()})));
             if (past == null) {
-                OnnxTensor empty = track(created, OnnxTensor.createTensor(env, OrtSessions.direct(new float[0]),
+                OnnxTensor empty = track(created, OnnxTensor.createTensor(env, FloatBuffer.wrap(new float[0]),
                         new long[]{batch, config.kvHeads(), 0, config.headDim()}));
                 pastNames.forEach(n -> feeds.put(n, empty));
             } else {
@@ -421,11 +423,11 @@ public final class DecoderModel implements AutoCloseable {
         try {
             Map<String, OnnxTensor> feeds = new HashMap<>();
             feeds.put(InputsEmbedsRewrite.INPUTS_EMBEDS, track(created, OnnxTensor.createTensor(env,
-                    OrtSessions.direct(embeds), new long[]{batch, 1, hidden})));
-            feeds.put("position_ids", track(created, OnnxTensor.createTensor(env, OrtSessions.direct(positions),
+                    FloatBuffer.wrap(embeds), new long[]{batch, 1, hidden})));
+            feeds.put("position_ids", track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(positions),
                     new long[]{batch, 1})));
             feeds.put(GroupQueryAttentionRewrite.SEQLENS_K, track(created, OnnxTensor.createTensor(env,
-                    OrtSessions.direct(seqlens), new long[]{batch})));
+                    IntBuffer.wrap(seqlens), new long[]{batch})));
             feeds.put(GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH, track(created, OnnxTensor.createTensor(env,
                     kv.capacity())));
             Map<String, OnnxValue> pinned = new HashMap<>();
@@ -462,8 +464,6 @@ public final class DecoderModel implements AutoCloseable {
         created.add(t);
         return t;
     }
-
-
 
     @Override
     public void close() {

@@ -74,6 +74,12 @@ final class GraphIndex {
         return constants.containsKey(tensor);
     }
 
+    /** A one-element int64 initializer named {@code name}, as Slice and Unsqueeze take their arguments. */
+    static OnnxMl.TensorProto int64Vector(String name, long value) {
+        return OnnxMl.TensorProto.newBuilder().setName(name).setDataType(OnnxMl.TensorProto.DataType.INT64.getNumber())
+                .addDims(1).addInt64Data(value).build();
+    }
+
     /** An integer attribute of {@code node}, or {@code fallback}. */
     static long intAttribute(OnnxMl.NodeProto node, String name, long fallback) {
         return node.getAttributeList().stream().filter(a -> a.getName().equals(name)).findFirst()

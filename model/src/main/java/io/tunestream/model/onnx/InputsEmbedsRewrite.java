@@ -139,15 +139,15 @@ public final class InputsEmbedsRewrite {
             }
             if (node.getOpType().equals("Shape") && idTensors.contains(node.getInput(0))) {
                 // ids are [batch, sequence]: the first two dims of inputs_embeds
-                int start = normalizeAxis(intAttribute(node, "start", 0), 2);
-                int end = normalizeAxis(intAttribute(node, "end", 2), 2);
+                int start = normalizeAxis(GraphIndex.intAttribute(node, "start", 0), 2);
+                int end = normalizeAxis(GraphIndex.intAttribute(node, "end", 2), 2);
                 String name = PREFIX + "Slice_" + added.size();
                 String starts = name + "/starts";
                 String ends = name + "/ends";
                 String axes = name + "/axes";
-                addedInitializers.add(int64Vector(starts, start));
-                addedInitializers.add(int64Vector(ends, end));
-                addedInitializers.add(int64Vector(axes, 0));
+                addedInitializers.add(GraphIndex.int64Vector(starts, start));
+                addedInitializers.add(GraphIndex.int64Vector(ends, end));
+                addedInitializers.add(GraphIndex.int64Vector(axes, 0));
                 added.add(OnnxMl.NodeProto.newBuilder().setOpType("Slice").setName(name)
                         .addInput(embedsShape).addInput(starts).addInput(ends).addInput(axes)
                         .addOutput(node.getOutput(0)).build());
@@ -206,16 +206,7 @@ public final class InputsEmbedsRewrite {
     }
 
     private static long gatherAxis(OnnxMl.NodeProto node) {
-        return intAttribute(node, "axis", 0);
-    }
-
-    private static long intAttribute(OnnxMl.NodeProto node, String name, long defaultValue) {
-        for (OnnxMl.AttributeProto a : node.getAttributeList()) {
-            if (a.getName().equals(name)) {
-                return a.getI();
-            }
-        }
-        return defaultValue;
+        return GraphIndex.intAttribute(node, "axis", 0);
     }
 
     private static int normalizeAxis(long axis, int rank) {
@@ -223,11 +214,6 @@ public final class InputsEmbedsRewrite {
         return (int) Math.max(0, Math.min(rank, a));
     }
 
-    private static OnnxMl.TensorProto int64Vector(String name, long value) {
-        return OnnxMl.TensorProto.newBuilder().setName(name)
-                .setDataType(OnnxMl.TensorProto.DataType.INT64.getNumber())
-                .addDims(1).addInt64Data(value).build();
-    }
 
     private static OnnxMl.NodeProto renameInputs(OnnxMl.NodeProto node, Map<String, String> renames) {
         boolean touched = false;

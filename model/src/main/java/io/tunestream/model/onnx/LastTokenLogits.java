@@ -40,8 +40,8 @@ public final class LastTokenLogits {
         }
         List<OnnxMl.NodeProto> nodes = new ArrayList<>();
         List<OnnxMl.TensorProto> constants = List.of(
-                int64Vector(PREFIX + "starts", -1), int64Vector(PREFIX + "ends", Long.MAX_VALUE),
-                int64Vector(PREFIX + "axes", 1));
+                GraphIndex.int64Vector(PREFIX + "starts", -1), GraphIndex.int64Vector(PREFIX + "ends", Long.MAX_VALUE),
+                GraphIndex.int64Vector(PREFIX + "axes", 1));
         boolean sliceHiddenState = head != null && head.getOpType().equals("MatMul");
         for (OnnxMl.NodeProto n : graph.getNodeList()) {
             if (sliceHiddenState && n == head) {
@@ -73,10 +73,5 @@ public final class LastTokenLogits {
         return OnnxMl.NodeProto.newBuilder().setOpType("Slice").setName(PREFIX + "Slice")
                 .addInput(input).addInput(PREFIX + "starts").addInput(PREFIX + "ends").addInput(PREFIX + "axes")
                 .addOutput(output).build();
-    }
-
-    private static OnnxMl.TensorProto int64Vector(String name, long value) {
-        return OnnxMl.TensorProto.newBuilder().setName(name).setDataType(OnnxMl.TensorProto.DataType.INT64.getNumber())
-                .addDims(1).addInt64Data(value).build();
     }
 }

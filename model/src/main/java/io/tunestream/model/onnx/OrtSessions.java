@@ -6,17 +6,12 @@ import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.providers.OrtCUDAProviderOptions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
-import java.nio.IntBuffer;
-import java.nio.LongBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** What every ONNX Runtime session of Tunestream shares: its options, and direct buffers to feed it. */
+/** What every ONNX Runtime session of Tunestream shares: its options and how it is created and closed. */
 final class OrtSessions {
 
     private static final Logger LOG = LoggerFactory.getLogger(OrtSessions.class);
@@ -98,26 +93,5 @@ final class OrtSessions {
                 LOG.warn("cannot close a half-opened session: {}", e.toString());
             }
         }
-    }
-
-    /** A native-order direct copy of {@code values}, which ONNX Runtime reads without another copy. */
-    static FloatBuffer direct(float[] values) {
-        FloatBuffer b = ByteBuffer.allocateDirect(values.length * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
-        b.put(values).rewind();
-        return b;
-    }
-
-    /** A native-order direct copy of {@code values}, which ONNX Runtime reads without another copy. */
-    static IntBuffer direct(int[] values) {
-        IntBuffer b = ByteBuffer.allocateDirect(values.length * Integer.BYTES).order(ByteOrder.nativeOrder()).asIntBuffer();
-        b.put(values).rewind();
-        return b;
-    }
-
-    /** A native-order direct copy of {@code values}, which ONNX Runtime reads without another copy. */
-    static LongBuffer direct(long[] values) {
-        LongBuffer b = ByteBuffer.allocateDirect(values.length * Long.BYTES).order(ByteOrder.nativeOrder()).asLongBuffer();
-        b.put(values).rewind();
-        return b;
     }
 }

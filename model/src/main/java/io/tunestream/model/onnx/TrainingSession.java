@@ -9,6 +9,8 @@ import io.tunestream.model.autodiff.SoftPromptTrainingGraph;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
@@ -70,7 +72,7 @@ public final class TrainingSession implements AutoCloseable {
             InputsEmbedsRewrite.Rewritten rewritten = parsed.rewritten();
             hidden = rewritten.hiddenSize();
             lossGraph = SoftPromptTrainingGraph.lossGraph(rewritten.model(), rewritten.embeddingTableName());
-            trainingGraph = SoftPromptTrainingGraph.trainingGraph(rewritten.model(), rewritten.embeddingTableName());
+            trainingGraph = SoftPromptTrainingGraph.trainingGraph(lossGraph);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("model " + dir + ": " + e.getMessage(), e);
         }
@@ -159,16 +161,16 @@ public final class TrainingSession implements AutoCloseable {
         long[] matrix = {batch.batchSize(), batch.sequenceLength()};
         Map<String, OnnxTensor> feed = new HashMap<>();
         try {
-            feed.put(SoftPromptTrainingGraph.VIRTUAL_TOKENS, OnnxTensor.createTensor(env, OrtSessions.direct(table),
+            feed.put(SoftPromptTrainingGraph.VIRTUAL_TOKENS, OnnxTensor.createTensor(env, FloatBuffer.wrap(table),
                     new long[] {virtualTokens, hiddenSize}));
-            feed.put(SoftPromptTrainingGraph.INPUT_IDS, OnnxTensor.createTensor(env, OrtSessions.direct(batch.inputIds()), matrix));
+            feed.put(SoftPromptTrainingGraph.INPUT_IDS, OnnxTensor.createTensor(env, LongBuffer.wrap(batch.inputIds()), matrix));
             feed.put(SoftPromptTrainingGraph.VIRTUAL_TOKEN_INDEX,
-                    OnnxTensor.createTensor(env, OrtSessions.direct(batch.virtualTokenIndex()), matrix));
+                    OnnxTensor.createTensor(env, LongBuffer.wrap(batch.virtualTokenIndex()), matrix));
             feed.put(SoftPromptTrainingGraph.ATTENTION_MASK,
-                    OnnxTensor.createTensor(env, OrtSessions.direct(batch.attentionMask()), matrix));
-            feed.put(SoftPromptTrainingGraph.POSITION_IDS, OnnxTensor.createTensor(env, OrtSessions.direct(batch.positionIds()), matrix));
-            feed.put(SoftPromptTrainingGraph.LABELS, OnnxTensor.createTensor(env, OrtSessions.direct(batch.labels()), matrix));
-            feed.put(SoftPromptTrainingGraph.LOSS_MASK, OnnxTensor.createTensor(env, OrtSessions.direct(batch.lossMask()), matrix));
+                    OnnxTensor.createTensor(env, LongBuffer.wrap(batch.attentionMask()), matrix));
+            feed.put(SoftPromptTrainingGraph.POSITION_IDS, OnnxTensor.createTensor(env, LongBuffer.wrap(batch.positionIds()), matrix));
+            feed.put(SoftPromptTrainingGraph.LABELS, OnnxTensor.createTensor(env, LongBuffer.wrap(batch.labels()), matrix));
+            feed.put(SoftPromptTrainingGraph.LOSS_MASK, OnnxTensor.createTensor(env, FloatBuffer.wrap(batch.lossMask()), matrix));
             Set<String> fetch = gradient
                     ? Set.of(SoftPromptTrainingGraph.LOSS, SoftPromptTrainingGraph.VIRTUAL_TOKENS_GRADIENT)
                     : Set.of(SoftPromptTrainingGraph.LOSS);
@@ -190,8 +192,6 @@ public final class TrainingSession implements AutoCloseable {
             feed.values().forEach(OnnxTensor::close);
         }
     }
-
-
 
     @Override
     public void close() {

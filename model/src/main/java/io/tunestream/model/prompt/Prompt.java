@@ -32,11 +32,6 @@ public record Prompt(String taskName, int[] tokenIds, int[] virtualRows, int ans
         return virtualRows[i] >= 0;
     }
 
-    /** Number of virtual positions. */
-    public int virtualTokenCount() {
-        return (int) Arrays.stream(virtualRows).filter(r -> r >= 0).count();
-    }
-
     /** Tokens of the answer span (0 at inference). */
     public int answerLength() {
         return tokenIds.length - answerStart;

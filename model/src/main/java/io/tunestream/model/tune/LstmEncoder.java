@@ -49,13 +49,7 @@ record LstmEncoder(PromptEncoderConfig config, int hidden, ParameterLayout layou
 
     @Override
     public double[] initialParameters(double[] virtualRows, SplittableRandom rng) {
-        ParameterLayout.Tensor emb = layout.tensor("input_embedding");
-        if (virtualRows.length != emb.size()) {
-            throw new IllegalArgumentException("lstm encoder expects " + emb.size() + " initial embedding values, got "
-                    + virtualRows.length);
-        }
-        double[] p = new double[layout.size()];
-        System.arraycopy(virtualRows, 0, p, emb.offset(), emb.size());
+        double[] p = layout.zerosWith("input_embedding", virtualRows, "lstm encoder");
         for (ParameterLayout.Tensor t : layout.tensors()) {
             if (t.name().equals("input_embedding")) {
                 continue;

@@ -46,13 +46,7 @@ record MlpEncoder(PromptEncoderConfig config, int hidden, ParameterLayout layout
 
     @Override
     public double[] initialParameters(double[] virtualRows, SplittableRandom rng) {
-        ParameterLayout.Tensor emb = layout.tensor("input_embedding");
-        if (virtualRows.length != emb.size()) {
-            throw new IllegalArgumentException("mlp encoder expects " + emb.size() + " initial embedding values, got "
-                    + virtualRows.length);
-        }
-        double[] p = new double[layout.size()];
-        System.arraycopy(virtualRows, 0, p, emb.offset(), emb.size());
+        double[] p = layout.zerosWith("input_embedding", virtualRows, "mlp encoder");
         for (int l = 0; l + 1 < widths.length; l++) {
             double bound = 1 / Math.sqrt(widths[l]);
             for (String part : new String[]{".weight", ".bias"}) {

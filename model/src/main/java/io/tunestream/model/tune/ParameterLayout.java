@@ -80,6 +80,23 @@ public record ParameterLayout(List<Tensor> tensors) {
         return tensors.isEmpty() ? 0 : tensors.get(tensors.size() - 1).offset() + tensors.get(tensors.size() - 1).size();
     }
 
+    /**
+     * A zeroed parameter vector of this layout with {@code values} in tensor {@code name}: how every
+     * prompt encoder starts from its initial virtual-token rows.
+     *
+     * @param what the encoder, for the error ("mlp encoder")
+     * @throws IllegalArgumentException if {@code values} is not the size of that tensor
+     */
+    public double[] zerosWith(String name, double[] values, String what) {
+        Tensor t = tensor(name);
+        if (values.length != t.size()) {
+            throw new IllegalArgumentException(what + " expects " + t.size() + " initial embedding values, got " + values.length);
+        }
+        double[] p = new double[size()];
+        System.arraycopy(values, 0, p, t.offset(), t.size());
+        return p;
+    }
+
     /** The tensor called {@code name}. */
     public Tensor tensor(String name) {
         for (Tensor t : tensors) {

@@ -21,13 +21,7 @@ record TpMlpEncoder(PromptEncoderConfig config, int hidden, ParameterLayout layo
 
     @Override
     public double[] initialParameters(double[] virtualRows, SplittableRandom rng) {
-        ParameterLayout.Tensor emb = layout.tensor("input_embedding");
-        if (virtualRows.length != emb.size()) {
-            throw new IllegalArgumentException("tpmlp encoder expects " + emb.size() + " initial embedding values, got "
-                    + virtualRows.length);
-        }
-        double[] p = new double[layout.size()];
-        System.arraycopy(virtualRows, 0, p, emb.offset(), emb.size());
+        double[] p = layout.zerosWith("input_embedding", virtualRows, "tpmlp encoder");
         for (String w : new String[]{"first.weight", "second.weight"}) {
             ParameterLayout.Tensor t = layout.tensor(w);
             for (int i = 0; i < t.size(); i++) {

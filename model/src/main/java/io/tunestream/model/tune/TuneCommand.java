@@ -103,15 +103,12 @@ public final class TuneCommand {
         Path out = Path.of(text("out", "model/target/tune"));
 
         RuntimeConfig runtime = RuntimeConfig.cpu(threads);
-        ModelConfig modelConfig = ModelConfig.read(modelDir);
         try (HuggingFaceTextTokenizer tokenizer = HuggingFaceTextTokenizer.load(modelDir);
              DecoderModel model = DecoderModel.load(modelDir, runtime);
              TrainingSession session = TrainingSession.open(modelDir, runtime)) {
+            ModelConfig modelConfig = session.weights().config();
             int hidden = modelConfig.hiddenSize();
-            float[] embeddings = new float[modelConfig.vocabSize() * hidden];
-            for (int id = 0; id < modelConfig.vocabSize(); id++) {
-                model.embedToken(id, embeddings, id * hidden);
-            }
+            float[] embeddings = session.weights().tokenEmbeddings();
             PromptBuilder builder = new PromptBuilder(tokenizer);
             Generator generator = Generator.withDefaults(model, tokenizer);
             PromptTuner tuner = new PromptTuner();

@@ -16,9 +16,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class DecoderModelTest {
 
     @Test
-    void shouldReadTheSameWeightsWithoutASession() {
-        FrozenWeights weights = FrozenWeights.read(TestModels.model("tiny-llama"));
-        try (DecoderModel model = DecoderModel.load(TestModels.model("tiny-llama"), RuntimeConfig.cpu(1))) {
+    void shouldGiveTheTrainingSessionTheSameWeightsAsTheServingModel() {
+        try (TrainingSession training = TrainingSession.open(TestModels.model("tiny-llama"), RuntimeConfig.cpu(1));
+             DecoderModel model = DecoderModel.load(TestModels.model("tiny-llama"), RuntimeConfig.cpu(1))) {
+            FrozenWeights weights = training.weights();
             assertThat(weights.config()).isEqualTo(model.config());
             assertThat(weights.fingerprint()).isEqualTo(model.fingerprint());
             float[] row = new float[model.config().hiddenSize()];

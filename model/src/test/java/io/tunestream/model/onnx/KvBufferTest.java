@@ -38,7 +38,7 @@ class KvBufferTest {
                     }
                 }
             }
-            tensors.add(OnnxTensor.createTensor(OrtEnvironment.getEnvironment(), OrtSessions.direct(data),
+            tensors.add(OnnxTensor.createTensor(OrtEnvironment.getEnvironment(), FloatBuffer.wrap(data),
                     new long[]{rows, HEADS, LENGTH, DIM}));
         }
         List<OnnxTensor> owned = List.copyOf(tensors);

@@ -44,9 +44,7 @@ class LargeAdapterRoundTripIT {
     private static final int HIDDEN = 4096; // 100 × 4096 floats = 1.6 MB as FLOAT32
 
     private static TopicSpec adaptersTopic() {
-        TopicSpec adapters = Topics.ADAPTERS;
-        return new TopicSpec("adapters-" + UUID.randomUUID(), adapters.keyDoc(), adapters.valueSchema(),
-                adapters.compacted(), adapters.partitions(), adapters.extraConfigs());
+        return Topics.ADAPTERS.withName("adapters-" + UUID.randomUUID());
     }
 
     private static float[] table() {

@@ -52,12 +52,6 @@ public final class TrainerMetrics {
                 .tag("verdict", verdict).register(registry).increment();
     }
 
-    /** The count of runs of {@code task} with {@code outcome} (tests, health details). */
-    public double runCount(String task, String outcome) {
-        Counter c = registry.find("tunestream.trainer.runs").tags("task", task, "outcome", outcome).counter();
-        return c == null ? 0 : c.count();
-    }
-
     private Counter runs(String task, String outcome) {
         return Counter.builder("tunestream.trainer.runs").description("Tuning runs, by task and outcome")
                 .tag("task", task).tag("outcome", outcome).register(registry);

@@ -52,8 +52,7 @@ public record TrainerTopics(String prefix) {
     public List<TopicSpec> specs() {
         return List.of(Topics.TASK_TEMPLATES, Topics.EXAMPLES, Topics.FEEDBACK, Topics.ADAPTERS,
                 Topics.ADAPTER_CHECKPOINTS, Topics.TRAINING_RUNS).stream()
-                .map(t -> new TopicSpec(prefix + t.name(), t.keyDoc(), t.valueSchema(), t.compacted(), t.partitions(),
-                        t.extraConfigs()))
+                .map(t -> t.withName(prefix + t.name()))
                 .toList();
     }
 }

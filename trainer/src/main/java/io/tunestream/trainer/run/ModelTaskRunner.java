@@ -85,10 +85,6 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
         return new ModelTaskRunner(model, maxStepsPerRun, clock, true);
     }
 
-    public TrainerModel model() {
-        return model;
-    }
-
     @Override
     public void close() {
         if (ownsModel) {

@@ -12,23 +12,14 @@ import java.util.Objects;
 /**
  * The frozen model as the trainer needs it: tokenizer, training session (loss and table
  * gradient), token-embedding table (to initialise encoders), weights fingerprint and config.
- * The weights are read without a serving session, so only the training session is in memory. Owns the tokenizer and the session.
+ * The weights are read with the training graph, without a serving session. Owns the tokenizer and the session.
  */
 public final class TrainerModel implements AutoCloseable {
 
-    private final Path directory;
-    private final ModelConfig config;
-    private final String fingerprint;
-    private final float[] tokenEmbeddings;
     private final HuggingFaceTextTokenizer tokenizer;
     private final TrainingSession session;
 
-    private TrainerModel(Path directory, ModelConfig config, String fingerprint, float[] tokenEmbeddings,
-                         HuggingFaceTextTokenizer tokenizer, TrainingSession session) {
-        this.directory = directory;
-        this.config = config;
-        this.fingerprint = fingerprint;
-        this.tokenEmbeddings = tokenEmbeddings;
+    private TrainerModel(HuggingFaceTextTokenizer tokenizer, TrainingSession session) {
         this.tokenizer = tokenizer;
         this.session = session;
     }
@@ -39,35 +30,32 @@ public final class TrainerModel implements AutoCloseable {
         HuggingFaceTextTokenizer tokenizer = HuggingFaceTextTokenizer.load(directory);
         try {
             // the training session reads the weights with its graph: one parse, and no serving session
-            TrainingSession session = TrainingSession.open(directory, runtime);
-            FrozenWeights weights = session.weights();
-            return new TrainerModel(directory, weights.config(), weights.fingerprint(), weights.tokenEmbeddings(), tokenizer,
-                    session);
+            return new TrainerModel(tokenizer, TrainingSession.open(directory, runtime));
         } catch (RuntimeException e) {
             tokenizer.close();
             throw e;
         }
     }
 
-    public Path directory() {
-        return directory;
-    }
-
     public ModelConfig config() {
-        return config;
+        return weights().config();
     }
 
     public String fingerprint() {
-        return fingerprint;
+        return weights().fingerprint();
     }
 
     public int hiddenSize() {
-        return config.hiddenSize();
+        return config().hiddenSize();
     }
 
     /** The LM's token-embedding table, row-major [vocab, hidden]; not copied, do not modify. */
     float[] tokenEmbeddings() {
-        return tokenEmbeddings;
+        return weights().tokenEmbeddings();
+    }
+
+    private FrozenWeights weights() {
+        return session.weights();
     }
 
     public HuggingFaceTextTokenizer tokenizer() {
