@@ -74,11 +74,12 @@ public final class ExamplesCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        // the input first: a mistyped path fails at once, without waiting on the broker
+        JsonlFile.Contents contents = JsonlFile.read(file);
+        DatasetSplit datasetSplit = split != null ? split : splitOf(file);
         KafkaClientConfig kafka = connection.kafka();
         ConnectionOptions.prepare(kafka, List.of(Topics.TASK_TEMPLATES, Topics.EXAMPLES), timeout);
         TemplateCatalog templates = templateSource.load(kafka, cli.clock(), timeout);
-        DatasetSplit datasetSplit = split != null ? split : splitOf(file);
-        JsonlFile.Contents contents = JsonlFile.read(file);
 
         ExampleIngestion.Checked checked = ExampleIngestion.check(contents, templates, datasetSplit, task,
                 cli.clock().millis());

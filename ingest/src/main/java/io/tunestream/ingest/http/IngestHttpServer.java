@@ -60,7 +60,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
  *       "timeout_seconds": 60}}; 200 with the answer, 422 for an unknown task or bad fields, 504
  *       when no answer came in time;</li>
  *   <li>{@code POST /feedback} — {@code {"request_id", "taskname", "verdict": "ACCEPTED" |
- *       "REJECTED" | "CORRECTED", "correction", "fields": {…}, "answer_text", "comment"}}.</li>
+ *       "REJECTED" | "CORRECTED", "correction", "fields": {…}, "answer_text", "adapter_version", "comment"}}.</li>
  * </ul>
  * Every response is JSON; errors carry {@code {"error": "…"}}. The owner closes the server.
  */
@@ -278,6 +278,8 @@ public final class IngestHttpServer implements AutoCloseable {
                 .setCorrection(verdict == Verdict.CORRECTED ? json.get("correction").asText() : null)
                 .setFields(fields)
                 .setAnswerText(json.hasNonNull("answer_text") ? json.get("answer_text").asText() : null)
+                // as the CLI's --adapter-version: which adapter produced the answer judged
+                .setAdapterVersion(json.hasNonNull("adapter_version") ? json.get("adapter_version").asInt() : null)
                 .setComment(json.path("comment").asText(""))
                 .setCreatedAtMillis(clock.millis()).build();
         try (KafkaProducer<String, Feedback> producer = new KafkaProducer<>(

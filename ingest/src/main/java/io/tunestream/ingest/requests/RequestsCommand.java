@@ -99,11 +99,12 @@ public final class RequestsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        // the input first: a mistyped path fails at once, without waiting on the broker
+        JsonlFile.Contents contents = JsonlFile.read(input);
         KafkaClientConfig kafka = connection.kafka();
         Duration setupTimeout = Duration.ofSeconds(30);
         ConnectionOptions.prepare(kafka, List.of(Topics.TASK_TEMPLATES, Topics.REQUESTS, Topics.ANSWERS), setupTimeout);
         TemplateCatalog templates = templateSource.load(kafka, cli.clock(), setupTimeout);
-        JsonlFile.Contents contents = JsonlFile.read(input);
 
         String runId = UUID.randomUUID().toString().substring(0, 8);
         GenerationOptions defaults = generation.options();

@@ -112,13 +112,14 @@ class IngestHttpServerIT {
         String requestId = "http-fb-" + UUID.randomUUID();
 
         HttpResponse<String> response = post("/feedback", "{\"request_id\": \"" + requestId + "\", \"taskname\": "
-                + "\"assistant\", \"verdict\": \"CORRECTED\", \"correction\": \" intent: play_music\"}");
+                + "\"assistant\", \"verdict\": \"CORRECTED\", \"correction\": \" intent: play_music\", \"adapter_version\": 3}");
 
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
         assertThat(TopicReader.readAll(platform, Topics.FEEDBACK.name(), Feedback.class,
                 f -> f.getRequestId().equals(requestId), 1)).singleElement().satisfies(f -> {
                     assertThat(f.getVerdict()).isEqualTo(Verdict.CORRECTED);
                     assertThat(f.getCorrection()).isEqualTo(" intent: play_music");
+                    assertThat(f.getAdapterVersion()).isEqualTo(3);
                 });
     }
 }

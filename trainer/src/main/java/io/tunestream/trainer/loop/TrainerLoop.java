@@ -21,7 +21,6 @@ import io.tunestream.trainer.state.TrackedExample;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -355,20 +354,31 @@ public final class TrainerLoop implements AutoCloseable {
 
     private void startDueRun() {
         long now = clock.millis();
-        Optional<TaskState> due = states.all().stream()
-                .filter(s -> RetrainingTrigger.due(s, now).isPresent())
-                .min(Comparator.comparingLong(s -> s.firstUnusedAtMillis().orElse(Long.MAX_VALUE)));
-        if (due.isEmpty()) {
+        // each task's examples are scanned once a poll: the due check and the oldest waiting example
+        TaskState state = null;
+        String why = null;
+        long oldest = Long.MAX_VALUE;
+        for (TaskState s : states.all()) {
+            Optional<String> reason = RetrainingTrigger.due(s, now);
+            if (reason.isPresent()) {
+                long first = s.firstUnusedAtMillis().orElse(Long.MAX_VALUE);
+                if (state == null || first < oldest) {
+                    state = s;
+                    why = reason.get();
+                    oldest = first;
+                }
+            }
+        }
+        if (state == null) {
             return;
         }
-        TaskState state = due.get();
-        String why = RetrainingTrigger.due(state, now).orElseThrow();
         TaskSnapshot snapshot = state.startRun();
         String runId = snapshot.task() + "-" + UUID.randomUUID();
-        LOG.info("task {}: starting run {}: {}", snapshot.task(), runId, why);
+        String reason = why;
+        LOG.info("task {}: starting run {}: {}", snapshot.task(), runId, reason);
         metrics.runStarted(snapshot.task());
         runningTask = snapshot.task();
-        inFlight = worker.submit(() -> execute(snapshot, runId, why));
+        inFlight = worker.submit(() -> execute(snapshot, runId, reason));
     }
 
     /** On the worker thread: the run, then its outcome published. */

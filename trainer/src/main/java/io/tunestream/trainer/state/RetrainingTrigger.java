@@ -1,6 +1,7 @@
 package io.tunestream.trainer.state;
 
 import io.tunestream.schemas.RetrainingSettings;
+import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 
@@ -20,8 +21,10 @@ public final class RetrainingTrigger {
             return Optional.empty();
         }
         RetrainingSettings settings = state.template().get().getRetraining();
-        int fresh = state.newUsableExamples().size();
-        return due(fresh, state.firstUnusedAtMillis(), settings, nowMillis);
+        // one scan of the examples for both the count and the oldest
+        List<TrackedExample> fresh = state.newUsableExamples();
+        OptionalLong first = fresh.stream().mapToLong(TrackedExample::timestampMillis).min();
+        return due(fresh.size(), first, settings, nowMillis);
     }
 
     /** The rule itself, on counts and times. */
