@@ -54,8 +54,10 @@ def read_weights(onnx_path, dtype=torch.float64):
                 weights[path + ".weight"] = w
         elif n.op_type == "Gemm":
             attrs = {a.name: a for a in n.attribute}
-            if attrs.get("transA") and attrs["transA"].i or "alpha" in attrs and attrs["alpha"].f != 1.0 \
-                    or "beta" in attrs and attrs["beta"].f != 1.0:
+            trans_a = "transA" in attrs and attrs["transA"].i != 0
+            alpha = attrs["alpha"].f if "alpha" in attrs else 1.0
+            beta = attrs["beta"].f if "beta" in attrs else 1.0
+            if trans_a or alpha != 1.0 or beta != 1.0:
                 raise ValueError("unexpected Gemm attributes in " + n.name)
             w = init(n.input[1])
             if "transB" in attrs and attrs["transB"].i:

@@ -28,8 +28,6 @@ nn.Linear stores [out, in], and keeps one bias per LSTM direction (b_ih + b_hh);
 that translation, for parameters and for their gradients alike.
 """
 
-import math
-
 import torch
 from torch import nn
 
@@ -182,9 +180,3 @@ def parameters_in_layout(encoder):
 
 def gradients_in_layout(encoder):
     return encoder.to_layout(_grad)
-
-
-def lstm_bias_variance_note(encoder_hidden):
-    """Variance of one PyTorch LSTM bias (b_ih + b_hh, each U(+-1/sqrt(units))) vs one uniform draw."""
-    bound = 1 / math.sqrt(encoder_hidden)
-    return {"pytorch_sum_of_two_uniforms": 2 * bound * bound / 3, "one_uniform": bound * bound / 3}
