@@ -6,6 +6,13 @@ import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import io.tunestream.model.graph.GroupQueryAttentionRewrite;
+import io.tunestream.model.graph.InputsEmbedsRewrite;
+import io.tunestream.model.graph.LastTokenLogits;
+import io.tunestream.model.graph.SingleInputConcatRemoval;
+import io.tunestream.model.graph.SkipLayerNormRewrite;
+import io.tunestream.model.graph.TensorProtoReader;
+import io.tunestream.model.graph.WeightsFingerprint;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -191,7 +198,7 @@ public final class DecoderModel implements AutoCloseable {
                     + rewritten.vocabSize() + " x " + rewritten.hiddenSize() + " but config.json says vocab "
                     + config.vocabSize() + ", hidden " + config.hiddenSize());
         }
-        float[] table = Initializers.floats(rewritten.embeddingTable(), dir);
+        float[] table = TensorProtoReader.floats(rewritten.embeddingTable(), dir);
         String fingerprint = WeightsFingerprint.of(original, dir);
         return new Parsed(original, rewritten, new FrozenWeights(dir, config, fingerprint, table));
     }
