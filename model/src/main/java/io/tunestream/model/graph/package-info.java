@@ -9,7 +9,8 @@
  *   <li>Serving only: {@link io.tunestream.model.graph.LastTokenLogits},
  *       {@link io.tunestream.model.graph.SingleInputConcatRemoval},
  *       {@link io.tunestream.model.graph.SkipLayerNormRewrite}, and the in-place decode graph
- *       {@link io.tunestream.model.graph.GroupQueryAttentionRewrite}.</li>
+ *       {@link io.tunestream.model.graph.GroupQueryAttentionRewrite} with its shape arithmetic folded
+ *       ({@link io.tunestream.model.graph.DecodeShapeFolding}).</li>
  *   <li>{@link io.tunestream.model.graph.TensorProtoReader}: the one decoder of tensor data (raw
  *       little-endian bytes, typed fields, external files); {@link io.tunestream.model.graph.WeightsFingerprint}
  *       hashes the weights adapters are checked against.</li>

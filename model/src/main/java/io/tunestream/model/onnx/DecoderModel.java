@@ -6,6 +6,7 @@ import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import io.tunestream.model.graph.DecodeShapeFolding;
 import io.tunestream.model.graph.GroupQueryAttentionRewrite;
 import io.tunestream.model.graph.InputsEmbedsRewrite;
 import io.tunestream.model.graph.LastTokenLogits;
@@ -109,8 +110,7 @@ public final class DecoderModel implements AutoCloseable {
         ModelConfig config = parsed.weights().config();
         float[] table = parsed.weights().tokenEmbeddings();
         String fingerprint = parsed.weights().fingerprint();
-        OnnxMl.ModelProto serving = withoutUnusedInitializers(SkipLayerNormRewrite.rewrite(
-                SingleInputConcatRemoval.rewrite(LastTokenLogits.rewrite(parsed.rewritten().model()))));
+        OnnxMl.ModelProto serving = servingGraph(parsed);
 
         NativeLibraryCache.install(NativeLibraryCache.defaultRoot());
         OrtEnvironment env = LargeStack.environment();
@@ -143,12 +143,12 @@ public final class DecoderModel implements AutoCloseable {
         } else if (runtime.inPlaceKvCache()) {
             OnnxMl.ModelProto decode = null;
             try {
-                decode = GroupQueryAttentionRewrite.rewrite(serving, config.layers(), config.heads(), config.kvHeads());
+                decode = decodeGraph(serving, config);
             } catch (IllegalArgumentException e) {
                 decoding += ": its attention has no in-place form here (" + e.getMessage() + ")";
             }
             if (decode != null) {
-                byte[] decodeBytes = withoutUnusedInitializers(decode).toByteArray();
+                byte[] decodeBytes = decode.toByteArray();
                 try {
                     decodeSession = createSession(env, decodeBytes, dir, external, runtime, provider);
                     decoding = "attention appending to the KV cache in place (GroupQueryAttention)";
@@ -170,6 +170,27 @@ public final class DecoderModel implements AutoCloseable {
                 fingerprint, provider, runtime.resolvedIntraOpThreads(), decoding);
         return new DecoderModel(dir, config, fingerprint, table, provider, env, session, decodeSession, smallDecodeSession,
                 runtime.parallelDecodeRows());
+    }
+
+    /** The graph of prefills and copying steps: last-position logits, fused residual layer norms. */
+    static OnnxMl.ModelProto servingGraph(Parsed parsed) {
+        return withoutUnusedInitializers(SkipLayerNormRewrite.rewrite(
+                SingleInputConcatRemoval.rewrite(LastTokenLogits.rewrite(parsed.rewritten().model()))));
+    }
+
+    /**
+     * The in-place decode-step graph of a serving graph: attention appending to the KV buffers
+     * (GroupQueryAttention), and, since a step feeds one position a row, reshape targets folded to
+     * constants.
+     *
+     * @throws IllegalArgumentException if the attention has no in-place form
+     */
+    static OnnxMl.ModelProto decodeGraph(OnnxMl.ModelProto serving, ModelConfig config) {
+        OnnxMl.ModelProto decode = GroupQueryAttentionRewrite.rewrite(serving, config.layers(), config.heads(), config.kvHeads());
+        decode = DecodeShapeFolding.rewrite(decode, Map.of(
+                InputsEmbedsRewrite.INPUTS_EMBEDS, List.of(DecodeShapeFolding.BATCH, 1L, (long) config.hiddenSize()),
+                "position_ids", List.of(DecodeShapeFolding.BATCH, 1L)));
+        return withoutUnusedInitializers(decode);
     }
 
     /** The export, its inputs_embeds rewrite and its frozen weights, read and checked; no session yet. */
