@@ -8,7 +8,7 @@ import java.util.List;
  * in and tokens out, never the cache; {@link DecoderModel#newDecodeState} picks the implementation once
  * (as onnxruntime-genai's {@code State} hides its {@code KeyValueCache}):
  * <ul>
- *   <li>in place: a fixed-capacity {@link KvBuffer} that each step appends to (GroupQueryAttention
+ *   <li>in place: fixed-capacity KV buffers that each step appends to (GroupQueryAttention
  *       decode graph, {@link DecoderModel#decodesInPlace()});</li>
  *   <li>copying: the export's own attention, whose {@link KvCache} each step concatenates anew;</li>
  *   <li>recomputing: no cache, the whole sequence at every step (for checks and benchmarks).</li>
