@@ -1,9 +1,7 @@
 package io.tunestream.model.generate;
 
+import io.tunestream.model.onnx.DecodeState;
 import io.tunestream.model.onnx.DecoderModel;
-import io.tunestream.model.onnx.KvBuffer;
-import io.tunestream.model.onnx.KvCache;
-import io.tunestream.model.onnx.StepInput;
 import io.tunestream.model.prompt.Prompt;
 import io.tunestream.model.prompt.PromptBuilder;
 import io.tunestream.model.prompt.PromptMode;
@@ -72,11 +70,7 @@ public final class Generator {
         }
         if (!rows.isEmpty()) {
             try {
-                if (config.useKvCache()) {
-                    decodeWithCache(rows);
-                } else {
-                    decodeByRecomputing(rows);
-                }
+                decode(rows);
             } catch (RuntimeException e) {
                 for (Row row : rows) {
                     if (row.finish == null) {
@@ -143,92 +137,21 @@ public final class Generator {
         return new Row(index, request.id(), options, prompt.length(), embeds, seen, random);
     }
 
-    private void decodeWithCache(List<Row> rows) {
-        int hidden = model.config().hiddenSize();
-        List<Row> active = rows;
-        int maxLen = active.stream().mapToInt(r -> r.promptLength).max().orElseThrow();
-        int batch = active.size();
-        float[] embeds = new float[batch * maxLen * hidden];
-        long[] mask = new long[batch * maxLen];
-        long[] positions = new long[batch * maxLen];
-        for (int b = 0; b < batch; b++) {
-            Row row = active.get(b);
-            row.pad = maxLen - row.promptLength;
-            System.arraycopy(row.promptEmbeds, 0, embeds, (b * maxLen + row.pad) * hidden, row.promptEmbeds.length);
-            for (int j = 0; j < row.promptLength; j++) {
-                mask[b * maxLen + row.pad + j] = 1;
-                positions[b * maxLen + row.pad + j] = j;
-            }
-            row.nextPosition = row.promptLength;
-        }
-        DecoderModel.Step step = model.forward(new StepInput(batch, maxLen, embeds, mask, positions), null);
-        if (model.decodesInPlace()) {
-            decodeInPlace(active, step);
-            return;
-        }
-        KvCache cache = step.cache();
-        try {
-            while (true) {
-                List<Row> still = new ArrayList<>();
-                int[] keep = advance(active, step.lastLogits(), still);
-                if (still.isEmpty()) {
-                    return;
-                }
-                if (still.size() < active.size()) {
-                    // finished rows stop costing work: drop them from the cache, and the left padding
-                    // that only they needed
-                    int unneededPad = still.stream().mapToInt(r -> r.pad).min().orElseThrow();
-                    KvCache kept = cache.selectRows(keep, unneededPad);
-                    cache.close();
-                    cache = kept;
-                    for (Row row : still) {
-                        row.pad -= unneededPad;
-                    }
-                }
-                active = still;
-                batch = active.size();
-                int total = cache.length() + 1;
-                embeds = new float[batch * hidden];
-                mask = new long[batch * total];
-                positions = new long[batch];
-                for (int b = 0; b < batch; b++) {
-                    Row row = active.get(b);
-                    model.embedToken(row.lastToken, embeds, b * hidden);
-                    for (int j = row.pad; j < total; j++) {
-                        mask[b * total + j] = 1;
-                    }
-                    positions[b] = row.nextPosition++;
-                }
-                step = model.forward(new StepInput(batch, 1, embeds, mask, positions), cache);
-                cache.close();
-                cache = step.cache();
-            }
-        } finally {
-            cache.close();
-        }
-    }
-
     /**
-     * The decoding steps after the prefill {@code step} when the model appends to a {@link KvBuffer}
-     * in place: the prefill's padded cache is copied once into buffers that hold every row's longest
-     * possible sequence, rows left-aligned.
+     * Decodes the rows as one batch until every row has finished. The loop only picks tokens; the model's
+     * {@link DecodeState} runs them and keeps the cache, whichever kind the model has.
      */
-    private void decodeInPlace(List<Row> active, DecoderModel.Step prefill) {
-        int hidden = model.config().hiddenSize();
+    private void decode(List<Row> rows) {
         int capacity = 0;
-        int[] pads = new int[active.size()];
-        for (int b = 0; b < active.size(); b++) {
-            Row row = active.get(b);
-            pads[b] = row.pad;
+        List<float[]> prompts = new ArrayList<>(rows.size());
+        for (Row row : rows) {
+            prompts.add(row.promptEmbeds);
             // the token that finishes a row is never fed back, so a row holds at most this many positions
             capacity = Math.max(capacity, Math.min(row.promptLength + row.options.maxNewTokens(), config.maxSequenceLength()));
         }
-        KvBuffer kv;
-        try (KvCache cache = prefill.cache()) {
-            kv = model.toKvBuffer(cache, pads, capacity);
-        }
-        try (kv) {
-            float[] logits = prefill.lastLogits();
+        try (DecodeState state = model.newDecodeState(capacity, config.useKvCache())) {
+            List<Row> active = rows;
+            float[] logits = state.prefill(prompts);
             while (true) {
                 List<Row> still = new ArrayList<>();
                 int[] keep = advance(active, logits, still);
@@ -237,55 +160,11 @@ public final class Generator {
                 }
                 if (still.size() < active.size()) {
                     // finished rows stop costing work
-                    kv.keepRows(keep);
+                    state.keepRows(keep);
                 }
                 active = still;
-                int batch = active.size();
-                float[] embeds = new float[batch * hidden];
-                long[] positions = new long[batch];
-                for (int b = 0; b < batch; b++) {
-                    Row row = active.get(b);
-                    model.embedToken(row.lastToken, embeds, b * hidden);
-                    positions[b] = row.nextPosition++;
-                }
-                logits = model.decode(embeds, positions, kv);
+                logits = state.step(active.stream().mapToInt(r -> r.lastToken).toArray());
             }
-        }
-    }
-
-    private void decodeByRecomputing(List<Row> rows) {
-        int hidden = model.config().hiddenSize();
-        List<Row> active = rows;
-        while (!active.isEmpty()) {
-            int batch = active.size();
-            int maxLen = active.stream().mapToInt(r -> r.promptLength + r.tokens.size()).max().orElseThrow();
-            float[] embeds = new float[batch * maxLen * hidden];
-            long[] mask = new long[batch * maxLen];
-            long[] positions = new long[batch * maxLen];
-            for (int b = 0; b < batch; b++) {
-                Row row = active.get(b);
-                int len = row.promptLength + row.tokens.size();
-                int pad = maxLen - len;
-                System.arraycopy(row.promptEmbeds, 0, embeds, (b * maxLen + pad) * hidden, row.promptEmbeds.length);
-                for (int t = 0; t < row.tokens.size(); t++) {
-                    model.embedToken(row.tokens.get(t), embeds, (b * maxLen + pad + row.promptLength + t) * hidden);
-                }
-                for (int j = 0; j < len; j++) {
-                    mask[b * maxLen + pad + j] = 1;
-                    positions[b * maxLen + pad + j] = j;
-                }
-            }
-            DecoderModel.Step step = model.forward(new StepInput(batch, maxLen, embeds, mask, positions), null);
-            step.cache().close();
-            List<Row> still = new ArrayList<>();
-            for (int b = 0; b < batch; b++) {
-                Row row = active.get(b);
-                row.accept(pick(step.lastLogits(), b, row));
-                if (row.finish == null) {
-                    still.add(row);
-                }
-            }
-            active = still;
         }
     }
 
@@ -333,8 +212,6 @@ public final class Generator {
         final List<Integer> tokens = new ArrayList<>();
         int completionTokens;
         int lastToken;
-        int pad;
-        int nextPosition;
         FinishReason finish;
         String text;
         String error;

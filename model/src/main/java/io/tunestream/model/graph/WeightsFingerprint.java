@@ -1,4 +1,4 @@
-package io.tunestream.model.onnx;
+package io.tunestream.model.graph;
 
 import ai.onnx.proto.OnnxMl;
 
@@ -54,25 +54,12 @@ public final class WeightsFingerprint {
     }
 
     private static void updateExternal(MessageDigest sha, OnnxMl.TensorProto t, Path modelDir) {
-        String location = null;
-        long offset = 0;
-        long length = -1;
-        for (OnnxMl.StringStringEntryProto e : t.getExternalDataList()) {
-            switch (e.getKey()) {
-                case "location" -> location = e.getValue();
-                case "offset" -> offset = Long.parseLong(e.getValue());
-                case "length" -> length = Long.parseLong(e.getValue());
-                default -> { }
-            }
-        }
-        if (location == null) {
-            throw new IllegalArgumentException("initializer " + t.getName() + " is external but names no location");
-        }
-        Path file = modelDir.resolve(location);
+        TensorProtoReader.ExternalData where = TensorProtoReader.externalData(t);
+        Path file = modelDir.resolve(where.location());
         try (InputStream in = Files.newInputStream(file)) {
-            in.skipNBytes(offset);
+            in.skipNBytes(where.offset());
             byte[] buf = new byte[1 << 20];
-            long left = length < 0 ? Long.MAX_VALUE : length;
+            long left = where.length() < 0 ? Long.MAX_VALUE : where.length();
             while (left > 0) {
                 int r = in.read(buf, 0, (int) Math.min(buf.length, left));
                 if (r < 0) {

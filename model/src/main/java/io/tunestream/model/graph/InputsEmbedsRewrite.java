@@ -1,4 +1,4 @@
-package io.tunestream.model.onnx;
+package io.tunestream.model.graph;
 
 import ai.onnx.proto.OnnxMl;
 
@@ -58,7 +58,7 @@ public final class InputsEmbedsRewrite {
             Objects.requireNonNull(embeddingTableName, "embeddingTableName");
         }
 
-        /** The embedding table initializer (its data may be raw, typed or external: see {@link Initializers}). */
+        /** The embedding table initializer (its data may be raw, typed or external: see {@link TensorProtoReader}). */
         public OnnxMl.TensorProto embeddingTable() {
             return model.getGraph().getInitializerList().stream()
                     .filter(t -> t.getName().equals(embeddingTableName))

@@ -1,4 +1,4 @@
-package io.tunestream.model.onnx;
+package io.tunestream.model.graph;
 
 import ai.onnx.proto.OnnxMl;
 

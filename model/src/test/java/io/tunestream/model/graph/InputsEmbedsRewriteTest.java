@@ -1,4 +1,4 @@
-package io.tunestream.model.onnx;
+package io.tunestream.model.graph;
 
 import ai.onnx.proto.OnnxMl;
 import ai.onnxruntime.OnnxTensor;
@@ -61,7 +61,7 @@ class InputsEmbedsRewriteTest {
     void shouldGiveTheSameLogitsForEmbeddedIdsAsTheOriginalForIds(String name) throws Exception {
         OnnxMl.ModelProto original = load(name);
         InputsEmbedsRewrite.Rewritten r = InputsEmbedsRewrite.rewrite(original);
-        float[] table = Initializers.floats(r.embeddingTable(), modelDir(name));
+        float[] table = TensorProtoReader.floats(r.embeddingTable(), modelDir(name));
         long[] ids = {639, 82, 65, 295, 294, 17, 3};
         int hidden = r.hiddenSize();
         float[] embeds = new float[ids.length * hidden];

@@ -1,14 +1,14 @@
-package io.tunestream.model.onnx;
+package io.tunestream.model.graph;
 
 import ai.onnx.proto.OnnxMl;
 
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.Set;
 
 /**
@@ -52,21 +52,8 @@ final class GraphIndex {
         if (t == null || t.getDimsList().stream().mapToLong(Long::longValue).reduce(1, (a, b) -> a * b) != 1) {
             return Optional.empty();
         }
-        if (t.getDataType() == OnnxMl.TensorProto.DataType.FLOAT.getNumber()) {
-            if (t.getFloatDataCount() == 1) {
-                return Optional.of((double) t.getFloatData(0));
-            }
-            var raw = t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-            return raw.remaining() == Float.BYTES ? Optional.of((double) raw.getFloat()) : Optional.empty();
-        }
-        if (t.getDataType() == OnnxMl.TensorProto.DataType.DOUBLE.getNumber()) {
-            if (t.getDoubleDataCount() == 1) {
-                return Optional.of(t.getDoubleData(0));
-            }
-            var raw = t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-            return raw.remaining() == Double.BYTES ? Optional.of(raw.getDouble()) : Optional.empty();
-        }
-        return Optional.empty();
+        OptionalDouble value = TensorProtoReader.scalar(t);
+        return value.isPresent() ? Optional.of(value.getAsDouble()) : Optional.empty();
     }
 
     /** Whether {@code tensor} is a constant (initializer or Constant node). */
