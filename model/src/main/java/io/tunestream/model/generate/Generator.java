@@ -3,6 +3,7 @@ package io.tunestream.model.generate;
 import io.tunestream.model.onnx.DecoderModel;
 import io.tunestream.model.onnx.KvBuffer;
 import io.tunestream.model.onnx.KvCache;
+import io.tunestream.model.onnx.RunControl;
 import io.tunestream.model.onnx.StepInput;
 import io.tunestream.model.prompt.Prompt;
 import io.tunestream.model.prompt.PromptBuilder;
@@ -60,6 +61,19 @@ public final class Generator {
 
     /** Generates every request as one batch; results come back in request order. */
     public List<GenerationResult> generate(List<GenerationRequest> requests) {
+        return generate(requests, null);
+    }
+
+    /**
+     * Generates every request as one batch that {@code control} can stop from another thread: the session
+     * call in progress is terminated and no further step runs; the unfinished rows get a
+     * {@link RowError#CANCELLED} result. A failure that says the runtime ran out of memory gives
+     * {@link RowError#OUT_OF_MEMORY} results (a smaller batch may succeed), any other {@link
+     * RowError#GENERATION_FAILED}.
+     *
+     * @param control null for a generation nobody cancels
+     */
+    public List<GenerationResult> generate(List<GenerationRequest> requests, RunControl control) {
         GenerationResult[] results = new GenerationResult[requests.size()];
         List<Row> rows = new ArrayList<>();
         for (int i = 0; i < requests.size(); i++) {
@@ -73,14 +87,18 @@ public final class Generator {
         if (!rows.isEmpty()) {
             try {
                 if (config.useKvCache()) {
-                    decodeWithCache(rows);
+                    decodeWithCache(rows, control);
                 } else {
-                    decodeByRecomputing(rows);
+                    decodeByRecomputing(rows, control);
                 }
             } catch (RuntimeException e) {
+                boolean cancelled = control != null && control.isTerminated();
+                RowError kind = cancelled ? RowError.CANCELLED
+                        : isOutOfMemory(e) ? RowError.OUT_OF_MEMORY : RowError.GENERATION_FAILED;
+                String message = cancelled ? "generation cancelled" : "generation failed: " + e.getMessage();
                 for (Row row : rows) {
                     if (row.finish == null) {
-                        row.fail("generation failed: " + e.getMessage());
+                        row.fail(kind, message);
                     }
                 }
             }
@@ -143,7 +161,7 @@ public final class Generator {
         return new Row(index, request.id(), options, prompt.length(), embeds, seen, random);
     }
 
-    private void decodeWithCache(List<Row> rows) {
+    private void decodeWithCache(List<Row> rows, RunControl control) {
         int hidden = model.config().hiddenSize();
         List<Row> active = rows;
         int maxLen = active.stream().mapToInt(r -> r.promptLength).max().orElseThrow();
@@ -161,9 +179,9 @@ public final class Generator {
             }
             row.nextPosition = row.promptLength;
         }
-        DecoderModel.Step step = model.forward(new StepInput(batch, maxLen, embeds, mask, positions), null);
+        DecoderModel.Step step = model.forward(new StepInput(batch, maxLen, embeds, mask, positions), null, control);
         if (model.decodesInPlace()) {
-            decodeInPlace(active, step);
+            decodeInPlace(active, step, control);
             return;
         }
         KvCache cache = step.cache();
@@ -199,7 +217,8 @@ public final class Generator {
                     }
                     positions[b] = row.nextPosition++;
                 }
-                step = model.forward(new StepInput(batch, 1, embeds, mask, positions), cache);
+                checkNotTerminated(control);
+                step = model.forward(new StepInput(batch, 1, embeds, mask, positions), cache, control);
                 cache.close();
                 cache = step.cache();
             }
@@ -213,7 +232,7 @@ public final class Generator {
      * in place: the prefill's padded cache is copied once into buffers that hold every row's longest
      * possible sequence, rows left-aligned.
      */
-    private void decodeInPlace(List<Row> active, DecoderModel.Step prefill) {
+    private void decodeInPlace(List<Row> active, DecoderModel.Step prefill, RunControl control) {
         int hidden = model.config().hiddenSize();
         int capacity = 0;
         int[] pads = new int[active.size()];
@@ -248,12 +267,13 @@ public final class Generator {
                     model.embedToken(row.lastToken, embeds, b * hidden);
                     positions[b] = row.nextPosition++;
                 }
-                logits = model.decode(embeds, positions, kv);
+                checkNotTerminated(control);
+                logits = model.decode(embeds, positions, kv, control);
             }
         }
     }
 
-    private void decodeByRecomputing(List<Row> rows) {
+    private void decodeByRecomputing(List<Row> rows, RunControl control) {
         int hidden = model.config().hiddenSize();
         List<Row> active = rows;
         while (!active.isEmpty()) {
@@ -275,7 +295,8 @@ public final class Generator {
                     positions[b * maxLen + pad + j] = j;
                 }
             }
-            DecoderModel.Step step = model.forward(new StepInput(batch, maxLen, embeds, mask, positions), null);
+            checkNotTerminated(control);
+            DecoderModel.Step step = model.forward(new StepInput(batch, maxLen, embeds, mask, positions), null, control);
             step.cache().close();
             List<Row> still = new ArrayList<>();
             for (int b = 0; b < batch; b++) {
@@ -312,6 +333,24 @@ public final class Generator {
         return TokenSampler.next(logits, b * vocab, vocab, row.options, row.seen, row.completionTokens, eosIds, row.random);
     }
 
+    private static void checkNotTerminated(RunControl control) {
+        if (control != null && control.isTerminated()) {
+            throw new IllegalStateException("generation cancelled");
+        }
+    }
+
+    /** Whether {@code e} (or a cause) is the runtime running out of memory: ORT's CUDA and CPU allocators say so. */
+    private static boolean isOutOfMemory(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String m = t.getMessage() == null ? "" : t.getMessage().toLowerCase(java.util.Locale.ROOT);
+            if (t instanceof OutOfMemoryError || m.contains("out of memory") || m.contains("failed to allocate memory")
+                    || m.contains("cudaerrormemoryallocation")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private boolean isEos(int token) {
         for (int eos : eosIds) {
             if (eos == token) {
@@ -338,6 +377,7 @@ public final class Generator {
         FinishReason finish;
         String text;
         String error;
+        RowError errorKind;
 
         Row(int index, String id, GenerationOptions options, int promptLength, float[] promptEmbeds, BitSet seen,
             SplittableRandom random) {
@@ -379,8 +419,9 @@ public final class Generator {
             }
         }
 
-        void fail(String message) {
+        void fail(RowError kind, String message) {
             finish = FinishReason.ERROR;
+            errorKind = kind;
             error = message;
         }
 
@@ -390,7 +431,7 @@ public final class Generator {
 
         GenerationResult result() {
             if (finish == FinishReason.ERROR) {
-                return GenerationResult.failed(id, RowError.GENERATION_FAILED, error);
+                return GenerationResult.failed(id, errorKind, error);
             }
             String out = text != null ? text : tokenizer.decode(tokenArray());
             return new GenerationResult(id, out, tokenArray(), promptLength, completionTokens, finish, null, null);

@@ -278,6 +278,17 @@ public final class DecoderModel implements AutoCloseable {
      * @return the last position's logits per row and the cache including this step (the caller closes it)
      */
     public Step forward(StepInput input, KvCache past) {
+        return forward(input, past, null);
+    }
+
+    /**
+     * Runs one step that {@code control} can terminate from another thread.
+     *
+     * @param control null for a step nobody cancels
+     * @see #forward(StepInput, KvCache)
+     */
+    public Step forward(StepInput input, KvCache past, RunControl control) {
+        OrtSession.RunOptions runOptions = control == null ? null : control.options();
         int batch = input.batch();
         int hidden = config.hiddenSize();
         if (input.embeds().length != batch * input.sequence() * hidden) {
@@ -332,9 +343,9 @@ public final class DecoderModel implements AutoCloseable {
                     created.add(t);
                     pinnedOutputs.put(name, t);
                 }
-                result = session.run(feeds, pinnedOutputs);
+                result = session.run(feeds, Set.of(), pinnedOutputs, runOptions);
             } else {
-                result = session.run(feeds, outputs, pinnedOutputs);
+                result = session.run(feeds, outputs, pinnedOutputs, runOptions);
             }
             float[] last = new float[batch * config.vocabSize()];
             logits.rewind();
@@ -402,6 +413,17 @@ public final class DecoderModel implements AutoCloseable {
      *                               a row is full, or the step fails
      */
     public float[] decode(float[] embeds, long[] positions, KvBuffer kv) {
+        return decode(embeds, positions, kv, null);
+    }
+
+    /**
+     * Runs one in-place decoding step that {@code control} can terminate from another thread.
+     *
+     * @param control null for a step nobody cancels
+     * @see #decode(float[], long[], KvBuffer)
+     */
+    public float[] decode(float[] embeds, long[] positions, KvBuffer kv, RunControl control) {
+        OrtSession.RunOptions runOptions = control == null ? null : control.options();
         if (decodeSession == null) {
             throw new IllegalStateException("model " + directory + " has no in-place decode graph");
         }
@@ -443,7 +465,7 @@ public final class DecoderModel implements AutoCloseable {
                     new long[]{batch, 1, config.vocabSize()})));
             OrtSession step = smallDecodeSession != null && batch < parallelDecodeRows ? smallDecodeSession : decodeSession;
             // every output is pinned: the result holds nothing of its own
-            step.run(feeds, pinned).close();
+            step.run(feeds, Set.of(), pinned, runOptions).close();
             kv.appended();
             float[] last = new float[batch * config.vocabSize()];
             logits.rewind();
