@@ -46,13 +46,31 @@ import java.util.function.Function;
  * @param streamThreads            {@code stream.threads}: Kafka Streams threads (default 1)
  * @param httpPort                 {@code http.port}: port of /metrics, /health/live, /health/ready (default 8081; 0 picks one)
  * @param topicPrefix              {@code topics.prefix}: put in front of every topic name (default empty)
+ * @param batchTimeout             {@code batch.timeout.ms}: a batch still running this long is cancelled and its
+ *                                 requests answered TIMEOUT (default 30000)
+ * @param cancelGrace              {@code batch.cancel.grace.ms}: a cancelled model call not returned this long after
+ *                                 makes /health/live fail (default 10000)
+ * @param requestMaxAge            {@code request.max.age.ms}: older requests are answered EXPIRED (default 0: off)
+ * @param maxBufferedRequests      {@code buffer.max.requests}: buffered requests per partition above which the
+ *                                 stream thread holds input back (default 1000; at least batch.max.size)
+ * @param bufferFullMaxWait        {@code buffer.full.max.wait.ms}: longest hold per record while over it (default
+ *                                 1000, at most 5000: well under the transaction timeout)
+ * @param dedupeWindow             {@code dedupe.window.ms}: a request id answered this recently is not answered
+ *                                 again (default 600000; 0: off)
+ * @param batchRetries             {@code batch.retries}: retries of a transient model failure (out of memory: split
+ *                                 the batch) before error answers (default 2)
+ * @param modelQueueCapacity       {@code model.queue.capacity}: batches waiting for a model worker; when full a
+ *                                 batch stays buffered and is tried again (default 16)
  * @param kafka                    {@code kafka.*}: further Kafka Streams properties
  */
 public record ServingConfig(String bootstrapServers, String registryUrl, Path modelDir, String executionProvider, int cudaDeviceId,
                             int threads, int parallelDecodeRows, int modelWorkers, int maxBatchSize, Duration maxWait, int maxBatchesPerPunctuation,
                             int maxBatchesInFlight,
                             int keepAdapterVersions, int maxPromptChars, String applicationId, Path stateDir,
-                            int streamThreads, int httpPort, String topicPrefix, Map<String, String> kafka) {
+                            int streamThreads, int httpPort, String topicPrefix, Duration batchTimeout,
+                            Duration cancelGrace, Duration requestMaxAge, int maxBufferedRequests,
+                            Duration bufferFullMaxWait, Duration dedupeWindow, int batchRetries,
+                            int modelQueueCapacity, Map<String, String> kafka) {
 
     public static final String ENV_PREFIX = "TUNESTREAM_";
     private static final String KAFKA_PREFIX = "kafka.";
@@ -60,7 +78,9 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
             "execution.provider", "cuda.device.id", "threads", "decode.parallel.rows", "model.workers", "batch.max.size", "batch.max.wait.ms",
             "batch.max.per.punctuation", "batch.max.in.flight",
             "adapters.keep.versions", "request.max.prompt.chars", "application.id", "state.dir", "stream.threads",
-            "http.port", "topics.prefix");
+            "http.port", "topics.prefix", "batch.timeout.ms", "batch.cancel.grace.ms", "request.max.age.ms",
+            "buffer.max.requests", "buffer.full.max.wait.ms", "dedupe.window.ms", "batch.retries",
+            "model.queue.capacity");
 
     public ServingConfig {
         Objects.requireNonNull(modelDir, "modelDir");
@@ -166,13 +186,41 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                     return port;
                 }),
                 r.get("topics.prefix", "", v -> v),
+                Duration.ofMillis(r.integer("batch.timeout.ms", 30_000, 1)),
+                Duration.ofMillis(r.integer("batch.cancel.grace.ms", 10_000, 1)),
+                Duration.ofMillis(r.integer("request.max.age.ms", 0, 0)),
+                r.integer("buffer.max.requests", 1000, maxBatchSize),
+                Duration.ofMillis(r.get("buffer.full.max.wait.ms", "1000", v -> {
+                    int ms = Integer.parseInt(v.trim());
+                    if (ms < 0 || ms > BatchingSettings.MAX_BUFFER_FULL_WAIT.toMillis()) {
+                        throw new IllegalArgumentException("must be between 0 and "
+                                + BatchingSettings.MAX_BUFFER_FULL_WAIT.toMillis()
+                                + " (well under the transaction timeout)");
+                    }
+                    return ms;
+                })),
+                Duration.ofMillis(r.integer("dedupe.window.ms", 600_000, 0)),
+                r.integer("batch.retries", 2, 0),
+                r.integer("model.queue.capacity", 16, 1),
                 kafka);
     }
 
-    /** The batching settings the topology runs with (punctuation every quarter of the max wait). */
+    /**
+     * The batching settings the topology runs with (punctuation every quarter of the max wait, at most every
+     * quarter of the batch timeout).
+     *
+     * @param maxAnswerBytes the answers topic's record limit
+     */
+    public BatchingSettings batching(int maxAnswerBytes) {
+        long punctuate = Math.max(1, Math.min(maxWait.toMillis(), batchTimeout.toMillis()) / 4);
+        return new BatchingSettings(maxBatchSize, maxWait, Duration.ofMillis(punctuate), maxBatchesPerPunctuation,
+                keepAdapterVersions, maxPromptChars, maxBatchesInFlight, batchTimeout, cancelGrace, requestMaxAge,
+                maxBufferedRequests, bufferFullMaxWait, dedupeWindow, batchRetries, maxAnswerBytes);
+    }
+
+    /** {@link #batching(int)} with Kafka's default 1 MiB answer limit. */
     public BatchingSettings batching() {
-        return new BatchingSettings(maxBatchSize, maxWait, Duration.ofMillis(Math.max(1, maxWait.toMillis() / 4)),
-                maxBatchesPerPunctuation, keepAdapterVersions, maxPromptChars, maxBatchesInFlight);
+        return batching(BatchingSettings.DEFAULT_MAX_ANSWER_BYTES);
     }
 
     public ServingTopics topics() {
