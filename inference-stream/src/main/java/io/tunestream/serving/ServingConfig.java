@@ -189,7 +189,13 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                 Duration.ofMillis(r.integer("batch.timeout.ms", 30_000, 1)),
                 Duration.ofMillis(r.integer("batch.cancel.grace.ms", 10_000, 1)),
                 Duration.ofMillis(r.integer("request.max.age.ms", 0, 0)),
-                r.integer("buffer.max.requests", 1000, maxBatchSize),
+                r.get("buffer.max.requests", "1000", v -> {
+                    int value = Integer.parseInt(v.trim());
+                    if (value < maxBatchSize) {
+                        throw new IllegalArgumentException("must be >= " + maxBatchSize + " (batch.max.size)");
+                    }
+                    return value;
+                }),
                 Duration.ofMillis(r.get("buffer.full.max.wait.ms", "1000", v -> {
                     int ms = Integer.parseInt(v.trim());
                     if (ms < 0 || ms > BatchingSettings.MAX_BUFFER_FULL_WAIT.toMillis()) {
