@@ -79,7 +79,8 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Rebalance.</b> When the task closes (revocation, shutdown) its batches in flight are cancelled at once;
  *       their requests stay buffered for the next owner.</li>
  *   <li><b>Duplicates.</b> The ids answered in the last {@code dedupeWindow} are kept in a changelogged store
- *       (purged by a wall-clock punctuator); a request with such an id is not answered again, only counted.</li>
+ *       (purged by a wall-clock punctuator); a request with such an id is not answered again, only counted. A
+ *       {@code TIMEOUT} answer is not kept: the sender may try again with the same id.</li>
  * </ul>
  */
 final class RequestBatcher implements Processor<String, InferenceRequest, String, Object> {
@@ -165,7 +166,7 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
         Optional<String> badId = RequestLimits.checkRequestId(record.key())
                 .or(() -> request == null ? Optional.empty() : RequestLimits.checkRequestId(request.getRequestId()));
         if (badId.isPresent()) {
-            deadLetter(record.key(), badId.get() + ": an answer cannot be keyed by it");
+            deadLetter(record.key(), badId.get() + ": an answer cannot be keyed by it", context.recordMetadata());
             return;
         }
         if (request == null) {
@@ -526,9 +527,10 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
     private boolean forward(Answer answer) {
         Optional<Answer> fitted = fit.fit(answer);
         if (fitted.isEmpty()) {
+            // the current record (if any) is not necessarily this request: no pointer
             deadLetter(answer.getRequestId(), "request " + RequestLimits.abbreviate(answer.getRequestId(), 32)
                     + ": no answer to it fits the answers topic's record limit of " + settings.maxAnswerBytes()
-                    + " bytes");
+                    + " bytes", Optional.empty());
             return false;
         }
         Answer out = fitted.get();
@@ -539,7 +541,9 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
         }
         context.forward(new Record<String, Object>(out.getRequestId(), out, out.getAnsweredAtMillis()),
                 ServingTopology.ANSWERS_SINK);
-        if (!settings.dedupeWindow().isZero()) {
+        // a TIMEOUT invites the sender to try again, with the same id
+        if (!settings.dedupeWindow().isZero()
+                && (out.getError() == null || out.getError().getKind() != ErrorKind.TIMEOUT)) {
             answered.put(out.getRequestId(), clock.millis());
         }
         if (out != answer && answer.getError() == null) {
@@ -551,14 +555,14 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
 
     /**
      * Sends a pointer to a request that cannot be answered to the dead-letter topic: the reason, and where the
-     * request is (topic, partition, offset) when known. Its key is the request key cut to 64 characters; there
-     * is no value (the request may not fit the dead-letter topic either).
+     * request is ({@code source}: topic, partition, offset) when known. Its key is the request key cut to 64
+     * characters; there is no value (the request may not fit the dead-letter topic either).
      */
-    private void deadLetter(String key, String reason) {
+    private void deadLetter(String key, String reason, Optional<RecordMetadata> source) {
         var headers = new RecordHeaders();
         headers.add(DeadLetterHandler.REASON_HEADER, utf8(reason));
         headers.add(DeadLetterHandler.EXCEPTION_HEADER, utf8(RequestLimits.class.getName()));
-        context.recordMetadata().ifPresent(m -> {
+        source.ifPresent(m -> {
             headers.add(DeadLetterHandler.TOPIC_HEADER, utf8(m.topic()));
             headers.add(DeadLetterHandler.PARTITION_HEADER, utf8(Integer.toString(m.partition())));
             headers.add(DeadLetterHandler.OFFSET_HEADER, utf8(Long.toString(m.offset())));
