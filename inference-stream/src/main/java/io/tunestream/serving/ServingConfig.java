@@ -8,20 +8,24 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import io.smallrye.config.PropertiesConfigSource;
+import io.smallrye.config.SmallRyeConfig;
+import io.smallrye.config.SmallRyeConfigBuilder;
+import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Properties;
 import java.util.Set;
+import org.eclipse.microprofile.config.spi.ConfigSource;
 import java.util.function.Function;
 
 /**
- * Configuration of the serving app: a properties file, then environment variables
+ * Configuration of the serving app, read with SmallRye Config: a properties file, then environment variables
  * ({@code TUNESTREAM_} + the key in upper case with dots as underscores, e.g.
- * {@code TUNESTREAM_BATCH_MAX_SIZE}) override it. Validated when loaded; an error names the key and
+ * {@code TUNESTREAM_BATCH_MAX_SIZE}) override it; unknown file keys are refused. Validated when loaded; an error names the key and
  * its environment variable. Keys starting with {@code kafka.} are passed to Kafka Streams without
  * the prefix (e.g. {@code kafka.max.poll.interval.ms}).
  *
@@ -73,6 +77,8 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                             int modelQueueCapacity, Map<String, String> kafka) {
 
     public static final String ENV_PREFIX = "TUNESTREAM_";
+    private static final int FILE_ORDINAL = 100;
+    private static final int ENV_ORDINAL = 300;
     private static final String KAFKA_PREFIX = "kafka.";
     private static final Set<String> KEYS = Set.of("bootstrap.servers", "registry.url", "model.dir",
             "execution.provider", "cuda.device.id", "threads", "decode.parallel.rows", "model.workers", "batch.max.size", "batch.max.wait.ms",
@@ -100,49 +106,56 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
     }
 
     /**
-     * Reads {@code file} (if given), applies the overrides found in {@code env}, validates.
+     * Reads {@code file} (if given), applies the overrides found in {@code env}, validates. SmallRye Config
+     * reads the file and layers the sources: the environment (ordinal 300) over the file (ordinal 100).
      *
      * @throws IllegalArgumentException naming the key (and its environment variable) of a bad or missing value
      */
     public static ServingConfig load(Optional<Path> file, Map<String, String> env) {
-        var values = new LinkedHashMap<String, String>();
-        file.ifPresent(f -> values.putAll(readProperties(f)));
+        var sources = new ArrayList<ConfigSource>();
+        if (file.isPresent()) {
+            try {
+                sources.add(new PropertiesConfigSource(file.get().toUri().toURL(), FILE_ORDINAL));
+            } catch (IOException e) {
+                throw new IllegalArgumentException("config file " + file.get() + " cannot be read: " + e.getMessage(),
+                        e);
+            }
+        }
+        // only the variables of known keys: the environment holds other programs' variables too
+        var overrides = new HashMap<String, String>();
         for (String key : KEYS) {
             String override = env.get(envName(key));
             if (override != null) {
-                values.put(key, override);
+                overrides.put(key, override);
             }
         }
-        return fromMap(values);
-    }
-
-    private static Map<String, String> readProperties(Path file) {
-        var properties = new Properties();
-        try (java.io.Reader reader = Files.newBufferedReader(file)) {
-            properties.load(reader);
-        } catch (IOException e) {
-            throw new IllegalArgumentException("config file " + file + " cannot be read: " + e.getMessage(), e);
-        }
-        var map = new HashMap<String, String>();
-        properties.stringPropertyNames().forEach(k -> map.put(k, properties.getProperty(k).trim()));
-        return map;
+        sources.add(new PropertiesConfigSource(overrides, "environment (" + ENV_PREFIX + "*)", ENV_ORDINAL));
+        return from(sources);
     }
 
     /** Validates {@code values} (keys as in the file). */
     public static ServingConfig fromMap(Map<String, String> values) {
-        for (String key : values.keySet()) {
-            if (!KEYS.contains(key) && !key.startsWith(KAFKA_PREFIX)) {
-                throw new IllegalArgumentException("config key '" + key + "' is unknown; known keys: "
-                        + new java.util.TreeSet<>(KEYS) + " and kafka.*");
+        return from(List.of(new PropertiesConfigSource(values, "map", FILE_ORDINAL)));
+    }
+
+    private static ServingConfig from(List<ConfigSource> sources) {
+        for (ConfigSource source : sources) {
+            for (String key : source.getPropertyNames()) {
+                if (!KEYS.contains(key) && !key.startsWith(KAFKA_PREFIX)) {
+                    throw new IllegalArgumentException("config key '" + key + "' is unknown; known keys: "
+                            + new java.util.TreeSet<>(KEYS) + " and kafka.*");
+                }
             }
         }
+        // no default sources (system properties, environment by SmallRye's own naming) and no ${} expansion
+        SmallRyeConfig config = new SmallRyeConfigBuilder().withSources(sources).build();
         var kafka = new HashMap<String, String>();
-        values.forEach((k, v) -> {
-            if (k.startsWith(KAFKA_PREFIX)) {
-                kafka.put(k.substring(KAFKA_PREFIX.length()), v);
+        for (String name : config.getPropertyNames()) {
+            if (name.startsWith(KAFKA_PREFIX)) {
+                kafka.put(name.substring(KAFKA_PREFIX.length()), config.getValue(name, String.class).trim());
             }
-        });
-        var r = new Values(values);
+        }
+        var r = new Values(config);
         String provider = r.get("execution.provider", "CPU", v -> {
             String upper = v.toUpperCase(Locale.ROOT);
             if (!upper.equals("CPU") && !upper.equals("CUDA")) {
@@ -233,11 +246,14 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
         return ServingTopics.prefixed(topicPrefix);
     }
 
-    /** Reads typed values of keys, with errors naming the key and its environment variable. */
-    private record Values(Map<String, String> values) {
+    /**
+     * Reads typed values of keys from SmallRye Config (its converters parse numbers), with errors naming the
+     * key and its environment variable.
+     */
+    private record Values(SmallRyeConfig config) {
 
         <T> T get(String key, String defaultValue, Function<String, T> parse) {
-            String raw = values.getOrDefault(key, defaultValue);
+            String raw = config.getOptionalValue(key, String.class).map(String::trim).orElse(defaultValue);
             if (raw == null) {
                 throw new IllegalArgumentException("config '" + key + "' (env " + envName(key) + ") is required");
             }
@@ -252,7 +268,12 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
 
         int integer(String key, int defaultValue, int min) {
             return get(key, Integer.toString(defaultValue), v -> {
-                int value = Integer.parseInt(v.trim());
+                int value;
+                try {
+                    value = config.convert(v, Integer.class);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("must be an integer", e);
+                }
                 if (value < min) {
                     throw new IllegalArgumentException("must be >= " + min);
                 }
