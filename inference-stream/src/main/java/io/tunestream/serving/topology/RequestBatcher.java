@@ -269,7 +269,9 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
             if (!full && !waitedEnough) {
                 return;
             }
-            start(batch);
+            if (!start(batch)) {
+                return; // the model queue is full: try again at the next punctuation
+            }
             started++;
         }
     }
@@ -323,8 +325,10 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
      * Resolves each request's template and adapter as they are now, answers the ones that cannot run (or are
      * too old), and hands the others to the model on the executor. Their buffer entries stay until the batch
      * completes, so a crash or a revocation before then hands the batch back.
+     *
+     * @return false when the model executor refused the batch (its queue is full); it stays buffered
      */
-    private void start(List<KeyValue<String, BufferedRequest>> batch) {
+    private boolean start(List<KeyValue<String, BufferedRequest>> batch) {
         long start = clock.millis();
         var items = new ArrayList<BatchItem>(batch.size());
         var rows = new ArrayList<BufferedRequest>(batch.size());
@@ -357,7 +361,7 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
             }
         }
         if (items.isEmpty()) {
-            return;
+            return true;
         }
         List<BatchItem> batchItems = List.copyOf(items);
         var cancellation = new BatchCancellation();
@@ -375,10 +379,11 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
             LOG.warn("task {}: the model executor refused a batch of {} (its queue is full, or it is shutting "
                     + "down); it stays buffered", context.taskId(), batchItems.size());
             metrics.batchRefusedByExecutor();
-            return;
+            return false;
         }
         inFlight.add(new InFlight(keys, batchItems, rows, start, cancellation, outcomes));
         inFlightKeys.addAll(keys);
+        return true;
     }
 
     /** Forwards one answer per request of a batch the model has finished and drops it from the buffer. */

@@ -75,6 +75,10 @@ class ServingProtectionTest {
     }
 
     private void start(BatchingSettings settings, BatchAnswerer answerer, boolean onModelThread) {
+        start(settings, answerer, onModelThread ? modelThread : Runnable::run);
+    }
+
+    private void start(BatchingSettings settings, BatchAnswerer answerer, java.util.concurrent.Executor executor) {
         var props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, "serving-protection-test");
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
@@ -82,8 +86,7 @@ class ServingProtectionTest {
         props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         props.putAll(DeadLetterHandler.configs(topics, metrics));
         liveness = new ModelLiveness(clock, settings.cancelGrace());
-        var topology = ServingTopology.build(topics, serdes, settings, answerer,
-                onModelThread ? modelThread : Runnable::run, metrics, liveness, clock);
+        var topology = ServingTopology.build(topics, serdes, settings, answerer, executor, metrics, liveness, clock);
         driver = new TopologyTestDriver(topology, props, START);
         requests = driver.createInputTopic(topics.requests(), new StringSerializer(), serdes.requests().serializer());
         answers = driver.createOutputTopic(topics.answers(), new StringDeserializer(), serdes.answers().deserializer());
@@ -330,6 +333,31 @@ class ServingProtectionTest {
 
         await().atMost(PATIENCE).until(() -> hung.cancelled() == 1);
         assertThat(count("tunestream.batches.handed.back")).isEqualTo(1);
+    }
+
+    @Test
+    void shouldKeepABatchTheFullModelQueueRefusedBufferedAndRunItLater() {
+        BlockingAnswerer hung = BlockingAnswerer.stoppedByCancellation();
+        // one worker, no queue: while a batch runs, the next one is refused
+        var noQueue = new java.util.concurrent.ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
+                new java.util.concurrent.SynchronousQueue<>());
+        try {
+            start(BatchingSettings.of(1, Duration.ofMillis(10)), hung, noQueue);
+
+            send(assistantRequest("r1", "assistant"));
+            await().atMost(PATIENCE).until(() -> hung.entered() == 1);
+            send(assistantRequest("r2", "assistant"));
+            assertThat(count("tunestream.batches.refused.by.executor")).isEqualTo(1);
+
+            hung.release();
+            await().atMost(PATIENCE).until(() -> {
+                advance(Duration.ofMillis(20));
+                return answers.getQueueSize() >= 2;
+            });
+            assertThat(answers.readValuesToList()).extracting(Answer::getRequestId).containsExactly("r1", "r2");
+        } finally {
+            noQueue.shutdownNow();
+        }
     }
 
     // ---- duplicates
