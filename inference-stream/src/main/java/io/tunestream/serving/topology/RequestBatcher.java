@@ -511,7 +511,8 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
         long now = clock.millis();
         boolean sent = forward(Answer.newBuilder()
                 .setRequestId(requestId)
-                .setTask(task == null ? "" : task)
+                // a task name over the limit is not repeated (the message names it, abbreviated)
+                .setTask(task == null || task.length() > RequestLimits.MAX_TASK_CHARS ? "" : task)
                 .setAdapterVersion(null)
                 .setFinishReason(FinishReason.ERROR)
                 .setModelFingerprint(answerer.model().fingerprint())

@@ -164,6 +164,19 @@ class ServingProtectionTest {
     }
 
     @Test
+    void shouldAnswerInvalidRequestWithoutRepeatingATaskNameOverTheLimit() {
+        start(BatchingSettings.of(1, Duration.ofSeconds(1)), new EchoAnswerer(), false);
+
+        send(assistantRequest("r1", "t".repeat(600 * 1024)));
+
+        Answer answer = answers.readValue();
+        assertThat(answer.getTask()).isEmpty();
+        assertThat(answer.getError().getKind()).isEqualTo(ErrorKind.INVALID_REQUEST);
+        assertThat(answer.getError().getMessage()).isEqualTo("request r1: task name '" + "t".repeat(32)
+                + "...(614400 chars)' has 614400 characters, more than the limit of 128");
+    }
+
+    @Test
     void shouldTruncateAnErrorMessageThatWouldNotFitTheAnswersTopic() {
         BatchAnswerer verbose = answerer(items -> {
             return items.stream().<BatchOutcome>map(i -> new BatchOutcome.Failed(ErrorKind.GENERATION_FAILED,
