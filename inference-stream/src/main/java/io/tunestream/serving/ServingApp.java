@@ -11,6 +11,7 @@ import io.tunestream.schemas.TopicsAdmin;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.registry.RegistryConfig;
 import io.tunestream.serving.batch.BatchAnswerer;
+import io.tunestream.serving.batch.ModelLiveness;
 import io.tunestream.serving.model.ModelBatchAnswerer;
 import io.tunestream.serving.ops.OpsServer;
 import io.tunestream.serving.ops.ServingMetrics;
@@ -25,11 +26,18 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.slf4j.Logger;
@@ -68,15 +76,19 @@ public final class ServingApp implements AutoCloseable {
         var metrics = new ServingMetrics(registry);
         var topics = config.topics();
         var registryConfig = RegistryConfig.forRegistry(config.registryUrl());
-        ensureTopics(config, topics);
+        int maxAnswerBytes = ensureTopics(config, topics);
         var workerIds = new AtomicInteger();
-        modelExecutor = Executors.newFixedThreadPool(config.modelWorkers(), r -> {
+        // bounded: a batch the queue refuses stays buffered and is tried again at the next punctuation
+        modelExecutor = new ThreadPoolExecutor(config.modelWorkers(), config.modelWorkers(), 0, TimeUnit.MILLISECONDS,
+                new ArrayBlockingQueue<>(config.modelQueueCapacity()), r -> {
             var thread = new Thread(r, "tunestream-model-" + workerIds.incrementAndGet());
             thread.setDaemon(true);
             return thread;
         });
-        var topology = ServingTopology.build(topics, ServingSerdes.apicurio(registryConfig), config.batching(),
-                answerer, modelExecutor, metrics, Clock.systemUTC());
+        var liveness = new ModelLiveness(Clock.systemUTC(), config.cancelGrace());
+        metrics.bindLiveness(liveness);
+        var topology = ServingTopology.build(topics, ServingSerdes.apicurio(registryConfig),
+                config.batching(maxAnswerBytes), answerer, modelExecutor, metrics, liveness, Clock.systemUTC());
         streams = new KafkaStreams(topology, streamsProperties(config, metrics));
         streams.setUncaughtExceptionHandler(e -> {
             LOG.error("stream thread failed; replacing it", e);
@@ -86,15 +98,20 @@ public final class ServingApp implements AutoCloseable {
         streamsMetrics = new KafkaStreamsMetrics(streams);
         streamsMetrics.bindTo(registry);
         new JvmMemoryMetrics().bindTo(registry);
-        ops = new OpsServer(config.httpPort(), registry::scrape, streams::state);
+        ops = new OpsServer(config.httpPort(), registry::scrape, streams::state, liveness);
         streams.start();
         LOG.info("serving {} (model {}, fingerprint {}) from {} to {}; batches of up to {} rows, max wait {} ms; "
                         + "ops on port {}", config.applicationId(), config.modelDir(), answerer.model().fingerprint(),
                 topics.requests(), topics.answers(), config.maxBatchSize(), config.maxWait().toMillis(), ops.port());
     }
 
-    /** Creates the topics the app reads and writes when they are missing (catalogue partitions and configs). */
-    private static void ensureTopics(ServingConfig config, ServingTopics topics) {
+    /**
+     * Creates the topics the app reads and writes when they are missing (catalogue partitions and configs).
+     *
+     * @return the largest answer record that can be sent: the answers topic's {@code max.message.bytes}, or the
+     *         producer's {@code max.request.size} if smaller
+     */
+    private static int ensureTopics(ServingConfig config, ServingTopics topics) {
         var specs = List.of(
                 Topics.REQUESTS.withName(topics.requests()), Topics.ANSWERS.withName(topics.answers()),
                 Topics.TASK_TEMPLATES.withName(topics.templates()), Topics.ADAPTERS.withName(topics.adapters()),
@@ -106,6 +123,28 @@ public final class ServingApp implements AutoCloseable {
             if (!created.isEmpty()) {
                 LOG.info("created topics {}", created);
             }
+            int topicLimit = answersTopicLimit(admin, topics.answers());
+            int producerLimit = Integer.parseInt(config.kafka().getOrDefault("producer.max.request.size",
+                    config.kafka().getOrDefault("max.request.size", Integer.toString(1024 * 1024))).trim());
+            int limit = Math.min(topicLimit, producerLimit);
+            LOG.info("answers are fitted to {} bytes (topic {} max.message.bytes {}, producer max.request.size {})",
+                    limit, topics.answers(), topicLimit, producerLimit);
+            return limit;
+        }
+    }
+
+    private static int answersTopicLimit(Admin admin, String answers) {
+        var resource = new ConfigResource(ConfigResource.Type.TOPIC, answers);
+        try {
+            Config topicConfig = admin.describeConfigs(List.of(resource)).all().get(30, TimeUnit.SECONDS)
+                    .get(resource);
+            return Integer.parseInt(topicConfig.get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG).value());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while reading the config of topic " + answers, e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("cannot read max.message.bytes of topic " + answers + ": "
+                    + e.getMessage(), e);
         }
     }
 

@@ -7,6 +7,7 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.apache.kafka.streams.KafkaStreams;
 
@@ -15,7 +16,7 @@ import org.apache.kafka.streams.KafkaStreams;
  * <ul>
  *   <li>{@code /metrics}: Prometheus text exposition of the app's registry;</li>
  *   <li>{@code /health/live}: 200 unless Kafka Streams is in {@code ERROR} or has stopped ({@code PENDING_ERROR},
- *       {@code NOT_RUNNING} after start) — a restart is the way out;</li>
+ *       {@code NOT_RUNNING} after start), or the model is stuck in a cancelled call — a restart is the way out;</li>
  *   <li>{@code /health/ready}: 200 only while Kafka Streams is {@code RUNNING} (stores restored, tasks assigned).</li>
  * </ul>
  * Health bodies are JSON: {@code {"status":"UP","state":"RUNNING"}}.
@@ -32,6 +33,17 @@ public final class OpsServer implements AutoCloseable {
      * @param streams the state of Kafka Streams, read at each health request
      */
     public OpsServer(int port, Supplier<String> scrape, Supplier<KafkaStreams.State> streams) {
+        this(port, scrape, streams, () -> true);
+    }
+
+    /**
+     * Starts serving at once.
+     *
+     * @param modelLive false when the model is stuck (a cancelled call never returned): {@code /health/live}
+     *                  then answers 503 whatever the state of Kafka Streams
+     */
+    public OpsServer(int port, Supplier<String> scrape, Supplier<KafkaStreams.State> streams,
+                     BooleanSupplier modelLive) {
         try {
             server = HttpServer.create(new InetSocketAddress(port), 16);
         } catch (IOException e) {
@@ -39,7 +51,8 @@ public final class OpsServer implements AutoCloseable {
         }
         server.createContext("/metrics", exchange -> respond(exchange, 200,
                 "text/plain; version=0.0.4; charset=utf-8", scrape.get()));
-        server.createContext("/health/live", exchange -> health(exchange, streams.get(), live(streams.get())));
+        server.createContext("/health/live", exchange -> health(exchange, streams.get(),
+                live(streams.get()) && modelLive.getAsBoolean()));
         server.createContext("/health/ready", exchange -> health(exchange, streams.get(),
                 streams.get() == KafkaStreams.State.RUNNING));
         server.start();

@@ -14,7 +14,12 @@ import java.util.Objects;
  * {@code tunestream_generation_time_seconds}, {@code tunestream_generated_tokens_total} (tokens/s is
  * its rate; {@code tunestream_generation_tokens_per_second} is the per-batch figure),
  * {@code tunestream_answers_total{task,adapter_version}}, {@code tunestream_errors_total{kind}},
- * {@code tunestream_adapters_refused_total{task,reason}}, {@code tunestream_dead_letters_total}.
+ * {@code tunestream_adapters_refused_total{task,reason}}, {@code tunestream_dead_letters_total},
+ * {@code tunestream_batches_timed_out_total}, {@code tunestream_model_stuck_calls},
+ * {@code tunestream_batches_handed_back_total}, {@code tunestream_batches_refused_by_executor_total},
+ * {@code tunestream_batch_retries_total}, {@code tunestream_batch_splits_total},
+ * {@code tunestream_duplicates_total}, {@code tunestream_backpressure_wait_seconds},
+ * {@code tunestream_answers_shrunk_total}.
  */
 public final class ServingMetrics {
 
@@ -68,6 +73,56 @@ public final class ServingMetrics {
     /** A published adapter was refused and will never be applied. */
     public void adapterRefused(String task, String reason) {
         registry.counter("tunestream.adapters.refused", "task", task, "reason", reason).increment();
+    }
+
+    /** A batch passed its deadline: it was cancelled and its {@code rows} requests answered TIMEOUT. */
+    public void batchTimedOut(int rows) {
+        registry.counter("tunestream.batches.timed.out").increment();
+    }
+
+    /** Batches in flight were cancelled because their task closed (revocation, shutdown); their requests stay buffered. */
+    public void batchesHandedBack(int batches) {
+        registry.counter("tunestream.batches.handed.back").increment(batches);
+    }
+
+    /** The model executor's queue was full: the batch stays buffered and is tried again. */
+    public void batchRefusedByExecutor() {
+        registry.counter("tunestream.batches.refused.by.executor").increment();
+    }
+
+    /** A batch failed transiently and is retried. */
+    public void batchRetried() {
+        registry.counter("tunestream.batch.retries").increment();
+    }
+
+    /** A batch failed for lack of memory and is retried in two halves. */
+    public void batchSplit() {
+        registry.counter("tunestream.batch.splits").increment();
+    }
+
+    /** A request whose id was answered within the dedupe window was not answered again. */
+    public void duplicate() {
+        registry.counter("tunestream.duplicates").increment();
+    }
+
+    /** The stream thread held back input this long because a partition's buffer was over its limit. */
+    public void backPressureWaited(Duration waited) {
+        Timer.builder("tunestream.backpressure.wait")
+                .description("Time the stream thread held input back because a buffer was full").register(registry)
+                .record(waited);
+    }
+
+    /** An answer did not fit the answers topic: its error message was truncated or its text replaced by an error. */
+    public void answerShrunk() {
+        registry.counter("tunestream.answers.shrunk").increment();
+    }
+
+    /** Exposes {@code tunestream_model_stuck_calls}: cancelled model calls that have not returned within the grace. */
+    public void bindLiveness(io.tunestream.serving.batch.ModelLiveness liveness) {
+        io.micrometer.core.instrument.Gauge.builder("tunestream.model.stuck.calls", liveness,
+                        io.tunestream.serving.batch.ModelLiveness::stuckCalls)
+                .description("Cancelled model calls still running after the grace period (the app is not live)")
+                .register(registry);
     }
 
     /** An undeserializable request went to the dead-letter topic. */

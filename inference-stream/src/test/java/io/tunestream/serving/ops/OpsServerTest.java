@@ -65,4 +65,18 @@ class OpsServerTest {
             assertThat(live.body()).isEqualTo("{\"status\":\"DOWN\",\"state\":\"ERROR\"}");
         }
     }
+
+    @Test
+    void shouldNotBeLiveWhileTheModelIsStuckInACancelledCall() throws Exception {
+        var modelLive = new java.util.concurrent.atomic.AtomicBoolean(false);
+        try (var server = new OpsServer(0, () -> "", () -> KafkaStreams.State.RUNNING, modelLive::get)) {
+            var live = get(server, "/health/live");
+            assertThat(live.statusCode()).isEqualTo(503);
+            assertThat(live.body()).isEqualTo("{\"status\":\"DOWN\",\"state\":\"RUNNING\"}");
+            assertThat(get(server, "/health/ready").statusCode()).isEqualTo(200);
+
+            modelLive.set(true);
+            assertThat(get(server, "/health/live").statusCode()).isEqualTo(200);
+        }
+    }
 }

@@ -22,6 +22,7 @@ import io.tunestream.schemas.DatasetSplit;
 import io.tunestream.schemas.Feedback;
 import io.tunestream.schemas.GenerationOptions;
 import io.tunestream.schemas.InferenceRequest;
+import io.tunestream.schemas.RequestLimits;
 import io.tunestream.schemas.TaskTemplate;
 import io.tunestream.schemas.Topics;
 import io.tunestream.schemas.Verdict;
@@ -40,6 +41,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ExecutionException;
@@ -214,6 +216,10 @@ public final class IngestHttpServer implements AutoCloseable {
                 .setOptions(options)
                 .setAdapterVersion(json.hasNonNull("adapter_version") ? json.get("adapter_version").asInt() : null)
                 .setCreatedAtMillis(clock.millis()).build();
+        Optional<String> tooBig = RequestLimits.check(request);
+        if (tooBig.isPresent()) {
+            return Response.error(422, tooBig.get());
+        }
         Answer answer;
         try (AnswerCollector answers = new AnswerCollector(kafka, clock, timeout);
              KafkaProducer<String, InferenceRequest> producer = new KafkaProducer<>(
@@ -282,6 +288,10 @@ public final class IngestHttpServer implements AutoCloseable {
                 .setAdapterVersion(json.hasNonNull("adapter_version") ? json.get("adapter_version").asInt() : null)
                 .setComment(json.path("comment").asText(""))
                 .setCreatedAtMillis(clock.millis()).build();
+        Optional<String> feedbackTooBig = RequestLimits.check(feedback);
+        if (feedbackTooBig.isPresent()) {
+            return Response.error(422, feedbackTooBig.get());
+        }
         try (KafkaProducer<String, Feedback> producer = new KafkaProducer<>(
                 kafka.producerProperties("tunestream-ingest-http"), new StringSerializer(),
                 AvroSerdes.serializer(kafka.registry()))) {

@@ -122,4 +122,14 @@ class IngestHttpServerIT {
                     assertThat(f.getAdapterVersion()).isEqualTo(3);
                 });
     }
+
+    @Test
+    void shouldRefuseFeedbackWithACorrectionOverTheLimit() throws Exception {
+        HttpResponse<String> response = post("/feedback", "{\"request_id\": \"r-long\", \"taskname\": "
+                + "\"assistant\", \"verdict\": \"CORRECTED\", \"correction\": \"" + "c".repeat(65_537) + "\"}");
+
+        assertThat(response.statusCode()).isEqualTo(422);
+        assertThat(response.body()).contains("feedback on request r-long: correction has 65537 characters, more than "
+                + "the limit of 65536");
+    }
 }

@@ -2,6 +2,7 @@ package io.tunestream.model.generate;
 
 import io.tunestream.model.onnx.DecodeState;
 import io.tunestream.model.onnx.DecoderModel;
+import io.tunestream.model.onnx.RunControl;
 import io.tunestream.model.prompt.Prompt;
 import io.tunestream.model.prompt.PromptBuilder;
 import io.tunestream.model.prompt.PromptMode;
@@ -58,6 +59,19 @@ public final class Generator {
 
     /** Generates every request as one batch; results come back in request order. */
     public List<GenerationResult> generate(List<GenerationRequest> requests) {
+        return generate(requests, null);
+    }
+
+    /**
+     * Generates every request as one batch that {@code control} can stop from another thread: the session
+     * call in progress is terminated and no further step runs; the unfinished rows get a
+     * {@link RowError#CANCELLED} result. A failure that says the runtime ran out of memory gives
+     * {@link RowError#OUT_OF_MEMORY} results (a smaller batch may succeed), any other {@link
+     * RowError#GENERATION_FAILED}.
+     *
+     * @param control null for a generation nobody cancels
+     */
+    public List<GenerationResult> generate(List<GenerationRequest> requests, RunControl control) {
         GenerationResult[] results = new GenerationResult[requests.size()];
         List<Row> rows = new ArrayList<>();
         for (int i = 0; i < requests.size(); i++) {
@@ -70,11 +84,15 @@ public final class Generator {
         }
         if (!rows.isEmpty()) {
             try {
-                decode(rows);
+                decode(rows, control);
             } catch (RuntimeException e) {
+                boolean cancelled = control != null && control.isTerminated();
+                RowError kind = cancelled ? RowError.CANCELLED
+                        : isOutOfMemory(e) ? RowError.OUT_OF_MEMORY : RowError.GENERATION_FAILED;
+                String message = cancelled ? "generation cancelled" : "generation failed: " + e.getMessage();
                 for (Row row : rows) {
                     if (row.finish == null) {
-                        row.fail("generation failed: " + e.getMessage());
+                        row.fail(kind, message);
                     }
                 }
             }
@@ -141,7 +159,7 @@ public final class Generator {
      * Decodes the rows as one batch until every row has finished. The loop only picks tokens; the model's
      * {@link DecodeState} runs them and keeps the cache, whichever kind the model has.
      */
-    private void decode(List<Row> rows) {
+    private void decode(List<Row> rows, RunControl control) {
         int capacity = 0;
         List<float[]> prompts = new ArrayList<>(rows.size());
         for (Row row : rows) {
@@ -149,8 +167,9 @@ public final class Generator {
             // the token that finishes a row is never fed back, so a row holds at most this many positions
             capacity = Math.max(capacity, Math.min(row.promptLength + row.options.maxNewTokens(), config.maxSequenceLength()));
         }
-        try (DecodeState state = model.newDecodeState(capacity, config.useKvCache())) {
+        try (DecodeState state = model.newDecodeState(capacity, config.useKvCache(), control)) {
             List<Row> active = rows;
+            checkNotTerminated(control);
             float[] logits = state.prefill(prompts);
             while (true) {
                 List<Row> still = new ArrayList<>();
@@ -163,6 +182,7 @@ public final class Generator {
                     state.keepRows(keep);
                 }
                 active = still;
+                checkNotTerminated(control);
                 logits = state.step(active.stream().mapToInt(r -> r.lastToken).toArray());
             }
         }
@@ -191,6 +211,24 @@ public final class Generator {
         return TokenSampler.next(logits, b * vocab, vocab, row.options, row.seen, row.completionTokens, eosIds, row.random);
     }
 
+    private static void checkNotTerminated(RunControl control) {
+        if (control != null && control.isTerminated()) {
+            throw new IllegalStateException("generation cancelled");
+        }
+    }
+
+    /** Whether {@code e} (or a cause) is the runtime running out of memory: ORT's CUDA and CPU allocators say so. */
+    private static boolean isOutOfMemory(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String m = t.getMessage() == null ? "" : t.getMessage().toLowerCase(java.util.Locale.ROOT);
+            if (t instanceof OutOfMemoryError || m.contains("out of memory") || m.contains("failed to allocate memory")
+                    || m.contains("cudaerrormemoryallocation")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private boolean isEos(int token) {
         for (int eos : eosIds) {
             if (eos == token) {
@@ -215,6 +253,7 @@ public final class Generator {
         FinishReason finish;
         String text;
         String error;
+        RowError errorKind;
 
         Row(int index, String id, GenerationOptions options, int promptLength, float[] promptEmbeds, BitSet seen,
             SplittableRandom random) {
@@ -256,8 +295,9 @@ public final class Generator {
             }
         }
 
-        void fail(String message) {
+        void fail(RowError kind, String message) {
             finish = FinishReason.ERROR;
+            errorKind = kind;
             error = message;
         }
 
@@ -267,7 +307,7 @@ public final class Generator {
 
         GenerationResult result() {
             if (finish == FinishReason.ERROR) {
-                return GenerationResult.failed(id, RowError.GENERATION_FAILED, error);
+                return GenerationResult.failed(id, errorKind, error);
             }
             String out = text != null ? text : tokenizer.decode(tokenArray());
             return new GenerationResult(id, out, tokenArray(), promptLength, completionTokens, finish, null, null);

@@ -303,14 +303,26 @@ public final class DecoderModel implements AutoCloseable {
      * @throws IllegalArgumentException if capacity is not in [1, maxPositions]
      */
     public DecodeState newDecodeState(int capacity, boolean kvCache) {
+        return newDecodeState(capacity, kvCache, null);
+    }
+
+    /**
+     * A decoding state whose every session call runs with {@code control}'s run options, so another thread
+     * can terminate the call in progress ({@link RunControl#terminate()}).
+     *
+     * @param control null for a state nobody cancels
+     * @see #newDecodeState(int, boolean)
+     */
+    public DecodeState newDecodeState(int capacity, boolean kvCache, RunControl control) {
         if (capacity < 1 || capacity > config.maxPositions()) {
             throw new IllegalArgumentException("capacity " + capacity + " is outside [1, " + config.maxPositions()
                     + "], the positions of model " + directory);
         }
         if (!kvCache) {
-            return new RecomputingDecodeState(this, capacity);
+            return new RecomputingDecodeState(this, capacity, control);
         }
-        return decodesInPlace() ? new InPlaceDecodeState(this, capacity) : new CopyingDecodeState(this, capacity);
+        return decodesInPlace() ? new InPlaceDecodeState(this, capacity, control)
+                : new CopyingDecodeState(this, capacity, control);
     }
 
     /** The embeddings of {@code tokens}, [tokens.length, hidden] row-major. */
@@ -340,6 +352,16 @@ public final class DecoderModel implements AutoCloseable {
      * @return the last position's logits per row and the cache including this step (the caller closes it)
      */
     public Step forward(StepInput input, KvCache past) {
+        return forward(input, past, null);
+    }
+
+    /**
+     * Runs one step that {@code control} can terminate from another thread.
+     *
+     * @param control null for a step nobody cancels
+     * @see #forward(StepInput, KvCache)
+     */
+    Step forward(StepInput input, KvCache past, RunControl control) {
         int batch = input.batch();
         int hidden = config.hiddenSize();
         if (input.embeds().length != batch * input.sequence() * hidden) {
@@ -397,7 +419,7 @@ public final class DecoderModel implements AutoCloseable {
                     pinnedOutputs.put(name, t);
                 }
             }
-            result = run(session, feeds, fetched, pinnedOutputs);
+            result = run(session, feeds, fetched, pinnedOutputs, control);
             float[] last = new float[batch * config.vocabSize()];
             logits.rewind();
             logits.get(last);
@@ -466,7 +488,7 @@ public final class DecoderModel implements AutoCloseable {
      * @throws IllegalStateException if the model has no in-place decode graph ({@link #decodesInPlace()}),
      *                               a row is full, or the step fails
      */
-    float[] decode(float[] embeds, long[] positions, KvBuffer kv) {
+    float[] decode(float[] embeds, long[] positions, KvBuffer kv, RunControl control) {
         if (decodeSession == null) {
             throw new IllegalStateException("model " + directory + " has no in-place decode graph");
         }
@@ -508,7 +530,7 @@ public final class DecoderModel implements AutoCloseable {
                     new long[]{batch, 1, config.vocabSize()})));
             OrtSession step = smallDecodeSession != null && batch < parallelDecodeRows ? smallDecodeSession : decodeSession;
             // every output is pinned: the result holds nothing of its own
-            run(step, feeds, Set.of(), pinned).close();
+            run(step, feeds, Set.of(), pinned, control).close();
             kv.appended();
             float[] last = new float[batch * config.vocabSize()];
             logits.rewind();
@@ -530,8 +552,9 @@ public final class DecoderModel implements AutoCloseable {
      * the in-place steps ({@link #decode}) all come through here.
      */
     private static OrtSession.Result run(OrtSession session, Map<String, OnnxTensor> feeds, Set<String> fetched,
-                                         Map<String, OnnxValue> pinned) throws OrtException {
-        return session.run(feeds, fetched, pinned);
+                                         Map<String, OnnxValue> pinned, RunControl control) throws OrtException {
+        return control == null ? session.run(feeds, fetched, pinned)
+                : session.run(feeds, fetched, pinned, control.options());
     }
 
     private static OnnxTensor track(List<OnnxTensor> created, OnnxTensor t) {
