@@ -5,15 +5,19 @@ import io.tunestream.schemas.Answer;
 import io.tunestream.schemas.InferenceRequest;
 import io.tunestream.schemas.TaskTemplate;
 import io.tunestream.schemas.registry.AvroSerdes;
+import io.tunestream.schemas.registry.RecordDecoder;
 import io.tunestream.schemas.registry.RegistryConfig;
 import java.util.Objects;
-import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serializer;
 
 /**
- * The value serdes of the topics the serving topology reads and writes (keys are strings).
+ * How the serving topology reads and writes its topics' values (keys are strings). Inputs are read
+ * as bytes by the sources and decoded in the processors and store updaters, where a registry outage
+ * can be waited out instead of failing the record. The owner closes the decoders.
  */
-public record ServingSerdes(Serde<InferenceRequest> requests, Serde<Answer> answers,
-                            Serde<TaskTemplate> templates, Serde<AdapterVersion> adapters) {
+public record ServingSerdes(ValueDecoder<InferenceRequest> requests, Serializer<Answer> answers,
+                            ValueDecoder<TaskTemplate> templates, ValueDecoder<AdapterVersion> adapters)
+        implements AutoCloseable {
 
     public ServingSerdes {
         Objects.requireNonNull(requests, "requests");
@@ -23,21 +27,30 @@ public record ServingSerdes(Serde<InferenceRequest> requests, Serde<Answer> answ
     }
 
     /**
-     * Apicurio Registry serdes ({@link AvroSerdes} of the schemas module): values carry the registry's
-     * schema id, schemas are resolved per topic ({@code <topic>-value}) and read as the generated records.
+     * Apicurio Registry: inputs through {@link RecordDecoder} (poison told from outages), answers through
+     * {@link AvroSerdes} (values carry the registry's schema id, schemas resolved per topic).
      */
     public static ServingSerdes apicurio(RegistryConfig registry) {
-        return new ServingSerdes(AvroSerdes.specific(InferenceRequest.class, registry),
-                AvroSerdes.specific(Answer.class, registry), AvroSerdes.specific(TaskTemplate.class, registry),
-                AvroSerdes.specific(AdapterVersion.class, registry));
+        return new ServingSerdes(ValueDecoder.of(RecordDecoder.of(InferenceRequest.class, registry)),
+                AvroSerdes.serializer(registry),
+                ValueDecoder.of(RecordDecoder.of(TaskTemplate.class, registry)),
+                ValueDecoder.of(RecordDecoder.of(AdapterVersion.class, registry)));
     }
 
-    /** Registry-free Avro binary serdes, for topology tests. */
+    /** Registry-free Avro binary, for topology tests. */
     public static ServingSerdes plainAvro() {
         return new ServingSerdes(
-                new AvroBinarySerde<>(InferenceRequest.class, InferenceRequest.getClassSchema()),
-                new AvroBinarySerde<>(Answer.class, Answer.getClassSchema()),
-                new AvroBinarySerde<>(TaskTemplate.class, TaskTemplate.getClassSchema()),
-                new AvroBinarySerde<>(AdapterVersion.class, AdapterVersion.getClassSchema()));
+                ValueDecoder.plainAvro(new AvroBinarySerde<>(InferenceRequest.class, InferenceRequest.getClassSchema())),
+                new AvroBinarySerde<>(Answer.class, Answer.getClassSchema()).serializer(),
+                ValueDecoder.plainAvro(new AvroBinarySerde<>(TaskTemplate.class, TaskTemplate.getClassSchema())),
+                ValueDecoder.plainAvro(new AvroBinarySerde<>(AdapterVersion.class, AdapterVersion.getClassSchema())));
+    }
+
+    @Override
+    public void close() {
+        requests.close();
+        templates.close();
+        adapters.close();
+        answers.close();
     }
 }

@@ -29,7 +29,6 @@ import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
-import org.apache.kafka.streams.processor.api.RecordMetadata;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.slf4j.Logger;
@@ -136,9 +135,9 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
             forwardError(id, request.getTask(), invalid.get(), 0);
             return;
         }
-        RecordMetadata metadata = context.recordMetadata().orElseThrow(() -> new IllegalStateException(
+        long offset = RequestDecoder.inputOffset(record.headers()).orElseThrow(() -> new IllegalStateException(
                 "request " + request.getRequestId() + ": no input offset to key the batch buffer with"));
-        buffer.put(bufferKey(metadata.offset()), new BufferedRequest(clock.millis(), request));
+        buffer.put(bufferKey(offset), new BufferedRequest(clock.millis(), request));
         buffered++;
         if (buffered - inFlightKeys.size() >= settings.maxBatchSize()
                 || !inFlight.isEmpty() && inFlight.peek().outcomes().isDone()) {

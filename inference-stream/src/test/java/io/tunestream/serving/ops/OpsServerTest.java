@@ -10,6 +10,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.streams.KafkaStreams;
 import org.junit.jupiter.api.Test;
@@ -31,7 +32,7 @@ class OpsServerTest {
         metrics.errorAnswered(ErrorKind.UNKNOWN_TASK);
         metrics.batchRan(4, Duration.ofMillis(200), 40);
 
-        try (var server = new OpsServer(0, registry::scrape, () -> KafkaStreams.State.RUNNING)) {
+        try (var server = new OpsServer(0, registry::scrape, () -> KafkaStreams.State.RUNNING, Optional::empty)) {
             String body = get(server, "/metrics").body();
 
             assertThat(body).contains("tunestream_answers_total{adapter_version=\"3\",task=\"squad\"} 1.0");
@@ -45,7 +46,7 @@ class OpsServerTest {
     @Test
     void shouldBeReadyOnlyWhileKafkaStreamsRuns() throws Exception {
         var state = new AtomicReference<>(KafkaStreams.State.REBALANCING);
-        try (var server = new OpsServer(0, () -> "", state::get)) {
+        try (var server = new OpsServer(0, () -> "", state::get, Optional::empty)) {
             var notReady = get(server, "/health/ready");
             assertThat(notReady.statusCode()).isEqualTo(503);
             assertThat(notReady.body()).isEqualTo("{\"status\":\"DOWN\",\"state\":\"REBALANCING\"}");
@@ -58,7 +59,7 @@ class OpsServerTest {
 
     @Test
     void shouldNotBeLiveOnceKafkaStreamsFailed() throws Exception {
-        try (var server = new OpsServer(0, () -> "", () -> KafkaStreams.State.ERROR)) {
+        try (var server = new OpsServer(0, () -> "", () -> KafkaStreams.State.ERROR, Optional::empty)) {
             var live = get(server, "/health/live");
 
             assertThat(live.statusCode()).isEqualTo(503);
