@@ -58,6 +58,27 @@ class OpsServerTest {
     }
 
     @Test
+    void shouldReportDegradedWhileAnInputWaitsForTheRegistryAndStayLive() throws Exception {
+        var clock = java.time.Clock.fixed(java.time.Instant.parse("2026-01-01T00:00:00Z"), java.time.ZoneOffset.UTC);
+        var waits = new DecodeWaits(clock);
+        try (var server = new OpsServer(0, () -> "", () -> KafkaStreams.State.RUNNING, waits::degraded)) {
+            waits.waiting("task 0_1", "requests");
+            waits.waiting("global store adapters", "adapters");
+
+            var ready = get(server, "/health/ready");
+            assertThat(ready.statusCode()).isEqualTo(503);
+            assertThat(ready.body()).isEqualTo("{\"status\":\"DEGRADED\",\"state\":\"RUNNING\",\"degraded\":"
+                    + "\"registry unreachable since 2026-01-01T00:00:00Z (waiting: global store adapters of adapters, "
+                    + "task 0_1 of requests)\"}");
+            assertThat(get(server, "/health/live").statusCode()).isEqualTo(200);
+
+            waits.resumed("task 0_1");
+            waits.resumed("global store adapters");
+            assertThat(get(server, "/health/ready").statusCode()).isEqualTo(200);
+        }
+    }
+
+    @Test
     void shouldNotBeLiveOnceKafkaStreamsFailed() throws Exception {
         try (var server = new OpsServer(0, () -> "", () -> KafkaStreams.State.ERROR, Optional::empty)) {
             var live = get(server, "/health/live");

@@ -353,6 +353,21 @@ class InputRecoveryTest {
         assertThat(globalDeadLetters).as("a refusal is not a dead letter: the record is readable").isEmpty();
     }
 
+    @Test
+    void shouldRefuseAndCountATemplateWhoseSplitsDoNotAddUpAndKeepTheStoredOne() {
+        start();
+        templates.pipeInput("assistant", assistant("assistant", 4));
+        TaskTemplate broken = assistant("assistant", 4);
+        broken.setTotalVirtualTokens(5);
+
+        templates.pipeInput("assistant", broken);
+
+        KeyValueStore<String, TaskTemplate> store = driver.getKeyValueStore(ServingTopology.TEMPLATE_STORE);
+        assertThat(store.get("assistant")).isEqualTo(assistant("assistant", 4));
+        assertThat(counter("tunestream.templates.refused", "task", "assistant", "reason", "splits")).isEqualTo(1.0);
+        assertThat(globalDeadLetters).isEmpty();
+    }
+
     private static String globalHeader(ProducerRecord<byte[], byte[]> record, String name) {
         return new String(record.headers().lastHeader(name).value(), StandardCharsets.UTF_8);
     }
