@@ -7,7 +7,9 @@ import io.tunestream.schemas.TaskTemplate;
 import io.tunestream.schemas.registry.AvroSerdes;
 import io.tunestream.schemas.registry.RecordDecoder;
 import io.tunestream.schemas.registry.RegistryConfig;
+import java.time.Duration;
 import java.util.Objects;
+import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.Serializer;
 
 /**
@@ -27,14 +29,26 @@ public record ServingSerdes(ValueDecoder<InferenceRequest> requests, Serializer<
     }
 
     /**
-     * Apicurio Registry: inputs through {@link RecordDecoder} (poison told from outages), answers through
+     * Apicurio Registry: inputs through {@link RecordDecoder} (poison told from outages; each decode held
+     * at most {@link #DECODE_TIME_LIMIT}, see {@link TimeLimitedDecoder}), answers through
      * {@link AvroSerdes} (values carry the registry's schema id, schemas resolved per topic).
      */
     public static ServingSerdes apicurio(RegistryConfig registry) {
-        return new ServingSerdes(ValueDecoder.of(RecordDecoder.of(InferenceRequest.class, registry)),
-                AvroSerdes.serializer(registry),
-                ValueDecoder.of(RecordDecoder.of(TaskTemplate.class, registry)),
-                ValueDecoder.of(RecordDecoder.of(AdapterVersion.class, registry)));
+        return new ServingSerdes(registryDecoder(InferenceRequest.class, registry), AvroSerdes.serializer(registry),
+                registryDecoder(TaskTemplate.class, registry), registryDecoder(AdapterVersion.class, registry));
+    }
+
+    /**
+     * Longest a registry decode may hold its caller: well inside the stream transaction's 10 s, longer
+     * than the registry client's own retries against a refused connection (about 1 s).
+     */
+    static final Duration DECODE_TIME_LIMIT = Duration.ofSeconds(2);
+    /** Calls to a hung registry allowed to hang at once, per record type. */
+    static final int MAX_HANGING_CALLS = 4;
+
+    private static <T extends SpecificRecord> ValueDecoder<T> registryDecoder(Class<T> type, RegistryConfig registry) {
+        return new TimeLimitedDecoder<>(ValueDecoder.of(RecordDecoder.of(type, registry)), DECODE_TIME_LIMIT,
+                MAX_HANGING_CALLS);
     }
 
     /** Registry-free Avro binary, for topology tests. */

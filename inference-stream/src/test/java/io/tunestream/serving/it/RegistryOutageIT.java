@@ -150,4 +150,33 @@ class RegistryOutageIT {
                     HttpResponse.BodyHandlers.ofString()).statusCode() == 200);
         }
     }
+
+    @Test
+    void shouldNotHoldTheStreamThreadWhileTheRegistryHangsAndAnswerEveryRequestOnceItAnswers(
+            PlatformEndpoints platform) throws Exception {
+        fixture = new ServingFixture(platform, 1);
+        fixture.publish(assistant("assistant", 4));
+        ServingConfig config = configThroughProxy(platform);
+        proxy.open();
+        try (ServingApp app = new ServingApp(config, new EchoAnswerer(), meters)) {
+            await().atMost(TIMEOUT).until(() -> app.state() == KafkaStreams.State.RUNNING);
+            proxy.stall();
+            List<String> sent = IntStream.range(0, 4).mapToObj(i -> "hung-" + i).toList();
+            for (String id : sent) {
+                fixture.send(assistantRequest(id, "assistant"));
+            }
+
+            // each wait is a decode attempt that came back: a stream thread held by the hung registry
+            // would make none after the first, and lose its transaction after 10 s (5 attempts take over 11 s)
+            await().atMost(Duration.ofSeconds(25)).until(() -> registryWaits() >= 5);
+            assertThat(app.state()).isEqualTo(KafkaStreams.State.RUNNING);
+            assertThat(fixture.awaitDeadLetters(1, Duration.ofMillis(500))).isEmpty();
+
+            proxy.open();
+            List<Answer> answers = fixture.awaitAnswers(sent.size(), TIMEOUT);
+            assertThat(ids(answers)).as("each answered, in order").containsExactlyElementsOf(sent);
+            assertThat(fixture.awaitAnswers(1, Duration.ofMillis(500))).as("and only once").isEmpty();
+            assertThat(fixture.awaitDeadLetters(1, Duration.ofMillis(500))).isEmpty();
+        }
+    }
 }

@@ -22,6 +22,7 @@ public final class TcpProxy implements AutoCloseable {
     private final int port;
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
     private ServerSocket server;
+    private volatile boolean stalled;
 
     private TcpProxy(String targetHost, int targetPort, int port) {
         this.targetHost = targetHost;
@@ -42,8 +43,28 @@ public final class TcpProxy implements AutoCloseable {
         return port;
     }
 
-    /** Listens and forwards every connection to the target. */
+    /**
+     * Accepts connections but never answers (a hung registry): new connections are held open without
+     * being forwarded until {@link #shut}.
+     */
+    public synchronized void stall() {
+        stalled = true;
+        sockets.forEach(TcpProxy::closeQuietly);
+        sockets.clear();
+        listen();
+    }
+
+    /** Listens and forwards every connection to the target; connections held by {@link #stall} are cut. */
     public synchronized void open() {
+        if (stalled) {
+            stalled = false;
+            sockets.forEach(TcpProxy::closeQuietly);
+            sockets.clear();
+        }
+        listen();
+    }
+
+    private void listen() {
         if (server != null) {
             return;
         }
@@ -74,8 +95,11 @@ public final class TcpProxy implements AutoCloseable {
         while (!listening.isClosed()) {
             try {
                 Socket client = listening.accept();
-                Socket target = new Socket(targetHost, targetPort);
                 sockets.add(client);
+                if (stalled) {
+                    continue;
+                }
+                Socket target = new Socket(targetHost, targetPort);
                 sockets.add(target);
                 pump(client, target);
                 pump(target, client);
