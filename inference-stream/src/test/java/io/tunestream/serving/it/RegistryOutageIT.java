@@ -93,6 +93,7 @@ class RegistryOutageIT {
             fixture.send(assistantRequest(id, "assistant"));
         }
         fixture.sendRaw("garbage", new byte[] {0x7f, 1, 2, 3, 4, 5});
+        sendRaw(platform, fixture.topics.adapters(), "assistant", new byte[] {0x7e, 1, 2, 3, 4});
         ServingConfig config = configThroughProxy(platform);
 
         // the global stores restore first (running their updaters), so the start itself waits for the registry
@@ -109,11 +110,62 @@ class RegistryOutageIT {
             assertThat(a.getError()).as(a.getRequestId()).isNull();
             assertThat(a.getAdapterVersion()).as("the adapter restored during the outage").isEqualTo(1);
         });
-        var dead = fixture.awaitDeadLetters(2, Duration.ofSeconds(2));
-        assertThat(dead).as("only the record that can never be read").hasSize(1);
-        assertThat(new String(dead.get(0).key(), StandardCharsets.UTF_8)).isEqualTo("garbage");
-        assertThat(new String(dead.get(0).headers().lastHeader(DeadLetters.REASON_HEADER).value(),
-                StandardCharsets.UTF_8)).startsWith("not an Apicurio-serialized InferenceRequest (first byte 127");
+        var dead = fixture.awaitDeadLetters(3, Duration.ofSeconds(2));
+        assertThat(dead).as("only the records that can never be read").hasSize(2);
+        var byTopic = dead.stream().collect(java.util.stream.Collectors.toMap(
+                d -> header(d, DeadLetters.TOPIC_HEADER), d -> d));
+        assertThat(byTopic.keySet()).containsExactlyInAnyOrder(fixture.topics.requests(), fixture.topics.adapters());
+        var request = byTopic.get(fixture.topics.requests());
+        assertThat(new String(request.key(), StandardCharsets.UTF_8)).isEqualTo("garbage");
+        assertThat(header(request, DeadLetters.REASON_HEADER))
+                .startsWith("not an Apicurio-serialized InferenceRequest (first byte 127");
+        var adapter = byTopic.get(fixture.topics.adapters());
+        assertThat(adapter.value()).containsExactly(0x7e, 1, 2, 3, 4);
+        assertThat(header(adapter, DeadLetters.PARTITION_HEADER)).isEqualTo("0");
+        assertThat(header(adapter, DeadLetters.OFFSET_HEADER)).isEqualTo("1");
+        assertThat(header(adapter, DeadLetters.REASON_HEADER))
+                .startsWith("not an Apicurio-serialized AdapterVersion (first byte 126");
+    }
+
+    @Test
+    void shouldKeepWaitingRequestsAcrossARestartAndAnswerEachOnce(PlatformEndpoints platform) throws Exception {
+        fixture = new ServingFixture(platform, 1);
+        fixture.publish(assistant("assistant", 4));
+        ServingConfig config = configThroughProxy(platform);
+        proxy.open();
+        List<String> sent = IntStream.range(0, 3).mapToObj(i -> "parked-" + i).toList();
+        try (ServingApp app = new ServingApp(config, new EchoAnswerer(), meters)) {
+            await().atMost(TIMEOUT).until(() -> app.state() == KafkaStreams.State.RUNNING);
+            proxy.shut();
+            for (String id : sent) {
+                fixture.send(assistantRequest(id, "assistant"));
+            }
+            await().atMost(TIMEOUT).until(() -> registryWaits() >= 1);
+        } // closed with the requests parked: their offsets are committed, the queue is in the changelog
+
+        proxy.open();
+        var restartMeters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        try (ServingApp app = new ServingApp(config, new EchoAnswerer(), restartMeters)) {
+            List<Answer> answers = fixture.awaitAnswers(sent.size(), TIMEOUT);
+            assertThat(ids(answers)).containsExactlyElementsOf(sent);
+            assertThat(fixture.awaitAnswers(1, Duration.ofMillis(500))).as("each answered once").isEmpty();
+            assertThat(fixture.awaitDeadLetters(1, Duration.ofMillis(500))).isEmpty();
+        }
+    }
+
+    private static String header(org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]> record,
+                                 String name) {
+        return new String(record.headers().lastHeader(name).value(), StandardCharsets.UTF_8);
+    }
+
+    private static void sendRaw(PlatformEndpoints platform, String topic, String key, byte[] value) throws Exception {
+        try (var raw = new org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]>(
+                java.util.Map.of("bootstrap.servers", platform.bootstrapServers()),
+                new org.apache.kafka.common.serialization.ByteArraySerializer(),
+                new org.apache.kafka.common.serialization.ByteArraySerializer())) {
+            raw.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topic,
+                    key.getBytes(StandardCharsets.UTF_8), value)).get(30, TimeUnit.SECONDS);
+        }
     }
 
     @Test
