@@ -21,6 +21,14 @@ public record ServingSerdes(ValueDecoder<InferenceRequest> requests, Serializer<
                             ValueDecoder<TaskTemplate> templates, ValueDecoder<AdapterVersion> adapters)
         implements AutoCloseable {
 
+    /**
+     * Longest a registry decode may hold its caller: well inside the stream transaction's 10 s, longer
+     * than the registry client's own retries against a refused connection (about 1 s).
+     */
+    static final Duration DECODE_TIME_LIMIT = Duration.ofSeconds(2);
+    /** Calls to a hung registry allowed to hang at once, per record type. */
+    static final int MAX_HANGING_CALLS = 4;
+
     public ServingSerdes {
         Objects.requireNonNull(requests, "requests");
         Objects.requireNonNull(answers, "answers");
@@ -37,14 +45,6 @@ public record ServingSerdes(ValueDecoder<InferenceRequest> requests, Serializer<
         return new ServingSerdes(registryDecoder(InferenceRequest.class, registry), AvroSerdes.serializer(registry),
                 registryDecoder(TaskTemplate.class, registry), registryDecoder(AdapterVersion.class, registry));
     }
-
-    /**
-     * Longest a registry decode may hold its caller: well inside the stream transaction's 10 s, longer
-     * than the registry client's own retries against a refused connection (about 1 s).
-     */
-    static final Duration DECODE_TIME_LIMIT = Duration.ofSeconds(2);
-    /** Calls to a hung registry allowed to hang at once, per record type. */
-    static final int MAX_HANGING_CALLS = 4;
 
     private static <T extends SpecificRecord> ValueDecoder<T> registryDecoder(Class<T> type, RegistryConfig registry) {
         return new TimeLimitedDecoder<>(ValueDecoder.of(RecordDecoder.of(type, registry)), DECODE_TIME_LIMIT,
