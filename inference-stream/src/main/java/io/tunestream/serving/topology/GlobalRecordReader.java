@@ -6,6 +6,7 @@ import io.tunestream.schemas.registry.RegistryUnavailableException;
 import io.tunestream.serving.ops.DecodeWaits;
 import io.tunestream.serving.ops.ServingMetrics;
 import io.tunestream.serving.serde.ValueDecoder;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -110,7 +111,7 @@ public final class GlobalRecordReader<T> {
             LOG.warn("global store {}: record {}-{}@{} waits, {}; next try in {} ms (attempt {})", storeName,
                     where.topic(), where.partition(), where.offset(), why, millis, attempt + 1);
         }
-        if (stop.sleep(java.time.Duration.ofMillis(millis))) {
+        if (stop.sleep(Duration.ofMillis(millis))) {
             throw new StreamsException("global store " + storeName + ": closing while record " + where.topic() + "-"
                     + where.partition() + "@" + where.offset() + " waits (" + why
                     + "); it is read again at the next start");

@@ -88,6 +88,7 @@ class RegistryOutageIT {
         fixture = new ServingFixture(platform, 2);
         fixture.publish(assistant("assistant", 4));
         fixture.publish(adapter("assistant", 1, FINGERPRINT, HIDDEN, 4));
+        fixture.publish(withInfinity(adapter("assistant", 2, FINGERPRINT, HIDDEN, 4)));
         List<String> sent = IntStream.range(0, 6).mapToObj(i -> "cold-" + i).toList();
         for (String id : sent) {
             fixture.send(assistantRequest(id, "assistant"));
@@ -108,8 +109,11 @@ class RegistryOutageIT {
         assertThat(ids(answers)).containsExactlyInAnyOrderElementsOf(sent);
         assertThat(answers).allSatisfy(a -> {
             assertThat(a.getError()).as(a.getRequestId()).isNull();
-            assertThat(a.getAdapterVersion()).as("the adapter restored during the outage").isEqualTo(1);
+            assertThat(a.getAdapterVersion()).as("v1 restored during the outage, v2 refused at restore")
+                    .isEqualTo(1);
         });
+        assertThat(meters.get("tunestream.adapters.refused").tag("reason", "non_finite").counter().count())
+                .isEqualTo(1.0);
         var dead = fixture.awaitDeadLetters(3, Duration.ofSeconds(2));
         assertThat(dead).as("only the records that can never be read").hasSize(2);
         var byTopic = dead.stream().collect(java.util.stream.Collectors.toMap(
@@ -122,7 +126,7 @@ class RegistryOutageIT {
         var adapter = byTopic.get(fixture.topics.adapters());
         assertThat(adapter.value()).containsExactly(0x7e, 1, 2, 3, 4);
         assertThat(header(adapter, DeadLetters.PARTITION_HEADER)).isEqualTo("0");
-        assertThat(header(adapter, DeadLetters.OFFSET_HEADER)).isEqualTo("1");
+        assertThat(header(adapter, DeadLetters.OFFSET_HEADER)).isEqualTo("2");
         assertThat(header(adapter, DeadLetters.REASON_HEADER))
                 .startsWith("not an Apicurio-serialized AdapterVersion (first byte 126");
     }
@@ -151,6 +155,15 @@ class RegistryOutageIT {
             assertThat(fixture.awaitAnswers(1, Duration.ofMillis(500))).as("each answered once").isEmpty();
             assertThat(fixture.awaitDeadLetters(1, Duration.ofMillis(500))).isEmpty();
         }
+    }
+
+    /** {@code adapter} with an infinity in its table. */
+    private static io.tunestream.schemas.AdapterVersion withInfinity(io.tunestream.schemas.AdapterVersion adapter) {
+        var data = adapter.getTable().getData().duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        var copy = java.nio.ByteBuffer.allocate(data.remaining()).order(java.nio.ByteOrder.LITTLE_ENDIAN).put(data);
+        copy.putFloat(0, Float.POSITIVE_INFINITY).flip();
+        adapter.getTable().setData(copy);
+        return adapter;
     }
 
     private static String header(org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]> record,
