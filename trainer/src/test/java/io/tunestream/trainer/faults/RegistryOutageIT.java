@@ -1,0 +1,84 @@
+package io.tunestream.trainer.faults;
+
+import static io.tunestream.trainer.testing.Fixtures.yes;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tunestream.devkit.PlatformEndpoints;
+import io.tunestream.devkit.junit.LocalPlatformExtension;
+import io.tunestream.schemas.DatasetSplit;
+import io.tunestream.schemas.LabelledExample;
+import io.tunestream.schemas.TopicsAdmin;
+import io.tunestream.schemas.kafka.KafkaClientConfig;
+import io.tunestream.schemas.registry.RegistryConfig;
+import io.tunestream.trainer.loop.LoopSettings;
+import io.tunestream.trainer.loop.RunPhase;
+import io.tunestream.trainer.loop.TrainerLoop;
+import io.tunestream.trainer.loop.TrainerMetrics;
+import io.tunestream.trainer.loop.TrainerTopics;
+import io.tunestream.trainer.testing.Fixtures;
+import io.tunestream.trainer.testing.StandInRunner;
+import io.tunestream.trainer.testing.TcpProxy;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.UUID;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * A trainer (re)started while the registry is down waits for it and then reads every record: nothing
+ * skipped, nothing dead-lettered, the run gets every example.
+ */
+@ExtendWith(LocalPlatformExtension.class)
+class RegistryOutageIT {
+
+    @Test
+    void shouldWaitForTheRegistryAndSkipNothingWhenStartedDuringAnOutage(PlatformEndpoints platform) {
+        String id = UUID.randomUUID().toString().substring(0, 8);
+        TrainerTopics topics = new TrainerTopics("outage-" + id + "-");
+        KafkaClientConfig direct = new KafkaClientConfig(platform.bootstrapServers(),
+                RegistryConfig.forRegistry(platform.registryUrl()));
+        try (Admin admin = Admin.create(direct.adminProperties())) {
+            new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30)).ensure(topics.specs());
+        }
+        String task = "outage";
+        try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(direct.producerProperties("outage-" + id))) {
+            producer.send(new ProducerRecord<>(topics.templates(), task,
+                    Fixtures.template(task).setRetraining(Fixtures.retraining(2).build()).build()));
+            for (int i = 0; i < 2; i++) {
+                LabelledExample example = yes(task, i, DatasetSplit.TRAIN);
+                producer.send(new ProducerRecord<>(topics.examples(), task + "/" + example.getExampleId(), example));
+            }
+        }
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        StandInRunner runner = new StandInRunner();
+        try (TcpProxy registry = TcpProxy.to(platform.registryUrl())) {
+            KafkaClientConfig throughProxy = new KafkaClientConfig(platform.bootstrapServers(),
+                    RegistryConfig.forRegistry(registry.url()));
+            LoopSettings settings = new LoopSettings("outage-" + id, Duration.ofMillis(100), 100, Duration.ofMillis(100),
+                    Duration.ofMillis(500));
+            try (TrainerLoop loop = new TrainerLoop(throughProxy, settings, topics, () -> runner,
+                    new TrainerMetrics(meters), Clock.systemUTC(), RunPhase.Listener.NONE).start()) {
+                await().atMost(Duration.ofSeconds(15)).until(() -> loop.degraded().isPresent());
+                assertThat(loop.degraded().get()).startsWith("degraded: registry unreachable");
+                assertThat(loop.isCaughtUp()).as("nothing read past while the registry is down").isFalse();
+                assertThat(runner.runs()).isEmpty();
+
+                registry.up();
+
+                await().atMost(Duration.ofSeconds(20)).until(() -> !runner.runs().isEmpty());
+                assertThat(runner.runs().get(0).train().size() + runner.runs().get(0).validation().size()).isEqualTo(2);
+                assertThat(loop.degraded()).isEmpty();
+                assertThat(meters.find("tunestream.trainer.skipped").counters()).isEmpty();
+                assertThat(meters.find("tunestream.trainer.dead.letters").counters()).isEmpty();
+                assertThat(meters.get("tunestream.trainer.input.retries").tag("reason", "registry unreachable")
+                        .counter().count()).isPositive();
+            }
+        }
+    }
+}
