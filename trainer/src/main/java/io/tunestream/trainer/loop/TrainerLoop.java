@@ -132,6 +132,9 @@ public final class TrainerLoop implements AutoCloseable {
     private InputDecoders decoders;
     private KafkaProducer<String, SpecificRecord> examplesProducer;
     private KafkaProducer<byte[], byte[]> deadLetterProducer;
+    private DeadLetterLog deadLettered;
+    /** Dead letters of the batch in hand, entered in the log once acknowledged. */
+    private final List<ConsumerRecord<byte[], byte[]>> pendingDeadLetters = new ArrayList<>();
     private Future<Finished> inFlight;
     private boolean pausedForRetry;
     private Map<TopicPartition, Long> catchUpTargets = Map.of();
@@ -236,6 +239,7 @@ public final class TrainerLoop implements AutoCloseable {
             reading.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
             reading.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
             consumer = new KafkaConsumer<>(reading);
+            deadLettered = DeadLetterLog.read(consumer, topics.deadLetters(), Duration.ofSeconds(30));
             assign();
             while (!stopping) {
                 pollOnce();
@@ -353,6 +357,7 @@ public final class TrainerLoop implements AutoCloseable {
         }
         try {
             awaitWritten(writes);
+            pendingDeadLetters.forEach(r -> deadLettered.add(r.topic(), r.partition(), r.offset()));
             if (!feedbackDone.isEmpty()) {
                 consumer.commitSync(feedbackDone);
             }
@@ -362,6 +367,7 @@ public final class TrainerLoop implements AutoCloseable {
             transientFailure = e;
             what = "Kafka write not acknowledged";
         }
+        pendingDeadLetters.clear();
         if (transientFailure == null) {
             retry.succeeded();
             return;
@@ -491,6 +497,13 @@ public final class TrainerLoop implements AutoCloseable {
 
     private void deadLetter(ConsumerRecord<byte[], byte[]> record, String reason, Throwable cause,
                             List<Future<RecordMetadata>> writes) {
+        if (deadLettered.contains(record.topic(), record.partition(), record.offset())) {
+            // read again from the beginning of a state topic after a restart: its dead letter is there already
+            LOG.debug("{} partition {} offset {}: already dead-lettered: {}", record.topic(), record.partition(),
+                    record.offset(), reason);
+            return;
+        }
+        pendingDeadLetters.add(record);
         LOG.warn("{} partition {} offset {}: dead-lettered to {}: {}", record.topic(), record.partition(),
                 record.offset(), topics.deadLetters(), reason);
         metrics.deadLettered(record.topic());

@@ -1,4 +1,4 @@
-package io.tunestream.trainer.faults;
+package io.tunestream.trainer.it;
 
 import static io.tunestream.trainer.testing.Fixtures.yes;
 import static org.assertj.core.api.Assertions.assertThat;
