@@ -46,7 +46,13 @@ public final class RunPublisher implements AutoCloseable {
         inTransaction(run.getTask(), () -> send(topics.runs(), run.getTask(), run, 0));
     }
 
-    /** Everything the outcome publishes, atomically. */
+    /**
+     * Everything the outcome publishes, atomically.
+     *
+     * @throws FatalPublishException when this producer can never publish again
+     * @throws IllegalStateException when the transaction was aborted (nothing published; the registry or the
+     *                               broker could not be reached): publishing the same outcome again is safe
+     */
     public void publish(RunOutcome outcome) {
         String task = outcome.run().getTask();
         inTransaction(task, () -> {
@@ -69,6 +75,13 @@ public final class RunPublisher implements AutoCloseable {
         producer.send(record);
     }
 
+    /** The producer cannot publish any more (fenced by another trainer, refused by the broker): retrying is useless. */
+    public static final class FatalPublishException extends IllegalStateException {
+        FatalPublishException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
     private void inTransaction(String task, Runnable sends) {
         producer.beginTransaction();
         try {
@@ -76,7 +89,7 @@ public final class RunPublisher implements AutoCloseable {
             producer.commitTransaction();
         } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
             // fatal for this producer: another trainer took over the transactional id, or the broker refuses us
-            throw new IllegalStateException("task " + task + ": the transactional producer cannot continue: " + e, e);
+            throw new FatalPublishException("task " + task + ": the transactional producer cannot continue: " + e, e);
         } catch (KafkaException e) {
             producer.abortTransaction();
             throw new IllegalStateException("task " + task + ": transaction aborted, nothing published: " + e, e);

@@ -125,6 +125,7 @@ public final class TrainerLoop implements AutoCloseable {
     private volatile boolean caughtUp;
     private volatile Throwable failure;
     private volatile String runningTask;
+    private volatile String publishDegraded;
     private volatile KafkaConsumer<byte[], byte[]> consumer;
 
     private TaskRunner runner;
@@ -203,11 +204,13 @@ public final class TrainerLoop implements AutoCloseable {
     }
 
     /**
-     * While reading is held up by a transient failure: {@code degraded: registry unreachable (…)} or
-     * {@code degraded: Kafka write not acknowledged (…)}; empty when reading works.
+     * While reading or publishing is held up by a transient failure: {@code degraded: registry unreachable
+     * (…)}, {@code degraded: Kafka write not acknowledged (…)} or {@code degraded: cannot publish (…)};
+     * empty when both work.
      */
     public Optional<String> degraded() {
-        return retry.degraded();
+        Optional<String> reading = retry.degraded();
+        return reading.isPresent() ? reading : Optional.ofNullable(publishDegraded);
     }
 
     /** Why the loop stopped, when it failed. */
@@ -572,7 +575,13 @@ public final class TrainerLoop implements AutoCloseable {
             TrainingRun start = TrainingRun.newBuilder().setRunId(runId).setTask(snapshot.task())
                     .setStatus(RunStatus.STARTED).setMessage("started: " + why).setStartedAtMillis(started)
                     .setUpdatedAtMillis(started).build();
-            publisher.progress(start);
+            try {
+                publisher.progress(start);
+            } catch (RunPublisher.FatalPublishException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                LOG.warn("task {}: start of run {} not recorded: {}", snapshot.task(), runId, e.toString());
+            }
             phases.reached(RunPhase.RUN_STARTED, snapshot.task(), 0);
             outcome = runner.run(snapshot, runId, running -> {
                 try {
@@ -584,7 +593,7 @@ public final class TrainerLoop implements AutoCloseable {
             if (outcome instanceof RunOutcome.Published published) {
                 attempted = published.adapter().getVersion();
             }
-            publisher.publish(outcome);
+            publishUntilDone(outcome);
         } catch (RuntimeException e) {
             LOG.error("task {}: run {} failed: {}", snapshot.task(), runId, e.toString(), e);
             outcome = new RunOutcome.Failed(TrainingRun.newBuilder().setRunId(runId).setTask(snapshot.task())
@@ -599,6 +608,43 @@ public final class TrainerLoop implements AutoCloseable {
         }
         metrics.runEnded(snapshot.task(), outcome, Duration.ofMillis(clock.millis() - started));
         return new Finished(outcome, attempted);
+    }
+
+    /**
+     * Publishes the outcome, again and again after a backoff while the transaction is aborted for a
+     * transient reason (the registry or the broker out of reach): the run's work is not thrown away and
+     * nothing is skipped. Gives up when the producer is fenced or the loop stops.
+     */
+    private void publishUntilDone(RunOutcome outcome) {
+        InputRetry publishing = new InputRetry(settings.retryInitial(), settings.retryMax(), clock);
+        while (true) {
+            try {
+                publisher.publish(outcome);
+                publishDegraded = null;
+                return;
+            } catch (RunPublisher.FatalPublishException e) {
+                publishDegraded = null;
+                throw e;
+            } catch (RuntimeException e) {
+                if (stopping) {
+                    publishDegraded = null;
+                    throw e;
+                }
+                Duration wait = publishing.failed("cannot publish", e);
+                publishDegraded = publishing.degraded().orElse(null);
+                metrics.retry("cannot publish");
+                LOG.warn("task {}: publishing run {} again in {} ms: {}", outcome.run().getTask(),
+                        outcome.run().getRunId(), wait.toMillis(), e.getMessage());
+                try {
+                    Thread.sleep(wait.toMillis());
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    publishDegraded = null;
+                    throw new IllegalStateException("task " + outcome.run().getTask() + ": stopped while publishing run "
+                            + outcome.run().getRunId() + "; nothing published", interrupted);
+                }
+            }
+        }
     }
 
     private void collectFinishedRun() {

@@ -22,7 +22,14 @@ import io.tunestream.trainer.testing.StandInRunner;
 import io.tunestream.trainer.testing.TcpProxy;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.RunStatus;
+import io.tunestream.schemas.TrainingRun;
+import io.tunestream.schemas.registry.AvroSerdes;
+import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -79,6 +86,59 @@ class RegistryOutageIT {
                 assertThat(meters.get("tunestream.trainer.input.retries").tag("reason", "registry unreachable")
                         .counter().count()).isPositive();
             }
+        }
+    }
+
+    @Test
+    void shouldPublishARunOnceTheRegistryIsBackWhenItWentDownBeforeThePublication(PlatformEndpoints platform) {
+        String id = UUID.randomUUID().toString().substring(0, 8);
+        TrainerTopics topics = new TrainerTopics("outage-publish-" + id + "-");
+        KafkaClientConfig direct = new KafkaClientConfig(platform.bootstrapServers(),
+                RegistryConfig.forRegistry(platform.registryUrl()));
+        try (Admin admin = Admin.create(direct.adminProperties())) {
+            new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30)).ensure(topics.specs());
+        }
+        String task = "outage";
+        try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(direct.producerProperties("outage-" + id))) {
+            producer.send(new ProducerRecord<>(topics.templates(), task,
+                    Fixtures.template(task).setRetraining(Fixtures.retraining(2).build()).build()));
+            for (int i = 0; i < 2; i++) {
+                LabelledExample example = yes(task, i, DatasetSplit.TRAIN);
+                producer.send(new ProducerRecord<>(topics.examples(), task + "/" + example.getExampleId(), example));
+            }
+        }
+        CountDownLatch gate = new CountDownLatch(1);
+        StandInRunner runner = new StandInRunner(gate);
+        try (TcpProxy registry = TcpProxy.to(platform.registryUrl()).up()) {
+            KafkaClientConfig throughProxy = new KafkaClientConfig(platform.bootstrapServers(),
+                    RegistryConfig.forRegistry(registry.url()));
+            LoopSettings settings = new LoopSettings("outage-publish-" + id, Duration.ofMillis(100), 100,
+                    Duration.ofMillis(100), Duration.ofMillis(500));
+            try (TrainerLoop loop = new TrainerLoop(throughProxy, settings, topics, () -> runner,
+                    new TrainerMetrics(new SimpleMeterRegistry()), Clock.systemUTC(), RunPhase.Listener.NONE).start()) {
+                await().atMost(Duration.ofSeconds(20)).until(() -> !runner.runs().isEmpty());
+                registry.down();
+                gate.countDown();
+
+                await().atMost(Duration.ofSeconds(20)).until(() -> loop.degraded().isPresent());
+                assertThat(loop.degraded().get()).startsWith("degraded: cannot publish");
+                registry.up();
+
+                await().atMost(Duration.ofSeconds(20)).until(() -> versions(direct, topics).equals(List.of(1)));
+                await().atMost(Duration.ofSeconds(5)).until(() -> loop.degraded().isEmpty());
+            }
+        }
+        try (Deserializer<TrainingRun> runs = AvroSerdes.deserializer(TrainingRun.class, direct.registry())) {
+            assertThat(RawTopic.read(direct, topics.runs(), true).stream()
+                    .map(r -> runs.deserialize(r.topic(), r.headers(), r.value())).map(TrainingRun::getStatus))
+                    .as("the run is published once, never failed").containsExactly(RunStatus.STARTED, RunStatus.PUBLISHED);
+        }
+    }
+
+    private static List<Integer> versions(KafkaClientConfig kafka, TrainerTopics topics) {
+        try (Deserializer<AdapterVersion> adapters = AvroSerdes.deserializer(AdapterVersion.class, kafka.registry())) {
+            return RawTopic.read(kafka, topics.adapters(), true).stream()
+                    .map(r -> adapters.deserialize(r.topic(), r.headers(), r.value()).getVersion()).toList();
         }
     }
 }

@@ -14,6 +14,8 @@ import io.tunestream.trainer.state.TaskSnapshot;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A TaskRunner that trains nothing: it remembers every snapshot it is given and publishes a 1 x 1
@@ -22,6 +24,17 @@ import java.util.concurrent.CopyOnWriteArrayList;
 public final class StandInRunner implements TaskRunner {
 
     private final List<TaskSnapshot> runs = new CopyOnWriteArrayList<>();
+    private final CountDownLatch gate;
+
+    /** A runner that finishes every run at once. */
+    public StandInRunner() {
+        this(new CountDownLatch(0));
+    }
+
+    /** A runner whose runs finish once {@code gate} is open (a test decides what happens meanwhile). */
+    public StandInRunner(CountDownLatch gate) {
+        this.gate = gate;
+    }
 
     /** The snapshots of the runs so far, in order. */
     public List<TaskSnapshot> runs() {
@@ -31,6 +44,14 @@ public final class StandInRunner implements TaskRunner {
     @Override
     public RunOutcome run(TaskSnapshot snapshot, String runId, Progress progress) {
         runs.add(snapshot);
+        try {
+            if (!gate.await(30, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("the test did not open the gate of run " + runId + " within 30 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("run " + runId + " interrupted", e);
+        }
         int version = snapshot.nextVersion();
         Tensor table = Tensor.newBuilder().setName("table").setDtype(DType.FLOAT32).setShape(List.of(1, 1))
                 .setData(ByteBuffer.allocate(4)).build();
