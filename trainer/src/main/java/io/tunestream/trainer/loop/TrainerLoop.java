@@ -7,6 +7,7 @@ import io.tunestream.schemas.ExampleKey;
 import io.tunestream.schemas.Feedback;
 import io.tunestream.schemas.LabelledExample;
 import io.tunestream.schemas.RunStatus;
+import io.tunestream.schemas.TaskNames;
 import io.tunestream.schemas.TaskTemplate;
 import io.tunestream.schemas.TopicsAdmin;
 import io.tunestream.schemas.TrainingRun;
@@ -364,6 +365,8 @@ public final class TrainerLoop implements AutoCloseable {
             if (!feedbackDone.isEmpty()) {
                 consumer.commitSync(feedbackDone);
             }
+        } catch (WakeupException e) {
+            throw e;
         } catch (WriteUnavailableException | KafkaException e) {
             // not acknowledged: nothing of this batch's feedback counts as done; state records are re-applied as is
             next.putAll(first);
@@ -456,11 +459,17 @@ public final class TrainerLoop implements AutoCloseable {
                 states.task(key).template(null);
             } else {
                 TaskTemplate template = (TaskTemplate) value;
-                states.task(template.getTask()).template(template);
+                states.task(TaskNames.require(template.getTask())).template(template);
             }
         } else if (topic.equals(topics.examples())) {
             if (value != null) {
                 LabelledExample example = (LabelledExample) value;
+                ExampleKey id = ExampleKey.of(example);
+                ExampleKey.parse(key).filter(k -> !k.equals(id)).ifPresent(k -> {
+                    // a tombstone for the key would not delete what the value names
+                    throw new IllegalArgumentException("key '" + key + "' does not name the example it holds ('" + id
+                            + "')");
+                });
                 states.task(example.getTask()).example(new TrackedExample(example, states.nextSequence(),
                         timestampMillis));
                 metrics.example(example.getTask());

@@ -1,7 +1,9 @@
 package io.tunestream.trainer.it;
 
 import static io.tunestream.trainer.testing.Fixtures.yes;
+import static org.assertj.core.api.Assertions.as;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.InstanceOfAssertFactories.STRING;
 import static org.awaitility.Awaitility.await;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -167,6 +169,9 @@ class TrainerFaultsIT {
             send(topics.examples(), ExampleKey.of(example).toString(), example);
         }
         RecordMetadata badExample = sendRaw(poison(topics.examples(), task + "/bad", UNKNOWN_SCHEMA_ID));
+        // readable, but breaking the topics' rules: a task name with '/', a key naming another example
+        RecordMetadata slashTask = send(topics.templates(), "a/b", Fixtures.template("a/b").build());
+        RecordMetadata wrongKey = send(topics.examples(), task + "/other", yes(task, 9, DatasetSplit.TRAIN));
         // an adapter record the trainer published as v4 whose schema the registry no longer knows
         ProducerRecord<byte[], byte[]> lostAdapter = poison(topics.adapters(), task, UNKNOWN_SCHEMA_ID);
         lostAdapter.headers().add("tunestream.adapter.version", "4".getBytes(StandardCharsets.UTF_8));
@@ -189,7 +194,13 @@ class TrainerFaultsIT {
 
         List<ConsumerRecord<byte[], byte[]>> deadLetters = RawTopic.read(kafka, topics.deadLetters(), true);
         assertThat(deadLetters).extracting(TrainerFaultsIT::source).containsExactlyInAnyOrder(source(badTemplate),
-                source(badExample), source(badAdapter), source(badFeedback));
+                source(badExample), source(badAdapter), source(badFeedback), source(slashTask), source(wrongKey));
+        assertThat(deadLetters).filteredOn(d -> source(d).equals(source(wrongKey)))
+                .extracting(d -> header(d, DeadLetters.REASON_HEADER)).containsExactly("cannot process a record of "
+                        + topics.examples() + ": key 'p/other' does not name the example it holds ('p/p-TRAIN-9')");
+        assertThat(deadLetters).filteredOn(d -> source(d).equals(source(slashTask)))
+                .extracting(d -> header(d, DeadLetters.REASON_HEADER)).singleElement(as(STRING))
+                .contains("task name 'a/b' must not contain '/'");
         ConsumerRecord<byte[], byte[]> example = deadLetters.stream()
                 .filter(d -> source(d).equals(source(badExample))).findFirst().orElseThrow();
         assertThat(example.value()).isEqualTo(UNKNOWN_SCHEMA_ID);
@@ -213,7 +224,7 @@ class TrainerFaultsIT {
         StandInRunner second = new StandInRunner();
         startLoop(second);
         await().atMost(Duration.ofSeconds(20)).until(loop::isCaughtUp);
-        assertThat(RawTopic.read(kafka, topics.deadLetters(), true)).hasSize(4);
+        assertThat(RawTopic.read(kafka, topics.deadLetters(), true)).hasSize(6);
         assertThat(second.runs()).isEmpty();
     }
 
