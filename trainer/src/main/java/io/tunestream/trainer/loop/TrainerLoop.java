@@ -55,6 +55,7 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -139,6 +140,7 @@ public final class TrainerLoop implements AutoCloseable {
     private final List<ConsumerRecord<byte[], byte[]>> pendingDeadLetters = new ArrayList<>();
     private Future<Finished> inFlight;
     private boolean pausedForRetry;
+    private boolean brokerFailed;
     private Map<TopicPartition, Long> catchUpTargets = Map.of();
     private List<TopicPartition> feedbackPartitions = List.of();
 
@@ -246,12 +248,31 @@ public final class TrainerLoop implements AutoCloseable {
             deadLettered = DeadLetterLog.read(consumer, topics.deadLetters(), Duration.ofSeconds(30));
             assign();
             while (!stopping) {
-                pollOnce();
+                try {
+                    pollOnce();
+                    if (brokerFailed) {
+                        brokerFailed = false;
+                        retry.succeeded();
+                    }
+                } catch (RetriableException e) {
+                    // a metadata or offset request timed out (broker out of reach): nothing was handled, wait and poll again
+                    brokerFailed = true;
+                    Duration wait = retry.failed("broker unreachable", e);
+                    metrics.retry("broker unreachable");
+                    LOG.warn("broker unreachable, polling again in {} ms: {}", wait.toMillis(), e.toString());
+                    Thread.sleep(wait.toMillis());
+                }
             }
         } catch (WakeupException e) {
             if (!stopping) {
                 failure = e;
                 LOG.error("trainer loop woken up unexpectedly", e);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            if (!stopping) {
+                failure = e;
+                LOG.error("trainer loop interrupted", e);
             }
         } catch (Throwable t) {
             failure = t;
