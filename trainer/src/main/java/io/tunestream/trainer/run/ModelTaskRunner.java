@@ -208,7 +208,7 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
             return new RunOutcome.NotPublished(record.setStatus(RunStatus.NOT_PUBLISHED)
                     .setMessage(decision.reason()).build());
         }
-        int version = snapshot.servingVersion() + 1;
+        int version = snapshot.nextVersion();
         long now = clock.millis();
         int rows = avro.getTotalVirtualTokens();
         AdapterVersion adapter = AdapterVersion.newBuilder()
