@@ -6,9 +6,11 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tunestream.model.onnx.ExecutionProvider;
 import io.tunestream.model.onnx.RuntimeConfig;
+import io.tunestream.schemas.AccessTable;
+import io.tunestream.schemas.TopicSpec;
 import io.tunestream.schemas.Topics;
-import io.tunestream.schemas.TopicsAdmin;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
+import io.tunestream.schemas.kafka.KafkaPreflight;
 import io.tunestream.schemas.registry.RegistryConfig;
 import io.tunestream.serving.batch.BatchAnswerer;
 import io.tunestream.serving.model.ModelBatchAnswerer;
@@ -50,6 +52,7 @@ public final class ServingApp implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(ServingApp.class);
     static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration PREFLIGHT_TIMEOUT = Duration.ofSeconds(30);
 
     private final KafkaStreams streams;
     private final OpsServer ops;
@@ -68,7 +71,7 @@ public final class ServingApp implements AutoCloseable {
         var metrics = new ServingMetrics(registry);
         var topics = config.topics();
         var registryConfig = RegistryConfig.forRegistry(config.registryUrl());
-        ensureTopics(config, topics);
+        checkPlatform(config, topics);
         var workerIds = new AtomicInteger();
         modelExecutor = Executors.newFixedThreadPool(config.modelWorkers(), r -> {
             var thread = new Thread(r, "tunestream-model-" + workerIds.incrementAndGet());
@@ -78,7 +81,14 @@ public final class ServingApp implements AutoCloseable {
         var topology = ServingTopology.build(topics, ServingSerdes.apicurio(registryConfig), config.batching(),
                 answerer, modelExecutor, metrics, Clock.systemUTC());
         streams = new KafkaStreams(topology, streamsProperties(config, metrics));
+        String principal = config.kafkaClient().principal();
         streams.setUncaughtExceptionHandler(e -> {
+            if (isAccessFailure(e)) {
+                // a replaced thread would fail the same way, forever: stop and say why
+                LOG.error("stream thread failed: Kafka refused {} ({}); stopping the app", principal, e.toString(), e);
+                return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse
+                        .SHUTDOWN_CLIENT;
+            }
             LOG.error("stream thread failed; replacing it", e);
             return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse
                     .REPLACE_THREAD;
@@ -89,29 +99,53 @@ public final class ServingApp implements AutoCloseable {
         ops = new OpsServer(config.httpPort(), registry::scrape, streams::state);
         streams.start();
         LOG.info("serving {} (model {}, fingerprint {}) from {} to {}; batches of up to {} rows, max wait {} ms; "
-                        + "ops on port {}", config.applicationId(), config.modelDir(), answerer.model().fingerprint(),
-                topics.requests(), topics.answers(), config.maxBatchSize(), config.maxWait().toMillis(), ops.port());
+                        + "ops on port {}; Kafka {} over {}", config.applicationId(), config.modelDir(),
+                answerer.model().fingerprint(), topics.requests(), topics.answers(), config.maxBatchSize(),
+                config.maxWait().toMillis(), ops.port(), config.bootstrapServers(), config.kafkaClient().describe());
     }
 
-    /** Creates the topics the app reads and writes when they are missing (catalogue partitions and configs). */
-    private static void ensureTopics(ServingConfig config, ServingTopics topics) {
+    /**
+     * Checks that the topics the app reads and writes exist and allow what it needs to its
+     * principal ({@link AccessTable} SERVING rows), and that their schemas are registered. The app
+     * creates nothing: {@code ingest setup}, run as the admin principal, does.
+     *
+     * @throws KafkaPreflight.KafkaPreflightException naming the principal and what is missing
+     */
+    private static void checkPlatform(ServingConfig config, ServingTopics topics) {
         var specs = List.of(
                 Topics.REQUESTS.withName(topics.requests()), Topics.ANSWERS.withName(topics.answers()),
                 Topics.TASK_TEMPLATES.withName(topics.templates()), Topics.ADAPTERS.withName(topics.adapters()),
                 Topics.REQUESTS_DEAD_LETTER.withName(topics.deadLetter()));
-        var client = new KafkaClientConfig(config.bootstrapServers(), RegistryConfig.forRegistry(config.registryUrl()));
-        try (Admin admin = Admin.create(client.adminProperties())) {
-            List<String> created = new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30))
-                    .ensure(specs);
-            if (!created.isEmpty()) {
-                LOG.info("created topics {}", created);
+        var client = new KafkaClientConfig(config.bootstrapServers(), RegistryConfig.forRegistry(config.registryUrl()),
+                config.kafkaClient());
+        LOG.info("checking Kafka {} for {}", client.describe(), config.applicationId());
+        var names = new AccessTable.Names(config.topicPrefix(), config.applicationId(), "", "");
+        var required = AccessTable.topicOperations(AccessTable.Role.SERVING, names,
+                specs.stream().map(TopicSpec::name).toList());
+        var admin = new java.util.HashMap<>(client.adminProperties());
+        admin.putIfAbsent("default.api.timeout.ms", (int) PREFLIGHT_TIMEOUT.toMillis());
+        admin.putIfAbsent("request.timeout.ms", (int) Math.min(PREFLIGHT_TIMEOUT.toMillis(), 30_000));
+        try (Admin preflight = Admin.create(admin)) {
+            KafkaPreflight.check(preflight, client, required, PREFLIGHT_TIMEOUT);
+        }
+        KafkaPreflight.checkSchemas(client.registry(), specs);
+    }
+
+    /** An authentication or authorization failure somewhere in {@code failure}'s causes. */
+    static boolean isAccessFailure(Throwable failure) {
+        for (Throwable cause = failure; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
+            if (cause instanceof org.apache.kafka.common.errors.AuthorizationException
+                    || cause instanceof org.apache.kafka.common.errors.AuthenticationException) {
+                return true;
             }
         }
+        return false;
     }
 
     /** The Kafka Streams properties of {@code config}: exactly-once, dead letters, small poll wait. */
     public static Properties streamsProperties(ServingConfig config, ServingMetrics metrics) {
-        var client = new KafkaClientConfig(config.bootstrapServers(), RegistryConfig.forRegistry(config.registryUrl()));
+        var client = new KafkaClientConfig(config.bootstrapServers(), RegistryConfig.forRegistry(config.registryUrl()),
+                config.kafkaClient());
         var props = new Properties();
         props.putAll(client.streamsProperties(config.applicationId()));
         props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
@@ -122,7 +156,8 @@ public final class ServingApp implements AutoCloseable {
         props.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
         props.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
         props.putAll(DeadLetterHandler.configs(config.topics(), metrics));
-        props.putAll(config.kafka());
+        // the service's kafka.* settings, secrets resolved, win over the defaults above
+        props.putAll(config.kafkaClient().properties());
         return props;
     }
 

@@ -1,6 +1,7 @@
 package io.tunestream.serving;
 
 import io.tunestream.model.onnx.RuntimeConfig;
+import io.tunestream.schemas.kafka.KafkaClientSettings;
 
 import io.tunestream.serving.topology.BatchingSettings;
 import io.tunestream.serving.topology.ServingTopics;
@@ -46,7 +47,9 @@ import java.util.function.Function;
  * @param streamThreads            {@code stream.threads}: Kafka Streams threads (default 1)
  * @param httpPort                 {@code http.port}: port of /metrics, /health/live, /health/ready (default 8081; 0 picks one)
  * @param topicPrefix              {@code topics.prefix}: put in front of every topic name (default empty)
- * @param kafka                    {@code kafka.*}: further Kafka Streams properties
+ * @param kafka                    {@code kafka.*}: further Kafka Streams properties, security ones included
+ *                                 ({@code kafka.security.protocol}, {@code kafka.sasl.*}, {@code kafka.ssl.*}; see
+ *                                 {@link KafkaClientSettings}), which every client of the app gets, its admin client too
  */
 public record ServingConfig(String bootstrapServers, String registryUrl, Path modelDir, String executionProvider, int cudaDeviceId,
                             int threads, int parallelDecodeRows, int modelWorkers, int maxBatchSize, Duration maxWait, int maxBatchesPerPunctuation,
@@ -67,6 +70,12 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
         Objects.requireNonNull(maxWait, "maxWait");
         Objects.requireNonNull(stateDir, "stateDir");
         kafka = Map.copyOf(kafka);
+        KafkaClientSettings.of(kafka); // checked at start: a bad security setting names its key
+    }
+
+    /** The client settings every Kafka client of the app shares (security resolved: do not log them). */
+    public KafkaClientSettings kafkaClient() {
+        return KafkaClientSettings.of(kafka);
     }
 
     /** The environment variables this config reads, one per key. */
@@ -86,7 +95,16 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
      */
     public static ServingConfig load(Optional<Path> file, Map<String, String> env) {
         var values = new LinkedHashMap<String, String>();
+        Optional.ofNullable(env.get(KafkaClientSettings.CONFIG_FILE_ENV)).filter(f -> !f.isBlank())
+                .ifPresent(f -> KafkaClientSettings.readProperties(Path.of(f), KafkaClientSettings.CONFIG_FILE_ENV)
+                        .forEach((k, v) -> values.put(KAFKA_PREFIX + k, v)));
         file.ifPresent(f -> values.putAll(readProperties(f)));
+        for (String key : KafkaClientSettings.ENVIRONMENT_KEYS) {
+            String override = env.get(KafkaClientSettings.envName(key));
+            if (override != null) {
+                values.put(KAFKA_PREFIX + key, override);
+            }
+        }
         for (String key : KEYS) {
             String override = env.get(envName(key));
             if (override != null) {

@@ -18,7 +18,8 @@ import picocli.CommandLine.Option;
 /** {@code setup}: creates every topic of the catalogue and registers every value schema. */
 @Command(name = "setup", mixinStandardHelpOptions = true,
         description = {"Create Tunestream's topics (those missing) and register their value schemas with a BACKWARD "
-                + "compatibility rule. Idempotent; every other command also does this for the topics it uses."},
+                + "compatibility rule. Idempotent. Run it as the admin principal: the services and the other "
+                + "commands only check that their topics and schemas exist."},
         footer = {"", "Example:", "  ingest setup --partitions 1"})
 public final class SetupCommand implements Callable<Integer> {
 

@@ -229,6 +229,15 @@ public final class KafkaClientSettings {
         }
     }
 
+    /**
+     * The plain client keys of a client-properties file.
+     *
+     * @throws IllegalArgumentException naming {@code origin} and the file when it cannot be read
+     */
+    public static Map<String, String> readProperties(Path file, String origin) {
+        return readFile(file, origin);
+    }
+
     private static Map<String, String> readFile(Path file, String origin) {
         Properties properties = new Properties();
         try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {

@@ -1,6 +1,10 @@
 package io.tunestream.schemas.kafka;
 
+import io.tunestream.schemas.TopicSpec;
+import io.tunestream.schemas.registry.RegistryConfig;
+import io.tunestream.schemas.registry.SchemaRegistration;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -99,6 +103,20 @@ public final class KafkaPreflight {
                         .append(" (grant them as io.tunestream.schemas.AccessTable lists);");
             }
             throw new KafkaPreflightException(message.substring(0, message.length() - 1), null);
+        }
+    }
+
+    /**
+     * Checks that the value schemas of {@code topics} are registered (services and commands do not
+     * register them; {@code ingest setup} does).
+     *
+     * @throws KafkaPreflightException naming the missing artifacts and the registry
+     */
+    public static void checkSchemas(RegistryConfig registry, Collection<TopicSpec> topics) {
+        List<String> missing = new SchemaRegistration(registry).missingArtifacts(topics);
+        if (!missing.isEmpty()) {
+            throw new KafkaPreflightException("schemas " + missing + " are not registered at " + registry.apiUrl()
+                    + " (register them with `ingest setup` as the admin principal)", null);
         }
     }
 

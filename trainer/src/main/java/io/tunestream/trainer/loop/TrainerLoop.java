@@ -6,9 +6,11 @@ import io.tunestream.schemas.Feedback;
 import io.tunestream.schemas.LabelledExample;
 import io.tunestream.schemas.RunStatus;
 import io.tunestream.schemas.TaskTemplate;
-import io.tunestream.schemas.TopicsAdmin;
+import io.tunestream.schemas.AccessTable;
+import io.tunestream.schemas.TopicSpec;
 import io.tunestream.schemas.TrainingRun;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
+import io.tunestream.schemas.kafka.KafkaPreflight;
 import io.tunestream.trainer.feedback.FeedbackConversion;
 import io.tunestream.trainer.feedback.FeedbackOutcome;
 import io.tunestream.trainer.run.RunOutcome;
@@ -69,6 +71,7 @@ public final class TrainerLoop implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(TrainerLoop.class);
     private static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(30);
+    private static final Duration PREFLIGHT_TIMEOUT = Duration.ofSeconds(30);
 
     /** Loads what runs tasks (the model), on the loop's thread at start. */
     @FunctionalInterface
@@ -162,9 +165,7 @@ public final class TrainerLoop implements AutoCloseable {
         try {
             runner = loader.load();
             modelLoaded = true;
-            try (Admin admin = Admin.create(kafka.adminProperties())) {
-                new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30)).ensure(topics.specs());
-            }
+            checkPlatform();
             examplesProducer = new KafkaProducer<>(kafka.producerProperties(groupId + "-examples"));
             publisher = new RunPublisher(kafka, groupId + "-publisher", groupId + "-publisher", topics);
             consumer = new KafkaConsumer<>(kafka.consumerProperties(groupId + "-state", groupId));
@@ -189,6 +190,24 @@ public final class TrainerLoop implements AutoCloseable {
                 closeQuietly(closeable);
             }
         }
+    }
+
+    /**
+     * The trainer creates nothing ({@code ingest setup}, as the admin principal, does): its topics
+     * must exist and allow what the {@link AccessTable} TRAINER rows give it, and their schemas
+     * must be registered; otherwise it stops here with a message naming the principal and what is missing.
+     */
+    private void checkPlatform() {
+        LOG.info("trainer {} checking Kafka {}", groupId, kafka.describe());
+        Map<String, Object> admin = new HashMap<>(kafka.adminProperties());
+        admin.putIfAbsent("default.api.timeout.ms", (int) PREFLIGHT_TIMEOUT.toMillis());
+        admin.putIfAbsent("request.timeout.ms", (int) PREFLIGHT_TIMEOUT.toMillis());
+        var names = new AccessTable.Names(topics.prefix(), "", groupId, "");
+        try (Admin client = Admin.create(admin)) {
+            KafkaPreflight.check(client, kafka, AccessTable.topicOperations(AccessTable.Role.TRAINER, names,
+                    topics.specs().stream().map(TopicSpec::name).toList()), PREFLIGHT_TIMEOUT);
+        }
+        KafkaPreflight.checkSchemas(kafka.registry(), topics.specs());
     }
 
     private void assign() {
