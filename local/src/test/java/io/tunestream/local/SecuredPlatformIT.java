@@ -260,6 +260,30 @@ class SecuredPlatformIT {
     }
 
     @Test
+    void ingestSetupAsTheAdminShouldGrantARoleFromTheTable() throws Exception {
+        Run setup = ingest(principals.files().get(Role.ADMIN), "setup", "--grant", "keda=User:keda-operator");
+
+        assertThat(setup.exitCode()).as(setup.err()).isZero();
+        assertThat(setup.out()).contains("User:keda-operator   granted  3 ACLs (keda)");
+        try (Admin admin = Admin.create(principals.admin().adminProperties())) {
+            var acls = admin.describeAcls(new org.apache.kafka.common.acl.AclBindingFilter(
+                    org.apache.kafka.common.resource.ResourcePatternFilter.ANY,
+                    new org.apache.kafka.common.acl.AccessControlEntryFilter("User:keda-operator", null,
+                            AclOperation.ANY, org.apache.kafka.common.acl.AclPermissionType.ANY)))
+                    .values().get(15, TimeUnit.SECONDS);
+            assertThat(acls).extracting(b -> b.entry().operation()).containsOnly(AclOperation.DESCRIBE).hasSize(3);
+        }
+    }
+
+    @Test
+    void theIngestPrincipalShouldNotRunSetup() {
+        Run setup = ingest(principals.files().get(Role.INGEST), "setup", "--timeout", "PT10S");
+
+        assertThat(setup.exitCode()).isNotZero();
+        assertThat(setup.err()).contains("setup failed").contains("Authorization");
+    }
+
+    @Test
     void printedClientFilesShouldHoldNoSecret() throws IOException {
         for (Path file : principals.files().values()) {
             String text = Files.readString(file);
