@@ -164,8 +164,7 @@ public final class LocalTunestream implements Callable<Integer> {
                   trainer                  %s
                   tasks                    %s (from %s)
 
-                %s
-                In another terminal:
+                %sIn another terminal:
                   %s./tunestream ingest ask --task squad --field context="Kamiro lives in Talenburg." --field question="Where does Kamiro live?"
                   ./tunestream ingest examples data/squad/train.jsonl      # the trainer tunes squad and publishes an adapter
                   ./tunestream ingest requests data/squad/validation.jsonl --output answers.jsonl
@@ -190,7 +189,7 @@ public final class LocalTunestream implements Callable<Integer> {
         principals.files().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> text.append(
                 String.format("  %-24s %s (%s)%n", e.getKey().name().toLowerCase(java.util.Locale.ROOT),
                         e.getValue(), principals.role(e.getKey()).client().principal())));
-        return text.toString();
+        return text.append(System.lineSeparator()).toString();
     }
 
     private void closeAll(Deque<AutoCloseable> started) {
