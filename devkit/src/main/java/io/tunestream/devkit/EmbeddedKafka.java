@@ -170,6 +170,7 @@ public final class EmbeddedKafka implements AutoCloseable {
                             new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096), password)))
                     .all().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             BrokerSecurity.writeSecret(secured.passwordFile(name), password);
+            awaitCredential(client, name, timeout);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while creating SCRAM user " + name, e);
@@ -201,6 +202,28 @@ public final class EmbeddedKafka implements AutoCloseable {
             }
         }
         LOG.info("Kafka broker on {} stopped", bootstrapServers);
+    }
+
+    /**
+     * The controller commits the credential; the broker applies it a moment later. Returns once the
+     * broker describes it (it answers from the metadata it applied), so the user can log in.
+     */
+    private static void awaitCredential(Admin client, String name, Duration timeout)
+            throws InterruptedException, ExecutionException, TimeoutException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            try {
+                client.describeUserScramCredentials(List.of(name)).description(name)
+                        .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                return;
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof org.apache.kafka.common.errors.ResourceNotFoundException)
+                        || System.nanoTime() > deadline) {
+                    throw e;
+                }
+            }
+            Thread.sleep(20);
+        }
     }
 
     static Map<String, String> brokerProperties(EmbeddedKafkaConfig config, int port, int controllerPort, Path dataDirectory) {

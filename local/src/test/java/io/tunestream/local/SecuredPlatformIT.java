@@ -247,6 +247,14 @@ class SecuredPlatformIT {
             admin.deleteAcls(granted.stream().filter(b -> b.pattern().name().equals(Topics.ADAPTERS.name())
                     && b.entry().operation() == AclOperation.READ).map(AclBinding::toFilter).toList())
                     .all().get(15, TimeUnit.SECONDS);
+            // the broker applies the deletion a moment after the controller commits it
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> admin.describeAcls(
+                    new org.apache.kafka.common.acl.AclBindingFilter(new org.apache.kafka.common.resource.ResourcePatternFilter(
+                            org.apache.kafka.common.resource.ResourceType.TOPIC, Topics.ADAPTERS.name(),
+                            org.apache.kafka.common.resource.PatternType.LITERAL),
+                            new org.apache.kafka.common.acl.AccessControlEntryFilter("User:serving-partial", null,
+                                    AclOperation.READ, org.apache.kafka.common.acl.AclPermissionType.ANY)))
+                    .values().get(15, TimeUnit.SECONDS).isEmpty());
         }
         Set<String> before = threadNames();
 

@@ -151,7 +151,7 @@ public final class KafkaClientSettings {
                 properties.put(key, value.trim());
             }
         });
-        // a value given directly wins over the same secret's file only if set later: both set is ambiguous
+        // a secret given both directly and by file is ambiguous, whichever source set it: refuse it
         settings.keySet().stream().filter(k -> k.endsWith(".password" + FILE_SUFFIX))
                 .map(k -> k.substring(0, k.length() - FILE_SUFFIX.length()))
                 .filter(settings::containsKey)
