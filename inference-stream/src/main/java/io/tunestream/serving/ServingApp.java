@@ -31,7 +31,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.slf4j.Logger;
@@ -122,12 +121,7 @@ public final class ServingApp implements AutoCloseable {
         var names = new AccessTable.Names(config.topicPrefix(), config.applicationId(), "", "");
         var required = AccessTable.topicOperations(AccessTable.Role.SERVING, names,
                 specs.stream().map(TopicSpec::name).toList());
-        var admin = new java.util.HashMap<>(client.adminProperties());
-        admin.putIfAbsent("default.api.timeout.ms", (int) PREFLIGHT_TIMEOUT.toMillis());
-        admin.putIfAbsent("request.timeout.ms", (int) Math.min(PREFLIGHT_TIMEOUT.toMillis(), 30_000));
-        try (Admin preflight = Admin.create(admin)) {
-            KafkaPreflight.check(preflight, client, required, PREFLIGHT_TIMEOUT);
-        }
+        KafkaPreflight.check(client, required, PREFLIGHT_TIMEOUT);
         KafkaPreflight.checkSchemas(client.registry(), specs);
     }
 

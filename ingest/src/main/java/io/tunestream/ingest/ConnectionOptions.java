@@ -11,7 +11,6 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.apache.kafka.clients.admin.Admin;
 import picocli.CommandLine.Option;
 
 /** Where Kafka and the registry are, and how to connect to Kafka; shared by every command. */
@@ -52,13 +51,8 @@ public final class ConnectionOptions {
      * @throws KafkaPreflight.KafkaPreflightException naming the principal and what is missing
      */
     public static void prepare(KafkaClientConfig kafka, List<TopicSpec> topics, Duration timeout) {
-        Map<String, Object> properties = new HashMap<>(kafka.adminProperties());
-        properties.putIfAbsent("default.api.timeout.ms", (int) timeout.toMillis());
-        properties.putIfAbsent("request.timeout.ms", (int) timeout.toMillis());
-        try (Admin admin = Admin.create(properties)) {
-            KafkaPreflight.check(admin, kafka, AccessTable.topicOperations(AccessTable.Role.INGEST,
-                    AccessTable.Names.defaults(), topics.stream().map(TopicSpec::name).toList()), timeout);
-        }
+        KafkaPreflight.check(kafka, AccessTable.topicOperations(AccessTable.Role.INGEST,
+                AccessTable.Names.defaults(), topics.stream().map(TopicSpec::name).toList()), timeout);
         KafkaPreflight.checkSchemas(kafka.registry(), topics);
     }
 }

@@ -6,6 +6,7 @@ import io.tunestream.schemas.registry.SchemaRegistration;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -14,6 +15,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.DescribeTopicsOptions;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.KafkaFuture;
@@ -32,6 +34,20 @@ import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 public final class KafkaPreflight {
 
     private KafkaPreflight() {
+    }
+
+    /**
+     * Checks {@code required} with an admin client of its own, made from {@code kafka}'s settings and
+     * bounded by {@code timeout}; see {@link #check(Admin, KafkaClientConfig, Map, Duration)}.
+     */
+    public static void check(KafkaClientConfig kafka, Map<String, Set<AclOperation>> required, Duration timeout) {
+        Map<String, Object> properties = new HashMap<>(kafka.adminProperties());
+        int millis = (int) Math.min(Integer.MAX_VALUE, timeout.toMillis());
+        properties.putIfAbsent(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, millis);
+        properties.putIfAbsent(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, millis);
+        try (Admin admin = Admin.create(properties)) {
+            check(admin, kafka, required, timeout);
+        }
     }
 
     /**

@@ -36,7 +36,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.apache.avro.specific.SpecificRecord;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -199,14 +198,9 @@ public final class TrainerLoop implements AutoCloseable {
      */
     private void checkPlatform() {
         LOG.info("trainer {} checking Kafka {}", groupId, kafka.describe());
-        Map<String, Object> admin = new HashMap<>(kafka.adminProperties());
-        admin.putIfAbsent("default.api.timeout.ms", (int) PREFLIGHT_TIMEOUT.toMillis());
-        admin.putIfAbsent("request.timeout.ms", (int) PREFLIGHT_TIMEOUT.toMillis());
         var names = new AccessTable.Names(topics.prefix(), "", groupId, "");
-        try (Admin client = Admin.create(admin)) {
-            KafkaPreflight.check(client, kafka, AccessTable.topicOperations(AccessTable.Role.TRAINER, names,
-                    topics.specs().stream().map(TopicSpec::name).toList()), PREFLIGHT_TIMEOUT);
-        }
+        KafkaPreflight.check(kafka, AccessTable.topicOperations(AccessTable.Role.TRAINER, names,
+                topics.specs().stream().map(TopicSpec::name).toList()), PREFLIGHT_TIMEOUT);
         KafkaPreflight.checkSchemas(kafka.registry(), topics.specs());
     }
 
