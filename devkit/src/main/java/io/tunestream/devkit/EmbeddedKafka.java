@@ -150,7 +150,7 @@ public final class EmbeddedKafka implements AutoCloseable {
     }
 
     /**
-     * Creates (or gives a new password to) the SCRAM user {@code name} on this secured broker, as
+     * Creates (or renews, with the password kept in its file) the SCRAM user {@code name} on this secured broker, as
      * the super user, and returns its Tunestream client settings ({@code sasl.username},
      * {@code sasl.password.file}, truststore; see {@link BrokerSecurity#clientSettings}). The user
      * has no ACL yet: grant it what its role needs.
@@ -161,7 +161,10 @@ public final class EmbeddedKafka implements AutoCloseable {
         BrokerSecurity secured = security.orElseThrow(() -> new IllegalStateException(
                 "the broker on " + bootstrapServers + " is not secured: it has no SCRAM users"));
         BrokerSecurity.requireUserName(name);
-        String password = BrokerSecurity.randomSecret();
+        // a kept password file is reused: a restarted platform's clients then log in with either the old or
+        // the re-salted credential, whichever the broker has applied
+        Path passwordFile = secured.passwordFile(name);
+        String password = Files.exists(passwordFile) ? BrokerSecurity.readSecret(passwordFile) : BrokerSecurity.randomSecret();
         Map<String, Object> admin = new LinkedHashMap<>(adminClientProperties());
         admin.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis());
         admin.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) timeout.toMillis());

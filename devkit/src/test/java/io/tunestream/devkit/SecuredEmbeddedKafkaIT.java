@@ -102,6 +102,19 @@ class SecuredEmbeddedKafkaIT {
     }
 
     @Test
+    void aUserCreatedAgainShouldKeepItsPasswordAndLogIn() {
+        Map<String, String> first = kafka.createScramUser("renewed", Duration.ofSeconds(15));
+        String password = BrokerSecurity.readSecret(Path.of(first.get("sasl.password.file")));
+        Map<String, String> again = kafka.createScramUser("renewed", Duration.ofSeconds(15));
+
+        assertThat(BrokerSecurity.readSecret(Path.of(again.get("sasl.password.file")))).isEqualTo(password);
+        try (Admin admin = Admin.create(clientProperties(again, password))) {
+            // authenticated: the cluster is described (no ACL is needed for that)
+            assertThat(catchThrowable(() -> admin.describeCluster().clusterId().get(15, TimeUnit.SECONDS))).isNull();
+        }
+    }
+
+    @Test
     void certificatesAndPasswordsShouldBeKeptForTheNextStart() throws Exception {
         BrokerSecurity security = kafka.security().orElseThrow();
         assertThat(security.keystore()).exists();
