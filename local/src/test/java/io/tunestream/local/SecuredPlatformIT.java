@@ -82,6 +82,9 @@ class SecuredPlatformIT {
                 EmbeddedRegistryConfig.defaults());
         principals = PlatformPrincipals.setUp(platform.kafka(), platform.endpoints(), AccessTable.Names.defaults(),
                 directory.resolve("clients"), TIMEOUT);
+        // as the ingest principal, which may write task-templates
+        TemplateRegistration.register(principals.role(Role.INGEST), TemplateFile.read(home().resolve("data/templates.yaml"),
+                System.currentTimeMillis()), Clock.systemUTC(), TIMEOUT);
         System.out.printf("secured platform with users and ACLs ready in %d ms%n",
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
     }
@@ -143,9 +146,6 @@ class SecuredPlatformIT {
 
     @Test
     void servingAndTrainerShouldRunAsTheirPrincipalsAndAnswerARequestSentByIngest(@TempDir Path state) throws Exception {
-        KafkaClientConfig ingest = principals.role(Role.INGEST);
-        TemplateRegistration.register(ingest, TemplateFile.read(home().resolve("data/templates.yaml"),
-                System.currentTimeMillis()), Clock.systemUTC(), TIMEOUT);
         Clock clock = Clock.systemUTC();
         try (ModelBatchAnswerer answerer = ModelBatchAnswerer.load(home().resolve("models/demo-gpt2"), RuntimeConfig.cpu(1));
              ServingApp serving = new ServingApp(ServingConfig.fromMap(servingSettings(
@@ -289,6 +289,32 @@ class SecuredPlatformIT {
 
         assertThat(setup.exitCode()).isNotZero();
         assertThat(setup.err()).contains("setup failed").contains("Authorization");
+    }
+
+    @Test
+    void servingShouldStopRatherThanReplaceItsThreadsWhenItsWriteAclIsRevoked(@TempDir Path state) throws Exception {
+        Map<String, String> client = platform.kafka().createScramUser("serving-revoked", TIMEOUT);
+        AccessTable.Names names = new AccessTable.Names("", "serving-revoked-app", "", "");
+        Map<String, String> settings = servingSettings(client, state);
+        settings.put("application.id", names.servingApplicationId());
+        try (Admin admin = Admin.create(principals.admin().adminProperties());
+             ModelBatchAnswerer answerer = ModelBatchAnswerer.load(home().resolve("models/demo-gpt2"), RuntimeConfig.cpu(1))) {
+            List<AclBinding> granted = AccessGrants.grant(admin, Role.SERVING, "User:serving-revoked", names, TIMEOUT);
+            try (ServingApp serving = new ServingApp(ServingConfig.fromMap(settings), answerer,
+                    new PrometheusMeterRegistry(PrometheusConfig.DEFAULT))) {
+                Awaitility.await().atMost(Duration.ofSeconds(60))
+                        .until(() -> serving.state() == org.apache.kafka.streams.KafkaStreams.State.RUNNING);
+                admin.deleteAcls(granted.stream().filter(b -> b.pattern().name().equals(Topics.ANSWERS.name()))
+                        .map(AclBinding::toFilter).toList()).all().get(15, TimeUnit.SECONDS);
+                // a request the app must answer, which it may no longer write
+                Run ask = ingest(principals.files().get(Role.INGEST), "ask", "--task", "squad", "--field", "context=c",
+                        "--field", "question=q", "--timeout", "PT1S");
+                assertThat(ask.err()).as("the request is sent, its answer cannot be").contains(" sent, waiting up to ");
+
+                Awaitility.await().atMost(Duration.ofSeconds(60))
+                        .until(() -> serving.state() == org.apache.kafka.streams.KafkaStreams.State.ERROR);
+            }
+        }
     }
 
     @Test
