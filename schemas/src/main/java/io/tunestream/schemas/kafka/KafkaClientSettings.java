@@ -189,6 +189,13 @@ public final class KafkaClientSettings {
         } else if (password != null) {
             throw new IllegalArgumentException("kafka setting '" + PASSWORD + "' is set without '" + USERNAME + "'");
         }
+        String mechanism = properties.getOrDefault(MECHANISM, "GSSAPI").toUpperCase(Locale.ROOT);
+        if (protocol.startsWith("SASL") && !properties.containsKey(JAAS)
+                && (mechanism.startsWith("SCRAM-") || mechanism.equals("PLAIN"))) {
+            throw new IllegalArgumentException("kafka settings: " + PROTOCOL + "=" + protocol + " with " + MECHANISM + "="
+                    + mechanism + " needs '" + USERNAME + "' and '" + PASSWORD + FILE_SUFFIX + "' (env "
+                    + envName(USERNAME) + ", " + envName(PASSWORD + FILE_SUFFIX) + ") or '" + JAAS + "'");
+        }
         return new KafkaClientSettings(Map.copyOf(properties), protocol, principalOf(protocol, username, properties));
     }
 

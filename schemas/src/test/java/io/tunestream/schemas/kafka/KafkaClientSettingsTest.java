@@ -98,4 +98,21 @@ class KafkaClientSettingsTest {
         assertThat(new KafkaClientConfig("h:1", RegistryConfig.forRegistry("http://r")).adminProperties())
                 .isEqualTo(Map.of("bootstrap.servers", "h:1"));
     }
+
+    @Test
+    void shouldRefuseScramWithoutCredentialsNamingTheKeysToSet() {
+        assertThatThrownBy(() -> KafkaClientSettings.of(Map.of("security.protocol", "SASL_SSL",
+                "sasl.mechanism", "SCRAM-SHA-512")))
+                .hasMessage("kafka settings: security.protocol=SASL_SSL with sasl.mechanism=SCRAM-SHA-512 needs "
+                        + "'sasl.username' and 'sasl.password.file' (env TUNESTREAM_KAFKA_SASL_USERNAME, "
+                        + "TUNESTREAM_KAFKA_SASL_PASSWORD_FILE) or 'sasl.jaas.config'");
+    }
+
+    @Test
+    void shouldRefuseASecretGivenTwice() throws IOException {
+        Path secret = Files.writeString(dir.resolve("pw"), "x");
+        assertThatThrownBy(() -> KafkaClientSettings.of(Map.of("ssl.key.password", "y",
+                "ssl.key.password.file", secret.toString())))
+                .hasMessage("kafka setting 'ssl.key.password' is given twice: directly and in 'ssl.key.password.file'; keep one");
+    }
 }
