@@ -98,9 +98,6 @@ public final class AccessTable {
         }
     }
 
-    /** Name of the trainer's dead-letter topic, which the catalogue is about to get. */
-    static final String TRAINER_DEAD_LETTER = "trainer-dlq";
-
     private static final AclOperation READ = AclOperation.READ;
     private static final AclOperation WRITE = AclOperation.WRITE;
     private static final AclOperation DESCRIBE = AclOperation.DESCRIBE;
@@ -132,7 +129,8 @@ public final class AccessTable {
                         Topics.TRAINING_RUNS)) {
                     grants.add(Grant.topic(names.topic(both), READ, WRITE, DESCRIBE));
                 }
-                grants.add(Grant.topic(names.topicPrefix() + TRAINER_DEAD_LETTER, WRITE, DESCRIBE));
+                // read too: at start the trainer reads which records it dead-lettered already
+                grants.add(Grant.topic(names.topic(Topics.TRAINER_DEAD_LETTER), READ, WRITE, DESCRIBE));
                 grants.add(Grant.prefixed(ResourceType.GROUP, names.trainerGroupId(), READ, DESCRIBE));
                 grants.add(Grant.prefixed(ResourceType.TRANSACTIONAL_ID, names.trainerGroupId(), WRITE, DESCRIBE));
             }
