@@ -214,4 +214,14 @@ class ServingConfigTest {
         assertThatThrownBy(() -> ServingConfig.load(Optional.of(f), Map.of()))
                 .hasMessageStartingWith("config key 'batch.size' is unknown; known keys: [adapters.keep.versions, ");
     }
+
+    @Test
+    void shouldListenOnEveryInterfaceUnlessABindAddressIsGiven() throws Exception {
+        ServingConfig defaults = ServingConfig.load(Optional.of(file(required())), Map.of());
+        ServingConfig local = ServingConfig.load(Optional.of(file(required())),
+                Map.of("TUNESTREAM_HTTP_BIND_ADDRESS", "127.0.0.1"));
+
+        assertThat(defaults.httpBindAddress()).isEqualTo("0.0.0.0");
+        assertThat(local.httpBindAddress()).isEqualTo("127.0.0.1");
+    }
 }
