@@ -118,7 +118,10 @@ public final class IngestHttpServer implements AutoCloseable {
         this.templates = templates;
         this.clients = List.copyOf(clients);
         this.waitingAsks = new Semaphore(settings.maxWaitingAsks());
-        this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(8));
+        // a worker call waits at most the timeout per Kafka call; warn about blocked workers only well past it
+        this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(8)
+                .setMaxWorkerExecuteTime(Math.max(60, settings.timeout().multipliedBy(4).toSeconds()))
+                .setMaxWorkerExecuteTimeUnit(TimeUnit.SECONDS));
         Router router = Router.router(vertx);
         router.route().handler(this::readDeadline);
         settings.token().ifPresent(token -> router.route().handler(ctx -> {
@@ -301,7 +304,7 @@ public final class IngestHttpServer implements AutoCloseable {
             e.problems().forEach(problems.putArray("problems")::add);
             return done(new Response(422, problems));
         }
-        TemplateRegistration.register(kafka, parsed, clock, settings.timeout());
+        TemplateRegistration.register(kafka, parsed, clock, settings.timeout(), templates);
         ObjectNode result = JSON.createObjectNode();
         parsed.forEach(t -> result.withArray("registered").add(t.getTask()));
         return done(new Response(200, result));

@@ -9,6 +9,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -26,6 +27,15 @@ public final class TemplateRegistration {
      * @throws IllegalStateException if sending fails or they are not visible within {@code timeout}
      */
     public static void register(KafkaClientConfig kafka, List<TaskTemplate> templates, Clock clock, Duration timeout) {
+        register(kafka, templates, clock, timeout, () -> TemplateCatalog.fromTopic(kafka, timeout));
+    }
+
+    /**
+     * As {@link #register(KafkaClientConfig, List, Clock, Duration)}, reading them back from {@code
+     * catalog} (e.g. a {@link TemplateCache}'s {@code current}) instead of a consumer per attempt.
+     */
+    public static void register(KafkaClientConfig kafka, List<TaskTemplate> templates, Clock clock, Duration timeout,
+                                Supplier<TemplateCatalog> catalog) {
         var records = templates.stream().map(t -> new TransactionalSender.Outgoing<>(0, t.getTask(), t)).toList();
         try (KafkaProducer<String, TaskTemplate> producer = new KafkaProducer<>(
                 kafka.transactionalProducerProperties("tunestream-ingest-templates",
@@ -40,8 +50,8 @@ public final class TemplateRegistration {
         }
         long deadline = clock.millis() + timeout.toMillis();
         while (true) {
-            TemplateCatalog catalog = TemplateCatalog.fromTopic(kafka, timeout);
-            if (templates.stream().allMatch(t -> catalog.find(t.getTask()).filter(t::equals).isPresent())) {
+            TemplateCatalog visible = catalog.get();
+            if (templates.stream().allMatch(t -> visible.find(t.getTask()).filter(t::equals).isPresent())) {
                 return;
             }
             if (clock.millis() > deadline) {
