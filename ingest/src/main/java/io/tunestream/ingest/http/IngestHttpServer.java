@@ -50,6 +50,7 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
@@ -138,6 +139,8 @@ public final class IngestHttpServer implements AutoCloseable {
         router.route("/ask").handler(ctx -> handle(ctx, this::ask));
         router.route("/feedback").handler(ctx -> handle(ctx, this::feedback));
         router.route().failureHandler(this::failed);
+        router.errorHandler(404, ctx -> respond(ctx, Response.error(404, ctx.request().path()
+                + ": no such endpoint (POST /templates, /examples, /ask, /feedback)")));
         HttpServerOptions options = new HttpServerOptions()
                 .setHost(settings.address().getHostString())
                 .setPort(settings.address().getPort())
@@ -255,7 +258,7 @@ public final class IngestHttpServer implements AutoCloseable {
         }
         Map<String, String> query = new HashMap<>();
         ctx.queryParams().forEach(e -> query.putIfAbsent(e.getKey(), e.getValue()));
-        String body = ctx.body().available() ? ctx.body().asString("UTF-8") : "";
+        String body = Objects.requireNonNullElse(ctx.body().asString("UTF-8"), "");
         Call call = new Call(path, query, String.valueOf(ctx.request().getHeader(HttpHeaders.CONTENT_TYPE)), body);
         vertx.executeBlocking(() -> handler.handle(call), false)
                 .compose(stage -> Future.fromCompletionStage(stage, vertx.getOrCreateContext()))

@@ -237,4 +237,19 @@ class IngestHttpServerTest {
         assertThat(response.statusCode()).isEqualTo(405);
         assertThat(JSON.readTree(response.body()).get("error").asText()).isEqualTo("GET /ask: only POST is supported");
     }
+
+    @Test
+    void shouldAnswerAnUnknownPathAndAnEmptyBodyInJson() throws Exception {
+        start(settings());
+
+        HttpResponse<String> unknown = post("/asks", ASK.formatted("typo"));
+        HttpResponse<String> empty = post("/feedback", "");
+
+        assertThat(unknown.statusCode()).isEqualTo(404);
+        assertThat(JSON.readTree(unknown.body()).get("error").asText())
+                .isEqualTo("/asks: no such endpoint (POST /templates, /examples, /ask, /feedback)");
+        assertThat(empty.statusCode()).isEqualTo(400);
+        assertThat(JSON.readTree(empty.body()).get("error").asText()).isEqualTo("body must be a JSON object");
+        assertThat(sentKeys()).isEmpty();
+    }
 }
