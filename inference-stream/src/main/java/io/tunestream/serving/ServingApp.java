@@ -13,12 +13,15 @@ import io.tunestream.schemas.registry.RegistryConfig;
 import io.tunestream.serving.batch.BatchAnswerer;
 import io.tunestream.serving.batch.ModelLiveness;
 import io.tunestream.serving.model.ModelBatchAnswerer;
+import io.tunestream.serving.ops.DecodeWaits;
 import io.tunestream.serving.ops.OpsServer;
 import io.tunestream.serving.ops.ServingMetrics;
 import io.tunestream.serving.serde.ServingSerdes;
-import io.tunestream.serving.topology.DeadLetterHandler;
+import io.tunestream.serving.topology.GlobalDeadLetters;
+import io.tunestream.serving.topology.InputRecovery;
 import io.tunestream.serving.topology.ServingTopics;
 import io.tunestream.serving.topology.ServingTopology;
+import io.tunestream.serving.topology.StopSignal;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -38,6 +41,9 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.slf4j.Logger;
@@ -53,17 +59,29 @@ import org.slf4j.LoggerFactory;
  * requests, commits what is answered, and hands the batch in flight back: its requests stay in the
  * changelogged buffer and are answered by the next start (or by the instance that takes the partitions
  * over), exactly once.
+ *
+ * <p>Inputs are decoded in the topology, so a schema registry outage is waited out, never turned into
+ * dead letters: requests wait in a changelogged queue per partition, global store updates (also their
+ * restoration at start, so a start during an outage waits in {@code KafkaStreams.start}) wait on the
+ * global thread; readiness says "degraded" meanwhile. Records that can never be read go to the
+ * dead-letter topic: requests inside the stream transaction, global records through this app's own
+ * idempotent producer.
  */
 public final class ServingApp implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(ServingApp.class);
     static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(60);
+    /** How long a global dead letter may take to be acknowledged before the write is tried again. */
+    static final Duration DEAD_LETTER_TIMEOUT = Duration.ofSeconds(30);
 
     private final KafkaStreams streams;
     private final OpsServer ops;
     private final KafkaStreamsMetrics streamsMetrics;
     private final AtomicBoolean closing = new AtomicBoolean();
     private final ExecutorService modelExecutor;
+    private final StopSignal stop = new StopSignal();
+    private final ServingSerdes serdes;
+    private final Producer<byte[], byte[]> deadLetterProducer;
 
     /**
      * Starts the app around {@code answerer} (which the caller owns and closes after this app).
@@ -87,8 +105,15 @@ public final class ServingApp implements AutoCloseable {
         });
         var liveness = new ModelLiveness(Clock.systemUTC(), config.cancelGrace());
         metrics.bindLiveness(liveness);
-        var topology = ServingTopology.build(topics, ServingSerdes.apicurio(registryConfig),
-                config.batching(maxAnswerBytes), answerer, modelExecutor, metrics, liveness, Clock.systemUTC());
+        var waits = new DecodeWaits(Clock.systemUTC());
+        var client = new KafkaClientConfig(config.bootstrapServers(), registryConfig);
+        deadLetterProducer = new KafkaProducer<>(client.producerProperties(config.applicationId() + "-global-dlq"),
+                new ByteArraySerializer(), new ByteArraySerializer());
+        serdes = ServingSerdes.apicurio(registryConfig);
+        var recovery = new InputRecovery(GlobalDeadLetters.producer(deadLetterProducer, DEAD_LETTER_TIMEOUT), waits,
+                stop);
+        var topology = ServingTopology.build(topics, serdes, config.batching(maxAnswerBytes), answerer, modelExecutor,
+                metrics, liveness, Clock.systemUTC(), recovery);
         streams = new KafkaStreams(topology, streamsProperties(config, metrics));
         streams.setUncaughtExceptionHandler(e -> {
             LOG.error("stream thread failed; replacing it", e);
@@ -98,8 +123,9 @@ public final class ServingApp implements AutoCloseable {
         streamsMetrics = new KafkaStreamsMetrics(streams);
         streamsMetrics.bindTo(registry);
         new JvmMemoryMetrics().bindTo(registry);
-        ops = new OpsServer(new OpsServer.Binding(config.httpBindAddress(), config.httpPort(), OpsServer.DEFAULT_IDLE_TIMEOUT),
-                registry::scrape, OpsServer.Health.of(streams::state).withModelLive(liveness));
+        ops = new OpsServer(new OpsServer.Binding(config.httpBindAddress(), config.httpPort(),
+                OpsServer.DEFAULT_IDLE_TIMEOUT), registry::scrape, OpsServer.Health.of(streams::state)
+                .withModelLive(liveness).withReadinessDetail(waits::degraded));
         streams.start();
         LOG.info("serving {} (model {}, fingerprint {}) from {} to {}; batches of up to {} rows, max wait {} ms; "
                         + "ops on port {}", config.applicationId(), config.modelDir(), answerer.model().fingerprint(),
@@ -149,7 +175,7 @@ public final class ServingApp implements AutoCloseable {
         }
     }
 
-    /** The Kafka Streams properties of {@code config}: exactly-once, dead letters, small poll wait. */
+    /** The Kafka Streams properties of {@code config}: exactly-once, small poll wait. */
     public static Properties streamsProperties(ServingConfig config, ServingMetrics metrics) {
         var client = new KafkaClientConfig(config.bootstrapServers(), RegistryConfig.forRegistry(config.registryUrl()));
         var props = new Properties();
@@ -161,7 +187,6 @@ public final class ServingApp implements AutoCloseable {
         props.put(StreamsConfig.POLL_MS_CONFIG, Math.max(1, Math.min(100, config.maxWait().toMillis() / 4)));
         props.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
         props.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
-        props.putAll(DeadLetterHandler.configs(config.topics(), metrics));
         props.putAll(config.kafka());
         return props;
     }
@@ -180,6 +205,8 @@ public final class ServingApp implements AutoCloseable {
         if (!closing.compareAndSet(false, true)) {
             return;
         }
+        // a global store update waiting for the registry ends its wait; it is read again at the next start
+        stop.stop();
         boolean closed = streams.close(CLOSE_TIMEOUT);
         if (!closed) {
             LOG.warn("Kafka Streams did not close within {}; uncommitted batches will run again on restart",
@@ -188,6 +215,8 @@ public final class ServingApp implements AutoCloseable {
         // batches still on the executor were handed back when their tasks closed
         modelExecutor.shutdownNow();
         streamsMetrics.close();
+        deadLetterProducer.close(CLOSE_TIMEOUT);
+        serdes.close();
         ops.close();
     }
 

@@ -26,8 +26,11 @@ import org.apache.kafka.streams.KafkaStreams;
  *   <li>{@code /health/live}: 200 unless Kafka Streams is in {@code ERROR} or has stopped ({@code PENDING_ERROR},
  *       {@code NOT_RUNNING} after start), or the model is stuck in a cancelled call — a restart is the way out;</li>
  *   <li>{@code /health/ready}: 200 only while Kafka Streams is {@code RUNNING} (stores restored, tasks assigned)
- *       and {@link Health#readinessDetail()} is empty; while it is not, 503 with status {@code DEGRADED} and
- *       that detail (liveness stays up).</li>
+ *       and {@link Health#readinessDetail()} is empty (no input waits for the schema registry); while it is not,
+ *       503 with status {@code DEGRADED} and the reason, e.g.
+ *       {@code "degraded":"registry unreachable since 2026-01-01T00:00:00Z (waiting: ...)"} (also during a start
+ *       that waits for it). Liveness stays up for a registry outage: a restart would not bring the registry
+ *       back.</li>
  * </ul>
  * Health bodies are JSON: {@code {"status":"UP","state":"RUNNING"}}.
  *
@@ -83,7 +86,7 @@ public final class OpsServer implements AutoCloseable {
             Objects.requireNonNull(readinessDetail, "readinessDetail");
         }
 
-        /** Health from the state of Kafka Streams alone. */
+        /** Health from the state of Kafka Streams alone (model live, nothing holding readiness back). */
         public static Health of(Supplier<KafkaStreams.State> streams) {
             return new Health(streams, () -> true, Optional::empty);
         }
@@ -116,20 +119,11 @@ public final class OpsServer implements AutoCloseable {
      *
      * @param modelLive false when the model is stuck (a cancelled call never returned): {@code /health/live}
      *                  then answers 503 whatever the state of Kafka Streams
+     * @param degraded  why the app is degraded (inputs waiting for the registry), empty when it is not
      */
     public OpsServer(int port, Supplier<String> scrape, Supplier<KafkaStreams.State> streams,
-                     BooleanSupplier modelLive) {
-        this(Binding.anyAddress(port), scrape, Health.of(streams).withModelLive(modelLive));
-    }
-
-    /**
-     * Starts serving at once, on every interface.
-     *
-     * @param degraded why the app is not ready although Kafka Streams runs, empty when nothing holds it back
-     */
-    public OpsServer(int port, Supplier<String> scrape, Supplier<KafkaStreams.State> streams,
-                     Supplier<Optional<String>> degraded) {
-        this(Binding.anyAddress(port), scrape, Health.of(streams).withReadinessDetail(degraded));
+                     BooleanSupplier modelLive, Supplier<Optional<String>> degraded) {
+        this(Binding.anyAddress(port), scrape, Health.of(streams).withModelLive(modelLive).withReadinessDetail(degraded));
     }
 
     /**

@@ -14,7 +14,8 @@ import java.util.Objects;
  * {@code tunestream_generation_time_seconds}, {@code tunestream_generated_tokens_total} (tokens/s is
  * its rate; {@code tunestream_generation_tokens_per_second} is the per-batch figure),
  * {@code tunestream_answers_total{task,adapter_version}}, {@code tunestream_errors_total{kind}},
- * {@code tunestream_adapters_refused_total{task,reason}}, {@code tunestream_dead_letters_total},
+ * {@code tunestream_adapters_refused_total{task,reason}}, {@code tunestream_dead_letters_total{topic,reason}},
+ * {@code tunestream_registry_waits_total{topic}}, {@code tunestream_templates_refused_total{task,reason}},
  * {@code tunestream_batches_timed_out_total}, {@code tunestream_model_stuck_calls},
  * {@code tunestream_batches_handed_back_total}, {@code tunestream_batches_refused_by_executor_total},
  * {@code tunestream_batch_retries_total}, {@code tunestream_batch_splits_total},
@@ -125,8 +126,21 @@ public final class ServingMetrics {
                 .register(registry);
     }
 
-    /** An undeserializable request went to the dead-letter topic. */
-    public void deadLettered() {
-        registry.counter("tunestream.dead.letters").increment();
+    /**
+     * A record of {@code topic} that can never be read went to the dead-letter topic;
+     * {@code reason} is the class of the failure (the exception's simple name).
+     */
+    public void deadLettered(String topic, String reason) {
+        registry.counter("tunestream.dead.letters", "topic", topic, "reason", reason).increment();
+    }
+
+    /** Decoding a record of {@code topic} has to wait: the schema registry cannot be reached. */
+    public void registryWait(String topic) {
+        registry.counter("tunestream.registry.waits", "topic", topic).increment();
+    }
+
+    /** A published task template was refused (its rules do not hold) and is not stored. */
+    public void templateRefused(String task, String reason) {
+        registry.counter("tunestream.templates.refused", "task", task, "reason", reason).increment();
     }
 }

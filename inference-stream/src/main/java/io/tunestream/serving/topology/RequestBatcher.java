@@ -1,6 +1,7 @@
 package io.tunestream.serving.topology;
 
 import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.DeadLetters;
 import io.tunestream.schemas.Answer;
 import io.tunestream.schemas.AnswerError;
 import io.tunestream.schemas.ErrorKind;
@@ -15,7 +16,6 @@ import io.tunestream.serving.batch.BatchItem;
 import io.tunestream.serving.batch.BatchOutcome;
 import io.tunestream.serving.batch.ModelLiveness;
 import io.tunestream.serving.ops.ServingMetrics;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -24,6 +24,7 @@ import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -32,7 +33,6 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -166,7 +166,8 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
         Optional<String> badId = RequestLimits.checkRequestId(record.key())
                 .or(() -> request == null ? Optional.empty() : RequestLimits.checkRequestId(request.getRequestId()));
         if (badId.isPresent()) {
-            deadLetter(record.key(), badId.get() + ": an answer cannot be keyed by it", context.recordMetadata());
+            deadLetter(record.key(), badId.get() + ": an answer cannot be keyed by it", context.recordMetadata(),
+                    RequestDecoder.inputOffset(record.headers()).map(OptionalLong::of).orElse(OptionalLong.empty()));
             return;
         }
         if (request == null) {
@@ -196,9 +197,10 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
             forwardExpired(request, record.timestamp(), now, 0);
             return;
         }
-        RecordMetadata metadata = context.recordMetadata().orElseThrow(() -> new IllegalStateException(
+        // the decoder names the input offset in a header: records it releases from a punctuation have no metadata
+        long offset = RequestDecoder.inputOffset(record.headers()).orElseThrow(() -> new IllegalStateException(
                 "request " + request.getRequestId() + ": no input offset to key the batch buffer with"));
-        buffer.put(bufferKey(metadata.offset()), new BufferedRequest(now, request));
+        buffer.put(bufferKey(offset), new BufferedRequest(now, request));
         buffered++;
         if (buffered - inFlightKeys.size() >= settings.maxBatchSize()
                 || !inFlight.isEmpty() && inFlight.peek().outcomes().isDone()) {
@@ -536,7 +538,7 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
             // the current record (if any) is not necessarily this request: no pointer
             deadLetter(answer.getRequestId(), "request " + RequestLimits.abbreviate(answer.getRequestId(), 32)
                     + ": no answer to it fits the answers topic's record limit of " + settings.maxAnswerBytes()
-                    + " bytes", Optional.empty());
+                    + " bytes", Optional.empty(), OptionalLong.empty());
             return false;
         }
         Answer out = fitted.get();
@@ -564,23 +566,18 @@ final class RequestBatcher implements Processor<String, InferenceRequest, String
      * request is ({@code source}: topic, partition, offset) when known. Its key is the request key cut to 64
      * characters; there is no value (the request may not fit the dead-letter topic either).
      */
-    private void deadLetter(String key, String reason, Optional<RecordMetadata> source) {
-        var headers = new RecordHeaders();
-        headers.add(DeadLetterHandler.REASON_HEADER, utf8(reason));
-        headers.add(DeadLetterHandler.EXCEPTION_HEADER, utf8(RequestLimits.class.getName()));
-        source.ifPresent(m -> {
-            headers.add(DeadLetterHandler.TOPIC_HEADER, utf8(m.topic()));
-            headers.add(DeadLetterHandler.PARTITION_HEADER, utf8(Integer.toString(m.partition())));
-            headers.add(DeadLetterHandler.OFFSET_HEADER, utf8(Long.toString(m.offset())));
-        });
+    private void deadLetter(String key, String reason, Optional<RecordMetadata> source, OptionalLong offset) {
+        String topic = source.map(RecordMetadata::topic).orElse("");
+        int partition = source.map(RecordMetadata::partition).orElse(-1);
+        long at = offset.orElse(source.map(RecordMetadata::offset).orElse(-1L));
+        var headers = DeadLetters.headers(null, reason, new IllegalArgumentException(RequestLimits.class.getName()),
+                topic, partition, at);
         String shortKey = key == null ? null : key.length() <= 64 ? key : key.substring(0, 64);
-        LOG.warn("request {} sent to the dead-letter topic: {}", RequestLimits.abbreviate(key, 64), reason);
-        metrics.deadLettered();
+        LOG.warn("request {} at {}-{} offset {} sent to the dead-letter topic: {}", RequestLimits.abbreviate(key, 64),
+                topic, partition, at, reason);
+        metrics.deadLettered(topic, RequestLimits.class.getSimpleName());
         context.forward(new Record<String, Object>(shortKey, null, clock.millis(), headers),
-                ServingTopology.DEAD_LETTERS_SINK);
+                ServingTopology.UNANSWERABLE_SINK);
     }
 
-    private static byte[] utf8(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
-    }
 }

@@ -13,7 +13,7 @@ import io.tunestream.schemas.Answer;
 import io.tunestream.schemas.ErrorKind;
 import io.tunestream.serving.ServingApp;
 import io.tunestream.serving.model.ModelBatchAnswerer;
-import io.tunestream.serving.topology.DeadLetterHandler;
+import io.tunestream.schemas.DeadLetters;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
@@ -78,7 +78,7 @@ class ServingLimitsIT {
         assertThat(answers.get("after").getError()).isNull();
         var dead = fixture.awaitDeadLetters(1, TIMEOUT);
         assertThat(dead).hasSize(1);
-        assertThat(new String(dead.get(0).headers().lastHeader(DeadLetterHandler.REASON_HEADER).value(),
+        assertThat(new String(dead.get(0).headers().lastHeader(DeadLetters.REASON_HEADER).value(),
                 StandardCharsets.UTF_8)).isEqualTo("request id '" + "x".repeat(32) + "...(614400 chars)' has 614400 "
                 + "characters, more than the limit of 256: an answer cannot be keyed by it");
     }

@@ -1,5 +1,9 @@
 package io.tunestream.serving.model;
 
+import io.tunestream.serving.topology.StopSignal;
+import io.tunestream.serving.ops.DecodeWaits;
+import io.tunestream.serving.topology.InputRecovery;
+import io.tunestream.serving.serde.AvroBinarySerde;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -90,16 +94,17 @@ class ModelDeadlineTest {
             props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
             props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
             try (var driver = new TopologyTestDriver(ServingTopology.build(topics, serdes, settings, timed,
-                    modelThread, metrics, liveness, Clock.systemUTC()), props, Instant.now())) {
-                driver.createInputTopic(topics.templates(), new StringSerializer(), serdes.templates().serializer())
+                    modelThread, metrics, liveness, Clock.systemUTC(),
+                    new InputRecovery(deadLetter -> { }, new DecodeWaits(Clock.systemUTC()), new StopSignal())), props, Instant.now())) {
+                driver.createInputTopic(topics.templates(), new StringSerializer(), new AvroBinarySerde<>(TaskTemplate.class, TaskTemplate.getClassSchema()).serializer())
                         .pipeInput("plain", TaskTemplate.newBuilder().setTask("plain")
                                 .setPromptTemplate("{prompt}{answer}").setPromptTemplateFields(List.of("prompt", "answer"))
                                 .setAnswerField("answer").setVirtualTokenSplits(List.of()).setTotalVirtualTokens(0)
                                 .setMaxSeqLength(256).setAllowBaseModel(true).build());
                 var requests = driver.createInputTopic(topics.requests(), new StringSerializer(),
-                        serdes.requests().serializer());
+                        new AvroBinarySerde<>(InferenceRequest.class, InferenceRequest.getClassSchema()).serializer());
                 var answers = driver.createOutputTopic(topics.answers(), new StringDeserializer(),
-                        serdes.answers().deserializer());
+                        new AvroBinarySerde<>(Answer.class, Answer.getClassSchema()).deserializer());
                 // 32 rows x 230 tokens take seconds on one core; EOS cannot end them early
                 var options = GenerationOptions.newBuilder().setMaxNewTokens(230).setMinNewTokens(230).build();
                 long sent = System.nanoTime();

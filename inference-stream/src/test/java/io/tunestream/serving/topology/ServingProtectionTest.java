@@ -1,5 +1,9 @@
 package io.tunestream.serving.topology;
 
+import io.tunestream.serving.ops.DecodeWaits;
+import io.tunestream.schemas.DeadLetters;
+import io.tunestream.schemas.TaskTemplate;
+import io.tunestream.serving.serde.AvroBinarySerde;
 import static io.tunestream.serving.testing.Fixtures.assistant;
 import static io.tunestream.serving.testing.Fixtures.assistantRequest;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -84,15 +88,15 @@ class ServingProtectionTest {
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
-        props.putAll(DeadLetterHandler.configs(topics, metrics));
         liveness = new ModelLiveness(clock, settings.cancelGrace());
-        var topology = ServingTopology.build(topics, serdes, settings, answerer, executor, metrics, liveness, clock);
+        var topology = ServingTopology.build(topics, serdes, settings, answerer, executor, metrics, liveness, clock,
+                new InputRecovery(deadLetter -> { }, new DecodeWaits(clock), new StopSignal()));
         driver = new TopologyTestDriver(topology, props, START);
-        requests = driver.createInputTopic(topics.requests(), new StringSerializer(), serdes.requests().serializer());
-        answers = driver.createOutputTopic(topics.answers(), new StringDeserializer(), serdes.answers().deserializer());
+        requests = driver.createInputTopic(topics.requests(), new StringSerializer(), new AvroBinarySerde<>(InferenceRequest.class, InferenceRequest.getClassSchema()).serializer());
+        answers = driver.createOutputTopic(topics.answers(), new StringDeserializer(), new AvroBinarySerde<>(Answer.class, Answer.getClassSchema()).deserializer());
         deadLetters = driver.createOutputTopic(topics.deadLetter(), new StringDeserializer(),
                 new ByteArrayDeserializer());
-        driver.createInputTopic(topics.templates(), new StringSerializer(), serdes.templates().serializer())
+        driver.createInputTopic(topics.templates(), new StringSerializer(), new AvroBinarySerde<>(TaskTemplate.class, TaskTemplate.getClassSchema()).serializer())
                 .pipeInput("assistant", assistant("assistant", 4));
     }
 
@@ -142,10 +146,10 @@ class ServingProtectionTest {
         TestRecord<String, byte[]> dead = deadLetters.readRecord();
         assertThat(dead.key()).isEqualTo("x".repeat(64));
         assertThat(dead.value()).isNull();
-        assertThat(new String(dead.headers().lastHeader(DeadLetterHandler.REASON_HEADER).value(),
+        assertThat(new String(dead.headers().lastHeader(DeadLetters.REASON_HEADER).value(),
                 StandardCharsets.UTF_8)).isEqualTo("request id '" + "x".repeat(32) + "...(614400 chars)' has 614400 "
                 + "characters, more than the limit of 256: an answer cannot be keyed by it");
-        assertThat(new String(dead.headers().lastHeader(DeadLetterHandler.OFFSET_HEADER).value(),
+        assertThat(new String(dead.headers().lastHeader(DeadLetters.OFFSET_HEADER).value(),
                 StandardCharsets.UTF_8)).isEqualTo("0");
         assertThat(answers.readValuesToList()).extracting(Answer::getRequestId).containsExactly("next");
         assertThat(count("tunestream.dead.letters")).isEqualTo(1);

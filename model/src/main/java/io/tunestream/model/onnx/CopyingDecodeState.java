@@ -12,14 +12,17 @@ final class CopyingDecodeState implements DecodeState {
 
     private final DecoderModel model;
     private final int capacity;
+    /** Run options of every session call; null when nobody cancels this state. */
+    private final RunControl control;
     private KvCache cache;
     private int[] pads;
     /** Real positions of each row so far: the position id of its next token. */
     private long[] lengths;
     private boolean closed;
 
-    CopyingDecodeState(DecoderModel model, int capacity) {
+    CopyingDecodeState(DecoderModel model, int capacity, RunControl control) {
         this.model = model;
+        this.control = control;
         this.capacity = capacity;
     }
 
@@ -30,7 +33,7 @@ final class CopyingDecodeState implements DecodeState {
             throw new IllegalStateException("the decode state is already prefilled");
         }
         BatchRows.Padded padded = BatchRows.leftPadded(prompts, model.config().hiddenSize());
-        DecoderModel.Step step = model.forward(padded.input(), null);
+        DecoderModel.Step step = model.forward(padded.input(), null, control);
         cache = step.cache();
         pads = padded.pads();
         lengths = padded.length();
@@ -50,7 +53,7 @@ final class CopyingDecodeState implements DecodeState {
             }
         }
         DecoderModel.Step step = model.forward(new StepInput(batch, 1, model.embedTokens(tokens), mask, lengths.clone()),
-                cache);
+                cache, control);
         cache.close();
         cache = step.cache();
         for (int b = 0; b < batch; b++) {

@@ -361,7 +361,7 @@ public final class DecoderModel implements AutoCloseable {
      * @param control null for a step nobody cancels
      * @see #forward(StepInput, KvCache)
      */
-    Step forward(StepInput input, KvCache past, RunControl control) {
+    public Step forward(StepInput input, KvCache past, RunControl control) {
         int batch = input.batch();
         int hidden = config.hiddenSize();
         if (input.embeds().length != batch * input.sequence() * hidden) {

@@ -11,13 +11,16 @@ final class InPlaceDecodeState implements DecodeState {
 
     private final DecoderModel model;
     private final int capacity;
+    /** Run options of every session call; null when nobody cancels this state. */
+    private final RunControl control;
     private KvBuffer kv;
     /** Real positions of each row so far: the position id of its next token. */
     private long[] lengths;
     private boolean closed;
 
-    InPlaceDecodeState(DecoderModel model, int capacity) {
+    InPlaceDecodeState(DecoderModel model, int capacity, RunControl control) {
         this.model = model;
+        this.control = control;
         this.capacity = capacity;
     }
 
@@ -28,7 +31,7 @@ final class InPlaceDecodeState implements DecodeState {
             throw new IllegalStateException("the decode state is already prefilled");
         }
         BatchRows.Padded padded = BatchRows.leftPadded(prompts, model.config().hiddenSize());
-        DecoderModel.Step step = model.forward(padded.input(), null);
+        DecoderModel.Step step = model.forward(padded.input(), null, control);
         try (KvCache cache = step.cache()) {
             kv = model.toKvBuffer(cache, padded.pads(), capacity);
         }
@@ -40,7 +43,7 @@ final class InPlaceDecodeState implements DecodeState {
     public float[] step(int[] tokens) {
         checkPrefilled();
         BatchRows.checkStep(tokens, lengths, capacity);
-        float[] logits = model.decode(model.embedTokens(tokens), lengths.clone(), kv);
+        float[] logits = model.decode(model.embedTokens(tokens), lengths.clone(), kv, control);
         for (int b = 0; b < lengths.length; b++) {
             lengths[b]++;
         }

@@ -12,13 +12,16 @@ final class RecomputingDecodeState implements DecodeState {
 
     private final DecoderModel model;
     private final int capacity;
+    /** Run options of every session call; null when nobody cancels this state. */
+    private final RunControl control;
     /** Row b's embeddings so far, [length_b, hidden] row-major; null before the prefill. */
     private List<float[]> sequences;
     private long[] lengths;
     private boolean closed;
 
-    RecomputingDecodeState(DecoderModel model, int capacity) {
+    RecomputingDecodeState(DecoderModel model, int capacity, RunControl control) {
         this.model = model;
+        this.control = control;
         this.capacity = capacity;
     }
 
@@ -52,7 +55,7 @@ final class RecomputingDecodeState implements DecodeState {
 
     private float[] run(List<float[]> rows) {
         BatchRows.Padded padded = BatchRows.leftPadded(rows, model.config().hiddenSize());
-        DecoderModel.Step step = model.forward(padded.input(), null);
+        DecoderModel.Step step = model.forward(padded.input(), null, control);
         step.cache().close();
         lengths = padded.length();
         return step.lastLogits();

@@ -50,6 +50,8 @@ public record KafkaClientConfig(String bootstrapServers, RegistryConfig registry
         properties.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         // adapters and checkpoints exceed the 1 MiB default; their topics allow the same size
         properties.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Topics.LARGE_MESSAGE_BYTES);
+        // examples are keyed <task>/<exampleId>: a task's records share a partition (task-only keys land as before)
+        properties.put(ProducerConfig.PARTITIONER_CLASS_CONFIG, TaskPartitioner.class.getName());
         return properties;
     }
 

@@ -29,7 +29,8 @@ import org.apache.kafka.common.serialization.Deserializer;
  *   <li>the registry answered 408, 429 or 5xx, the connection failed or timed out, or the registry
  *       does not answer a health probe now: {@link RegistryUnavailableException};</li>
  *   <li>anything else (the schema was found, the bytes do not decode, or a record of another type):
- *       poison, once a probe shows the registry reachable; unreachable, transient.</li>
+ *       poison, once a probe shows the registry reachable and a second decode fails again (the first
+ *       failure may have been a connection cut while the registry came back); unreachable, transient.</li>
  * </ul>
  * The probe runs only when decoding failed, so it costs nothing on the normal path.
  *
@@ -80,7 +81,17 @@ public final class RecordDecoder<T extends SpecificRecord> implements AutoClosea
         try {
             return new Decoded.Value<>(deserializer.deserialize(topic, headers, value));
         } catch (RuntimeException e) {
-            return classify(topic, e);
+            Decoded<T> first = classify(topic, e);
+            if (first instanceof Decoded.Poison<T> poison && registryStatus(e).isEmpty()) {
+                // the registry answers now, but the failure may still have been the network's (a
+                // connection cut while the registry restarted): only bytes that fail again are poison
+                try {
+                    return new Decoded.Value<>(deserializer.deserialize(topic, headers, value));
+                } catch (RuntimeException again) {
+                    return classify(topic, again);
+                }
+            }
+            return first;
         }
     }
 

@@ -6,6 +6,7 @@ import io.quarkus.runtime.StartupEvent;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.registry.RegistryConfig;
 import io.tunestream.trainer.TrainerSettings;
+import io.tunestream.trainer.loop.RunPhase;
 import io.tunestream.trainer.loop.TrainerLoop;
 import io.tunestream.trainer.loop.TrainerMetrics;
 import io.tunestream.trainer.loop.TrainerTopics;
@@ -42,9 +43,9 @@ public class TrainerService {
         LOG.infof("trainer starting: Kafka %s, registry %s, model %s on %s, group %s", settings.bootstrapServers(),
                 settings.registryUrl(), settings.modelDir(), settings.executionProvider(), settings.groupId());
         Clock clock = Clock.systemUTC();
-        loop = new TrainerLoop(kafka, settings.groupId(), settings.pollTimeout(), new TrainerTopics(settings.topicPrefix()),
+        loop = new TrainerLoop(kafka, settings.loop(), new TrainerTopics(settings.topicPrefix()),
                 () -> ModelTaskRunner.load(settings.modelDir(), settings.runtime(), settings.maxStepsPerRun(), clock),
-                new TrainerMetrics(registry), clock).start();
+                new TrainerMetrics(registry), clock, RunPhase.Listener.NONE).start();
     }
 
     void onStop(@Observes ShutdownEvent event) {
@@ -65,6 +66,7 @@ public class TrainerService {
                 .orElse(Path.of(config.modelDir()));
         return new TrainerSettings(config.bootstrapServers(), config.registryUrl(), modelDir,
                 TrainerSettings.provider(config.executionProvider()), config.cudaDeviceId(), config.threads(),
-                config.groupId(), config.pollTimeout(), config.maxStepsPerRun(), config.topicsPrefix().orElse(""));
+                config.groupId(), config.pollTimeout(), config.maxStepsPerRun(), config.topicsPrefix().orElse(""),
+                config.maxExamplesPerTask(), config.retryBackoffMax());
     }
 }
