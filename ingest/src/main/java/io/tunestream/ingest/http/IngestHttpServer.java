@@ -51,6 +51,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
@@ -93,10 +94,10 @@ public final class IngestHttpServer implements AutoCloseable {
 
     private final IngestHttpSettings settings;
     private final Clock clock;
-    private final KafkaClientConfig kafka;
     private final Producer<String, SpecificRecord> producer;
     private final AnswerWaits answers;
     private final Supplier<TemplateCatalog> templates;
+    private final SharedTransactions transactions;
     private final List<AutoCloseable> clients;
     private final Semaphore waitingAsks;
     private final Vertx vertx;
@@ -105,18 +106,19 @@ public final class IngestHttpServer implements AutoCloseable {
     /**
      * A server on the given clients, listening once constructed.
      *
-     * @param kafka     for {@code /templates} and {@code /examples} (transactional producers of their own)
-     * @param clients   closed with the server, after it stops listening
+     * @param producer     for {@code /ask} and {@code /feedback}
+     * @param transactions for {@code /templates} and {@code /examples}
+     * @param clients      closed with the server, after it stops listening
      */
-    IngestHttpServer(IngestHttpSettings settings, Clock clock, KafkaClientConfig kafka,
-                     Producer<String, SpecificRecord> producer, AnswerWaits answers,
-                     Supplier<TemplateCatalog> templates, List<AutoCloseable> clients) {
+    IngestHttpServer(IngestHttpSettings settings, Clock clock, Producer<String, SpecificRecord> producer,
+                     AnswerWaits answers, Supplier<TemplateCatalog> templates, SharedTransactions transactions,
+                     List<AutoCloseable> clients) {
         this.settings = settings;
         this.clock = clock;
-        this.kafka = kafka;
         this.producer = producer;
         this.answers = answers;
         this.templates = templates;
+        this.transactions = transactions;
         this.clients = List.copyOf(clients);
         this.waitingAsks = new Semaphore(settings.maxWaitingAsks());
         // a worker call waits at most the timeout per Kafka call; warn about blocked workers only well past it
@@ -185,7 +187,12 @@ public final class IngestHttpServer implements AutoCloseable {
                     kafka.producerProperties("tunestream-ingest-http"), new StringSerializer(),
                     AvroSerdes.serializer(kafka.registry()));
             clients.add(producer);
-            return new IngestHttpServer(settings, clock, kafka, producer, answers, templates::current, clients);
+            String transactionalId = "tunestream-ingest-http-" + UUID.randomUUID();
+            SharedTransactions transactions = new SharedTransactions(() -> new KafkaProducer<>(
+                    kafka.transactionalProducerProperties("tunestream-ingest-http-tx", transactionalId),
+                    new StringSerializer(), AvroSerdes.serializer(kafka.registry())));
+            clients.add(transactions);
+            return new IngestHttpServer(settings, clock, producer, answers, templates::current, transactions, clients);
         } catch (RuntimeException e) {
             closeAll(clients);
             throw e;
@@ -307,7 +314,9 @@ public final class IngestHttpServer implements AutoCloseable {
             e.problems().forEach(problems.putArray("problems")::add);
             return done(new Response(422, problems));
         }
-        TemplateRegistration.register(kafka, parsed, clock, settings.timeout(), templates);
+        TemplateRegistration.register(parsed, clock, settings.timeout(),
+                records -> transactions.send(Topics.TASK_TEMPLATES.name(), records, Math.max(1, records.size())),
+                templates);
         ObjectNode result = JSON.createObjectNode();
         parsed.forEach(t -> result.withArray("registered").add(t.getTask()));
         return done(new Response(200, result));
@@ -323,7 +332,7 @@ public final class IngestHttpServer implements AutoCloseable {
         JsonlFile.Contents contents = JsonlFile.read("request body", new BufferedReader(new StringReader(call.body())));
         ExampleIngestion.Checked checked = ExampleIngestion.check(contents, templates.get(), split,
                 call.query().get("task"), clock.millis());
-        TransactionalSender.Report report = ExampleIngestion.send(kafka, checked.examples(), 500, null, null);
+        TransactionalSender.Report report = transactions.send(Topics.EXAMPLES.name(), checked.examples(), 500);
         ObjectNode result = JSON.createObjectNode();
         result.put("sent", report.sent());
         result.put("rejected", checked.problems().size());

@@ -9,6 +9,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -36,17 +37,31 @@ public final class TemplateRegistration {
      */
     public static void register(KafkaClientConfig kafka, List<TaskTemplate> templates, Clock clock, Duration timeout,
                                 Supplier<TemplateCatalog> catalog) {
-        var records = templates.stream().map(t -> new TransactionalSender.Outgoing<>(0, t.getTask(), t)).toList();
-        try (KafkaProducer<String, TaskTemplate> producer = new KafkaProducer<>(
-                kafka.transactionalProducerProperties("tunestream-ingest-templates",
-                        "tunestream-ingest-templates-" + UUID.randomUUID()),
-                new StringSerializer(), AvroSerdes.serializer(kafka.registry()))) {
-            TransactionalSender.Report report = new TransactionalSender<>(producer, Topics.TASK_TEMPLATES.name(),
-                    Math.max(1, records.size()), null).send(records, null);
-            if (!report.complete()) {
-                throw new IllegalStateException("no template registered: sending to " + Topics.TASK_TEMPLATES.name()
-                        + " failed: " + report.failure(), report.failure());
+        register(templates, clock, timeout, records -> {
+            try (KafkaProducer<String, TaskTemplate> producer = new KafkaProducer<>(
+                    kafka.transactionalProducerProperties("tunestream-ingest-templates",
+                            "tunestream-ingest-templates-" + UUID.randomUUID()),
+                    new StringSerializer(), AvroSerdes.serializer(kafka.registry()))) {
+                return new TransactionalSender<>(producer, Topics.TASK_TEMPLATES.name(), Math.max(1, records.size()),
+                        null).send(records, null);
             }
+        }, catalog);
+    }
+
+    /**
+     * Sends {@code templates} with {@code send} (all in one transaction: it is given them all at
+     * once) and waits until {@code catalog} shows every one of them.
+     *
+     * @throws IllegalStateException if sending fails or they are not visible within {@code timeout}
+     */
+    public static void register(List<TaskTemplate> templates, Clock clock, Duration timeout,
+                                Function<List<TransactionalSender.Outgoing<TaskTemplate>>, TransactionalSender.Report> send,
+                                Supplier<TemplateCatalog> catalog) {
+        var records = templates.stream().map(t -> new TransactionalSender.Outgoing<>(0, t.getTask(), t)).toList();
+        TransactionalSender.Report report = send.apply(records);
+        if (!report.complete()) {
+            throw new IllegalStateException("no template registered: sending to " + Topics.TASK_TEMPLATES.name()
+                    + " failed: " + report.failure(), report.failure());
         }
         long deadline = clock.millis() + timeout.toMillis();
         while (true) {

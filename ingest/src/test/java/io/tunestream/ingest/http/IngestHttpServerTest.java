@@ -47,6 +47,9 @@ class IngestHttpServerTest {
     private final MockProducer<String, SpecificRecord> producer = new MockProducer<>(true, null,
             new StringSerializer(), (topic, value) -> new byte[0]);
     private final HeldAnswers answers = new HeldAnswers();
+    private final MockProducer<String, SpecificRecord> transactional = new MockProducer<>(true, null,
+            new StringSerializer(), (topic, value) -> new byte[0]);
+    private final java.util.concurrent.atomic.AtomicInteger transactionalProducers = new java.util.concurrent.atomic.AtomicInteger();
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private IngestHttpServer server;
 
@@ -71,7 +74,12 @@ class IngestHttpServerTest {
     }
 
     private IngestHttpServer start(IngestHttpSettings settings) {
-        server = new IngestHttpServer(settings, Clock.systemUTC(), null, producer, answers, () -> TEMPLATES, List.of());
+        SharedTransactions transactions = new SharedTransactions(() -> {
+            transactionalProducers.incrementAndGet();
+            return transactional;
+        });
+        server = new IngestHttpServer(settings, Clock.systemUTC(), producer, answers, () -> TEMPLATES, transactions,
+                List.of(transactions));
         return server;
     }
 
@@ -250,6 +258,26 @@ class IngestHttpServerTest {
                 .isEqualTo("/asks: no such endpoint (POST /templates, /examples, /ask, /feedback)");
         assertThat(empty.statusCode()).isEqualTo(400);
         assertThat(JSON.readTree(empty.body()).get("error").asText()).isEqualTo("body must be a JSON object");
+        assertThat(sentKeys()).isEmpty();
+    }
+
+    @Test
+    void shouldSendTheExamplesOfSeveralRequestsInTransactionsOfOneProducer() throws Exception {
+        start(settings());
+
+        HttpResponse<String> first = post("/examples?split=TRAIN", "{\"taskname\": \"assistant\", \"utterance\": "
+                + "\"lights on\", \"label\": \" intent: lights\"}\n{\"taskname\": \"assistant\"}");
+        HttpResponse<String> second = post("/examples?split=VALIDATION", "{\"taskname\": \"assistant\", "
+                + "\"utterance\": \"play jazz\", \"label\": \" intent: music\"}");
+
+        assertThat(first.statusCode()).as(first.body()).isEqualTo(200);
+        assertThat(JSON.readTree(first.body()).get("sent").asInt()).isEqualTo(1);
+        assertThat(JSON.readTree(first.body()).get("rejected").asInt()).isEqualTo(1);
+        assertThat(second.statusCode()).as(second.body()).isEqualTo(200);
+        assertThat(transactionalProducers).as("one producer, initialised once").hasValue(1);
+        assertThat(transactional.commitCount()).isEqualTo(2);
+        assertThat(transactional.history()).extracting(r -> ((io.tunestream.schemas.LabelledExample) r.value())
+                .getFields().get("utterance")).containsExactly("lights on", "play jazz");
         assertThat(sentKeys()).isEmpty();
     }
 }
