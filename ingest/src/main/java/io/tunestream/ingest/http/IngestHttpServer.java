@@ -308,7 +308,7 @@ public final class IngestHttpServer implements AutoCloseable {
         List<TaskTemplate> parsed;
         try {
             parsed = TemplateFile.parse("request body", call.body(), call.contentType().contains("json"),
-                    clock.millis());
+                    clock.millis(), RequestBodies.LIMITS);
         } catch (TemplateFileException e) {
             ObjectNode problems = JSON.createObjectNode();
             e.problems().forEach(problems.putArray("problems")::add);
@@ -329,7 +329,8 @@ public final class IngestHttpServer implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             return done(Response.error(400, "split must be TRAIN or VALIDATION, was " + call.query().get("split")));
         }
-        JsonlFile.Contents contents = JsonlFile.read("request body", new BufferedReader(new StringReader(call.body())));
+        JsonlFile.Contents contents = JsonlFile.read("request body", new BufferedReader(new StringReader(call.body())),
+                RequestBodies.JSON);
         ExampleIngestion.Checked checked = ExampleIngestion.check(contents, templates.get(), split,
                 call.query().get("task"), clock.millis());
         TransactionalSender.Report report = transactions.send(Topics.EXAMPLES.name(), checked.examples(), 500);

@@ -34,21 +34,24 @@ import java.util.function.Supplier;
  */
 final class RequestBodies {
 
-    /** Deepest nesting of a body: the deepest valid one is 3 (ask → options → stop). */
+    /**
+     * Deepest nesting of a body: the deepest valid ask is 3 (ask → options → stop), a template 5
+     * (model → task_templates → entry → tuning → value).
+     */
     static final int MAX_JSON_DEPTH = 16;
     /** Longest JSON string: the most every field value of a request may hold together. */
     static final int MAX_JSON_STRING_CHARS = RequestLimits.MAX_FIELD_VALUES_CHARS;
     /** Longest JSON number, in digits. */
     static final int MAX_JSON_NUMBER_CHARS = 64;
 
+    /** The limits above, for every body the server parses (JSON, JSONL lines, YAML templates). */
+    static final StreamReadConstraints LIMITS = StreamReadConstraints.builder()
+            .maxNestingDepth(MAX_JSON_DEPTH)
+            .maxStringLength(MAX_JSON_STRING_CHARS)
+            .maxNumberLength(MAX_JSON_NUMBER_CHARS)
+            .build();
     /** A mapper that refuses bodies beyond the limits above while parsing (a 400, before any allocation of them). */
-    static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
-            .streamReadConstraints(StreamReadConstraints.builder()
-                    .maxNestingDepth(MAX_JSON_DEPTH)
-                    .maxStringLength(MAX_JSON_STRING_CHARS)
-                    .maxNumberLength(MAX_JSON_NUMBER_CHARS)
-                    .build())
-            .build());
+    static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder().streamReadConstraints(LIMITS).build());
     private static final Set<String> ASK_KEYS = Set.of("request_id", "options", "adapter_version", "timeout_seconds");
 
     /** A checked body: {@code value}, or {@code status} and {@code error} when the client must fix it. */

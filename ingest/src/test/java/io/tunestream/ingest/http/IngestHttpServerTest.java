@@ -280,4 +280,25 @@ class IngestHttpServerTest {
                 .getFields().get("utterance")).containsExactly("lights on", "play jazz");
         assertThat(sentKeys()).isEmpty();
     }
+
+    @Test
+    void shouldHoldExampleLinesAndTemplatesToTheSameJsonLimits() throws Exception {
+        start(settings());
+
+        HttpResponse<String> examples = post("/examples", "{\"taskname\": \"assistant\", \"utterance\": "
+                + "\"lights on\", \"label\": \" intent: lights\"}\n{\"taskname\": \"assistant\", \"utterance\": "
+                + "[".repeat(20) + "]".repeat(20) + "}");
+        HttpResponse<String> templates = post("/templates", "{\"task_templates\": " + "[".repeat(20)
+                + "]".repeat(20) + "}", "Content-Type", "application/json");
+
+        assertThat(examples.statusCode()).as(examples.body()).isEqualTo(200);
+        assertThat(JSON.readTree(examples.body()).get("problems").get(0).asText())
+                .isEqualTo("request body:2: malformed JSON: Document nesting depth (17) exceeds the maximum allowed "
+                        + "(16, from `StreamReadConstraints.getMaxNestingDepth()`)");
+        assertThat(JSON.readTree(examples.body()).get("sent").asInt()).isEqualTo(1);
+        assertThat(templates.statusCode()).isEqualTo(422);
+        assertThat(JSON.readTree(templates.body()).get("problems").get(0).asText())
+                .startsWith("request body: not valid JSON: Document nesting depth (17) exceeds");
+        assertThat(transactional.history()).hasSize(1);
+    }
 }
