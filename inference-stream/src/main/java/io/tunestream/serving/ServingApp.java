@@ -6,8 +6,10 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tunestream.model.onnx.ExecutionProvider;
 import io.tunestream.model.onnx.RuntimeConfig;
+import io.tunestream.schemas.AccessTable;
+import io.tunestream.schemas.TopicSpec;
 import io.tunestream.schemas.Topics;
-import io.tunestream.schemas.TopicsAdmin;
+import io.tunestream.schemas.kafka.KafkaPreflight;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.registry.RegistryConfig;
 import io.tunestream.serving.batch.BatchAnswerer;
@@ -73,6 +75,7 @@ public final class ServingApp implements AutoCloseable {
     static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(60);
     /** How long a global dead letter may take to be acknowledged before the write is tried again. */
     static final Duration DEAD_LETTER_TIMEOUT = Duration.ofSeconds(30);
+    private static final Duration PREFLIGHT_TIMEOUT = Duration.ofSeconds(30);
 
     private final KafkaStreams streams;
     private final OpsServer ops;
@@ -94,7 +97,7 @@ public final class ServingApp implements AutoCloseable {
         var metrics = new ServingMetrics(registry);
         var topics = config.topics();
         var registryConfig = RegistryConfig.forRegistry(config.registryUrl());
-        int maxAnswerBytes = ensureTopics(config, topics);
+        int maxAnswerBytes = checkPlatform(config, topics);
         var workerIds = new AtomicInteger();
         // bounded: a batch the queue refuses stays buffered and is tried again at the next punctuation
         modelExecutor = new ThreadPoolExecutor(config.modelWorkers(), config.modelWorkers(), 0, TimeUnit.MILLISECONDS,
@@ -106,7 +109,7 @@ public final class ServingApp implements AutoCloseable {
         var liveness = new ModelLiveness(Clock.systemUTC(), config.cancelGrace());
         metrics.bindLiveness(liveness);
         var waits = new DecodeWaits(Clock.systemUTC());
-        var client = new KafkaClientConfig(config.bootstrapServers(), registryConfig);
+        var client = new KafkaClientConfig(config.bootstrapServers(), registryConfig, config.kafkaClient());
         deadLetterProducer = new KafkaProducer<>(client.producerProperties(config.applicationId() + "-global-dlq"),
                 new ByteArraySerializer(), new ByteArraySerializer());
         serdes = ServingSerdes.apicurio(registryConfig);
@@ -115,7 +118,14 @@ public final class ServingApp implements AutoCloseable {
         var topology = ServingTopology.build(topics, serdes, config.batching(maxAnswerBytes), answerer, modelExecutor,
                 metrics, liveness, Clock.systemUTC(), recovery);
         streams = new KafkaStreams(topology, streamsProperties(config, metrics));
+        String principal = config.kafkaClient().principal();
         streams.setUncaughtExceptionHandler(e -> {
+            if (isAccessFailure(e)) {
+                // a replaced thread would fail the same way, forever: stop and say why
+                LOG.error("stream thread failed: Kafka refused {} ({}); stopping the app", principal, e.toString(), e);
+                return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse
+                        .SHUTDOWN_CLIENT;
+            }
             LOG.error("stream thread failed; replacing it", e);
             return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse
                     .REPLACE_THREAD;
@@ -128,28 +138,34 @@ public final class ServingApp implements AutoCloseable {
                 .withModelLive(liveness).withReadinessDetail(waits::degraded));
         streams.start();
         LOG.info("serving {} (model {}, fingerprint {}) from {} to {}; batches of up to {} rows, max wait {} ms; "
-                        + "ops on port {}", config.applicationId(), config.modelDir(), answerer.model().fingerprint(),
-                topics.requests(), topics.answers(), config.maxBatchSize(), config.maxWait().toMillis(), ops.port());
+                        + "ops on port {}; Kafka {} over {}", config.applicationId(), config.modelDir(),
+                answerer.model().fingerprint(), topics.requests(), topics.answers(), config.maxBatchSize(),
+                config.maxWait().toMillis(), ops.port(), config.bootstrapServers(), config.kafkaClient().describe());
     }
 
     /**
-     * Creates the topics the app reads and writes when they are missing (catalogue partitions and configs).
+     * Checks that the topics the app reads and writes exist and allow what it needs to its
+     * principal ({@link AccessTable} SERVING rows), and that their schemas are registered. The app
+     * creates nothing: {@code ingest setup}, run as the admin principal, does.
      *
      * @return the largest answer record that can be sent: the answers topic's {@code max.message.bytes}, or the
      *         producer's {@code max.request.size} if smaller
+     * @throws KafkaPreflight.KafkaPreflightException naming the principal and what is missing
      */
-    private static int ensureTopics(ServingConfig config, ServingTopics topics) {
+    private static int checkPlatform(ServingConfig config, ServingTopics topics) {
         var specs = List.of(
                 Topics.REQUESTS.withName(topics.requests()), Topics.ANSWERS.withName(topics.answers()),
                 Topics.TASK_TEMPLATES.withName(topics.templates()), Topics.ADAPTERS.withName(topics.adapters()),
                 Topics.REQUESTS_DEAD_LETTER.withName(topics.deadLetter()));
-        var client = new KafkaClientConfig(config.bootstrapServers(), RegistryConfig.forRegistry(config.registryUrl()));
+        var client = new KafkaClientConfig(config.bootstrapServers(), RegistryConfig.forRegistry(config.registryUrl()),
+                config.kafkaClient());
+        LOG.info("checking Kafka {} for {}", client.describe(), config.applicationId());
+        var names = new AccessTable.Names(config.topicPrefix(), config.applicationId(), "", "");
+        var required = AccessTable.topicOperations(AccessTable.Role.SERVING, names,
+                specs.stream().map(TopicSpec::name).toList());
+        KafkaPreflight.check(client, required, PREFLIGHT_TIMEOUT);
+        KafkaPreflight.checkSchemas(client.registry(), specs);
         try (Admin admin = Admin.create(client.adminProperties())) {
-            List<String> created = new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30))
-                    .ensure(specs);
-            if (!created.isEmpty()) {
-                LOG.info("created topics {}", created);
-            }
             int topicLimit = answersTopicLimit(admin, topics.answers());
             int producerLimit = Integer.parseInt(config.kafka().getOrDefault("producer.max.request.size",
                     config.kafka().getOrDefault("max.request.size", Integer.toString(1024 * 1024))).trim());
@@ -158,6 +174,17 @@ public final class ServingApp implements AutoCloseable {
                     limit, topics.answers(), topicLimit, producerLimit);
             return limit;
         }
+    }
+
+    /** An authentication or authorization failure somewhere in {@code failure}'s causes. */
+    static boolean isAccessFailure(Throwable failure) {
+        for (Throwable cause = failure; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
+            if (cause instanceof org.apache.kafka.common.errors.AuthorizationException
+                    || cause instanceof org.apache.kafka.common.errors.AuthenticationException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static int answersTopicLimit(Admin admin, String answers) {
@@ -177,7 +204,8 @@ public final class ServingApp implements AutoCloseable {
 
     /** The Kafka Streams properties of {@code config}: exactly-once, small poll wait. */
     public static Properties streamsProperties(ServingConfig config, ServingMetrics metrics) {
-        var client = new KafkaClientConfig(config.bootstrapServers(), RegistryConfig.forRegistry(config.registryUrl()));
+        var client = new KafkaClientConfig(config.bootstrapServers(), RegistryConfig.forRegistry(config.registryUrl()),
+                config.kafkaClient());
         var props = new Properties();
         props.putAll(client.streamsProperties(config.applicationId()));
         props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
@@ -187,7 +215,8 @@ public final class ServingApp implements AutoCloseable {
         props.put(StreamsConfig.POLL_MS_CONFIG, Math.max(1, Math.min(100, config.maxWait().toMillis() / 4)));
         props.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
         props.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
-        props.putAll(config.kafka());
+        // the service's kafka.* settings, secrets resolved, win over the defaults above
+        props.putAll(config.kafkaClient().properties());
         return props;
     }
 

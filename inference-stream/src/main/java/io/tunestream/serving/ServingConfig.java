@@ -1,5 +1,6 @@
 package io.tunestream.serving;
 
+import io.tunestream.schemas.kafka.KafkaClientSettings;
 import io.tunestream.model.onnx.RuntimeConfig;
 
 import io.tunestream.serving.topology.BatchingSettings;
@@ -67,7 +68,9 @@ import java.util.function.Function;
  *                                 the batch) before error answers (default 2)
  * @param modelQueueCapacity       {@code model.queue.capacity}: batches waiting for a model worker; when full a
  *                                 batch stays buffered and is tried again (default 16)
- * @param kafka                    {@code kafka.*}: further Kafka Streams properties
+ * @param kafka                    {@code kafka.*}: further Kafka Streams properties, security ones included
+ *                                 ({@code kafka.security.protocol}, {@code kafka.sasl.*}, {@code kafka.ssl.*}; see
+ *                                 {@link KafkaClientSettings}), which every client of the app gets, its admin client too
  */
 public record ServingConfig(String bootstrapServers, String registryUrl, Path modelDir, String executionProvider, int cudaDeviceId,
                             int threads, int parallelDecodeRows, int modelWorkers, int maxBatchSize, Duration maxWait, int maxBatchesPerPunctuation,
@@ -79,6 +82,7 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                             int modelQueueCapacity, Map<String, String> kafka) {
 
     public static final String ENV_PREFIX = "TUNESTREAM_";
+    private static final int KAFKA_FILE_ORDINAL = 50;
     private static final int FILE_ORDINAL = 100;
     private static final int ENV_ORDINAL = 300;
     private static final String KAFKA_PREFIX = "kafka.";
@@ -96,6 +100,12 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
         Objects.requireNonNull(stateDir, "stateDir");
         Objects.requireNonNull(httpBindAddress, "httpBindAddress");
         kafka = Map.copyOf(kafka);
+        KafkaClientSettings.of(kafka); // checked at start: a bad security setting names its key
+    }
+
+    /** The client settings every Kafka client of the app shares (security resolved: do not log them). */
+    public KafkaClientSettings kafkaClient() {
+        return KafkaClientSettings.of(kafka);
     }
 
     /** The environment variables this config reads, one per key. */
@@ -116,6 +126,12 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
      */
     public static ServingConfig load(Optional<Path> file, Map<String, String> env) {
         var sources = new ArrayList<ConfigSource>();
+        // the shared Kafka client file (TUNESTREAM_KAFKA_CONFIG): under the app's own file, which may override it
+        var kafkaFile = new HashMap<String, String>();
+        Optional.ofNullable(env.get(KafkaClientSettings.CONFIG_FILE_ENV)).filter(f -> !f.isBlank())
+                .ifPresent(f -> KafkaClientSettings.readProperties(Path.of(f), KafkaClientSettings.CONFIG_FILE_ENV)
+                        .forEach((k, v) -> kafkaFile.put(KAFKA_PREFIX + k, v)));
+        sources.add(new PropertiesConfigSource(kafkaFile, KafkaClientSettings.CONFIG_FILE_ENV, KAFKA_FILE_ORDINAL));
         if (file.isPresent()) {
             try {
                 sources.add(new PropertiesConfigSource(file.get().toUri().toURL(), FILE_ORDINAL));
@@ -130,6 +146,12 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
             String override = env.get(envName(key));
             if (override != null) {
                 overrides.put(key, override);
+            }
+        }
+        for (String key : KafkaClientSettings.ENVIRONMENT_KEYS) {
+            String override = env.get(KafkaClientSettings.envName(key));
+            if (override != null) {
+                overrides.put(KAFKA_PREFIX + key, override);
             }
         }
         sources.add(new PropertiesConfigSource(overrides, "environment (" + ENV_PREFIX + "*)", ENV_ORDINAL));

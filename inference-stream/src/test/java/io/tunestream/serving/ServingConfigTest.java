@@ -216,6 +216,54 @@ class ServingConfigTest {
     }
 
     @Test
+    void shouldRejectAnUnknownSecurityProtocolNamingTheKey() throws Exception {
+        Path f = file(required() + "kafka.security.protocol=TLS\n");
+
+        assertThatThrownBy(() -> ServingConfig.load(Optional.of(f), Map.of()))
+                .hasMessageStartingWith("kafka setting 'security.protocol' (env TUNESTREAM_KAFKA_SECURITY_PROTOCOL): "
+                        + "unknown protocol 'TLS'");
+    }
+
+    @Test
+    void shouldRejectAnUnreadableSecretFromTheEnvironmentNamingTheKey() throws Exception {
+        Path f = file(required());
+        Path missing = dir.resolve("missing.password");
+
+        assertThatThrownBy(() -> ServingConfig.load(Optional.of(f), Map.of("TUNESTREAM_KAFKA_SECURITY_PROTOCOL", "SASL_SSL",
+                "TUNESTREAM_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", "TUNESTREAM_KAFKA_SASL_USERNAME", "serving",
+                "TUNESTREAM_KAFKA_SASL_PASSWORD_FILE", missing.toString())))
+                .hasMessage("kafka setting 'sasl.password.file' (env TUNESTREAM_KAFKA_SASL_PASSWORD_FILE): secret file "
+                        + missing.toAbsolutePath() + " cannot be read (NoSuchFileException)");
+    }
+
+    @Test
+    void shouldGiveEveryClientTheSecuritySettingsFromTheEnvironmentWithoutShowingTheSecret() throws Exception {
+        Path secret = Files.writeString(dir.resolve("password"), "pa55word");
+        ServingConfig config = ServingConfig.load(Optional.of(file(required())), Map.of(
+                "TUNESTREAM_KAFKA_SECURITY_PROTOCOL", "SASL_SSL", "TUNESTREAM_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512",
+                "TUNESTREAM_KAFKA_SASL_USERNAME", "serving", "TUNESTREAM_KAFKA_SASL_PASSWORD_FILE", secret.toString()));
+
+        assertThat(config.kafkaClient().describe()).isEqualTo("SASL_SSL as User:serving (SCRAM-SHA-512)");
+        assertThat(ServingApp.streamsProperties(config, new io.tunestream.serving.ops.ServingMetrics(
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry())))
+                .containsEntry("security.protocol", "SASL_SSL")
+                .containsEntry("sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required "
+                        + "username=\"serving\" password=\"pa55word\";")
+                .doesNotContainKey("sasl.password.file");
+        assertThat(config.kafkaClient().toString()).doesNotContain("pa55word");
+    }
+
+    @Test
+    void shouldClassifyAuthenticationAndAuthorizationFailuresAsFatalForTheStreamThreads() {
+        assertThat(ServingApp.isAccessFailure(new org.apache.kafka.streams.errors.StreamsException(
+                new org.apache.kafka.common.errors.TopicAuthorizationException(java.util.Set.of("adapters"))))).isTrue();
+        assertThat(ServingApp.isAccessFailure(new RuntimeException(
+                new org.apache.kafka.common.errors.SaslAuthenticationException("bad password")))).isTrue();
+        assertThat(ServingApp.isAccessFailure(new org.apache.kafka.streams.errors.StreamsException("poll failed",
+                new org.apache.kafka.common.errors.TimeoutException("slow")))).isFalse();
+    }
+
+    @Test
     void shouldListenOnEveryInterfaceUnlessABindAddressIsGiven() throws Exception {
         ServingConfig defaults = ServingConfig.load(Optional.of(file(required())), Map.of());
         ServingConfig local = ServingConfig.load(Optional.of(file(required())),

@@ -82,6 +82,10 @@ final class ServingFixture implements AutoCloseable {
                     topic(Topics.REQUESTS_DEAD_LETTER, topics.deadLetter(), 1));
             admin.createTopics(topicList).all().get(30, TimeUnit.SECONDS);
         }
+        // the app checks its schemas at start, as it checks its topics: setup registers them
+        new io.tunestream.schemas.registry.SchemaRegistration(clients.registry()).registerAll(List.of(
+                Topics.REQUESTS.withName(topics.requests()), Topics.ANSWERS.withName(topics.answers()),
+                Topics.TASK_TEMPLATES.withName(topics.templates()), Topics.ADAPTERS.withName(topics.adapters())));
     }
 
     private static Map<String, String> withAll(Map<String, String> base, Map<String, String> more) {

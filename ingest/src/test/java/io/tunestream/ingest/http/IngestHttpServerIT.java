@@ -38,6 +38,7 @@ class IngestHttpServerIT {
 
     @BeforeAll
     static void start(PlatformEndpoints platform) throws Exception {
+        io.tunestream.ingest.CliRun.setUp(platform);
         server = IngestHttpServer.start(TopicReader.kafka(platform), new InetSocketAddress("127.0.0.1", 0),
                 Clock.systemUTC(), Duration.ofSeconds(30));
         answerer = new FakeAnswerer(platform, request -> FakeAnswerer.answerTo(request)

@@ -9,12 +9,14 @@ import io.tunestream.schemas.LabelledExample;
 import io.tunestream.schemas.RunStatus;
 import io.tunestream.schemas.TaskNames;
 import io.tunestream.schemas.TaskTemplate;
-import io.tunestream.schemas.TopicsAdmin;
+import io.tunestream.schemas.AccessTable;
+import io.tunestream.schemas.TopicSpec;
 import io.tunestream.schemas.TrainingRun;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.registry.Decoded;
 import io.tunestream.schemas.registry.RecordDecoder;
 import io.tunestream.schemas.registry.RegistryUnavailableException;
+import io.tunestream.schemas.kafka.KafkaPreflight;
 import io.tunestream.trainer.feedback.FeedbackConversion;
 import io.tunestream.trainer.feedback.FeedbackOutcome;
 import io.tunestream.trainer.run.RunOutcome;
@@ -94,6 +96,7 @@ public final class TrainerLoop implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(TrainerLoop.class);
     private static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(30);
+    private static final Duration PREFLIGHT_TIMEOUT = Duration.ofSeconds(30);
 
     /** Loads what runs tasks (the model), on the loop's thread at start. */
     @FunctionalInterface
@@ -230,9 +233,7 @@ public final class TrainerLoop implements AutoCloseable {
         try {
             runner = loader.load();
             modelLoaded = true;
-            try (Admin admin = Admin.create(kafka.adminProperties())) {
-                new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30)).ensure(topics.specs());
-            }
+            checkPlatform();
             decoders = new InputDecoders(kafka.registry());
             examplesProducer = new KafkaProducer<>(kafka.producerProperties(groupId + "-examples"));
             Map<String, Object> deadLetters = new HashMap<>(kafka.producerProperties(groupId + "-dlq"));
@@ -288,6 +289,19 @@ public final class TrainerLoop implements AutoCloseable {
                 closeQuietly(closeable);
             }
         }
+    }
+
+    /**
+     * The trainer creates nothing ({@code ingest setup}, as the admin principal, does): its topics
+     * must exist and allow what the {@link AccessTable} TRAINER rows give it, and their schemas
+     * must be registered; otherwise it stops here with a message naming the principal and what is missing.
+     */
+    private void checkPlatform() {
+        LOG.info("trainer {} checking Kafka {}", groupId, kafka.describe());
+        var names = new AccessTable.Names(topics.prefix(), "", groupId, "");
+        KafkaPreflight.check(kafka, AccessTable.topicOperations(AccessTable.Role.TRAINER, names,
+                topics.specs().stream().map(TopicSpec::name).toList()), PREFLIGHT_TIMEOUT);
+        KafkaPreflight.checkSchemas(kafka.registry(), topics.specs());
     }
 
     private void assign() {

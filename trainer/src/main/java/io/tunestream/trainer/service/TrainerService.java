@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
+import io.tunestream.schemas.kafka.KafkaClientSettings;
 import io.tunestream.schemas.registry.RegistryConfig;
 import io.tunestream.trainer.TrainerSettings;
 import io.tunestream.trainer.loop.RunPhase;
@@ -15,6 +16,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.Map;
 import org.jboss.logging.Logger;
 
 /**
@@ -38,9 +40,10 @@ public class TrainerService {
 
     void onStart(@Observes StartupEvent event) {
         TrainerSettings settings = settings(config);
+        // TUNESTREAM_KAFKA_CONFIG and TUNESTREAM_KAFKA_SECURITY_PROTOCOL, _SASL_*, _SSL_*: as serving and ingest read them
         KafkaClientConfig kafka = new KafkaClientConfig(settings.bootstrapServers(),
-                RegistryConfig.forRegistry(settings.registryUrl()));
-        LOG.infof("trainer starting: Kafka %s, registry %s, model %s on %s, group %s", settings.bootstrapServers(),
+                RegistryConfig.forRegistry(settings.registryUrl()), KafkaClientSettings.load(Map.of(), System.getenv()));
+        LOG.infof("trainer starting: Kafka %s, registry %s, model %s on %s, group %s", kafka.describe(),
                 settings.registryUrl(), settings.modelDir(), settings.executionProvider(), settings.groupId());
         Clock clock = Clock.systemUTC();
         loop = new TrainerLoop(kafka, settings.loop(), new TrainerTopics(settings.topicPrefix()),
