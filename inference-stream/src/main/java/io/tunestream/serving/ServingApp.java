@@ -133,7 +133,9 @@ public final class ServingApp implements AutoCloseable {
         streamsMetrics = new KafkaStreamsMetrics(streams);
         streamsMetrics.bindTo(registry);
         new JvmMemoryMetrics().bindTo(registry);
-        ops = new OpsServer(config.httpPort(), registry::scrape, streams::state, liveness, waits::degraded);
+        ops = new OpsServer(new OpsServer.Binding(config.httpBindAddress(), config.httpPort(),
+                OpsServer.DEFAULT_IDLE_TIMEOUT), registry::scrape, OpsServer.Health.of(streams::state)
+                .withModelLive(liveness).withReadinessDetail(waits::degraded));
         streams.start();
         LOG.info("serving {} (model {}, fingerprint {}) from {} to {}; batches of up to {} rows, max wait {} ms; "
                         + "ops on port {}; Kafka {} over {}", config.applicationId(), config.modelDir(),

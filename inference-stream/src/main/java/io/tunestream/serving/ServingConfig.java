@@ -50,6 +50,8 @@ import java.util.function.Function;
  * @param stateDir                 {@code state.dir}: Kafka Streams state directory (default {@code <tmp>/tunestream-serving})
  * @param streamThreads            {@code stream.threads}: Kafka Streams threads (default 1)
  * @param httpPort                 {@code http.port}: port of /metrics, /health/live, /health/ready (default 8081; 0 picks one)
+ * @param httpBindAddress          {@code http.bind.address}: address the ops endpoints listen on (default {@code 0.0.0.0},
+ *                                 every interface; e.g. {@code 127.0.0.1} to keep them on the host)
  * @param topicPrefix              {@code topics.prefix}: put in front of every topic name (default empty)
  * @param batchTimeout             {@code batch.timeout.ms}: a batch still running this long is cancelled and its
  *                                 requests answered TIMEOUT (default 30000)
@@ -74,7 +76,7 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                             int threads, int parallelDecodeRows, int modelWorkers, int maxBatchSize, Duration maxWait, int maxBatchesPerPunctuation,
                             int maxBatchesInFlight,
                             int keepAdapterVersions, int maxPromptChars, String applicationId, Path stateDir,
-                            int streamThreads, int httpPort, String topicPrefix, Duration batchTimeout,
+                            int streamThreads, int httpPort, String httpBindAddress, String topicPrefix, Duration batchTimeout,
                             Duration cancelGrace, Duration requestMaxAge, int maxBufferedRequests,
                             Duration bufferFullMaxWait, Duration dedupeWindow, int batchRetries,
                             int modelQueueCapacity, Map<String, String> kafka) {
@@ -88,7 +90,7 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
             "execution.provider", "cuda.device.id", "threads", "decode.parallel.rows", "model.workers", "batch.max.size", "batch.max.wait.ms",
             "batch.max.per.punctuation", "batch.max.in.flight",
             "adapters.keep.versions", "request.max.prompt.chars", "application.id", "state.dir", "stream.threads",
-            "http.port", "topics.prefix", "batch.timeout.ms", "batch.cancel.grace.ms", "request.max.age.ms",
+            "http.port", "http.bind.address", "topics.prefix", "batch.timeout.ms", "batch.cancel.grace.ms", "request.max.age.ms",
             "buffer.max.requests", "buffer.full.max.wait.ms", "dedupe.window.ms", "batch.retries",
             "model.queue.capacity");
 
@@ -96,6 +98,7 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
         Objects.requireNonNull(modelDir, "modelDir");
         Objects.requireNonNull(maxWait, "maxWait");
         Objects.requireNonNull(stateDir, "stateDir");
+        Objects.requireNonNull(httpBindAddress, "httpBindAddress");
         kafka = Map.copyOf(kafka);
         KafkaClientSettings.of(kafka); // checked at start: a bad security setting names its key
     }
@@ -220,6 +223,7 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                     }
                     return port;
                 }),
+                r.get("http.bind.address", "0.0.0.0", Values::nonBlank),
                 r.get("topics.prefix", "", v -> v),
                 Duration.ofMillis(r.integer("batch.timeout.ms", 30_000, 1)),
                 Duration.ofMillis(r.integer("batch.cancel.grace.ms", 10_000, 1)),

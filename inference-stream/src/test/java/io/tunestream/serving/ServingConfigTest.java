@@ -262,4 +262,14 @@ class ServingConfigTest {
         assertThat(ServingApp.isAccessFailure(new org.apache.kafka.streams.errors.StreamsException("poll failed",
                 new org.apache.kafka.common.errors.TimeoutException("slow")))).isFalse();
     }
+
+    @Test
+    void shouldListenOnEveryInterfaceUnlessABindAddressIsGiven() throws Exception {
+        ServingConfig defaults = ServingConfig.load(Optional.of(file(required())), Map.of());
+        ServingConfig local = ServingConfig.load(Optional.of(file(required())),
+                Map.of("TUNESTREAM_HTTP_BIND_ADDRESS", "127.0.0.1"));
+
+        assertThat(defaults.httpBindAddress()).isEqualTo("0.0.0.0");
+        assertThat(local.httpBindAddress()).isEqualTo("127.0.0.1");
+    }
 }

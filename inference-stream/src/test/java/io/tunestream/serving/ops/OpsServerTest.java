@@ -101,4 +101,88 @@ class OpsServerTest {
             assertThat(get(server, "/health/live").statusCode()).isEqualTo(200);
         }
     }
+
+    @Test
+    void shouldAnswerHealthWhileAClientStallsInTheMiddleOfARequestAndDropTheStalledConnection() throws Exception {
+        var binding = new OpsServer.Binding("127.0.0.1", 0, Duration.ofSeconds(1));
+        try (var server = new OpsServer(binding, () -> "", OpsServer.Health.of(() -> KafkaStreams.State.RUNNING));
+             var stalled = new java.net.Socket("127.0.0.1", server.port())) {
+            stalled.setSoTimeout(15_000);
+            stalled.getOutputStream().write("GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: "
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            stalled.getOutputStream().flush();
+
+            var live = get(server, "/health/live");
+
+            assertThat(live.statusCode()).isEqualTo(200);
+            long start = System.nanoTime();
+            assertThat(stalled.getInputStream().read()).as("closed by the server, nothing answered").isEqualTo(-1);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
+    void shouldAnswerLivenessWhileAScrapeIsSlow() throws Exception {
+        var release = new java.util.concurrent.CountDownLatch(1);
+        java.util.function.Supplier<String> slowScrape = () -> {
+            try {
+                release.await(20, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return "slow_metric 1.0\n";
+        };
+        try (var server = new OpsServer(0, slowScrape, () -> KafkaStreams.State.RUNNING)) {
+            var scrape = http.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
+                    + "/metrics")).timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+
+            var live = get(server, "/health/live");
+            release.countDown();
+
+            assertThat(live.statusCode()).isEqualTo(200);
+            assertThat(scrape.get().body()).isEqualTo("slow_metric 1.0\n");
+        }
+    }
+
+    @Test
+    void shouldListenOnTheBindAddressOnly() throws Exception {
+        var binding = new OpsServer.Binding("127.0.0.2", 0, OpsServer.DEFAULT_IDLE_TIMEOUT);
+        try (var server = new OpsServer(binding, () -> "", OpsServer.Health.of(() -> KafkaStreams.State.RUNNING))) {
+            var live = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.2:" + server.port() + "/health/live"))
+                    .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+
+            assertThat(live.statusCode()).isEqualTo(200);
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> new java.net.Socket("127.0.0.1", server.port()).close())
+                    .isInstanceOf(java.net.ConnectException.class);
+        }
+    }
+
+    @Test
+    void shouldReportAReadinessDetailAsJsonEscapedDegradedStatus() throws Exception {
+        var detail = new AtomicReference<java.util.Optional<String>>(java.util.Optional.of("registry unreachable \"x\""));
+        var binding = new OpsServer.Binding("127.0.0.1", 0, OpsServer.DEFAULT_IDLE_TIMEOUT);
+        try (var server = new OpsServer(binding, () -> "", OpsServer.Health.of(() -> KafkaStreams.State.RUNNING)
+                .withReadinessDetail(detail::get))) {
+            var ready = get(server, "/health/ready");
+
+            assertThat(ready.statusCode()).isEqualTo(503);
+            assertThat(ready.body()).isEqualTo("{\"status\":\"DEGRADED\",\"state\":\"RUNNING\","
+                    + "\"degraded\":\"registry unreachable \\\"x\\\"\"}");
+            assertThat(get(server, "/health/live").statusCode()).isEqualTo(200);
+
+            detail.set(java.util.Optional.empty());
+            assertThat(get(server, "/health/ready").statusCode()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void shouldNameTheAddressItCannotListenOn() {
+        // 192.0.2.1 (TEST-NET-1) is no address of this host
+        var binding = new OpsServer.Binding("192.0.2.1", 0, OpsServer.DEFAULT_IDLE_TIMEOUT);
+
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new OpsServer(binding, () -> "",
+                        OpsServer.Health.of(() -> KafkaStreams.State.RUNNING)))
+                .isInstanceOf(java.io.UncheckedIOException.class)
+                .hasMessageStartingWith("ops HTTP server cannot listen on 192.0.2.1:0: ");
+    }
 }

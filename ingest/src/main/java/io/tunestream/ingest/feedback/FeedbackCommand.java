@@ -3,11 +3,9 @@ package io.tunestream.ingest.feedback;
 import io.tunestream.ingest.CliContext;
 import io.tunestream.ingest.ConnectionOptions;
 import io.tunestream.ingest.ExitCodes;
-import io.tunestream.ingest.jsonl.TaskFields;
 import io.tunestream.ingest.template.TemplateCatalog;
 import io.tunestream.ingest.template.TemplateSource;
 import io.tunestream.schemas.Feedback;
-import io.tunestream.schemas.RequestLimits;
 import io.tunestream.schemas.Topics;
 import io.tunestream.schemas.Verdict;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
@@ -16,12 +14,9 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringSerializer;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -96,38 +91,18 @@ public final class FeedbackCommand implements Callable<Integer> {
         KafkaClientConfig kafka = connection.kafka();
         ConnectionOptions.prepare(kafka, List.of(Topics.TASK_TEMPLATES, Topics.FEEDBACK), timeout);
         TemplateCatalog templates = templateSource.load(kafka, cli.clock(), timeout);
-        if (templates.find(task).isEmpty()) {
-            cli.err().println("not sent: unknown task '" + task + "' (known tasks: " + templates.knownTasks() + ")");
-            return ExitCodes.INPUT_REJECTED;
-        }
-        if (!fields.isEmpty()) {
-            TaskFields.Result checked = new TaskFields(templates, false, Set.of()).check(task, fields);
-            if (!checked.ok()) {
-                cli.err().println("not sent: " + checked.problem());
-                return ExitCodes.INPUT_REJECTED;
-            }
-        }
         Verdict verdict = choice.verdict();
-        Feedback feedback = Feedback.newBuilder()
-                .setRequestId(requestId)
-                .setTask(task)
-                .setVerdict(verdict)
-                .setCorrection(verdict == Verdict.CORRECTED ? choice.correction : null)
-                .setFields(fields)
-                .setAnswerText(answerText)
-                .setAdapterVersion(adapterVersion)
-                .setComment(comment)
-                .setCreatedAtMillis(cli.clock().millis())
-                .build();
-        Optional<String> tooBig = RequestLimits.check(feedback);
-        if (tooBig.isPresent()) {
-            cli.err().println("not sent: " + tooBig.get());
+        FeedbackIngestion.Checked checked = FeedbackIngestion.check(templates, new FeedbackIngestion.Judgement(
+                requestId, task, verdict, choice.correction, fields, answerText, adapterVersion, comment),
+                cli.clock().millis());
+        if (!checked.ok()) {
+            cli.err().println("not sent: " + checked.problem());
             return ExitCodes.INPUT_REJECTED;
         }
         try (KafkaProducer<String, Feedback> producer = new KafkaProducer<>(
                 kafka.producerProperties("tunestream-ingest-feedback"), new StringSerializer(),
                 AvroSerdes.serializer(kafka.registry()))) {
-            producer.send(new ProducerRecord<>(Topics.FEEDBACK.name(), requestId, feedback)).get();
+            FeedbackIngestion.send(producer, checked.feedback()).get();
         } catch (ExecutionException e) {
             cli.err().println("feedback for request " + requestId + " could not be sent to " + Topics.FEEDBACK.name()
                     + ": " + e.getCause());

@@ -47,6 +47,14 @@ public final class JsonlFile {
 
     /** Reads all of {@code reader}; {@code source} names it in problems and locations, like a file name. */
     public static Contents read(String source, BufferedReader reader) throws IOException {
+        return read(source, reader, JSON);
+    }
+
+    /**
+     * As {@link #read(String, BufferedReader)}, each line parsed by {@code mapper} (e.g. one with
+     * stream read constraints for text from the network: a line beyond them is a problem of its own).
+     */
+    public static Contents read(String source, BufferedReader reader, ObjectMapper mapper) throws IOException {
         List<JsonlLine> lines = new ArrayList<>();
         List<LineProblem> problems = new ArrayList<>();
         long number = 0;
@@ -56,7 +64,7 @@ public final class JsonlFile {
                 continue;
             }
             try {
-                JsonNode node = JSON.readTree(text);
+                JsonNode node = mapper.readTree(text);
                 if (node instanceof ObjectNode object) {
                     lines.add(new JsonlLine(source, number, object));
                 } else {

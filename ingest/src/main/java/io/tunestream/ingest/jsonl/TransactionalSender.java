@@ -47,6 +47,7 @@ public final class TransactionalSender<V> {
     private final String topic;
     private final int batchSize;
     private final RateLimiter rateLimiter;
+    private final boolean initialise;
 
     /**
      * @param producer    a transactional producer, not yet initialised; this sender initialises it
@@ -54,6 +55,12 @@ public final class TransactionalSender<V> {
      * @param rateLimiter records per second, or null for no limit
      */
     public TransactionalSender(Producer<String, V> producer, String topic, int batchSize, RateLimiter rateLimiter) {
+        this(producer, topic, batchSize, rateLimiter, true);
+    }
+
+    private TransactionalSender(Producer<String, V> producer, String topic, int batchSize, RateLimiter rateLimiter,
+                                boolean initialise) {
+        this.initialise = initialise;
         this.producer = Objects.requireNonNull(producer, "producer");
         this.topic = Objects.requireNonNull(topic, "topic");
         if (batchSize < 1) {
@@ -63,10 +70,21 @@ public final class TransactionalSender<V> {
         this.rateLimiter = rateLimiter;
     }
 
+    /**
+     * A sender on a producer whose transactions are initialised already (one kept across sends, e.g. by a
+     * server); after a failed send the caller should close that producer, which may be fenced or failed.
+     */
+    public static <V> TransactionalSender<V> onInitialised(Producer<String, V> producer, String topic, int batchSize,
+                                                           RateLimiter rateLimiter) {
+        return new TransactionalSender<>(producer, topic, batchSize, rateLimiter, false);
+    }
+
     /** Sends {@code records} in order; {@code progress} (may be null) advances as batches commit. */
     public Report send(List<Outgoing<V>> records, ProgressBar progress) {
         long sent = 0;
-        producer.initTransactions();
+        if (initialise) {
+            producer.initTransactions();
+        }
         for (int from = 0; from < records.size(); from += batchSize) {
             List<Outgoing<V>> batch = records.subList(from, Math.min(records.size(), from + batchSize));
             try {

@@ -7,7 +7,6 @@ import io.tunestream.ingest.jsonl.TaskFields;
 import io.tunestream.ingest.template.TemplateSource;
 import io.tunestream.schemas.Answer;
 import io.tunestream.schemas.InferenceRequest;
-import io.tunestream.schemas.RequestLimits;
 import io.tunestream.schemas.Topics;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.registry.AvroSerdes;
@@ -15,13 +14,13 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringSerializer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -73,37 +72,22 @@ public final class AskCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         KafkaClientConfig kafka = connection.kafka();
         ConnectionOptions.prepare(kafka, List.of(Topics.TASK_TEMPLATES, Topics.REQUESTS, Topics.ANSWERS), timeout);
-        TaskFields.Result checked = new TaskFields(templateSource.load(kafka, cli.clock(), timeout), false, Set.of())
-                .check(task, fields);
+        TaskFields.Result fields = new TaskFields(templateSource.load(kafka, cli.clock(), timeout), false, Set.of())
+                .check(task, this.fields);
+        AskIngestion.Checked checked = AskIngestion.check(fields, generation.options(), requestId, adapterVersion,
+                cli.clock().millis());
         if (!checked.ok()) {
             cli.err().println("not sent: " + checked.problem());
             return ExitCodes.INPUT_REJECTED;
         }
-        String id = requestId != null ? requestId : UUID.randomUUID().toString();
-        InferenceRequest request = InferenceRequest.newBuilder()
-                .setRequestId(id)
-                .setTask(task)
-                .setFields(checked.checked().fields())
-                .setOptions(generation.options())
-                .setAdapterVersion(adapterVersion)
-                .setCreatedAtMillis(cli.clock().millis())
-                .build();
-        Optional<String> tooBig = RequestLimits.check(request);
-        if (tooBig.isPresent()) {
-            cli.err().println("not sent: " + tooBig.get());
-            return ExitCodes.INPUT_REJECTED;
-        }
-        try (AnswerCollector answers = new AnswerCollector(kafka, cli.clock(), timeout);
+        String id = checked.request().getRequestId();
+        try (AnswerFollower answers = new AnswerFollower(kafka, timeout);
              KafkaProducer<String, InferenceRequest> producer = new KafkaProducer<>(
                      kafka.producerProperties("tunestream-ingest-ask"), new StringSerializer(),
                      AvroSerdes.serializer(kafka.registry()))) {
-            producer.send(new ProducerRecord<>(Topics.REQUESTS.name(), id, request)).get();
+            CompletableFuture<Answer> pending = AskIngestion.send(producer, answers, checked.request());
             cli.err().println("request " + id + " sent, waiting up to " + timeout.toSeconds() + " s for its answer");
-            Answer answer = answers.await(Set.of(id), timeout, a -> { }).get(id);
-            if (answer == null) {
-                cli.err().println("no answer to request " + id + " within " + timeout.toSeconds() + " s");
-                return ExitCodes.TIMEOUT;
-            }
+            Answer answer = pending.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             if (answer.getError() != null) {
                 cli.err().println("error " + answer.getError().getKind() + ": " + answer.getError().getMessage());
                 return ExitCodes.FAILED;
@@ -114,8 +98,11 @@ public final class AskCommand implements Callable<Integer> {
             cli.err().println("task " + answer.getTask() + ", " + adapter + ", "
                     + answer.getCompletionTokens() + " tokens, finished by " + answer.getFinishReason());
             return ExitCodes.OK;
+        } catch (TimeoutException e) {
+            cli.err().println("no answer to request " + id + " within " + timeout.toSeconds() + " s");
+            return ExitCodes.TIMEOUT;
         } catch (ExecutionException e) {
-            cli.err().println("request " + id + " could not be sent to " + Topics.REQUESTS.name() + ": " + e.getCause());
+            cli.err().println(e.getCause().getMessage());
             return ExitCodes.FAILED;
         }
     }

@@ -1,6 +1,8 @@
 package io.tunestream.ingest.template;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -66,9 +68,20 @@ public final class TemplateFile {
      * @throws TemplateFileException listing every problem
      */
     public static List<TaskTemplate> parse(String source, String text, boolean json, long updatedAtMillis) {
+        return parse(source, text, json, updatedAtMillis, StreamReadConstraints.defaults());
+    }
+
+    /**
+     * As {@link #parse(String, String, boolean, long)}, refusing text beyond {@code limits} (nesting
+     * depth, string and number lengths) as not valid JSON or YAML, for text from the network.
+     */
+    public static List<TaskTemplate> parse(String source, String text, boolean json, long updatedAtMillis,
+                                           StreamReadConstraints limits) {
         JsonNode root;
         try {
-            ObjectMapper mapper = json ? new ObjectMapper() : new ObjectMapper(new YAMLFactory());
+            ObjectMapper mapper = json
+                    ? new ObjectMapper(JsonFactory.builder().streamReadConstraints(limits).build())
+                    : new ObjectMapper(YAMLFactory.builder().streamReadConstraints(limits).build());
             root = mapper.readTree(text);
         } catch (JsonProcessingException e) {
             throw new TemplateFileException(source, List.of(source + ": not valid " + (json ? "JSON" : "YAML") + ": "

@@ -133,4 +133,31 @@ class IngestHttpServerIT {
         assertThat(response.body()).contains("feedback on request r-long: correction has 65537 characters, more than "
                 + "the limit of 65536");
     }
+
+    @Test
+    void shouldRecordFeedbackOnlyFromHoldersOfTheToken(PlatformEndpoints platform) throws Exception {
+        String refused = "http-fb-refused-" + UUID.randomUUID();
+        String admitted = "http-fb-admitted-" + UUID.randomUUID();
+        IngestHttpSettings settings = IngestHttpSettings.defaults(new InetSocketAddress("127.0.0.1", 0),
+                Duration.ofSeconds(30)).withToken(BearerToken.of("it-token"));
+        try (IngestHttpServer secured = IngestHttpServer.start(TopicReader.kafka(platform), settings, Clock.systemUTC())) {
+            String body = "{\"request_id\": \"%s\", \"taskname\": \"assistant\", \"verdict\": \"ACCEPTED\"}";
+            HttpResponse<String> without = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                            URI.create("http://127.0.0.1:" + secured.port() + "/feedback"))
+                    .POST(HttpRequest.BodyPublishers.ofString(body.formatted(refused))).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> with = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                            URI.create("http://127.0.0.1:" + secured.port() + "/feedback"))
+                    .header("Authorization", "Bearer it-token")
+                    .POST(HttpRequest.BodyPublishers.ofString(body.formatted(admitted))).build(),
+                    HttpResponse.BodyHandlers.ofString());
+
+            assertThat(without.statusCode()).isEqualTo(401);
+            assertThat(with.statusCode()).as(with.body()).isEqualTo(200);
+        }
+        // the admitted one is read back, so the refused one, sent before it, would be there too
+        assertThat(TopicReader.readAll(platform, Topics.FEEDBACK.name(), Feedback.class,
+                f -> f.getRequestId().equals(refused) || f.getRequestId().equals(admitted), 1))
+                .extracting(Feedback::getRequestId).containsExactly(admitted);
+    }
 }
