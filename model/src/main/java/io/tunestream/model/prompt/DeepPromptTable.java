@@ -1,5 +1,6 @@
 package io.tunestream.model.prompt;
 
+import io.tunestream.model.onnx.KvPrefix;
 import io.tunestream.model.onnx.ModelConfig;
 
 import java.util.Arrays;
@@ -29,7 +30,7 @@ import java.util.List;
  * @param modelFingerprint fingerprint of the model the prefix was tuned on
  */
 public record DeepPromptTable(String taskName, int virtualTokens, int layers, int kvHeads, int headDim, float[] values,
-                              String modelFingerprint) {
+                              String modelFingerprint) implements KvPrefix {
 
     public DeepPromptTable {
         if (virtualTokens <= 0 || layers <= 0 || kvHeads <= 0 || headDim <= 0) {
@@ -95,6 +96,11 @@ public record DeepPromptTable(String taskName, int virtualTokens, int layers, in
         return new DeepPromptTable(taskName, p, layers, kvHeads, headDim, flat, modelFingerprint);
     }
 
+    @Override
+    public int positions() {
+        return virtualTokens;
+    }
+
     /** Floats of one virtual token across every layer's key and value: 2·layers·kvHeads·headDim. */
     public int rowWidth() {
         return 2 * layers * kvHeads * headDim;
@@ -116,6 +122,7 @@ public record DeepPromptTable(String taskName, int virtualTokens, int layers, in
      * slots a head, starting at slot {@code at} (so that a shorter prefix can sit right-aligned in a
      * longer cache).
      */
+    @Override
     public void copyEntry(int k, float[] dst, int dstOffset, int positions, int at) {
         if (k < 0 || k >= 2 * layers) {
             throw new IndexOutOfBoundsException("entry " + k + " of a deep prompt of " + layers + " layers");
@@ -145,6 +152,7 @@ public record DeepPromptTable(String taskName, int virtualTokens, int layers, in
      *
      * @throws IllegalArgumentException naming the task and both shapes
      */
+    @Override
     public void checkFits(ModelConfig model) {
         if (layers != model.layers() || kvHeads != model.kvHeads() || headDim != model.headDim()) {
             throw new IllegalArgumentException(TaskTemplate.problem(taskName, "the deep prompt is for " + layers
