@@ -87,14 +87,11 @@ class DeepPromptGenerationTest {
         List<GenerationRequest> batch = List.of(
                 request("deep-a", PLAIN, " Question: Where does Kamiro live?\n\nAnswer:", Optional.empty(),
                         Optional.of(prefixOf("a", tokenizer.encode("Context: Kamiro lives in Talenburg.")))),
-                request("soft", TaskTemplate.squad("squad", 4), "", Optional.of(soft), Optional.empty()),
+                new GenerationRequest("soft", TaskTemplate.squad("squad", 4), Map.of("context", "Naan has a pet horse.",
+                        "question", "What pet does Naan have?"), Optional.of(soft), GenerationOptions.greedy(5), false),
                 request("plain", PLAIN, "play some music in the", Optional.empty(), Optional.empty()),
                 request("deep-b", PLAIN, " What pet does Naan have?\n\nAnswer:", Optional.empty(),
                         Optional.of(prefixOf("b", tokenizer.encode("Naan has a pet horse.")))));
-        // the squad template reads context and question
-        batch = List.of(batch.get(0), new GenerationRequest("soft", TaskTemplate.squad("squad", 4),
-                Map.of("context", "Naan has a pet horse.", "question", "What pet does Naan have?"), Optional.of(soft),
-                GenerationOptions.greedy(5), false), batch.get(2), batch.get(3));
 
         List<GenerationResult> together = generator.generate(batch);
 
