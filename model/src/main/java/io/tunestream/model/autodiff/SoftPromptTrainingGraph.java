@@ -131,25 +131,8 @@ public final class SoftPromptTrainingGraph {
                     .addInput(dims).addOutput(input.getName()).addAttribute(tensorAttribute("value", zero)).build());
         }
 
-        // NeMo's loss: masked mean token cross-entropy
-        String logProbs = e.op("LogSoftmax", LOGITS, intAttribute("axis", -1));
-        String picked = e.op("GatherElements", List.of(logProbs, e.op("Unsqueeze", LABELS, e.ints(-1))),
-                intAttribute("axis", -1));
-        String tokenLogProbs = e.op("Squeeze", picked, e.ints(-1));
-        String mask = e.op("CastLike", LOSS_MASK, tokenLogProbs);
-        String total = e.op("ReduceSum", List.of(e.op("Mul", tokenLogProbs, mask)), intAttribute("keepdims", 0));
-        String count = e.op("ReduceSum", List.of(mask), intAttribute("keepdims", 0));
-        e.add(NodeProto.newBuilder().setOpType("Neg").setName(PREFIX + "loss")
-                .addInput(e.op("Div", total, count)).addOutput(LOSS).build());
-
-        List<NodeProto> nodes = new ArrayList<>();
-        List<NodeProto> emitted = e.nodes();
-        // assembly first (it produces inputs_embeds and the pasts), then the decoder, then the loss
-        int lossStart = indexOfFirstReading(emitted, LOGITS);
-        nodes.addAll(emitted.subList(0, lossStart));
-        nodes.addAll(graph.getNodeList());
-        nodes.addAll(emitted.subList(lossStart, emitted.size()));
-        List<NodeProto> live = GradientGraphBuilder.liveNodes(nodes, Set.of(LOSS));
+        emitMaskedLoss(e, PREFIX);
+        List<NodeProto> live = assemble(e, graph);
 
         TypeProto int64Matrix = matrix(TensorProto.DataType.INT64.getNumber(), "batch_size", "sequence_length");
         GraphProto.Builder g = graph.toBuilder().clearNode().addAllNode(live).clearInput().clearOutput().clearValueInfo()
@@ -180,6 +163,36 @@ public final class SoftPromptTrainingGraph {
         return GradientGraphBuilder.build(lossGraph, Set.of(VIRTUAL_TOKENS), LOSS);
     }
 
+    /**
+     * NeMo's loss, masked mean token cross-entropy, from the decoder's {@code logits} and the graph inputs
+     * {@value #LABELS} and {@value #LOSS_MASK}, to the output {@value #LOSS}.
+     */
+    static void emitMaskedLoss(GraphEmitter e, String prefix) {
+        String logProbs = e.op("LogSoftmax", LOGITS, intAttribute("axis", -1));
+        String picked = e.op("GatherElements", List.of(logProbs, e.op("Unsqueeze", LABELS, e.ints(-1))),
+                intAttribute("axis", -1));
+        String tokenLogProbs = e.op("Squeeze", picked, e.ints(-1));
+        String mask = e.op("CastLike", LOSS_MASK, tokenLogProbs);
+        String total = e.op("ReduceSum", List.of(e.op("Mul", tokenLogProbs, mask)), intAttribute("keepdims", 0));
+        String count = e.op("ReduceSum", List.of(mask), intAttribute("keepdims", 0));
+        e.add(NodeProto.newBuilder().setOpType("Neg").setName(prefix + "loss")
+                .addInput(e.op("Div", total, count)).addOutput(LOSS).build());
+    }
+
+    /**
+     * The live nodes of the whole graph: what {@code e} emitted before the first node reading
+     * {@code logits} (the inputs' assembly), then the decoder, then the rest (the loss).
+     */
+    static List<NodeProto> assemble(GraphEmitter e, GraphProto decoder) {
+        List<NodeProto> nodes = new ArrayList<>();
+        List<NodeProto> emitted = e.nodes();
+        int lossStart = indexOfFirstReading(emitted, LOGITS);
+        nodes.addAll(emitted.subList(0, lossStart));
+        nodes.addAll(decoder.getNodeList());
+        nodes.addAll(emitted.subList(lossStart, emitted.size()));
+        return GradientGraphBuilder.liveNodes(nodes, Set.of(LOSS));
+    }
+
     private static int indexOfFirstReading(List<NodeProto> nodes, String tensor) {
         for (int i = 0; i < nodes.size(); i++) {
             if (nodes.get(i).getInputList().contains(tensor)) {
@@ -189,7 +202,7 @@ public final class SoftPromptTrainingGraph {
         throw new IllegalStateException("no emitted node reads " + tensor);
     }
 
-    private static TypeProto matrix(int elemType, String rows, String columns) {
+    static TypeProto matrix(int elemType, String rows, String columns) {
         return GradientGraphBuilder.tensorType(elemType, TensorShapeProto.newBuilder()
                 .addDim(TensorShapeProto.Dimension.newBuilder().setDimParam(rows))
                 .addDim(TensorShapeProto.Dimension.newBuilder().setDimParam(columns)).build());

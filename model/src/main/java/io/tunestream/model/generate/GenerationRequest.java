@@ -1,5 +1,6 @@
 package io.tunestream.model.generate;
 
+import io.tunestream.model.prompt.DeepPromptTable;
 import io.tunestream.model.prompt.TaskTemplate;
 import io.tunestream.model.prompt.VirtualTokenTable;
 
@@ -17,10 +18,20 @@ import java.util.Optional;
  *                         {@code allowPlainPrompt}
  * @param options          decoding options
  * @param allowPlainPrompt with no adapter, run the template without its virtual tokens instead of failing
+ * @param deepPrompt       the task's deep prompt (prefix tuning), placed at the start of the row's KV cache;
+ *                         with one and no {@code virtualTokens}, the template's virtual-token slots are left
+ *                         out (the prefix takes their place)
  */
 public record GenerationRequest(String id, TaskTemplate template, Map<String, String> fields,
                                 Optional<VirtualTokenTable> virtualTokens, GenerationOptions options,
-                                boolean allowPlainPrompt) {
+                                boolean allowPlainPrompt, Optional<DeepPromptTable> deepPrompt) {
+
+    /** A request without a deep prompt. */
+    public GenerationRequest(String id, TaskTemplate template, Map<String, String> fields,
+                             Optional<VirtualTokenTable> virtualTokens, GenerationOptions options,
+                             boolean allowPlainPrompt) {
+        this(id, template, fields, virtualTokens, options, allowPlainPrompt, Optional.empty());
+    }
 
     public GenerationRequest {
         Objects.requireNonNull(id, "id");
@@ -28,5 +39,6 @@ public record GenerationRequest(String id, TaskTemplate template, Map<String, St
         fields = Map.copyOf(fields);
         Objects.requireNonNull(virtualTokens, "virtualTokens");
         Objects.requireNonNull(options, "options");
+        Objects.requireNonNull(deepPrompt, "deepPrompt");
     }
 }

@@ -3,6 +3,8 @@ package io.tunestream.model.generate;
 import io.tunestream.model.onnx.DecodeState;
 import io.tunestream.model.onnx.DecoderModel;
 import io.tunestream.model.onnx.RunControl;
+import io.tunestream.model.onnx.KvPrefix;
+import io.tunestream.model.prompt.DeepPromptTable;
 import io.tunestream.model.prompt.Prompt;
 import io.tunestream.model.prompt.PromptBuilder;
 import io.tunestream.model.prompt.PromptMode;
@@ -112,6 +114,23 @@ public final class Generator {
                     + "the answer, so the template must end with one");
         }
         Optional<VirtualTokenTable> table = request.virtualTokens();
+        Optional<DeepPromptTable> deep = request.deepPrompt();
+        if (deep.isPresent()) {
+            DeepPromptTable d = deep.get();
+            if (!d.modelFingerprint().equals(model.fingerprint())) {
+                throw new RowRejected(RowError.ADAPTER_MISMATCH, "task '" + task + "': the deep prompt was tuned for model "
+                        + d.modelFingerprint() + ", not for the loaded model " + model.fingerprint());
+            }
+            try {
+                d.checkFits(model.config());
+            } catch (IllegalArgumentException e) {
+                throw new RowRejected(RowError.ADAPTER_MISMATCH, e.getMessage());
+            }
+            if (table.isEmpty()) {
+                // the prefix takes the place of the template's virtual-token slots
+                template = template.withoutVirtualTokens();
+            }
+        }
         if (table.isEmpty() && template.totalVirtualTokens() > 0) {
             if (!request.allowPlainPrompt()) {
                 throw new RowRejected(RowError.NO_ADAPTER, "task '" + task + "': no virtual-token table (adapter) for a template with "
@@ -135,10 +154,12 @@ public final class Generator {
             }
         }
         GenerationOptions options = request.options();
-        int room = config.maxSequenceLength() - options.maxNewTokens();
+        int prefix = deep.map(DeepPromptTable::virtualTokens).orElse(0);
+        int room = config.maxSequenceLength() - options.maxNewTokens() - prefix;
         if (room <= 0) {
             throw new PromptTooLongException("task '" + task + "': maxNewTokens " + options.maxNewTokens()
-                    + " leaves no room for a prompt in max_seq_length " + config.maxSequenceLength());
+                    + (prefix > 0 ? " and the deep prompt's " + prefix + " virtual tokens" : "")
+                    + " leave no room for a prompt in max_seq_length " + config.maxSequenceLength());
         }
         Prompt prompt = prompts.build(template, request.fields(), PromptMode.INFERENCE, room);
         float[] embeds = new float[prompt.length() * hidden];
@@ -152,7 +173,7 @@ public final class Generator {
             }
         }
         SplittableRandom random = new SplittableRandom(options.seed().orElseGet(System::nanoTime));
-        return new Row(index, request.id(), options, prompt.length(), embeds, seen, random);
+        return new Row(index, request.id(), options, prompt.length(), embeds, deep, seen, random);
     }
 
     /**
@@ -162,15 +183,19 @@ public final class Generator {
     private void decode(List<Row> rows, RunControl control) {
         int capacity = 0;
         List<float[]> prompts = new ArrayList<>(rows.size());
+        List<Optional<? extends KvPrefix>> prefixes = new ArrayList<>(rows.size());
         for (Row row : rows) {
             prompts.add(row.promptEmbeds);
+            prefixes.add(row.deepPrompt);
             // the token that finishes a row is never fed back, so a row holds at most this many positions
-            capacity = Math.max(capacity, Math.min(row.promptLength + row.options.maxNewTokens(), config.maxSequenceLength()));
+            int prefix = row.deepPrompt.map(DeepPromptTable::virtualTokens).orElse(0);
+            capacity = Math.max(capacity, prefix + Math.min(row.promptLength + row.options.maxNewTokens(),
+                    config.maxSequenceLength() - prefix));
         }
         try (DecodeState state = model.newDecodeState(capacity, config.useKvCache(), control)) {
             List<Row> active = rows;
             checkNotTerminated(control);
-            float[] logits = state.prefill(prompts);
+            float[] logits = state.prefill(prompts, prefixes);
             while (true) {
                 List<Row> still = new ArrayList<>();
                 int[] keep = advance(active, logits, still);
@@ -245,6 +270,7 @@ public final class Generator {
         final GenerationOptions options;
         final int promptLength;
         final float[] promptEmbeds;
+        final Optional<DeepPromptTable> deepPrompt;
         final BitSet seen;
         final SplittableRandom random;
         final List<Integer> tokens = new ArrayList<>();
@@ -255,13 +281,14 @@ public final class Generator {
         String error;
         RowError errorKind;
 
-        Row(int index, String id, GenerationOptions options, int promptLength, float[] promptEmbeds, BitSet seen,
-            SplittableRandom random) {
+        Row(int index, String id, GenerationOptions options, int promptLength, float[] promptEmbeds,
+            Optional<DeepPromptTable> deepPrompt, BitSet seen, SplittableRandom random) {
             this.index = index;
             this.id = id;
             this.options = options;
             this.promptLength = promptLength;
             this.promptEmbeds = promptEmbeds;
+            this.deepPrompt = deepPrompt;
             this.seen = seen;
             this.random = random;
         }
@@ -290,7 +317,9 @@ public final class Generator {
                     return;
                 }
             }
-            if (tokens.size() >= options.maxNewTokens() || promptLength + completionTokens >= config.maxSequenceLength()) {
+            int prefix = deepPrompt.map(DeepPromptTable::virtualTokens).orElse(0);
+            if (tokens.size() >= options.maxNewTokens()
+                    || prefix + promptLength + completionTokens >= config.maxSequenceLength()) {
                 finish = FinishReason.LENGTH;
             }
         }

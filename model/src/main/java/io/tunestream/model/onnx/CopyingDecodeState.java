@@ -1,6 +1,7 @@
 package io.tunestream.model.onnx;
 
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Decoding with the export's own attention: each step reads the previous step's {@link KvCache} and
@@ -27,17 +28,16 @@ final class CopyingDecodeState implements DecodeState {
     }
 
     @Override
-    public float[] prefill(List<float[]> prompts) {
+    public float[] prefill(List<float[]> prompts, List<Optional<? extends KvPrefix>> prefixes) {
         checkOpen();
         if (cache != null) {
             throw new IllegalStateException("the decode state is already prefilled");
         }
-        BatchRows.Padded padded = BatchRows.leftPadded(prompts, model.config().hiddenSize());
-        DecoderModel.Step step = model.forward(padded.input(), null, control);
-        cache = step.cache();
-        pads = padded.pads();
-        lengths = padded.length();
-        return step.lastLogits();
+        Prefill.Prefilled prefilled = Prefill.run(model, prompts, prefixes, control);
+        cache = prefilled.cache();
+        pads = prefilled.pads();
+        lengths = prefilled.lengths();
+        return prefilled.logits();
     }
 
     @Override

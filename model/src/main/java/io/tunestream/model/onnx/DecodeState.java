@@ -1,6 +1,7 @@
 package io.tunestream.model.onnx;
 
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The decoding state of one batch: it runs the model over the batch's prompts, then over one token a
@@ -17,7 +18,8 @@ import java.util.List;
  *
  * <p>Rows are numbered 0..{@link #batch()}-1 in the order of the prompts, and renumbered by
  * {@link #keepRows}. The state left-pads rows to the longest and counts each row's positions from its
- * first real token (position = cumsum(mask) - 1), so callers pass neither masks nor positions.
+ * first real token (position = cumsum(mask) - 1; a prefix's positions count), so callers pass neither
+ * masks nor positions. A row's capacity counts its prefix too.
  *
  * <p>Call {@link #prefill} once, then {@link #step} any number of times, dropping finished rows with
  * {@link #keepRows} in between. Owns native memory (buffers, ONNX Runtime tensors): the caller closes it,
@@ -32,7 +34,23 @@ public interface DecodeState extends AutoCloseable {
      * @return [batch, vocab] row-major logits of each row's last prompt position
      * @throws IllegalStateException if called twice, or the model run fails
      */
-    float[] prefill(List<float[]> prompts);
+    default float[] prefill(List<float[]> prompts) {
+        return prefill(prompts, java.util.Collections.nCopies(prompts.size(), Optional.empty()));
+    }
+
+    /**
+     * Runs the prompts, each row after its own prefix (a deep prompt), or none: row b's prefix takes the
+     * first positions of its cache and its tokens follow at positions P_b, P_b + 1, ... (PEFT's
+     * convention). Rows of one batch may mix prefixes of different tasks and lengths with rows that have
+     * none (plain or soft prompts).
+     *
+     * @param prompts  row b's prompt as [length_b, hidden] row-major embeddings (token and virtual-token rows)
+     * @param prefixes row b's prefix or empty, one entry a row
+     * @return [batch, vocab] row-major logits of each row's last prompt position
+     * @throws IllegalArgumentException if the lists differ in size or a prefix does not fit the model
+     * @throws IllegalStateException    if called twice, or the model run fails
+     */
+    float[] prefill(List<float[]> prompts, List<Optional<? extends KvPrefix>> prefixes);
 
     /**
      * Feeds every row one more token.

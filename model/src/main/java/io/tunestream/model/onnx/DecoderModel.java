@@ -325,6 +325,41 @@ public final class DecoderModel implements AutoCloseable {
                 : new CopyingDecodeState(this, capacity, control);
     }
 
+    /**
+     * The keys and values the model caches for {@code tokenIds} run alone at positions 0, 1, ..., in PEFT's
+     * deep-prompt layout [tokens, 2·layers·kvHeads·headDim] (see {@code io.tunestream.model.prompt.DeepPromptTable}):
+     * a deep prompt made of real tokens, which reproduces running those tokens (the start of a tuned one).
+     *
+     * @throws IllegalArgumentException if there is no token, or a token is outside the vocabulary
+     */
+    public float[] keysAndValues(int[] tokenIds) {
+        int n = tokenIds.length;
+        if (n == 0) {
+            throw new IllegalArgumentException("keysAndValues needs at least one token");
+        }
+        long[] mask = new long[n];
+        long[] positions = new long[n];
+        for (int i = 0; i < n; i++) {
+            mask[i] = 1;
+            positions[i] = i;
+        }
+        int heads = config.kvHeads();
+        int headDim = config.headDim();
+        int width = 2 * config.layers() * heads * headDim;
+        float[] out = new float[n * width];
+        try (KvCache cache = forward(new StepInput(1, n, embedTokens(tokenIds), mask, positions), null).cache()) {
+            for (int k = 0; k < 2 * config.layers(); k++) {
+                FloatBuffer entry = cache.floats(k);
+                for (int h = 0; h < heads; h++) {
+                    for (int p = 0; p < n; p++) {
+                        entry.get((h * n + p) * headDim, out, p * width + (k * heads + h) * headDim, headDim);
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
     /** The embeddings of {@code tokens}, [tokens.length, hidden] row-major. */
     float[] embedTokens(int[] tokens) {
         int hidden = config.hiddenSize();

@@ -1,6 +1,7 @@
 package io.tunestream.model.onnx;
 
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Decoding that appends each step's keys and values to a {@link KvBuffer} in place (the
@@ -25,18 +26,17 @@ final class InPlaceDecodeState implements DecodeState {
     }
 
     @Override
-    public float[] prefill(List<float[]> prompts) {
+    public float[] prefill(List<float[]> prompts, List<Optional<? extends KvPrefix>> prefixes) {
         checkOpen();
         if (kv != null) {
             throw new IllegalStateException("the decode state is already prefilled");
         }
-        BatchRows.Padded padded = BatchRows.leftPadded(prompts, model.config().hiddenSize());
-        DecoderModel.Step step = model.forward(padded.input(), null, control);
-        try (KvCache cache = step.cache()) {
-            kv = model.toKvBuffer(cache, padded.pads(), capacity);
+        Prefill.Prefilled prefilled = Prefill.run(model, prompts, prefixes, control);
+        try (KvCache cache = prefilled.cache()) {
+            kv = model.toKvBuffer(cache, prefilled.pads(), capacity);
         }
-        lengths = padded.length();
-        return step.lastLogits();
+        lengths = prefilled.lengths();
+        return prefilled.logits();
     }
 
     @Override

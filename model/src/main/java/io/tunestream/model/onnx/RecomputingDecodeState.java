@@ -3,6 +3,7 @@ package io.tunestream.model.onnx;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Decoding without a cache: every step runs the whole sequence of every row again, left-padded to the
@@ -16,6 +17,8 @@ final class RecomputingDecodeState implements DecodeState {
     private final RunControl control;
     /** Row b's embeddings so far, [length_b, hidden] row-major; null before the prefill. */
     private List<float[]> sequences;
+    /** Row b's prefix, or empty. */
+    private List<Optional<? extends KvPrefix>> prefixes;
     private long[] lengths;
     private boolean closed;
 
@@ -26,13 +29,14 @@ final class RecomputingDecodeState implements DecodeState {
     }
 
     @Override
-    public float[] prefill(List<float[]> prompts) {
+    public float[] prefill(List<float[]> prompts, List<Optional<? extends KvPrefix>> prefixes) {
         checkOpen();
         if (sequences != null) {
             throw new IllegalStateException("the decode state is already prefilled");
         }
-        float[] logits = run(prompts);
+        float[] logits = run(prompts, prefixes);
         sequences = new ArrayList<>(prompts);
+        this.prefixes = new ArrayList<>(prefixes);
         return logits;
     }
 
@@ -48,17 +52,16 @@ final class RecomputingDecodeState implements DecodeState {
             model.embedToken(tokens[b], grown, s.length);
             longer.add(grown);
         }
-        float[] logits = run(longer);
+        float[] logits = run(longer, prefixes);
         sequences = longer;
         return logits;
     }
 
-    private float[] run(List<float[]> rows) {
-        BatchRows.Padded padded = BatchRows.leftPadded(rows, model.config().hiddenSize());
-        DecoderModel.Step step = model.forward(padded.input(), null, control);
-        step.cache().close();
-        lengths = padded.length();
-        return step.lastLogits();
+    private float[] run(List<float[]> rows, List<Optional<? extends KvPrefix>> rowPrefixes) {
+        Prefill.Prefilled prefilled = Prefill.run(model, rows, rowPrefixes, control);
+        prefilled.cache().close();
+        lengths = prefilled.lengths();
+        return prefilled.logits();
     }
 
     @Override
@@ -70,6 +73,11 @@ final class RecomputingDecodeState implements DecodeState {
             kept.add(sequences.get(r));
         }
         sequences = kept;
+        List<Optional<? extends KvPrefix>> keptPrefixes = new ArrayList<>(rows.length);
+        for (int r : rows) {
+            keptPrefixes.add(prefixes.get(r));
+        }
+        prefixes = keptPrefixes;
         lengths = BatchRows.kept(lengths, rows);
     }
 
@@ -82,6 +90,7 @@ final class RecomputingDecodeState implements DecodeState {
     public void close() {
         closed = true;
         sequences = null;
+        prefixes = null;
     }
 
     private void checkOpen() {

@@ -104,7 +104,7 @@ public final class TrainingSession implements AutoCloseable {
         }
     }
 
-    private static OrtSession createSession(OrtEnvironment env, OnnxMl.ModelProto model, Path dir, boolean external,
+    static OrtSession createSession(OrtEnvironment env, OnnxMl.ModelProto model, Path dir, boolean external,
                                             RuntimeConfig runtime, ExecutionProvider provider) throws OrtException {
         try (OrtSession.SessionOptions options = OrtSessions.options(runtime, provider)) {
             // Batches change shape from step to step, so a memory pattern is never reused; planning one

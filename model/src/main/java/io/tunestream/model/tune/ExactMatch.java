@@ -4,6 +4,7 @@ import io.tunestream.model.generate.GenerationOptions;
 import io.tunestream.model.generate.GenerationRequest;
 import io.tunestream.model.generate.GenerationResult;
 import io.tunestream.model.generate.Generator;
+import io.tunestream.model.prompt.DeepPromptTable;
 import io.tunestream.model.prompt.TaskTemplate;
 import io.tunestream.model.prompt.VirtualTokenTable;
 
@@ -37,6 +38,18 @@ public record ExactMatch(int correct, int total, List<String> failures) {
      */
     public static ExactMatch evaluate(Generator generator, TaskTemplate template, List<Map<String, String>> examples,
                                       Optional<VirtualTokenTable> table, int maxNewTokens, int batchSize) {
+        return evaluate(generator, template, examples, table, Optional.empty(), maxNewTokens, batchSize);
+    }
+
+    /** Evaluates {@code examples} with the deep prompt {@code prefix} (the template's virtual tokens removed). */
+    public static ExactMatch evaluate(Generator generator, TaskTemplate template, List<Map<String, String>> examples,
+                                      DeepPromptTable prefix, int maxNewTokens, int batchSize) {
+        return evaluate(generator, template, examples, Optional.empty(), Optional.of(prefix), maxNewTokens, batchSize);
+    }
+
+    private static ExactMatch evaluate(Generator generator, TaskTemplate template, List<Map<String, String>> examples,
+                                       Optional<VirtualTokenTable> table, Optional<DeepPromptTable> prefix,
+                                       int maxNewTokens, int batchSize) {
         TaskTemplate used = table.isPresent() ? template : template.withoutVirtualTokens();
         GenerationOptions options = GenerationOptions.greedy(maxNewTokens).withStopStrings(List.of("\n"));
         int correct = 0;
@@ -45,7 +58,8 @@ public record ExactMatch(int correct, int total, List<String> failures) {
             List<Map<String, String>> chunk = examples.subList(from, Math.min(from + batchSize, examples.size()));
             List<GenerationRequest> requests = new ArrayList<>();
             for (int i = 0; i < chunk.size(); i++) {
-                requests.add(new GenerationRequest(Integer.toString(from + i), used, chunk.get(i), table, options, false));
+                requests.add(new GenerationRequest(Integer.toString(from + i), used, chunk.get(i), table, options, false,
+                        prefix));
             }
             List<GenerationResult> results = generator.generate(requests);
             for (int i = 0; i < chunk.size(); i++) {

@@ -2,9 +2,12 @@ package io.tunestream.model.tune;
 
 import io.tunestream.model.generate.Generator;
 import io.tunestream.model.onnx.DecoderModel;
+import io.tunestream.model.onnx.DeepPromptTrainingSession;
+import io.tunestream.model.onnx.FrozenWeights;
 import io.tunestream.model.onnx.ModelConfig;
 import io.tunestream.model.onnx.RuntimeConfig;
 import io.tunestream.model.onnx.TrainingSession;
+import io.tunestream.model.prompt.DeepPromptTable;
 import io.tunestream.model.prompt.PromptBuilder;
 import io.tunestream.model.prompt.TaskTemplate;
 import io.tunestream.model.prompt.VirtualTokenTable;
@@ -33,10 +36,17 @@ import java.util.OptionalInt;
  * Options ({@code --name value}): model, data, tasks, encoder (embedding|mlp|tpmlp|lstm), virtual-tokens,
  * encoder-hidden, num-layers, dropout, init (vocab|random|text), init-text, epochs, lr, min-lr, warmup,
  * micro-batch, global-batch, patience, min-delta, max-train, max-validation, budget-minutes, threads, seed,
- * out, eval-batch. Paths are relative to the working directory. Training stops at the end of the epoch
- * after which the next one would exceed {@code budget-minutes}.
+ * out, eval-batch, style (p-tuning|deep). Paths are relative to the working directory. Training stops at the
+ * end of the epoch after which the next one would exceed {@code budget-minutes}.
+ *
+ * <p>{@code --style deep} tunes a deep prompt (prefix tuning, {@link DeepPromptObjective}) of
+ * {@code virtual-tokens} positions instead of a soft prompt: the template runs without its virtual-token
+ * slots, the prefix starts as the keys and values of {@code init-text} (default {@value #DEEP_INIT_TEXT}),
+ * {@code encoder} defaults to embedding (PEFT's default; mlp/tpmlp reparameterise it while training).
  */
 public final class TuneCommand {
+
+    static final String DEEP_INIT_TEXT = "Read the context, then answer the question with words from the context.";
 
     private final Map<String, String> options;
     private final Clock clock;
@@ -85,12 +95,18 @@ public final class TuneCommand {
         Path dataDir = Path.of(text("data", "data"));
         List<String> tasks = List.of(text("tasks", "squad,assistant").split(","));
         int virtualTokens = integer("virtual-tokens", 10);
-        PromptEncoderConfig encoder = PromptEncoderConfig.defaults(EncoderType.parse(text("encoder", "tpmlp")), virtualTokens)
+        String style = text("style", "p-tuning");
+        if (!style.equals("p-tuning") && !style.equals("deep")) {
+            throw new IllegalArgumentException("--style must be p-tuning or deep, got '" + style + "'");
+        }
+        boolean deep = style.equals("deep");
+        PromptEncoderConfig encoder = PromptEncoderConfig.defaults(EncoderType.parse(text("encoder",
+                        deep ? "embedding" : "tpmlp")), virtualTokens)
                 .withEncoderHidden(integer("encoder-hidden", PromptEncoderConfig.DEFAULT_ENCODER_HIDDEN))
                 .withNumLayers(integer("num-layers", PromptEncoderConfig.DEFAULT_NUM_LAYERS))
                 .withDropout(real("dropout", 0.0))
-                .withInit(EmbeddingInit.valueOf(text("init", "vocab").toUpperCase(Locale.ROOT)),
-                        Optional.ofNullable(options.get("init-text")));
+                .withInit(deep ? EmbeddingInit.TEXT : EmbeddingInit.valueOf(text("init", "vocab").toUpperCase(Locale.ROOT)),
+                        deep ? Optional.of(text("init-text", DEEP_INIT_TEXT)) : Optional.ofNullable(options.get("init-text")));
         int epochs = integer("epochs", 3);
         TuningConfig config = new TuningConfig(real("lr", 3e-3), real("min-lr", 1e-4), integer("warmup", 50), epochs,
                 integer("micro-batch", 8), integer("global-batch", 8), AdamW.NEMO_DEFAULTS, GradientClipping.NEMO_DEFAULT,
@@ -105,24 +121,29 @@ public final class TuneCommand {
         RuntimeConfig runtime = RuntimeConfig.cpu(threads);
         try (HuggingFaceTextTokenizer tokenizer = HuggingFaceTextTokenizer.load(modelDir);
              DecoderModel model = DecoderModel.load(modelDir, runtime);
-             TrainingSession session = TrainingSession.open(modelDir, runtime)) {
-            ModelConfig modelConfig = session.weights().config();
+             TrainingSession session = deep ? null : TrainingSession.open(modelDir, runtime);
+             DeepPromptTrainingSession deepSession = deep ? DeepPromptTrainingSession.open(modelDir, runtime) : null) {
+            FrozenWeights weights = deep ? deepSession.weights() : session.weights();
+            ModelConfig modelConfig = weights.config();
             int hidden = modelConfig.hiddenSize();
-            float[] embeddings = session.weights().tokenEmbeddings();
+            float[] embeddings = weights.tokenEmbeddings();
             PromptBuilder builder = new PromptBuilder(tokenizer);
             Generator generator = Generator.withDefaults(model, tokenizer);
             PromptTuner tuner = new PromptTuner();
-            System.out.printf(Locale.ROOT, "model %s, encoder %s (encoder_hidden %d), %d virtual tokens, lr %g, "
-                            + "batch %d/%d, %d epochs max, budget %s, %d threads%n", modelDir, encoder.type().nemoName(),
+            System.out.printf(Locale.ROOT, "model %s, %s, encoder %s (encoder_hidden %d), %d virtual tokens, lr %g, "
+                            + "batch %d/%d, %d epochs max, budget %s, %d threads%n", modelDir, style, encoder.type().nemoName(),
                     encoder.encoderHidden(), virtualTokens, config.lr(), config.microBatch(), config.globalBatch(), epochs,
                     budget, threads);
             for (String task : tasks) {
                 TaskTemplate template = template(task, virtualTokens);
+                // a deep prompt sits in the KV cache: its examples have no virtual slots, and it takes positions
+                TaskTemplate examplesTemplate = deep ? template.withoutVirtualTokens() : template;
+                int maxTokens = modelConfig.maxPositions() - (deep ? virtualTokens : 0);
                 OptionalInt eos = OptionalInt.of(modelConfig.eosTokenId());
-                TuningExamples train = TuningExamples.read(dataDir.resolve(task).resolve("train.jsonl"), template, builder,
-                        modelConfig.maxPositions(), eos).limit(maxTrain);
-                TuningExamples validation = TuningExamples.read(dataDir.resolve(task).resolve("validation.jsonl"), template,
-                        builder, modelConfig.maxPositions(), eos).limit(maxValidation);
+                TuningExamples train = TuningExamples.read(dataDir.resolve(task).resolve("train.jsonl"), examplesTemplate,
+                        builder, maxTokens, eos).limit(maxTrain);
+                TuningExamples validation = TuningExamples.read(dataDir.resolve(task).resolve("validation.jsonl"),
+                        examplesTemplate, builder, maxTokens, eos).limit(maxValidation);
                 Map<String, Long> skipped = new LinkedHashMap<>();
                 train.skipped().forEach((k, v) -> skipped.put("train: " + k, v));
                 validation.skipped().forEach((k, v) -> skipped.put("validation: " + k, v));
@@ -136,10 +157,20 @@ public final class TuneCommand {
                                 + "%.3f (%d/%d, %.0f s)%n", task, train.prompts().size(), validation.prompts().size(),
                         skipped, zeroShot.score(), zeroShot.correct(), zeroShot.total(), zeroShotTime.toMillis() / 1000.0);
 
-                TaskTuning<io.tunestream.model.prompt.Prompt> spec = new TaskTuning<>(task, encoder, embeddings, hidden,
-                        encoder.initText().map(tokenizer::encode).orElse(new int[0]), train.prompts(),
-                        validation.prompts(), skipped,
-                        new DecoderTableObjective(session, virtualTokens, template.answerOnlyLoss()));
+                TaskTuning<io.tunestream.model.prompt.Prompt> spec;
+                if (deep) {
+                    // the prefix starts as the keys and values of the init text: rows 0.. of this table
+                    float[] textKeysAndValues = model.keysAndValues(tokenizer.encode(encoder.initText().orElseThrow()));
+                    int rows = textKeysAndValues.length / deepSession.rowWidth();
+                    spec = new TaskTuning<>(task, encoder, textKeysAndValues, deepSession.rowWidth(),
+                            java.util.stream.IntStream.range(0, rows).toArray(), train.prompts(), validation.prompts(),
+                            skipped, new DeepPromptObjective(deepSession, virtualTokens, template.answerOnlyLoss()));
+                } else {
+                    spec = new TaskTuning<>(task, encoder, embeddings, hidden,
+                            encoder.initText().map(tokenizer::encode).orElse(new int[0]), train.prompts(),
+                            validation.prompts(), skipped,
+                            new DecoderTableObjective(session, virtualTokens, template.answerOnlyLoss()));
+                }
                 long stepsPerEpoch = config.stepsPerEpoch(train.prompts().size());
                 Instant start = clock.instant();
                 Instant epochStart = start;
@@ -169,11 +200,14 @@ public final class TuneCommand {
                 Duration trainingTime = Duration.between(start, clock.instant());
                 CheckpointCodec.write(result.checkpoint(), out.resolve(task + ".ckpt"));
 
-                VirtualTokenTable table = new VirtualTokenTable(task, virtualTokens, hidden, result.table(), model.fingerprint());
-                ExactMatch tuned = ExactMatch.evaluate(generator, template, validation.fields(), Optional.of(table), maxNew,
-                        evalBatch);
+                ExactMatch tuned = deep
+                        ? ExactMatch.evaluate(generator, template, validation.fields(), DeepPromptTable.ofPeft(task,
+                        virtualTokens, modelConfig, result.table(), model.fingerprint()), maxNew, evalBatch)
+                        : ExactMatch.evaluate(generator, template, validation.fields(), Optional.of(new VirtualTokenTable(
+                        task, virtualTokens, hidden, result.table(), model.fingerprint())), maxNew, evalBatch);
                 TuningReport report = result.report();
-                System.out.printf(Locale.ROOT, "RESULT %s: exact match %.3f (%d/%d) p-tuned vs %.3f zero-shot; "
+                System.out.printf(Locale.ROOT, "RESULT %s: exact match %.3f (%d/%d) " + (deep ? "deep-prompt" : "p")
+                                + "-tuned vs %.3f zero-shot; "
                                 + "best epoch %d (validation loss %.4f), %d steps, %.1f min training, stop: %s%s%n", task,
                         tuned.score(), tuned.correct(), tuned.total(), zeroShot.score(), report.bestEpoch(),
                         report.bestValidationLoss(), report.steps(), trainingTime.toMillis() / 60000.0,
