@@ -15,7 +15,6 @@ import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 
@@ -109,14 +108,15 @@ final class TypedManifests {
         if (!isModel(value.getClass())) {
             return;
         }
-        List<Method> getters = new ArrayList<>();
+        // one getter per name: interfaces and covariant overrides add bridge methods
+        Map<String, Method> byName = new java.util.TreeMap<>();
         for (Method method : value.getClass().getMethods()) {
-            if (method.getParameterCount() == 0 && !Modifier.isStatic(method.getModifiers())
+            if (method.getParameterCount() == 0 && !Modifier.isStatic(method.getModifiers()) && !method.isBridge()
                     && method.getName().startsWith("get") && !method.getName().equals("getClass")) {
-                getters.add(method);
+                byName.merge(method.getName(), method, (a, b) -> a.isAnnotationPresent(Deprecated.class) ? a : b);
             }
         }
-        getters.sort(Comparator.comparing(Method::getName));
+        List<Method> getters = new ArrayList<>(byName.values());
         for (Method getter : getters) {
             Object field = invoke(getter, value, path);
             String name = Character.toLowerCase(getter.getName().charAt(3)) + getter.getName().substring(4);
