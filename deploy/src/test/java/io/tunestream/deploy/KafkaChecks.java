@@ -370,6 +370,14 @@ final class KafkaChecks {
                 if (!Keda.KAFKA_AUTH_PARAMETERS.contains(ref.parameter())) {
                     problems.add("TriggerAuthentication parameter " + ref.parameter() + " is not one the kafka scaler documents");
                 }
+                if (ref.parameter().equals("username")) {
+                    String login = bundle.find(io.fabric8.kubernetes.api.model.Secret.class, ref.name())
+                            .map(secret -> secret.getStringData().get(ref.key())).orElse(null);
+                    if (!KafkaResources.userName(AccessTable.Role.KEDA).equals(login)) {
+                        problems.add("KEDA logs in as " + login + " (secret " + ref.name() + "), not as the KafkaUser "
+                                + KafkaResources.userName(AccessTable.Role.KEDA));
+                    }
+                }
                 if (ref.parameter().equals("password") && !KafkaResources.userName(AccessTable.Role.KEDA).equals(ref.name())) {
                     problems.add("KEDA's password comes from secret " + ref.name() + ", not the KafkaUser "
                             + KafkaResources.userName(AccessTable.Role.KEDA) + "'s");
