@@ -215,6 +215,14 @@ final class KafkaChecks {
             problems.add("Kafka/" + KafkaResources.CLUSTER + ": version " + kafka.getSpec().getKafka().getVersion()
                     + ", the code's Kafka clients are " + clients);
         }
+        var pools = bundle.all(io.strimzi.api.kafka.model.nodepool.KafkaNodePool.class);
+        if (pools.isEmpty() || pools.stream().anyMatch(p -> !KafkaResources.CLUSTER.equals(p.getMetadata().getLabels().get("strimzi.io/cluster")))) {
+            problems.add("every KafkaNodePool must belong to the cluster " + KafkaResources.CLUSTER + " (found " + pools.size() + ")");
+        }
+        var roles = pools.stream().flatMap(p -> p.getSpec().getRoles().stream()).map(Enum::name).collect(Collectors.toSet());
+        if (!roles.containsAll(Set.of("CONTROLLER", "BROKER"))) {
+            problems.add("the node pools have roles " + roles + ": KRaft needs controllers and brokers");
+        }
         for (GenericKafkaListener listener : kafka.getSpec().getKafka().getListeners()) {
             if (!listener.isTls()) {
                 problems.add("Kafka listener " + listener.getName() + " is not TLS (no plaintext listener)");
