@@ -206,6 +206,72 @@ final class KafkaChecks {
         return problems;
     }
 
+    /**
+     * The registry's Kafka clients: kafkasql's bootstrap is the TLS listener; the properties file it loads
+     * (QUARKUS_CONFIG_LOCATIONS) holds only Kafka client keys under {@code apicurio.kafka.common.}, SASL_SSL
+     * with SCRAM-SHA-512 as the listener wants, and every {@code ${VAR}} it refers to is a variable of the
+     * container taken from a secret: the registry user's JAAS config and the cluster CA's password.
+     */
+    static List<String> registryClient(Bundle bundle) {
+        List<String> problems = new ArrayList<>();
+        Kafka kafka = bundle.get(Kafka.class, KafkaResources.CLUSTER);
+        String bootstrap = KafkaResources.CLUSTER + "-kafka-bootstrap:" + kafka.getSpec().getKafka().getListeners().get(0).getPort();
+        var deployment = bundle.get(io.fabric8.kubernetes.api.model.apps.Deployment.class, "registry");
+        PodTemplateSpec template = deployment.getSpec().getTemplate();
+        Container c = Checks.container(template, "registry");
+        Map<String, io.fabric8.kubernetes.api.model.EnvVar> env = new java.util.LinkedHashMap<>();
+        c.getEnv().forEach(v -> env.put(v.getName(), v));
+        if (!bootstrap.equals(Optional.ofNullable(env.get("APICURIO_KAFKASQL_BOOTSTRAP_SERVERS")).map(io.fabric8.kubernetes.api.model.EnvVar::getValue).orElse(null))) {
+            problems.add("Deployment/registry: APICURIO_KAFKASQL_BOOTSTRAP_SERVERS is not " + bootstrap);
+        }
+        String location = Optional.ofNullable(env.get("QUARKUS_CONFIG_LOCATIONS")).map(io.fabric8.kubernetes.api.model.EnvVar::getValue).orElse("");
+        var mount = c.getVolumeMounts().stream().filter(m -> location.startsWith(m.getMountPath() + "/")).findFirst();
+        var configMapName = mount.flatMap(m -> Checks.volume(template, m.getName())).map(v -> v.getConfigMap() == null ? null : v.getConfigMap().getName());
+        if (configMapName.isEmpty()) {
+            problems.add("Deployment/registry: QUARKUS_CONFIG_LOCATIONS " + location + " is not in a mounted ConfigMap");
+            return problems;
+        }
+        String file = location.substring(location.lastIndexOf('/') + 1);
+        String text = bundle.get(io.fabric8.kubernetes.api.model.ConfigMap.class, configMapName.get()).getData().get(file);
+        var properties = new java.util.Properties();
+        try {
+            properties.load(new java.io.StringReader(text == null ? "" : text));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        Set<String> clientKeys = new TreeSet<>(org.apache.kafka.clients.producer.ProducerConfig.configNames());
+        clientKeys.addAll(org.apache.kafka.clients.consumer.ConsumerConfig.configNames());
+        clientKeys.addAll(org.apache.kafka.clients.admin.AdminClientConfig.configNames());
+        String prefix = "apicurio.kafka.common.";
+        for (String key : properties.stringPropertyNames()) {
+            if (!key.startsWith(prefix) || !clientKeys.contains(key.substring(prefix.length()))) {
+                problems.add("registry " + file + ": " + key + " is not " + prefix + "<a Kafka client key>");
+            }
+        }
+        if (!"SASL_SSL".equals(properties.getProperty(prefix + "security.protocol"))
+                || !"SCRAM-SHA-512".equals(properties.getProperty(prefix + "sasl.mechanism"))) {
+            problems.add("registry " + file + ": the listener wants SASL_SSL with SCRAM-SHA-512");
+        }
+        java.util.regex.Matcher ref = java.util.regex.Pattern.compile("\\$\\{([A-Z0-9_]+)}").matcher(text == null ? "" : text);
+        Map<String, String> secretKeys = Map.of("REGISTRY_KAFKA_JAAS_CONFIG", "registry/sasl.jaas.config",
+                "REGISTRY_KAFKA_TRUSTSTORE_PASSWORD", KafkaResources.CLUSTER + "-cluster-ca-cert/ca.password");
+        Set<String> referenced = new TreeSet<>();
+        while (ref.find()) {
+            referenced.add(ref.group(1));
+            var variable = env.get(ref.group(1));
+            var secret = variable == null || variable.getValueFrom() == null ? null : variable.getValueFrom().getSecretKeyRef();
+            String source = secret == null ? null : secret.getName() + "/" + secret.getKey();
+            if (!java.util.Objects.equals(source, secretKeys.get(ref.group(1)))) {
+                problems.add("registry " + file + " refers to ${" + ref.group(1) + "}, which the container takes from "
+                        + source + ", expected " + secretKeys.get(ref.group(1)));
+            }
+        }
+        if (!referenced.equals(secretKeys.keySet())) {
+            problems.add("registry " + file + " refers to " + referenced + ", expected the secrets " + secretKeys.keySet());
+        }
+        return problems;
+    }
+
     /** Kafka in KRaft with node pools, the version of the Kafka clients the code is built on, no plaintext listener. */
     static List<String> cluster(Bundle bundle) {
         List<String> problems = new ArrayList<>();

@@ -62,6 +62,11 @@ class KafkaResourcesTest {
     }
 
     @Test
+    void shouldConnectTheRegistryToTheTlsListenerWithItsOwnUser() {
+        assertThat(KafkaChecks.registryClient(base)).isEmpty();
+    }
+
+    @Test
     void shouldRunTheCodesKafkaVersionInKraftWithNoPlaintextListener() {
         assertThat(KafkaChecks.cluster(base)).isEmpty();
     }

@@ -62,6 +62,7 @@ class OverlaysTest {
         problems.addAll(KafkaChecks.topics(rendered));
         problems.addAll(KafkaChecks.users(rendered));
         problems.addAll(KafkaChecks.registryUser(rendered));
+        problems.addAll(KafkaChecks.registryClient(rendered));
         problems.addAll(KafkaChecks.cluster(rendered));
         problems.addAll(KafkaChecks.clients(rendered));
         problems.addAll(KafkaChecks.autoscaling(rendered));
