@@ -5,7 +5,6 @@ import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.EnvFromSource;
 import io.fabric8.kubernetes.api.model.EnvVar;
-import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.PodSecurityContext;
 import io.fabric8.kubernetes.api.model.PodTemplateSpec;
@@ -314,9 +313,5 @@ final class Checks {
             return false;
         }
         return port.getIntVal() != null ? port.getIntVal() == number : "http".equals(port.getStrVal());
-    }
-
-    static String describe(HasMetadata resource) {
-        return resource.getKind() + "/" + resource.getMetadata().getName();
     }
 }

@@ -1,13 +1,19 @@
 package io.tunestream.deploy;
 
+import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.PodTemplateSpec;
+import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.strimzi.api.kafka.model.kafka.Kafka;
 import io.strimzi.api.kafka.model.kafka.listener.GenericKafkaListener;
 import io.strimzi.api.kafka.model.kafka.listener.KafkaListenerAuthenticationScramSha512;
 import io.strimzi.api.kafka.model.kafka.listener.KafkaListenerAuthenticationTls;
+import io.strimzi.api.kafka.model.nodepool.KafkaNodePool;
 import io.strimzi.api.kafka.model.topic.KafkaTopic;
 import io.strimzi.api.kafka.model.user.KafkaUser;
 import io.strimzi.api.kafka.model.user.KafkaUserAuthorizationSimple;
@@ -23,16 +29,28 @@ import io.strimzi.api.kafka.model.user.acl.AclRuleType;
 import io.tunestream.schemas.AccessTable;
 import io.tunestream.schemas.TopicSpec;
 import io.tunestream.schemas.Topics;
+import java.io.IOException;
+import java.io.StringReader;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
+import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.acl.AclBinding;
 import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.resource.PatternType;
@@ -216,15 +234,15 @@ final class KafkaChecks {
         List<String> problems = new ArrayList<>();
         Kafka kafka = bundle.get(Kafka.class, KafkaResources.CLUSTER);
         String bootstrap = KafkaResources.CLUSTER + "-kafka-bootstrap:" + kafka.getSpec().getKafka().getListeners().get(0).getPort();
-        var deployment = bundle.get(io.fabric8.kubernetes.api.model.apps.Deployment.class, "registry");
+        var deployment = bundle.get(Deployment.class, "registry");
         PodTemplateSpec template = deployment.getSpec().getTemplate();
         Container c = Checks.container(template, "registry");
-        Map<String, io.fabric8.kubernetes.api.model.EnvVar> env = new java.util.LinkedHashMap<>();
+        Map<String, EnvVar> env = new LinkedHashMap<>();
         c.getEnv().forEach(v -> env.put(v.getName(), v));
-        if (!bootstrap.equals(Optional.ofNullable(env.get("APICURIO_KAFKASQL_BOOTSTRAP_SERVERS")).map(io.fabric8.kubernetes.api.model.EnvVar::getValue).orElse(null))) {
+        if (!bootstrap.equals(Optional.ofNullable(env.get("APICURIO_KAFKASQL_BOOTSTRAP_SERVERS")).map(EnvVar::getValue).orElse(null))) {
             problems.add("Deployment/registry: APICURIO_KAFKASQL_BOOTSTRAP_SERVERS is not " + bootstrap);
         }
-        String location = Optional.ofNullable(env.get("QUARKUS_CONFIG_LOCATIONS")).map(io.fabric8.kubernetes.api.model.EnvVar::getValue).orElse("");
+        String location = Optional.ofNullable(env.get("QUARKUS_CONFIG_LOCATIONS")).map(EnvVar::getValue).orElse("");
         var mount = c.getVolumeMounts().stream().filter(m -> location.startsWith(m.getMountPath() + "/")).findFirst();
         var configMapName = mount.flatMap(m -> Checks.volume(template, m.getName())).map(v -> v.getConfigMap() == null ? null : v.getConfigMap().getName());
         if (configMapName.isEmpty()) {
@@ -232,16 +250,16 @@ final class KafkaChecks {
             return problems;
         }
         String file = location.substring(location.lastIndexOf('/') + 1);
-        String text = bundle.get(io.fabric8.kubernetes.api.model.ConfigMap.class, configMapName.get()).getData().get(file);
-        var properties = new java.util.Properties();
+        String text = bundle.get(ConfigMap.class, configMapName.get()).getData().get(file);
+        var properties = new Properties();
         try {
-            properties.load(new java.io.StringReader(text == null ? "" : text));
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            properties.load(new StringReader(text == null ? "" : text));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
-        Set<String> clientKeys = new TreeSet<>(org.apache.kafka.clients.producer.ProducerConfig.configNames());
-        clientKeys.addAll(org.apache.kafka.clients.consumer.ConsumerConfig.configNames());
-        clientKeys.addAll(org.apache.kafka.clients.admin.AdminClientConfig.configNames());
+        Set<String> clientKeys = new TreeSet<>(ProducerConfig.configNames());
+        clientKeys.addAll(ConsumerConfig.configNames());
+        clientKeys.addAll(AdminClientConfig.configNames());
         String prefix = "apicurio.kafka.common.";
         for (String key : properties.stringPropertyNames()) {
             if (!key.startsWith(prefix) || !clientKeys.contains(key.substring(prefix.length()))) {
@@ -252,7 +270,7 @@ final class KafkaChecks {
                 || !"SCRAM-SHA-512".equals(properties.getProperty(prefix + "sasl.mechanism"))) {
             problems.add("registry " + file + ": the listener wants SASL_SSL with SCRAM-SHA-512");
         }
-        java.util.regex.Matcher ref = java.util.regex.Pattern.compile("\\$\\{([A-Z0-9_]+)}").matcher(text == null ? "" : text);
+        Matcher ref = Pattern.compile("\\$\\{([A-Z0-9_]+)}").matcher(text == null ? "" : text);
         Map<String, String> secretKeys = Map.of("REGISTRY_KAFKA_JAAS_CONFIG", "registry/sasl.jaas.config",
                 "REGISTRY_KAFKA_TRUSTSTORE_PASSWORD", KafkaResources.CLUSTER + "-cluster-ca-cert/ca.password");
         Set<String> referenced = new TreeSet<>();
@@ -261,7 +279,7 @@ final class KafkaChecks {
             var variable = env.get(ref.group(1));
             var secret = variable == null || variable.getValueFrom() == null ? null : variable.getValueFrom().getSecretKeyRef();
             String source = secret == null ? null : secret.getName() + "/" + secret.getKey();
-            if (!java.util.Objects.equals(source, secretKeys.get(ref.group(1)))) {
+            if (!Objects.equals(source, secretKeys.get(ref.group(1)))) {
                 problems.add("registry " + file + " refers to ${" + ref.group(1) + "}, which the container takes from "
                         + source + ", expected " + secretKeys.get(ref.group(1)));
             }
@@ -281,7 +299,7 @@ final class KafkaChecks {
             problems.add("Kafka/" + KafkaResources.CLUSTER + ": version " + kafka.getSpec().getKafka().getVersion()
                     + ", the code's Kafka clients are " + clients);
         }
-        var pools = bundle.all(io.strimzi.api.kafka.model.nodepool.KafkaNodePool.class);
+        var pools = bundle.all(KafkaNodePool.class);
         if (pools.isEmpty() || pools.stream().anyMatch(p -> !KafkaResources.CLUSTER.equals(p.getMetadata().getLabels().get("strimzi.io/cluster")))) {
             problems.add("every KafkaNodePool must belong to the cluster " + KafkaResources.CLUSTER + " (found " + pools.size() + ")");
         }
@@ -306,14 +324,14 @@ final class KafkaChecks {
 
     /** The version of the kafka-clients jar the code runs on (what Kafka's AppInfoParser reports). */
     static String kafkaClientsVersion() {
-        var properties = new java.util.Properties();
-        try (var in = org.apache.kafka.clients.CommonClientConfigs.class.getResourceAsStream("/kafka/kafka-version.properties")) {
+        var properties = new Properties();
+        try (var in = CommonClientConfigs.class.getResourceAsStream("/kafka/kafka-version.properties")) {
             if (in == null) {
                 throw new AssertionError("kafka-clients has no kafka/kafka-version.properties");
             }
             properties.load(in);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
         return properties.getProperty("version");
     }
@@ -355,7 +373,7 @@ final class KafkaChecks {
     }
 
     private static void expect(List<String> problems, String where, Map<String, String> env, String name, String value) {
-        if (!java.util.Objects.equals(env.get(name), value)) {
+        if (!Objects.equals(env.get(name), value)) {
             problems.add(where + ": " + name + " is " + env.get(name) + ", expected " + value);
         }
     }
@@ -445,7 +463,7 @@ final class KafkaChecks {
                     problems.add("TriggerAuthentication parameter " + ref.parameter() + " is not one the kafka scaler documents");
                 }
                 if (ref.parameter().equals("username")) {
-                    String login = bundle.find(io.fabric8.kubernetes.api.model.Secret.class, ref.name())
+                    String login = bundle.find(Secret.class, ref.name())
                             .map(secret -> secret.getStringData().get(ref.key())).orElse(null);
                     if (!KafkaResources.userName(AccessTable.Role.KEDA).equals(login)) {
                         problems.add("KEDA logs in as " + login + " (secret " + ref.name() + "), not as the KafkaUser "
@@ -462,7 +480,7 @@ final class KafkaChecks {
     }
 
     private static String bundleNamespace(Bundle bundle) {
-        return bundle.all(io.fabric8.kubernetes.api.model.Namespace.class).stream().map(n -> n.getMetadata().getName())
+        return bundle.all(Namespace.class).stream().map(n -> n.getMetadata().getName())
                 .findFirst().orElse("tunestream");
     }
 }

@@ -3,7 +3,10 @@ package io.tunestream.deploy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.strimzi.api.kafka.model.user.KafkaUser;
+import io.strimzi.api.kafka.model.user.KafkaUserAuthorizationSimple;
 import io.tunestream.schemas.AccessTable;
+import java.nio.file.Files;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import org.apache.kafka.common.acl.AclOperation;
@@ -29,7 +32,7 @@ class KafkaResourcesTest {
     @Test
     void shouldNoticeAnAclTheTableDoesNotHave() {
         KafkaUser keda = base.get(KafkaUser.class, "keda");
-        var rules = ((io.strimzi.api.kafka.model.user.KafkaUserAuthorizationSimple) keda.getSpec().getAuthorization()).getAcls();
+        var rules = ((KafkaUserAuthorizationSimple) keda.getSpec().getAuthorization()).getAcls();
         rules.get(0).setOperations(List.of(io.strimzi.api.kafka.model.user.acl.AclOperation.DESCRIBE,
                 io.strimzi.api.kafka.model.user.acl.AclOperation.READ));
 
@@ -39,7 +42,7 @@ class KafkaResourcesTest {
 
     @Test
     void shouldReadTheStrimziRulesAsTheTablesPermissions() {
-        Set<KafkaChecks.Permission> serving = KafkaChecks.granted(base.get(KafkaUser.class, "serving"), new java.util.ArrayList<>());
+        Set<KafkaChecks.Permission> serving = KafkaChecks.granted(base.get(KafkaUser.class, "serving"), new ArrayList<>());
 
         assertThat(serving).contains(
                 new KafkaChecks.Permission(ResourceType.TOPIC, "requests", PatternType.LITERAL, AclOperation.READ),
@@ -50,9 +53,9 @@ class KafkaResourcesTest {
     @Test
     void shouldWriteWhatIsCommitted() throws Exception {
         // the generator's output is what k8s/base/kafka holds (run -Pwrite-k8s after changing Topics or AccessTable)
-        assertThat(java.nio.file.Files.readString(ManifestFiles.k8s().resolve("base/kafka/topics.yaml")))
+        assertThat(Files.readString(ManifestFiles.k8s().resolve("base/kafka/topics.yaml")))
                 .isEqualTo(KafkaResources.topicsYaml());
-        assertThat(java.nio.file.Files.readString(ManifestFiles.k8s().resolve("base/kafka/users.yaml")))
+        assertThat(Files.readString(ManifestFiles.k8s().resolve("base/kafka/users.yaml")))
                 .isEqualTo(KafkaResources.usersYaml());
     }
 
