@@ -1,5 +1,7 @@
-# The trainer (Quarkus) on NVIDIA GPUs (the image k8s/trainer.yaml runs).
+# The trainer (Quarkus) on NVIDIA GPUs (the image of the gpu overlay, k8s/overlays/gpu).
 #   docker build -f docker/trainer-gpu.Dockerfile -t tunestream/trainer-gpu:0.1.0 .
+# No model inside: the gpu overlay mounts the shared model volume (k8s/components/model-volume).
+# Runs as the non-root user 10001 (the pods' runAsUser) on a read-only root filesystem.
 FROM eclipse-temurin:17-jdk AS build
 WORKDIR /src
 COPY . .
@@ -12,11 +14,13 @@ RUN ./mvnw -B -ntp -Pgpu -pl trainer -am package -DskipTests \
 
 FROM nvidia/cuda:12.6.3-cudnn-runtime-ubuntu22.04
 RUN apt-get update && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --gid 10001 tunestream \
+ && useradd --uid 10001 --gid 10001 --home-dir /home/tunestream --create-home --shell /usr/sbin/nologin tunestream
 COPY --from=build /opt/tunestream /opt/tunestream
-COPY models/demo-gpt2 /opt/tunestream/models/demo-gpt2
-ENV TUNESTREAM_MODEL_DIR=/opt/tunestream/models/demo-gpt2 \
-    TUNESTREAM_EXECUTION_PROVIDER=CUDA \
+ENV TUNESTREAM_EXECUTION_PROVIDER=CUDA \
+    DJL_CACHE_DIR=/home/tunestream/.djl.ai \
     JAVA_TOOL_OPTIONS="-Donnxruntime.native.path=/opt/tunestream/ort-native -Dai.djl.offline=true"
+USER 10001:10001
 EXPOSE 8080
 ENTRYPOINT ["java", "-jar", "/opt/tunestream/trainer/quarkus-run.jar"]

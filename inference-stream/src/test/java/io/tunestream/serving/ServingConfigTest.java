@@ -146,27 +146,6 @@ class ServingConfigTest {
     }
 
     @Test
-    void shouldReadEveryVariableTheKubernetesDeploymentSets() throws Exception {
-        // a misspelt variable is silently ignored (the environment holds other programs' variables too)
-        Path manifest = Path.of(System.getProperty("tunestream.home", "..")).resolve("k8s/inference-stream.yaml");
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("name: (TUNESTREAM_[A-Z_]+)")
-                .matcher(Files.readString(manifest));
-        java.util.List<String> set = new java.util.ArrayList<>();
-        while (m.find()) {
-            set.add(m.group(1));
-        }
-
-        assertThat(set).contains("TUNESTREAM_BATCH_MAX_SIZE");
-        // and the ConfigMap both services read
-        m = java.util.regex.Pattern.compile("(TUNESTREAM_[A-Z_]+):").matcher(Files.readString(manifest.resolveSibling("config.yaml")));
-        while (m.find()) {
-            set.add(m.group(1));
-        }
-        assertThat(set).contains("TUNESTREAM_CUDA_DEVICE_ID");
-        assertThat(ServingConfig.environmentVariables()).containsAll(set);
-    }
-
-    @Test
     void shouldRejectANegativeParallelDecodeRowCount() throws Exception {
         Path f = file(required() + "decode.parallel.rows=-2\n");
 
