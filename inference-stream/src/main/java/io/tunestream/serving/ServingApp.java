@@ -12,6 +12,7 @@ import io.tunestream.schemas.Topics;
 import io.tunestream.schemas.kafka.KafkaPreflight;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.registry.RegistryConfig;
+import io.tunestream.schemas.registry.RegistryUnavailableException;
 import io.tunestream.serving.batch.BatchAnswerer;
 import io.tunestream.serving.batch.ModelLiveness;
 import io.tunestream.serving.model.ModelBatchAnswerer;
@@ -164,7 +165,12 @@ public final class ServingApp implements AutoCloseable {
         var required = AccessTable.topicOperations(AccessTable.Role.SERVING, names,
                 specs.stream().map(TopicSpec::name).toList());
         KafkaPreflight.check(client, required, PREFLIGHT_TIMEOUT);
-        KafkaPreflight.checkSchemas(client.registry(), specs);
+        try {
+            KafkaPreflight.checkSchemas(client.registry(), specs);
+        } catch (RegistryUnavailableException e) {
+            // an outage is not a missing schema: start, and let the inputs wait for the registry
+            LOG.warn("{}: {}; starting anyway, inputs wait for the registry", config.applicationId(), e.getMessage());
+        }
         try (Admin admin = Admin.create(client.adminProperties())) {
             int topicLimit = answersTopicLimit(admin, topics.answers());
             int producerLimit = Integer.parseInt(config.kafka().getOrDefault("producer.max.request.size",

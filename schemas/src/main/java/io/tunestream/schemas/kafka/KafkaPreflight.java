@@ -2,7 +2,9 @@ package io.tunestream.schemas.kafka;
 
 import io.tunestream.schemas.TopicSpec;
 import io.tunestream.schemas.registry.RegistryConfig;
+import io.tunestream.schemas.registry.RegistryUnavailableException;
 import io.tunestream.schemas.registry.SchemaRegistration;
+import io.tunestream.schemas.registry.SchemaRegistrationException;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.ArrayList;
@@ -127,9 +129,21 @@ public final class KafkaPreflight {
      * register them; {@code ingest setup} does).
      *
      * @throws KafkaPreflightException naming the missing artifacts and the registry
+     * @throws RegistryUnavailableException when the registry does not answer: nothing is known to be
+     *                                      missing (a service goes on, its inputs wait for the registry)
      */
     public static void checkSchemas(RegistryConfig registry, Collection<TopicSpec> topics) {
-        List<String> missing = new SchemaRegistration(registry).missingArtifacts(topics);
+        List<String> missing;
+        try {
+            missing = new SchemaRegistration(registry).missingArtifacts(topics);
+        } catch (SchemaRegistrationException e) {
+            if (e.status() == 0 || e.status() >= 500) {
+                // not a missing schema: the registry does not answer now (a service's inputs wait for it)
+                throw new RegistryUnavailableException("registry at " + registry.apiUrl()
+                        + " unreachable, schemas not checked: " + e.getMessage(), e);
+            }
+            throw e;
+        }
         if (!missing.isEmpty()) {
             throw new KafkaPreflightException("schemas " + missing + " are not registered at " + registry.apiUrl()
                     + " (register them with `ingest setup` as the admin principal)", null);

@@ -59,6 +59,19 @@ class KafkaPreflightIT {
     }
 
     @Test
+    void shouldTellAnUnreachableRegistryFromAMissingSchema() throws java.io.IOException {
+        int closedPort;
+        try (var socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            closedPort = socket.getLocalPort();
+        }
+        var registry = RegistryConfig.forRegistry("http://127.0.0.1:" + closedPort);
+
+        assertThatThrownBy(() -> KafkaPreflight.checkSchemas(registry, List.of(Topics.ANSWERS)))
+                .isInstanceOf(io.tunestream.schemas.registry.RegistryUnavailableException.class)
+                .hasMessageStartingWith("registry at " + registry.apiUrl() + " unreachable, schemas not checked");
+    }
+
+    @Test
     void shouldSayWhenTheBrokerCannotBeReachedInTime(PlatformEndpoints platform) {
         KafkaClientConfig kafka = new KafkaClientConfig("127.0.0.1:1", RegistryConfig.forRegistry(platform.registryUrl()));
         var properties = new java.util.HashMap<>(kafka.adminProperties());

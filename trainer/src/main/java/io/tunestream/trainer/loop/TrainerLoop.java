@@ -301,7 +301,12 @@ public final class TrainerLoop implements AutoCloseable {
         var names = new AccessTable.Names(topics.prefix(), "", groupId, "");
         KafkaPreflight.check(kafka, AccessTable.topicOperations(AccessTable.Role.TRAINER, names,
                 topics.specs().stream().map(TopicSpec::name).toList()), PREFLIGHT_TIMEOUT);
-        KafkaPreflight.checkSchemas(kafka.registry(), topics.specs());
+        try {
+            KafkaPreflight.checkSchemas(kafka.registry(), topics.specs());
+        } catch (RegistryUnavailableException e) {
+            // an outage is not a missing schema: start, and let the inputs wait for the registry
+            LOG.warn("trainer {}: {}; starting anyway, inputs wait for the registry", groupId, e.getMessage());
+        }
     }
 
     private void assign() {

@@ -10,6 +10,7 @@ import io.tunestream.devkit.junit.LocalPlatformExtension;
 import io.tunestream.schemas.DatasetSplit;
 import io.tunestream.schemas.LabelledExample;
 import io.tunestream.schemas.TopicsAdmin;
+import io.tunestream.schemas.registry.SchemaRegistration;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.registry.RegistryConfig;
 import io.tunestream.trainer.loop.LoopSettings;
@@ -61,6 +62,8 @@ class RegistryOutageIT {
         try (Admin admin = Admin.create(direct.adminProperties())) {
             new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30)).ensure(topics.specs());
         }
+        // the trainer only checks its topics and schemas: setup creates them, as `ingest setup` does
+        new SchemaRegistration(direct.registry()).registerAll(topics.specs());
         String task = "outage";
         try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(direct.producerProperties("outage-" + id))) {
             producer.send(new ProducerRecord<>(topics.templates(), task,
@@ -106,6 +109,8 @@ class RegistryOutageIT {
         try (Admin admin = Admin.create(direct.adminProperties())) {
             new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30)).ensure(topics.specs());
         }
+        // the trainer only checks its topics and schemas: setup creates them, as `ingest setup` does
+        new SchemaRegistration(direct.registry()).registerAll(topics.specs());
         String task = "outage";
         try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(direct.producerProperties("outage-" + id))) {
             producer.send(new ProducerRecord<>(topics.templates(), task,
@@ -152,6 +157,8 @@ class RegistryOutageIT {
         try (Admin admin = Admin.create(direct.adminProperties())) {
             new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30)).ensure(topics.specs());
         }
+        // the trainer only checks its topics and schemas: setup creates them, as `ingest setup` does
+        new SchemaRegistration(direct.registry()).registerAll(topics.specs());
         String task = "new-id";
         SimpleMeterRegistry meters = new SimpleMeterRegistry();
         StandInRunner runner = new StandInRunner();

@@ -16,6 +16,7 @@ import io.tunestream.schemas.ExampleKey;
 import io.tunestream.schemas.Feedback;
 import io.tunestream.schemas.LabelledExample;
 import io.tunestream.schemas.TopicsAdmin;
+import io.tunestream.schemas.registry.SchemaRegistration;
 import io.tunestream.schemas.Verdict;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.registry.AvroSerdes;
@@ -84,6 +85,8 @@ class TrainerFaultsIT {
         try (Admin admin = Admin.create(kafka.adminProperties())) {
             new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30)).ensure(topics.specs());
         }
+        // the trainer only checks its topics and schemas: setup creates them, as `ingest setup` does
+        new SchemaRegistration(kafka.registry()).registerAll(topics.specs());
         avro = new KafkaProducer<>(kafka.producerProperties(id + "-avro"));
         Map<String, Object> bytes = new HashMap<>(kafka.producerProperties(id + "-raw"));
         bytes.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());

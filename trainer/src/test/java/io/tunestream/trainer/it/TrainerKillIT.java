@@ -13,6 +13,7 @@ import io.tunestream.schemas.ExampleKey;
 import io.tunestream.schemas.LabelledExample;
 import io.tunestream.schemas.RunStatus;
 import io.tunestream.schemas.TopicsAdmin;
+import io.tunestream.schemas.registry.SchemaRegistration;
 import io.tunestream.schemas.TrainingRun;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.registry.AvroSerdes;
@@ -102,6 +103,8 @@ class TrainerKillIT {
         try (Admin admin = Admin.create(kafka.adminProperties())) {
             new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30)).ensure(topics.specs());
         }
+        // the trainer only checks its topics and schemas: setup creates them, as `ingest setup` does
+        new SchemaRegistration(kafka.registry()).registerAll(topics.specs());
         try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(kafka.producerProperties(id))) {
             producer.send(new ProducerRecord<>(topics.templates(), TASK,
                     Fixtures.template(TASK).setRetraining(Fixtures.retraining(2).build()).build()));
