@@ -8,7 +8,9 @@ import java.util.Optional;
 
 /**
  * Decides whether a published adapter can be applied to the serving model: same base model
- * (fingerprint), same width (hidden size), and a table whose shape and bytes agree with its splits.
+ * (fingerprint), same width (hidden size), a table whose shape and bytes agree with its splits, and
+ * only finite values (a NaN or infinity in one virtual token would turn every answer of the task
+ * into garbage, silently).
  */
 public final class AdapterCheck {
 
@@ -48,6 +50,13 @@ public final class AdapterCheck {
         if (table.getData().remaining() != expectedBytes) {
             return Optional.of(new Refusal("shape", id + ": table holds " + table.getData().remaining()
                     + " bytes, expected " + expectedBytes + " for " + shape + " " + table.getDtype()));
+        }
+        float[] values = TensorCodec.decode(table);
+        for (int i = 0; i < values.length; i++) {
+            if (!Float.isFinite(values[i])) {
+                return Optional.of(new Refusal("non_finite", id + ": table element [" + i / model.hiddenSize() + ", "
+                        + i % model.hiddenSize() + "] is " + values[i] + " (" + table.getDtype() + ")"));
+            }
         }
         return Optional.empty();
     }
