@@ -23,7 +23,8 @@ public final class HuggingFaceTextTokenizer implements TextTokenizer, AutoClosea
     /**
      * Loads {@code tokenizer.json} of a model directory.
      *
-     * @throws IllegalArgumentException if the file is missing
+     * @throws IllegalArgumentException if the file is missing or is not a tokenizer the binding can
+     *                                  load (its parser's reason, naming the file)
      */
     public static HuggingFaceTextTokenizer load(Path modelDir) {
         Path file = modelDir.resolve("tokenizer.json");
@@ -35,6 +36,9 @@ public final class HuggingFaceTextTokenizer implements TextTokenizer, AutoClosea
                     "addSpecialTokens", "false", "truncation", "false", "padding", "false")));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot load tokenizer " + file, e);
+        } catch (RuntimeException e) {
+            // the native parser's errors (malformed JSON, unknown model type) arrive as plain RuntimeExceptions
+            throw new IllegalArgumentException("cannot load tokenizer " + file + ": " + e.getMessage(), e);
         }
     }
 
