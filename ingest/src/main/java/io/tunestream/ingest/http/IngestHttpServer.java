@@ -9,10 +9,8 @@ import io.tunestream.ingest.ConnectionOptions;
 import io.tunestream.ingest.examples.ExampleIngestion;
 import io.tunestream.ingest.jsonl.JsonlFile;
 import io.tunestream.ingest.jsonl.LineProblem;
-import io.tunestream.ingest.jsonl.TaskFields;
 import io.tunestream.ingest.jsonl.TransactionalSender;
 import io.tunestream.ingest.requests.AnswerCollector;
-import io.tunestream.ingest.requests.OptionsMixin;
 import io.tunestream.ingest.template.TemplateCatalog;
 import io.tunestream.ingest.template.TemplateFile;
 import io.tunestream.ingest.template.TemplateFileException;
@@ -20,11 +18,9 @@ import io.tunestream.ingest.template.TemplateRegistration;
 import io.tunestream.schemas.Answer;
 import io.tunestream.schemas.DatasetSplit;
 import io.tunestream.schemas.Feedback;
-import io.tunestream.schemas.GenerationOptions;
 import io.tunestream.schemas.InferenceRequest;
 import io.tunestream.schemas.TaskTemplate;
 import io.tunestream.schemas.Topics;
-import io.tunestream.schemas.Verdict;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.registry.AvroSerdes;
 import java.io.BufferedReader;
@@ -36,12 +32,9 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -67,7 +60,6 @@ import org.apache.kafka.common.serialization.StringSerializer;
 public final class IngestHttpServer implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Set<String> ASK_KEYS = Set.of("request_id", "options", "adapter_version", "timeout_seconds");
 
     private final KafkaClientConfig kafka;
     private final Clock clock;
@@ -191,29 +183,14 @@ public final class IngestHttpServer implements AutoCloseable {
     }
 
     private Response ask(HttpExchange exchange, String body) throws IOException {
-        JsonNode json = JSON.readTree(body);
-        if (!(json instanceof ObjectNode)) {
-            return Response.error(400, "body must be a JSON object");
+        RequestBodies.Parsed<RequestBodies.Ask> parsed = RequestBodies.ask(body,
+                () -> TemplateCatalog.fromTopic(kafka, timeout), clock, timeout);
+        if (!parsed.ok()) {
+            return Response.error(parsed.status(), parsed.error());
         }
-        TaskFields.Result checked = new TaskFields(TemplateCatalog.fromTopic(kafka, timeout), false, ASK_KEYS)
-                .check(json, null);
-        if (!checked.ok()) {
-            return Response.error(422, checked.problem());
-        }
-        GenerationOptions options;
-        try {
-            options = json.has("options") ? OptionsMixin.fromJson(json.get("options"),
-                    GenerationOptions.newBuilder().build()) : GenerationOptions.newBuilder().build();
-        } catch (IllegalArgumentException e) {
-            return Response.error(422, e.getMessage());
-        }
-        String id = json.hasNonNull("request_id") ? json.get("request_id").asText() : UUID.randomUUID().toString();
-        Duration wait = json.has("timeout_seconds") ? Duration.ofSeconds(json.get("timeout_seconds").asLong()) : timeout;
-        InferenceRequest request = InferenceRequest.newBuilder().setRequestId(id)
-                .setTask(checked.checked().template().getTask()).setFields(checked.checked().fields())
-                .setOptions(options)
-                .setAdapterVersion(json.hasNonNull("adapter_version") ? json.get("adapter_version").asInt() : null)
-                .setCreatedAtMillis(clock.millis()).build();
+        InferenceRequest request = parsed.value().request();
+        String id = request.getRequestId();
+        Duration wait = parsed.value().answerWait();
         Answer answer;
         try (AnswerCollector answers = new AnswerCollector(kafka, clock, timeout);
              KafkaProducer<String, InferenceRequest> producer = new KafkaProducer<>(
@@ -243,45 +220,13 @@ public final class IngestHttpServer implements AutoCloseable {
     }
 
     private Response feedback(HttpExchange exchange, String body) throws IOException {
-        JsonNode json = JSON.readTree(body);
-        String requestId = json.path("request_id").asText("");
-        String task = json.path("taskname").asText("");
-        if (requestId.isEmpty() || task.isEmpty()) {
-            return Response.error(422, "request_id and taskname are required");
+        RequestBodies.Parsed<Feedback> parsed = RequestBodies.feedback(body,
+                () -> TemplateCatalog.fromTopic(kafka, timeout), clock);
+        if (!parsed.ok()) {
+            return Response.error(parsed.status(), parsed.error());
         }
-        TemplateCatalog templates = TemplateCatalog.fromTopic(kafka, timeout);
-        if (templates.find(task).isEmpty()) {
-            return Response.error(422, "unknown task '" + task + "' (known tasks: " + templates.knownTasks() + ")");
-        }
-        Verdict verdict;
-        try {
-            verdict = Verdict.valueOf(json.path("verdict").asText(""));
-        } catch (IllegalArgumentException e) {
-            return Response.error(422, "verdict must be one of ACCEPTED, REJECTED, CORRECTED, was "
-                    + json.path("verdict"));
-        }
-        if (verdict == Verdict.CORRECTED && !json.hasNonNull("correction")) {
-            return Response.error(422, "verdict CORRECTED needs a correction");
-        }
-        Map<String, String> fields = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = json.path("fields").fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> field = it.next();
-            fields.put(field.getKey(), field.getValue().asText());
-        }
-        if (!fields.isEmpty()) {
-            TaskFields.Result checked = new TaskFields(templates, false, Set.of()).check(task, fields);
-            if (!checked.ok()) {
-                return Response.error(422, checked.problem());
-            }
-        }
-        Feedback feedback = Feedback.newBuilder().setRequestId(requestId).setTask(task).setVerdict(verdict)
-                .setCorrection(verdict == Verdict.CORRECTED ? json.get("correction").asText() : null)
-                .setFields(fields)
-                .setAnswerText(json.hasNonNull("answer_text") ? json.get("answer_text").asText() : null)
-                // as the CLI's --adapter-version: which adapter produced the answer judged
-                .setAdapterVersion(json.hasNonNull("adapter_version") ? json.get("adapter_version").asInt() : null)
-                .setComment(json.path("comment").asText(""))
-                .setCreatedAtMillis(clock.millis()).build();
+        Feedback feedback = parsed.value();
+        String requestId = feedback.getRequestId();
         try (KafkaProducer<String, Feedback> producer = new KafkaProducer<>(
                 kafka.producerProperties("tunestream-ingest-http"), new StringSerializer(),
                 AvroSerdes.serializer(kafka.registry()))) {
@@ -292,7 +237,7 @@ public final class IngestHttpServer implements AutoCloseable {
             Thread.currentThread().interrupt();
             return Response.error(503, "interrupted");
         }
-        return new Response(200, JSON.createObjectNode().put("recorded", verdict.toString())
+        return new Response(200, JSON.createObjectNode().put("recorded", feedback.getVerdict().toString())
                 .put("request_id", requestId));
     }
 
