@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Timeout;
  * <p>Seeds ({@code AdapterCheckFuzzTestInputs/}) are adapters as the trainer publishes them
  * (float32, fp16, bf16) and the refusals of the serving tests.
  */
-@Timeout(5)
+@Timeout(30) // per input; the first one also pays for Jazzer's agent and class loading on a busy machine
 class AdapterCheckFuzzTest {
 
     static final ServingModelInfo MODEL = new ServingModelInfo("fuzz-model-sha256", 8, 128);

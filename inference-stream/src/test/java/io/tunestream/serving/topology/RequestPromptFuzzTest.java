@@ -39,7 +39,7 @@ import org.junit.jupiter.api.Timeout;
  * request fields ({@code name=value} items), options (maxNewTokens, minNewTokens, temperature, topK,
  * topP, repetitionPenalty), record key. Missing parts are empty; unparsable numbers are 0.
  */
-@Timeout(10)
+@Timeout(30) // per input; the first one also pays for Jazzer's agent and class loading on a busy machine
 class RequestPromptFuzzTest {
 
     private static final ServingModelInfo TINY_GPT2 = new ServingModelInfo("fingerprint", 64, 256);

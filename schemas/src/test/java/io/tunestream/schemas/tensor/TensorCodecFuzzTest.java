@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Timeout;
  * inputs under {@code TensorCodecFuzzTestInputs/<method>/}; {@code JAZZER_FUZZ=1} fuzzes (see
  * BENCHMARKS.md, "Fuzzing").
  */
-@Timeout(5)
+@Timeout(30) // per input; the first one also pays for Jazzer's agent and class loading on a busy machine
 class TensorCodecFuzzTest {
 
     /** fp16 values from 65520 up round to infinity (65504 is the largest finite, 65520 the tie, to even). */
