@@ -5,9 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.tunestream.model.prompt.VirtualTokenTable;
 import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.Topics;
 import io.tunestream.schemas.tensor.TensorCodec;
 import io.tunestream.serving.batch.ServingModelInfo;
 import io.tunestream.serving.serde.AvroBinarySerde;
+import java.lang.management.ManagementFactory;
 import java.util.Optional;
 import org.apache.kafka.common.errors.SerializationException;
 import org.junit.jupiter.api.Timeout;
@@ -17,7 +19,8 @@ import org.junit.jupiter.api.Timeout;
  * (as serving's adapter store reads them), are refused by the reader with a {@link
  * SerializationException}, refused by {@link AdapterCheck} with a reason, or accepted — and an
  * accepted adapter decodes to exactly the table the model needs (rows = sum of positive splits,
- * hidden-size columns, finite values), so nothing downstream meets a NaN or a shape surprise.
+ * hidden-size columns, finite values), so nothing downstream meets a NaN or a shape surprise;
+ * reading never allocates more than a few times the largest record, whatever the bytes declare.
  *
  * <p>Seeds ({@code AdapterCheckFuzzTestInputs/}) are adapters as the trainer publishes them
  * (float32, fp16, bf16) and the refusals of the serving tests.
@@ -29,14 +32,25 @@ class AdapterCheckFuzzTest {
     private static final AvroBinarySerde<AdapterVersion> SERDE =
             new AvroBinarySerde<>(AdapterVersion.class, AdapterVersion.getClassSchema());
 
+    /**
+     * What reading one record may allocate, whatever lengths it declares: a few times the largest
+     * record (Avro allocates a declared array block before reading it).
+     */
+    private static final long MAX_ALLOCATED_BYTES = 8L * Topics.LARGE_MESSAGE_BYTES;
+
     @FuzzTest(maxDuration = "3m")
     void anyAdapterRecordIsAcceptedWhole(byte[] input) {
         AdapterVersion adapter;
+        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long allocatedBefore = threads.getCurrentThreadAllocatedBytes();
         try {
             adapter = SERDE.decode(input);
         } catch (SerializationException e) {
             assertThat(e).hasMessageStartingWith("cannot read AdapterVersion from " + input.length + " bytes");
             return;
+        } finally {
+            assertThat(threads.getCurrentThreadAllocatedBytes() - allocatedBefore)
+                    .as("bytes allocated to read %d bytes", input.length).isLessThanOrEqualTo(MAX_ALLOCATED_BYTES);
         }
         Optional<AdapterCheck.Refusal> refusal = new AdapterCheck(MODEL).refusal(adapter);
         if (refusal.isPresent()) {
