@@ -59,15 +59,15 @@ class AdapterCheckFuzzTest {
             return;
         }
         assertThat(adapter.getVirtualTokenSplits()).as("splits of an accepted adapter").allMatch(split -> split >= 1);
-        int rows = adapter.getVirtualTokenSplits().stream().mapToInt(Integer::intValue).sum();
+        long rows = adapter.getVirtualTokenSplits().stream().mapToLong(Integer::longValue).sum();
         float[] values = TensorCodec.decode(adapter.getTable());
-        assertThat(values).as("table of an accepted adapter").hasSize(rows * MODEL.hiddenSize());
+        assertThat((long) values.length).as("table of an accepted adapter").isEqualTo(rows * MODEL.hiddenSize());
         for (int i = 0; i < values.length; i++) {
             assertThat(Float.isFinite(values[i])).as("element %d of an accepted adapter is %s", i, values[i]).isTrue();
         }
         // what serving's model answerer then builds from it
         VirtualTokenTable table = new VirtualTokenTable(adapter.getTask(), adapter.getTable().getShape().get(0),
                 adapter.getHiddenSize(), values, adapter.getModelFingerprint());
-        assertThat(table.rows()).isEqualTo(rows);
+        assertThat((long) table.rows()).isEqualTo(rows);
     }
 }
