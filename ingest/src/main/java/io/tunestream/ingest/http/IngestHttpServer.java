@@ -50,7 +50,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
  *   <li>{@code POST /examples?split=TRAIN&task=T} — a JSONL body; 200 {@code {"sent": n, "rejected":
  *       m, "problems": ["body:LINE: reason", …]}} (valid lines are sent, in transactions);</li>
  *   <li>{@code POST /ask} — {@code {"taskname": …, <fields>…, "options": {…}, "request_id": …,
- *       "timeout_seconds": 60}}; 200 with the answer, 422 for an unknown task or bad fields, 504
+ *       "timeout_seconds": 60}} (1 to 3600); 200 with the answer, 422 for an unknown task, bad fields or options, 504
  *       when no answer came in time;</li>
  *   <li>{@code POST /feedback} — {@code {"request_id", "taskname", "verdict": "ACCEPTED" |
  *       "REJECTED" | "CORRECTED", "correction", "fields": {…}, "answer_text", "adapter_version", "comment"}}.</li>

@@ -28,6 +28,8 @@ import java.util.function.Supplier;
 final class RequestBodies {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The longest an {@code /ask} may wait for its answer: an hour. */
+    static final long MAX_TIMEOUT_SECONDS = 3600;
     private static final Set<String> ASK_KEYS = Set.of("request_id", "options", "adapter_version", "timeout_seconds");
 
     /** A checked body: {@code value}, or {@code status} and {@code error} when the client must fix it. */
@@ -76,7 +78,17 @@ final class RequestBodies {
             return Parsed.rejected(422, e.getMessage());
         }
         String id = json.hasNonNull("request_id") ? json.get("request_id").asText() : UUID.randomUUID().toString();
-        Duration wait = json.has("timeout_seconds") ? Duration.ofSeconds(json.get("timeout_seconds").asLong()) : defaultWait;
+        Duration wait = defaultWait;
+        if (json.has("timeout_seconds")) {
+            // asLong() made an object or a string 0 s, and a negative or huge value is no deadline either
+            JsonNode seconds = json.get("timeout_seconds");
+            if (!seconds.isIntegralNumber() || !seconds.canConvertToLong() || seconds.longValue() < 1
+                    || seconds.longValue() > MAX_TIMEOUT_SECONDS) {
+                return Parsed.rejected(422, "timeout_seconds must be a whole number from 1 to " + MAX_TIMEOUT_SECONDS
+                        + ", was " + seconds);
+            }
+            wait = Duration.ofSeconds(seconds.longValue());
+        }
         InferenceRequest request = InferenceRequest.newBuilder().setRequestId(id)
                 .setTask(checked.checked().template().getTask()).setFields(checked.checked().fields())
                 .setOptions(options)
