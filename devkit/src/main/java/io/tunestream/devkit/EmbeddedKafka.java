@@ -22,6 +22,9 @@ import kafka.server.KafkaRaftServer;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
+import org.apache.kafka.clients.admin.ScramCredentialInfo;
+import org.apache.kafka.clients.admin.ScramMechanism;
+import org.apache.kafka.clients.admin.UserScramCredentialUpsertion;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.utils.Time;
 import org.apache.kafka.common.utils.Utils;
@@ -45,18 +48,22 @@ public final class EmbeddedKafka implements AutoCloseable {
     private static final int NODE_ID = 1;
     private static final String BROKER_LISTENER = "PLAINTEXT";
     private static final String CONTROLLER_LISTENER = "CONTROLLER";
+    private static final String SECURED_LISTENER = "SASL_SSL";
 
     private final KafkaRaftServer server;
     private final String bootstrapServers;
     private final Path dataDirectory;
     private final boolean deleteDataOnClose;
+    private final Optional<BrokerSecurity> security;
     private boolean closed;
 
-    private EmbeddedKafka(KafkaRaftServer server, String bootstrapServers, Path dataDirectory, boolean deleteDataOnClose) {
+    private EmbeddedKafka(KafkaRaftServer server, String bootstrapServers, Path dataDirectory, boolean deleteDataOnClose,
+                          Optional<BrokerSecurity> security) {
         this.server = server;
         this.bootstrapServers = bootstrapServers;
         this.dataDirectory = dataDirectory;
         this.deleteDataOnClose = deleteDataOnClose;
+        this.security = security;
     }
 
     /** Starts a broker with free ports, a temporary data directory and the default settings. */
@@ -91,13 +98,17 @@ public final class EmbeddedKafka implements AutoCloseable {
 
         KafkaRaftServer server = null;
         try {
+            config.security().ifPresent(BrokerSecurity::ensureMaterial);
             KafkaConfig kafkaConfig = new KafkaConfig(brokerProperties(config, port, controllerPort, dataDirectory), false);
-            formatStorage(kafkaConfig, dataDirectory);
+            formatStorage(kafkaConfig, dataDirectory, config.security());
             server = new KafkaRaftServer(kafkaConfig, Time.SYSTEM);
             server.startup();
-            awaitReady(bootstrapServers, config.startTimeout());
-            LOG.info("Kafka broker ready on {} (data in {})", bootstrapServers, dataDirectory);
-            return new EmbeddedKafka(server, bootstrapServers, dataDirectory, temporary);
+            awaitReady(adminClientProperties(bootstrapServers, config.security()), config.startTimeout());
+            LOG.info("Kafka broker ready on {} ({}; data in {})", bootstrapServers, config.security()
+                    .map(s -> "SASL_SSL " + BrokerSecurity.MECHANISM + ", ACLs, super user User:" + s.superUser()
+                            + ", certificates in " + s.directory())
+                    .orElse("PLAINTEXT"), dataDirectory);
+            return new EmbeddedKafka(server, bootstrapServers, dataDirectory, temporary, config.security());
         } catch (RuntimeException e) {
             stopQuietly(server, e);
             if (temporary) {
@@ -118,6 +129,64 @@ public final class EmbeddedKafka implements AutoCloseable {
         return dataDirectory;
     }
 
+    /** The secured broker's certificates and super user; empty for a PLAINTEXT broker. */
+    public Optional<BrokerSecurity> security() {
+        return security;
+    }
+
+    /**
+     * Kafka client properties of the admin principal (the super user on a secured broker):
+     * bootstrap servers and, when secured, SASL_SSL with its credentials. Holds a secret: never log it.
+     */
+    public Map<String, Object> adminClientProperties() {
+        return adminClientProperties(bootstrapServers, security);
+    }
+
+    private static Map<String, Object> adminClientProperties(String bootstrapServers, Optional<BrokerSecurity> security) {
+        Map<String, Object> properties = new LinkedHashMap<>();
+        security.ifPresent(s -> properties.putAll(s.kafkaClientProperties(s.superUser(), s.superUserPassword())));
+        properties.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        return properties;
+    }
+
+    /**
+     * Creates (or renews, with the password kept in its file) the SCRAM user {@code name} on this secured broker, as
+     * the super user, and returns its Tunestream client settings ({@code sasl.username},
+     * {@code sasl.password.file}, truststore; see {@link BrokerSecurity#clientSettings}). The user
+     * has no ACL yet: grant it what its role needs.
+     *
+     * @throws IllegalStateException on a PLAINTEXT broker, or when the broker refuses or does not answer
+     */
+    public Map<String, String> createScramUser(String name, Duration timeout) {
+        BrokerSecurity secured = security.orElseThrow(() -> new IllegalStateException(
+                "the broker on " + bootstrapServers + " is not secured: it has no SCRAM users"));
+        BrokerSecurity.requireUserName(name);
+        // a kept password file is reused: a restarted platform's clients then log in with either the old or
+        // the re-salted credential, whichever the broker has applied
+        Path passwordFile = secured.passwordFile(name);
+        String password = Files.exists(passwordFile) ? BrokerSecurity.readSecret(passwordFile) : BrokerSecurity.randomSecret();
+        Map<String, Object> admin = new LinkedHashMap<>(adminClientProperties());
+        admin.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis());
+        admin.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) timeout.toMillis());
+        try (Admin client = Admin.create(admin)) {
+            client.alterUserScramCredentials(List.of(new UserScramCredentialUpsertion(name,
+                            new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096), password)))
+                    .all().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            BrokerSecurity.writeSecret(secured.passwordFile(name), password);
+            awaitCredential(client, name, timeout);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while creating SCRAM user " + name, e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("SCRAM user " + name + " could not be created on " + bootstrapServers
+                    + ": " + describe(e), e);
+        } catch (IOException e) {
+            throw new UncheckedIOException("SCRAM user " + name + " created but its password file "
+                    + secured.passwordFile(name) + " could not be written", e);
+        }
+        return secured.clientSettings(name);
+    }
+
     /** Shuts the broker down, waits for it to stop and deletes a temporary data directory. Idempotent. */
     @Override
     public synchronized void close() {
@@ -136,6 +205,28 @@ public final class EmbeddedKafka implements AutoCloseable {
             }
         }
         LOG.info("Kafka broker on {} stopped", bootstrapServers);
+    }
+
+    /**
+     * The controller commits the credential; the broker applies it a moment later. Returns once the
+     * broker describes it (it answers from the metadata it applied), so the user can log in.
+     */
+    private static void awaitCredential(Admin client, String name, Duration timeout)
+            throws InterruptedException, ExecutionException, TimeoutException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            try {
+                client.describeUserScramCredentials(List.of(name)).description(name)
+                        .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                return;
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof org.apache.kafka.common.errors.ResourceNotFoundException)
+                        || System.nanoTime() > deadline) {
+                    throw e;
+                }
+            }
+            Thread.sleep(20);
+        }
     }
 
     static Map<String, String> brokerProperties(EmbeddedKafkaConfig config, int port, int controllerPort, Path dataDirectory) {
@@ -175,11 +266,13 @@ public final class EmbeddedKafka implements AutoCloseable {
         properties.put("num.recovery.threads.per.data.dir", "1");
         properties.put("log.cleaner.threads", "1");
         properties.put("log.cleaner.dedupe.buffer.size", String.valueOf(4 * 1024 * 1024));
+        config.security().ifPresent(security -> properties.putAll(security.brokerProperties(SECURED_LISTENER,
+                CONTROLLER_LISTENER, host, port, controllerPort)));
         properties.putAll(config.brokerProperties());
         return properties;
     }
 
-    private static void formatStorage(KafkaConfig kafkaConfig, Path dataDirectory) {
+    private static void formatStorage(KafkaConfig kafkaConfig, Path dataDirectory, Optional<BrokerSecurity> security) {
         String directory = dataDirectory.toString();
         // A kept data directory is formatted once; later starts reuse its cluster id.
         Optional<String> existingClusterId;
@@ -201,6 +294,8 @@ public final class EmbeddedKafka implements AutoCloseable {
                 .setControllerListenerName(CONTROLLER_LISTENER)
                 .setReleaseVersion(MetadataVersion.latestProduction())
                 .setIgnoreFormatted(true);
+        // KIP-900: the super user's credential is in the first metadata, before any request arrives
+        security.ifPresent(s -> formatter.setScramArguments(List.of(s.scramBootstrapArgument())));
         try {
             formatter.run();
         } catch (Exception e) {
@@ -215,11 +310,10 @@ public final class EmbeddedKafka implements AutoCloseable {
         return text.isEmpty() ? "" : " (formatter said: " + text.replace(System.lineSeparator(), " ") + ")";
     }
 
-    private static void awaitReady(String bootstrapServers, Duration timeout) {
-        Map<String, Object> adminConfig = Map.of(
-                AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()),
-                AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+    private static void awaitReady(Map<String, Object> clientProperties, Duration timeout) {
+        Map<String, Object> adminConfig = new LinkedHashMap<>(clientProperties);
+        adminConfig.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+        adminConfig.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
         try (Admin admin = Admin.create(adminConfig)) {
             admin.describeCluster(new DescribeClusterOptions().timeoutMs((int) Math.min(Integer.MAX_VALUE, timeout.toMillis())))
                     .nodes()

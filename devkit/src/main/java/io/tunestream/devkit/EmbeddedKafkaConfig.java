@@ -21,6 +21,8 @@ import java.util.Optional;
  * @param startTimeout      how long the broker may take to start (its {@code server.max.startup.time.ms})
  *                          and then to answer a describe-cluster call
  * @param brokerProperties  further broker settings; they override the devkit's defaults
+ * @param security          empty: one PLAINTEXT listener, no authorizer; present: the secured
+ *                          broker of {@link BrokerSecurity} (SASL_SSL, SCRAM, TLS, ACLs)
  */
 public record EmbeddedKafkaConfig(
         int port,
@@ -28,7 +30,8 @@ public record EmbeddedKafkaConfig(
         Optional<Path> dataDirectory,
         int messageMaxBytes,
         Duration startTimeout,
-        Map<String, String> brokerProperties) {
+        Map<String, String> brokerProperties,
+        Optional<BrokerSecurity> security) {
 
     /** Big enough for a p-tuning adapter or a batch of prompts in one record. */
     public static final int DEFAULT_MESSAGE_MAX_BYTES = 16 * 1024 * 1024;
@@ -49,6 +52,19 @@ public record EmbeddedKafkaConfig(
             throw new IllegalArgumentException("startTimeout must be positive, was " + startTimeout);
         }
         brokerProperties = Map.copyOf(Objects.requireNonNull(brokerProperties, "brokerProperties"));
+        Objects.requireNonNull(security, "security");
+    }
+
+    /** A PLAINTEXT broker. */
+    public EmbeddedKafkaConfig(int port, int controllerPort, Optional<Path> dataDirectory, int messageMaxBytes,
+                               Duration startTimeout, Map<String, String> brokerProperties) {
+        this(port, controllerPort, dataDirectory, messageMaxBytes, startTimeout, brokerProperties, Optional.empty());
+    }
+
+    /** A copy that starts the secured broker with {@code brokerSecurity}'s certificates and super user. */
+    public EmbeddedKafkaConfig withSecurity(BrokerSecurity brokerSecurity) {
+        return new EmbeddedKafkaConfig(port, controllerPort, dataDirectory, messageMaxBytes, startTimeout,
+                brokerProperties, Optional.of(brokerSecurity));
     }
 
     /** Free ports, a temporary data directory, 16 MB records, 60 s to start. */
@@ -57,29 +73,29 @@ public record EmbeddedKafkaConfig(
     }
 
     public EmbeddedKafkaConfig withPort(int newPort) {
-        return new EmbeddedKafkaConfig(newPort, controllerPort, dataDirectory, messageMaxBytes, startTimeout, brokerProperties);
+        return new EmbeddedKafkaConfig(newPort, controllerPort, dataDirectory, messageMaxBytes, startTimeout, brokerProperties, security);
     }
 
     public EmbeddedKafkaConfig withControllerPort(int newControllerPort) {
-        return new EmbeddedKafkaConfig(port, newControllerPort, dataDirectory, messageMaxBytes, startTimeout, brokerProperties);
+        return new EmbeddedKafkaConfig(port, newControllerPort, dataDirectory, messageMaxBytes, startTimeout, brokerProperties, security);
     }
 
     public EmbeddedKafkaConfig withDataDirectory(Path directory) {
-        return new EmbeddedKafkaConfig(port, controllerPort, Optional.of(directory), messageMaxBytes, startTimeout, brokerProperties);
+        return new EmbeddedKafkaConfig(port, controllerPort, Optional.of(directory), messageMaxBytes, startTimeout, brokerProperties, security);
     }
 
     public EmbeddedKafkaConfig withMessageMaxBytes(int bytes) {
-        return new EmbeddedKafkaConfig(port, controllerPort, dataDirectory, bytes, startTimeout, brokerProperties);
+        return new EmbeddedKafkaConfig(port, controllerPort, dataDirectory, bytes, startTimeout, brokerProperties, security);
     }
 
     public EmbeddedKafkaConfig withStartTimeout(Duration timeout) {
-        return new EmbeddedKafkaConfig(port, controllerPort, dataDirectory, messageMaxBytes, timeout, brokerProperties);
+        return new EmbeddedKafkaConfig(port, controllerPort, dataDirectory, messageMaxBytes, timeout, brokerProperties, security);
     }
 
     /** A copy with one more broker setting (e.g. {@code auto.create.topics.enable=false}). */
     public EmbeddedKafkaConfig withBrokerProperty(String name, String value) {
         Map<String, String> properties = new LinkedHashMap<>(brokerProperties);
         properties.put(Objects.requireNonNull(name, "name"), Objects.requireNonNull(value, "value"));
-        return new EmbeddedKafkaConfig(port, controllerPort, dataDirectory, messageMaxBytes, startTimeout, properties);
+        return new EmbeddedKafkaConfig(port, controllerPort, dataDirectory, messageMaxBytes, startTimeout, properties, security);
     }
 }

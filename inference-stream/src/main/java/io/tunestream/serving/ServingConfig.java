@@ -1,5 +1,6 @@
 package io.tunestream.serving;
 
+import io.tunestream.schemas.kafka.KafkaClientSettings;
 import io.tunestream.model.onnx.RuntimeConfig;
 
 import io.tunestream.serving.topology.BatchingSettings;
@@ -8,20 +9,24 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import io.smallrye.config.PropertiesConfigSource;
+import io.smallrye.config.SmallRyeConfig;
+import io.smallrye.config.SmallRyeConfigBuilder;
+import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Properties;
 import java.util.Set;
+import org.eclipse.microprofile.config.spi.ConfigSource;
 import java.util.function.Function;
 
 /**
- * Configuration of the serving app: a properties file, then environment variables
+ * Configuration of the serving app, read with SmallRye Config: a properties file, then environment variables
  * ({@code TUNESTREAM_} + the key in upper case with dots as underscores, e.g.
- * {@code TUNESTREAM_BATCH_MAX_SIZE}) override it. Validated when loaded; an error names the key and
+ * {@code TUNESTREAM_BATCH_MAX_SIZE}) override it; unknown file keys are refused. Validated when loaded; an error names the key and
  * its environment variable. Keys starting with {@code kafka.} are passed to Kafka Streams without
  * the prefix (e.g. {@code kafka.max.poll.interval.ms}).
  *
@@ -46,27 +51,58 @@ import java.util.function.Function;
  * @param streamThreads            {@code stream.threads}: Kafka Streams threads (default 1)
  * @param httpPort                 {@code http.port}: port of /metrics, /health/live, /health/ready (default 8081; 0 picks one)
  * @param topicPrefix              {@code topics.prefix}: put in front of every topic name (default empty)
- * @param kafka                    {@code kafka.*}: further Kafka Streams properties
+ * @param batchTimeout             {@code batch.timeout.ms}: a batch still running this long is cancelled and its
+ *                                 requests answered TIMEOUT (default 30000)
+ * @param cancelGrace              {@code batch.cancel.grace.ms}: a cancelled model call not returned this long after
+ *                                 makes /health/live fail (default 10000)
+ * @param requestMaxAge            {@code request.max.age.ms}: older requests are answered EXPIRED (default 0: off)
+ * @param maxBufferedRequests      {@code buffer.max.requests}: buffered requests per partition above which the
+ *                                 stream thread holds input back (default 1000; at least batch.max.size)
+ * @param bufferFullMaxWait        {@code buffer.full.max.wait.ms}: longest hold per record while over it (default
+ *                                 1000, at most 5000: well under the transaction timeout)
+ * @param dedupeWindow             {@code dedupe.window.ms}: a request id answered this recently is not answered
+ *                                 again (default 600000; 0: off)
+ * @param batchRetries             {@code batch.retries}: retries of a transient model failure (out of memory: split
+ *                                 the batch) before error answers (default 2)
+ * @param modelQueueCapacity       {@code model.queue.capacity}: batches waiting for a model worker; when full a
+ *                                 batch stays buffered and is tried again (default 16)
+ * @param kafka                    {@code kafka.*}: further Kafka Streams properties, security ones included
+ *                                 ({@code kafka.security.protocol}, {@code kafka.sasl.*}, {@code kafka.ssl.*}; see
+ *                                 {@link KafkaClientSettings}), which every client of the app gets, its admin client too
  */
 public record ServingConfig(String bootstrapServers, String registryUrl, Path modelDir, String executionProvider, int cudaDeviceId,
                             int threads, int parallelDecodeRows, int modelWorkers, int maxBatchSize, Duration maxWait, int maxBatchesPerPunctuation,
                             int maxBatchesInFlight,
                             int keepAdapterVersions, int maxPromptChars, String applicationId, Path stateDir,
-                            int streamThreads, int httpPort, String topicPrefix, Map<String, String> kafka) {
+                            int streamThreads, int httpPort, String topicPrefix, Duration batchTimeout,
+                            Duration cancelGrace, Duration requestMaxAge, int maxBufferedRequests,
+                            Duration bufferFullMaxWait, Duration dedupeWindow, int batchRetries,
+                            int modelQueueCapacity, Map<String, String> kafka) {
 
     public static final String ENV_PREFIX = "TUNESTREAM_";
+    private static final int KAFKA_FILE_ORDINAL = 50;
+    private static final int FILE_ORDINAL = 100;
+    private static final int ENV_ORDINAL = 300;
     private static final String KAFKA_PREFIX = "kafka.";
     private static final Set<String> KEYS = Set.of("bootstrap.servers", "registry.url", "model.dir",
             "execution.provider", "cuda.device.id", "threads", "decode.parallel.rows", "model.workers", "batch.max.size", "batch.max.wait.ms",
             "batch.max.per.punctuation", "batch.max.in.flight",
             "adapters.keep.versions", "request.max.prompt.chars", "application.id", "state.dir", "stream.threads",
-            "http.port", "topics.prefix");
+            "http.port", "topics.prefix", "batch.timeout.ms", "batch.cancel.grace.ms", "request.max.age.ms",
+            "buffer.max.requests", "buffer.full.max.wait.ms", "dedupe.window.ms", "batch.retries",
+            "model.queue.capacity");
 
     public ServingConfig {
         Objects.requireNonNull(modelDir, "modelDir");
         Objects.requireNonNull(maxWait, "maxWait");
         Objects.requireNonNull(stateDir, "stateDir");
         kafka = Map.copyOf(kafka);
+        KafkaClientSettings.of(kafka); // checked at start: a bad security setting names its key
+    }
+
+    /** The client settings every Kafka client of the app shares (security resolved: do not log them). */
+    public KafkaClientSettings kafkaClient() {
+        return KafkaClientSettings.of(kafka);
     }
 
     /** The environment variables this config reads, one per key. */
@@ -80,49 +116,68 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
     }
 
     /**
-     * Reads {@code file} (if given), applies the overrides found in {@code env}, validates.
+     * Reads {@code file} (if given), applies the overrides found in {@code env}, validates. SmallRye Config
+     * reads the file and layers the sources: the environment (ordinal 300) over the file (ordinal 100).
      *
      * @throws IllegalArgumentException naming the key (and its environment variable) of a bad or missing value
      */
     public static ServingConfig load(Optional<Path> file, Map<String, String> env) {
-        var values = new LinkedHashMap<String, String>();
-        file.ifPresent(f -> values.putAll(readProperties(f)));
+        var sources = new ArrayList<ConfigSource>();
+        // the shared Kafka client file (TUNESTREAM_KAFKA_CONFIG): under the app's own file, which may override it
+        var kafkaFile = new HashMap<String, String>();
+        Optional.ofNullable(env.get(KafkaClientSettings.CONFIG_FILE_ENV)).filter(f -> !f.isBlank())
+                .ifPresent(f -> KafkaClientSettings.readProperties(Path.of(f), KafkaClientSettings.CONFIG_FILE_ENV)
+                        .forEach((k, v) -> kafkaFile.put(KAFKA_PREFIX + k, v)));
+        sources.add(new PropertiesConfigSource(kafkaFile, KafkaClientSettings.CONFIG_FILE_ENV, KAFKA_FILE_ORDINAL));
+        if (file.isPresent()) {
+            try {
+                sources.add(new PropertiesConfigSource(file.get().toUri().toURL(), FILE_ORDINAL));
+            } catch (IOException e) {
+                throw new IllegalArgumentException("config file " + file.get() + " cannot be read: " + e.getMessage(),
+                        e);
+            }
+        }
+        // only the variables of known keys: the environment holds other programs' variables too
+        var overrides = new HashMap<String, String>();
         for (String key : KEYS) {
             String override = env.get(envName(key));
             if (override != null) {
-                values.put(key, override);
+                overrides.put(key, override);
             }
         }
-        return fromMap(values);
-    }
-
-    private static Map<String, String> readProperties(Path file) {
-        var properties = new Properties();
-        try (java.io.Reader reader = Files.newBufferedReader(file)) {
-            properties.load(reader);
-        } catch (IOException e) {
-            throw new IllegalArgumentException("config file " + file + " cannot be read: " + e.getMessage(), e);
+        for (String key : KafkaClientSettings.ENVIRONMENT_KEYS) {
+            String override = env.get(KafkaClientSettings.envName(key));
+            if (override != null) {
+                overrides.put(KAFKA_PREFIX + key, override);
+            }
         }
-        var map = new HashMap<String, String>();
-        properties.stringPropertyNames().forEach(k -> map.put(k, properties.getProperty(k).trim()));
-        return map;
+        sources.add(new PropertiesConfigSource(overrides, "environment (" + ENV_PREFIX + "*)", ENV_ORDINAL));
+        return from(sources);
     }
 
     /** Validates {@code values} (keys as in the file). */
     public static ServingConfig fromMap(Map<String, String> values) {
-        for (String key : values.keySet()) {
-            if (!KEYS.contains(key) && !key.startsWith(KAFKA_PREFIX)) {
-                throw new IllegalArgumentException("config key '" + key + "' is unknown; known keys: "
-                        + new java.util.TreeSet<>(KEYS) + " and kafka.*");
+        return from(List.of(new PropertiesConfigSource(values, "map", FILE_ORDINAL)));
+    }
+
+    private static ServingConfig from(List<ConfigSource> sources) {
+        for (ConfigSource source : sources) {
+            for (String key : source.getPropertyNames()) {
+                if (!KEYS.contains(key) && !key.startsWith(KAFKA_PREFIX)) {
+                    throw new IllegalArgumentException("config key '" + key + "' is unknown; known keys: "
+                            + new java.util.TreeSet<>(KEYS) + " and kafka.*");
+                }
             }
         }
+        // no default sources (system properties, environment by SmallRye's own naming) and no ${} expansion
+        SmallRyeConfig config = new SmallRyeConfigBuilder().withSources(sources).build();
         var kafka = new HashMap<String, String>();
-        values.forEach((k, v) -> {
-            if (k.startsWith(KAFKA_PREFIX)) {
-                kafka.put(k.substring(KAFKA_PREFIX.length()), v);
+        for (String name : config.getPropertyNames()) {
+            if (name.startsWith(KAFKA_PREFIX)) {
+                kafka.put(name.substring(KAFKA_PREFIX.length()), config.getValue(name, String.class).trim());
             }
-        });
-        var r = new Values(values);
+        }
+        var r = new Values(config);
         String provider = r.get("execution.provider", "CPU", v -> {
             String upper = v.toUpperCase(Locale.ROOT);
             if (!upper.equals("CPU") && !upper.equals("CUDA")) {
@@ -166,24 +221,61 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                     return port;
                 }),
                 r.get("topics.prefix", "", v -> v),
+                Duration.ofMillis(r.integer("batch.timeout.ms", 30_000, 1)),
+                Duration.ofMillis(r.integer("batch.cancel.grace.ms", 10_000, 1)),
+                Duration.ofMillis(r.integer("request.max.age.ms", 0, 0)),
+                r.get("buffer.max.requests", "1000", v -> {
+                    int value = Integer.parseInt(v.trim());
+                    if (value < maxBatchSize) {
+                        throw new IllegalArgumentException("must be >= " + maxBatchSize + " (batch.max.size)");
+                    }
+                    return value;
+                }),
+                Duration.ofMillis(r.get("buffer.full.max.wait.ms", "1000", v -> {
+                    int ms = Integer.parseInt(v.trim());
+                    if (ms < 0 || ms > BatchingSettings.MAX_BUFFER_FULL_WAIT.toMillis()) {
+                        throw new IllegalArgumentException("must be between 0 and "
+                                + BatchingSettings.MAX_BUFFER_FULL_WAIT.toMillis()
+                                + " (well under the transaction timeout)");
+                    }
+                    return ms;
+                })),
+                Duration.ofMillis(r.integer("dedupe.window.ms", 600_000, 0)),
+                r.integer("batch.retries", 2, 0),
+                r.integer("model.queue.capacity", 16, 1),
                 kafka);
     }
 
-    /** The batching settings the topology runs with (punctuation every quarter of the max wait). */
+    /**
+     * The batching settings the topology runs with (punctuation every quarter of the max wait, at most every
+     * quarter of the batch timeout).
+     *
+     * @param maxAnswerBytes the answers topic's record limit
+     */
+    public BatchingSettings batching(int maxAnswerBytes) {
+        long punctuate = Math.max(1, Math.min(maxWait.toMillis(), batchTimeout.toMillis()) / 4);
+        return new BatchingSettings(maxBatchSize, maxWait, Duration.ofMillis(punctuate), maxBatchesPerPunctuation,
+                keepAdapterVersions, maxPromptChars, maxBatchesInFlight, batchTimeout, cancelGrace, requestMaxAge,
+                maxBufferedRequests, bufferFullMaxWait, dedupeWindow, batchRetries, maxAnswerBytes);
+    }
+
+    /** {@link #batching(int)} with Kafka's default 1 MiB answer limit. */
     public BatchingSettings batching() {
-        return new BatchingSettings(maxBatchSize, maxWait, Duration.ofMillis(Math.max(1, maxWait.toMillis() / 4)),
-                maxBatchesPerPunctuation, keepAdapterVersions, maxPromptChars, maxBatchesInFlight);
+        return batching(BatchingSettings.DEFAULT_MAX_ANSWER_BYTES);
     }
 
     public ServingTopics topics() {
         return ServingTopics.prefixed(topicPrefix);
     }
 
-    /** Reads typed values of keys, with errors naming the key and its environment variable. */
-    private record Values(Map<String, String> values) {
+    /**
+     * Reads typed values of keys from SmallRye Config (its converters parse numbers), with errors naming the
+     * key and its environment variable.
+     */
+    private record Values(SmallRyeConfig config) {
 
         <T> T get(String key, String defaultValue, Function<String, T> parse) {
-            String raw = values.getOrDefault(key, defaultValue);
+            String raw = config.getOptionalValue(key, String.class).map(String::trim).orElse(defaultValue);
             if (raw == null) {
                 throw new IllegalArgumentException("config '" + key + "' (env " + envName(key) + ") is required");
             }
@@ -198,7 +290,12 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
 
         int integer(String key, int defaultValue, int min) {
             return get(key, Integer.toString(defaultValue), v -> {
-                int value = Integer.parseInt(v.trim());
+                int value;
+                try {
+                    value = config.convert(v, Integer.class);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("must be an integer", e);
+                }
                 if (value < min) {
                     throw new IllegalArgumentException("must be >= " + min);
                 }

@@ -44,6 +44,61 @@ class ServingConfigTest {
     }
 
     @Test
+    void shouldDefaultTheProtectionsAgainstStuckAndLostRequests() throws Exception {
+        ServingConfig config = ServingConfig.load(Optional.of(file(required())), Map.of());
+
+        var batching = config.batching(512 * 1024);
+        assertThat(batching.batchTimeout()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(batching.cancelGrace()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(batching.requestMaxAge()).isEqualTo(Duration.ZERO);
+        assertThat(batching.maxBufferedRequests()).isEqualTo(1000);
+        assertThat(batching.bufferFullMaxWait()).isEqualTo(Duration.ofSeconds(1));
+        assertThat(batching.dedupeWindow()).isEqualTo(Duration.ofMinutes(10));
+        assertThat(batching.batchRetries()).isEqualTo(2);
+        assertThat(batching.maxAnswerBytes()).isEqualTo(512 * 1024);
+        assertThat(config.modelQueueCapacity()).isEqualTo(16);
+    }
+
+    @Test
+    void shouldReadTheProtectionsFromTheEnvironment() throws Exception {
+        ServingConfig config = ServingConfig.load(Optional.of(file(required())), Map.of(
+                "TUNESTREAM_BATCH_TIMEOUT_MS", "500", "TUNESTREAM_BATCH_CANCEL_GRACE_MS", "200",
+                "TUNESTREAM_REQUEST_MAX_AGE_MS", "60000", "TUNESTREAM_BUFFER_MAX_REQUESTS", "64",
+                "TUNESTREAM_BUFFER_FULL_MAX_WAIT_MS", "250", "TUNESTREAM_DEDUPE_WINDOW_MS", "0",
+                "TUNESTREAM_BATCH_RETRIES", "0", "TUNESTREAM_MODEL_QUEUE_CAPACITY", "4"));
+
+        var batching = config.batching();
+        assertThat(batching.batchTimeout()).isEqualTo(Duration.ofMillis(500));
+        assertThat(batching.cancelGrace()).isEqualTo(Duration.ofMillis(200));
+        assertThat(batching.requestMaxAge()).isEqualTo(Duration.ofMinutes(1));
+        assertThat(batching.maxBufferedRequests()).isEqualTo(64);
+        assertThat(batching.bufferFullMaxWait()).isEqualTo(Duration.ofMillis(250));
+        assertThat(batching.dedupeWindow()).isZero();
+        assertThat(batching.batchRetries()).isZero();
+        assertThat(config.modelQueueCapacity()).isEqualTo(4);
+    }
+
+    @Test
+    void shouldRejectABackPressureWaitNearTheTransactionTimeout() throws Exception {
+        Path f = file(required() + "buffer.full.max.wait.ms=8000\n");
+
+        assertThatThrownBy(() -> ServingConfig.load(Optional.of(f), Map.of()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("config 'buffer.full.max.wait.ms' (env TUNESTREAM_BUFFER_FULL_MAX_WAIT_MS): must be "
+                        + "between 0 and 5000 (well under the transaction timeout), was '8000'");
+    }
+
+    @Test
+    void shouldRejectABufferLimitBelowTheBatchSize() throws Exception {
+        Path f = file(required() + "batch.max.size=16\nbuffer.max.requests=8\n");
+
+        assertThatThrownBy(() -> ServingConfig.load(Optional.of(f), Map.of()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("config 'buffer.max.requests' (env TUNESTREAM_BUFFER_MAX_REQUESTS): must be >= 16 "
+                        + "(batch.max.size), was '8'");
+    }
+
+    @Test
     void shouldAcceptTheExampleConfigurationOfTheModule() {
         Path home = Path.of(System.getProperty("tunestream.home", ".."));
 
@@ -158,5 +213,53 @@ class ServingConfigTest {
 
         assertThatThrownBy(() -> ServingConfig.load(Optional.of(f), Map.of()))
                 .hasMessageStartingWith("config key 'batch.size' is unknown; known keys: [adapters.keep.versions, ");
+    }
+
+    @Test
+    void shouldRejectAnUnknownSecurityProtocolNamingTheKey() throws Exception {
+        Path f = file(required() + "kafka.security.protocol=TLS\n");
+
+        assertThatThrownBy(() -> ServingConfig.load(Optional.of(f), Map.of()))
+                .hasMessageStartingWith("kafka setting 'security.protocol' (env TUNESTREAM_KAFKA_SECURITY_PROTOCOL): "
+                        + "unknown protocol 'TLS'");
+    }
+
+    @Test
+    void shouldRejectAnUnreadableSecretFromTheEnvironmentNamingTheKey() throws Exception {
+        Path f = file(required());
+        Path missing = dir.resolve("missing.password");
+
+        assertThatThrownBy(() -> ServingConfig.load(Optional.of(f), Map.of("TUNESTREAM_KAFKA_SECURITY_PROTOCOL", "SASL_SSL",
+                "TUNESTREAM_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", "TUNESTREAM_KAFKA_SASL_USERNAME", "serving",
+                "TUNESTREAM_KAFKA_SASL_PASSWORD_FILE", missing.toString())))
+                .hasMessage("kafka setting 'sasl.password.file' (env TUNESTREAM_KAFKA_SASL_PASSWORD_FILE): secret file "
+                        + missing.toAbsolutePath() + " cannot be read (NoSuchFileException)");
+    }
+
+    @Test
+    void shouldGiveEveryClientTheSecuritySettingsFromTheEnvironmentWithoutShowingTheSecret() throws Exception {
+        Path secret = Files.writeString(dir.resolve("password"), "pa55word");
+        ServingConfig config = ServingConfig.load(Optional.of(file(required())), Map.of(
+                "TUNESTREAM_KAFKA_SECURITY_PROTOCOL", "SASL_SSL", "TUNESTREAM_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512",
+                "TUNESTREAM_KAFKA_SASL_USERNAME", "serving", "TUNESTREAM_KAFKA_SASL_PASSWORD_FILE", secret.toString()));
+
+        assertThat(config.kafkaClient().describe()).isEqualTo("SASL_SSL as User:serving (SCRAM-SHA-512)");
+        assertThat(ServingApp.streamsProperties(config, new io.tunestream.serving.ops.ServingMetrics(
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry())))
+                .containsEntry("security.protocol", "SASL_SSL")
+                .containsEntry("sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required "
+                        + "username=\"serving\" password=\"pa55word\";")
+                .doesNotContainKey("sasl.password.file");
+        assertThat(config.kafkaClient().toString()).doesNotContain("pa55word");
+    }
+
+    @Test
+    void shouldClassifyAuthenticationAndAuthorizationFailuresAsFatalForTheStreamThreads() {
+        assertThat(ServingApp.isAccessFailure(new org.apache.kafka.streams.errors.StreamsException(
+                new org.apache.kafka.common.errors.TopicAuthorizationException(java.util.Set.of("adapters"))))).isTrue();
+        assertThat(ServingApp.isAccessFailure(new RuntimeException(
+                new org.apache.kafka.common.errors.SaslAuthenticationException("bad password")))).isTrue();
+        assertThat(ServingApp.isAccessFailure(new org.apache.kafka.streams.errors.StreamsException("poll failed",
+                new org.apache.kafka.common.errors.TimeoutException("slow")))).isFalse();
     }
 }

@@ -1,16 +1,19 @@
 package io.tunestream.ingest;
 
+import io.tunestream.schemas.AccessTable;
 import io.tunestream.schemas.TopicSpec;
-import io.tunestream.schemas.TopicsAdmin;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
+import io.tunestream.schemas.kafka.KafkaClientSettings;
+import io.tunestream.schemas.kafka.KafkaPreflight;
 import io.tunestream.schemas.registry.RegistryConfig;
-import io.tunestream.schemas.registry.SchemaRegistration;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
-import org.apache.kafka.clients.admin.Admin;
+import java.util.Map;
 import picocli.CommandLine.Option;
 
-/** Where Kafka and the registry are; shared by every command. */
+/** Where Kafka and the registry are, and how to connect to Kafka; shared by every command. */
 public final class ConnectionOptions {
 
     @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
@@ -23,19 +26,33 @@ public final class ConnectionOptions {
             description = "Apicurio Registry base URL (env TUNESTREAM_REGISTRY_URL; default: ${DEFAULT-VALUE}).")
     String registryUrl;
 
-    /** The client config these options describe (validated). */
+    @Option(names = "--kafka-config", paramLabel = "FILE", defaultValue = "${env:TUNESTREAM_KAFKA_CONFIG}",
+            description = "Kafka client properties (security.protocol, sasl.*, ssl.*, sasl.username with "
+                    + "sasl.password.file, …) for every client (env TUNESTREAM_KAFKA_CONFIG; TUNESTREAM_KAFKA_SECURITY_PROTOCOL, "
+                    + "TUNESTREAM_KAFKA_SASL_USERNAME, … override single keys).")
+    Path kafkaConfig;
+
+    /** The client config these options and the environment describe (validated: a bad setting names its key). */
     public KafkaClientConfig kafka() {
-        return new KafkaClientConfig(bootstrapServers, RegistryConfig.forRegistry(registryUrl));
+        Map<String, String> env = new HashMap<>(System.getenv());
+        env.remove(KafkaClientSettings.CONFIG_FILE_ENV);
+        if (kafkaConfig != null) {
+            env.put(KafkaClientSettings.CONFIG_FILE_ENV, kafkaConfig.toString());
+        }
+        return new KafkaClientConfig(bootstrapServers, RegistryConfig.forRegistry(registryUrl),
+                KafkaClientSettings.load(Map.of(), env));
     }
 
     /**
-     * Creates the topics a command uses if missing and registers their value schemas (with the
-     * BACKWARD rule), so a command works on a fresh platform.
+     * Checks that the topics a command uses exist, allow what the ingest principal needs there
+     * ({@link AccessTable} INGEST rows), and have their value schemas registered. Commands create
+     * nothing: {@code ingest setup}, run as the admin principal, does.
+     *
+     * @throws KafkaPreflight.KafkaPreflightException naming the principal and what is missing
      */
     public static void prepare(KafkaClientConfig kafka, List<TopicSpec> topics, Duration timeout) {
-        try (Admin admin = Admin.create(kafka.adminProperties())) {
-            new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), timeout).ensure(topics);
-        }
-        new SchemaRegistration(kafka.registry()).registerAll(topics);
+        KafkaPreflight.check(kafka, AccessTable.topicOperations(AccessTable.Role.INGEST,
+                AccessTable.Names.defaults(), topics.stream().map(TopicSpec::name).toList()), timeout);
+        KafkaPreflight.checkSchemas(kafka.registry(), topics);
     }
 }

@@ -1,6 +1,7 @@
 package io.tunestream.ingest;
 
 import io.tunestream.ingest.examples.ExamplesCommand;
+import io.tunestream.ingest.examples.ExamplesDeleteCommand;
 import io.tunestream.ingest.feedback.FeedbackCommand;
 import io.tunestream.ingest.http.ServeCommand;
 import io.tunestream.ingest.requests.AnswersCommand;
@@ -38,7 +39,7 @@ public final class IngestCli implements Runnable {
         CommandLine commandLine = new CommandLine(new IngestCli())
                 .addSubcommand(new SetupCommand(cli))
                 .addSubcommand(new TemplatesCommand(cli))
-                .addSubcommand(new ExamplesCommand(cli))
+                .addSubcommand(new CommandLine(new ExamplesCommand(cli)).addSubcommand(new ExamplesDeleteCommand(cli)))
                 .addSubcommand(new AskCommand(cli))
                 .addSubcommand(new RequestsCommand(cli))
                 .addSubcommand(new FeedbackCommand(cli))

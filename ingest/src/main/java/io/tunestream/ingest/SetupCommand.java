@@ -1,13 +1,17 @@
 package io.tunestream.ingest;
 
+import io.tunestream.schemas.AccessTable;
 import io.tunestream.schemas.TopicSpec;
 import io.tunestream.schemas.Topics;
 import io.tunestream.schemas.TopicsAdmin;
+import io.tunestream.schemas.kafka.AccessGrants;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.registry.RegisteredSchema;
 import io.tunestream.schemas.registry.SchemaRegistration;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.admin.Admin;
@@ -18,8 +22,11 @@ import picocli.CommandLine.Option;
 /** {@code setup}: creates every topic of the catalogue and registers every value schema. */
 @Command(name = "setup", mixinStandardHelpOptions = true,
         description = {"Create Tunestream's topics (those missing) and register their value schemas with a BACKWARD "
-                + "compatibility rule. Idempotent; every other command also does this for the topics it uses."},
-        footer = {"", "Example:", "  ingest setup --partitions 1"})
+                + "compatibility rule. Idempotent. Run it as the admin principal: the services and the other "
+                + "commands only check that their topics and schemas exist."},
+        footer = {"", "Examples:", "  ingest setup --partitions 1",
+                "  ingest setup --kafka-config admin.properties --grant serving=User:serving --grant trainer=User:trainer "
+                        + "--grant ingest=User:ingest --grant keda=User:keda"})
 public final class SetupCommand implements Callable<Integer> {
 
     private final CliContext cli;
@@ -36,6 +43,11 @@ public final class SetupCommand implements Callable<Integer> {
     @Option(names = "--timeout", defaultValue = "PT30S", paramLabel = "DURATION",
             description = "How long to wait for Kafka and the registry (ISO-8601, default ${DEFAULT-VALUE}).")
     Duration timeout;
+
+    @Option(names = "--grant", paramLabel = "ROLE=PRINCIPAL",
+            description = "Also create the ACLs of ROLE (serving, trainer, ingest, keda, admin; the rows of AccessTable, "
+                    + "default names) for PRINCIPAL, e.g. serving=User:serving (repeatable; needs a broker with an authorizer).")
+    Map<String, String> grants = new LinkedHashMap<>();
 
     public SetupCommand(CliContext cli) {
         this.cli = cli;
@@ -57,7 +69,27 @@ public final class SetupCommand implements Callable<Integer> {
             cli.out().printf("%-20s %-8s %s%n", topic.name(), created.contains(topic.name()) ? "created" : "exists",
                     schema);
         }
+        if (!grants.isEmpty()) {
+            try (Admin admin = Admin.create(kafka.adminProperties())) {
+                grants.forEach((name, principal) -> {
+                    AccessTable.Role role = role(name);
+                    int acls = AccessGrants.grant(admin, role, principal, AccessTable.Names.defaults(), timeout).size();
+                    cli.out().printf("%-20s %-8s %d ACLs (%s)%n", principal, "granted", acls,
+                            role.name().toLowerCase(java.util.Locale.ROOT));
+                });
+            }
+        }
         cli.out().flush();
         return ExitCodes.OK;
+    }
+
+    private static AccessTable.Role role(String name) {
+        try {
+            return AccessTable.Role.valueOf(name.trim().toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--grant " + name + "=…: unknown role '" + name + "'; one of "
+                    + java.util.Arrays.stream(AccessTable.Role.values())
+                    .map(r -> r.name().toLowerCase(java.util.Locale.ROOT)).toList(), e);
+        }
     }
 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tunestream.devkit.PlatformEndpoints;
 import io.tunestream.devkit.junit.LocalPlatformExtension;
+import io.tunestream.schemas.Topics;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -16,10 +17,12 @@ class SetupCommandIT {
         CliRun again = CliRun.run(platform, "setup");
 
         assertThat(first.exitCode()).as(first.err()).isZero();
-        assertThat(first.out().lines()).hasSize(9)
+        // one line per topic of the catalogue (the input of setup)
+        assertThat(first.out().lines()).hasSize(Topics.ALL.size())
                 .anySatisfy(l -> assertThat(l).matches("adapters +(created|exists) +adapters-value v1"))
-                .anySatisfy(l -> assertThat(l).matches("requests-dlq +(created|exists) +raw bytes"));
-        assertThat(again.out().lines()).hasSize(9).allSatisfy(l -> assertThat(l).contains(" exists "));
+                .anySatisfy(l -> assertThat(l).matches("requests-dlq +(created|exists) +raw bytes"))
+                .anySatisfy(l -> assertThat(l).matches("trainer-dlq +(created|exists) +raw bytes"));
+        assertThat(again.out().lines()).hasSize(Topics.ALL.size()).allSatisfy(l -> assertThat(l).contains(" exists "));
         assertThat(again.out().lines().filter(l -> l.startsWith("answers "))).singleElement()
                 .satisfies(l -> assertThat(l).endsWith("answers-value v1"));
     }

@@ -3,6 +3,7 @@ package io.tunestream.local;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.tunestream.devkit.BrokerSecurity;
 import io.tunestream.devkit.EmbeddedKafkaConfig;
 import io.tunestream.devkit.EmbeddedRegistryConfig;
 import io.tunestream.devkit.LocalPlatform;
@@ -12,11 +13,8 @@ import io.tunestream.ingest.template.TemplateRegistration;
 import io.tunestream.model.onnx.ExecutionProvider;
 import io.tunestream.model.onnx.RuntimeConfig;
 import io.tunestream.schemas.TaskTemplate;
-import io.tunestream.schemas.Topics;
-import io.tunestream.schemas.TopicsAdmin;
+import io.tunestream.schemas.AccessTable;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
-import io.tunestream.schemas.registry.RegistryConfig;
-import io.tunestream.schemas.registry.SchemaRegistration;
 import io.tunestream.serving.ServingApp;
 import io.tunestream.serving.ServingConfig;
 import io.tunestream.serving.model.ModelBatchAnswerer;
@@ -35,7 +33,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import org.apache.kafka.clients.admin.Admin;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -73,8 +70,13 @@ public final class LocalTunestream implements Callable<Integer> {
     @Option(names = "--templates", defaultValue = "data/templates.yaml", description = "Task templates registered at start (default: ${DEFAULT-VALUE}).")
     Path templates;
 
-    @Option(names = "--data-dir", defaultValue = ".tunestream", description = "Broker data and service state, kept across runs (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--data-dir", description = "Broker data and service state, kept across runs "
+            + "(default: .tunestream, or .tunestream-secure with --secure).")
     Path dataDir;
+
+    @Option(names = "--secure", description = "Secured broker on its own data dir: SASL_SSL (SCRAM-SHA-512, TLS) with "
+            + "ACLs; one user per service with least privilege; client settings written to <data-dir>/clients.")
+    boolean secure;
 
     @Option(names = "--execution-provider", defaultValue = "CPU", description = "CPU or CUDA (default: ${DEFAULT-VALUE}).")
     ExecutionProvider provider;
@@ -107,22 +109,24 @@ public final class LocalTunestream implements Callable<Integer> {
             closeAll(started);
         }, "tunestream-local-stop"));
 
-        LocalPlatform platform = LocalPlatform.start(
-                EmbeddedKafkaConfig.defaults().withPort(kafkaPort).withDataDirectory(dataDir.resolve("kafka")),
-                EmbeddedRegistryConfig.defaults().withPort(registryPort).withLogDirectory(dataDir.resolve("registry")));
+        Path data = dataDir != null ? dataDir : Path.of(secure ? ".tunestream-secure" : ".tunestream");
+        EmbeddedKafkaConfig kafkaConfig = EmbeddedKafkaConfig.defaults().withPort(kafkaPort)
+                .withDataDirectory(data.resolve("kafka"));
+        if (secure) {
+            kafkaConfig = kafkaConfig.withSecurity(BrokerSecurity.in(data.resolve("certificates")));
+        }
+        LocalPlatform platform = LocalPlatform.start(kafkaConfig,
+                EmbeddedRegistryConfig.defaults().withPort(registryPort).withLogDirectory(data.resolve("registry")));
         started.push(platform);
         PlatformEndpoints endpoints = platform.endpoints();
-        KafkaClientConfig kafka = new KafkaClientConfig(endpoints.bootstrapServers(),
-                RegistryConfig.forRegistry(endpoints.registryUrl()));
-
-        try (Admin admin = Admin.create(kafka.adminProperties())) {
-            List<String> created = new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30))
-                    .ensure(Topics.ALL);
-            log.info("topics ready ({} created)", created.size());
-        }
-        new SchemaRegistration(kafka.registry()).registerAll(Topics.ALL);
+        // setup as the admin principal first: the services only check their topics, schemas and ACLs
+        PlatformPrincipals principals = PlatformPrincipals.setUp(platform.kafka(), endpoints,
+                AccessTable.Names.defaults(), data.resolve("clients"), Duration.ofSeconds(30));
+        log.info("topics and schemas ready; Kafka principals: {}", principals.roles().entrySet().stream()
+                .map(e -> e.getKey() + " " + e.getValue().client().describe()).sorted().toList());
+        KafkaClientConfig ingest = principals.role(AccessTable.Role.INGEST);
         List<TaskTemplate> taskTemplates = TemplateFile.read(templates, System.currentTimeMillis());
-        TemplateRegistration.register(kafka, taskTemplates, Clock.systemUTC(), Duration.ofSeconds(30));
+        TemplateRegistration.register(ingest, taskTemplates, Clock.systemUTC(), Duration.ofSeconds(30));
         log.info("registered {} task templates from {}", taskTemplates.size(), templates);
 
         RuntimeConfig runtime = new RuntimeConfig(provider, 0, 0, 0, 0);
@@ -134,7 +138,9 @@ public final class LocalTunestream implements Callable<Integer> {
         servingSettings.put("model.dir", modelDir.toString());
         servingSettings.put("execution.provider", provider.name());
         servingSettings.put("batch.max.size", Integer.toString(batchSize));
-        servingSettings.put("state.dir", dataDir.resolve("serving").toString());
+        servingSettings.put("state.dir", data.resolve("serving").toString());
+        platform.kafka().security().ifPresent(s -> s.clientSettings(PlatformPrincipals.userName(AccessTable.Role.SERVING))
+                .forEach((key, value) -> servingSettings.put("kafka." + key, value)));
         servingSettings.put("http.port", Integer.toString(servingPort));
         ServingApp serving = new ServingApp(ServingConfig.fromMap(servingSettings), answerer,
                 new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
@@ -142,7 +148,7 @@ public final class LocalTunestream implements Callable<Integer> {
 
         if (!noTrainer) {
             Clock clock = Clock.systemUTC();
-            TrainerLoop trainer = new TrainerLoop(kafka, "tunestream-trainer", Duration.ofMillis(500),
+            TrainerLoop trainer = new TrainerLoop(principals.role(AccessTable.Role.TRAINER), "tunestream-trainer", Duration.ofMillis(500),
                     TrainerTopics.standard(),
                     () -> ModelTaskRunner.load(modelDir, runtime, 20_000, clock),
                     new TrainerMetrics(new SimpleMeterRegistry()), clock).start();
@@ -158,18 +164,32 @@ public final class LocalTunestream implements Callable<Integer> {
                   trainer                  %s
                   tasks                    %s (from %s)
 
-                In another terminal:
-                  ./tunestream ingest ask --task squad --field context="Kamiro lives in Talenburg." --field question="Where does Kamiro live?"
+                %sIn another terminal:
+                  %s./tunestream ingest ask --task squad --field context="Kamiro lives in Talenburg." --field question="Where does Kamiro live?"
                   ./tunestream ingest examples data/squad/train.jsonl      # the trainer tunes squad and publishes an adapter
                   ./tunestream ingest requests data/squad/validation.jsonl --output answers.jsonl
                   ./tunestream ingest answers                               # follow every answer
 
                 Ctrl-C stops everything.
-                """, endpoints.bootstrapServers(), endpoints.registryUrl(), modelDir, serving.opsPort(),
+                """, endpoints.bootstrapServers() + (secure ? " (SASL_SSL, SCRAM-SHA-512, ACLs)" : ""),
+                endpoints.registryUrl(), modelDir, serving.opsPort(),
                 noTrainer ? "off" : "on (publishes adapters when a run beats the serving version)",
-                taskTemplates.stream().map(TaskTemplate::getTask).toList(), templates);
+                taskTemplates.stream().map(TaskTemplate::getTask).toList(), templates, clientFiles(principals),
+                secure ? "export TUNESTREAM_KAFKA_CONFIG=" + principals.files().get(AccessTable.Role.INGEST) + "\n  " : "");
         stop.await();
         return 0;
+    }
+
+    /** The client-settings files handed out per principal, for the banner (empty when not secured). */
+    private static String clientFiles(PlatformPrincipals principals) {
+        if (principals.files().isEmpty()) {
+            return "";
+        }
+        StringBuilder text = new StringBuilder("Kafka client settings per principal (TUNESTREAM_KAFKA_CONFIG / --kafka-config):\n");
+        principals.files().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> text.append(
+                String.format("  %-24s %s (%s)%n", e.getKey().name().toLowerCase(java.util.Locale.ROOT),
+                        e.getValue(), principals.role(e.getKey()).client().principal())));
+        return text.append(System.lineSeparator()).toString();
     }
 
     private void closeAll(Deque<AutoCloseable> started) {

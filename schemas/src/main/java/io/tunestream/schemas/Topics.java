@@ -26,8 +26,13 @@ public final class Topics {
             AdapterVersion.getClassSchema(), true, 1, LARGE);
     public static final TopicSpec ADAPTER_CHECKPOINTS = new TopicSpec("adapter-checkpoints", "task name",
             AdapterCheckpoint.getClassSchema(), true, 1, LARGE);
-    public static final TopicSpec EXAMPLES = new TopicSpec("examples", "task name",
-            LabelledExample.getClassSchema(), false, 3, Map.of());
+    /**
+     * Compacted by example: the key is {@code <task>/<exampleId>} ({@link ExampleKey}), partitioned on
+     * the task part ({@link io.tunestream.schemas.kafka.TaskPartitioner}); the latest record of an
+     * example is kept, and a tombstone under its key deletes it.
+     */
+    public static final TopicSpec EXAMPLES = new TopicSpec("examples", "<task>/<exampleId>, partitioned on the task",
+            LabelledExample.getClassSchema(), true, 3, Map.of());
     public static final TopicSpec FEEDBACK = new TopicSpec("feedback", "request id",
             Feedback.getClassSchema(), false, 3, Map.of());
     public static final TopicSpec TRAINING_RUNS = new TopicSpec("training-runs", "task name",
@@ -39,8 +44,16 @@ public final class Topics {
     public static final TopicSpec REQUESTS_DEAD_LETTER = new TopicSpec("requests-dlq", "request key as sent",
             null, false, 1, Map.of());
 
+    /**
+     * Records of the trainer's inputs ({@code task-templates}, {@code examples}, {@code adapters},
+     * {@code adapter-checkpoints}, {@code feedback}) that can never be read, as they arrived, with the
+     * reason and source topic, partition and offset in the headers ({@link DeadLetters}).
+     */
+    public static final TopicSpec TRAINER_DEAD_LETTER = new TopicSpec("trainer-dlq", "record key as sent",
+            null, false, 1, Map.of());
+
     public static final List<TopicSpec> ALL = List.of(REQUESTS, ANSWERS, TASK_TEMPLATES, ADAPTERS,
-            ADAPTER_CHECKPOINTS, EXAMPLES, FEEDBACK, TRAINING_RUNS, REQUESTS_DEAD_LETTER);
+            ADAPTER_CHECKPOINTS, EXAMPLES, FEEDBACK, TRAINING_RUNS, REQUESTS_DEAD_LETTER, TRAINER_DEAD_LETTER);
 
     private Topics() {
     }

@@ -2,6 +2,7 @@ package io.tunestream.trainer;
 
 import io.tunestream.model.onnx.ExecutionProvider;
 import io.tunestream.model.onnx.RuntimeConfig;
+import io.tunestream.trainer.loop.LoopSettings;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
@@ -21,10 +22,14 @@ import java.util.Objects;
  * @param pollTimeout       longest a poll waits for records; bounds how late a due run or a shutdown is noticed
  * @param maxStepsPerRun    safety bound on optimizer steps in one run
  * @param topicPrefix       put in front of every topic name (empty in production; tests isolate with it)
+ * @param maxExamplesPerTask newest examples kept in memory per task and split (TRAIN, VALIDATION)
+ * @param retryBackoffMax   longest wait between two attempts to read on after a transient failure
+ *                          (registry unreachable, a write not acknowledged)
  */
 public record TrainerSettings(String bootstrapServers, String registryUrl, Path modelDir,
                               ExecutionProvider executionProvider, int cudaDeviceId, int threads, String groupId,
-                              Duration pollTimeout, long maxStepsPerRun, String topicPrefix) {
+                              Duration pollTimeout, long maxStepsPerRun, String topicPrefix, int maxExamplesPerTask,
+                              Duration retryBackoffMax) {
 
     public TrainerSettings {
         requireText("bootstrap servers", bootstrapServers);
@@ -46,6 +51,20 @@ public record TrainerSettings(String bootstrapServers, String registryUrl, Path 
         if (maxStepsPerRun < 1) {
             throw new IllegalArgumentException("max steps per run must be at least 1, got " + maxStepsPerRun);
         }
+        Objects.requireNonNull(retryBackoffMax, "retry backoff max");
+        if (maxExamplesPerTask < 1) {
+            throw new IllegalArgumentException("max examples per task must be at least 1, got " + maxExamplesPerTask);
+        }
+        if (retryBackoffMax.compareTo(LoopSettings.DEFAULT_RETRY_INITIAL) < 0) {
+            throw new IllegalArgumentException("retry backoff max must be at least "
+                    + LoopSettings.DEFAULT_RETRY_INITIAL + ", got " + retryBackoffMax);
+        }
+    }
+
+    /** How the trainer loop runs. */
+    public LoopSettings loop() {
+        return new LoopSettings(groupId, pollTimeout, maxExamplesPerTask, LoopSettings.DEFAULT_RETRY_INITIAL,
+                retryBackoffMax);
     }
 
     /** Parses {@code CPU} / {@code CUDA} (any case), naming the setting when it is neither. */

@@ -13,7 +13,7 @@ class TrainerSettingsTest {
 
     private static TrainerSettings settings(Duration poll, long maxSteps) {
         return new TrainerSettings("localhost:9092", "http://localhost:8080", Path.of("models/demo-gpt2"),
-                ExecutionProvider.CUDA, 1, 2, "trainer", poll, maxSteps, "");
+                ExecutionProvider.CUDA, 1, 2, "trainer", poll, maxSteps, "", 10_000, Duration.ofSeconds(10));
     }
 
     @Test
@@ -42,9 +42,25 @@ class TrainerSettingsTest {
     }
 
     @Test
+    void shouldRefuseKeepingNoExample() {
+        assertThatThrownBy(() -> new TrainerSettings("localhost:9092", "http://localhost:8080", Path.of("m"),
+                ExecutionProvider.CPU, 0, 0, "g", Duration.ofSeconds(1), 1, "", 0, Duration.ofSeconds(10)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("max examples per task must be at least 1, got 0");
+    }
+
+    @Test
+    void shouldGiveTheLoopItsBoundAndBackoff() {
+        var loop = new TrainerSettings("localhost:9092", "http://localhost:8080", Path.of("m"), ExecutionProvider.CPU, 0,
+                0, "g", Duration.ofSeconds(1), 1, "", 500, Duration.ofSeconds(30)).loop();
+        assertThat(loop.maxExamplesPerTask()).isEqualTo(500);
+        assertThat(loop.retryMax()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(loop.groupId()).isEqualTo("g");
+    }
+
+    @Test
     void shouldRefuseMissingBootstrapServers() {
         assertThatThrownBy(() -> new TrainerSettings(" ", "http://localhost:8080", Path.of("m"), ExecutionProvider.CPU, 0,
-                0, "g", Duration.ofSeconds(1), 1, "")).isInstanceOf(IllegalArgumentException.class)
+                0, "g", Duration.ofSeconds(1), 1, "", 10, Duration.ofSeconds(10))).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("bootstrap servers must be set");
     }
 }

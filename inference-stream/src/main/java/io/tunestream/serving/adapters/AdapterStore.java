@@ -9,7 +9,7 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 /**
  * The layout of the adapters store: one entry per accepted version, keyed {@code task NUL version}
  * with the version zero-padded, so a task's versions sort in order and the latest is the last.
- * Only versions that passed {@link AdapterCheck} are ever in it.
+ * Only versions that passed {@link io.tunestream.schemas.adapters.AdapterCheck} are ever in it.
  */
 public final class AdapterStore {
 

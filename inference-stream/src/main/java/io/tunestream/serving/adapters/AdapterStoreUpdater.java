@@ -1,34 +1,46 @@
 package io.tunestream.serving.adapters;
 
 import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.adapters.AdapterCheck;
+import io.tunestream.schemas.registry.Decoded;
 import io.tunestream.serving.ops.ServingMetrics;
+import io.tunestream.serving.topology.GlobalRecordReader;
+import java.nio.charset.StandardCharsets;
+import java.util.Optional;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.processor.api.RecordMetadata;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Feeds the global adapters store from the compacted {@code adapters} topic (key: task). Each
- * version is checked against the serving model first; a refused one is logged as an error,
- * counted, and never stored, so it can never be applied. Keeps the {@code keep} most recent
+ * Feeds the global adapters store from the compacted {@code adapters} topic (key: task), reading the
+ * raw bytes through a {@link GlobalRecordReader} (waits out registry outages, dead-letters what can
+ * never be read). Each version is checked against the serving model first ({@link AdapterCheck}:
+ * fingerprint, hidden size, shape, finite values); a refused one is logged as an error with its
+ * topic, partition and offset, counted, and never stored, so it can never be applied. Keeps the {@code keep} most recent
  * accepted versions of each task so requests can pin one.
  *
  * <p>Runs on the global thread, also when the store is rebuilt from the topic at start.
  */
-public final class AdapterStoreUpdater implements Processor<String, AdapterVersion, Void, Void> {
+public final class AdapterStoreUpdater implements Processor<byte[], byte[], Void, Void> {
 
     private static final Logger LOG = LoggerFactory.getLogger(AdapterStoreUpdater.class);
 
     private final String storeName;
+    private final GlobalRecordReader<AdapterVersion> reader;
     private final AdapterCheck check;
     private final int keep;
     private final ServingMetrics metrics;
+    private ProcessorContext<Void, Void> context;
     private KeyValueStore<String, AdapterVersion> store;
 
-    public AdapterStoreUpdater(String storeName, AdapterCheck check, int keep, ServingMetrics metrics) {
+    public AdapterStoreUpdater(String storeName, GlobalRecordReader<AdapterVersion> reader, AdapterCheck check,
+                               int keep, ServingMetrics metrics) {
         this.storeName = storeName;
+        this.reader = reader;
         this.check = check;
         this.keep = keep;
         this.metrics = metrics;
@@ -36,36 +48,44 @@ public final class AdapterStoreUpdater implements Processor<String, AdapterVersi
 
     @Override
     public void init(ProcessorContext<Void, Void> context) {
+        this.context = context;
         store = context.getStateStore(storeName);
     }
 
     @Override
-    public void process(Record<String, AdapterVersion> record) {
-        AdapterVersion adapter = record.value();
+    public void process(Record<byte[], byte[]> record) {
+        RecordMetadata where = context.recordMetadata().orElseThrow();
+        String at = where.topic() + "-" + where.partition() + "@" + where.offset();
+        Optional<Decoded.Value<AdapterVersion>> decoded = reader.read(record, where);
+        if (decoded.isEmpty()) {
+            return;
+        }
+        AdapterVersion adapter = decoded.get().value();
+        String key = record.key() == null ? null : new String(record.key(), StandardCharsets.UTF_8);
         if (adapter == null) {
-            if (record.key() != null) {
-                AdapterStore.deleteTask(store, record.key());
-                LOG.info("adapters of task {} deleted (tombstone on the adapters topic)", record.key());
+            if (key != null) {
+                AdapterStore.deleteTask(store, key);
+                LOG.info("adapters of task {} deleted (tombstone at {})", key, at);
             }
             return;
         }
-        if (record.key() != null && !record.key().equals(adapter.getTask())) {
-            refuse(adapter, new AdapterCheck.Refusal("key", "adapter " + adapter.getTask() + " v"
-                    + adapter.getVersion() + " was published under key '" + record.key() + "', not its task"));
+        if (key != null && !key.equals(adapter.getTask())) {
+            refuse(adapter, at, new AdapterCheck.Refusal("key", "adapter " + adapter.getTask() + " v"
+                    + adapter.getVersion() + " was published under key '" + key + "', not its task"));
             return;
         }
         var refusal = check.refusal(adapter);
         if (refusal.isPresent()) {
-            refuse(adapter, refusal.get());
+            refuse(adapter, at, refusal.get());
             return;
         }
         AdapterStore.put(store, adapter, keep);
-        LOG.info("adapter {} v{} accepted ({} virtual tokens)", adapter.getTask(), adapter.getVersion(),
-                adapter.getTable().getShape().get(0));
+        LOG.info("adapter {} v{} accepted ({} virtual tokens, {})", adapter.getTask(), adapter.getVersion(),
+                adapter.getTable().getShape().get(0), at);
     }
 
-    private void refuse(AdapterVersion adapter, AdapterCheck.Refusal refusal) {
-        LOG.error("adapter refused, it will not be applied: {}", refusal.message());
+    private void refuse(AdapterVersion adapter, String at, AdapterCheck.Refusal refusal) {
+        LOG.error("adapter at {} refused, it will not be applied: {}", at, refusal.message());
         metrics.adapterRefused(adapter.getTask(), refusal.reason());
     }
 }

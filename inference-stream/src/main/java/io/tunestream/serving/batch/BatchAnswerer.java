@@ -6,10 +6,10 @@ import java.util.List;
  * The model behind the serving topology: answers a batch of validated requests, which may mix
  * tasks, adapter versions and generation options, in one call.
  *
- * <p>Called from a Kafka Streams thread inside its transaction, so a call must return in well under
- * {@code max.poll.interval.ms}; the topology bounds the batches run per punctuation. Implementations
- * report a problem of one row as a {@link BatchOutcome.Failed} for that row; an exception means the
- * whole batch failed and every row gets a {@code GENERATION_FAILED} answer.
+ * <p>Called on the model executor, off the stream thread. Implementations report a problem of one row as a
+ * {@link BatchOutcome.Failed} for that row; a {@link TransientBatchFailure} means the batch may succeed when
+ * retried (or split); any other exception means the whole batch failed and every row gets a
+ * {@code GENERATION_FAILED} answer.
  */
 public interface BatchAnswerer {
 
@@ -18,4 +18,13 @@ public interface BatchAnswerer {
 
     /** One outcome per item, in the order of {@code items}. */
     List<BatchOutcome> answer(List<BatchItem> items);
+
+    /**
+     * Like {@link #answer(List)}, stopping as soon as it can once {@code cancellation} is cancelled (its
+     * outcomes are then dropped). The default ignores the cancellation: a stand-in that returns quickly
+     * needs nothing more.
+     */
+    default List<BatchOutcome> answer(List<BatchItem> items, BatchCancellation cancellation) {
+        return answer(items);
+    }
 }

@@ -15,7 +15,10 @@ import io.tunestream.schemas.AdapterVersion;
 import io.tunestream.schemas.ErrorKind;
 import io.tunestream.schemas.FinishReason;
 import io.tunestream.schemas.tensor.TensorCodec;
+import io.tunestream.model.onnx.RunControl;
 import io.tunestream.serving.batch.BatchAnswerer;
+import io.tunestream.serving.batch.BatchCancellation;
+import io.tunestream.serving.batch.TransientBatchFailure;
 import io.tunestream.serving.batch.BatchItem;
 import io.tunestream.serving.batch.BatchOutcome;
 import io.tunestream.serving.batch.ServingModelInfo;
@@ -67,6 +70,16 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
 
     @Override
     public List<BatchOutcome> answer(List<BatchItem> items) {
+        return answer(items, new BatchCancellation());
+    }
+
+    /**
+     * Runs the batch with ONNX Runtime's terminate flag tied to {@code cancellation}: cancelling it stops the
+     * session call in progress. An out-of-memory failure of the runtime is thrown as a splittable
+     * {@link TransientBatchFailure}.
+     */
+    @Override
+    public List<BatchOutcome> answer(List<BatchItem> items, BatchCancellation cancellation) {
         // rows with the same sequence limit run together; normally every task uses the model's positions
         Map<Integer, List<Integer>> rowsByLimit = new LinkedHashMap<>();
         BatchOutcome[] outcomes = new BatchOutcome[items.size()];
@@ -82,13 +95,26 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
                 outcomes[i] = new BatchOutcome.Failed(ErrorKind.INVALID_REQUEST, where(item) + e.getMessage());
             }
         }
-        rowsByLimit.forEach((limit, rows) -> {
-            List<GenerationResult> results = generator(limit).generate(rows.stream().map(requests::get).toList());
-            for (int r = 0; r < rows.size(); r++) {
-                int i = rows.get(r);
-                outcomes[i] = toOutcome(items.get(i), results.get(r));
+        for (Map.Entry<Integer, List<Integer>> group : rowsByLimit.entrySet()) {
+            List<Integer> rows = group.getValue();
+            List<GenerationResult> results;
+            try (RunControl control = RunControl.create()) {
+                Runnable unregister = cancellation.onCancel(control::terminate);
+                try {
+                    results = generator(group.getKey()).generate(rows.stream().map(requests::get).toList(), control);
+                } finally {
+                    unregister.run();
+                }
             }
-        });
+            for (int r = 0; r < rows.size(); r++) {
+                GenerationResult result = results.get(r);
+                if (result.isError() && result.errorKind() == RowError.OUT_OF_MEMORY) {
+                    throw new TransientBatchFailure("batch of " + rows.size() + " rows: " + result.error(), true);
+                }
+                int i = rows.get(r);
+                outcomes[i] = toOutcome(items.get(i), result);
+            }
+        }
         return Arrays.asList(outcomes);
     }
 
@@ -141,7 +167,8 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
             case PROMPT_TOO_LONG -> ErrorKind.PROMPT_TOO_LONG;
             case NO_ADAPTER -> ErrorKind.NO_ADAPTER;
             case ADAPTER_MISMATCH -> ErrorKind.ADAPTER_MISMATCH;
-            case GENERATION_FAILED -> ErrorKind.GENERATION_FAILED;
+            case GENERATION_FAILED, OUT_OF_MEMORY -> ErrorKind.GENERATION_FAILED;
+            case CANCELLED -> ErrorKind.TIMEOUT;
         };
     }
 

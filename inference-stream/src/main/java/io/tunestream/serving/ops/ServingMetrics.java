@@ -14,7 +14,13 @@ import java.util.Objects;
  * {@code tunestream_generation_time_seconds}, {@code tunestream_generated_tokens_total} (tokens/s is
  * its rate; {@code tunestream_generation_tokens_per_second} is the per-batch figure),
  * {@code tunestream_answers_total{task,adapter_version}}, {@code tunestream_errors_total{kind}},
- * {@code tunestream_adapters_refused_total{task,reason}}, {@code tunestream_dead_letters_total}.
+ * {@code tunestream_adapters_refused_total{task,reason}}, {@code tunestream_dead_letters_total{topic,reason}},
+ * {@code tunestream_registry_waits_total{topic}}, {@code tunestream_templates_refused_total{task,reason}},
+ * {@code tunestream_batches_timed_out_total}, {@code tunestream_model_stuck_calls},
+ * {@code tunestream_batches_handed_back_total}, {@code tunestream_batches_refused_by_executor_total},
+ * {@code tunestream_batch_retries_total}, {@code tunestream_batch_splits_total},
+ * {@code tunestream_duplicates_total}, {@code tunestream_backpressure_wait_seconds},
+ * {@code tunestream_answers_shrunk_total}.
  */
 public final class ServingMetrics {
 
@@ -70,8 +76,71 @@ public final class ServingMetrics {
         registry.counter("tunestream.adapters.refused", "task", task, "reason", reason).increment();
     }
 
-    /** An undeserializable request went to the dead-letter topic. */
-    public void deadLettered() {
-        registry.counter("tunestream.dead.letters").increment();
+    /** A batch passed its deadline: it was cancelled and its {@code rows} requests answered TIMEOUT. */
+    public void batchTimedOut(int rows) {
+        registry.counter("tunestream.batches.timed.out").increment();
+    }
+
+    /** Batches in flight were cancelled because their task closed (revocation, shutdown); their requests stay buffered. */
+    public void batchesHandedBack(int batches) {
+        registry.counter("tunestream.batches.handed.back").increment(batches);
+    }
+
+    /** The model executor's queue was full: the batch stays buffered and is tried again. */
+    public void batchRefusedByExecutor() {
+        registry.counter("tunestream.batches.refused.by.executor").increment();
+    }
+
+    /** A batch failed transiently and is retried. */
+    public void batchRetried() {
+        registry.counter("tunestream.batch.retries").increment();
+    }
+
+    /** A batch failed for lack of memory and is retried in two halves. */
+    public void batchSplit() {
+        registry.counter("tunestream.batch.splits").increment();
+    }
+
+    /** A request whose id was answered within the dedupe window was not answered again. */
+    public void duplicate() {
+        registry.counter("tunestream.duplicates").increment();
+    }
+
+    /** The stream thread held back input this long because a partition's buffer was over its limit. */
+    public void backPressureWaited(Duration waited) {
+        Timer.builder("tunestream.backpressure.wait")
+                .description("Time the stream thread held input back because a buffer was full").register(registry)
+                .record(waited);
+    }
+
+    /** An answer did not fit the answers topic: its error message was truncated or its text replaced by an error. */
+    public void answerShrunk() {
+        registry.counter("tunestream.answers.shrunk").increment();
+    }
+
+    /** Exposes {@code tunestream_model_stuck_calls}: cancelled model calls that have not returned within the grace. */
+    public void bindLiveness(io.tunestream.serving.batch.ModelLiveness liveness) {
+        io.micrometer.core.instrument.Gauge.builder("tunestream.model.stuck.calls", liveness,
+                        io.tunestream.serving.batch.ModelLiveness::stuckCalls)
+                .description("Cancelled model calls still running after the grace period (the app is not live)")
+                .register(registry);
+    }
+
+    /**
+     * A record of {@code topic} that can never be read went to the dead-letter topic;
+     * {@code reason} is the class of the failure (the exception's simple name).
+     */
+    public void deadLettered(String topic, String reason) {
+        registry.counter("tunestream.dead.letters", "topic", topic, "reason", reason).increment();
+    }
+
+    /** Decoding a record of {@code topic} has to wait: the schema registry cannot be reached. */
+    public void registryWait(String topic) {
+        registry.counter("tunestream.registry.waits", "topic", topic).increment();
+    }
+
+    /** A published task template was refused (its rules do not hold) and is not stored. */
+    public void templateRefused(String task, String reason) {
+        registry.counter("tunestream.templates.refused", "task", task, "reason", reason).increment();
     }
 }

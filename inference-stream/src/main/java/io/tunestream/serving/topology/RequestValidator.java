@@ -4,13 +4,14 @@ import io.tunestream.schemas.AnswerError;
 import io.tunestream.schemas.ErrorKind;
 import io.tunestream.schemas.GenerationOptions;
 import io.tunestream.schemas.InferenceRequest;
+import io.tunestream.schemas.RequestLimits;
 import io.tunestream.schemas.TaskTemplate;
 import io.tunestream.serving.batch.ServingModelInfo;
 import java.util.Optional;
 
 /**
- * Semantic checks of a request that arrives, before it waits for a batch: ids, task, the
- * template's fields, generation options and length limits. What fails here gets an error answer
+ * Semantic checks of a request that arrives, before it waits for a batch: ids, the size limits of
+ * {@link RequestLimits}, task, the template's fields, generation options and length limits. What fails here gets an error answer
  * at once; the adapter is resolved later, when the batch runs.
  */
 final class RequestValidator {
@@ -35,7 +36,12 @@ final class RequestValidator {
             return invalid("request with key '" + key + "': requestId is empty");
         }
         if (key != null && !key.equals(id)) {
-            return invalid("request " + id + ": record key '" + key + "' differs from requestId");
+            return invalid("request " + RequestLimits.abbreviate(id, 64) + ": record key '"
+                    + RequestLimits.abbreviate(key, 64) + "' differs from requestId");
+        }
+        Optional<String> tooBig = RequestLimits.check(request);
+        if (tooBig.isPresent()) {
+            return invalid(tooBig.get());
         }
         if (request.getTask() == null || request.getTask().isBlank()) {
             return invalid("request " + id + ": task is empty");

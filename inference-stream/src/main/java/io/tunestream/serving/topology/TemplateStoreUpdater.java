@@ -1,57 +1,85 @@
 package io.tunestream.serving.topology;
 
 import io.tunestream.schemas.TaskTemplate;
+import io.tunestream.schemas.registry.Decoded;
+import io.tunestream.serving.ops.ServingMetrics;
+import java.nio.charset.StandardCharsets;
+import java.util.Optional;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.processor.api.RecordMetadata;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Feeds the global templates store from the compacted {@code task-templates} topic (key: task).
- * A template whose virtual-token splits do not add up is logged and not stored, so its task's
- * requests are answered with an error rather than run with a broken prompt.
+ * Feeds the global templates store from the compacted {@code task-templates} topic (key: task),
+ * reading the raw bytes through a {@link GlobalRecordReader} (waits out registry outages,
+ * dead-letters what can never be read). A template whose virtual-token splits do not add up, or that
+ * is published under another task's key, is refused (logged with its topic, partition and offset,
+ * counted) and not stored, so its task's requests are answered with an error rather than run with a
+ * broken prompt. Runs on the global thread, also when the store is restored at start.
  */
-final class TemplateStoreUpdater implements Processor<String, TaskTemplate, Void, Void> {
+final class TemplateStoreUpdater implements Processor<byte[], byte[], Void, Void> {
 
     private static final Logger LOG = LoggerFactory.getLogger(TemplateStoreUpdater.class);
 
     private final String storeName;
+    private final GlobalRecordReader<TaskTemplate> reader;
+    private final ServingMetrics metrics;
+    private ProcessorContext<Void, Void> context;
     private KeyValueStore<String, TaskTemplate> store;
 
-    TemplateStoreUpdater(String storeName) {
+    TemplateStoreUpdater(String storeName, GlobalRecordReader<TaskTemplate> reader, ServingMetrics metrics) {
         this.storeName = storeName;
+        this.reader = reader;
+        this.metrics = metrics;
     }
 
     @Override
     public void init(ProcessorContext<Void, Void> context) {
+        this.context = context;
         store = context.getStateStore(storeName);
     }
 
     @Override
-    public void process(Record<String, TaskTemplate> record) {
-        TaskTemplate template = record.value();
-        if (record.key() == null) {
-            LOG.error("task template without a key ignored (the key must be the task name)");
+    public void process(Record<byte[], byte[]> record) {
+        RecordMetadata where = context.recordMetadata().orElseThrow();
+        String at = where.topic() + "-" + where.partition() + "@" + where.offset();
+        Optional<Decoded.Value<TaskTemplate>> decoded = reader.read(record, where);
+        if (decoded.isEmpty()) {
             return;
         }
+        TaskTemplate template = decoded.get().value();
+        if (record.key() == null) {
+            refuse("", "key", "task template at " + at + " without a key ignored (the key must be the task name)");
+            return;
+        }
+        String key = new String(record.key(), StandardCharsets.UTF_8);
         if (template == null) {
-            store.delete(record.key());
-            LOG.info("template of task {} deleted", record.key());
+            store.delete(key);
+            LOG.info("template of task {} deleted ({})", key, at);
             return;
         }
         int splits = template.getVirtualTokenSplits().stream().mapToInt(Integer::intValue).sum();
         if (splits != template.getTotalVirtualTokens()) {
-            LOG.error("template of task {} ignored: virtualTokenSplits {} add up to {}, not totalVirtualTokens {}",
-                    record.key(), template.getVirtualTokenSplits(), splits, template.getTotalVirtualTokens());
+            refuse(key, "splits", "template of task " + key + " at " + at + " ignored: virtualTokenSplits "
+                    + template.getVirtualTokenSplits() + " add up to " + splits + ", not totalVirtualTokens "
+                    + template.getTotalVirtualTokens());
             return;
         }
-        if (!record.key().equals(template.getTask())) {
-            LOG.error("template of task {} ignored: published under key '{}'", template.getTask(), record.key());
+        if (!key.equals(template.getTask())) {
+            refuse(key, "key", "template of task " + template.getTask() + " at " + at
+                    + " ignored: published under key '" + key + "'");
             return;
         }
-        store.put(record.key(), template);
-        LOG.info("template of task {} updated", record.key());
+        store.put(key, template);
+        LOG.info("template of task {} updated ({})", key, at);
+    }
+
+    private void refuse(String task, String reason, String message) {
+        LOG.error(message);
+        metrics.templateRefused(task, reason);
     }
 }

@@ -6,6 +6,7 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.tunestream.model.prompt.VirtualTokenTable;
 import io.tunestream.schemas.AdapterVersion;
 import io.tunestream.schemas.Topics;
+import io.tunestream.schemas.adapters.AdapterCheck;
 import io.tunestream.schemas.tensor.TensorCodec;
 import io.tunestream.serving.batch.ServingModelInfo;
 import io.tunestream.serving.serde.AvroBinarySerde;
@@ -52,7 +53,7 @@ class AdapterCheckFuzzTest {
             assertThat(threads.getCurrentThreadAllocatedBytes() - allocatedBefore)
                     .as("bytes allocated to read %d bytes", input.length).isLessThanOrEqualTo(MAX_ALLOCATED_BYTES);
         }
-        Optional<AdapterCheck.Refusal> refusal = new AdapterCheck(MODEL).refusal(adapter);
+        Optional<AdapterCheck.Refusal> refusal = new AdapterCheck(MODEL.fingerprint(), MODEL.hiddenSize()).refusal(adapter);
         if (refusal.isPresent()) {
             assertThat(refusal.get().reason()).isNotBlank();
             assertThat(refusal.get().message()).startsWith("adapter " + adapter.getTask() + " v" + adapter.getVersion());

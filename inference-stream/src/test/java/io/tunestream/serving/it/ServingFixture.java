@@ -50,13 +50,19 @@ final class ServingFixture implements AutoCloseable {
     private final List<AutoCloseable> closeables = new ArrayList<>();
 
     ServingFixture(PlatformEndpoints platform, int requestPartitions) throws Exception {
+        this(platform, requestPartitions, Map.of());
+    }
+
+    /** @param answersTopicConfigs topic configs of the answers topic on top of the catalogue's */
+    ServingFixture(PlatformEndpoints platform, int requestPartitions, Map<String, String> answersTopicConfigs)
+            throws Exception {
         this.platform = platform;
         this.prefix = "it-" + UUID.randomUUID().toString().substring(0, 8) + "-";
         this.topics = ServingTopics.prefixed(prefix);
         this.clients = new KafkaClientConfig(platform.bootstrapServers(),
                 RegistryConfig.forRegistry(platform.registryUrl()));
         this.stateDir = Files.createTempDirectory("serving-it-");
-        createTopics(requestPartitions);
+        createTopics(requestPartitions, answersTopicConfigs);
         this.producer = new KafkaProducer<>(clients.producerProperties(prefix + "producer"));
         this.answers = new KafkaConsumer<>(clients.consumerProperties(prefix + "answers", null));
         List<TopicPartition> partitions = answers.partitionsFor(topics.answers()).stream()
@@ -65,16 +71,27 @@ final class ServingFixture implements AutoCloseable {
         answers.seekToBeginning(partitions);
     }
 
-    private void createTopics(int requestPartitions) throws Exception {
+    private void createTopics(int requestPartitions, Map<String, String> answersTopicConfigs) throws Exception {
         try (Admin admin = Admin.create(clients.adminProperties())) {
             var topicList = List.of(
                     topic(Topics.REQUESTS, topics.requests(), requestPartitions),
-                    topic(Topics.ANSWERS, topics.answers(), requestPartitions),
+                    topic(Topics.ANSWERS, topics.answers(), requestPartitions).configs(withAll(
+                            Topics.ANSWERS.configs(), answersTopicConfigs)),
                     topic(Topics.TASK_TEMPLATES, topics.templates(), 1),
                     topic(Topics.ADAPTERS, topics.adapters(), 1),
                     topic(Topics.REQUESTS_DEAD_LETTER, topics.deadLetter(), 1));
             admin.createTopics(topicList).all().get(30, TimeUnit.SECONDS);
         }
+        // the app checks its schemas at start, as it checks its topics: setup registers them
+        new io.tunestream.schemas.registry.SchemaRegistration(clients.registry()).registerAll(List.of(
+                Topics.REQUESTS.withName(topics.requests()), Topics.ANSWERS.withName(topics.answers()),
+                Topics.TASK_TEMPLATES.withName(topics.templates()), Topics.ADAPTERS.withName(topics.adapters())));
+    }
+
+    private static Map<String, String> withAll(Map<String, String> base, Map<String, String> more) {
+        var all = new HashMap<>(base);
+        all.putAll(more);
+        return all;
     }
 
     private static NewTopic topic(TopicSpec spec, String name, int partitions) {

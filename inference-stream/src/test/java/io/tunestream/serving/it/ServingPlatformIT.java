@@ -18,7 +18,7 @@ import io.tunestream.schemas.ErrorKind;
 import io.tunestream.schemas.FinishReason;
 import io.tunestream.serving.ServingApp;
 import io.tunestream.serving.model.ModelBatchAnswerer;
-import io.tunestream.serving.topology.DeadLetterHandler;
+import io.tunestream.schemas.DeadLetters;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -222,9 +222,9 @@ class ServingPlatformIT {
         assertThat(dead).hasSize(1);
         assertThat(new String(dead.get(0).key(), StandardCharsets.UTF_8)).isEqualTo("garbage");
         assertThat(dead.get(0).value()).containsExactly(0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 1, 2);
-        assertThat(new String(dead.get(0).headers().lastHeader(DeadLetterHandler.REASON_HEADER).value(),
+        assertThat(new String(dead.get(0).headers().lastHeader(DeadLetters.REASON_HEADER).value(),
                 StandardCharsets.UTF_8)).isNotBlank();
-        assertThat(new String(dead.get(0).headers().lastHeader(DeadLetterHandler.TOPIC_HEADER).value(),
+        assertThat(new String(dead.get(0).headers().lastHeader(DeadLetters.TOPIC_HEADER).value(),
                 StandardCharsets.UTF_8)).isEqualTo(fixture.topics.requests());
     }
 }

@@ -11,6 +11,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.DeadLetters;
 import io.tunestream.schemas.Answer;
 import io.tunestream.schemas.ErrorKind;
 import io.tunestream.schemas.FinishReason;
@@ -22,18 +23,24 @@ import io.tunestream.serving.batch.BatchItem;
 import io.tunestream.serving.batch.BatchOutcome;
 import io.tunestream.serving.batch.ServingModelInfo;
 import io.tunestream.serving.ops.ServingMetrics;
+import io.tunestream.serving.ops.DecodeWaits;
+import io.tunestream.serving.serde.AvroBinarySerde;
 import io.tunestream.serving.serde.ServingSerdes;
 import io.tunestream.serving.testing.EchoAnswerer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.function.Function;
 import java.util.stream.Collectors;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -57,6 +64,7 @@ class ServingTopologyTest {
 
     private final ServingTopics topics = ServingTopics.standard();
     private final ServingSerdes serdes = ServingSerdes.plainAvro();
+    private final List<ProducerRecord<byte[], byte[]>> globalDeadLetters = new ArrayList<>();
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
     private final ServingMetrics metrics = new ServingMetrics(registry);
     private final MovableClock clock = new MovableClock(START);
@@ -88,13 +96,22 @@ class ServingTopologyTest {
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
-        props.putAll(DeadLetterHandler.configs(topics, metrics));
-        var topology = ServingTopology.build(topics, serdes, settings, answerer, executor, metrics, clock);
+        var recovery = new InputRecovery(globalDeadLetters::add, new DecodeWaits(clock), new StopSignal());
+        var topology = ServingTopology.build(topics, serdes, settings, answerer, executor, metrics, clock, recovery);
         driver = new TopologyTestDriver(topology, props, START);
-        requests = driver.createInputTopic(topics.requests(), new StringSerializer(), serdes.requests().serializer());
-        templates = driver.createInputTopic(topics.templates(), new StringSerializer(), serdes.templates().serializer());
-        adapters = driver.createInputTopic(topics.adapters(), new StringSerializer(), serdes.adapters().serializer());
-        answers = driver.createOutputTopic(topics.answers(), new StringDeserializer(), serdes.answers().deserializer());
+        requests = driver.createInputTopic(topics.requests(), new StringSerializer(), avro(InferenceRequest.class,
+                InferenceRequest.getClassSchema()).serializer());
+        templates = driver.createInputTopic(topics.templates(), new StringSerializer(), avro(TaskTemplate.class,
+                TaskTemplate.getClassSchema()).serializer());
+        adapters = driver.createInputTopic(topics.adapters(), new StringSerializer(), avro(AdapterVersion.class,
+                AdapterVersion.getClassSchema()).serializer());
+        answers = driver.createOutputTopic(topics.answers(), new StringDeserializer(), avro(Answer.class,
+                Answer.getClassSchema()).deserializer());
+    }
+
+    private static <T extends org.apache.avro.specific.SpecificRecord> AvroBinarySerde<T> avro(Class<T> type,
+            org.apache.avro.Schema schema) {
+        return new AvroBinarySerde<>(type, schema);
     }
 
     private void publish(TaskTemplate template) {
@@ -428,17 +445,33 @@ class ServingTopologyTest {
     }
 
     @Test
-    void shouldSkipAnUndeserializableRequestAndGoOn() {
-        // the dead-letter record itself is checked on the real broker (ServingPlatformIT): the test driver drops it
+    void shouldDeadLetterAnUnreadableRequestWithItsSourceAndReasonAndGoOn() {
         start(BatchingSettings.of(1, Duration.ofSeconds(10)));
         publish(assistant("assistant", 4));
         var raw = driver.createInputTopic(topics.requests(), new StringSerializer(), new ByteArraySerializer());
+        var dlq = driver.createOutputTopic(topics.deadLetter(), new ByteArrayDeserializer(),
+                new ByteArrayDeserializer());
 
         raw.pipeInput("garbage", new byte[] {(byte) 0xff, 0x01, 0x02});
         send(assistantRequest("r2", "assistant"));
 
         assertThat(onlyAnswer().getRequestId()).isEqualTo("r2");
-        assertThat(registry.get("tunestream.dead.letters").counter().count()).isEqualTo(1.0);
+        List<TestRecord<byte[], byte[]>> dead = dlq.readRecordsToList();
+        assertThat(dead).hasSize(1);
+        assertThat(new String(dead.get(0).key(), StandardCharsets.UTF_8)).isEqualTo("garbage");
+        assertThat(dead.get(0).value()).containsExactly((byte) 0xff, 0x01, 0x02);
+        assertThat(header(dead.get(0), DeadLetters.TOPIC_HEADER)).isEqualTo(topics.requests());
+        assertThat(header(dead.get(0), DeadLetters.PARTITION_HEADER)).isEqualTo("0");
+        assertThat(header(dead.get(0), DeadLetters.OFFSET_HEADER)).isEqualTo("0");
+        assertThat(header(dead.get(0), DeadLetters.REASON_HEADER)).startsWith("cannot read InferenceRequest from 3 bytes");
+        assertThat(header(dead.get(0), DeadLetters.EXCEPTION_HEADER))
+                .isEqualTo("org.apache.kafka.common.errors.SerializationException");
+        assertThat(registry.get("tunestream.dead.letters").tag("topic", topics.requests())
+                .tag("reason", "SerializationException").counter().count()).isEqualTo(1.0);
+    }
+
+    static String header(TestRecord<byte[], byte[]> record, String name) {
+        return new String(record.headers().lastHeader(name).value(), StandardCharsets.UTF_8);
     }
 
     @Test

@@ -9,6 +9,7 @@ import io.tunestream.ingest.jsonl.TaskFields;
 import io.tunestream.ingest.jsonl.TransactionalSender;
 import io.tunestream.ingest.template.TemplateCatalog;
 import io.tunestream.schemas.DatasetSplit;
+import io.tunestream.schemas.ExampleKey;
 import io.tunestream.schemas.LabelledExample;
 import io.tunestream.schemas.Topics;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
@@ -64,14 +65,16 @@ public final class ExampleIngestion {
                     .setSource(line.location())
                     .setCreatedAtMillis(nowMillis)
                     .build();
-            examples.add(new TransactionalSender.Outgoing<>(line.line(), task, example));
+            examples.add(new TransactionalSender.Outgoing<>(line.line(), ExampleKey.of(example).toString(), example));
         }
         problems.sort(Comparator.comparingLong(LineProblem::line));
         return new Checked(examples, problems);
     }
 
     /**
-     * Sends {@code examples} in transactions of {@code batch} records, keyed by task.
+     * Sends {@code examples} in transactions of {@code batch} records, keyed {@code <task>/<exampleId>}
+     * ({@link ExampleKey}: compaction keeps the latest record of each example, all of a task's examples
+     * share a partition).
      *
      * @param rateLimiter may be null (no limit)
      * @param progress    may be null

@@ -19,6 +19,9 @@ import java.util.List;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -32,7 +35,8 @@ import picocli.CommandLine.Parameters;
                         + "in transactions (none is lost or half-sent), with a progress bar on standard error; the run "
                         + "ends with the exact count of records sent and lines rejected.",
                 "Exit code 0: all sent; 3: some lines rejected (the others sent); 1: sending failed."},
-        footer = {"", "Example:", "  ingest examples data/squad/train.jsonl --rate 500"})
+        footer = {"", "Examples:", "  ingest examples data/squad/train.jsonl --rate 500",
+                "  ingest examples delete --task squad <exampleId>…    (see ingest examples delete --help)"})
 public final class ExamplesCommand implements Callable<Integer> {
 
     private final CliContext cli;
@@ -43,8 +47,13 @@ public final class ExamplesCommand implements Callable<Integer> {
     @Mixin
     TemplateSource templateSource;
 
-    @Parameters(index = "0", paramLabel = "FILE", description = "JSONL file, one {\"taskname\": …, fields…} per line.")
+    // optional for picocli only: a required positional would be demanded before the 'delete' subcommand too
+    @Parameters(index = "0", arity = "0..1", paramLabel = "FILE",
+            description = "JSONL file, one {\"taskname\": …, fields…} per line.")
     Path file;
+
+    @Spec
+    CommandSpec spec;
 
     @Option(names = "--split", paramLabel = "SPLIT",
             description = "TRAIN or VALIDATION (default: VALIDATION when the file name starts with 'val' or 'dev', "
@@ -74,6 +83,9 @@ public final class ExamplesCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (file == null) {
+            throw new ParameterException(spec.commandLine(), "Missing required parameter: 'FILE'");
+        }
         // the input first: a mistyped path fails at once, without waiting on the broker
         JsonlFile.Contents contents = JsonlFile.read(file);
         DatasetSplit datasetSplit = split != null ? split : splitOf(file);

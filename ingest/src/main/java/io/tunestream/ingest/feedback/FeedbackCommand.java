@@ -7,6 +7,7 @@ import io.tunestream.ingest.jsonl.TaskFields;
 import io.tunestream.ingest.template.TemplateCatalog;
 import io.tunestream.ingest.template.TemplateSource;
 import io.tunestream.schemas.Feedback;
+import io.tunestream.schemas.RequestLimits;
 import io.tunestream.schemas.Topics;
 import io.tunestream.schemas.Verdict;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
@@ -15,6 +16,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
@@ -117,6 +119,11 @@ public final class FeedbackCommand implements Callable<Integer> {
                 .setComment(comment)
                 .setCreatedAtMillis(cli.clock().millis())
                 .build();
+        Optional<String> tooBig = RequestLimits.check(feedback);
+        if (tooBig.isPresent()) {
+            cli.err().println("not sent: " + tooBig.get());
+            return ExitCodes.INPUT_REJECTED;
+        }
         try (KafkaProducer<String, Feedback> producer = new KafkaProducer<>(
                 kafka.producerProperties("tunestream-ingest-feedback"), new StringSerializer(),
                 AvroSerdes.serializer(kafka.registry()))) {

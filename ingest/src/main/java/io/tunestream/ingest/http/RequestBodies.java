@@ -10,12 +10,14 @@ import io.tunestream.ingest.template.TemplateCatalog;
 import io.tunestream.schemas.Feedback;
 import io.tunestream.schemas.GenerationOptions;
 import io.tunestream.schemas.InferenceRequest;
+import io.tunestream.schemas.RequestLimits;
 import io.tunestream.schemas.Verdict;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.function.Supplier;
@@ -94,6 +96,10 @@ final class RequestBodies {
                 .setOptions(options)
                 .setAdapterVersion(json.hasNonNull("adapter_version") ? json.get("adapter_version").asInt() : null)
                 .setCreatedAtMillis(clock.millis()).build();
+        Optional<String> tooBig = RequestLimits.check(request);
+        if (tooBig.isPresent()) {
+            return Parsed.rejected(422, tooBig.get());
+        }
         return Parsed.ok(new Ask(request, wait));
     }
 
@@ -135,13 +141,18 @@ final class RequestBodies {
                 return Parsed.rejected(422, checked.problem());
             }
         }
-        return Parsed.ok(Feedback.newBuilder().setRequestId(requestId).setTask(task).setVerdict(verdict)
+        Feedback feedback = Feedback.newBuilder().setRequestId(requestId).setTask(task).setVerdict(verdict)
                 .setCorrection(verdict == Verdict.CORRECTED ? json.get("correction").asText() : null)
                 .setFields(fields)
                 .setAnswerText(json.hasNonNull("answer_text") ? json.get("answer_text").asText() : null)
                 // as the CLI's --adapter-version: which adapter produced the answer judged
                 .setAdapterVersion(json.hasNonNull("adapter_version") ? json.get("adapter_version").asInt() : null)
                 .setComment(json.path("comment").asText(""))
-                .setCreatedAtMillis(clock.millis()).build());
+                .setCreatedAtMillis(clock.millis()).build();
+        Optional<String> tooBig = RequestLimits.check(feedback);
+        if (tooBig.isPresent()) {
+            return Parsed.rejected(422, tooBig.get());
+        }
+        return Parsed.ok(feedback);
     }
 }

@@ -7,6 +7,7 @@ import io.tunestream.ingest.jsonl.TaskFields;
 import io.tunestream.ingest.template.TemplateSource;
 import io.tunestream.schemas.Answer;
 import io.tunestream.schemas.InferenceRequest;
+import io.tunestream.schemas.RequestLimits;
 import io.tunestream.schemas.Topics;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.registry.AvroSerdes;
@@ -14,6 +15,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Callable;
@@ -86,6 +88,11 @@ public final class AskCommand implements Callable<Integer> {
                 .setAdapterVersion(adapterVersion)
                 .setCreatedAtMillis(cli.clock().millis())
                 .build();
+        Optional<String> tooBig = RequestLimits.check(request);
+        if (tooBig.isPresent()) {
+            cli.err().println("not sent: " + tooBig.get());
+            return ExitCodes.INPUT_REJECTED;
+        }
         try (AnswerCollector answers = new AnswerCollector(kafka, cli.clock(), timeout);
              KafkaProducer<String, InferenceRequest> producer = new KafkaProducer<>(
                      kafka.producerProperties("tunestream-ingest-ask"), new StringSerializer(),

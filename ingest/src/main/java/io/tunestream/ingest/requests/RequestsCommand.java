@@ -18,6 +18,7 @@ import io.tunestream.ingest.template.TemplateSource;
 import io.tunestream.schemas.Answer;
 import io.tunestream.schemas.GenerationOptions;
 import io.tunestream.schemas.InferenceRequest;
+import io.tunestream.schemas.RequestLimits;
 import io.tunestream.schemas.Topics;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.registry.AvroSerdes;
@@ -33,6 +34,7 @@ import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Callable;
@@ -184,6 +186,10 @@ public final class RequestsCommand implements Callable<Integer> {
                 .setAdapterVersion(version == null || version.isNull() ? null : version.intValue())
                 .setCreatedAtMillis(cli.clock().millis())
                 .build();
+        Optional<String> tooBig = RequestLimits.check(request);
+        if (tooBig.isPresent()) {
+            return new Entry(line.line(), null, null, tooBig.get());
+        }
         return new Entry(line.line(), request, result.checked().answer(), null);
     }
 

@@ -1,5 +1,6 @@
 package io.tunestream.ingest.template;
 
+import io.tunestream.schemas.TaskNames;
 import io.tunestream.schemas.TaskTemplate;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -18,7 +19,8 @@ import java.util.regex.Pattern;
  *   <li>the {@code {field}} placeholders of {@code prompt_template} and {@code
  *       prompt_template_fields} name the same fields;</li>
  *   <li>{@code answer_field} is one of them and, with {@code answer_only_loss}, ends the template;</li>
- *   <li>{@code truncate_field} is one of them and not the answer field.</li>
+ *   <li>{@code truncate_field} is one of them and not the answer field;</li>
+ *   <li>the task name follows {@link TaskNames} (no '/', which example keys use).</li>
  * </ul>
  */
 public final class TemplateRules {
@@ -46,6 +48,8 @@ public final class TemplateRules {
         List<String> problems = new ArrayList<>();
         if (task.isBlank()) {
             problems.add("task '': taskname must not be empty");
+        } else {
+            TaskNames.problem(task).ifPresent(problem -> problems.add(prefix + problem));
         }
         String prompt = template.getPromptTemplate();
         List<Integer> splits = template.getVirtualTokenSplits();

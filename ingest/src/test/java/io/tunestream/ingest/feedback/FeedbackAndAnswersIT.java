@@ -73,6 +73,7 @@ class FeedbackAndAnswersIT {
     void shouldPrintTheAnswersOfATask(PlatformEndpoints platform) throws Exception {
         String task = "follow-" + UUID.randomUUID();
         KafkaClientConfig kafka = TopicReader.kafka(platform);
+        io.tunestream.ingest.CliRun.setUp(platform);
         io.tunestream.ingest.ConnectionOptions.prepare(kafka, List.of(Topics.ANSWERS), java.time.Duration.ofSeconds(30));
         try (KafkaProducer<String, Answer> producer = new KafkaProducer<>(kafka.producerProperties("test"),
                 new StringSerializer(), AvroSerdes.serializer(kafka.registry()))) {

@@ -38,6 +38,7 @@ class IngestHttpServerIT {
 
     @BeforeAll
     static void start(PlatformEndpoints platform) throws Exception {
+        io.tunestream.ingest.CliRun.setUp(platform);
         server = IngestHttpServer.start(TopicReader.kafka(platform), new InetSocketAddress("127.0.0.1", 0),
                 Clock.systemUTC(), Duration.ofSeconds(30));
         answerer = new FakeAnswerer(platform, request -> FakeAnswerer.answerTo(request)
@@ -121,5 +122,15 @@ class IngestHttpServerIT {
                     assertThat(f.getCorrection()).isEqualTo(" intent: play_music");
                     assertThat(f.getAdapterVersion()).isEqualTo(3);
                 });
+    }
+
+    @Test
+    void shouldRefuseFeedbackWithACorrectionOverTheLimit() throws Exception {
+        HttpResponse<String> response = post("/feedback", "{\"request_id\": \"r-long\", \"taskname\": "
+                + "\"assistant\", \"verdict\": \"CORRECTED\", \"correction\": \"" + "c".repeat(65_537) + "\"}");
+
+        assertThat(response.statusCode()).isEqualTo(422);
+        assertThat(response.body()).contains("feedback on request r-long: correction has 65537 characters, more than "
+                + "the limit of 65536");
     }
 }

@@ -78,6 +78,16 @@ class AskAndRequestsIT {
     }
 
     @Test
+    void shouldSendNothingWhenTheRequestIdIsOverTheLimit(PlatformEndpoints platform) {
+        CliRun run = CliRun.run(platform, "ask", "--task", "squad", "--field", "context=c", "--field", "question=q",
+                "--request-id", "i".repeat(257), "--templates", TEMPLATES);
+
+        assertThat(run.exitCode()).isEqualTo(ExitCodes.INPUT_REJECTED);
+        assertThat(run.err()).isEqualTo("not sent: request id '" + "i".repeat(32) + "...(257 chars)' has 257 "
+                + "characters, more than the limit of 256" + System.lineSeparator());
+    }
+
+    @Test
     void shouldSendNothingForAFieldTheTemplateDoesNotUse(PlatformEndpoints platform) {
         CliRun run = CliRun.run(platform, "ask", "--task", "squad", "--field", "context=c", "--field", "question=q",
                 "--field", "title=t", "--templates", TEMPLATES);

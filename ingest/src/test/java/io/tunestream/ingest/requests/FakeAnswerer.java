@@ -31,6 +31,7 @@ public final class FakeAnswerer implements AutoCloseable {
 
     public FakeAnswerer(PlatformEndpoints platform, Function<InferenceRequest, Answer> answer) {
         KafkaClientConfig kafka = TopicReader.kafka(platform);
+        io.tunestream.ingest.CliRun.setUp(platform);
         io.tunestream.ingest.ConnectionOptions.prepare(kafka, List.of(Topics.REQUESTS, Topics.ANSWERS),
                 Duration.ofSeconds(30));
         consumer = new KafkaConsumer<>(kafka.consumerProperties("fake-answerer", null), new StringDeserializer(),

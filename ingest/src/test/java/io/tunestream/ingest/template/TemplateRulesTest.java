@@ -22,6 +22,13 @@ class TemplateRulesTest {
     }
 
     @Test
+    void shouldRefuseATaskNameWithASlashBecauseExampleKeysUseIt() {
+        assertThat(TemplateRules.problems(squad().setTask("qa/fr").build())).containsExactly(
+                "task 'qa/fr': task name 'qa/fr' must not contain '/' (it separates the task from the example id in "
+                        + "the keys of the examples topic)");
+    }
+
+    @Test
     void shouldAcceptSeveralMarkersWithOneSplitEach() {
         TaskTemplate template = squad()
                 .setPromptTemplate("<|VIRTUAL_PROMPT_0|> {context} <|VIRTUAL_PROMPT_1|> {question} Answer:{answer}")

@@ -1,8 +1,10 @@
 package io.tunestream.model.autodiff;
 
 import ai.onnx.proto.OnnxMl.TensorProto;
+import io.tunestream.model.graph.TensorProtoReader;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -140,7 +142,7 @@ final class GradientRules {
         GraphEmitter e = n.emit();
         String a = n.input(0);
         OptionalDouble constant = n.constant(n.input(1)).filter(t -> t.getDimsCount() == 0)
-                .map(GradientRules::scalarValue).orElse(OptionalDouble.empty());
+                .map(TensorProtoReader::scalar).orElse(OptionalDouble.empty());
         String slope;
         if (constant.isPresent() && constant.getAsDouble() == 2) {
             slope = e.op("Mul", a, e.scalar(2));
@@ -442,47 +444,11 @@ final class GradientRules {
         return e.op("Min", e.op("Max", wrapped, zero), dims);
     }
 
-    /** The value of a one-element float or double constant. */
-    private static OptionalDouble scalarValue(TensorProto t) {
-        if (t.getDataType() == TensorProto.DataType.FLOAT.getNumber()) {
-            if (t.getFloatDataCount() == 1) {
-                return OptionalDouble.of(t.getFloatData(0));
-            }
-            if (t.getRawData().size() == Float.BYTES) {
-                return OptionalDouble.of(t.getRawData().asReadOnlyByteBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN)
-                        .getFloat());
-            }
-        } else if (t.getDataType() == TensorProto.DataType.DOUBLE.getNumber()) {
-            if (t.getDoubleDataCount() == 1) {
-                return OptionalDouble.of(t.getDoubleData(0));
-            }
-            if (t.getRawData().size() == Double.BYTES) {
-                return OptionalDouble.of(t.getRawData().asReadOnlyByteBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN)
-                        .getDouble());
-            }
-        }
-        return OptionalDouble.empty();
-    }
-
     private static boolean allOnes(TensorProto t) {
-        if (t.getInt64DataCount() > 0) {
-            return t.getInt64DataList().stream().allMatch(v -> v == 1L);
+        if (t.getDataType() != TensorProto.DataType.INT64.getNumber() && t.getDataType() != TensorProto.DataType.INT32.getNumber()) {
+            return false;
         }
-        var buffer = t.getRawData().asReadOnlyByteBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        if (t.getDataType() == TensorProto.DataType.INT32.getNumber()) {
-            while (buffer.remaining() >= 4) {
-                if (buffer.getInt() != 1) {
-                    return false;
-                }
-            }
-            return true;
-        }
-        while (buffer.remaining() >= 8) {
-            if (buffer.getLong() != 1L) {
-                return false;
-            }
-        }
-        return true;
+        return Arrays.stream(TensorProtoReader.longs(t)).allMatch(v -> v == 1L);
     }
 
     /** Gather along axis 0 of activations: scatter-add dY into zeros of the data's shape. */

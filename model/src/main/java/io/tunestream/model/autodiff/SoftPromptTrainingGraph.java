@@ -67,7 +67,7 @@ public final class SoftPromptTrainingGraph {
      * The forward training graph with output {@value #LOSS}.
      *
      * @param decoder            a decoder taking {@code inputs_embeds} [b, T, d] (see
-     *                           {@code io.tunestream.model.onnx.InputsEmbedsRewrite}), with outputs
+     *                           {@code io.tunestream.model.graph.InputsEmbedsRewrite}), with outputs
      *                           {@code logits} [b, T, vocab] and optionally {@code present.*}
      * @param embeddingTableName the [vocab, d] initializer holding the token embeddings
      * @throws GradientGraphException naming the missing input, output or initializer

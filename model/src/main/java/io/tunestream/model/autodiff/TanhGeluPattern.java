@@ -2,12 +2,13 @@ package io.tunestream.model.autodiff;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import io.tunestream.model.graph.TensorProtoReader;
 
-import java.nio.ByteOrder;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.Set;
 
 /**
@@ -178,20 +179,7 @@ final class TanhGeluPattern {
                 && t.getDataType() != TensorProto.DataType.DOUBLE.getNumber()) {
             return null;
         }
-        boolean isFloat = t.getDataType() == TensorProto.DataType.FLOAT.getNumber();
-        if (isFloat && t.getFloatDataCount() == 1) {
-            return (double) t.getFloatData(0);
-        }
-        if (!isFloat && t.getDoubleDataCount() == 1) {
-            return t.getDoubleData(0);
-        }
-        var raw = t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-        if (isFloat && raw.remaining() == Float.BYTES) {
-            return (double) raw.getFloat();
-        }
-        if (!isFloat && raw.remaining() == Double.BYTES) {
-            return raw.getDouble();
-        }
-        return null;
+        OptionalDouble value = TensorProtoReader.scalar(t);
+        return value.isPresent() ? value.getAsDouble() : null;
     }
 }

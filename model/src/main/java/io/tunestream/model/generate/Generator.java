@@ -1,9 +1,8 @@
 package io.tunestream.model.generate;
 
+import io.tunestream.model.onnx.DecodeState;
 import io.tunestream.model.onnx.DecoderModel;
-import io.tunestream.model.onnx.KvBuffer;
-import io.tunestream.model.onnx.KvCache;
-import io.tunestream.model.onnx.StepInput;
+import io.tunestream.model.onnx.RunControl;
 import io.tunestream.model.prompt.Prompt;
 import io.tunestream.model.prompt.PromptBuilder;
 import io.tunestream.model.prompt.PromptMode;
@@ -60,6 +59,19 @@ public final class Generator {
 
     /** Generates every request as one batch; results come back in request order. */
     public List<GenerationResult> generate(List<GenerationRequest> requests) {
+        return generate(requests, null);
+    }
+
+    /**
+     * Generates every request as one batch that {@code control} can stop from another thread: the session
+     * call in progress is terminated and no further step runs; the unfinished rows get a
+     * {@link RowError#CANCELLED} result. A failure that says the runtime ran out of memory gives
+     * {@link RowError#OUT_OF_MEMORY} results (a smaller batch may succeed), any other {@link
+     * RowError#GENERATION_FAILED}.
+     *
+     * @param control null for a generation nobody cancels
+     */
+    public List<GenerationResult> generate(List<GenerationRequest> requests, RunControl control) {
         GenerationResult[] results = new GenerationResult[requests.size()];
         List<Row> rows = new ArrayList<>();
         for (int i = 0; i < requests.size(); i++) {
@@ -72,15 +84,15 @@ public final class Generator {
         }
         if (!rows.isEmpty()) {
             try {
-                if (config.useKvCache()) {
-                    decodeWithCache(rows);
-                } else {
-                    decodeByRecomputing(rows);
-                }
+                decode(rows, control);
             } catch (RuntimeException e) {
+                boolean cancelled = control != null && control.isTerminated();
+                RowError kind = cancelled ? RowError.CANCELLED
+                        : isOutOfMemory(e) ? RowError.OUT_OF_MEMORY : RowError.GENERATION_FAILED;
+                String message = cancelled ? "generation cancelled" : "generation failed: " + e.getMessage();
                 for (Row row : rows) {
                     if (row.finish == null) {
-                        row.fail("generation failed: " + e.getMessage());
+                        row.fail(kind, message);
                     }
                 }
             }
@@ -143,92 +155,22 @@ public final class Generator {
         return new Row(index, request.id(), options, prompt.length(), embeds, seen, random);
     }
 
-    private void decodeWithCache(List<Row> rows) {
-        int hidden = model.config().hiddenSize();
-        List<Row> active = rows;
-        int maxLen = active.stream().mapToInt(r -> r.promptLength).max().orElseThrow();
-        int batch = active.size();
-        float[] embeds = new float[batch * maxLen * hidden];
-        long[] mask = new long[batch * maxLen];
-        long[] positions = new long[batch * maxLen];
-        for (int b = 0; b < batch; b++) {
-            Row row = active.get(b);
-            row.pad = maxLen - row.promptLength;
-            System.arraycopy(row.promptEmbeds, 0, embeds, (b * maxLen + row.pad) * hidden, row.promptEmbeds.length);
-            for (int j = 0; j < row.promptLength; j++) {
-                mask[b * maxLen + row.pad + j] = 1;
-                positions[b * maxLen + row.pad + j] = j;
-            }
-            row.nextPosition = row.promptLength;
-        }
-        DecoderModel.Step step = model.forward(new StepInput(batch, maxLen, embeds, mask, positions), null);
-        if (model.decodesInPlace()) {
-            decodeInPlace(active, step);
-            return;
-        }
-        KvCache cache = step.cache();
-        try {
-            while (true) {
-                List<Row> still = new ArrayList<>();
-                int[] keep = advance(active, step.lastLogits(), still);
-                if (still.isEmpty()) {
-                    return;
-                }
-                if (still.size() < active.size()) {
-                    // finished rows stop costing work: drop them from the cache, and the left padding
-                    // that only they needed
-                    int unneededPad = still.stream().mapToInt(r -> r.pad).min().orElseThrow();
-                    KvCache kept = cache.selectRows(keep, unneededPad);
-                    cache.close();
-                    cache = kept;
-                    for (Row row : still) {
-                        row.pad -= unneededPad;
-                    }
-                }
-                active = still;
-                batch = active.size();
-                int total = cache.length() + 1;
-                embeds = new float[batch * hidden];
-                mask = new long[batch * total];
-                positions = new long[batch];
-                for (int b = 0; b < batch; b++) {
-                    Row row = active.get(b);
-                    model.embedToken(row.lastToken, embeds, b * hidden);
-                    for (int j = row.pad; j < total; j++) {
-                        mask[b * total + j] = 1;
-                    }
-                    positions[b] = row.nextPosition++;
-                }
-                step = model.forward(new StepInput(batch, 1, embeds, mask, positions), cache);
-                cache.close();
-                cache = step.cache();
-            }
-        } finally {
-            cache.close();
-        }
-    }
-
     /**
-     * The decoding steps after the prefill {@code step} when the model appends to a {@link KvBuffer}
-     * in place: the prefill's padded cache is copied once into buffers that hold every row's longest
-     * possible sequence, rows left-aligned.
+     * Decodes the rows as one batch until every row has finished. The loop only picks tokens; the model's
+     * {@link DecodeState} runs them and keeps the cache, whichever kind the model has.
      */
-    private void decodeInPlace(List<Row> active, DecoderModel.Step prefill) {
-        int hidden = model.config().hiddenSize();
+    private void decode(List<Row> rows, RunControl control) {
         int capacity = 0;
-        int[] pads = new int[active.size()];
-        for (int b = 0; b < active.size(); b++) {
-            Row row = active.get(b);
-            pads[b] = row.pad;
+        List<float[]> prompts = new ArrayList<>(rows.size());
+        for (Row row : rows) {
+            prompts.add(row.promptEmbeds);
             // the token that finishes a row is never fed back, so a row holds at most this many positions
             capacity = Math.max(capacity, Math.min(row.promptLength + row.options.maxNewTokens(), config.maxSequenceLength()));
         }
-        KvBuffer kv;
-        try (KvCache cache = prefill.cache()) {
-            kv = model.toKvBuffer(cache, pads, capacity);
-        }
-        try (kv) {
-            float[] logits = prefill.lastLogits();
+        try (DecodeState state = model.newDecodeState(capacity, config.useKvCache(), control)) {
+            List<Row> active = rows;
+            checkNotTerminated(control);
+            float[] logits = state.prefill(prompts);
             while (true) {
                 List<Row> still = new ArrayList<>();
                 int[] keep = advance(active, logits, still);
@@ -237,55 +179,12 @@ public final class Generator {
                 }
                 if (still.size() < active.size()) {
                     // finished rows stop costing work
-                    kv.keepRows(keep);
+                    state.keepRows(keep);
                 }
                 active = still;
-                int batch = active.size();
-                float[] embeds = new float[batch * hidden];
-                long[] positions = new long[batch];
-                for (int b = 0; b < batch; b++) {
-                    Row row = active.get(b);
-                    model.embedToken(row.lastToken, embeds, b * hidden);
-                    positions[b] = row.nextPosition++;
-                }
-                logits = model.decode(embeds, positions, kv);
+                checkNotTerminated(control);
+                logits = state.step(active.stream().mapToInt(r -> r.lastToken).toArray());
             }
-        }
-    }
-
-    private void decodeByRecomputing(List<Row> rows) {
-        int hidden = model.config().hiddenSize();
-        List<Row> active = rows;
-        while (!active.isEmpty()) {
-            int batch = active.size();
-            int maxLen = active.stream().mapToInt(r -> r.promptLength + r.tokens.size()).max().orElseThrow();
-            float[] embeds = new float[batch * maxLen * hidden];
-            long[] mask = new long[batch * maxLen];
-            long[] positions = new long[batch * maxLen];
-            for (int b = 0; b < batch; b++) {
-                Row row = active.get(b);
-                int len = row.promptLength + row.tokens.size();
-                int pad = maxLen - len;
-                System.arraycopy(row.promptEmbeds, 0, embeds, (b * maxLen + pad) * hidden, row.promptEmbeds.length);
-                for (int t = 0; t < row.tokens.size(); t++) {
-                    model.embedToken(row.tokens.get(t), embeds, (b * maxLen + pad + row.promptLength + t) * hidden);
-                }
-                for (int j = 0; j < len; j++) {
-                    mask[b * maxLen + pad + j] = 1;
-                    positions[b * maxLen + pad + j] = j;
-                }
-            }
-            DecoderModel.Step step = model.forward(new StepInput(batch, maxLen, embeds, mask, positions), null);
-            step.cache().close();
-            List<Row> still = new ArrayList<>();
-            for (int b = 0; b < batch; b++) {
-                Row row = active.get(b);
-                row.accept(pick(step.lastLogits(), b, row));
-                if (row.finish == null) {
-                    still.add(row);
-                }
-            }
-            active = still;
         }
     }
 
@@ -312,6 +211,24 @@ public final class Generator {
         return TokenSampler.next(logits, b * vocab, vocab, row.options, row.seen, row.completionTokens, eosIds, row.random);
     }
 
+    private static void checkNotTerminated(RunControl control) {
+        if (control != null && control.isTerminated()) {
+            throw new IllegalStateException("generation cancelled");
+        }
+    }
+
+    /** Whether {@code e} (or a cause) is the runtime running out of memory: ORT's CUDA and CPU allocators say so. */
+    private static boolean isOutOfMemory(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String m = t.getMessage() == null ? "" : t.getMessage().toLowerCase(java.util.Locale.ROOT);
+            if (t instanceof OutOfMemoryError || m.contains("out of memory") || m.contains("failed to allocate memory")
+                    || m.contains("cudaerrormemoryallocation")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private boolean isEos(int token) {
         for (int eos : eosIds) {
             if (eos == token) {
@@ -333,11 +250,10 @@ public final class Generator {
         final List<Integer> tokens = new ArrayList<>();
         int completionTokens;
         int lastToken;
-        int pad;
-        int nextPosition;
         FinishReason finish;
         String text;
         String error;
+        RowError errorKind;
 
         Row(int index, String id, GenerationOptions options, int promptLength, float[] promptEmbeds, BitSet seen,
             SplittableRandom random) {
@@ -379,8 +295,9 @@ public final class Generator {
             }
         }
 
-        void fail(String message) {
+        void fail(RowError kind, String message) {
             finish = FinishReason.ERROR;
+            errorKind = kind;
             error = message;
         }
 
@@ -390,7 +307,7 @@ public final class Generator {
 
         GenerationResult result() {
             if (finish == FinishReason.ERROR) {
-                return GenerationResult.failed(id, RowError.GENERATION_FAILED, error);
+                return GenerationResult.failed(id, errorKind, error);
             }
             String out = text != null ? text : tokenizer.decode(tokenArray());
             return new GenerationResult(id, out, tokenArray(), promptLength, completionTokens, finish, null, null);

@@ -11,5 +11,9 @@ public enum RowError {
     /** The table belongs to another model, or its width or row count does not fit. */
     ADAPTER_MISMATCH,
     /** The model failed while generating the batch the row was in. */
-    GENERATION_FAILED
+    GENERATION_FAILED,
+    /** The generation was terminated through its {@code RunControl} before the row finished. */
+    CANCELLED,
+    /** The runtime ran out of memory (e.g. CUDA); the same rows in a smaller batch may succeed. */
+    OUT_OF_MEMORY
 }

@@ -6,6 +6,14 @@ import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import io.tunestream.model.graph.DecodeShapeFolding;
+import io.tunestream.model.graph.GroupQueryAttentionRewrite;
+import io.tunestream.model.graph.InputsEmbedsRewrite;
+import io.tunestream.model.graph.LastTokenLogits;
+import io.tunestream.model.graph.SingleInputConcatRemoval;
+import io.tunestream.model.graph.SkipLayerNormRewrite;
+import io.tunestream.model.graph.TensorProtoReader;
+import io.tunestream.model.graph.WeightsFingerprint;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,7 +41,12 @@ import java.util.Set;
  * ({@link LastTokenLogits}); the token-embedding table is read from the initializers so that callers
  * can mix token rows with virtual-token rows.
  *
- * <p>Owns one ONNX Runtime session; {@link #close()} releases it. {@link #forward} is thread-safe.
+ * <p>Generation runs through a {@link DecodeState} ({@link #newDecodeState}), which hides whether the
+ * KV cache is appended to in place (GroupQueryAttention decode graph, where the graph allows) or copied
+ * at every step (the export's attention); which one is decided at load.
+ *
+ * <p>Owns its ONNX Runtime sessions; {@link #close()} releases them. {@link #forward} and
+ * {@link #newDecodeState} are thread-safe; each state belongs to one caller.
  */
 public final class DecoderModel implements AutoCloseable {
 
@@ -97,8 +110,7 @@ public final class DecoderModel implements AutoCloseable {
         ModelConfig config = parsed.weights().config();
         float[] table = parsed.weights().tokenEmbeddings();
         String fingerprint = parsed.weights().fingerprint();
-        OnnxMl.ModelProto serving = withoutUnusedInitializers(SkipLayerNormRewrite.rewrite(
-                SingleInputConcatRemoval.rewrite(LastTokenLogits.rewrite(parsed.rewritten().model()))));
+        OnnxMl.ModelProto serving = servingGraph(parsed);
 
         NativeLibraryCache.install(NativeLibraryCache.defaultRoot());
         OrtEnvironment env = LargeStack.environment();
@@ -131,12 +143,12 @@ public final class DecoderModel implements AutoCloseable {
         } else if (runtime.inPlaceKvCache()) {
             OnnxMl.ModelProto decode = null;
             try {
-                decode = GroupQueryAttentionRewrite.rewrite(serving, config.layers(), config.heads(), config.kvHeads());
+                decode = decodeGraph(serving, config);
             } catch (IllegalArgumentException e) {
                 decoding += ": its attention has no in-place form here (" + e.getMessage() + ")";
             }
             if (decode != null) {
-                byte[] decodeBytes = withoutUnusedInitializers(decode).toByteArray();
+                byte[] decodeBytes = decode.toByteArray();
                 try {
                     decodeSession = createSession(env, decodeBytes, dir, external, runtime, provider);
                     decoding = "attention appending to the KV cache in place (GroupQueryAttention)";
@@ -158,6 +170,27 @@ public final class DecoderModel implements AutoCloseable {
                 fingerprint, provider, runtime.resolvedIntraOpThreads(), decoding);
         return new DecoderModel(dir, config, fingerprint, table, provider, env, session, decodeSession, smallDecodeSession,
                 runtime.parallelDecodeRows());
+    }
+
+    /** The graph of prefills and copying steps: last-position logits, fused residual layer norms. */
+    static OnnxMl.ModelProto servingGraph(Parsed parsed) {
+        return withoutUnusedInitializers(SkipLayerNormRewrite.rewrite(
+                SingleInputConcatRemoval.rewrite(LastTokenLogits.rewrite(parsed.rewritten().model()))));
+    }
+
+    /**
+     * The in-place decode-step graph of a serving graph: attention appending to the KV buffers
+     * (GroupQueryAttention), and, since a step feeds one position a row, reshape targets folded to
+     * constants.
+     *
+     * @throws IllegalArgumentException if the attention has no in-place form
+     */
+    static OnnxMl.ModelProto decodeGraph(OnnxMl.ModelProto serving, ModelConfig config) {
+        OnnxMl.ModelProto decode = GroupQueryAttentionRewrite.rewrite(serving, config.layers(), config.heads(), config.kvHeads());
+        decode = DecodeShapeFolding.rewrite(decode, Map.of(
+                InputsEmbedsRewrite.INPUTS_EMBEDS, List.of(DecodeShapeFolding.BATCH, 1L, (long) config.hiddenSize()),
+                "position_ids", List.of(DecodeShapeFolding.BATCH, 1L)));
+        return withoutUnusedInitializers(decode);
     }
 
     /** The export, its inputs_embeds rewrite and its frozen weights, read and checked; no session yet. */
@@ -191,7 +224,7 @@ public final class DecoderModel implements AutoCloseable {
                     + rewritten.vocabSize() + " x " + rewritten.hiddenSize() + " but config.json says vocab "
                     + config.vocabSize() + ", hidden " + config.hiddenSize());
         }
-        float[] table = Initializers.floats(rewritten.embeddingTable(), dir);
+        float[] table = TensorProtoReader.floats(rewritten.embeddingTable(), dir);
         String fingerprint = WeightsFingerprint.of(original, dir);
         return new Parsed(original, rewritten, new FrozenWeights(dir, config, fingerprint, table));
     }
@@ -261,6 +294,47 @@ public final class DecoderModel implements AutoCloseable {
         return provider;
     }
 
+    /**
+     * A decoding state for one batch, its cache chosen by what was loaded: appending in place when
+     * {@link #decodesInPlace()}, else copying; with {@code kvCache} false, none (every step recomputes the
+     * whole sequence).
+     *
+     * @param capacity the most positions any row will hold: its prompt and every token fed back
+     * @throws IllegalArgumentException if capacity is not in [1, maxPositions]
+     */
+    public DecodeState newDecodeState(int capacity, boolean kvCache) {
+        return newDecodeState(capacity, kvCache, null);
+    }
+
+    /**
+     * A decoding state whose every session call runs with {@code control}'s run options, so another thread
+     * can terminate the call in progress ({@link RunControl#terminate()}).
+     *
+     * @param control null for a state nobody cancels
+     * @see #newDecodeState(int, boolean)
+     */
+    public DecodeState newDecodeState(int capacity, boolean kvCache, RunControl control) {
+        if (capacity < 1 || capacity > config.maxPositions()) {
+            throw new IllegalArgumentException("capacity " + capacity + " is outside [1, " + config.maxPositions()
+                    + "], the positions of model " + directory);
+        }
+        if (!kvCache) {
+            return new RecomputingDecodeState(this, capacity, control);
+        }
+        return decodesInPlace() ? new InPlaceDecodeState(this, capacity, control)
+                : new CopyingDecodeState(this, capacity, control);
+    }
+
+    /** The embeddings of {@code tokens}, [tokens.length, hidden] row-major. */
+    float[] embedTokens(int[] tokens) {
+        int hidden = config.hiddenSize();
+        float[] embeds = new float[tokens.length * hidden];
+        for (int b = 0; b < tokens.length; b++) {
+            embedToken(tokens[b], embeds, b * hidden);
+        }
+        return embeds;
+    }
+
     /** Copies token {@code tokenId}'s embedding (hiddenSize floats) into {@code dst} at {@code offset}. */
     public void embedToken(int tokenId, float[] dst, int offset) {
         if (tokenId < 0 || tokenId >= config.vocabSize()) {
@@ -278,6 +352,16 @@ public final class DecoderModel implements AutoCloseable {
      * @return the last position's logits per row and the cache including this step (the caller closes it)
      */
     public Step forward(StepInput input, KvCache past) {
+        return forward(input, past, null);
+    }
+
+    /**
+     * Runs one step that {@code control} can terminate from another thread.
+     *
+     * @param control null for a step nobody cancels
+     * @see #forward(StepInput, KvCache)
+     */
+    public Step forward(StepInput input, KvCache past, RunControl control) {
         int batch = input.batch();
         int hidden = config.hiddenSize();
         if (input.embeds().length != batch * input.sequence() * hidden) {
@@ -319,9 +403,11 @@ public final class DecoderModel implements AutoCloseable {
             logits = buffers.take(batch * config.vocabSize());
             OnnxTensor pinned = track(created, OnnxTensor.createTensor(env, logits, new long[]{batch, 1, config.vocabSize()}));
             Map<String, OnnxValue> pinnedOutputs = new HashMap<>(Map.of(LastTokenLogits.LAST_LOGITS, pinned));
+            Set<String> fetched = outputs;
             if (past == null) {
                 // a prefill's cache is copied out once (KvBuffer, selectRows): in our direct memory that is a
                 // plain memory copy, where reading ORT's own output would first copy it into a heap buffer
+                fetched = Set.of();
                 long[] shape = {batch, config.kvHeads(), input.sequence(), config.headDim()};
                 int size = batch * config.kvHeads() * input.sequence() * config.headDim();
                 for (String name : presentNames) {
@@ -332,10 +418,8 @@ public final class DecoderModel implements AutoCloseable {
                     created.add(t);
                     pinnedOutputs.put(name, t);
                 }
-                result = session.run(feeds, pinnedOutputs);
-            } else {
-                result = session.run(feeds, outputs, pinnedOutputs);
             }
+            result = run(session, feeds, fetched, pinnedOutputs, control);
             float[] last = new float[batch * config.vocabSize()];
             logits.rewind();
             logits.get(last);
@@ -382,11 +466,14 @@ public final class DecoderModel implements AutoCloseable {
      * @param pads     left padding of each row
      * @param capacity positions per row the buffers hold
      */
-    public KvBuffer toKvBuffer(KvCache prefill, int[] pads, int capacity) {
+    KvBuffer toKvBuffer(KvCache prefill, int[] pads, int capacity) {
         return KvBuffer.fromPadded(prefill, pads, capacity, buffers);
     }
 
-    /** Whether decoding steps can append to a {@link KvBuffer} in place ({@link #decode}). */
+    /**
+     * Whether decoding appends to the KV cache in place (the GroupQueryAttention decode graph started) rather
+     * than copying it at every step; fixed at load.
+     */
     public boolean decodesInPlace() {
         return decodeSession != null;
     }
@@ -401,7 +488,7 @@ public final class DecoderModel implements AutoCloseable {
      * @throws IllegalStateException if the model has no in-place decode graph ({@link #decodesInPlace()}),
      *                               a row is full, or the step fails
      */
-    public float[] decode(float[] embeds, long[] positions, KvBuffer kv) {
+    float[] decode(float[] embeds, long[] positions, KvBuffer kv, RunControl control) {
         if (decodeSession == null) {
             throw new IllegalStateException("model " + directory + " has no in-place decode graph");
         }
@@ -443,7 +530,7 @@ public final class DecoderModel implements AutoCloseable {
                     new long[]{batch, 1, config.vocabSize()})));
             OrtSession step = smallDecodeSession != null && batch < parallelDecodeRows ? smallDecodeSession : decodeSession;
             // every output is pinned: the result holds nothing of its own
-            step.run(feeds, pinned).close();
+            run(step, feeds, Set.of(), pinned, control).close();
             kv.appended();
             float[] last = new float[batch * config.vocabSize()];
             logits.rewind();
@@ -458,6 +545,16 @@ public final class DecoderModel implements AutoCloseable {
                 buffers.give(logits);
             }
         }
+    }
+
+    /**
+     * The one place where this model's sessions run: the prefill and copying steps ({@link #forward}) and
+     * the in-place steps ({@link #decode}) all come through here.
+     */
+    private static OrtSession.Result run(OrtSession session, Map<String, OnnxTensor> feeds, Set<String> fetched,
+                                         Map<String, OnnxValue> pinned, RunControl control) throws OrtException {
+        return control == null ? session.run(feeds, fetched, pinned)
+                : session.run(feeds, fetched, pinned, control.options());
     }
 
     private static OnnxTensor track(List<OnnxTensor> created, OnnxTensor t) {

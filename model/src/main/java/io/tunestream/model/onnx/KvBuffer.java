@@ -23,7 +23,7 @@ import java.util.List;
  * model's pool. Not thread-safe: one generation
  * loop owns it.
  */
-public final class KvBuffer implements AutoCloseable {
+final class KvBuffer implements AutoCloseable {
 
     private final OrtEnvironment env;
     private final DirectBufferPool pool;
@@ -93,17 +93,17 @@ public final class KvBuffer implements AutoCloseable {
     }
 
     /** Rows of the batch. */
-    public int batch() {
+    int batch() {
         return lengths.length;
     }
 
     /** Positions each row can hold. */
-    public int capacity() {
+    int capacity() {
         return capacity;
     }
 
     /** Positions row {@code row} holds. */
-    public int length(int row) {
+    int length(int row) {
         return lengths[row];
     }
 
@@ -112,7 +112,7 @@ public final class KvBuffer implements AutoCloseable {
      *
      * @param rows strictly increasing row indices
      */
-    public void keepRows(int[] rows) {
+    void keepRows(int[] rows) {
         checkOpen();
         for (int j = 0; j < rows.length; j++) {
             if (rows[j] < 0 || rows[j] >= lengths.length || j > 0 && rows[j] <= rows[j - 1]) {

@@ -10,7 +10,7 @@ package io.tunestream.model.onnx;
  * @param intraOpThreads   threads inside one operator, 0 for one per available processor
  * @param interOpThreads   threads across independent operators, 0 for ONNX Runtime's default
  * @param inPlaceKvCache   decode with attention that appends to the KV cache in place
- *                         ({@link GroupQueryAttentionRewrite}) where the graph allows; false keeps the
+ *                         ({@link io.tunestream.model.graph.GroupQueryAttentionRewrite}) where the graph allows; false keeps the
  *                         export's attention, which copies the whole cache at every step
  * @param parallelDecodeRows in-place decoding steps of fewer rows run on one thread, in a second session
  *                         (with its own copy of the weights): their operators are too small for a second

@@ -6,6 +6,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import io.tunestream.model.autodiff.SoftPromptTrainingGraph;
+import io.tunestream.model.graph.InputsEmbedsRewrite;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -3,7 +3,7 @@ package io.tunestream.model.autodiff;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
-import io.tunestream.model.onnx.InputsEmbedsRewrite;
+import io.tunestream.model.graph.InputsEmbedsRewrite;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;

@@ -19,29 +19,48 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * RegistryConfig}), idempotent producers that can send adapters up to {@link
  * Topics#LARGE_MESSAGE_BYTES}, and consumers that only see committed transactions.
  *
+ * <p>Every map also carries the shared {@link KafkaClientSettings} (security protocol, SASL,
+ * TLS and any other client key), so admin clients, producers, consumers and Kafka Streams of
+ * every module connect the same way. Those maps hold secrets: never log them.
+ *
  * <p>Callers add what is theirs (client id, group id) and may override any property.
  *
  * @param bootstrapServers Kafka bootstrap servers, {@code host:port[,host:port…]}
  * @param registry         registry the value serdes use
+ * @param client           security and other client settings shared by every client
  */
-public record KafkaClientConfig(String bootstrapServers, RegistryConfig registry) {
+public record KafkaClientConfig(String bootstrapServers, RegistryConfig registry, KafkaClientSettings client) {
 
     public KafkaClientConfig {
         Objects.requireNonNull(bootstrapServers, "bootstrapServers");
         Objects.requireNonNull(registry, "registry");
+        Objects.requireNonNull(client, "client");
         if (bootstrapServers.isBlank()) {
             throw new IllegalArgumentException("bootstrap servers must not be blank (e.g. localhost:9092)");
         }
     }
 
+    /** A PLAINTEXT client config, without further client settings. */
+    public KafkaClientConfig(String bootstrapServers, RegistryConfig registry) {
+        this(bootstrapServers, registry, KafkaClientSettings.none());
+    }
+
+    /** For start-up logs: where, over which protocol, as whom (never a secret). */
+    public String describe() {
+        return bootstrapServers + " over " + client.describe();
+    }
+
     /** Properties of an Admin client. */
     public Map<String, Object> adminProperties() {
-        return Map.of(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        Map<String, Object> properties = new HashMap<>(client.properties());
+        properties.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        return properties;
     }
 
     /** An idempotent producer with string keys and Avro values. */
     public Map<String, Object> producerProperties(String clientId) {
         Map<String, Object> properties = new HashMap<>(registry.serdeProperties());
+        properties.putAll(client.properties());
         properties.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         properties.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
         properties.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
@@ -50,6 +69,8 @@ public record KafkaClientConfig(String bootstrapServers, RegistryConfig registry
         properties.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         // adapters and checkpoints exceed the 1 MiB default; their topics allow the same size
         properties.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Topics.LARGE_MESSAGE_BYTES);
+        // examples are keyed <task>/<exampleId>: a task's records share a partition (task-only keys land as before)
+        properties.put(ProducerConfig.PARTITIONER_CLASS_CONFIG, TaskPartitioner.class.getName());
         return properties;
     }
 
@@ -67,6 +88,7 @@ public record KafkaClientConfig(String bootstrapServers, RegistryConfig registry
      */
     public Map<String, Object> consumerProperties(String clientId, String groupId) {
         Map<String, Object> properties = new HashMap<>(registry.serdeProperties());
+        properties.putAll(client.properties());
         properties.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         properties.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
         if (groupId != null) {
@@ -87,6 +109,8 @@ public record KafkaClientConfig(String bootstrapServers, RegistryConfig registry
      */
     public Map<String, Object> streamsProperties(String applicationId) {
         Map<String, Object> properties = new HashMap<>(registry.serdeProperties());
+        // Kafka Streams hands unprefixed client keys to its producers, consumers and admin client
+        properties.putAll(client.properties());
         properties.put("application.id", Objects.requireNonNull(applicationId, "applicationId"));
         properties.put("bootstrap.servers", bootstrapServers);
         properties.put("processing.guarantee", "exactly_once_v2");

@@ -70,6 +70,26 @@ public final class SchemaRegistration {
     }
 
     /**
+     * The value-schema artifacts of {@code topics} that the registry does not hold: what a service
+     * checks at start (it does not register; {@code ingest setup} does).
+     *
+     * @throws SchemaRegistrationException if the registry cannot be reached or refuses to answer
+     */
+    public List<String> missingArtifacts(Collection<TopicSpec> topics) {
+        List<String> missing = new ArrayList<>();
+        for (TopicSpec topic : topics) {
+            if (topic.valueSchema() != null) {
+                String artifactId = valueArtifactId(topic.name());
+                String path = "/groups/" + encode(GROUP) + "/artifacts/" + encode(artifactId);
+                if (send(artifactId, "GET", path, null, 200, 404).statusCode() == 404) {
+                    missing.add(artifactId);
+                }
+            }
+        }
+        return List.copyOf(missing);
+    }
+
+    /**
      * Makes {@code schema} a version of {@code artifactId} (creating the artifact if needed) under
      * this registration's compatibility rule.
      *

@@ -12,7 +12,10 @@ import java.util.Objects;
  * The trainer's meters (Prometheus names): {@code tunestream_trainer_runs_total{task,outcome}} (outcome
  * started, published, not_published, failed), {@code tunestream_trainer_examples_total{task}} (examples
  * received), {@code tunestream_trainer_skipped_total{reason}} (examples and feedback left out, by reason),
- * {@code tunestream_trainer_feedback_total{verdict}}, {@code tunestream_trainer_run_duration_seconds{task}}.
+ * {@code tunestream_trainer_feedback_total{verdict}}, {@code tunestream_trainer_run_duration_seconds{task}},
+ * {@code tunestream_trainer_dead_letters_total{topic}} (records of an input sent to the trainer's DLQ),
+ * {@code tunestream_trainer_input_retries_total{reason}} (reading paused by a transient failure),
+ * {@code tunestream_trainer_examples_deleted_total{task}}.
  * Thread-safe (the loop and the run worker both record).
  */
 public final class TrainerMetrics {
@@ -45,6 +48,22 @@ public final class TrainerMetrics {
     public void skipped(String reason, long n) {
         Counter.builder("tunestream.trainer.skipped").description("Examples or feedback left out, by reason")
                 .tag("reason", reason).register(registry).increment(n);
+    }
+
+    public void deadLettered(String topic) {
+        Counter.builder("tunestream.trainer.dead.letters").description("Records sent to the trainer's DLQ, by input topic")
+                .tag("topic", topic).register(registry).increment();
+    }
+
+    public void retry(String reason) {
+        Counter.builder("tunestream.trainer.input.retries")
+                .description("Times reading paused for a transient failure, by reason").tag("reason", reason)
+                .register(registry).increment();
+    }
+
+    public void deleted(String task) {
+        Counter.builder("tunestream.trainer.examples.deleted").description("Example deletions (tombstones), by task")
+                .tag("task", task).register(registry).increment();
     }
 
     public void feedback(String verdict) {

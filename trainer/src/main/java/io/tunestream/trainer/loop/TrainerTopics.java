@@ -43,6 +43,11 @@ public record TrainerTopics(String prefix) {
         return prefix + Topics.TRAINING_RUNS.name();
     }
 
+    /** Where the records of the trainer's inputs that can never be read go. */
+    public String deadLetters() {
+        return prefix + Topics.TRAINER_DEAD_LETTER.name();
+    }
+
     /** Topics whose whole content is the trainer's state, read from the beginning at every start. */
     public List<String> stateTopics() {
         return List.of(templates(), adapters(), checkpoints(), examples());
@@ -51,7 +56,7 @@ public record TrainerTopics(String prefix) {
     /** The catalogue's specs of the trainer's topics under this prefix, to create the missing ones. */
     public List<TopicSpec> specs() {
         return List.of(Topics.TASK_TEMPLATES, Topics.EXAMPLES, Topics.FEEDBACK, Topics.ADAPTERS,
-                Topics.ADAPTER_CHECKPOINTS, Topics.TRAINING_RUNS).stream()
+                Topics.ADAPTER_CHECKPOINTS, Topics.TRAINING_RUNS, Topics.TRAINER_DEAD_LETTER).stream()
                 .map(t -> t.withName(prefix + t.name()))
                 .toList();
     }

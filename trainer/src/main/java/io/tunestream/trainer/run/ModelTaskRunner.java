@@ -18,6 +18,7 @@ import io.tunestream.model.tune.TaskTuning;
 import io.tunestream.model.tune.TuningConfig;
 import io.tunestream.model.tune.TuningExamples;
 import io.tunestream.schemas.AdapterCheckpoint;
+import io.tunestream.schemas.adapters.AdapterCheck;
 import io.tunestream.schemas.AdapterVersion;
 import io.tunestream.schemas.LabelledExample;
 import io.tunestream.schemas.RunStatus;
@@ -207,7 +208,7 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
             return new RunOutcome.NotPublished(record.setStatus(RunStatus.NOT_PUBLISHED)
                     .setMessage(decision.reason()).build());
         }
-        int version = snapshot.servingVersion() + 1;
+        int version = snapshot.nextVersion();
         long now = clock.millis();
         int rows = avro.getTotalVirtualTokens();
         AdapterVersion adapter = AdapterVersion.newBuilder()
@@ -240,10 +241,11 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
         AdapterVersion serving = snapshot.serving().get();
         int rows = snapshot.template().getTotalVirtualTokens();
         List<Integer> shape = serving.getTable().getShape();
-        if (!model.fingerprint().equals(serving.getModelFingerprint()) || serving.getHiddenSize() != model.hiddenSize()
-                || shape.size() != 2 || shape.get(0) != rows || shape.get(1) != model.hiddenSize()) {
-            LOG.info("task {}: serving v{} (model {}, table {}) is not comparable with this model and template ({} x {})",
-                    snapshot.task(), serving.getVersion(), serving.getModelFingerprint(), shape, rows, model.hiddenSize());
+        var refusal = new AdapterCheck(model.fingerprint(), model.hiddenSize()).refusal(serving);
+        if (refusal.isPresent() || shape.get(0) != rows) {
+            LOG.info("task {}: serving v{} (model {}, table {}) is not comparable with this model and template ({} x {}): {}",
+                    snapshot.task(), serving.getVersion(), serving.getModelFingerprint(), shape, rows, model.hiddenSize(),
+                    refusal.map(AdapterCheck.Refusal::message).orElse("the template's virtual tokens differ"));
             return OptionalDouble.empty();
         }
         return OptionalDouble.of(ValidationLoss.of(objective, TensorCodec.decode(serving.getTable()), prompts, microBatch));

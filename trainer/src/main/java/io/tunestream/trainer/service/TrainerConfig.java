@@ -53,6 +53,20 @@ public interface TrainerConfig {
     @WithDefault("2000")
     long maxStepsPerRun();
 
+    /**
+     * Newest examples kept in memory per task and split, TRAIN and VALIDATION
+     * ({@code TUNESTREAM_TRAINER_MAX_EXAMPLES_PER_TASK}); older ones stay on the topic.
+     */
+    @WithDefault("10000")
+    int maxExamplesPerTask();
+
+    /**
+     * Longest wait between two attempts to read on after a transient failure, the registry unreachable
+     * or a write not acknowledged ({@code TUNESTREAM_TRAINER_RETRY_BACKOFF_MAX}).
+     */
+    @WithDefault("PT10S")
+    Duration retryBackoffMax();
+
     /** Put in front of every topic name ({@code TUNESTREAM_TOPICS_PREFIX}). */
     Optional<String> topicsPrefix();
 }

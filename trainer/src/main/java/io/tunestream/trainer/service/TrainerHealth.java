@@ -7,7 +7,11 @@ import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Liveness;
 import org.eclipse.microprofile.health.Readiness;
 
-/** Health of the trainer: liveness is the loop thread, readiness is model loaded and partitions assigned. */
+/**
+ * Health of the trainer: liveness is the loop thread, readiness is model loaded and partitions
+ * assigned. A transient failure (registry unreachable) keeps both UP, since waiting is the cure and a
+ * restart would not help; readiness then says {@code "inputs": "degraded: registry unreachable (…)"}.
+ */
 @ApplicationScoped
 public class TrainerHealth {
 
@@ -42,6 +46,7 @@ public class TrainerHealth {
                     .withData("consumerAssigned", assigned)
                     .withData("caughtUp", loop != null && loop.isCaughtUp())
                     .withData("runningTask", loop == null ? "" : loop.runningTask().orElse(""))
+                    .withData("inputs", loop == null ? "" : loop.degraded().orElse("ok"))
                     .build();
         };
     }

@@ -4,8 +4,10 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
+import io.tunestream.schemas.kafka.KafkaClientSettings;
 import io.tunestream.schemas.registry.RegistryConfig;
 import io.tunestream.trainer.TrainerSettings;
+import io.tunestream.trainer.loop.RunPhase;
 import io.tunestream.trainer.loop.TrainerLoop;
 import io.tunestream.trainer.loop.TrainerMetrics;
 import io.tunestream.trainer.loop.TrainerTopics;
@@ -14,6 +16,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.Map;
 import org.jboss.logging.Logger;
 
 /**
@@ -37,14 +40,15 @@ public class TrainerService {
 
     void onStart(@Observes StartupEvent event) {
         TrainerSettings settings = settings(config);
+        // TUNESTREAM_KAFKA_CONFIG and TUNESTREAM_KAFKA_SECURITY_PROTOCOL, _SASL_*, _SSL_*: as serving and ingest read them
         KafkaClientConfig kafka = new KafkaClientConfig(settings.bootstrapServers(),
-                RegistryConfig.forRegistry(settings.registryUrl()));
-        LOG.infof("trainer starting: Kafka %s, registry %s, model %s on %s, group %s", settings.bootstrapServers(),
+                RegistryConfig.forRegistry(settings.registryUrl()), KafkaClientSettings.load(Map.of(), System.getenv()));
+        LOG.infof("trainer starting: Kafka %s, registry %s, model %s on %s, group %s", kafka.describe(),
                 settings.registryUrl(), settings.modelDir(), settings.executionProvider(), settings.groupId());
         Clock clock = Clock.systemUTC();
-        loop = new TrainerLoop(kafka, settings.groupId(), settings.pollTimeout(), new TrainerTopics(settings.topicPrefix()),
+        loop = new TrainerLoop(kafka, settings.loop(), new TrainerTopics(settings.topicPrefix()),
                 () -> ModelTaskRunner.load(settings.modelDir(), settings.runtime(), settings.maxStepsPerRun(), clock),
-                new TrainerMetrics(registry), clock).start();
+                new TrainerMetrics(registry), clock, RunPhase.Listener.NONE).start();
     }
 
     void onStop(@Observes ShutdownEvent event) {
@@ -65,6 +69,7 @@ public class TrainerService {
                 .orElse(Path.of(config.modelDir()));
         return new TrainerSettings(config.bootstrapServers(), config.registryUrl(), modelDir,
                 TrainerSettings.provider(config.executionProvider()), config.cudaDeviceId(), config.threads(),
-                config.groupId(), config.pollTimeout(), config.maxStepsPerRun(), config.topicsPrefix().orElse(""));
+                config.groupId(), config.pollTimeout(), config.maxStepsPerRun(), config.topicsPrefix().orElse(""),
+                config.maxExamplesPerTask(), config.retryBackoffMax());
     }
 }

@@ -20,10 +20,12 @@ import java.util.Optional;
  * @param serving     the latest published adapter, if any
  * @param checkpoint  the latest checkpoint, if any
  * @param newExamples examples that arrived since the previous run (what triggered this one)
+ * @param nextVersion the version a table published by this run gets: above every version of the task
+ *                    ever seen, the serving one included, so none is reused
  */
 public record TaskSnapshot(String task, TaskTemplate template, List<LabelledExample> train,
                            List<LabelledExample> validation, boolean heldOut, Optional<AdapterVersion> serving,
-                           Optional<AdapterCheckpoint> checkpoint, int newExamples) {
+                           Optional<AdapterCheckpoint> checkpoint, int newExamples, int nextVersion) {
 
     public TaskSnapshot {
         Objects.requireNonNull(task, "task");
@@ -32,6 +34,19 @@ public record TaskSnapshot(String task, TaskTemplate template, List<LabelledExam
         Objects.requireNonNull(checkpoint, "checkpoint");
         train = List.copyOf(train);
         validation = List.copyOf(validation);
+        int servingVersion = serving.map(AdapterVersion::getVersion).orElse(0);
+        if (nextVersion <= servingVersion) {
+            throw new IllegalArgumentException("task '" + task + "': next version " + nextVersion
+                    + " must be above the serving version " + servingVersion);
+        }
+    }
+
+    /** A snapshot whose next version follows the serving one (runs outside the loop: benchmarks, tests). */
+    public TaskSnapshot(String task, TaskTemplate template, List<LabelledExample> train,
+                        List<LabelledExample> validation, boolean heldOut, Optional<AdapterVersion> serving,
+                        Optional<AdapterCheckpoint> checkpoint, int newExamples) {
+        this(task, template, train, validation, heldOut, serving, checkpoint, newExamples,
+                serving.map(AdapterVersion::getVersion).orElse(0) + 1);
     }
 
     /** The serving version number, 0 when nothing is published. */

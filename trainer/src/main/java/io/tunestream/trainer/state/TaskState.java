@@ -7,32 +7,50 @@ import io.tunestream.schemas.LabelledExample;
 import io.tunestream.schemas.TaskTemplate;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.stream.Stream;
 
 /**
  * One task as the trainer knows it from the topics: the latest template, the examples by id (a
- * later example with the same id replaces the earlier one), the serving adapter (latest on
- * {@code adapters}) and the latest checkpoint, plus which examples a run has already used.
+ * later example with the same id replaces the earlier one, a deletion removes it), the serving
+ * adapter (latest on {@code adapters}) and the latest checkpoint, plus which examples a run has
+ * already used and the highest adapter version ever seen for the task.
  *
- * <p>Mutable and confined to the consumer loop's thread; runs get a {@link #snapshot()}.
+ * <p>Memory is bounded: of each split (TRAIN, VALIDATION) only the newest {@code maxExamplesPerSplit}
+ * examples are kept, newest by arrival (a task's examples share one partition, so arrival is the
+ * order they were written in, the same at every restart); a replaced example counts as new.
+ *
+ * <p>Mutable and confined to the consumer loop's thread; runs get a {@link #startRun() snapshot}.
  */
 public final class TaskState {
 
     private final String task;
+    private final int maxExamplesPerSplit;
     private TaskTemplate template;
-    private final Map<String, TrackedExample> examples = new LinkedHashMap<>();
+    private final Map<String, TrackedExample> train = new LinkedHashMap<>();
+    private final Map<String, TrackedExample> validation = new LinkedHashMap<>();
+    private long evicted;
     private AdapterVersion serving;
     private AdapterCheckpoint checkpoint;
+    /** The highest adapter version known to have been published, whatever became of its record. */
+    private int highestVersion;
     /** Examples with a sequence up to this one were there when the last run started. */
     private long usedThroughSequence = -1;
 
-    public TaskState(String task) {
+    /** A task that keeps at most {@code maxExamplesPerSplit} examples of each split. */
+    public TaskState(String task, int maxExamplesPerSplit) {
         this.task = Objects.requireNonNull(task, "task");
+        if (maxExamplesPerSplit < 1) {
+            throw new IllegalArgumentException("task '" + task + "': max examples per split must be at least 1, got "
+                    + maxExamplesPerSplit);
+        }
+        this.maxExamplesPerSplit = maxExamplesPerSplit;
     }
 
     public String task() {
@@ -48,15 +66,42 @@ public final class TaskState {
         this.template = latest;
     }
 
-    /** Adds or replaces (same id) an example. */
+    /** Adds or replaces (same id) an example; the oldest of its split goes when the split is full. */
     public void example(TrackedExample example) {
-        // remove first so that a replaced example moves to the end of the arrival order
-        examples.remove(example.id());
-        examples.put(example.id(), example);
+        // remove first so that a replaced example moves to the end of the arrival order (and may change split)
+        remove(example.id());
+        Map<String, TrackedExample> split = example.example().getSplit() == DatasetSplit.VALIDATION ? validation : train;
+        split.put(example.id(), example);
+        if (split.size() > maxExamplesPerSplit) {
+            Iterator<TrackedExample> oldest = split.values().iterator();
+            oldest.next();
+            oldest.remove();
+            evicted++;
+        }
+    }
+
+    /** Deletes the example with this id; whether the task held it. */
+    public boolean remove(String exampleId) {
+        boolean fromTrain = train.remove(exampleId) != null;
+        return validation.remove(exampleId) != null || fromTrain;
     }
 
     public int exampleCount() {
-        return examples.size();
+        return train.size() + validation.size();
+    }
+
+    /** Examples dropped because their split held the newest {@code maxExamplesPerSplit} already. */
+    public long evictedCount() {
+        return evicted;
+    }
+
+    /** The ids of the examples held, TRAIN then VALIDATION, each in arrival order. */
+    public List<String> exampleIds() {
+        return examples().map(TrackedExample::id).toList();
+    }
+
+    private Stream<TrackedExample> examples() {
+        return Stream.concat(train.values().stream(), validation.values().stream());
     }
 
     public Optional<AdapterVersion> serving() {
@@ -65,6 +110,9 @@ public final class TaskState {
 
     /** A published adapter; an older version than the one held is ignored (replays, other trainers). */
     public void serving(AdapterVersion adapter) {
+        if (adapter != null) {
+            versionSeen(adapter.getVersion());
+        }
         if (adapter == null || serving == null || adapter.getVersion() >= serving.getVersion()) {
             this.serving = adapter;
         }
@@ -75,9 +123,25 @@ public final class TaskState {
     }
 
     public void checkpoint(AdapterCheckpoint latest) {
+        if (latest != null) {
+            versionSeen(latest.getVersion());
+        }
         if (latest == null || checkpoint == null || latest.getVersion() >= checkpoint.getVersion()) {
             this.checkpoint = latest;
         }
+    }
+
+    /**
+     * A version of this task was published, even if its record cannot be read (a poison adapter
+     * record whose version header the trainer wrote): the next run publishes a higher one.
+     */
+    public void versionSeen(int version) {
+        highestVersion = Math.max(highestVersion, version);
+    }
+
+    /** The version the next published adapter gets: above every version seen, never reused. */
+    public int nextVersion() {
+        return Math.max(highestVersion, serving == null ? 0 : serving.getVersion()) + 1;
     }
 
     /** Examples not used by a run yet that the current template can use (none without a template). */
@@ -86,7 +150,7 @@ public final class TaskState {
             return List.of();
         }
         List<TrackedExample> fresh = new ArrayList<>();
-        for (TrackedExample e : examples.values()) {
+        for (TrackedExample e : (Iterable<TrackedExample>) examples()::iterator) {
             if (e.sequence() > usedThroughSequence && ExampleUsability.problem(e.example(), template).isEmpty()) {
                 fresh.add(e);
             }
@@ -108,7 +172,7 @@ public final class TaskState {
             return;
         }
         long publishedAt = serving.getCreatedAtMillis();
-        examples.values().stream()
+        examples()
                 .filter(e -> e.timestampMillis() <= publishedAt)
                 .max(Comparator.comparingLong(TrackedExample::sequence))
                 .ifPresent(e -> usedThroughSequence = Math.max(usedThroughSequence, e.sequence()));
@@ -124,20 +188,19 @@ public final class TaskState {
             throw new IllegalStateException("task '" + task + "' has no template; a run cannot start");
         }
         int fresh = newUsableExamples().size();
-        List<LabelledExample> train = new ArrayList<>();
-        List<LabelledExample> validation = new ArrayList<>();
-        for (TrackedExample e : examples.values()) {
-            (e.example().getSplit() == DatasetSplit.VALIDATION ? validation : train).add(e.example());
+        List<LabelledExample> trainExamples = new ArrayList<>();
+        List<LabelledExample> validationExamples = new ArrayList<>();
+        examples().forEach(e -> {
+            (e.example().getSplit() == DatasetSplit.VALIDATION ? validationExamples : trainExamples).add(e.example());
             usedThroughSequence = Math.max(usedThroughSequence, e.sequence());
-        }
-        boolean heldOut = false;
-        if (validation.isEmpty()) {
-            ValidationHoldout.Split<LabelledExample> split = ValidationHoldout.split(train,
+        });
+        if (validationExamples.isEmpty()) {
+            ValidationHoldout.Split<LabelledExample> split = ValidationHoldout.split(trainExamples,
                     LabelledExample::getExampleId, template.getRetraining().getValidationFraction());
-            train = split.train();
-            validation = split.validation();
-            heldOut = true;
+            return new TaskSnapshot(task, template, split.train(), split.validation(), true, serving(), checkpoint(),
+                    fresh, nextVersion());
         }
-        return new TaskSnapshot(task, template, train, validation, heldOut, serving(), checkpoint(), fresh);
+        return new TaskSnapshot(task, template, trainExamples, validationExamples, false, serving(), checkpoint(), fresh,
+                nextVersion());
     }
 }

@@ -9,11 +9,21 @@ import java.util.TreeMap;
 public final class TaskStates {
 
     private final Map<String, TaskState> tasks = new TreeMap<>();
+    private final int maxExamplesPerSplit;
     private long nextSequence;
+
+    /** Tasks that keep at most {@code maxExamplesPerSplit} examples of each split ({@link TaskState}). */
+    public TaskStates(int maxExamplesPerSplit) {
+        if (maxExamplesPerSplit < 1) {
+            throw new IllegalArgumentException("max examples per task and split must be at least 1, got "
+                    + maxExamplesPerSplit);
+        }
+        this.maxExamplesPerSplit = maxExamplesPerSplit;
+    }
 
     /** The task's state, created empty on first mention. */
     public TaskState task(String task) {
-        return tasks.computeIfAbsent(task, TaskState::new);
+        return tasks.computeIfAbsent(task, name -> new TaskState(name, maxExamplesPerSplit));
     }
 
     public Collection<TaskState> all() {

@@ -83,6 +83,12 @@ class TrainerLoopIT {
         KafkaClientConfig kafka = new KafkaClientConfig(platform.bootstrapServers(),
                 RegistryConfig.forRegistry(platform.registryUrl()));
         TrainerTopics topics = new TrainerTopics("it" + n + "-");
+        // the trainer only checks its topics and schemas: setup creates them, as `ingest setup` does
+        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(kafka.adminProperties())) {
+            new io.tunestream.schemas.TopicsAdmin(admin, io.tunestream.schemas.TopicsAdmin.Layout.catalogue(),
+                    Duration.ofSeconds(30)).ensure(topics.specs());
+        }
+        new io.tunestream.schemas.registry.SchemaRegistration(kafka.registry()).registerAll(topics.specs());
         Clock clock = Clock.systemUTC();
         loop = new TrainerLoop(kafka, "it-trainer-" + n, Duration.ofMillis(200), topics,
                 () -> ModelTaskRunner.load(Fixtures.tinyGpt2(), RuntimeConfig.cpu(1), 500, clock),

@@ -13,6 +13,15 @@ public class LocalPlatformResource implements QuarkusTestResourceLifecycleManage
     @Override
     public Map<String, String> start() {
         platform = LocalPlatform.start();
+        // the trainer checks its topics and schemas at start; setup (here, as `ingest setup` would) creates them
+        var topics = new io.tunestream.trainer.loop.TrainerTopics("quarkus-").specs();
+        var kafka = new io.tunestream.schemas.kafka.KafkaClientConfig(platform.endpoints().bootstrapServers(),
+                io.tunestream.schemas.registry.RegistryConfig.forRegistry(platform.endpoints().registryUrl()));
+        try (var admin = org.apache.kafka.clients.admin.Admin.create(kafka.adminProperties())) {
+            new io.tunestream.schemas.TopicsAdmin(admin, io.tunestream.schemas.TopicsAdmin.Layout.catalogue(),
+                    java.time.Duration.ofSeconds(30)).ensure(topics);
+        }
+        new io.tunestream.schemas.registry.SchemaRegistration(kafka.registry()).registerAll(topics);
         return Map.of(
                 "tunestream.bootstrap-servers", platform.endpoints().bootstrapServers(),
                 "tunestream.registry-url", platform.endpoints().registryUrl(),

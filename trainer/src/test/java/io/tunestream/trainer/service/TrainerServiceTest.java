@@ -75,7 +75,8 @@ class TrainerServiceTest {
     @Test
     void shouldBeLiveAndReadyWhenTheModelIsLoadedAndTheConsumerAssigned() {
         HttpResponse<String> readiness = awaitStatus(ready, 200, "\"status\": \"UP\"");
-        assertThat(readiness.body()).contains("\"modelLoaded\": true").contains("\"consumerAssigned\": true");
+        assertThat(readiness.body()).contains("\"modelLoaded\": true").contains("\"consumerAssigned\": true")
+                .contains("\"inputs\": \"ok\"");
         HttpResponse<String> liveness = get(live);
         assertThat(liveness.statusCode()).isEqualTo(200);
         assertThat(liveness.body()).contains("\"name\": \"trainer-loop\"").contains("\"status\": \"UP\"");

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 
 class TaskStateTest {
 
-    private final TaskStates states = new TaskStates();
+    private final TaskStates states = new TaskStates(1000);
     private final TaskState state = states.task("t");
 
     private void add(LabelledExample example, long timestamp) {
@@ -116,6 +116,69 @@ class TaskStateTest {
         state.serving(adapter(2, 0));
         state.serving(adapter(1, 0));
         assertThat(state.serving()).map(AdapterVersion::getVersion).contains(2);
+    }
+
+    @Test
+    void shouldKeepTheNewestExamplesOfEachSplitUpToTheBound() {
+        TaskState bounded = new TaskStates(3).task("t");
+        for (int i = 0; i < 5; i++) {
+            bounded.example(new TrackedExample(yes("t", i, DatasetSplit.TRAIN), i, i));
+        }
+        bounded.example(new TrackedExample(yes("t", 0, DatasetSplit.VALIDATION), 5, 5));
+        bounded.example(new TrackedExample(yes("t", 2, DatasetSplit.TRAIN), 6, 6)); // replaced: newest again
+
+        assertThat(bounded.exampleIds()).containsExactly("t-TRAIN-3", "t-TRAIN-4", "t-TRAIN-2", "t-VALIDATION-0");
+        assertThat(bounded.evictedCount()).isEqualTo(2);
+    }
+
+    @Test
+    void shouldDeleteAnExampleById() {
+        state.template(template("t").build());
+        add(yes("t", 1, DatasetSplit.TRAIN), 10);
+        add(yes("t", 2, DatasetSplit.VALIDATION), 11);
+
+        assertThat(state.remove("t-TRAIN-1")).isTrue();
+        assertThat(state.remove("t-VALIDATION-2")).isTrue();
+        assertThat(state.remove("unknown")).isFalse();
+        assertThat(state.exampleCount()).isZero();
+    }
+
+    @Test
+    void shouldPublishAboveEveryVersionSeenEvenWhenItsRecordWasUnreadable() {
+        assertThat(state.nextVersion()).isEqualTo(1);
+        state.serving(adapter(2, 0));
+        assertThat(state.nextVersion()).isEqualTo(3);
+        state.versionSeen(5); // a poison adapter record whose version header says 5
+        assertThat(state.nextVersion()).isEqualTo(6);
+        state.serving(null); // an adapters tombstone does not bring old numbers back
+        assertThat(state.nextVersion()).isEqualTo(6);
+        state.template(template("t").build());
+        add(yes("t", 1, DatasetSplit.TRAIN), 10);
+        add(yes("t", 2, DatasetSplit.TRAIN), 11);
+        assertThat(state.startRun().nextVersion()).isEqualTo(6);
+    }
+
+    @Test
+    void shouldKeepAnExampleOnTheSameSideOfTheSplitAsTheTaskGrowsAndOldExamplesGo() {
+        TaskState bounded = new TaskStates(40).task("t");
+        bounded.template(template("t").build());
+        for (int i = 0; i < 40; i++) {
+            bounded.example(new TrackedExample(yes("t", i, DatasetSplit.TRAIN), i, i));
+        }
+        TaskSnapshot before = bounded.startRun();
+        for (int i = 40; i < 60; i++) {
+            bounded.example(new TrackedExample(yes("t", i, DatasetSplit.TRAIN), i, i));
+        }
+        TaskSnapshot after = bounded.startRun();
+
+        assertThat(after.train().size() + after.validation().size()).isEqualTo(40);
+        for (LabelledExample kept : after.validation()) {
+            assertThat(ValidationHoldout.position(kept.getExampleId())).isLessThan(0.25);
+        }
+        List<String> stillHeld = after.validation().stream().map(LabelledExample::getExampleId).toList();
+        assertThat(before.validation()).filteredOn(e -> Integer.parseInt(e.getExampleId().substring(8)) >= 20)
+                .extracting(LabelledExample::getExampleId).allMatch(stillHeld::contains);
+        assertThat(before.validation()).isNotEmpty();
     }
 
     @Test

@@ -1,0 +1,111 @@
+package io.tunestream.model.onnx;
+
+import java.util.List;
+
+/**
+ * Decoding with the export's own attention: each step reads the previous step's {@link KvCache} and
+ * returns a new one with every row one position longer (ONNX Runtime concatenates the whole past at
+ * every step). Rows keep their left padding; dropping rows also drops the padding that only they
+ * needed.
+ */
+final class CopyingDecodeState implements DecodeState {
+
+    private final DecoderModel model;
+    private final int capacity;
+    /** Run options of every session call; null when nobody cancels this state. */
+    private final RunControl control;
+    private KvCache cache;
+    private int[] pads;
+    /** Real positions of each row so far: the position id of its next token. */
+    private long[] lengths;
+    private boolean closed;
+
+    CopyingDecodeState(DecoderModel model, int capacity, RunControl control) {
+        this.model = model;
+        this.control = control;
+        this.capacity = capacity;
+    }
+
+    @Override
+    public float[] prefill(List<float[]> prompts) {
+        checkOpen();
+        if (cache != null) {
+            throw new IllegalStateException("the decode state is already prefilled");
+        }
+        BatchRows.Padded padded = BatchRows.leftPadded(prompts, model.config().hiddenSize());
+        DecoderModel.Step step = model.forward(padded.input(), null, control);
+        cache = step.cache();
+        pads = padded.pads();
+        lengths = padded.length();
+        return step.lastLogits();
+    }
+
+    @Override
+    public float[] step(int[] tokens) {
+        checkPrefilled();
+        BatchRows.checkStep(tokens, lengths, capacity);
+        int batch = cache.batch();
+        int total = cache.length() + 1;
+        long[] mask = new long[batch * total];
+        for (int b = 0; b < batch; b++) {
+            for (int j = pads[b]; j < total; j++) {
+                mask[b * total + j] = 1;
+            }
+        }
+        DecoderModel.Step step = model.forward(new StepInput(batch, 1, model.embedTokens(tokens), mask, lengths.clone()),
+                cache, control);
+        cache.close();
+        cache = step.cache();
+        for (int b = 0; b < batch; b++) {
+            lengths[b]++;
+        }
+        return step.lastLogits();
+    }
+
+    @Override
+    public void keepRows(int[] rows) {
+        checkPrefilled();
+        BatchRows.checkKept(rows, cache.batch());
+        if (rows.length == cache.batch()) {
+            return;
+        }
+        int[] keptPads = BatchRows.kept(pads, rows);
+        int unneededPad = java.util.Arrays.stream(keptPads).min().orElseThrow();
+        KvCache kept = cache.selectRows(rows, unneededPad);
+        cache.close();
+        cache = kept;
+        for (int j = 0; j < keptPads.length; j++) {
+            keptPads[j] -= unneededPad;
+        }
+        pads = keptPads;
+        lengths = BatchRows.kept(lengths, rows);
+    }
+
+    @Override
+    public int batch() {
+        return cache == null ? 0 : cache.batch();
+    }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            if (cache != null) {
+                cache.close();
+            }
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("the decode state is closed");
+        }
+    }
+
+    private void checkPrefilled() {
+        checkOpen();
+        if (cache == null) {
+            throw new IllegalStateException("the decode state has not been prefilled");
+        }
+    }
+}

@@ -1,0 +1,50 @@
+package io.tunestream.trainer.it;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tunestream.schemas.kafka.KafkaClientConfig;
+import io.tunestream.schemas.registry.RegistryConfig;
+import io.tunestream.trainer.loop.LoopSettings;
+import io.tunestream.trainer.loop.RunPhase;
+import io.tunestream.trainer.loop.TrainerLoop;
+import io.tunestream.trainer.loop.TrainerMetrics;
+import io.tunestream.trainer.loop.TrainerTopics;
+import io.tunestream.trainer.testing.StandInRunner;
+import java.time.Clock;
+import java.time.Duration;
+
+/**
+ * A trainer in its own JVM that dies at a run phase: {@code Runtime.halt} when the phase is reached,
+ * so nothing is closed, flushed or aborted, as in a crash. Exits with {@link #HALTED} there.
+ *
+ * <p>Arguments: bootstrap servers, registry URL, topic prefix, group id, the {@link RunPhase} to die at.
+ */
+public final class TrainerChild {
+
+    static final int HALTED = 77;
+
+    private TrainerChild() {
+    }
+
+    public static void main(String[] args) throws InterruptedException {
+        long started = System.nanoTime();
+        KafkaClientConfig kafka = new KafkaClientConfig(args[0], RegistryConfig.forRegistry(args[1]));
+        RunPhase dieAt = RunPhase.valueOf(args[4]);
+        RunPhase.Listener halt = (phase, task, version) -> {
+            if (phase == dieAt) {
+                System.err.println("halting at " + phase + " of task " + task + " v" + version + ", "
+                        + (System.nanoTime() - started) / 1_000_000 + " ms after start");
+                System.err.flush();
+                Runtime.getRuntime().halt(HALTED);
+            }
+        };
+        TrainerLoop loop = new TrainerLoop(kafka, new LoopSettings(args[3], Duration.ofMillis(100), 100,
+                Duration.ofMillis(100), Duration.ofMillis(500)), new TrainerTopics(args[2]), StandInRunner::new,
+                new TrainerMetrics(new SimpleMeterRegistry()), Clock.systemUTC(), halt).start();
+        // the parent kills this JVM if the phase is never reached; a failed loop ends it at once
+        while (loop.isAlive()) {
+            Thread.sleep(100);
+        }
+        System.err.println("trainer loop failed: " + loop.failure().map(Throwable::toString).orElse("?"));
+        System.exit(1);
+    }
+}
