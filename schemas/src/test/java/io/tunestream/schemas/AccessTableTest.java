@@ -45,9 +45,9 @@ class AccessTableTest {
     }
 
     @Test
-    void trainerShouldReadSixTopicsAndWriteFiveWithItsDeadLetters() {
+    void trainerShouldReadSevenTopicsAndWriteFiveWithItsDeadLetters() {
         assertThat(allowed(Role.TRAINER, ResourceType.TOPIC, AclOperation.READ)).containsExactly(
-                "adapter-checkpoints", "adapters", "examples", "feedback", "task-templates", "training-runs");
+                "adapter-checkpoints", "adapters", "examples", "feedback", "task-templates", "trainer-dlq", "training-runs");
         assertThat(allowed(Role.TRAINER, ResourceType.TOPIC, AclOperation.WRITE)).containsExactly(
                 "adapter-checkpoints", "adapters", "examples", "trainer-dlq", "training-runs");
         assertThat(allowed(Role.TRAINER, ResourceType.GROUP, AclOperation.READ)).containsExactly("tunestream-trainer*");
