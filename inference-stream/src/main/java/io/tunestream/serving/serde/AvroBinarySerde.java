@@ -1,5 +1,6 @@
 package io.tunestream.serving.serde;
 
+import io.tunestream.schemas.registry.AvroLimits;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import org.apache.avro.Schema;
@@ -21,6 +22,11 @@ import org.apache.kafka.common.serialization.Serializer;
  * Topics use the registry serdes of {@link ServingSerdes#apicurio}.
  */
 public final class AvroBinarySerde<T extends SpecificRecord> implements Serde<T> {
+
+    static {
+        // lengths declared in the bytes are bounded before the first read (a 7-byte record once asked for 1 GiB)
+        AvroLimits.install();
+    }
 
     private final Class<T> type;
     // made once, not per record: both are safe to share between threads (the reader keeps its

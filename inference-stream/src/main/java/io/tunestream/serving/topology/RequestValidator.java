@@ -65,7 +65,8 @@ final class RequestValidator {
             return options;
         }
         int maxSeq = Math.min(t.getMaxSeqLength(), model.maxPositions());
-        int reserved = request.getOptions().getMaxNewTokens() + t.getTotalVirtualTokens();
+        // long: maxNewTokens near Integer.MAX_VALUE wrapped the sum negative and passed the check
+        long reserved = (long) request.getOptions().getMaxNewTokens() + t.getTotalVirtualTokens();
         if (reserved >= maxSeq) {
             return error(ErrorKind.PROMPT_TOO_LONG, where + ": options.maxNewTokens " + request.getOptions().getMaxNewTokens()
                     + " plus " + t.getTotalVirtualTokens() + " virtual tokens leave no room for the prompt in "

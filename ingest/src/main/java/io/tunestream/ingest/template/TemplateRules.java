@@ -57,7 +57,12 @@ public final class TemplateRules {
         List<Integer> markers = new ArrayList<>();
         Matcher marker = MARKER.matcher(prompt);
         while (marker.find()) {
-            markers.add(Integer.parseInt(marker.group(1)));
+            try {
+                markers.add(Integer.parseInt(marker.group(1)));
+            } catch (NumberFormatException e) {
+                // \d+ matches any number of digits: 99999999999 escaped as a NumberFormatException
+                problems.add(prefix + "prompt_template has the marker " + marker.group() + ", whose number is too large");
+            }
         }
         if (markers.size() != splits.size()) {
             problems.add(prefix + "prompt_template has " + markers.size() + " <|VIRTUAL_PROMPT_n|> marker(s), but "

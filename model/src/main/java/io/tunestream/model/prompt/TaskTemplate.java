@@ -70,7 +70,12 @@ public record TaskTemplate(String taskName, String promptTemplate, List<String> 
         List<Integer> markers = new ArrayList<>();
         Matcher m = VIRTUAL_MARKER.matcher(promptTemplate);
         while (m.find()) {
-            markers.add(Integer.parseInt(m.group(1)));
+            try {
+                markers.add(Integer.parseInt(m.group(1)));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(problem(taskName, "prompt_template has the marker " + m.group()
+                        + ", whose number is too large"), e);
+            }
         }
         if (new HashSet<>(markers).size() != markers.size()) {
             throw new IllegalArgumentException(problem(taskName, "prompt_template repeats a virtual prompt marker " + markers));

@@ -47,7 +47,13 @@ public record AdapterCheck(String modelFingerprint, int hiddenSize) {
         if (adapter.getVersion() < 1) {
             return Optional.of(new Refusal("version", id + ": version must be >= 1"));
         }
-        int rows = adapter.getVirtualTokenSplits().stream().mapToInt(Integer::intValue).sum();
+        if (adapter.getVirtualTokenSplits().stream().anyMatch(split -> split < 1)) {
+            // a split of 0 or less would make the rows add up while no marker owns them (found by fuzzing)
+            return Optional.of(new Refusal("splits", id + ": virtualTokenSplits " + adapter.getVirtualTokenSplits()
+                    + " must all be at least 1"));
+        }
+        // long: splits near Integer.MAX_VALUE would wrap an int sum (to 0 for [2^31-1, 2^31-1, 2])
+        long rows = adapter.getVirtualTokenSplits().stream().mapToLong(Integer::longValue).sum();
         Tensor table = adapter.getTable();
         var shape = table.getShape();
         if (shape.size() != 2 || shape.get(0) != rows || shape.get(1) != hiddenSize) {
@@ -55,7 +61,7 @@ public record AdapterCheck(String modelFingerprint, int hiddenSize) {
                     + hiddenSize + "] (sum of virtualTokenSplits " + adapter.getVirtualTokenSplits()
                     + " × hidden size)"));
         }
-        long expectedBytes = (long) rows * hiddenSize * TensorCodec.elementSize(table.getDtype());
+        long expectedBytes = rows * hiddenSize * TensorCodec.elementSize(table.getDtype());
         if (table.getData().remaining() != expectedBytes) {
             return Optional.of(new Refusal("shape", id + ": table holds " + table.getData().remaining()
                     + " bytes, expected " + expectedBytes + " for " + shape + " " + table.getDtype()));

@@ -22,6 +22,10 @@ import org.apache.kafka.common.serialization.Serializer;
  */
 public final class AvroSerdes {
 
+    static {
+        AvroLimits.install();
+    }
+
     private AvroSerdes() {
     }
 

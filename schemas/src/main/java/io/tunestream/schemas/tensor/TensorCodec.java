@@ -103,16 +103,22 @@ public final class TensorCodec {
 
     private static long elementCount(String name, List<Integer> shape) {
         Objects.requireNonNull(shape, "shape");
-        long count = 1;
         for (int dimension : shape) {
             if (dimension < 0) {
                 throw new IllegalArgumentException("tensor '" + name + "': negative dimension in shape " + shape);
             }
-            count *= dimension;
         }
-        if (count > Integer.MAX_VALUE / 4) {
-            throw new IllegalArgumentException("tensor '" + name + "': shape " + shape + " is too large ("
-                    + count + " elements)");
+        if (shape.contains(0)) {
+            return 0;
+        }
+        long count = 1;
+        for (int dimension : shape) {
+            count *= dimension;
+            // checked at every step: a product of several large dimensions would wrap around (to 0 for 2^16 × 4)
+            if (count > Integer.MAX_VALUE / 4) {
+                throw new IllegalArgumentException("tensor '" + name + "': shape " + shape + " is too large (more than "
+                        + Integer.MAX_VALUE / 4 + " elements)");
+            }
         }
         return count;
     }

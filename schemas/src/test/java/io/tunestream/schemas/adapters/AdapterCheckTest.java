@@ -115,4 +115,15 @@ class AdapterCheckTest {
 
         assertThat(refusal).hasValueSatisfying(r -> assertThat(r.reason()).isEqualTo("shape"));
     }
+
+    @Test
+    void shouldRefuseASplitBelowOneEvenWhenTheSplitsAddUp() {
+        AdapterVersion adapter = AdapterVersion.newBuilder(withTable(TensorCodec.encodeMatrix("t", finite(), ROWS, HIDDEN,
+                DType.FLOAT32))).setVirtualTokenSplits(List.of(3, 0, -1)).build();
+
+        assertThat(check.refusal(adapter)).hasValueSatisfying(r -> {
+            assertThat(r.reason()).isEqualTo("splits");
+            assertThat(r.message()).isEqualTo("adapter squad v3: virtualTokenSplits [3, 0, -1] must all be at least 1");
+        });
+    }
 }

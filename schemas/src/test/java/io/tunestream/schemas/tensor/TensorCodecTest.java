@@ -94,4 +94,15 @@ class TensorCodecTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("tensor 'table': shape [2, 3] as FLOAT16 needs 12 bytes, but data has 24");
     }
+
+    @Test
+    void shouldRefuseAShapeWhoseElementCountOverflowsInsteadOfDecodingNothing() {
+        // 2^16 × 2^16 × 2^16 × 2^16 = 2^64, which a long product wraps to 0: the empty data "matched"
+        Tensor tensor = Tensor.newBuilder().setName("table").setDtype(DType.FLOAT32)
+                .setShape(List.of(65536, 65536, 65536, 65536)).setData(ByteBuffer.allocate(0)).build();
+
+        assertThatThrownBy(() -> TensorCodec.decode(tensor))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("tensor 'table': shape [65536, 65536, 65536, 65536] is too large");
+    }
 }
