@@ -19,7 +19,7 @@ class RequestBodiesTest {
             Path.of(System.getProperty("tunestream.home", "..")).resolve("data/templates.yaml"), 1L));
 
     private static RequestBodies.Parsed<RequestBodies.Ask> ask(String body) throws JsonProcessingException {
-        return RequestBodies.ask(body, () -> TEMPLATES, CLOCK, Duration.ofSeconds(30));
+        return RequestBodies.ask(body, () -> TEMPLATES, CLOCK, Duration.ofSeconds(30), Duration.ofSeconds(3600));
     }
 
     @Test
@@ -36,8 +36,8 @@ class RequestBodiesTest {
         for (String timeout : new String[] {"{\"taskname\": 2}", "\"60\"", "0", "-5", "3601", "1.5"}) {
             var parsed = ask("{\"taskname\": \"assistant\", \"utterance\": \"u\", \"timeout_seconds\": " + timeout + "}");
 
-            assertThat(parsed.status()).as(timeout).isEqualTo(422);
-            assertThat(parsed.error()).isEqualTo("timeout_seconds must be a whole number from 1 to 3600, was " + timeout
+            assertThat(parsed.status()).as(timeout).isEqualTo(400);
+            assertThat(parsed.error()).isEqualTo("timeout_seconds must be a whole number of seconds from 1 to 3600, was " + timeout
                     .replace(" ", ""));
         }
     }
