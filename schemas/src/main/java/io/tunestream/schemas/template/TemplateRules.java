@@ -1,4 +1,4 @@
-package io.tunestream.ingest.template;
+package io.tunestream.schemas.template;
 
 import io.tunestream.schemas.TaskNames;
 import io.tunestream.schemas.TaskTemplate;
@@ -6,33 +6,46 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * NeMo prompt learning's rules for a task template, checked before a template is sent: every
- * problem is reported, each naming the task, so a file is fixed in one go.
+ * The one home of the task-template rule: NeMo prompt learning's checks (NVIDIA/NeMo v1.15.0,
+ * {@code gpt_prompt_learning_dataset.py} {@code _input_sanity_checks}, lines 194-237, and
+ * {@code megatron_gpt_prompt_learning_model.py} {@code load_task_templates}, lines 198-224) plus a
+ * few of Tunestream's, on the Avro {@link TaskTemplate}. Ingest checks a template before sending
+ * it, serving before storing it, the trainer before tuning it, so nothing accepted at ingest is
+ * refused downstream. Every problem is reported, each naming the task, so a file is fixed in one go.
  *
  * <ul>
- *   <li>one {@code virtual_token_splits} entry per {@code <|VIRTUAL_PROMPT_n|>} marker, markers
- *       numbered 0, 1, … in order, splits positive and summing to {@code total_virtual_tokens};</li>
- *   <li>the {@code {field}} placeholders of {@code prompt_template} and {@code
- *       prompt_template_fields} name the same fields;</li>
- *   <li>{@code answer_field} is one of them and, with {@code answer_only_loss}, ends the template;</li>
- *   <li>{@code truncate_field} is one of them and not the answer field;</li>
+ *   <li>one {@code virtual_token_splits} entry per {@code <|VIRTUAL_PROMPT_n|>} marker, each of
+ *       {@code 0 … n-1} once (in any order, as NeMo replaces them by number), splits positive and
+ *       summing to {@code total_virtual_tokens}, which is below {@code max_seq_length};</li>
+ *   <li>{@code prompt_template_fields} is what NeMo derives from the template ({@link #fields}):
+ *       NeMo never reads the key, so the Avro field holds the derived list;</li>
+ *   <li>{@code answer_field} is one of the fields and, only with {@code answer_only_loss} (as in
+ *       NeMo), ends the template; {@code answer_only_loss} needs an {@code answer_field};</li>
+ *   <li>{@code truncate_field} is one of the fields and not the answer field (Tunestream: NeMo only
+ *       checks the latter with {@code answer_only_loss}, and ignores an unknown truncate field);</li>
  *   <li>the task name follows {@link TaskNames} (no '/', which example keys use).</li>
  * </ul>
  */
 public final class TemplateRules {
 
-    private static final Pattern MARKER = Pattern.compile("<\\|VIRTUAL_PROMPT_(\\d+)\\|>");
-    private static final Pattern FIELD = Pattern.compile("\\{(\\w+)\\}");
+    /** NeMo's marker of the n-th group of virtual tokens. */
+    public static final Pattern MARKER = Pattern.compile("<\\|VIRTUAL_PROMPT_(\\d+)\\|>");
+    /** NeMo's field pattern, {@code re.findall("\{(.*?)\}", prompt_template)} (model file, line 213). */
+    public static final Pattern FIELD = Pattern.compile("\\{(.*?)\\}");
 
     private TemplateRules() {
     }
 
-    /** The {@code {field}} placeholders of a prompt template, in order of first appearance. */
-    public static List<String> placeholders(String promptTemplate) {
+    /**
+     * The fields of a prompt template as NeMo derives them ({@link #FIELD}), each once, in order of
+     * first appearance; what {@code prompt_template_fields} must hold.
+     */
+    public static List<String> fields(String promptTemplate) {
         Set<String> fields = new LinkedHashSet<>();
         Matcher matcher = FIELD.matcher(promptTemplate);
         while (matcher.find()) {
@@ -52,6 +65,9 @@ public final class TemplateRules {
             TaskNames.problem(task).ifPresent(problem -> problems.add(prefix + problem));
         }
         String prompt = template.getPromptTemplate();
+        if (prompt.isBlank()) {
+            problems.add(prefix + "prompt_template must not be empty");
+        }
         List<Integer> splits = template.getVirtualTokenSplits();
 
         List<Integer> markers = new ArrayList<>();
@@ -62,13 +78,14 @@ public final class TemplateRules {
         if (markers.size() != splits.size()) {
             problems.add(prefix + "prompt_template has " + markers.size() + " <|VIRTUAL_PROMPT_n|> marker(s), but "
                     + "virtual_token_splits has " + splits.size() + " entries " + splits + " (one split per marker)");
-        }
-        for (int i = 0; i < markers.size(); i++) {
-            if (markers.get(i) != i) {
-                problems.add(prefix + "virtual prompt markers must be numbered <|VIRTUAL_PROMPT_0|>, "
-                        + "<|VIRTUAL_PROMPT_1|>, … in order, but marker " + (i + 1) + " is <|VIRTUAL_PROMPT_"
-                        + markers.get(i) + "|>");
-                break;
+        } else {
+            Set<Integer> expected = new TreeSet<>();
+            for (int i = 0; i < splits.size(); i++) {
+                expected.add(i);
+            }
+            if (!new TreeSet<>(markers).equals(expected)) {
+                problems.add(prefix + "virtual prompt markers must be <|VIRTUAL_PROMPT_0|> … <|VIRTUAL_PROMPT_"
+                        + (splits.size() - 1) + "|>, each once, but the template has numbers " + markers);
             }
         }
         if (splits.stream().anyMatch(split -> split < 1)) {
@@ -81,26 +98,16 @@ public final class TemplateRules {
         }
 
         List<String> fields = template.getPromptTemplateFields();
-        List<String> used = placeholders(prompt);
-        for (String field : used) {
-            if (!fields.contains(field)) {
-                problems.add(prefix + "prompt_template uses {" + field + "}, which prompt_template_fields "
-                        + fields + " does not list");
-            }
-        }
-        for (String field : fields) {
-            if (!used.contains(field)) {
-                problems.add(prefix + "prompt_template_fields lists '" + field + "', which prompt_template does not use");
-            }
-        }
-        if (new LinkedHashSet<>(fields).size() != fields.size()) {
-            problems.add(prefix + "prompt_template_fields " + fields + " lists a field twice");
+        List<String> derived = fields(prompt);
+        if (!fields.equals(derived)) {
+            problems.add(prefix + "prompt_template_fields " + fields + " differ from the fields of prompt_template "
+                    + derived + " (NeMo derives them from the template; leave the key out)");
         }
 
         String answer = template.getAnswerField();
         if (answer != null) {
-            if (!fields.contains(answer)) {
-                problems.add(prefix + "answer_field '" + answer + "' is not one of prompt_template_fields " + fields);
+            if (!derived.contains(answer)) {
+                problems.add(prefix + "answer_field '" + answer + "' is not a field of prompt_template " + derived);
             } else if (template.getAnswerOnlyLoss() && !prompt.endsWith("{" + answer + "}")) {
                 problems.add(prefix + "with answer_only_loss, the answer field {" + answer
                         + "} must end prompt_template");
@@ -110,8 +117,8 @@ public final class TemplateRules {
         }
         String truncate = template.getTruncateField();
         if (truncate != null) {
-            if (!fields.contains(truncate)) {
-                problems.add(prefix + "truncate_field '" + truncate + "' is not one of prompt_template_fields " + fields);
+            if (!derived.contains(truncate)) {
+                problems.add(prefix + "truncate_field '" + truncate + "' is not a field of prompt_template " + derived);
             } else if (truncate.equals(answer)) {
                 problems.add(prefix + "truncate_field '" + truncate + "' must not be the answer field");
             }
