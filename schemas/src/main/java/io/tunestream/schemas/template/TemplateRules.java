@@ -1,10 +1,14 @@
 package io.tunestream.schemas.template;
 
+import io.tunestream.schemas.PromptEncoderType;
 import io.tunestream.schemas.TaskNames;
 import io.tunestream.schemas.TaskTemplate;
+import io.tunestream.schemas.TuningSettings;
+import io.tunestream.schemas.VirtualPromptStyle;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -28,7 +32,9 @@ import java.util.regex.Pattern;
  *       NeMo), ends the template; {@code answer_only_loss} needs an {@code answer_field};</li>
  *   <li>{@code truncate_field} is one of the fields and not the answer field (Tunestream: NeMo only
  *       checks the latter with {@code answer_only_loss}, and ignores an unknown truncate field);</li>
- *   <li>the task name follows {@link TaskNames} (no '/', which example keys use).</li>
+ *   <li>the task name follows {@link TaskNames} (no '/', which example keys use);</li>
+ *   <li>p-tuning encoders as NeMo builds them: an MLP has at least 2 layers, dropout only with the
+ *       LSTM (between its layers), {@code encoder_hidden} positive.</li>
  * </ul>
  */
 public final class TemplateRules {
@@ -121,6 +127,28 @@ public final class TemplateRules {
                 problems.add(prefix + "truncate_field '" + truncate + "' is not a field of prompt_template " + derived);
             } else if (truncate.equals(answer)) {
                 problems.add(prefix + "truncate_field '" + truncate + "' must not be the answer field");
+            }
+        }
+        TuningSettings tuning = template.getTuning();
+        if (tuning.getVirtualPromptStyle() == VirtualPromptStyle.P_TUNING) {
+            String encoder = tuning.getEncoderType().name().toLowerCase(Locale.ROOT);
+            if (tuning.getEncoderHidden() < 1) {
+                problems.add(prefix + "tuning.encoder_hidden must be at least 1, got " + tuning.getEncoderHidden());
+            }
+            if (tuning.getEncoderType() == PromptEncoderType.MLP && tuning.getEncoderLayers() < 2) {
+                // NeMo v1.15.0 prompt_encoder.py: "The MLP prompt encoder must have at least 2 layers."
+                problems.add(prefix + "tuning.encoder_layers of the mlp encoder must be at least 2 (as NeMo), got "
+                        + tuning.getEncoderLayers());
+            } else if (tuning.getEncoderType() == PromptEncoderType.LSTM && tuning.getEncoderLayers() < 1) {
+                problems.add(prefix + "tuning.encoder_layers of the lstm encoder must be at least 1, got "
+                        + tuning.getEncoderLayers());
+            }
+            if (!(tuning.getDropout() >= 0 && tuning.getDropout() < 1)) {
+                problems.add(prefix + "tuning.dropout must be in [0, 1), got " + tuning.getDropout());
+            } else if (tuning.getDropout() > 0 && tuning.getEncoderType() != PromptEncoderType.LSTM) {
+                // NeMo applies dropout only between the LSTM's layers (lstm_dropout)
+                problems.add(prefix + "tuning.dropout applies only between LSTM layers (as NeMo), but the " + encoder
+                        + " encoder has dropout " + tuning.getDropout());
             }
         }
         if (template.getMaxSeqLength() <= template.getTotalVirtualTokens()) {

@@ -2,7 +2,9 @@ package io.tunestream.schemas.template;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.tunestream.schemas.PromptEncoderType;
 import io.tunestream.schemas.TaskTemplate;
+import io.tunestream.schemas.TuningSettings;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -107,6 +109,20 @@ class TemplateRulesTest {
     void shouldRequireAnAnswerFieldWithAnswerOnlyLoss() {
         assertThat(TemplateRules.problems(squad().setAnswerField(null).build()))
                 .containsExactly("task 'squad': answer_only_loss is true, but answer_field is not set");
+    }
+
+    @Test
+    void shouldRefuseEncodersNemoCannotBuild() {
+        // NeMo v1.15.0 prompt_encoder.py: an MLP needs 2 layers; dropout is the LSTM's lstm_dropout only
+        TaskTemplate template = squad().setTuning(TuningSettings.newBuilder().setEncoderType(PromptEncoderType.MLP)
+                .setEncoderLayers(1).setDropout(0.1f).build()).build();
+
+        assertThat(TemplateRules.problems(template)).containsExactly(
+                "task 'squad': tuning.encoder_layers of the mlp encoder must be at least 2 (as NeMo), got 1",
+                "task 'squad': tuning.dropout applies only between LSTM layers (as NeMo), but the mlp encoder has "
+                        + "dropout 0.1");
+        assertThat(TemplateRules.problems(squad().setTuning(TuningSettings.newBuilder()
+                .setEncoderType(PromptEncoderType.LSTM).setEncoderLayers(1).setDropout(0.1f).build()).build())).isEmpty();
     }
 
     @Test
