@@ -28,7 +28,8 @@ import java.util.regex.Matcher;
  *       tokens, which are special tokens of the slow HuggingFace tokenizer NeMo uses; the text between
  *       them is tokenized piece by piece with the whitespace touching a pseudo token dropped, as that
  *       tokenizer does around special tokens. So a field and the template text around it are tokenized
- *       together: {@code "Answer:{answer}"} with {@code "."} gives the one token {@code ":."}.</li>
+ *       together: in {@code "Answer:{answer}"} with the answer {@code "."}, {@code ":."} is one pre-token that
+ *       BPE may merge.</li>
  *   <li>With a BOS token ({@code add_bos}), it comes first (lines 161-162).</li>
  *   <li>At training, the answer span is the last {@code len(tokenize(answer))} positions, the answer
  *       taking a leading space when the template has one before {@code {answer}} ({@code
@@ -109,7 +110,7 @@ public final class PromptBuilder {
         if (built.length() > maxTokens) {
             int before = built.length();
             built = truncate(template, fields, mode, built, maxTokens);
-            answerStart -= before - built.length();
+            answerStart = Math.max(0, Math.min(built.length(), answerStart - (before - built.length())));
         }
         return new Prompt(task, built.tokenIds(), built.virtualRows(), answerStart);
     }
