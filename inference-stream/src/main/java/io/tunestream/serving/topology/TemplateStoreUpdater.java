@@ -1,9 +1,11 @@
 package io.tunestream.serving.topology;
 
 import io.tunestream.schemas.TaskTemplate;
+import io.tunestream.schemas.template.TemplateRules;
 import io.tunestream.schemas.registry.Decoded;
 import io.tunestream.serving.ops.ServingMetrics;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Optional;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -62,11 +64,10 @@ final class TemplateStoreUpdater implements Processor<byte[], byte[], Void, Void
             LOG.info("template of task {} deleted ({})", key, at);
             return;
         }
-        int splits = template.getVirtualTokenSplits().stream().mapToInt(Integer::intValue).sum();
-        if (splits != template.getTotalVirtualTokens()) {
-            refuse(key, "splits", "template of task " + key + " at " + at + " ignored: virtualTokenSplits "
-                    + template.getVirtualTokenSplits() + " add up to " + splits + ", not totalVirtualTokens "
-                    + template.getTotalVirtualTokens());
+        List<String> problems = TemplateRules.problems(template);
+        if (!problems.isEmpty()) {
+            // the rule ingest checks before sending: a template written past ingest is refused here too
+            refuse(key, "rule", "template of task " + key + " at " + at + " ignored: " + String.join("; ", problems));
             return;
         }
         if (!key.equals(template.getTask())) {

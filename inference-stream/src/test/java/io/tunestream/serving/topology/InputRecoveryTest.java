@@ -354,7 +354,7 @@ class InputRecoveryTest {
     }
 
     @Test
-    void shouldRefuseAndCountATemplateWhoseSplitsDoNotAddUpAndKeepTheStoredOne() {
+    void shouldRefuseAndCountATemplateBreakingTheTemplateRuleAndKeepTheStoredOne() {
         start();
         templates.pipeInput("assistant", assistant("assistant", 4));
         TaskTemplate broken = assistant("assistant", 4);
@@ -364,7 +364,7 @@ class InputRecoveryTest {
 
         KeyValueStore<String, TaskTemplate> store = driver.getKeyValueStore(ServingTopology.TEMPLATE_STORE);
         assertThat(store.get("assistant")).isEqualTo(assistant("assistant", 4));
-        assertThat(counter("tunestream.templates.refused", "task", "assistant", "reason", "splits")).isEqualTo(1.0);
+        assertThat(counter("tunestream.templates.refused", "task", "assistant", "reason", "rule")).isEqualTo(1.0);
         assertThat(globalDeadLetters).isEmpty();
     }
 

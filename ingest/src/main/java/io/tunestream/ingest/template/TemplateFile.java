@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.tunestream.schemas.RetrainingSettings;
 import io.tunestream.schemas.TaskTemplate;
+import io.tunestream.schemas.template.TemplateRules;
 import io.tunestream.schemas.TuningSettings;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -27,8 +28,10 @@ import org.apache.avro.specific.SpecificRecord;
  * at the top level, under {@code model:}, or as the whole document, in YAML or JSON.
  *
  * <p>Each entry has NeMo's keys ({@code taskname}, {@code prompt_template}, {@code
- * prompt_template_fields}, {@code answer_only_loss}, {@code answer_field}, {@code
- * truncate_field}, {@code virtual_token_splits}, {@code total_virtual_tokens}) and, optionally,
+ * answer_only_loss} (default false, as NeMo), {@code answer_field}, {@code truncate_field}, {@code
+ * virtual_token_splits}, {@code total_virtual_tokens}), so a verbatim NeMo v1.15.0 {@code
+ * task_templates} block loads; {@code prompt_template_fields} is optional: NeMo derives the fields
+ * from the template ({@link TemplateRules#fields}), and a listed key must name the same fields. And, optionally,
  * Tunestream's in snake_case: {@code max_seq_length}, {@code allow_base_model} and the maps
  * {@code tuning:} and {@code retraining:} whose keys are the snake_case names of {@link
  * TuningSettings} and {@link RetrainingSettings} fields (NeMo's {@code num_layers} is accepted for
@@ -38,8 +41,8 @@ import org.apache.avro.specific.SpecificRecord;
 public final class TemplateFile {
 
     private static final Map<String, String> ALIASES = Map.of("taskname", "task", "num_layers", "encoderLayers");
-    private static final Set<String> REQUIRED = Set.of("taskname", "prompt_template", "prompt_template_fields",
-            "virtual_token_splits", "total_virtual_tokens");
+    private static final Set<String> REQUIRED = Set.of("taskname", "prompt_template", "virtual_token_splits",
+            "total_virtual_tokens");
 
     private TemplateFile() {
     }
@@ -133,6 +136,15 @@ public final class TemplateFile {
                 .setPromptTemplateFields(List.of()).setVirtualTokenSplits(List.of()).setTotalVirtualTokens(0)
                 .setUpdatedAtMillis(updatedAtMillis).build();
         fill(template, entry, "", problems);
+        // NeMo v1.15.0 derives the fields from the template and never reads prompt_template_fields
+        // (megatron_gpt_prompt_learning_model.py line 213); a listed key naming the same fields in
+        // another order is the same template, a different set is reported by TemplateRules
+        List<String> derived = TemplateRules.fields(template.getPromptTemplate());
+        if (!entry.has("prompt_template_fields")
+                || Set.copyOf(template.getPromptTemplateFields()).equals(Set.copyOf(derived))
+                && template.getPromptTemplateFields().size() == derived.size()) {
+            template.setPromptTemplateFields(derived);
+        }
         return template;
     }
 

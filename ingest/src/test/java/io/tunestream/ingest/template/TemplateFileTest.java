@@ -126,11 +126,77 @@ class TemplateFileTest {
                                 + "(one split per marker)",
                         file + ": task_templates[0] (task 'squad'): task 'squad': virtual_token_splits [4, 4] sum to 8, "
                                 + "but total_virtual_tokens is 10",
-                        file + ": task_templates[0] (task 'squad'): task 'squad': prompt_template uses {question}, "
-                                + "which prompt_template_fields [context, answer] does not list",
-                        file + ": task_templates[0] (task 'squad'): task 'squad': truncate_field 'passage' is not one "
-                                + "of prompt_template_fields [context, answer]",
+                        file + ": task_templates[0] (task 'squad'): task 'squad': prompt_template_fields [context, "
+                                + "answer] differ from the fields of prompt_template [context, question, answer] (NeMo "
+                                + "derives them from the template; leave the key out)",
+                        file + ": task_templates[0] (task 'squad'): task 'squad': truncate_field 'passage' is not a "
+                                + "field of prompt_template [context, question, answer]",
                         file + ": task_templates[1] (task 'typo'): unknown key 'learning_rate'"));
+    }
+
+    @Test
+    void shouldNameAnUnknownKeyOfANemoTemplate() throws IOException {
+        Path file = write("typo.yaml", """
+                task_templates:
+                  - taskname: rte
+                    prompt_template: "<|VIRTUAL_PROMPT_0|>{premise}\\n{hypothesis}\\nAnswer: {answer}"
+                    total_virtual_tokens: 9
+                    virtual_token_splits: [9]
+                    truncate_field: null
+                    answer_only_loss: True
+                    answer_feild: "answer"
+                """);
+
+        assertThatThrownBy(() -> TemplateFile.read(file, 0L))
+                .isInstanceOfSatisfying(TemplateFileException.class, e -> assertThat(e.problems()).containsExactly(
+                        file + ": task_templates[0] (task 'rte'): unknown key 'answer_feild'"));
+    }
+
+    /**
+     * NVIDIA/NeMo v1.15.0 (8c785ec5d1dadd952535bd0f68c614f935cbe99c),
+     * examples/nlp/language_modeling/conf/megatron_gpt_prompt_learning_config.yaml, copied whole
+     * into src/test/resources/nemo-v1.15.0; its task_templates block is lines 70-100. No entry has
+     * prompt_template_fields (NeMo derives them, megatron_gpt_prompt_learning_model.py line 213);
+     * intent_and_slot has no answer_field and answer_only_loss False.
+     */
+    @Test
+    void shouldLoadNemosExampleConfigVerbatim() throws Exception {
+        Path file = Path.of(TemplateFileTest.class.getResource(
+                "/nemo-v1.15.0/megatron_gpt_prompt_learning_config.yaml").toURI());
+
+        List<TaskTemplate> templates = TemplateFile.read(file, 0L);
+
+        assertThat(templates).extracting(TaskTemplate::getTask).containsExactly("boolq", "intent_and_slot", "rte", "squad");
+        TaskTemplate boolq = templates.get(0);
+        assertThat(boolq.getPromptTemplate()).isEqualTo("<|VIRTUAL_PROMPT_0|> Passage: {passage} <|VIRTUAL_PROMPT_1|> "
+                + "\nQuestion: {question} \nAnswer: {answer}");
+        assertThat(boolq.getPromptTemplateFields()).containsExactly("passage", "question", "answer");
+        assertThat(boolq.getVirtualTokenSplits()).containsExactly(20, 10);
+        assertThat(boolq.getTruncateField()).isEqualTo("passage");
+        assertThat(boolq.getAnswerOnlyLoss()).isTrue();
+        TaskTemplate intentAndSlot = templates.get(1);
+        assertThat(intentAndSlot.getPromptTemplateFields())
+                .containsExactly("intent_options", "slot_options", "utterance", "intent", "slot");
+        assertThat(intentAndSlot.getAnswerField()).isNull();
+        assertThat(intentAndSlot.getAnswerOnlyLoss()).isFalse();
+        assertThat(intentAndSlot.getTruncateField()).isNull();
+        assertThat(templates.get(2).getPromptTemplate()).isEqualTo("<|VIRTUAL_PROMPT_0|>{premise}\n{hypothesis}\nAnswer: {answer}");
+        assertThat(templates.get(3).getPromptTemplateFields()).containsExactly("context", "question", "answer");
+    }
+
+    @Test
+    void shouldDefaultAnswerOnlyLossToFalseAsNemo() throws IOException {
+        // megatron_gpt_prompt_learning_model.py line 214: task.get("answer_only_loss", False)
+        Path file = write("plain.yaml", """
+                task_templates:
+                  - taskname: echo
+                    prompt_template: "<|VIRTUAL_PROMPT_0|> {text} => {answer}"
+                    total_virtual_tokens: 2
+                    virtual_token_splits: [2]
+                    answer_field: answer
+                """);
+
+        assertThat(TemplateFile.read(file, 0L).get(0).getAnswerOnlyLoss()).isFalse();
     }
 
     @Test

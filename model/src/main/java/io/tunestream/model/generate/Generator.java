@@ -109,10 +109,8 @@ public final class Generator {
         TaskTemplate template = request.template();
         String task = template.taskName();
         int hidden = model.config().hiddenSize();
-        if (template.answerField() == null) {
-            throw new IllegalArgumentException("task '" + task + "': the template has no answer_field; generation writes "
-                    + "the answer, so the template must end with one");
-        }
+        // a template without answer_field (NeMo's intent_and_slot) generates after the whole prompt, as NeMo's
+        // inference does: PromptBuilder leaves out only the answer field
         Optional<VirtualTokenTable> table = request.virtualTokens();
         Optional<DeepPromptTable> deep = request.deepPrompt();
         if (deep.isPresent()) {

@@ -10,7 +10,10 @@ import java.util.regex.Pattern;
 
 /**
  * A NeMo prompt-learning task template (the {@code task_templates} entries of a NeMo p-tuning
- * config), validated at construction with errors naming the task.
+ * config), validated at construction with errors naming the task. The template rule's home is
+ * {@code io.tunestream.schemas.template.TemplateRules} (ingest, serving and the trainer check the
+ * Avro template with it); the checks here are the invariants {@link PromptBuilder} relies on and
+ * accept every template that rule accepts (this module does not depend on {@code schemas}).
  *
  * <p>Example, NeMo's SQuAD template:
  * {@code <|VIRTUAL_PROMPT_0|> Context: {context}\n\nQuestion: {question}\n\nAnswer:{answer}} with
@@ -22,7 +25,7 @@ import java.util.regex.Pattern;
  *                             {@code <|VIRTUAL_PROMPT_n|>} markers
  * @param promptTemplateFields {@code prompt_template_fields}: every placeholder of the template, in order
  * @param answerOnlyLoss       {@code answer_only_loss}: tuning counts the loss on the answer tokens only
- * @param answerField          {@code answer_field}, or null; when set the template must end with it
+ * @param answerField          {@code answer_field}, or null; with {@code answerOnlyLoss} the template must end with it
  * @param truncateField        {@code truncate_field}, or null: the field cut (at its end, in tokens) when a
  *                             prompt is too long
  * @param virtualTokenSplits   {@code virtual_token_splits}: marker n takes the next {@code splits[n]} rows of the
@@ -35,8 +38,12 @@ public record TaskTemplate(String taskName, String promptTemplate, List<String> 
 
     /** NeMo's marker of the n-th group of virtual tokens. */
     public static final Pattern VIRTUAL_MARKER = Pattern.compile("<\\|VIRTUAL_PROMPT_(\\d+)\\|>");
-    /** A field placeholder. */
-    public static final Pattern FIELD_PLACEHOLDER = Pattern.compile("\\{([A-Za-z_][A-Za-z0-9_]*)\\}");
+    /**
+     * A field placeholder, as NeMo v1.15.0 finds them: {@code re.findall("\{(.*?)\}", prompt_template)}
+     * ({@code megatron_gpt_prompt_learning_model.py} line 213). The same pattern as the template rule
+     * in {@code schemas} ({@code TemplateRules.FIELD}).
+     */
+    public static final Pattern FIELD_PLACEHOLDER = Pattern.compile("\\{(.*?)\\}");
 
     public TaskTemplate {
         if (taskName == null || taskName.isBlank()) {
@@ -107,9 +114,11 @@ public record TaskTemplate(String taskName, String promptTemplate, List<String> 
                 throw new IllegalArgumentException(problem(taskName, "answer_field '" + answerField
                         + "' is not in prompt_template_fields " + promptTemplateFields));
             }
-            if (!promptTemplate.endsWith("{" + answerField + "}")) {
-                throw new IllegalArgumentException(problem(taskName, "prompt_template must end with the answer field {"
-                        + answerField + "}"));
+            // NeMo asserts the answer ends the template only with answer_only_loss
+            // (gpt_prompt_learning_dataset.py lines 227-237)
+            if (answerOnlyLoss && !promptTemplate.endsWith("{" + answerField + "}")) {
+                throw new IllegalArgumentException(problem(taskName, "with answer_only_loss, prompt_template must end "
+                        + "with the answer field {" + answerField + "}"));
             }
         } else if (answerOnlyLoss) {
             throw new IllegalArgumentException(problem(taskName, "answer_only_loss is set but there is no answer_field"));

@@ -34,7 +34,7 @@ import java.util.OptionalInt;
  *     -Dexec.args="--model models/demo-gpt2 --tasks squad,assistant"
  * </pre>
  * Options ({@code --name value}): model, data, tasks, encoder (embedding|mlp|tpmlp|lstm), virtual-tokens,
- * encoder-hidden, num-layers, dropout, init (vocab|random|text), init-text, epochs, lr, min-lr, warmup,
+ * encoder-hidden, num-layers, dropout, init (normal|vocab|random|text; default normal for p-tuning encoders, vocab for prompt tuning), init-text, epochs, lr, min-lr, warmup,
  * micro-batch, global-batch, patience, min-delta, max-train, max-validation, budget-minutes, threads, seed,
  * out, eval-batch, style (p-tuning|deep). Paths are relative to the working directory. Training stops at the
  * end of the epoch after which the next one would exceed {@code budget-minutes}.
@@ -104,9 +104,14 @@ public final class TuneCommand {
                         deep ? "embedding" : "tpmlp")), virtualTokens)
                 .withEncoderHidden(integer("encoder-hidden", PromptEncoderConfig.DEFAULT_ENCODER_HIDDEN))
                 .withNumLayers(integer("num-layers", PromptEncoderConfig.DEFAULT_NUM_LAYERS))
-                .withDropout(real("dropout", 0.0))
-                .withInit(deep ? EmbeddingInit.TEXT : EmbeddingInit.valueOf(text("init", "vocab").toUpperCase(Locale.ROOT)),
-                        deep ? Optional.of(text("init-text", DEEP_INIT_TEXT)) : Optional.ofNullable(options.get("init-text")));
+                .withDropout(real("dropout", 0.0));
+        if (deep) {
+            // a deep prompt starts as the keys and values of a text
+            encoder = encoder.withInit(EmbeddingInit.TEXT, Optional.of(text("init-text", DEEP_INIT_TEXT)));
+        } else if (options.containsKey("init")) {
+            encoder = encoder.withInit(EmbeddingInit.valueOf(options.get("init").toUpperCase(Locale.ROOT)),
+                    Optional.ofNullable(options.get("init-text")));
+        }
         int epochs = integer("epochs", 3);
         TuningConfig config = new TuningConfig(real("lr", 3e-3), real("min-lr", 1e-4), integer("warmup", 50), epochs,
                 integer("micro-batch", 8), integer("global-batch", 8), AdamW.NEMO_DEFAULTS, GradientClipping.NEMO_DEFAULT,

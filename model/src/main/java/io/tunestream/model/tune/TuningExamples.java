@@ -126,7 +126,9 @@ public record TuningExamples(String task, List<Prompt> prompts, List<Map<String,
             }
             try {
                 Prompt prompt = builder.build(template, fields, PromptMode.TRAINING, room);
-                if (prompt.answerLength() == 0) {
+                // without answer_only_loss the loss covers every real token (NeMo: answer_start None), so a
+                // template without an answer field (NeMo's intent_and_slot) trains on the whole prompt
+                if (template.answerOnlyLoss() && prompt.answerLength() == 0) {
                     skipped.merge("empty answer", 1L, Long::sum);
                     continue;
                 }

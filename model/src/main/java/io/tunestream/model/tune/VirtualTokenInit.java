@@ -15,7 +15,7 @@ public final class VirtualTokenInit {
      * [virtualTokens, hidden] rows, per {@code config.init()}:
      * {@link EmbeddingInit#TEXT} repeats the embeddings of {@code initTextIds} (PEFT cycles the text
      * ids to fill the tokens); {@link EmbeddingInit#VOCAB} takes rows of ids drawn uniformly from the
-     * vocabulary; {@link EmbeddingInit#RANDOM} draws N(0, init_std).
+     * vocabulary; {@link EmbeddingInit#RANDOM} draws N(0, init_std); {@link EmbeddingInit#NORMAL} N(0, 1).
      *
      * @param embeddings  the LM's token-embedding table, row-major [vocab, hidden]
      * @param initTextIds token ids of {@code config.initText()} (ignored unless TEXT)
@@ -33,6 +33,11 @@ public final class VirtualTokenInit {
             case RANDOM -> {
                 for (int i = 0; i < rows.length; i++) {
                     rows[i] = config.initStd() * PromptEncoder.gaussian(rng);
+                }
+            }
+            case NORMAL -> {
+                for (int i = 0; i < rows.length; i++) {
+                    rows[i] = PromptEncoder.gaussian(rng);
                 }
             }
             case VOCAB -> {

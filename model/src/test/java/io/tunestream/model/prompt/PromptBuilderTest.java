@@ -50,14 +50,48 @@ class PromptBuilderTest {
     }
 
     @Test
-    void shouldAppendTheSeparatelyTokenizedAnswerAtTraining() {
+    void shouldTokenizeTheWholeStringAtTrainingWithTheAnswerLast() {
         Prompt inference = builder.build(TaskTemplate.squad("squad", 3), SQUAD_FIELDS, PromptMode.INFERENCE, 256);
         Prompt training = builder.build(TaskTemplate.squad("squad", 3), SQUAD_FIELDS, PromptMode.TRAINING, 256);
 
+        // "Answer:" then " Talenburg": a pre-tokenizer boundary, so the whole string splits where the parts do
         int[] answer = tokenizer.encode(" Talenburg");
         assertThat(training.tokenIds()).containsExactly(concat(inference.tokenIds(), answer));
         assertThat(training.answerStart()).isEqualTo(inference.length());
         assertThat(training.answerLength()).isEqualTo(answer.length);
+    }
+
+    @Test
+    void shouldStripTheSpaceBeforeAMissingAnswerAtInference() {
+        TaskTemplate spaced = new TaskTemplate("qa", "<|VIRTUAL_PROMPT_0|> Q: {question} A: {answer}",
+                List.of("question", "answer"), true, "answer", null, List.of(2), 2);
+
+        Prompt p = builder.build(spaced, Map.of("question", "why?"), PromptMode.INFERENCE, 64);
+
+        // NeMo blanks {answer} and strips the string (gpt_prompt_learning_dataset.py line 250)
+        assertThat(p.realTokenIds()).containsExactly(tokenizer.encode("Q: why? A:"));
+    }
+
+    @Test
+    void shouldBlankAnAnswerInTheMiddleAtInferenceWhenAnswerOnlyLossIsFalse() {
+        TaskTemplate middle = new TaskTemplate("qa", "{answer} is the answer to {question}",
+                List.of("answer", "question"), false, "answer", null, List.of(), 0);
+
+        Prompt p = builder.build(middle, Map.of("question", "why?"), PromptMode.INFERENCE, 64);
+
+        assertThat(p.realTokenIds()).containsExactly(tokenizer.encode("is the answer to why?"));
+    }
+
+    @Test
+    void shouldNeverReadPlaceholdersInsideAFieldsValue() {
+        TaskTemplate qa = new TaskTemplate("qa", "{context} Q: {question}", List.of("context", "question"), false,
+                null, null, List.of(), 0);
+
+        Prompt p = builder.build(qa, Map.of("context", "see {question} <|VIRTUAL_PROMPT_0|>", "question", "why?"),
+                PromptMode.INFERENCE, 64);
+
+        assertThat(p.realTokenIds()).containsExactly(tokenizer.encode("see {question} <|VIRTUAL_PROMPT_0|> Q: why?"));
+        assertThat(p.virtualRows()).containsOnly(-1);
     }
 
     @Test
@@ -74,14 +108,16 @@ class PromptBuilderTest {
     }
 
     @Test
-    void shouldCutTheTruncateFieldToFitTheBudget() {
+    void shouldCutTheTruncateFieldsLastTokensByTheExcess() {
         Prompt full = builder.build(TaskTemplate.squad("squad", 3), SQUAD_FIELDS, PromptMode.INFERENCE, 256);
 
         Prompt cut = builder.build(TaskTemplate.squad("squad", 3), SQUAD_FIELDS, PromptMode.INFERENCE, full.length() - 5);
 
-        assertThat(cut.length()).isLessThanOrEqualTo(full.length() - 5).isGreaterThanOrEqualTo(full.length() - 7);
+        int[] context = tokenizer.encode(" Kamiro lives in Talenburg. Kamiro works as a pilot.");
         int[] question = tokenizer.encode("\n\nQuestion: Where does Kamiro live?\n\nAnswer:");
-        assertThat(cut.tokenIds()).endsWith(question);
+        int[] head = tokenizer.encode("Context:");
+        assertThat(cut.tokenIds()).containsExactly(concat(new int[]{-1, -1, -1}, head,
+                java.util.Arrays.copyOf(context, context.length - 5), question));
     }
 
     @Test

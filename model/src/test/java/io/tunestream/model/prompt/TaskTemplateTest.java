@@ -19,11 +19,21 @@ class TaskTemplateTest {
     }
 
     @Test
-    void shouldRejectAnAnswerFieldThatDoesNotEndTheTemplate() {
+    void shouldRejectAnAnswerFieldThatDoesNotEndTheTemplateWithAnswerOnlyLoss() {
         assertThatThrownBy(() -> new TaskTemplate("qa", "{answer} is the answer to {question}", List.of("answer", "question"),
                 true, "answer", null, List.of(), 0))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("task 'qa': prompt_template must end with the answer field {answer}");
+                .hasMessage("task 'qa': with answer_only_loss, prompt_template must end with the answer field {answer}");
+    }
+
+    @Test
+    void shouldAcceptAnAnswerFieldAnywhereWithoutAnswerOnlyLossAsNemo() {
+        // NeMo v1.15.0 gpt_prompt_learning_dataset.py lines 227-237: the "Answer field must be at prompt end"
+        // assert runs only when answer_only_loss is true
+        TaskTemplate t = new TaskTemplate("qa", "{answer} is the answer to {question}", List.of("answer", "question"),
+                false, "answer", null, List.of(), 0);
+
+        assertThat(t.answerField()).isEqualTo("answer");
     }
 
     @Test

@@ -82,8 +82,7 @@ class DecoderTableObjectiveTest {
 
     @Test
     void shouldResumeOnTheDecoderExactlyAsAnUninterruptedRun() {
-        PromptEncoderConfig encoder = PromptEncoderConfig.defaults(EncoderType.TPMLP, VIRTUAL).withEncoderHidden(32)
-                .withDropout(0.1);
+        PromptEncoderConfig encoder = PromptEncoderConfig.defaults(EncoderType.TPMLP, VIRTUAL).withEncoderHidden(32);
         PromptTuner tuner = new PromptTuner();
 
         TaskResult whole = tuner.tune(task(encoder, validation.prompts()), config(2));

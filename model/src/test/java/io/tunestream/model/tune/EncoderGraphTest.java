@@ -34,7 +34,7 @@ class EncoderGraphTest {
     static Stream<Arguments> encoders() {
         return Stream.of(
                 Arguments.of(EncoderType.EMBEDDING, 1),
-                Arguments.of(EncoderType.MLP, 1),
+                Arguments.of(EncoderType.MLP, 2),
                 Arguments.of(EncoderType.MLP, 3),
                 Arguments.of(EncoderType.TPMLP, 2),
                 Arguments.of(EncoderType.LSTM, 2));

@@ -20,10 +20,9 @@ class PromptEncoderTest {
     static Stream<Arguments> encoders() {
         return Stream.of(
                 Arguments.of(EncoderType.EMBEDDING, 1, 0.0),
-                Arguments.of(EncoderType.MLP, 1, 0.0),
-                Arguments.of(EncoderType.MLP, 3, 0.3),
+                Arguments.of(EncoderType.MLP, 2, 0.0),
+                Arguments.of(EncoderType.MLP, 3, 0.0),
                 Arguments.of(EncoderType.TPMLP, 2, 0.0),
-                Arguments.of(EncoderType.TPMLP, 2, 0.25),
                 Arguments.of(EncoderType.LSTM, 1, 0.0),
                 Arguments.of(EncoderType.LSTM, 2, 0.3));
     }
@@ -158,6 +157,43 @@ class PromptEncoderTest {
                 .withInit(EmbeddingInit.TEXT, Optional.empty()))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("init_method text needs a non-empty init_text");
+    }
+
+    @Test
+    void shouldRefuseAnMlpEncoderWithOneLayerAsNemo() {
+        // NeMo v1.15.0 prompt_encoder.py, PromptEncoder.__init__: ValueError for num_layers <= 1 with encoder_type mlp
+        assertThatThrownBy(() -> PromptEncoderConfig.defaults(EncoderType.MLP, 10).withNumLayers(1))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("num_layers of the mlp encoder must be at least 2 (as NeMo), got 1");
+    }
+
+    @Test
+    void shouldRefuseDropoutOutsideTheLstmAsNemo() {
+        // NeMo v1.15.0: dropout is the LSTM's lstm_dropout; its MLP and TPMLP encoders have none
+        assertThatThrownBy(() -> PromptEncoderConfig.defaults(EncoderType.TPMLP, 10).withDropout(0.1))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("dropout applies only between LSTM layers (as NeMo), but the tpmlp encoder has dropout 0.1");
+        assertThatThrownBy(() -> PromptEncoderConfig.defaults(EncoderType.MLP, 10).withDropout(0.1))
+                .hasMessageContaining("the mlp encoder has dropout 0.1");
+        assertThat(PromptEncoderConfig.defaults(EncoderType.LSTM, 10).withDropout(0.1).dropout()).isEqualTo(0.1);
+    }
+
+    @Test
+    void shouldStartAPTuningEncodersInputFromAStandardNormalAsNemo() {
+        // NeMo v1.15.0: the p-tuning encoder's input is torch.nn.Embedding, initialised N(0, 1)
+        PromptEncoderConfig cfg = PromptEncoderConfig.defaults(EncoderType.TPMLP, 100);
+        assertThat(cfg.init()).isEqualTo(EmbeddingInit.NORMAL);
+        assertThat(PromptEncoderConfig.defaults(EncoderType.EMBEDDING, 100).init()).isEqualTo(EmbeddingInit.VOCAB);
+
+        double[] rows = VirtualTokenInit.rows(cfg, new float[64], 64, new int[0], new SplittableRandom(3));
+
+        // 6400 draws: the sample standard deviation of N(0, 1) is within 1 +- 0.05 with overwhelming probability;
+        // init_std (0.023) would be 40 times smaller
+        double mean = java.util.Arrays.stream(rows).average().orElseThrow();
+        double std = Math.sqrt(java.util.Arrays.stream(rows).map(v -> (v - mean) * (v - mean)).sum() / rows.length);
+        assertThat(rows).hasSize(6400);
+        assertThat(std).isBetween(0.95, 1.05);
+        assertThat(mean).isBetween(-0.1, 0.1);
     }
 
     @Test

@@ -100,15 +100,15 @@ class PromptTunerTest {
     void shouldContinueFromASavedCheckpointExactlyAsAnUninterruptedRun(@TempDir Path dir) {
         // 10 examples, global batch 4 → 3 steps an epoch (the last one short); stop mid-epoch 1
         PromptTuner tuner = new PromptTuner();
-        TaskResult uninterrupted = tuner.tune(task("t", EncoderType.TPMLP, 0.3, targets(10), new Quadratic()), config(3));
+        TaskResult uninterrupted = tuner.tune(task("t", EncoderType.LSTM, 0.3, targets(10), new Quadratic()), config(3));
 
-        TaskResult first = tuner.tune(task("t", EncoderType.TPMLP, 0.3, targets(10), new Quadratic()), config(3), 4);
+        TaskResult first = tuner.tune(task("t", EncoderType.LSTM, 0.3, targets(10), new Quadratic()), config(3), 4);
         assertThat(first.report().stopReason()).isEqualTo(StopReason.STEP_BUDGET);
         assertThat(first.checkpoint().epoch()).isEqualTo(1);
         assertThat(first.checkpoint().stepInEpoch()).isEqualTo(1);
         Path file = dir.resolve("t.ckpt");
         CheckpointCodec.write(first.checkpoint(), file);
-        TaskResult resumed = tuner.resume(task("t", EncoderType.TPMLP, 0.3, targets(10), new Quadratic()),
+        TaskResult resumed = tuner.resume(task("t", EncoderType.LSTM, 0.3, targets(10), new Quadratic()),
                 CheckpointCodec.read(file), Long.MAX_VALUE);
 
         assertThat(resumed.checkpoint().parameters()).containsExactly(uninterrupted.checkpoint().parameters());

@@ -98,6 +98,6 @@ class TuningExamplesTest {
                 .hasMessage("task 'qa': virtual_token_splits has 2 entries but prompt_template has no <|VIRTUAL_PROMPT_1|>");
         assertThatThrownBy(() -> new TaskTemplate("qa", "<|VIRTUAL_PROMPT_0|> {answer} {question}",
                 List.of("question", "answer"), true, "answer", null, List.of(4), 4))
-                .hasMessage("task 'qa': prompt_template must end with the answer field {answer}");
+                .hasMessage("task 'qa': with answer_only_loss, prompt_template must end with the answer field {answer}");
     }
 }

@@ -64,6 +64,7 @@ public final class RetrainingBenchmark {
                 .setPromptTemplate("<|VIRTUAL_PROMPT_0|> Request: {utterance}\n\nAnswer:{label}")
                 .setPromptTemplateFields(List.of("utterance", "label"))
                 .setAnswerField("label")
+                .setAnswerOnlyLoss(true)
                 .setTruncateField("utterance")
                 .setVirtualTokenSplits(List.of(10))
                 .setTotalVirtualTokens(10)

@@ -9,6 +9,7 @@ import io.tunestream.schemas.LabelledExample;
 import io.tunestream.schemas.RunStatus;
 import io.tunestream.schemas.TaskNames;
 import io.tunestream.schemas.TaskTemplate;
+import io.tunestream.schemas.template.TemplateRules;
 import io.tunestream.schemas.AccessTable;
 import io.tunestream.schemas.TopicSpec;
 import io.tunestream.schemas.TrainingRun;
@@ -499,6 +500,11 @@ public final class TrainerLoop implements AutoCloseable {
                 states.task(key).template(null);
             } else {
                 TaskTemplate template = (TaskTemplate) value;
+                List<String> problems = TemplateRules.problems(template);
+                if (!problems.isEmpty()) {
+                    // the rule ingest checks before sending; dead-lettered with the problems as the reason
+                    throw new IllegalArgumentException("template breaks the template rule: " + String.join("; ", problems));
+                }
                 states.task(TaskNames.require(template.getTask())).template(template);
             }
         } else if (topic.equals(topics.examples())) {

@@ -50,9 +50,12 @@ public record TuningPlan(PromptEncoderConfig encoder, TuningConfig config) {
             EncoderType type = s.getVirtualPromptStyle() == VirtualPromptStyle.PROMPT_TUNING
                     ? EncoderType.EMBEDDING
                     : EncoderType.valueOf(s.getEncoderType().name());
+            // init is prompt tuning's; a p-tuning encoder's input starts N(0, 1), as NeMo's nn.Embedding
+            EmbeddingInit init = type == EncoderType.EMBEDDING ? EmbeddingInit.valueOf(s.getInit().name())
+                    : EmbeddingInit.NORMAL;
             PromptEncoderConfig encoder = new PromptEncoderConfig(type, template.getTotalVirtualTokens(),
-                    s.getEncoderHidden(), s.getEncoderLayers(), s.getDropout(), s.getInitStd(),
-                    EmbeddingInit.valueOf(s.getInit().name()), Optional.ofNullable(s.getInitText()));
+                    s.getEncoderHidden(), s.getEncoderLayers(), s.getDropout(), s.getInitStd(), init,
+                    Optional.ofNullable(s.getInitText()));
             TuningConfig config = new TuningConfig(s.getLearningRate(), s.getMinLearningRate(), s.getWarmupSteps(),
                     s.getMaxEpochs(), s.getMicroBatchSize(), s.getGlobalBatchSize(),
                     new AdamW(AdamW.NEMO_DEFAULTS.beta1(), AdamW.NEMO_DEFAULTS.beta2(), AdamW.NEMO_DEFAULTS.epsilon(),

@@ -174,6 +174,8 @@ class TrainerFaultsIT {
         RecordMetadata badExample = sendRaw(poison(topics.examples(), task + "/bad", UNKNOWN_SCHEMA_ID));
         // readable, but breaking the topics' rules: a task name with '/', a key naming another example
         RecordMetadata slashTask = send(topics.templates(), "a/b", Fixtures.template("a/b").build());
+        // readable, but breaking the template rule ingest checks (schemas TemplateRules)
+        RecordMetadata ruleBroken = send(topics.templates(), "r", Fixtures.template("r").setTotalVirtualTokens(5).build());
         RecordMetadata wrongKey = send(topics.examples(), task + "/other", yes(task, 9, DatasetSplit.TRAIN));
         // an adapter record the trainer published as v4 whose schema the registry no longer knows
         ProducerRecord<byte[], byte[]> lostAdapter = poison(topics.adapters(), task, UNKNOWN_SCHEMA_ID);
@@ -197,7 +199,10 @@ class TrainerFaultsIT {
 
         List<ConsumerRecord<byte[], byte[]>> deadLetters = RawTopic.read(kafka, topics.deadLetters(), true);
         assertThat(deadLetters).extracting(TrainerFaultsIT::source).containsExactlyInAnyOrder(source(badTemplate),
-                source(badExample), source(badAdapter), source(badFeedback), source(slashTask), source(wrongKey));
+                source(badExample), source(badAdapter), source(badFeedback), source(slashTask), source(wrongKey), source(ruleBroken));
+        assertThat(deadLetters).filteredOn(d -> source(d).equals(source(ruleBroken)))
+                .extracting(d -> header(d, DeadLetters.REASON_HEADER)).singleElement(as(STRING))
+                .contains("task 'r': virtual_token_splits [4] sum to 4, but total_virtual_tokens is 5");
         assertThat(deadLetters).filteredOn(d -> source(d).equals(source(wrongKey)))
                 .extracting(d -> header(d, DeadLetters.REASON_HEADER)).containsExactly("cannot process a record of "
                         + topics.examples() + ": key 'p/other' does not name the example it holds ('p/p-TRAIN-9')");
@@ -227,7 +232,7 @@ class TrainerFaultsIT {
         StandInRunner second = new StandInRunner();
         startLoop(second);
         await().atMost(Duration.ofSeconds(20)).until(loop::isCaughtUp);
-        assertThat(RawTopic.read(kafka, topics.deadLetters(), true)).hasSize(6);
+        assertThat(RawTopic.read(kafka, topics.deadLetters(), true)).hasSize(7);
         assertThat(second.runs()).isEmpty();
     }
 

@@ -29,7 +29,11 @@ class TuningPlanTest {
         assertThat(plan.encoder().encoderHidden()).isEqualTo(32);
         assertThat(plan.encoder().numLayers()).isEqualTo(1);
         assertThat(plan.encoder().dropout()).isEqualTo(0.1f);
-        assertThat(plan.encoder().init()).isEqualTo(EmbeddingInit.TEXT);
+        // init is prompt tuning's: a p-tuning encoder's input starts N(0, 1), as NeMo's nn.Embedding
+        assertThat(plan.encoder().init()).isEqualTo(EmbeddingInit.NORMAL);
+        assertThat(TuningPlan.of(Fixtures.template("qa").setTuning(TuningSettings.newBuilder()
+                .setVirtualPromptStyle(VirtualPromptStyle.PROMPT_TUNING).setInit(PromptInit.TEXT).setInitText("answer yes")
+                .build()).build()).encoder().init()).isEqualTo(EmbeddingInit.TEXT);
         assertThat(plan.encoder().initText()).isEqualTo(Optional.of("answer yes"));
         assertThat(plan.config().lr()).isEqualTo(3e-3);
         assertThat(plan.config().minLr()).isEqualTo(1e-5);
