@@ -1,0 +1,157 @@
+package io.tunestream.model.onnx;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.tunestream.model.TestModels;
+import io.tunestream.model.tokenize.HuggingFaceTextTokenizer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+/**
+ * tiny-llama (rotary embeddings, 4 query heads over 2 key/value heads) decodes in place through
+ * GroupQueryAttention's rotary caches, with the tokens and logits of the export's own attention (issue 12, point 2).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class RotaryInPlaceDecodingTest {
+
+    /** Prompts of different lengths: left padding differs per row in the prefill, lengths differ in the buffers. */
+    private static final List<String> TEXTS = List.of(
+            "set an alarm for seven",
+            "Context: Kamiro lives in Talenburg. Kamiro works as a pilot.\n\nQuestion: Where does Kamiro live?\n\nAnswer:",
+            "Context: Naan has a pet horse.\n\nQuestion: What pet does Naan have?\n\nAnswer:",
+            "play some music in the kitchen");
+    /** Tokens each row generates: the rows finish at different steps, the longest prompt first. */
+    private static final int[] NEW_TOKENS = {9, 3, 12, 6};
+    private static final int CAPACITY = 64;
+
+    private final int[][] prompts = new int[TEXTS.size()][];
+    private DecoderModel inPlace;
+    private DecoderModel copying;
+
+    @BeforeAll
+    void load() {
+        inPlace = DecoderModel.load(TestModels.model("tiny-llama"), RuntimeConfig.cpu(1));
+        copying = DecoderModel.load(TestModels.model("tiny-llama"), RuntimeConfig.cpu(1).withInPlaceKvCache(false));
+        try (HuggingFaceTextTokenizer tokenizer = HuggingFaceTextTokenizer.load(TestModels.model("tiny-llama"))) {
+            for (int i = 0; i < prompts.length; i++) {
+                prompts[i] = tokenizer.encode(TEXTS.get(i));
+            }
+        }
+    }
+
+    @AfterAll
+    void close() {
+        inPlace.close();
+        copying.close();
+    }
+
+    @Test
+    void shouldDecodeTinyLlamaInPlace() {
+        assertThat(inPlace.decodesInPlace()).isTrue();
+        assertThat(copying.decodesInPlace()).isFalse();
+        try (DecodeState state = inPlace.newDecodeState(CAPACITY, true)) {
+            assertThat(state).isInstanceOf(InPlaceDecodeState.class);
+        }
+    }
+
+    /** Greedy decoding of every prompt in one batch, rows dropped as they finish; each row's tokens and logits. */
+    private record Decoded(List<List<Integer>> tokens, List<List<float[]>> logits) {
+    }
+
+    private Decoded greedy(DecoderModel model) {
+        int vocab = model.config().vocabSize();
+        List<List<Integer>> tokens = new ArrayList<>();
+        List<List<float[]>> logits = new ArrayList<>();
+        List<Integer> active = new ArrayList<>();
+        List<float[]> embedded = new ArrayList<>();
+        for (int r = 0; r < prompts.length; r++) {
+            tokens.add(new ArrayList<>());
+            logits.add(new ArrayList<>());
+            active.add(r);
+            embedded.add(model.embedTokens(prompts[r]));
+        }
+        try (DecodeState state = model.newDecodeState(CAPACITY, true)) {
+            float[] step = state.prefill(embedded);
+            while (true) {
+                List<Integer> still = new ArrayList<>();
+                List<Integer> keep = new ArrayList<>();
+                int[] next = new int[active.size()];
+                for (int b = 0; b < active.size(); b++) {
+                    int row = active.get(b);
+                    logits.get(row).add(Arrays.copyOfRange(step, b * vocab, (b + 1) * vocab));
+                    next[b] = argmax(step, b * vocab, vocab);
+                    tokens.get(row).add(next[b]);
+                    if (tokens.get(row).size() < NEW_TOKENS[row]) {
+                        keep.add(b);
+                        still.add(row);
+                    }
+                }
+                if (still.isEmpty()) {
+                    return new Decoded(tokens, logits);
+                }
+                if (still.size() < active.size()) {
+                    state.keepRows(keep.stream().mapToInt(Integer::intValue).toArray());
+                }
+                active = still;
+                step = state.step(keep.stream().mapToInt(b -> next[b]).toArray());
+            }
+        }
+    }
+
+    @Test
+    void shouldGiveTheCopyingPathsTokensAndLogitsInAMixedBatchWhoseRowsFinishAtDifferentSteps() {
+        Decoded appended = greedy(inPlace);
+        Decoded copied = greedy(copying);
+
+        assertThat(appended.tokens()).extracting(List::size).containsExactly(9, 3, 12, 6);
+        // rows that generate alike could hide a mix-up of rows
+        assertThat(appended.tokens().stream().map(t -> t.subList(0, 3)).distinct()).hasSize(4);
+        assertThat(appended.tokens()).isEqualTo(copied.tokens());
+        for (int row = 0; row < prompts.length; row++) {
+            for (int t = 0; t < NEW_TOKENS[row]; t++) {
+                assertThat(appended.logits().get(row).get(t)).as("row %d, token %d", row, t)
+                        .containsExactly(copied.logits().get(row).get(t), within(1e-4f));
+            }
+        }
+    }
+
+    @Test
+    void shouldGivePyTorchsGreedyTokensInPlace() {
+        JsonNode greedy = TestModels.reference("tiny-llama").get("greedy");
+        int[] prompt = TestModels.ints(greedy.get("prompt_ids"));
+        int[] expected = TestModels.ints(greedy.get("generated_ids"));
+        int vocab = inPlace.config().vocabSize();
+        List<Integer> tokens = new ArrayList<>();
+        try (DecodeState state = inPlace.newDecodeState(prompt.length + expected.length, true)) {
+            assertThat(state).isInstanceOf(InPlaceDecodeState.class);
+            float[] logits = state.prefill(List.of(inPlace.embedTokens(prompt)));
+            while (true) {
+                int next = argmax(logits, 0, vocab);
+                tokens.add(next);
+                if (tokens.size() == expected.length) {
+                    break;
+                }
+                logits = state.step(new int[]{next});
+            }
+        }
+        assertThat(tokens).containsExactly(Arrays.stream(expected).boxed().toArray(Integer[]::new));
+    }
+
+    private static int argmax(float[] logits, int offset, int length) {
+        int best = 0;
+        for (int i = 1; i < length; i++) {
+            if (logits[offset + i] > logits[offset + best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+}
