@@ -31,7 +31,8 @@ import java.util.Set;
  *   <li>optionally rotary embeddings on queries and keys in HF's rotate_half form,
  *   {@code x * cos + Concat(-x[..., d/2:], x[..., :d/2]) * sin}, with the same cos/sin tables in every
  *   layer: GroupQueryAttention rotates with its cos/sin caches instead ({@code do_rotary}, not interleaved),
- *   built by evaluating the export's own table computation ({@link #rotaryTables});</li>
+ *   built by evaluating the export's own table computation ({@link #rotaryTables}), at the graph's
+ *   {@code position_ids} (the operator's optional input 9, honoured by ONNX Runtime 1.29's CPU kernel);</li>
  *   <li>grouped key/value heads repeated to the query heads ({@code Unsqueeze(2)}, {@code Expand},
  *   {@code Reshape}: HF's repeat_kv), which the operator does itself ({@code kv_num_heads});</li>
  *   <li>{@code MatMul(q, Transpose(keys, 0,1,3,2))}, an optional constant scale ({@code Mul} or {@code Div}),
@@ -54,6 +55,7 @@ public final class GroupQueryAttentionRewrite {
     /** Output of the {@link #rotaryTables} graph: the sin table rotated queries and keys are multiplied by. */
     public static final String TABLE_SIN = "sin";
     private static final String ATTENTION_MASK = "attention_mask";
+    private static final String POSITION_IDS = "position_ids";
     private static final String MS_DOMAIN = "com.microsoft";
     private static final String PREFIX = "/tunestream/gqa/";
     private static final String COS_CACHE = PREFIX + "cos_cache";
@@ -119,8 +121,9 @@ public final class GroupQueryAttentionRewrite {
                     .addAttribute(OnnxMl.AttributeProto.newBuilder().setName("scale")
                             .setType(OnnxMl.AttributeProto.AttributeType.FLOAT).setF((float) layer.scale));
             if (rotates) {
-                // the operator rotates the new position's query and key at position seqlens_k (the row's length)
-                gqa.addInput(COS_CACHE).addInput(SIN_CACHE)
+                // rotated at the step's position ids, as the export does: without them the operator would take each
+                // row's cached length, which differs from the position when a row's cache holds a prefix (deep prompts)
+                gqa.addInput(COS_CACHE).addInput(SIN_CACHE).addInput(POSITION_IDS)
                         .addAttribute(intAttribute("do_rotary", 1))
                         .addAttribute(intAttribute("rotary_interleaved", 0));
             }

@@ -123,6 +123,52 @@ class RotaryInPlaceDecodingTest {
         }
     }
 
+    /**
+     * A row whose cache holds more than its positions (a deep prompt's prefix) rotates at its position ids, not
+     * at its cache length: the in-place step agrees with the export's step at a position other than the length.
+     */
+    @Test
+    void shouldRotateAtTheStepsPositionIdsNotAtTheRowsCacheLength() {
+        int[] prompt = prompts[0];
+        int n = prompt.length;
+        long[] ones = new long[n];
+        long[] positions = new long[n];
+        for (int i = 0; i < n; i++) {
+            ones[i] = 1;
+            positions[i] = i;
+        }
+        int token = 42;
+        long[] mask = new long[n + 1];
+        Arrays.fill(mask, 1);
+        DecoderModel.Step prefill = inPlace.forward(new StepInput(1, n, inPlace.embedTokens(prompt), ones, positions), null);
+        try (KvCache cache = prefill.cache()) {
+            float[][] copied = new float[2][];
+            float[][] appended = new float[2][];
+            for (int shift = 0; shift < 2; shift++) {
+                long position = n + 5L * shift;
+                DecoderModel.Step step = inPlace.forward(new StepInput(1, 1, inPlace.embedTokens(new int[]{token}),
+                        mask, new long[]{position}), cache);
+                step.cache().close();
+                copied[shift] = step.lastLogits();
+                try (KvBuffer kv = inPlace.toKvBuffer(cache, new int[]{0}, CAPACITY)) {
+                    appended[shift] = inPlace.decode(inPlace.embedTokens(new int[]{token}), new long[]{position}, kv, null);
+                }
+            }
+            assertThat(appended[1]).containsExactly(copied[1], within(1e-4f));
+            assertThat(appended[0]).containsExactly(copied[0], within(1e-4f));
+            // the position matters, so a step rotating at the cache length could not pass
+            assertThat(maxDifference(copied[0], copied[1])).isGreaterThan(1e-3f);
+        }
+    }
+
+    private static float maxDifference(float[] a, float[] b) {
+        float max = 0;
+        for (int i = 0; i < a.length; i++) {
+            max = Math.max(max, Math.abs(a[i] - b[i]));
+        }
+        return max;
+    }
+
     @Test
     void shouldGivePyTorchsGreedyTokensInPlace() {
         JsonNode greedy = TestModels.reference("tiny-llama").get("greedy");
