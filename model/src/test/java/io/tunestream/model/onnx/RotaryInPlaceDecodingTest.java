@@ -1,5 +1,6 @@
 package io.tunestream.model.onnx;
 
+import ai.onnx.proto.OnnxMl;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.tunestream.model.TestModels;
 import io.tunestream.model.tokenize.HuggingFaceTextTokenizer;
@@ -7,10 +8,18 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
@@ -167,6 +176,74 @@ class RotaryInPlaceDecodingTest {
             max = Math.max(max, Math.abs(a[i] - b[i]));
         }
         return max;
+    }
+
+    /**
+     * Qwen2's attention is Llama's with biases on the q/k/v projections. No Qwen2 export is at hand: this is
+     * tiny-llama with a seeded random bias {@code Add} after each projection, as the export writes Qwen2's.
+     */
+    @Test
+    void shouldKeepTheProjectionBiasesInPlace(@TempDir Path dir) throws IOException {
+        Path biased = withQkvBiases(dir);
+        try (DecoderModel biasedInPlace = DecoderModel.load(biased, RuntimeConfig.cpu(1));
+             DecoderModel biasedCopying = DecoderModel.load(biased, RuntimeConfig.cpu(1).withInPlaceKvCache(false))) {
+            assertThat(biasedInPlace.config().family()).isEqualTo(ModelFamily.QWEN2);
+            assertThat(biasedInPlace.decodesInPlace()).isTrue();
+
+            Decoded appended = greedy(biasedInPlace);
+            Decoded copied = greedy(biasedCopying);
+            Decoded unbiased = greedy(inPlace);
+
+            assertThat(appended.tokens()).isEqualTo(copied.tokens());
+            for (int row = 0; row < prompts.length; row++) {
+                for (int t = 0; t < NEW_TOKENS[row]; t++) {
+                    assertThat(appended.logits().get(row).get(t)).as("row %d, token %d", row, t)
+                            .containsExactly(copied.logits().get(row).get(t), within(1e-4f));
+                }
+            }
+            // the biases change every step's logits, so a rewrite dropping them could not pass
+            for (int row = 0; row < prompts.length; row++) {
+                assertThat(maxDifference(appended.logits().get(row).get(1), unbiased.logits().get(row).get(1)))
+                        .as("row %d", row).isGreaterThan(1e-2f);
+            }
+        }
+    }
+
+    /** tiny-llama with {@code Add(MatMul, bias)} for every q/k/v projection, as a Qwen2 model (config.json). */
+    private static Path withQkvBiases(Path dir) throws IOException {
+        Path source = TestModels.model("tiny-llama");
+        OnnxMl.ModelProto model = OnnxMl.ModelProto.parseFrom(Files.readAllBytes(source.resolve("model.onnx")));
+        Map<String, Long> widths = new HashMap<>();
+        model.getGraph().getInitializerList().forEach(t -> widths.put(t.getName(), t.getDimsCount() == 2 ? t.getDims(1) : 0));
+        Random random = new Random(12);
+        OnnxMl.GraphProto.Builder g = model.getGraph().toBuilder().clearNode();
+        int added = 0;
+        for (OnnxMl.NodeProto n : model.getGraph().getNodeList()) {
+            if (!n.getName().matches("/m/model/layers\\.\\d+/self_attn/[qkv]_proj/MatMul")) {
+                g.addNode(n);
+                continue;
+            }
+            String out = n.getOutput(0);
+            String bias = n.getName().replace("/MatMul", "/bias");
+            int width = Math.toIntExact(widths.get(n.getInput(1)));
+            OnnxMl.TensorProto.Builder b = OnnxMl.TensorProto.newBuilder().setName(bias)
+                    .setDataType(OnnxMl.TensorProto.DataType.FLOAT.getNumber()).addDims(width);
+            for (int j = 0; j < width; j++) {
+                b.addFloatData((float) random.nextGaussian());
+            }
+            g.addInitializer(b);
+            g.addNode(n.toBuilder().setOutput(0, out + "/unbiased"));
+            g.addNode(OnnxMl.NodeProto.newBuilder().setOpType("Add").setName(n.getName().replace("/MatMul", "/Add_bias"))
+                    .addInput(out + "/unbiased").addInput(bias).addOutput(out));
+            added++;
+        }
+        assertThat(added).isEqualTo(3 * 2);
+        Files.write(dir.resolve("model.onnx"), model.toBuilder().setGraph(g).build().toByteArray());
+        String config = Files.readString(source.resolve("config.json"));
+        assertThat(config).contains("\"model_type\": \"llama\"", "\"attention_bias\": false");
+        Files.writeString(dir.resolve("config.json"), config.replace("\"model_type\": \"llama\"", "\"model_type\": \"qwen2\"")
+                .replace("\"attention_bias\": false", "\"attention_bias\": true"));
+        return dir;
     }
 
     @Test
