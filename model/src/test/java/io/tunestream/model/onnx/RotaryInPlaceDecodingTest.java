@@ -247,6 +247,29 @@ class RotaryInPlaceDecodingTest {
     }
 
     @Test
+    void shouldKeepTheCopyingPathForARotationGroupQueryAttentionCannotExpress(@TempDir Path dir) throws IOException {
+        Path source = TestModels.model("tiny-llama");
+        OnnxMl.ModelProto model = OnnxMl.ModelProto.parseFrom(Files.readAllBytes(source.resolve("model.onnx")));
+        // layer 1's keys rotate by Concat(x1, -x2): a valid graph, but not rotate_half
+        OnnxMl.GraphProto.Builder g = model.getGraph().toBuilder();
+        for (int i = 0; i < g.getNodeCount(); i++) {
+            OnnxMl.NodeProto n = g.getNode(i);
+            if (n.getName().equals("/m/model/layers.1/self_attn/Concat_4")) {
+                g.setNode(i, n.toBuilder().setInput(0, n.getInput(1)).setInput(1, n.getInput(0)));
+            }
+        }
+        Files.write(dir.resolve("model.onnx"), model.toBuilder().setGraph(g).build().toByteArray());
+        Files.copy(source.resolve("config.json"), dir.resolve("config.json"));
+
+        try (DecoderModel changed = DecoderModel.load(dir, RuntimeConfig.cpu(1));
+             DecodeState state = changed.newDecodeState(CAPACITY, true)) {
+            assertThat(changed.decodesInPlace()).isFalse();
+            assertThat(state).isInstanceOf(CopyingDecodeState.class);
+            assertThat(state.prefill(List.of(changed.embedTokens(prompts[0])))).hasSize(changed.config().vocabSize());
+        }
+    }
+
+    @Test
     void shouldGivePyTorchsGreedyTokensInPlace() {
         JsonNode greedy = TestModels.reference("tiny-llama").get("greedy");
         int[] prompt = TestModels.ints(greedy.get("prompt_ids"));
