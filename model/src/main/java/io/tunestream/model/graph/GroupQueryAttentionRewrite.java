@@ -1,9 +1,13 @@
 package io.tunestream.model.graph;
 
 import ai.onnx.proto.OnnxMl;
+import com.google.protobuf.ByteString;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Deque;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -60,6 +64,8 @@ public final class GroupQueryAttentionRewrite {
     private static final String PREFIX = "/tunestream/gqa/";
     private static final String COS_CACHE = PREFIX + "cos_cache";
     private static final String SIN_CACHE = PREFIX + "sin_cache";
+    /** {@link #rotateHalf}'s answer for a tensor that is not rotate_half of the other. */
+    private static final long NO_MATCH = Long.MIN_VALUE;
 
     private GroupQueryAttentionRewrite() {
     }
@@ -430,8 +436,6 @@ public final class GroupQueryAttentionRewrite {
                 + "rotate_half(x) * sin with rotate_half(x) = Concat(-x[..., d/2:], x[..., :d/2])");
     }
 
-    private static final long NO_MATCH = Long.MIN_VALUE;
-
     /**
      * Whether {@code r} is {@code Concat(Neg(x[..., h:]), x[..., :h])} on the last axis: returns h when a
      * constant, -1 when computed as half of x's last dimension, {@link #NO_MATCH} otherwise.
@@ -537,7 +541,7 @@ public final class GroupQueryAttentionRewrite {
 
     private static List<Long> unsqueezeAxes(GraphIndex index, OnnxMl.NodeProto unsqueeze) {
         if (unsqueeze.getInputCount() > 1) {
-            return index.longs(unsqueeze.getInput(1)).map(v -> java.util.Arrays.stream(v).boxed().toList()).orElse(List.of());
+            return index.longs(unsqueeze.getInput(1)).map(v -> Arrays.stream(v).boxed().toList()).orElse(List.of());
         }
         return GraphIndex.intsAttribute(unsqueeze, "axes");
     }
@@ -573,10 +577,10 @@ public final class GroupQueryAttentionRewrite {
     }
 
     private static OnnxMl.TensorProto floatMatrix(String name, int rows, int columns, float[] values) {
-        java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(values.length * Float.BYTES).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer bytes = ByteBuffer.allocate(values.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         bytes.asFloatBuffer().put(values);
         return OnnxMl.TensorProto.newBuilder().setName(name).setDataType(OnnxMl.TensorProto.DataType.FLOAT.getNumber())
-                .addDims(rows).addDims(columns).setRawData(com.google.protobuf.ByteString.copyFrom(bytes.array())).build();
+                .addDims(rows).addDims(columns).setRawData(ByteString.copyFrom(bytes.array())).build();
     }
 
     private static OnnxMl.TypeProto tensorType(OnnxMl.TensorProto.DataType type, List<Long> dims) {
