@@ -534,8 +534,9 @@ public final class DecoderModel implements AutoCloseable {
      * @param positions position id of each row's new token
      * @param kv        the batch's keys and values; every row gains one position
      * @return [batch, vocab] row-major logits of the new positions
-     * @throws IllegalStateException if the model has no in-place decode graph ({@link #decodesInPlace()}),
-     *                               a row is full, or the step fails
+     * @throws IllegalStateException    if the model has no in-place decode graph ({@link #decodesInPlace()}),
+     *                                  a row is full, or the step fails
+     * @throws IllegalArgumentException if a position is outside the model's positions
      */
     float[] decode(float[] embeds, long[] positions, KvBuffer kv, RunControl control) {
         if (decodeSession == null) {
@@ -549,6 +550,11 @@ public final class DecoderModel implements AutoCloseable {
         }
         int[] seqlens = new int[batch];
         for (int b = 0; b < batch; b++) {
+            // rotary caches cover the model's positions and no more: a position past them would read outside
+            if (positions[b] < 0 || positions[b] >= config.maxPositions()) {
+                throw new IllegalArgumentException("row " + b + "'s position " + positions[b] + " is outside [0, "
+                        + config.maxPositions() + "), the positions of model " + directory);
+            }
             seqlens[b] = kv.length(b);
             if (seqlens[b] >= kv.capacity()) {
                 throw new IllegalStateException("row " + b + " of the KV buffer is full (" + kv.capacity() + " positions)");

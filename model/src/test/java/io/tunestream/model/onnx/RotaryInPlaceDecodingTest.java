@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 /**
@@ -167,6 +168,13 @@ class RotaryInPlaceDecodingTest {
             assertThat(appended[0]).containsExactly(copied[0], within(1e-4f));
             // the position matters, so a step rotating at the cache length could not pass
             assertThat(maxDifference(copied[0], copied[1])).isGreaterThan(1e-3f);
+            // the caches end at the model's last position
+            int beyond = inPlace.config().maxPositions();
+            try (KvBuffer kv = inPlace.toKvBuffer(cache, new int[]{0}, CAPACITY)) {
+                assertThatThrownBy(() -> inPlace.decode(inPlace.embedTokens(new int[]{token}), new long[]{beyond}, kv, null))
+                        .isInstanceOf(IllegalArgumentException.class)
+                        .hasMessageStartingWith("row 0's position " + beyond + " is outside [0, " + beyond + ")");
+            }
         }
     }
 
