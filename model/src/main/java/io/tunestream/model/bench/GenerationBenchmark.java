@@ -34,9 +34,14 @@ import java.util.Optional;
  * <p>Also printed, from the same run: the in-place KV cache against the export's attention (which
  * copies the cache at every step), and the most batch 32 could gain over batch 1 on this machine
  * ({@link Roofline}): batch 32's work at the machine's peak matrix-product and memory-read rates,
- * against batch 1 as measured.
+ * against batch 1 as measured. Last, the same in-place against export-attention ratio at batch 32 on
+ * tiny-llama (rotary embeddings, grouped key/value heads).
  */
 public final class GenerationBenchmark {
+
+    /** The model with rotary embeddings and grouped KV heads measured in place against the export's attention. */
+    private static final String LLAMA = "models/tiny-llama";
+    private static final int TINY_ROUNDS_PER_ROUND = 5;
 
     private GenerationBenchmark() {
     }
@@ -72,23 +77,8 @@ public final class GenerationBenchmark {
             Generator withCache = new Generator(model, tokenizer, cached);
             Generator exportAttention = new Generator(copying, tokenizer, cached);
             Generator recompute = new Generator(model, tokenizer, new GeneratorConfig(promptTokens + newTokens, false));
-            List<GenerationRequest> requests = new ArrayList<>();
-            for (int i = 0; requests.size() < 32 && i < texts.size(); i++) {
-                String prompt = exactly(tokenizer, texts.get(i), promptTokens);
-                if (prompt != null) {
-                    requests.add(new GenerationRequest("r" + i, template, Map.of("prompt", prompt), Optional.empty(),
-                            options, false));
-                }
-            }
-            if (requests.size() < 32) {
-                throw new IllegalStateException("found only " + requests.size() + " texts of " + promptTokens + " tokens");
-            }
-            for (GenerationResult r : withCache.generate(requests)) {
-                if (r.promptTokens() != promptTokens || r.completionTokens() != newTokens) {
-                    throw new IllegalStateException("row " + r.id() + " ran " + r.promptTokens() + " + " + r.completionTokens()
-                            + " tokens, not " + promptTokens + " + " + newTokens + (r.isError() ? ": " + r.error() : ""));
-                }
-            }
+            List<GenerationRequest> requests = requests(tokenizer, texts, template, options, promptTokens);
+            checkLengths(withCache, requests, promptTokens, newTokens);
             System.out.printf("model %s (%s), provider %s, %d intra-op threads (decoding steps below %d rows on one), "
                             + "prompt %d tokens, %d new tokens, best of %d rounds%n", modelDir.getFileName(),
                     model.config().family(), model.provider(), runtime.resolvedIntraOpThreads(), runtime.parallelDecodeRows(),
@@ -141,9 +131,72 @@ public final class GenerationBenchmark {
             System.out.printf("batch 32 / batch 1 at most: %5.2fx (%5.2fx with perfect overlap) against this run's batch 1; "
                             + "measured %5.2fx = %.0f%% of the bound%n", 32 * newTokens / serial / batchOne,
                     32 * newTokens / overlapped / batchOne, wall[2] / wall[0], 100 * (wall[2] / wall[0]) / (32 * newTokens / serial / batchOne));
+            rotaryInPlace(home.resolve(LLAMA), texts, template, options, runtime, promptTokens, newTokens, rounds);
             System.out.printf("system load average at the end: %.1f on %d cores%n",
                     java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage(),
                     Runtime.getRuntime().availableProcessors());
+        }
+    }
+
+    /**
+     * Prints the in-place KV cache against the export's attention at batch 32 on a model with rotary embeddings
+     * and grouped key/value heads (tiny-llama; issue 12), interleaved rounds, best of each.
+     */
+    private static void rotaryInPlace(Path modelDir, List<String> texts, TaskTemplate template, GenerationOptions options,
+                                      RuntimeConfig runtime, int promptTokens, int newTokens, int rounds) {
+        try (DecoderModel inPlace = DecoderModel.load(modelDir, runtime);
+             DecoderModel copying = DecoderModel.load(modelDir, runtime.withInPlaceKvCache(false));
+             HuggingFaceTextTokenizer tokenizer = HuggingFaceTextTokenizer.load(modelDir)) {
+            if (!inPlace.decodesInPlace()) {
+                throw new IllegalStateException("model " + modelDir + " does not decode in place (see the log line at load)");
+            }
+            GeneratorConfig cached = new GeneratorConfig(promptTokens + newTokens, true);
+            Generator appending = new Generator(inPlace, tokenizer, cached);
+            Generator copied = new Generator(copying, tokenizer, cached);
+            List<GenerationRequest> requests = requests(tokenizer, texts, template, options, promptTokens);
+            checkLengths(appending, requests, promptTokens, newTokens);
+            copied.generate(requests);
+            double[] appendingBest = {Double.MAX_VALUE, Double.MAX_VALUE};
+            double[] copiedBest = {Double.MAX_VALUE, Double.MAX_VALUE};
+            // a batch takes milliseconds on this model: more rounds, so that a quiet moment is among them
+            for (int r = 0; r < TINY_ROUNDS_PER_ROUND * rounds; r++) {
+                min(appendingBest, measure(appending, requests));
+                min(copiedBest, measure(copied, requests));
+            }
+            double tokens = 32.0 * newTokens;
+            System.out.printf("%s (%s, %d heads over %d KV heads, rotary) batch 32, best of %d rounds: in place %8.1f tokens/s, "
+                            + "export attention %8.1f tokens/s (wall)%n", modelDir.getFileName(), inPlace.config().family(),
+                    inPlace.config().heads(), inPlace.config().kvHeads(), TINY_ROUNDS_PER_ROUND * rounds,
+                    tokens / appendingBest[0], tokens / copiedBest[0]);
+            System.out.printf("%s in-place KV cache / export attention (batch 32): %5.2fx wall, %5.2fx CPU%n",
+                    modelDir.getFileName(), copiedBest[0] / appendingBest[0], copiedBest[1] / appendingBest[1]);
+        }
+    }
+
+    /** 32 requests of exactly {@code promptTokens} tokens each. */
+    private static List<GenerationRequest> requests(HuggingFaceTextTokenizer tokenizer, List<String> texts,
+                                                    TaskTemplate template, GenerationOptions options, int promptTokens) {
+        List<GenerationRequest> requests = new ArrayList<>();
+        for (int i = 0; requests.size() < 32 && i < texts.size(); i++) {
+            String prompt = exactly(tokenizer, texts.get(i), promptTokens);
+            if (prompt != null) {
+                requests.add(new GenerationRequest("r" + i, template, Map.of("prompt", prompt), Optional.empty(),
+                        options, false));
+            }
+        }
+        if (requests.size() < 32) {
+            throw new IllegalStateException("found only " + requests.size() + " texts of " + promptTokens + " tokens");
+        }
+        return requests;
+    }
+
+    /** Runs the requests once (a warm-up) and checks every row ran promptTokens + newTokens tokens. */
+    private static void checkLengths(Generator generator, List<GenerationRequest> requests, int promptTokens, int newTokens) {
+        for (GenerationResult r : generator.generate(requests)) {
+            if (r.promptTokens() != promptTokens || r.completionTokens() != newTokens) {
+                throw new IllegalStateException("row " + r.id() + " ran " + r.promptTokens() + " + " + r.completionTokens()
+                        + " tokens, not " + promptTokens + " + " + newTokens + (r.isError() ? ": " + r.error() : ""));
+            }
         }
     }
 

@@ -56,6 +56,22 @@ final class GraphIndex {
         return value.isPresent() ? Optional.of(value.getAsDouble()) : Optional.empty();
     }
 
+    /** The values of an inline int64 or int32 constant (Slice bounds, Unsqueeze axes), if it is one. */
+    Optional<long[]> longs(String tensor) {
+        OnnxMl.TensorProto t = constants.get(tensor);
+        if (t == null || t.getDataLocation() == OnnxMl.TensorProto.DataLocation.EXTERNAL
+                || t.getDataType() != OnnxMl.TensorProto.DataType.INT64.getNumber()
+                && t.getDataType() != OnnxMl.TensorProto.DataType.INT32.getNumber()) {
+            return Optional.empty();
+        }
+        return Optional.of(TensorProtoReader.longs(t));
+    }
+
+    /** The node writing {@code tensor}, whatever its type. */
+    Optional<OnnxMl.NodeProto> producer(String tensor) {
+        return Optional.ofNullable(producers.get(tensor));
+    }
+
     /** Whether {@code tensor} is a constant (initializer or Constant node). */
     boolean isConstant(String tensor) {
         return constants.containsKey(tensor);

@@ -10,7 +10,9 @@
  *       {@link io.tunestream.model.graph.SingleInputConcatRemoval},
  *       {@link io.tunestream.model.graph.SkipLayerNormRewrite}, and the in-place decode graph
  *       {@link io.tunestream.model.graph.GroupQueryAttentionRewrite} with its shape arithmetic folded
- *       ({@link io.tunestream.model.graph.DecodeShapeFolding}).</li>
+ *       ({@link io.tunestream.model.graph.DecodeShapeFolding}) and, for rotary models, the cos/sin caches
+ *       ({@link io.tunestream.model.graph.RotaryCache}) that the runtime evaluates from the graph
+ *       {@code GroupQueryAttentionRewrite.rotaryTables} cuts out of the export.</li>
  *   <li>{@link io.tunestream.model.graph.TensorProtoReader}: the one decoder of tensor data (raw
  *       little-endian bytes, typed fields, external files); {@link io.tunestream.model.graph.WeightsFingerprint}
  *       hashes the weights adapters are checked against.</li>

@@ -10,6 +10,7 @@ import io.tunestream.model.graph.DecodeShapeFolding;
 import io.tunestream.model.graph.GroupQueryAttentionRewrite;
 import io.tunestream.model.graph.InputsEmbedsRewrite;
 import io.tunestream.model.graph.LastTokenLogits;
+import io.tunestream.model.graph.RotaryCache;
 import io.tunestream.model.graph.SingleInputConcatRemoval;
 import io.tunestream.model.graph.SkipLayerNormRewrite;
 import io.tunestream.model.graph.TensorProtoReader;
@@ -143,7 +144,7 @@ public final class DecoderModel implements AutoCloseable {
         } else if (runtime.inPlaceKvCache()) {
             OnnxMl.ModelProto decode = null;
             try {
-                decode = decodeGraph(serving, config);
+                decode = decodeGraph(serving, config, env, dir, external);
             } catch (IllegalArgumentException e) {
                 decoding += ": its attention has no in-place form here (" + e.getMessage() + ")";
             }
@@ -180,17 +181,65 @@ public final class DecoderModel implements AutoCloseable {
 
     /**
      * The in-place decode-step graph of a serving graph: attention appending to the KV buffers
-     * (GroupQueryAttention), and, since a step feeds one position a row, reshape targets folded to
-     * constants.
+     * (GroupQueryAttention, rotating queries and keys itself where the export has rotary embeddings), and,
+     * since a step feeds one position a row, reshape targets folded to constants.
      *
      * @throws IllegalArgumentException if the attention has no in-place form
      */
     static OnnxMl.ModelProto decodeGraph(OnnxMl.ModelProto serving, ModelConfig config) {
-        OnnxMl.ModelProto decode = GroupQueryAttentionRewrite.rewrite(serving, config.layers(), config.heads(), config.kvHeads());
+        return decodeGraph(serving, config, LargeStack.environment(), null, false);
+    }
+
+    /**
+     * {@link #decodeGraph(OnnxMl.ModelProto, ModelConfig)} of the model in {@code dir}, whose weights may be
+     * external data.
+     */
+    static OnnxMl.ModelProto decodeGraph(OnnxMl.ModelProto serving, ModelConfig config, OrtEnvironment env, Path dir,
+                                         boolean external) {
+        RotaryCache rotary = GroupQueryAttentionRewrite.rotaryTables(serving, config.layers(), config.heads(),
+                        config.kvHeads(), config.maxPositions())
+                .map(tables -> rotaryCache(tables, config, env, dir, external)).orElse(null);
+        OnnxMl.ModelProto decode = GroupQueryAttentionRewrite.rewrite(serving, config.layers(), config.heads(),
+                config.kvHeads(), rotary);
         decode = DecodeShapeFolding.rewrite(decode, Map.of(
                 InputsEmbedsRewrite.INPUTS_EMBEDS, List.of(DecodeShapeFolding.BATCH, 1L, (long) config.hiddenSize()),
                 "position_ids", List.of(DecodeShapeFolding.BATCH, 1L)));
         return withoutUnusedInitializers(decode);
+    }
+
+    /**
+     * The cos/sin caches of every position the model has, evaluated by the export's own nodes
+     * ({@code tables}, see {@link GroupQueryAttentionRewrite#rotaryTables}) on one CPU thread.
+     *
+     * @throws IllegalArgumentException if the tables cannot be evaluated or are not rotate_half tables
+     */
+    private static RotaryCache rotaryCache(OnnxMl.ModelProto tables, ModelConfig config, OrtEnvironment env, Path dir,
+                                           boolean external) {
+        int positions = config.maxPositions();
+        long[] ids = new long[positions];
+        for (int p = 0; p < positions; p++) {
+            ids[p] = p;
+        }
+        try (OrtSession.SessionOptions options = OrtSessions.options(RuntimeConfig.cpu(1), ExecutionProvider.CPU);
+             OrtSession session = OrtSessions.create(env, "the rotary tables of " + dir, tables.toByteArray(), dir, external,
+                     options);
+             OnnxTensor input = OnnxTensor.createTensor(env, LongBuffer.wrap(ids), new long[]{1, positions});
+             OrtSession.Result result = session.run(Map.of(GroupQueryAttentionRewrite.TABLE_POSITIONS, input))) {
+            float[] cos = floats(result, GroupQueryAttentionRewrite.TABLE_COS);
+            float[] sin = floats(result, GroupQueryAttentionRewrite.TABLE_SIN);
+            return RotaryCache.fromTables(cos, sin, positions, config.headDim());
+        } catch (OrtException e) {
+            throw new IllegalArgumentException("the rotary tables could not be evaluated: " + e.getMessage(), e);
+        }
+    }
+
+    private static float[] floats(OrtSession.Result result, String name) {
+        OnnxTensor t = (OnnxTensor) result.get(name).orElseThrow(
+                () -> new IllegalArgumentException("the rotary tables gave no " + name));
+        FloatBuffer b = t.getFloatBuffer();
+        float[] values = new float[b.remaining()];
+        b.get(values);
+        return values;
     }
 
     /** The export, its inputs_embeds rewrite and its frozen weights, read and checked; no session yet. */
@@ -520,8 +569,9 @@ public final class DecoderModel implements AutoCloseable {
      * @param positions position id of each row's new token
      * @param kv        the batch's keys and values; every row gains one position
      * @return [batch, vocab] row-major logits of the new positions
-     * @throws IllegalStateException if the model has no in-place decode graph ({@link #decodesInPlace()}),
-     *                               a row is full, or the step fails
+     * @throws IllegalStateException    if the model has no in-place decode graph ({@link #decodesInPlace()}),
+     *                                  a row is full, or the step fails
+     * @throws IllegalArgumentException if a position is outside the model's positions
      */
     float[] decode(float[] embeds, long[] positions, KvBuffer kv, RunControl control) {
         if (decodeSession == null) {
@@ -535,6 +585,11 @@ public final class DecoderModel implements AutoCloseable {
         }
         int[] seqlens = new int[batch];
         for (int b = 0; b < batch; b++) {
+            // rotary caches cover the model's positions and no more: a position past them would read outside
+            if (positions[b] < 0 || positions[b] >= config.maxPositions()) {
+                throw new IllegalArgumentException("row " + b + "'s position " + positions[b] + " is outside [0, "
+                        + config.maxPositions() + "), the positions of model " + directory);
+            }
             seqlens[b] = kv.length(b);
             if (seqlens[b] >= kv.capacity()) {
                 throw new IllegalStateException("row " + b + " of the KV buffer is full (" + kv.capacity() + " positions)");

@@ -77,12 +77,12 @@ class DecodeStateTest {
              DecodeState gpt2InPlace = inPlace.newDecodeState(CAPACITY, true);
              DecodeState gpt2Copying = copying.newDecodeState(CAPACITY, true);
              DecodeState gpt2Recomputing = inPlace.newDecodeState(CAPACITY, false);
-             DecodeState llamaCopying = llama.newDecodeState(CAPACITY, true)) {
+             DecodeState llamaInPlace = llama.newDecodeState(CAPACITY, true)) {
             assertThat(gpt2InPlace).isInstanceOf(InPlaceDecodeState.class);
             assertThat(gpt2Copying).isInstanceOf(CopyingDecodeState.class);
             assertThat(gpt2Recomputing).isInstanceOf(RecomputingDecodeState.class);
-            // rotary attention has no in-place form: the export's attention copies the cache
-            assertThat(llamaCopying).isInstanceOf(CopyingDecodeState.class);
+            // rotary attention too: GroupQueryAttention rotates with the export's cos/sin tables
+            assertThat(llamaInPlace).isInstanceOf(InPlaceDecodeState.class);
         }
         assertThatThrownBy(() -> inPlace.newDecodeState(inPlace.config().maxPositions() + 1, true))
                 .isInstanceOf(IllegalArgumentException.class)
