@@ -74,8 +74,8 @@ class IngestHttpServerIT {
 
         assertThat(response.statusCode()).isEqualTo(422);
         assertThat(JSON.readTree(response.body()).get("problems").get(0).asText()).isEqualTo("request body: "
-                + "task_templates[0] (task 't'): task 't': prompt_template_fields lists 'a', which prompt_template "
-                + "does not use");
+                + "task_templates[0] (task 't'): task 't': prompt_template_fields [q, a] differ from the fields of "
+                + "prompt_template [q] (NeMo derives them from the template; leave the key out)");
     }
 
     @Test
