@@ -113,9 +113,10 @@ public final class AccessTable {
                 for (TopicSpec in : List.of(Topics.REQUESTS, Topics.TASK_TEMPLATES, Topics.ADAPTERS)) {
                     grants.add(Grant.topic(names.topic(in), READ, DESCRIBE));
                 }
-                for (TopicSpec out : List.of(Topics.ANSWERS, Topics.REQUESTS_DEAD_LETTER)) {
-                    grants.add(Grant.topic(names.topic(out), WRITE, DESCRIBE));
-                }
+                grants.add(Grant.topic(names.topic(Topics.ANSWERS), WRITE, DESCRIBE,
+                        // serving reads the answers topic's max.message.bytes to fit every answer to it
+                        AclOperation.DESCRIBE_CONFIGS));
+                grants.add(Grant.topic(names.topic(Topics.REQUESTS_DEAD_LETTER), WRITE, DESCRIBE));
                 // changelog and repartition topics: Kafka Streams creates, reads, writes and trims them
                 grants.add(Grant.prefixed(ResourceType.TOPIC, names.servingApplicationId() + "-", AclOperation.ALL));
                 grants.add(Grant.prefixed(ResourceType.GROUP, names.servingApplicationId(), READ, DESCRIBE));

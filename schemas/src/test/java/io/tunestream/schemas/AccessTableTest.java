@@ -38,6 +38,7 @@ class AccessTableTest {
                 .containsExactly("adapters", "requests", "task-templates");
         assertThat(allowed(Role.SERVING, ResourceType.TOPIC, AclOperation.WRITE))
                 .containsExactly("answers", "requests-dlq");
+        assertThat(allowed(Role.SERVING, ResourceType.TOPIC, AclOperation.DESCRIBE_CONFIGS)).containsExactly("answers");
         assertThat(allowed(Role.SERVING, ResourceType.TOPIC, AclOperation.ALL)).containsExactly("tunestream-serving-*");
         assertThat(allowed(Role.SERVING, ResourceType.GROUP, AclOperation.READ)).containsExactly("tunestream-serving*");
         assertThat(allowed(Role.SERVING, ResourceType.TRANSACTIONAL_ID, AclOperation.WRITE))
