@@ -410,10 +410,14 @@ final class FaultScenarios {
         void startLoad() {
             List<String> tasks = tasks();
             long period = (long) (1e9 / scale.rate());
+            long start = System.nanoTime();
+            // open loop: request i is due at start + i periods; a send that blocks (broker down) delays the
+            // sends after it, and their latency still counts from when they were due
             load.scheduleAtFixedRate(() -> {
                 int i = sentByLoad.getAndIncrement();
                 String task = tasks.get(i % tasks.size());
-                ledger.send(request(name + "-" + i, task, Map.of("utterance", "set an alarm for " + i)), Ledger.ANSWERED);
+                ledger.send(request(name + "-" + i, task, Map.of("utterance", "set an alarm for " + i)), Ledger.ANSWERED,
+                        start + i * period);
             }, 0, period, TimeUnit.NANOSECONDS);
             republisher.scheduleWithFixedDelay(() -> {
                 for (String task : tasks) {
