@@ -308,7 +308,9 @@ final class FaultScenarios {
 
     /**
      * The echo model, except that a batch holding a request whose utterance is {@link #HANG} never returns
-     * (until its thread is interrupted); remembers that batch's request ids.
+     * (until its thread is interrupted); remembers that batch's request ids. Interruption is the only way
+     * out: a serving that cancels a batch another way (a cancellation handed to the answerer) must have this
+     * double honour it too, or the model worker stays taken and the requests after the hang wait forever.
      */
     static final class HangingAnswerer implements BatchAnswerer {
         static final String HANG = "hang";
