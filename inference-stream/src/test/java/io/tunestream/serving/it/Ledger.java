@@ -50,11 +50,12 @@ final class Ledger implements AutoCloseable {
     Ledger(ServingFixture fixture) {
         this.fixture = fixture;
         var producerProps = fixture.clients.producerProperties(fixture.prefix + "ledger");
-        // a send waits out a broker outage instead of failing (the default 120 s is the same, stated here)
+        // a send waits out a broker outage instead of failing: it may block (stale metadata) or wait in the batch
+        producerProps.put("max.block.ms", "180000");
         producerProps.put("delivery.timeout.ms", "180000");
         this.producer = new KafkaProducer<>(producerProps);
         this.raw = new KafkaProducer<>(Map.of("bootstrap.servers", fixture.platform.bootstrapServers(),
-                "enable.idempotence", "true", "delivery.timeout.ms", "180000", "max.request.size",
+                "enable.idempotence", "true", "max.block.ms", "180000", "delivery.timeout.ms", "180000", "max.request.size",
                 Integer.toString(io.tunestream.schemas.Topics.LARGE_MESSAGE_BYTES)),
                 new ByteArraySerializer(), new ByteArraySerializer());
         this.answers = new KafkaConsumer<>(fixture.clients.consumerProperties(fixture.prefix + "ledger-answers", null));
