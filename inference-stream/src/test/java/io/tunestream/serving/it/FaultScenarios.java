@@ -48,8 +48,12 @@ import org.slf4j.LoggerFactory;
  */
 final class FaultScenarios {
 
-    /** The serving setting of the per-batch deadline (TIMEOUT answers); one place to rename it. */
-    static final String BATCH_DEADLINE_KEY = "batch.deadline.ms";
+    /**
+     * The serving setting of the per-batch deadline (TIMEOUT answers); one place to rename it. Main names it
+     * {@code batch.timeout.ms} (the serving batch work, merged while this suite was written); serving without
+     * it refuses the key at start.
+     */
+    static final String BATCH_DEADLINE_KEY = "batch.timeout.ms";
     /** Larger than any record the broker or a producer takes (16 MiB): an answer this long cannot be written. */
     static final int OVERSIZED_ANSWER_CHARS = 17 * 1024 * 1024;
     /** Longer than serving's default {@code request.max.prompt.chars} (65536). */
@@ -309,8 +313,10 @@ final class FaultScenarios {
     /**
      * The echo model, except that a batch holding a request whose utterance is {@link #HANG} never returns
      * (until its thread is interrupted); remembers that batch's request ids. Interruption is the only way
-     * out: a serving that cancels a batch another way (a cancellation handed to the answerer) must have this
-     * double honour it too, or the model worker stays taken and the requests after the hang wait forever.
+     * out: a serving that cancels a batch another way (main's {@code BatchAnswerer.answer(items, BatchCancellation)})
+     * needs this double to override that method and return once {@code cancellation.await(...)} says it is
+     * cancelled, as the real model does through ONNX Runtime's terminate flag; otherwise the model worker
+     * stays taken and the requests after the hang wait forever.
      */
     static final class HangingAnswerer implements BatchAnswerer {
         static final String HANG = "hang";
