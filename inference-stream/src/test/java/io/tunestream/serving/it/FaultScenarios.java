@@ -5,9 +5,11 @@ import static io.tunestream.serving.testing.Fixtures.request;
 import static org.awaitility.Awaitility.await;
 
 import io.tunestream.devkit.LocalPlatform;
+import io.tunestream.schemas.ErrorKind;
 import io.tunestream.schemas.FinishReason;
 import io.tunestream.serving.ServingApp;
 import io.tunestream.serving.batch.BatchAnswerer;
+import io.tunestream.serving.batch.BatchCancellation;
 import io.tunestream.serving.batch.BatchItem;
 import io.tunestream.serving.batch.BatchOutcome;
 import io.tunestream.serving.batch.ServingModelInfo;
@@ -54,10 +56,16 @@ final class FaultScenarios {
      * it refuses the key at start.
      */
     static final String BATCH_DEADLINE_KEY = "batch.timeout.ms";
-    /** Larger than any record the broker or a producer takes (16 MiB): an answer this long cannot be written. */
-    static final int OVERSIZED_ANSWER_CHARS = 17 * 1024 * 1024;
-    /** Longer than serving's default {@code request.max.prompt.chars} (65536). */
+    /** The oversized scenario's answers topic {@code max.message.bytes}: serving fits every answer to it. */
+    static final int ANSWERS_TOPIC_MAX_BYTES = 256 * 1024;
+    /** Longer than {@link #ANSWERS_TOPIC_MAX_BYTES}: an answer (or error message) this long cannot be written. */
+    static final int OVERSIZED_ANSWER_CHARS = 300 * 1024;
+    /** Longer than serving's default {@code request.max.prompt.chars} (65536), within the request size limits. */
     static final int OVERSIZED_REQUEST_CHARS = 70_000;
+    /** Longer than {@code RequestLimits.MAX_REQUEST_ID_CHARS} (256): no answer can be keyed by such an id. */
+    static final int OVERSIZED_ID_CHARS = 300;
+    /** What serving's dead letter of a request with an id too long says. */
+    static final String UNANSWERABLE_REASON = "an answer cannot be keyed by it";
 
     private static final Logger LOG = LoggerFactory.getLogger(FaultScenarios.class);
     private static final int VIRTUAL_TOKENS = 4;
@@ -233,25 +241,35 @@ final class FaultScenarios {
     }
 
     /**
-     * Oversized records under load: requests longer than serving's prompt limit (a PROMPT_TOO_LONG answer)
-     * and answers longer than any record Kafka takes (an error answer of the size limit, not a stuck stream).
+     * Oversized records under load, on an answers topic whose {@code max.message.bytes} is
+     * {@value #ANSWERS_TOPIC_MAX_BYTES}: prompts longer than serving's limit (a PROMPT_TOO_LONG answer), request
+     * ids too long to key an answer (a dead letter with the reason), generated answers longer than the topic
+     * takes (an INTERNAL error answer) and row failures with a message longer than the topic takes (the
+     * GENERATION_FAILED answer, its message truncated). Nothing is stuck: the requests after them are answered.
      */
     FaultReport oversizedRecords() throws Exception {
-        try (var deployment = new Deployment("oversized")) {
+        try (var deployment = new Deployment("oversized",
+                Map.of("max.message.bytes", Integer.toString(ANSWERS_TOPIC_MAX_BYTES)))) {
             deployment.startApp(deployment.fixture.config(8, 20), new OversizingAnswerer());
             deployment.warmUp();
             deployment.startLoad();
             Thread.sleep(scale.before().toMillis());
             for (int i = 0; i < scale.oversized(); i++) {
                 String task = tasks().get(i % scale.tasks());
-                deployment.ledger.send(request("long-request-" + i, task,
+                deployment.ledger.send(request("long-prompt-" + i, task,
                         Map.of("utterance", "x".repeat(OVERSIZED_REQUEST_CHARS))), Ledger.errorOf("PROMPT_TOO_LONG"));
+                String longId = "long-id-" + i + "-";
+                deployment.ledger.sendUnanswerable(request(longId + "i".repeat(OVERSIZED_ID_CHARS - longId.length()),
+                        task, Map.of("utterance", "set an alarm")), UNANSWERABLE_REASON);
                 deployment.ledger.send(request("huge-answer-" + i, task, Map.of("utterance", OversizingAnswerer.HUGE)),
-                        Ledger.ANY_ERROR);
+                        Ledger.errorOf("INTERNAL"));
+                deployment.ledger.send(request("huge-error-" + i, task,
+                        Map.of("utterance", OversizingAnswerer.HUGE_ERROR)), Ledger.errorOf("GENERATION_FAILED"));
             }
             long sentAt = System.nanoTime();
             Thread.sleep(scale.after().toMillis());
-            return deployment.finish("oversized requests and answers", Optional.of(sentAt), p -> true);
+            return deployment.finish("oversized prompts, ids, answers and error messages", Optional.of(sentAt),
+                    p -> true);
         }
     }
 
@@ -278,6 +296,9 @@ final class FaultScenarios {
             for (String id : model.hungBatch) {
                 deployment.ledger.expect(id, Ledger.errorOf("TIMEOUT"));
             }
+            if (!model.cancelled.await(scale.settleTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new AssertionError("serving never cancelled the hung batch " + model.hungBatch);
+            }
             Thread.sleep(scale.after().toMillis());
             return deployment.finish("a model call that hangs (deadline 2 s)", Optional.of(hungAt), p -> true);
         }
@@ -287,9 +308,14 @@ final class FaultScenarios {
         return ("not an Avro record: " + what).getBytes(StandardCharsets.UTF_8);
     }
 
-    /** The echo model, except that a request whose utterance is {@link #HUGE} gets a 17 MiB answer. */
+    /**
+     * The echo model, except that a request whose utterance is {@link #HUGE} gets an answer of
+     * {@value #OVERSIZED_ANSWER_CHARS} characters and one whose utterance is {@link #HUGE_ERROR} fails with a
+     * message that long.
+     */
     static final class OversizingAnswerer implements BatchAnswerer {
         static final String HUGE = "answer at length";
+        static final String HUGE_ERROR = "fail at length";
         private final EchoAnswerer echo = new EchoAnswerer();
 
         @Override
@@ -302,26 +328,34 @@ final class FaultScenarios {
             List<BatchOutcome> echoed = echo.answer(items);
             var outcomes = new ArrayList<BatchOutcome>(items.size());
             for (int i = 0; i < items.size(); i++) {
-                boolean huge = HUGE.equals(items.get(i).request().getFields().get("utterance"));
-                outcomes.add(huge ? new BatchOutcome.Generated("y".repeat(OVERSIZED_ANSWER_CHARS), 10,
-                        OVERSIZED_ANSWER_CHARS, FinishReason.LENGTH) : echoed.get(i));
+                Object utterance = items.get(i).request().getFields().get("utterance");
+                if (HUGE.equals(utterance)) {
+                    outcomes.add(new BatchOutcome.Generated("y".repeat(OVERSIZED_ANSWER_CHARS), 10,
+                            OVERSIZED_ANSWER_CHARS, FinishReason.LENGTH));
+                } else if (HUGE_ERROR.equals(utterance)) {
+                    outcomes.add(new BatchOutcome.Failed(ErrorKind.GENERATION_FAILED,
+                            "row failed: " + "z".repeat(OVERSIZED_ANSWER_CHARS)));
+                } else {
+                    outcomes.add(echoed.get(i));
+                }
             }
             return outcomes;
         }
     }
 
     /**
-     * The echo model, except that a batch holding a request whose utterance is {@link #HANG} never returns
-     * (until its thread is interrupted); remembers that batch's request ids. Interruption is the only way
-     * out: a serving that cancels a batch another way (main's {@code BatchAnswerer.answer(items, BatchCancellation)})
-     * needs this double to override that method and return once {@code cancellation.await(...)} says it is
-     * cancelled, as the real model does through ONNX Runtime's terminate flag; otherwise the model worker
-     * stays taken and the requests after the hang wait forever.
+     * The echo model, except that a batch holding a request whose utterance is {@link #HANG} does not return
+     * until serving cancels it (its deadline, {@value #BATCH_DEADLINE_KEY}): it then returns at once, as the
+     * real model does when ONNX Runtime's terminate flag stops the native call, and serving drops what it
+     * returned. Remembers that batch's request ids.
      */
     static final class HangingAnswerer implements BatchAnswerer {
         static final String HANG = "hang";
+        /** Longer than any scenario; a hang serving never cancels fails the scenario, not the JVM. */
+        private static final Duration LONGEST_HANG = Duration.ofMinutes(10);
         private final EchoAnswerer echo = new EchoAnswerer();
         final CountDownLatch entered = new CountDownLatch(1);
+        final CountDownLatch cancelled = new CountDownLatch(1);
         final List<String> hungBatch = new CopyOnWriteArrayList<>();
 
         @Override
@@ -331,11 +365,19 @@ final class FaultScenarios {
 
         @Override
         public List<BatchOutcome> answer(List<BatchItem> items) {
+            return answer(items, new BatchCancellation());
+        }
+
+        @Override
+        public List<BatchOutcome> answer(List<BatchItem> items, BatchCancellation cancellation) {
             if (items.stream().anyMatch(item -> HANG.equals(item.request().getFields().get("utterance")))) {
                 hungBatch.addAll(items.stream().map(BatchItem::requestId).toList());
                 entered.countDown();
                 try {
-                    Thread.sleep(Long.MAX_VALUE);
+                    if (!cancellation.await(LONGEST_HANG)) {
+                        throw new IllegalStateException("the hung batch " + hungBatch + " was never cancelled");
+                    }
+                    cancelled.countDown();
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     throw new IllegalStateException("hung model call interrupted", e);
@@ -361,8 +403,13 @@ final class FaultScenarios {
         private final AtomicInteger republishFailures = new AtomicInteger();
 
         Deployment(String name) throws Exception {
+            this(name, Map.of());
+        }
+
+        /** @param answersTopicConfigs topic configs of the answers topic on top of the catalogue's */
+        Deployment(String name, Map<String, String> answersTopicConfigs) throws Exception {
             this.name = name;
-            this.fixture = new ServingFixture(platform.endpoints(), 2);
+            this.fixture = new ServingFixture(platform.endpoints(), 2, answersTopicConfigs);
             for (String task : tasks()) {
                 fixture.publish(assistant(task, VIRTUAL_TOKENS));
                 publishNextAdapter(task);

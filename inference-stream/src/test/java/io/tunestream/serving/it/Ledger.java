@@ -1,12 +1,14 @@
 package io.tunestream.serving.it;
 
 import io.tunestream.schemas.Answer;
+import io.tunestream.schemas.DeadLetters;
 import io.tunestream.schemas.InferenceRequest;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntPredicate;
@@ -16,6 +18,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
@@ -38,12 +41,20 @@ final class Ledger implements AutoCloseable {
         return RequestBooks.errorOf(kind);
     }
 
+    /**
+     * Serving keys the dead letter of a request it cannot answer (its id too long to key an answer) by the
+     * request key cut to this many characters, and gives it no value.
+     */
+    static final int DEAD_LETTER_KEY_CHARS = 64;
+
     private final ServingFixture fixture;
     private final KafkaProducer<String, Object> producer;
     private final KafkaProducer<byte[], byte[]> raw;
     private final KafkaConsumer<String, Answer> answers;
     private final KafkaConsumer<byte[], byte[]> deadLetters;
     private final RequestBooks books = new RequestBooks();
+    /** Full request ids of the requests sent by {@link #sendUnanswerable}, by the key of their dead letter. */
+    private final Map<String, String> idsByDeadLetterKey = new ConcurrentHashMap<>();
     private final AtomicBoolean closing = new AtomicBoolean();
     private final Thread poller;
 
@@ -82,7 +93,10 @@ final class Ledger implements AutoCloseable {
                     books.answered(record.key(), record.value(), System.nanoTime());
                 }
                 for (ConsumerRecord<byte[], byte[]> record : deadLetters.poll(Duration.ofMillis(20))) {
-                    books.deadLettered(record.key() == null ? "(null key)" : new String(record.key(), StandardCharsets.UTF_8));
+                    String key = record.key() == null ? "(null key)" : new String(record.key(), StandardCharsets.UTF_8);
+                    Header reason = record.headers().lastHeader(DeadLetters.REASON_HEADER);
+                    books.deadLettered(idsByDeadLetterKey.getOrDefault(key, key),
+                            reason == null ? "" : new String(reason.value(), StandardCharsets.UTF_8));
                 }
             } catch (WakeupException e) {
                 return;
@@ -117,6 +131,20 @@ final class Ledger implements AutoCloseable {
             // e.g. the serializer could not reach the registry: never sent, so neither lost nor answered
             books.sendFailed(id, e.toString());
         }
+    }
+
+    /**
+     * Sends {@code request}, whose id is too long to key an answer (unique in its first
+     * {@value #DEAD_LETTER_KEY_CHARS} characters); expects a dead letter whose reason contains {@code reasonPart}.
+     */
+    void sendUnanswerable(InferenceRequest request, String reasonPart) {
+        String id = request.getRequestId();
+        String deadLetterKey = id.substring(0, Math.min(id.length(), DEAD_LETTER_KEY_CHARS));
+        if (idsByDeadLetterKey.putIfAbsent(deadLetterKey, id) != null) {
+            throw new IllegalArgumentException("request id " + deadLetterKey + "... is not unique in its first "
+                    + DEAD_LETTER_KEY_CHARS + " characters");
+        }
+        send(request, RequestBooks.deadLetteredBecause(reasonPart));
     }
 
     /** Sends bytes that are no Avro record of ours to {@code requests} under {@code id}; expects a dead letter. */

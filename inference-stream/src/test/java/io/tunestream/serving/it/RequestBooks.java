@@ -53,6 +53,14 @@ final class RequestBooks {
                 return "a dead letter";
             }
         }
+
+        /** A record on the dead-letter topic whose reason contains {@code reasonPart}, and no answer. */
+        record DeadLetteredBecause(String reasonPart) implements Expected {
+            @Override
+            public String toString() {
+                return "a dead letter saying '" + reasonPart + "'";
+            }
+        }
     }
 
     static final Expected ANSWERED = new Expected.Answered();
@@ -61,6 +69,10 @@ final class RequestBooks {
 
     static Expected errorOf(String kind) {
         return new Expected.ErrorOf(kind);
+    }
+
+    static Expected deadLetteredBecause(String reasonPart) {
+        return new Expected.DeadLetteredBecause(reasonPart);
     }
 
     private record SentRequest(long sentNanos, Expected expected) {
@@ -72,6 +84,7 @@ final class RequestBooks {
     private final Map<String, List<Answer>> answersById = new ConcurrentHashMap<>();
     private final Map<String, Long> firstAnswerNanos = new ConcurrentHashMap<>();
     private final Map<String, Integer> deadLettersById = new ConcurrentHashMap<>();
+    private final Map<String, String> deadLetterReasons = new ConcurrentHashMap<>();
     private final List<String> pollFailures = new CopyOnWriteArrayList<>();
 
     /** {@code id} was handed to the producer at {@code nanos}; it should get {@code expected}. */
@@ -100,7 +113,13 @@ final class RequestBooks {
     }
 
     void deadLettered(String id) {
+        deadLettered(id, "");
+    }
+
+    /** A dead letter for {@code id} with {@code reason} (its reason header; empty when it has none). */
+    void deadLettered(String id, String reason) {
         deadLettersById.merge(id, 1, Integer::sum);
+        deadLetterReasons.putIfAbsent(id, reason);
     }
 
     void pollFailed(String reason) {
@@ -167,7 +186,8 @@ final class RequestBooks {
                 }
             } else if (letters > 0) {
                 deadLettered++;
-                outcome = "a dead letter";
+                String reason = deadLetterReasons.getOrDefault(id, "");
+                outcome = reason.isEmpty() ? "a dead letter" : "a dead letter (" + reason + ")";
             } else {
                 lost++;
                 lostIds.add(id);
@@ -176,7 +196,7 @@ final class RequestBooks {
             if (got.size() + letters > 1) {
                 outcome += " plus " + (got.size() + letters - 1) + " more";
             }
-            if (!matches(entry.getValue().expected(), got, letters)) {
+            if (!matches(entry.getValue().expected(), got, letters, deadLetterReasons.getOrDefault(id, ""))) {
                 unexpected.add(id + ": expected " + entry.getValue().expected() + ", got " + outcome);
             }
         }
@@ -193,12 +213,15 @@ final class RequestBooks {
                 Map.copyOf(new HashMap<>(sendFailures)), List.copyOf(pollFailures));
     }
 
-    private static boolean matches(Expected expected, List<Answer> got, int letters) {
+    private static boolean matches(Expected expected, List<Answer> got, int letters, String deadLetterReason) {
         if (got.size() + letters != 1) {
             return false;
         }
         if (expected instanceof Expected.DeadLettered) {
             return letters == 1;
+        }
+        if (expected instanceof Expected.DeadLetteredBecause because) {
+            return letters == 1 && deadLetterReason.contains(because.reasonPart());
         }
         if (got.size() != 1) {
             return false;

@@ -54,6 +54,20 @@ class RequestBooksTest {
     }
 
     @Test
+    void shouldMatchADeadLetterOnlyWhenItsReasonSaysWhatTheScenarioExpects() {
+        send("long-id", 0, RequestBooks.deadLetteredBecause("cannot be keyed"), 0);
+        send("other", 0, RequestBooks.deadLetteredBecause("cannot be keyed"), 0);
+        books.deadLettered("long-id", "request id 'x' has 300 characters: an answer cannot be keyed by it");
+        books.deadLettered("other", "bytes do not decode");
+
+        FaultReport report = books.report("s", Optional.empty(), p -> true);
+
+        assertThat(report.deadLettered()).isEqualTo(2);
+        assertThat(report.unexpected()).containsExactly(
+                "other: expected a dead letter saying 'cannot be keyed', got a dead letter (bytes do not decode)");
+    }
+
+    @Test
     void shouldCountErrorAnswersByKindAndDeadLettersAndNameOutcomesThatDifferFromTheExpectation() {
         send("long", 0, RequestBooks.errorOf("PROMPT_TOO_LONG"), 0);
         send("slow", 0, RequestBooks.errorOf("TIMEOUT"), 0);

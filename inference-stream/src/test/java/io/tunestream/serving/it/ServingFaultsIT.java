@@ -3,6 +3,7 @@ package io.tunestream.serving.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tunestream.devkit.LocalPlatform;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -69,12 +70,14 @@ class ServingFaultsIT {
 
     @Test
     @Timeout(150)
-    void shouldGiveOversizedRequestsAndAnswersAnErrorAnswerAndAnswerTheRest() throws Exception {
+    void shouldAnswerOrDeadLetterEveryOversizedRecordWithTheReasonAndAnswerTheRest() throws Exception {
         FaultReport report = scenarios().oversizedRecords();
 
         assertEveryRequestGotWhatItShould(report);
-        assertThat(report.errorsByKind().get("PROMPT_TOO_LONG")).as(report.details())
-                .isEqualTo(FaultScenarios.Scale.test().oversized());
+        int each = FaultScenarios.Scale.test().oversized();
+        assertThat(report.errorsByKind()).as(report.details())
+                .isEqualTo(Map.of("PROMPT_TOO_LONG", each, "INTERNAL", each, "GENERATION_FAILED", each));
+        assertThat(report.deadLettered()).as(report.details()).isEqualTo(each);
     }
 
     @Test
