@@ -12,6 +12,7 @@ import io.tunestream.schemas.Topics;
 import io.tunestream.schemas.kafka.KafkaPreflight;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.registry.RegistryConfig;
+import io.tunestream.schemas.registry.SchemaRegistrationException;
 import io.tunestream.serving.batch.BatchAnswerer;
 import io.tunestream.serving.batch.ModelLiveness;
 import io.tunestream.serving.model.ModelBatchAnswerer;
@@ -162,7 +163,7 @@ public final class ServingApp implements AutoCloseable {
         var required = AccessTable.topicOperations(AccessTable.Role.SERVING, names,
                 specs.stream().map(TopicSpec::name).toList());
         KafkaPreflight.check(client, required, PREFLIGHT_TIMEOUT);
-        KafkaPreflight.checkSchemas(client.registry(), specs);
+        checkSchemas(client.registry(), specs);
         try (Admin admin = Admin.create(client.adminProperties())) {
             int topicLimit = answersTopicLimit(admin, topics.answers());
             int producerLimit = Integer.parseInt(config.kafka().getOrDefault("producer.max.request.size",
@@ -171,6 +172,23 @@ public final class ServingApp implements AutoCloseable {
             LOG.info("answers are fitted to {} bytes (topic {} max.message.bytes {}, producer max.request.size {})",
                     limit, topics.answers(), topicLimit, producerLimit);
             return limit;
+        }
+    }
+
+    /**
+     * Checks that the schemas are registered, unless the registry cannot be reached: an outage is transient, and
+     * serving started during one waits for the registry in its topology (readiness {@code DEGRADED}) instead of
+     * failing to start. A registry that answers and lacks a schema still stops the start.
+     */
+    private static void checkSchemas(RegistryConfig registry, List<TopicSpec> specs) {
+        try {
+            KafkaPreflight.checkSchemas(registry, specs);
+        } catch (SchemaRegistrationException e) {
+            if (e.status() != 0 || Thread.currentThread().isInterrupted()) {
+                throw e; // the registry answered (and refused), or the start was interrupted
+            }
+            LOG.warn("schema registry at {} unreachable at start, schemas not checked; inputs wait for it: {}",
+                    registry.apiUrl(), e.getMessage());
         }
     }
 
