@@ -26,6 +26,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -200,11 +201,19 @@ final class FaultScenarios {
             platform.registry().stop();
             long stoppedAt = System.nanoTime();
             first.close();
-            deployment.startApp(config, new EchoAnswerer(), false);
+            // a start during an outage waits for the registry (the global stores restore through it), so it
+            // runs on another thread until the registry is back
+            CompletableFuture<ServingApp> starting = CompletableFuture.supplyAsync(
+                    () -> deployment.startApp(config, new EchoAnswerer(), false));
             long remaining = scale.registryOutage().toNanos() - (System.nanoTime() - stoppedAt);
             Thread.sleep(Math.max(0, TimeUnit.NANOSECONDS.toMillis(remaining)));
+            if (starting.isDone()) {
+                throw new AssertionError("serving started with the registry down finished its start (or failed: "
+                        + starting.handle((app, e) -> String.valueOf(e)).join() + ") instead of waiting for it");
+            }
             platform.registry().restart();
             long restartedAt = System.nanoTime();
+            starting.get(START_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
             Thread.sleep(scale.after().toMillis());
             return deployment.finish("serving restarted while the registry is down (cold caches)",
                     Optional.of(restartedAt), p -> true);
@@ -395,7 +404,8 @@ final class FaultScenarios {
         final ServingFixture fixture;
         final Ledger ledger;
         private final String name;
-        private final List<AutoCloseable> apps = new ArrayList<>();
+        /** Apps started, also from another thread (a start that waits for the registry). */
+        private final List<AutoCloseable> apps = new CopyOnWriteArrayList<>();
         private final ScheduledExecutorService load = Executors.newSingleThreadScheduledExecutor();
         private final ScheduledExecutorService republisher = Executors.newSingleThreadScheduledExecutor();
         private final AtomicInteger sentByLoad = new AtomicInteger();
