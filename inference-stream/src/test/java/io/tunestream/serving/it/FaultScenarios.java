@@ -85,20 +85,24 @@ final class FaultScenarios {
      * @param poison          poison records of each kind sent to {@code requests}
      * @param oversized       oversized requests and oversized answers, of each
      * @param settleTimeout   how long to wait for the last answers
+     * @param quiet           how long to keep reading once every request is settled, so a late duplicate counts
      */
     record Scale(double rate, Duration before, Duration after, int tasks, Duration brokerOutage, Duration registryOutage,
-                 Duration adapterEvery, int poison, int oversized, Duration settleTimeout) {
+                 Duration adapterEvery, int poison, int oversized, Duration settleTimeout, Duration quiet) {
 
-        /** Hundreds of requests a scenario, each well under a minute. */
+        /**
+         * Hundreds of requests a scenario, each well under half a minute (the suite's budget): outages of a
+         * few seconds, longer than serving's registry backoff (up to 5 s) only for the registry.
+         */
         static Scale test() {
-            return new Scale(40, Duration.ofSeconds(2), Duration.ofSeconds(3), 3, Duration.ofSeconds(5),
-                    Duration.ofSeconds(10), Duration.ofMillis(500), 10, 2, Duration.ofSeconds(45));
+            return new Scale(40, Duration.ofSeconds(2), Duration.ofSeconds(2), 3, Duration.ofSeconds(3),
+                    Duration.ofSeconds(8), Duration.ofMillis(500), 10, 2, Duration.ofSeconds(45), Duration.ofSeconds(1));
         }
 
         /** Thousands of requests a scenario; the registry stays down 60 s. */
         static Scale benchmark() {
             return new Scale(100, Duration.ofSeconds(5), Duration.ofSeconds(15), 4, Duration.ofSeconds(15),
-                    Duration.ofSeconds(60), Duration.ofSeconds(1), 100, 5, Duration.ofMinutes(3));
+                    Duration.ofSeconds(60), Duration.ofSeconds(1), 100, 5, Duration.ofMinutes(3), Duration.ofSeconds(2));
         }
     }
 
@@ -503,7 +507,7 @@ final class FaultScenarios {
             republisher.shutdown();
             load.awaitTermination(30, TimeUnit.SECONDS);
             republisher.awaitTermination(60, TimeUnit.SECONDS);
-            ledger.awaitSettled(scale.settleTimeout(), Duration.ofSeconds(2));
+            ledger.awaitSettled(scale.settleTimeout(), scale.quiet());
             FaultReport report = ledger.report(scenario, faultEnd, partitions);
             LOG.info("scenario {}: {} adapter versions a task published, {} republish failures\n{}", name,
                     adapterVersions.values().stream().mapToInt(AtomicInteger::get).max().orElse(0),
