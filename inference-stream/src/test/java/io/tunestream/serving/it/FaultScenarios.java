@@ -51,11 +51,7 @@ import org.slf4j.LoggerFactory;
  */
 final class FaultScenarios {
 
-    /**
-     * The serving setting of the per-batch deadline (TIMEOUT answers); one place to rename it. Main names it
-     * {@code batch.timeout.ms} (the serving batch work, merged while this suite was written); serving without
-     * it refuses the key at start.
-     */
+    /** The serving setting of the per-batch deadline (a batch still running then is cancelled, its rows TIMEOUT). */
     static final String BATCH_DEADLINE_KEY = "batch.timeout.ms";
     /** The oversized scenario's answers topic {@code max.message.bytes}: serving fits every answer to it. */
     static final int ANSWERS_TOPIC_MAX_BYTES = 256 * 1024;
@@ -83,7 +79,7 @@ final class FaultScenarios {
      * @param registryOutage  how long the registry stays stopped
      * @param adapterEvery    how often every task gets a new adapter version
      * @param poison          poison records of each kind sent to {@code requests}
-     * @param oversized       oversized requests and oversized answers, of each
+     * @param oversized       oversized records of each kind (prompt, id, answer, error message)
      * @param settleTimeout   how long to wait for the last answers
      * @param quiet           how long to keep reading once every request is settled, so a late duplicate counts
      */
@@ -92,11 +88,11 @@ final class FaultScenarios {
 
         /**
          * Hundreds of requests a scenario, each well under half a minute (the suite's budget): outages of a
-         * few seconds, longer than serving's registry backoff (up to 5 s) only for the registry.
+         * few seconds, the registry's as long as serving's longest registry backoff (5 s).
          */
         static Scale test() {
             return new Scale(40, Duration.ofSeconds(2), Duration.ofSeconds(2), 3, Duration.ofSeconds(3),
-                    Duration.ofSeconds(8), Duration.ofMillis(500), 10, 2, Duration.ofSeconds(45), Duration.ofSeconds(1));
+                    Duration.ofSeconds(5), Duration.ofMillis(500), 10, 2, Duration.ofSeconds(45), Duration.ofSeconds(1));
         }
 
         /** Thousands of requests a scenario; the registry stays down 60 s. */
