@@ -42,6 +42,10 @@ import org.slf4j.LoggerFactory;
  * <p>{@link #start} formats the storage, starts the server and returns once the broker
  * answers a describe-cluster call. {@link #close} shuts it down, waits for it, and deletes
  * the data directory when the devkit created it.
+ *
+ * <p>For fault tests, {@link #stop} shuts the broker down and {@link #restart} starts it again on
+ * the same ports and data directory, so clients reconnect to the same address and find their
+ * topics, records, committed offsets and transactions where they left them.
  */
 public final class EmbeddedKafka implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddedKafka.class);
@@ -50,16 +54,21 @@ public final class EmbeddedKafka implements AutoCloseable {
     private static final String CONTROLLER_LISTENER = "CONTROLLER";
     private static final String SECURED_LISTENER = "SASL_SSL";
 
-    private final KafkaRaftServer server;
+    private final KafkaConfig kafkaConfig;
+    private final Duration startTimeout;
     private final String bootstrapServers;
     private final Path dataDirectory;
     private final boolean deleteDataOnClose;
     private final Optional<BrokerSecurity> security;
+    /** The running server; null while {@link #stop stopped}. */
+    private KafkaRaftServer server;
     private boolean closed;
 
-    private EmbeddedKafka(KafkaRaftServer server, String bootstrapServers, Path dataDirectory, boolean deleteDataOnClose,
-                          Optional<BrokerSecurity> security) {
+    private EmbeddedKafka(KafkaRaftServer server, KafkaConfig kafkaConfig, Duration startTimeout, String bootstrapServers,
+                          Path dataDirectory, boolean deleteDataOnClose, Optional<BrokerSecurity> security) {
         this.server = server;
+        this.kafkaConfig = kafkaConfig;
+        this.startTimeout = startTimeout;
         this.bootstrapServers = bootstrapServers;
         this.dataDirectory = dataDirectory;
         this.deleteDataOnClose = deleteDataOnClose;
@@ -108,7 +117,8 @@ public final class EmbeddedKafka implements AutoCloseable {
                     .map(s -> "SASL_SSL " + BrokerSecurity.MECHANISM + ", ACLs, super user User:" + s.superUser()
                             + ", certificates in " + s.directory())
                     .orElse("PLAINTEXT"), dataDirectory);
-            return new EmbeddedKafka(server, bootstrapServers, dataDirectory, temporary, config.security());
+            return new EmbeddedKafka(server, kafkaConfig, config.startTimeout(), bootstrapServers, dataDirectory, temporary,
+                    config.security());
         } catch (RuntimeException e) {
             stopQuietly(server, e);
             if (temporary) {
@@ -187,6 +197,60 @@ public final class EmbeddedKafka implements AutoCloseable {
         return secured.clientSettings(name);
     }
 
+    /** Whether the broker runs: started and not {@link #stop stopped}. */
+    public synchronized boolean isRunning() {
+        return server != null;
+    }
+
+    /**
+     * Shuts the broker down (a controlled shutdown: logs flushed, clients see connections refused)
+     * and keeps its ports and data directory for {@link #restart}. Idempotent.
+     *
+     * @throws IllegalStateException when the broker is closed
+     */
+    public synchronized void stop() {
+        requireOpen();
+        if (server == null) {
+            return;
+        }
+        server.shutdown();
+        server.awaitShutdown();
+        server = null;
+        LOG.info("Kafka broker on {} stopped (data kept in {} for a restart)", bootstrapServers, dataDirectory);
+    }
+
+    /**
+     * Starts a {@link #stop stopped} broker again with the same settings, ports and data directory,
+     * and returns once it answers a describe-cluster call. Does nothing when it runs.
+     *
+     * @throws IllegalStateException  when the broker is closed
+     * @throws PlatformStartException naming the address and cause when it cannot start; it stays stopped
+     */
+    public synchronized void restart() {
+        requireOpen();
+        if (server != null) {
+            return;
+        }
+        KafkaRaftServer restarted = null;
+        try {
+            restarted = new KafkaRaftServer(kafkaConfig, Time.SYSTEM);
+            restarted.startup();
+            awaitReady(adminClientProperties(), startTimeout);
+        } catch (RuntimeException e) {
+            stopQuietly(restarted, e);
+            throw new PlatformStartException("Kafka broker failed to restart on " + bootstrapServers
+                    + " (data directory " + dataDirectory + "): " + describe(e), e);
+        }
+        server = restarted;
+        LOG.info("Kafka broker restarted on {} (data in {})", bootstrapServers, dataDirectory);
+    }
+
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("Kafka broker on " + bootstrapServers + " is closed");
+        }
+    }
+
     /** Shuts the broker down, waits for it to stop and deletes a temporary data directory. Idempotent. */
     @Override
     public synchronized void close() {
@@ -194,8 +258,11 @@ public final class EmbeddedKafka implements AutoCloseable {
             return;
         }
         closed = true;
-        server.shutdown();
-        server.awaitShutdown();
+        if (server != null) {
+            server.shutdown();
+            server.awaitShutdown();
+            server = null;
+        }
         if (deleteDataOnClose) {
             try {
                 Utils.delete(dataDirectory.toFile());

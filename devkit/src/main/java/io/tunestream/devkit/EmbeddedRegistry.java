@@ -22,12 +22,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A real Apicurio Registry server (in-memory storage) running as a child JVM on 127.0.0.1.
+ * A real Apicurio Registry server running as a child JVM on 127.0.0.1, its storage an H2 file
+ * database in its directory ({@value #DATABASE_DIRECTORY_NAME}), so schemas and their global ids
+ * survive a {@link #stop}/{@link #restart} and, with a kept directory, a new run.
  *
  * <p>{@link #start} launches the distribution devkit's build unpacked, with the same
  * {@code java} as this JVM, and returns once {@value #READINESS_PATH} answers. The child's
  * stdout and stderr go to {@code apicurio-registry.log}; when the start fails, the exception
  * carries the last lines of that log and the child is gone.
+ *
+ * <p>For fault tests, {@link #stop} ends the child (the port then refuses connections) and
+ * {@link #restart} launches it again on the same port and database.
  *
  * <p>The child cannot outlive this JVM: {@link #close} destroys it, a shutdown hook does so
  * on a normal exit, and a watchdog kills it within a second when this JVM is killed outright.
@@ -35,24 +40,37 @@ import org.slf4j.LoggerFactory;
 public final class EmbeddedRegistry implements AutoCloseable {
     static final String READINESS_PATH = "/apis/registry/v3/system/info";
     static final String LOG_FILE_NAME = "apicurio-registry.log";
+    static final String DATABASE_DIRECTORY_NAME = "registry-db";
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddedRegistry.class);
     private static final Duration POLL_INTERVAL = Duration.ofMillis(200);
     private static final Duration GRACEFUL_STOP = Duration.ofSeconds(10);
     private static final int LOG_TAIL_LINES = 30;
 
-    private final Process process;
+    private final List<String> command;
+    private final Path runnerJar;
+    private final Duration startTimeout;
     private final String url;
     private final Path logDirectory;
     private final boolean deleteLogDirectoryOnClose;
-    private final Thread shutdownHook;
+    /** The running child and the hook that destroys it; null while {@link #stop stopped}. */
+    private Process process;
+    private Thread shutdownHook;
     private boolean closed;
 
-    private EmbeddedRegistry(Process process, String url, Path logDirectory, boolean deleteLogDirectoryOnClose, Thread shutdownHook) {
-        this.process = process;
+    private EmbeddedRegistry(Launched launched, List<String> command, Path runnerJar, Duration startTimeout, String url,
+                             Path logDirectory, boolean deleteLogDirectoryOnClose) {
+        this.process = launched.process();
+        this.shutdownHook = launched.shutdownHook();
+        this.command = command;
+        this.runnerJar = runnerJar;
+        this.startTimeout = startTimeout;
         this.url = url;
         this.logDirectory = logDirectory;
         this.deleteLogDirectoryOnClose = deleteLogDirectoryOnClose;
-        this.shutdownHook = shutdownHook;
+    }
+
+    /** A child that answered its readiness check, and the hook that destroys it when this JVM exits. */
+    private record Launched(Process process, Thread shutdownHook) {
     }
 
     /** Starts a registry on a free port with the default settings. */
@@ -75,25 +93,36 @@ public final class EmbeddedRegistry implements AutoCloseable {
         String url = "http://" + LoopbackPorts.HOST + ":" + port;
         boolean temporaryLogDirectory = config.logDirectory().isEmpty();
         Path logDirectory = config.logDirectory().map(Path::toAbsolutePath).orElseGet(EmbeddedRegistry::createTemporaryDirectory);
-        Path logFile = logDirectory.resolve(LOG_FILE_NAME);
+        List<String> command = ParentWatchdog.wrap(serverCommand(distribution, config, port, logDirectory),
+                ProcessHandle.current().pid());
+        Launched launched = launch(command, url, logDirectory, config.startTimeout(), distribution.runnerJar());
+        return new EmbeddedRegistry(launched, command, distribution.runnerJar(), config.startTimeout(), url, logDirectory,
+                temporaryLogDirectory);
+    }
 
-        List<String> command = ParentWatchdog.wrap(serverCommand(distribution, config, port), ProcessHandle.current().pid());
+    /**
+     * Starts the child and waits until it answers.
+     *
+     * @throws PlatformStartException naming the URL, the cause and the log's last lines; the child is destroyed
+     */
+    private static Launched launch(List<String> command, String url, Path logDirectory, Duration startTimeout, Path runnerJar) {
+        Path logFile = logDirectory.resolve(LOG_FILE_NAME);
         Process process;
         try {
             Files.createDirectories(logDirectory);
             process = new ProcessBuilder(command)
                     .directory(logDirectory.toFile())
                     .redirectErrorStream(true)
-                    .redirectOutput(logFile.toFile())
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
                     .start();
         } catch (IOException e) {
-            throw new PlatformStartException("Apicurio Registry could not be launched from " + distribution.runnerJar()
+            throw new PlatformStartException("Apicurio Registry could not be launched from " + runnerJar
                     + ": " + e.getMessage(), e);
         }
         Thread shutdownHook = new Thread(() -> destroy(process), "tunestream-registry-stop-" + process.pid());
         Runtime.getRuntime().addShutdownHook(shutdownHook);
         try {
-            awaitReady(process, url, config.startTimeout());
+            awaitReady(process, url, startTimeout);
         } catch (RuntimeException e) {
             destroy(process);
             removeShutdownHook(shutdownHook);
@@ -101,7 +130,7 @@ public final class EmbeddedRegistry implements AutoCloseable {
                     + "): " + e.getMessage() + "; log " + logFile + " ends with:\n" + tail(logFile), e);
         }
         LOG.info("Apicurio Registry ready on {} (pid {}, log {})", url, process.pid(), logFile);
-        return new EmbeddedRegistry(process, url, logDirectory, temporaryLogDirectory, shutdownHook);
+        return new Launched(process, shutdownHook);
     }
 
     /** The base URL, e.g. {@code http://127.0.0.1:41234}, without the API path. */
@@ -109,9 +138,65 @@ public final class EmbeddedRegistry implements AutoCloseable {
         return url;
     }
 
-    /** The child JVM's process id. */
-    public long pid() {
+    /**
+     * The running child JVM's process id.
+     *
+     * @throws IllegalStateException while the registry is stopped or closed
+     */
+    public synchronized long pid() {
+        if (process == null) {
+            throw new IllegalStateException("Apicurio Registry on " + url + " is not running");
+        }
         return process.pid();
+    }
+
+    /** Whether the child runs: started and not {@link #stop stopped} or closed. */
+    public synchronized boolean isRunning() {
+        return process != null;
+    }
+
+    /**
+     * Ends the child JVM (SIGTERM, SIGKILL after 10 s) and waits for it: the registry's port refuses
+     * connections until {@link #restart}. Its database is kept. Idempotent.
+     *
+     * @throws IllegalStateException when the registry is closed
+     */
+    public synchronized void stop() {
+        requireOpen();
+        if (process == null) {
+            return;
+        }
+        destroy(process);
+        removeShutdownHook(shutdownHook);
+        process = null;
+        shutdownHook = null;
+        LOG.info("Apicurio Registry on {} stopped (database kept in {} for a restart)", url,
+                logDirectory.resolve(DATABASE_DIRECTORY_NAME));
+    }
+
+    /**
+     * Launches a {@link #stop stopped} registry again on the same port and database and waits until it
+     * answers; the schemas and global ids registered before are served again. Does nothing when it runs.
+     *
+     * @throws IllegalStateException  when the registry is closed
+     * @throws PlatformStartException naming the URL, the cause and the log's last lines; it stays stopped
+     */
+    public synchronized void restart() {
+        requireOpen();
+        if (process != null) {
+            return;
+        }
+        int port = Integer.parseInt(url.substring(url.lastIndexOf(':') + 1));
+        LoopbackPorts.requireFree(port, "Apicurio Registry");
+        Launched launched = launch(command, url, logDirectory, startTimeout, runnerJar);
+        process = launched.process();
+        shutdownHook = launched.shutdownHook();
+    }
+
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("Apicurio Registry on " + url + " is closed");
+        }
     }
 
     /** Stops the child JVM, waits for it and deletes a temporary log directory. Idempotent. */
@@ -121,8 +206,11 @@ public final class EmbeddedRegistry implements AutoCloseable {
             return;
         }
         closed = true;
-        destroy(process);
-        removeShutdownHook(shutdownHook);
+        if (process != null) {
+            destroy(process);
+            removeShutdownHook(shutdownHook);
+            process = null;
+        }
         if (deleteLogDirectoryOnClose) {
             try {
                 Utils.delete(logDirectory.toFile());
@@ -134,14 +222,18 @@ public final class EmbeddedRegistry implements AutoCloseable {
         LOG.info("Apicurio Registry on {} stopped", url);
     }
 
-    static List<String> serverCommand(RegistryDistribution distribution, EmbeddedRegistryConfig config, int port) {
+    static List<String> serverCommand(RegistryDistribution distribution, EmbeddedRegistryConfig config, int port, Path directory) {
         Map<String, String> properties = new LinkedHashMap<>();
         properties.put("quarkus.http.host", LoopbackPorts.HOST);
         properties.put("quarkus.http.port", String.valueOf(port));
         properties.put("quarkus.banner.enabled", "false");
         properties.put("quarkus.http.access-log.enabled", "false");
         properties.put("apicurio.storage.kind", "sql");
-        properties.put("apicurio.storage.sql.kind", "h2"); // in memory: jdbc:h2:mem
+        properties.put("apicurio.storage.sql.kind", "h2");
+        // A file, not the default jdbc:h2:mem: schemas and global ids survive a restart (records in
+        // Kafka name schemas by global id, so a registry that forgot them would make them unreadable).
+        properties.put("apicurio.datasource.url", "jdbc:h2:file:"
+                + directory.toAbsolutePath().resolve(DATABASE_DIRECTORY_NAME).resolve("registry"));
         // Tests clean up after themselves; the registry refuses deletes unless allowed.
         properties.put("apicurio.rest.deletion.group.enabled", "true");
         properties.put("apicurio.rest.deletion.artifact.enabled", "true");

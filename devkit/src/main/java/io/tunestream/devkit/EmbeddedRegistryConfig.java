@@ -13,8 +13,10 @@ import java.util.Optional;
  * @param port               the HTTP port on 127.0.0.1; 0 picks a free one
  * @param home               the unpacked Apicurio Registry distribution; empty: the one devkit's
  *                           build unpacked (recorded in {@code tunestream-devkit.properties})
- * @param logDirectory       where the server's output goes ({@code apicurio-registry.log});
- *                           empty: a temporary directory, deleted on close unless the start failed
+ * @param logDirectory       the server's directory: its output ({@code apicurio-registry.log}) and its
+ *                           H2 database ({@code registry-db/}, reused when it exists, so a kept
+ *                           directory keeps its schemas and global ids); empty: a temporary directory,
+ *                           deleted on close unless the start failed
  * @param startTimeout       how long to wait for {@code /apis/registry/v3/system/info} to answer
  * @param maxHeap            the child JVM's {@code -Xmx} value, e.g. {@code 256m}
  * @param serverProperties   further Quarkus/Apicurio settings, passed as {@code -Dname=value};

@@ -28,7 +28,7 @@ public final class LocalPlatformMain implements Callable<Integer> {
     @Option(names = "--registry-port", defaultValue = "8080", description = "Apicurio Registry HTTP port, 0 for a free one (default: ${DEFAULT-VALUE}).")
     int registryPort;
 
-    @Option(names = "--data-dir", description = "Directory for the broker's data and the registry's log, kept across runs (default: temporary, deleted on exit).")
+    @Option(names = "--data-dir", description = "Directory for the broker's data and the registry's database and log, kept across runs (default: temporary, deleted on exit).")
     Path dataDirectory;
 
     @Option(names = "--message-max-bytes", defaultValue = "" + EmbeddedKafkaConfig.DEFAULT_MESSAGE_MAX_BYTES,

@@ -9,15 +9,27 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -74,6 +86,62 @@ class EmbeddedKafkaIT {
 
         try (EmbeddedKafka restarted = EmbeddedKafka.start(config)) {
             assertThat(topicNames(restarted)).contains("kept-topic");
+        }
+    }
+
+    /**
+     * A producer keeps sending while the broker is stopped and restarted: every record it sent, before,
+     * during and after the outage, is read back once, on the same address. (A send during the outage may
+     * block in the producer until the broker is back, so it is made from another thread.)
+     */
+    @Test
+    @Timeout(180)
+    void shouldKeepRecordsAndTakeNewOnesOnTheSameAddressWhenStoppedAndRestarted() throws Exception {
+        try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
+            createTopic(kafka, "restarted-topic");
+            try (var producer = new KafkaProducer<String, String>(Map.of(
+                    "bootstrap.servers", kafka.bootstrapServers(), "enable.idempotence", "true",
+                    "max.block.ms", "120000", "delivery.timeout.ms", "120000", "reconnect.backoff.max.ms", "200"),
+                    new StringSerializer(), new StringSerializer())) {
+                producer.send(new ProducerRecord<>("restarted-topic", "before")).get();
+
+                kafka.stop();
+                assertThat(kafka.isRunning()).isFalse();
+                CompletableFuture<Future<RecordMetadata>> duringOutage = CompletableFuture.supplyAsync(
+                        () -> producer.send(new ProducerRecord<>("restarted-topic", "during")));
+                kafka.restart();
+
+                assertThat(kafka.isRunning()).isTrue();
+                duringOutage.get(120, TimeUnit.SECONDS).get(120, TimeUnit.SECONDS);
+                producer.send(new ProducerRecord<>("restarted-topic", "after")).get();
+            }
+            assertThat(readAll(kafka, "restarted-topic", 3)).containsExactly("before", "during", "after");
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    void shouldRefuseARestartOnceClosed() {
+        EmbeddedKafka kafka = EmbeddedKafka.start();
+        kafka.close();
+
+        assertThatThrownBy(kafka::restart)
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessage("Kafka broker on " + kafka.bootstrapServers() + " is closed");
+    }
+
+    private static List<String> readAll(EmbeddedKafka kafka, String topic, int expected) {
+        try (var consumer = new KafkaConsumer<String, String>(Map.of("bootstrap.servers", kafka.bootstrapServers()),
+                new StringDeserializer(), new StringDeserializer())) {
+            var partition = new TopicPartition(topic, 0);
+            consumer.assign(List.of(partition));
+            consumer.seekToBeginning(List.of(partition));
+            var values = new ArrayList<String>();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (values.size() < expected && System.nanoTime() < deadline) {
+                consumer.poll(Duration.ofMillis(200)).forEach(record -> values.add(record.value()));
+            }
+            return values;
         }
     }
 

@@ -24,13 +24,13 @@ class EmbeddedRegistryConfigTest {
     }
 
     @Test
-    void shouldRunTheRunnerJarInMemoryOnLoopbackWithTheSameJava() {
+    void shouldRunTheRunnerJarOnAnH2FileInItsDirectoryOnLoopbackWithTheSameJava() {
         RegistryDistribution distribution = new RegistryDistribution(Path.of("/opt/registry"), Path.of("/opt/registry/app-runner.jar"));
         EmbeddedRegistryConfig config = EmbeddedRegistryConfig.defaults()
                 .withMaxHeap("128m")
                 .withServerProperty("apicurio.rest.deletion.group.enabled", "false");
 
-        var command = EmbeddedRegistry.serverCommand(distribution, config, 18080);
+        var command = EmbeddedRegistry.serverCommand(distribution, config, 18080, Path.of("/var/registry"));
 
         assertThat(command.get(0)).isEqualTo(ProcessHandle.current().info().command().orElseThrow());
         assertThat(command).contains("-Xmx128m",
@@ -38,6 +38,7 @@ class EmbeddedRegistryConfigTest {
                         "-Dquarkus.http.port=18080",
                         "-Dapicurio.storage.kind=sql",
                         "-Dapicurio.storage.sql.kind=h2",
+                        "-Dapicurio.datasource.url=jdbc:h2:file:/var/registry/registry-db/registry",
                         "-Dapicurio.rest.deletion.group.enabled=false")
                 .doesNotContain("-Dapicurio.rest.deletion.group.enabled=true")
                 .endsWith("-jar", "/opt/registry/app-runner.jar");

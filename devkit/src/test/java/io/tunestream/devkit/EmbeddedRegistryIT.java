@@ -8,7 +8,12 @@ import static org.awaitility.Awaitility.await;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.net.ConnectException;
 import java.net.InetAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -98,6 +103,46 @@ class EmbeddedRegistryIT {
             holder.descendants().forEach(ProcessHandle::destroyForcibly);
             holder.destroyForcibly();
         }
+    }
+
+    /**
+     * A schema registered before a stop resolves by the same global id after the restart, on the same
+     * URL; while stopped, the port refuses connections.
+     */
+    @Test
+    @Timeout(300)
+    void shouldServeASchemaByItsGlobalIdAfterAStopAndRestart() throws Exception {
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        try (EmbeddedRegistry registry = EmbeddedRegistry.start()) {
+            String api = registry.url() + "/apis/registry/v3";
+            String create = "{\"artifactId\":\"kept-value\",\"artifactType\":\"AVRO\",\"firstVersion\":{\"content\":"
+                    + "{\"contentType\":\"application/json\",\"content\":" + quoted(SCHEMA) + "}}}";
+            HttpResponse<String> created = http.send(HttpRequest.newBuilder(URI.create(api + "/groups/kept/artifacts"))
+                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(create)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(created.statusCode()).as(created.body()).isEqualTo(200);
+            Matcher globalId = Pattern.compile("\"globalId\":(\\d+)").matcher(created.body());
+            assertThat(globalId.find()).as(created.body()).isTrue();
+            URI byGlobalId = URI.create(api + "/ids/globalIds/" + globalId.group(1));
+
+            registry.stop();
+            assertThat(registry.isRunning()).isFalse();
+            assertThatThrownBy(() -> http.send(HttpRequest.newBuilder(byGlobalId).timeout(Duration.ofSeconds(2)).build(),
+                    HttpResponse.BodyHandlers.ofString())).isInstanceOf(ConnectException.class);
+            registry.restart();
+
+            HttpResponse<String> fetched = http.send(HttpRequest.newBuilder(byGlobalId).timeout(Duration.ofSeconds(10)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(fetched.statusCode()).as(fetched.body()).isEqualTo(200);
+            assertThat(fetched.body()).isEqualTo(SCHEMA);
+        }
+    }
+
+    private static final String SCHEMA =
+            "{\"type\":\"record\",\"name\":\"Kept\",\"namespace\":\"io.tunestream.test\",\"fields\":[{\"name\":\"text\",\"type\":\"string\"}]}";
+
+    private static String quoted(String json) {
+        return "\"" + json.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
     }
 
     private static long readRegistryPid(BufferedReader output) throws IOException {

@@ -182,6 +182,7 @@ public final class ServingApp implements AutoCloseable {
         }
     }
 
+
     /** An authentication or authorization failure somewhere in {@code failure}'s causes. */
     static boolean isAccessFailure(Throwable failure) {
         for (Throwable cause = failure; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {

@@ -4,6 +4,7 @@ import static io.tunestream.serving.testing.Fixtures.adapter;
 import static io.tunestream.serving.testing.Fixtures.assistant;
 import static io.tunestream.serving.testing.Fixtures.assistantRequest;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.micrometer.core.instrument.Counter;
@@ -13,6 +14,7 @@ import io.tunestream.devkit.PlatformEndpoints;
 import io.tunestream.devkit.junit.LocalPlatformExtension;
 import io.tunestream.schemas.Answer;
 import io.tunestream.schemas.DeadLetters;
+import io.tunestream.schemas.kafka.KafkaPreflight;
 import io.tunestream.serving.ServingApp;
 import io.tunestream.serving.ServingConfig;
 import io.tunestream.serving.testing.EchoAnswerer;
@@ -243,5 +245,26 @@ class RegistryOutageIT {
             assertThat(fixture.awaitAnswers(1, Duration.ofMillis(500))).as("and only once").isEmpty();
             assertThat(fixture.awaitDeadLetters(1, Duration.ofMillis(500))).isEmpty();
         }
+    }
+
+    /**
+     * The start skips the schema check only when the registry gives no answer: one that answers without a
+     * schema of the app's topics still stops the start, naming the artifact and the setup step.
+     */
+    @Test
+    void shouldRefuseToStartWhenTheRegistryAnswersWithoutASchemaOfItsTopics(PlatformEndpoints platform)
+            throws Exception {
+        fixture = new ServingFixture(platform, 1);
+        String artifact = fixture.topics.requests() + "-value";
+        HttpResponse<String> deleted = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
+                platform.registryUrl() + "/apis/registry/v3/groups/default/artifacts/" + artifact)).DELETE().build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(deleted.statusCode()).as(deleted.body()).isEqualTo(204);
+        ServingConfig config = ServingConfig.fromMap(fixture.config(4, 50));
+
+        assertThatThrownBy(() -> new ServingApp(config, new EchoAnswerer(), meters).close())
+                .isInstanceOf(KafkaPreflight.KafkaPreflightException.class)
+                .hasMessageContaining("schemas [" + artifact + "] are not registered")
+                .hasMessageContaining("ingest setup");
     }
 }
