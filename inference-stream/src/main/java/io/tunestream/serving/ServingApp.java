@@ -97,6 +97,13 @@ public final class ServingApp implements AutoCloseable {
         var metrics = new ServingMetrics(registry);
         var topics = config.topics();
         var registryConfig = RegistryConfig.forRegistry(config.registryUrl());
+        var signatures = config.adapterVerifier();
+        if (signatures.enabled()) {
+            LOG.info("adapter signatures verified against trusted keys {}{}", new java.util.TreeSet<>(
+                    signatures.trustedKeys().keySet()), signatures.acceptUnsigned() ? " (unsigned accepted: migration)" : "");
+        } else {
+            LOG.warn("adapter signature verification is off (adapters.verify.signatures=false)");
+        }
         int maxAnswerBytes = checkPlatform(config, topics);
         var workerIds = new AtomicInteger();
         // bounded: a batch the queue refuses stays buffered and is tried again at the next punctuation
@@ -116,7 +123,7 @@ public final class ServingApp implements AutoCloseable {
         var recovery = new InputRecovery(GlobalDeadLetters.producer(deadLetterProducer, DEAD_LETTER_TIMEOUT), waits,
                 stop);
         var topology = ServingTopology.build(topics, serdes, config.batching(maxAnswerBytes), answerer, modelExecutor,
-                metrics, liveness, Clock.systemUTC(), recovery);
+                metrics, liveness, Clock.systemUTC(), recovery, config.adapterVerifier());
         streams = new KafkaStreams(topology, streamsProperties(config, metrics));
         String principal = config.kafkaClient().principal();
         streams.setUncaughtExceptionHandler(e -> {

@@ -1,5 +1,6 @@
 package io.tunestream.serving;
 
+import io.tunestream.schemas.adapters.AdapterVerifier;
 import io.tunestream.schemas.kafka.KafkaClientSettings;
 import io.tunestream.model.onnx.RuntimeConfig;
 
@@ -66,6 +67,10 @@ import java.util.function.Function;
  *                                 the batch) before error answers (default 2)
  * @param modelQueueCapacity       {@code model.queue.capacity}: batches waiting for a model worker; when full a
  *                                 batch stays buffered and is tried again (default 16)
+ * @param adapterVerifier          {@code adapters.verify.signatures} (default true), {@code adapters.trusted.keys}
+ *                                 ({@code keyId=path} entries, comma-separated: Ed25519 public keys, PEM or raw;
+ *                                 required while verification is on), {@code adapters.accept.unsigned} (default
+ *                                 false; migration only): which adapter signatures serving trusts
  * @param kafka                    {@code kafka.*}: further Kafka Streams properties, security ones included
  *                                 ({@code kafka.security.protocol}, {@code kafka.sasl.*}, {@code kafka.ssl.*}; see
  *                                 {@link KafkaClientSettings}), which every client of the app gets, its admin client too
@@ -77,7 +82,7 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                             int streamThreads, int httpPort, String topicPrefix, Duration batchTimeout,
                             Duration cancelGrace, Duration requestMaxAge, int maxBufferedRequests,
                             Duration bufferFullMaxWait, Duration dedupeWindow, int batchRetries,
-                            int modelQueueCapacity, Map<String, String> kafka) {
+                            int modelQueueCapacity, AdapterVerifier adapterVerifier, Map<String, String> kafka) {
 
     public static final String ENV_PREFIX = "TUNESTREAM_";
     private static final int KAFKA_FILE_ORDINAL = 50;
@@ -90,12 +95,14 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
             "adapters.keep.versions", "request.max.prompt.chars", "application.id", "state.dir", "stream.threads",
             "http.port", "topics.prefix", "batch.timeout.ms", "batch.cancel.grace.ms", "request.max.age.ms",
             "buffer.max.requests", "buffer.full.max.wait.ms", "dedupe.window.ms", "batch.retries",
-            "model.queue.capacity");
+            "model.queue.capacity", "adapters.verify.signatures", "adapters.trusted.keys",
+            "adapters.accept.unsigned");
 
     public ServingConfig {
         Objects.requireNonNull(modelDir, "modelDir");
         Objects.requireNonNull(maxWait, "maxWait");
         Objects.requireNonNull(stateDir, "stateDir");
+        Objects.requireNonNull(adapterVerifier, "adapterVerifier");
         kafka = Map.copyOf(kafka);
         KafkaClientSettings.of(kafka); // checked at start: a bad security setting names its key
     }
@@ -243,7 +250,25 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                 Duration.ofMillis(r.integer("dedupe.window.ms", 600_000, 0)),
                 r.integer("batch.retries", 2, 0),
                 r.integer("model.queue.capacity", 16, 1),
+                adapterVerifier(r),
                 kafka);
+    }
+
+    /** Reads the signature settings and the trusted key files now, so a missing or bad key stops the start. */
+    private static AdapterVerifier adapterVerifier(Values r) {
+        boolean verify = r.get("adapters.verify.signatures", "true", Values::bool);
+        boolean acceptUnsigned = r.get("adapters.accept.unsigned", "false", Values::bool);
+        if (!verify) {
+            return AdapterVerifier.off();
+        }
+        return r.get("adapters.trusted.keys", null, v -> {
+            var files = AdapterVerifier.parseTrustedKeys(v);
+            if (files.isEmpty()) {
+                throw new IllegalArgumentException("names no key (keyId=path,...); set adapters.verify.signatures"
+                        + "=false to turn verification off");
+            }
+            return AdapterVerifier.trustingFiles(files, acceptUnsigned);
+        });
     }
 
     /**
@@ -308,6 +333,14 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                 throw new IllegalArgumentException("must not be blank");
             }
             return v;
+        }
+
+        static boolean bool(String v) {
+            return switch (v.trim().toLowerCase(Locale.ROOT)) {
+                case "true" -> true;
+                case "false" -> false;
+                default -> throw new IllegalArgumentException("must be true or false");
+            };
         }
 
         static String httpUrl(String v) {

@@ -51,6 +51,31 @@ public record AdapterVerifier(boolean enabled, Map<String, PublicKey> trustedKey
         return new AdapterVerifier(true, keys, acceptUnsigned);
     }
 
+    /**
+     * The key files of a trusted-keys setting: {@code id=path} entries separated by commas, e.g.
+     * {@code trainer-2026a=/keys/a.pub.pem,trainer-2026b=/keys/b.pub.pem}.
+     *
+     * @throws IllegalArgumentException naming the entry that is not {@code id=path} or repeats an id
+     */
+    public static Map<String, Path> parseTrustedKeys(String setting) {
+        Map<String, Path> files = new LinkedHashMap<>();
+        for (String entry : setting.split(",")) {
+            String trimmed = entry.trim();
+            if (trimmed.isEmpty()) {
+                continue;
+            }
+            int equals = trimmed.indexOf('=');
+            if (equals <= 0 || equals == trimmed.length() - 1) {
+                throw new IllegalArgumentException("trusted key entry '" + trimmed + "' is not keyId=path");
+            }
+            String id = trimmed.substring(0, equals).trim();
+            if (files.put(id, Path.of(trimmed.substring(equals + 1).trim())) != null) {
+                throw new IllegalArgumentException("trusted key id '" + id + "' is given twice");
+            }
+        }
+        return files;
+    }
+
     /** This verifier with the migration setting {@code accept}. */
     public AdapterVerifier acceptingUnsigned(boolean accept) {
         return new AdapterVerifier(enabled, trustedKeys, accept);

@@ -127,6 +127,16 @@ class AdapterSignaturesTest {
     }
 
     @Test
+    void shouldParseTrustedKeysAsIdEqualsPathEntries() {
+        assertThat(AdapterVerifier.parseTrustedKeys(" a=/k/a.pem, b=/k/b.pem ,"))
+                .containsExactly(Map.entry("a", Path.of("/k/a.pem")), Map.entry("b", Path.of("/k/b.pem")));
+        assertThatThrownBy(() -> AdapterVerifier.parseTrustedKeys("a=/k/a.pem,/k/b.pem"))
+                .hasMessage("trusted key entry '/k/b.pem' is not keyId=path");
+        assertThatThrownBy(() -> AdapterVerifier.parseTrustedKeys("a=/k/a.pem,a=/k/b.pem"))
+                .hasMessage("trusted key id 'a' is given twice");
+    }
+
+    @Test
     void shouldNameTheFileOfAnUnreadableKey(@TempDir Path dir) throws Exception {
         Path bogus = Files.writeString(dir.resolve("bogus.pem"), "not a key");
 
