@@ -69,4 +69,15 @@ public interface TrainerConfig {
 
     /** Put in front of every topic name ({@code TUNESTREAM_TOPICS_PREFIX}). */
     Optional<String> topicsPrefix();
+
+    /**
+     * The Ed25519 private key every published adapter version is signed with
+     * ({@code TUNESTREAM_ADAPTERS_SIGNING_KEY}: a PKCS#8 PEM or raw 32-byte file); set together with
+     * {@link #adaptersSigningKeyId()}. Unset: versions are published unsigned (a warning at start), and a
+     * serving app verifying signatures refuses them.
+     */
+    Optional<String> adaptersSigningKey();
+
+    /** The id serving trusts the matching public key under ({@code TUNESTREAM_ADAPTERS_SIGNING_KEY_ID}). */
+    Optional<String> adaptersSigningKeyId();
 }

@@ -3,6 +3,7 @@ package io.tunestream.trainer.service;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
+import io.tunestream.schemas.adapters.AdapterSigner;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.kafka.KafkaClientSettings;
 import io.tunestream.schemas.registry.RegistryConfig;
@@ -12,11 +13,14 @@ import io.tunestream.trainer.loop.TrainerLoop;
 import io.tunestream.trainer.loop.TrainerMetrics;
 import io.tunestream.trainer.loop.TrainerTopics;
 import io.tunestream.trainer.run.ModelTaskRunner;
+import io.tunestream.trainer.run.SigningTaskRunner;
+import io.tunestream.trainer.run.TaskRunner;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Map;
+import java.util.Optional;
 import org.jboss.logging.Logger;
 
 /**
@@ -46,8 +50,16 @@ public class TrainerService {
         LOG.infof("trainer starting: Kafka %s, registry %s, model %s on %s, group %s", kafka.describe(),
                 settings.registryUrl(), settings.modelDir(), settings.executionProvider(), settings.groupId());
         Clock clock = Clock.systemUTC();
+        Optional<AdapterSigner> signer = signer(config);
+        if (signer.isPresent()) {
+            LOG.infof("adapter versions signed with key '%s'", signer.get().keyId());
+        } else {
+            LOG.warn("no adapter signing key (tunestream.adapters-signing-key): versions are published unsigned,"
+                    + " and a serving app verifying signatures refuses them");
+        }
         loop = new TrainerLoop(kafka, settings.loop(), new TrainerTopics(settings.topicPrefix()),
-                () -> ModelTaskRunner.load(settings.modelDir(), settings.runtime(), settings.maxStepsPerRun(), clock),
+                () -> signed(ModelTaskRunner.load(settings.modelDir(), settings.runtime(), settings.maxStepsPerRun(),
+                        clock), signer),
                 new TrainerMetrics(registry), clock, RunPhase.Listener.NONE).start();
     }
 
@@ -61,6 +73,28 @@ public class TrainerService {
     /** The loop, once started. */
     public TrainerLoop loop() {
         return loop;
+    }
+
+    /**
+     * The signer of the configured key, read now so a missing or bad key file stops the start; empty when
+     * neither the key nor its id is set.
+     */
+    static Optional<AdapterSigner> signer(TrainerConfig config) {
+        Optional<String> key = config.adaptersSigningKey().filter(k -> !k.isBlank());
+        Optional<String> keyId = config.adaptersSigningKeyId().filter(k -> !k.isBlank());
+        if (key.isEmpty() && keyId.isEmpty()) {
+            return Optional.empty();
+        }
+        if (key.isEmpty() || keyId.isEmpty()) {
+            throw new IllegalArgumentException("set both tunestream.adapters-signing-key (TUNESTREAM_ADAPTERS_SIGNING_KEY)"
+                    + " and tunestream.adapters-signing-key-id (TUNESTREAM_ADAPTERS_SIGNING_KEY_ID), or neither; only "
+                    + (key.isPresent() ? "the key" : "the key id") + " is set");
+        }
+        return Optional.of(AdapterSigner.fromFile(keyId.get(), Path.of(key.get())));
+    }
+
+    private static TaskRunner signed(ModelTaskRunner runner, Optional<AdapterSigner> signer) {
+        return signer.<TaskRunner>map(s -> new SigningTaskRunner(runner, s)).orElse(runner);
     }
 
     /** The core's settings from the Quarkus configuration, validated. */
