@@ -96,7 +96,7 @@ public final class ServingApp implements AutoCloseable {
     public ServingApp(ServingConfig config, BatchAnswerer answerer, PrometheusMeterRegistry registry) {
         var metrics = new ServingMetrics(registry);
         var topics = config.topics();
-        var registryConfig = RegistryConfig.forRegistry(config.registryUrl());
+        var registryConfig = config.registry();
         var signatures = config.adapterVerifier();
         if (signatures.enabled()) {
             LOG.info("adapter signatures verified against trusted keys {}{}", new java.util.TreeSet<>(
@@ -162,7 +162,7 @@ public final class ServingApp implements AutoCloseable {
                 Topics.REQUESTS.withName(topics.requests()), Topics.ANSWERS.withName(topics.answers()),
                 Topics.TASK_TEMPLATES.withName(topics.templates()), Topics.ADAPTERS.withName(topics.adapters()),
                 Topics.REQUESTS_DEAD_LETTER.withName(topics.deadLetter()));
-        var client = new KafkaClientConfig(config.bootstrapServers(), RegistryConfig.forRegistry(config.registryUrl()),
+        var client = new KafkaClientConfig(config.bootstrapServers(), config.registry(),
                 config.kafkaClient());
         LOG.info("checking Kafka {} for {}", client.describe(), config.applicationId());
         var names = new AccessTable.Names(config.topicPrefix(), config.applicationId(), "", "");
@@ -209,7 +209,7 @@ public final class ServingApp implements AutoCloseable {
 
     /** The Kafka Streams properties of {@code config}: exactly-once, small poll wait. */
     public static Properties streamsProperties(ServingConfig config, ServingMetrics metrics) {
-        var client = new KafkaClientConfig(config.bootstrapServers(), RegistryConfig.forRegistry(config.registryUrl()),
+        var client = new KafkaClientConfig(config.bootstrapServers(), config.registry(),
                 config.kafkaClient());
         var props = new Properties();
         props.putAll(client.streamsProperties(config.applicationId()));

@@ -80,4 +80,22 @@ public interface TrainerConfig {
 
     /** The id serving trusts the matching public key under ({@code TUNESTREAM_ADAPTERS_SIGNING_KEY_ID}). */
     Optional<String> adaptersSigningKeyId();
+
+    /** Whether serializers register missing schemas ({@code TUNESTREAM_REGISTRY_AUTO_REGISTER}; default false). */
+    Optional<String> registryAutoRegister();
+
+    /** OIDC token endpoint of a registry requiring authentication ({@code TUNESTREAM_REGISTRY_AUTH_TOKEN_ENDPOINT}). */
+    Optional<String> registryAuthTokenEndpoint();
+
+    /** The trainer's registry client id ({@code TUNESTREAM_REGISTRY_AUTH_CLIENT_ID}). */
+    Optional<String> registryAuthClientId();
+
+    /** Its secret ({@code TUNESTREAM_REGISTRY_AUTH_CLIENT_SECRET}); or the file below. */
+    Optional<String> registryAuthClientSecret();
+
+    /** A file holding the secret ({@code TUNESTREAM_REGISTRY_AUTH_CLIENT_SECRET_FILE}). */
+    Optional<String> registryAuthClientSecretFile();
+
+    /** Scope asked for with the token ({@code TUNESTREAM_REGISTRY_AUTH_SCOPE}). */
+    Optional<String> registryAuthScope();
 }

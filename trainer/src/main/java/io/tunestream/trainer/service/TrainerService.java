@@ -45,10 +45,10 @@ public class TrainerService {
     void onStart(@Observes StartupEvent event) {
         TrainerSettings settings = settings(config);
         // TUNESTREAM_KAFKA_CONFIG and TUNESTREAM_KAFKA_SECURITY_PROTOCOL, _SASL_*, _SSL_*: as serving and ingest read them
-        KafkaClientConfig kafka = new KafkaClientConfig(settings.bootstrapServers(),
-                RegistryConfig.forRegistry(settings.registryUrl()), KafkaClientSettings.load(Map.of(), System.getenv()));
+        KafkaClientConfig kafka = new KafkaClientConfig(settings.bootstrapServers(), registry(config),
+                KafkaClientSettings.load(Map.of(), System.getenv()));
         LOG.infof("trainer starting: Kafka %s, registry %s, model %s on %s, group %s", kafka.describe(),
-                settings.registryUrl(), settings.modelDir(), settings.executionProvider(), settings.groupId());
+                kafka.registry().describe(), settings.modelDir(), settings.executionProvider(), settings.groupId());
         Clock clock = Clock.systemUTC();
         Optional<AdapterSigner> signer = signer(config);
         if (signer.isPresent()) {
@@ -73,6 +73,18 @@ public class TrainerService {
     /** The loop, once started. */
     public TrainerLoop loop() {
         return loop;
+    }
+
+    /** The registry client of the {@code tunestream.registry-*} settings (secrets resolved: do not log it). */
+    static RegistryConfig registry(TrainerConfig config) {
+        Map<String, String> settings = new java.util.HashMap<>();
+        config.registryAutoRegister().ifPresent(v -> settings.put(RegistryConfig.AUTO_REGISTER, v));
+        config.registryAuthTokenEndpoint().ifPresent(v -> settings.put(RegistryConfig.TOKEN_ENDPOINT, v));
+        config.registryAuthClientId().ifPresent(v -> settings.put(RegistryConfig.CLIENT_ID, v));
+        config.registryAuthClientSecret().ifPresent(v -> settings.put(RegistryConfig.CLIENT_SECRET, v));
+        config.registryAuthClientSecretFile().ifPresent(v -> settings.put(RegistryConfig.CLIENT_SECRET_FILE, v));
+        config.registryAuthScope().ifPresent(v -> settings.put(RegistryConfig.SCOPE, v));
+        return RegistryConfig.fromSettings(config.registryUrl(), settings);
     }
 
     /**
