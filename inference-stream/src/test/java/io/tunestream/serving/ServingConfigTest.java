@@ -47,6 +47,22 @@ class ServingConfigTest {
     }
 
     @Test
+    void shouldReadRegistryCredentialsWithTheSecretFromAFileAndLeaveAutoRegistrationOff() throws Exception {
+        Path secret = Files.writeString(dir.resolve("registry-secret"), "s3cret\n");
+
+        ServingConfig config = ServingConfig.load(Optional.of(file(required()
+                + "registry.auth.token.endpoint=http://idp:8080/token\nregistry.auth.client.id=serving\n")),
+                Map.of("TUNESTREAM_REGISTRY_AUTH_CLIENT_SECRET_FILE", secret.toString()));
+
+        assertThat(config.registry().autoRegister()).isFalse();
+        assertThat(config.registry().auth()).get().satisfies(auth -> {
+            assertThat(auth.clientId()).isEqualTo("serving");
+            assertThat(auth.clientSecret()).isEqualTo("s3cret");
+        });
+        assertThat(config.toString()).doesNotContain("s3cret");
+    }
+
+    @Test
     void shouldRefuseToStartWithVerificationOnAndNoTrustedKey() throws Exception {
         Path f = file("bootstrap.servers=localhost:9092\nregistry.url=http://localhost:8080\nmodel.dir=" + dir + "\n");
 
