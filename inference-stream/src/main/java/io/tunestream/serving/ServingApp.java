@@ -97,6 +97,7 @@ public final class ServingApp implements AutoCloseable {
         var metrics = new ServingMetrics(registry);
         var topics = config.topics();
         var registryConfig = config.registry();
+        LOG.info("registry {}", registryConfig.describe());
         var signatures = config.adapterVerifier();
         if (signatures.enabled()) {
             LOG.info("adapter signatures verified against trusted keys {}{}", new java.util.TreeSet<>(

@@ -66,7 +66,7 @@ public final class AdapterKeys {
         }
     }
 
-    /** Writes {@code key} as PEM ({@code PUBLIC KEY} or {@code PRIVATE KEY} by its encoding format). */
+    /** Writes {@code key} as PEM X.509 ({@code PUBLIC KEY}). */
     public static void writePem(PublicKey key, Path file) {
         write(file, "PUBLIC KEY", key.getEncoded());
     }
