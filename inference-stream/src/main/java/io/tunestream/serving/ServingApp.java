@@ -97,7 +97,15 @@ public final class ServingApp implements AutoCloseable {
     public ServingApp(ServingConfig config, BatchAnswerer answerer, PrometheusMeterRegistry registry) {
         var metrics = new ServingMetrics(registry);
         var topics = config.topics();
-        var registryConfig = RegistryConfig.forRegistry(config.registryUrl());
+        var registryConfig = config.registry();
+        LOG.info("registry {}", registryConfig.describe());
+        var signatures = config.adapterVerifier();
+        if (signatures.enabled()) {
+            LOG.info("adapter signatures verified against trusted keys {}{}", new java.util.TreeSet<>(
+                    signatures.trustedKeys().keySet()), signatures.acceptUnsigned() ? " (unsigned accepted: migration)" : "");
+        } else {
+            LOG.warn("adapter signature verification is off (adapters.verify.signatures=false)");
+        }
         int maxAnswerBytes = checkPlatform(config, topics);
         var workerIds = new AtomicInteger();
         // bounded: a batch the queue refuses stays buffered and is tried again at the next punctuation
@@ -117,7 +125,7 @@ public final class ServingApp implements AutoCloseable {
         var recovery = new InputRecovery(GlobalDeadLetters.producer(deadLetterProducer, DEAD_LETTER_TIMEOUT), waits,
                 stop);
         var topology = ServingTopology.build(topics, serdes, config.batching(maxAnswerBytes), answerer, modelExecutor,
-                metrics, liveness, Clock.systemUTC(), recovery);
+                metrics, liveness, Clock.systemUTC(), recovery, config.adapterVerifier());
         streams = new KafkaStreams(topology, streamsProperties(config, metrics));
         String principal = config.kafkaClient().principal();
         streams.setUncaughtExceptionHandler(e -> {
@@ -158,7 +166,7 @@ public final class ServingApp implements AutoCloseable {
                 Topics.REQUESTS.withName(topics.requests()), Topics.ANSWERS.withName(topics.answers()),
                 Topics.TASK_TEMPLATES.withName(topics.templates()), Topics.ADAPTERS.withName(topics.adapters()),
                 Topics.REQUESTS_DEAD_LETTER.withName(topics.deadLetter()));
-        var client = new KafkaClientConfig(config.bootstrapServers(), RegistryConfig.forRegistry(config.registryUrl()),
+        var client = new KafkaClientConfig(config.bootstrapServers(), config.registry(),
                 config.kafkaClient());
         LOG.info("checking Kafka {} for {}", client.describe(), config.applicationId());
         var names = new AccessTable.Names(config.topicPrefix(), config.applicationId(), "", "");
@@ -211,7 +219,7 @@ public final class ServingApp implements AutoCloseable {
 
     /** The Kafka Streams properties of {@code config}: exactly-once, small poll wait. */
     public static Properties streamsProperties(ServingConfig config, ServingMetrics metrics) {
-        var client = new KafkaClientConfig(config.bootstrapServers(), RegistryConfig.forRegistry(config.registryUrl()),
+        var client = new KafkaClientConfig(config.bootstrapServers(), config.registry(),
                 config.kafkaClient());
         var props = new Properties();
         props.putAll(client.streamsProperties(config.applicationId()));

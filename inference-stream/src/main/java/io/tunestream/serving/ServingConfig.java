@@ -1,6 +1,8 @@
 package io.tunestream.serving;
 
+import io.tunestream.schemas.adapters.AdapterVerifier;
 import io.tunestream.schemas.kafka.KafkaClientSettings;
+import io.tunestream.schemas.registry.RegistryConfig;
 import io.tunestream.model.onnx.RuntimeConfig;
 
 import io.tunestream.serving.topology.BatchingSettings;
@@ -68,6 +70,15 @@ import java.util.function.Function;
  *                                 the batch) before error answers (default 2)
  * @param modelQueueCapacity       {@code model.queue.capacity}: batches waiting for a model worker; when full a
  *                                 batch stays buffered and is tried again (default 16)
+ * @param adapterVerifier          {@code adapters.verify.signatures} (default true), {@code adapters.trusted.keys}
+ *                                 ({@code keyId=path} entries, comma-separated: Ed25519 public keys, PEM or raw;
+ *                                 required while verification is on), {@code adapters.accept.unsigned} (default
+ *                                 false; migration only): which adapter signatures serving trusts
+ * @param registry                 the registry client: {@code registry.url} with {@code registry.auto.register} (default
+ *                                 false: setup registers schemas) and, for a registry requiring OIDC,
+ *                                 {@code registry.auth.token.endpoint}, {@code registry.auth.client.id},
+ *                                 {@code registry.auth.client.secret} or {@code registry.auth.client.secret.file},
+ *                                 {@code registry.auth.scope} (see {@link RegistryConfig#fromSettings})
  * @param kafka                    {@code kafka.*}: further Kafka Streams properties, security ones included
  *                                 ({@code kafka.security.protocol}, {@code kafka.sasl.*}, {@code kafka.ssl.*}; see
  *                                 {@link KafkaClientSettings}), which every client of the app gets, its admin client too
@@ -79,26 +90,30 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                             int streamThreads, int httpPort, String httpBindAddress, String topicPrefix, Duration batchTimeout,
                             Duration cancelGrace, Duration requestMaxAge, int maxBufferedRequests,
                             Duration bufferFullMaxWait, Duration dedupeWindow, int batchRetries,
-                            int modelQueueCapacity, Map<String, String> kafka) {
+                            int modelQueueCapacity, AdapterVerifier adapterVerifier, RegistryConfig registry,
+                            Map<String, String> kafka) {
 
     public static final String ENV_PREFIX = "TUNESTREAM_";
     private static final int KAFKA_FILE_ORDINAL = 50;
     private static final int FILE_ORDINAL = 100;
     private static final int ENV_ORDINAL = 300;
     private static final String KAFKA_PREFIX = "kafka.";
-    private static final Set<String> KEYS = Set.of("bootstrap.servers", "registry.url", "model.dir",
+    private static final Set<String> KEYS = java.util.stream.Stream.concat(RegistryConfig.SETTING_KEYS.stream(), Set.of("bootstrap.servers", "registry.url", "model.dir",
             "execution.provider", "cuda.device.id", "threads", "decode.parallel.rows", "model.workers", "batch.max.size", "batch.max.wait.ms",
             "batch.max.per.punctuation", "batch.max.in.flight",
             "adapters.keep.versions", "request.max.prompt.chars", "application.id", "state.dir", "stream.threads",
             "http.port", "http.bind.address", "topics.prefix", "batch.timeout.ms", "batch.cancel.grace.ms", "request.max.age.ms",
             "buffer.max.requests", "buffer.full.max.wait.ms", "dedupe.window.ms", "batch.retries",
-            "model.queue.capacity");
+            "model.queue.capacity", "adapters.verify.signatures", "adapters.trusted.keys",
+            "adapters.accept.unsigned").stream()).collect(java.util.stream.Collectors.toUnmodifiableSet());
 
     public ServingConfig {
         Objects.requireNonNull(modelDir, "modelDir");
         Objects.requireNonNull(maxWait, "maxWait");
         Objects.requireNonNull(stateDir, "stateDir");
         Objects.requireNonNull(httpBindAddress, "httpBindAddress");
+        Objects.requireNonNull(adapterVerifier, "adapterVerifier");
+        Objects.requireNonNull(registry, "registry");
         kafka = Map.copyOf(kafka);
         KafkaClientSettings.of(kafka); // checked at start: a bad security setting names its key
     }
@@ -247,7 +262,36 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                 Duration.ofMillis(r.integer("dedupe.window.ms", 600_000, 0)),
                 r.integer("batch.retries", 2, 0),
                 r.integer("model.queue.capacity", 16, 1),
+                adapterVerifier(r),
+                registry(r, config),
                 kafka);
+    }
+
+    /** The registry client settings, checked now (a missing secret file stops the start, naming its key). */
+    private static RegistryConfig registry(Values r, SmallRyeConfig config) {
+        String url = r.get("registry.url", null, Values::httpUrl);
+        var settings = new HashMap<String, String>();
+        for (String key : RegistryConfig.SETTING_KEYS) {
+            config.getOptionalValue(key, String.class).ifPresent(v -> settings.put(key, v));
+        }
+        return RegistryConfig.fromSettings(url, settings);
+    }
+
+    /** Reads the signature settings and the trusted key files now, so a missing or bad key stops the start. */
+    private static AdapterVerifier adapterVerifier(Values r) {
+        boolean verify = r.get("adapters.verify.signatures", "true", Values::bool);
+        boolean acceptUnsigned = r.get("adapters.accept.unsigned", "false", Values::bool);
+        if (!verify) {
+            return AdapterVerifier.off();
+        }
+        return r.get("adapters.trusted.keys", null, v -> {
+            var files = AdapterVerifier.parseTrustedKeys(v);
+            if (files.isEmpty()) {
+                throw new IllegalArgumentException("names no key (keyId=path,...); set adapters.verify.signatures"
+                        + "=false to turn verification off");
+            }
+            return AdapterVerifier.trustingFiles(files, acceptUnsigned);
+        });
     }
 
     /**
@@ -312,6 +356,14 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                 throw new IllegalArgumentException("must not be blank");
             }
             return v;
+        }
+
+        static boolean bool(String v) {
+            return switch (v.trim().toLowerCase(Locale.ROOT)) {
+                case "true" -> true;
+                case "false" -> false;
+                default -> throw new IllegalArgumentException("must be true or false");
+            };
         }
 
         static String httpUrl(String v) {

@@ -3,6 +3,7 @@ package io.tunestream.serving;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.tunestream.schemas.adapters.AdapterKeys;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,7 +24,64 @@ class ServingConfigTest {
     }
 
     private String required() {
-        return "bootstrap.servers=localhost:9092\nregistry.url=http://localhost:8080\nmodel.dir=" + dir + "\n";
+        return "bootstrap.servers=localhost:9092\nregistry.url=http://localhost:8080\nmodel.dir=" + dir + "\n"
+                + "adapters.trusted.keys=trainer=" + trustedKey() + "\n";
+    }
+
+    /** A trainer public key file in the test's directory (verification is on by default and needs one). */
+    private Path trustedKey() {
+        Path key = dir.resolve("trainer.pub.pem");
+        if (!Files.exists(key)) {
+            AdapterKeys.writePem(AdapterKeys.generate().getPublic(), key);
+        }
+        return key;
+    }
+
+    @Test
+    void shouldVerifyAdapterSignaturesByDefaultWithTheTrustedKeys() throws Exception {
+        ServingConfig config = ServingConfig.load(Optional.of(file(required())), Map.of());
+
+        assertThat(config.adapterVerifier().enabled()).isTrue();
+        assertThat(config.adapterVerifier().trustedKeys()).containsOnlyKeys("trainer");
+        assertThat(config.adapterVerifier().acceptUnsigned()).isFalse();
+    }
+
+    @Test
+    void shouldReadRegistryCredentialsWithTheSecretFromAFileAndLeaveAutoRegistrationOff() throws Exception {
+        Path secret = Files.writeString(dir.resolve("registry-secret"), "s3cret\n");
+
+        ServingConfig config = ServingConfig.load(Optional.of(file(required()
+                + "registry.auth.token.endpoint=http://idp:8080/token\nregistry.auth.client.id=serving\n")),
+                Map.of("TUNESTREAM_REGISTRY_AUTH_CLIENT_SECRET_FILE", secret.toString()));
+
+        assertThat(config.registry().autoRegister()).isFalse();
+        assertThat(config.registry().auth()).get().satisfies(auth -> {
+            assertThat(auth.clientId()).isEqualTo("serving");
+            assertThat(auth.clientSecret()).isEqualTo("s3cret");
+        });
+        assertThat(config.toString()).doesNotContain("s3cret");
+    }
+
+    @Test
+    void shouldRefuseToStartWithVerificationOnAndNoTrustedKey() throws Exception {
+        Path f = file("bootstrap.servers=localhost:9092\nregistry.url=http://localhost:8080\nmodel.dir=" + dir + "\n");
+
+        assertThatThrownBy(() -> ServingConfig.load(Optional.of(f), Map.of()))
+                .hasMessageContaining("'adapters.trusted.keys' (env TUNESTREAM_ADAPTERS_TRUSTED_KEYS) is required");
+        assertThat(ServingConfig.load(Optional.of(f), Map.of("TUNESTREAM_ADAPTERS_VERIFY_SIGNATURES", "false"))
+                .adapterVerifier().enabled()).isFalse();
+    }
+
+    @Test
+    void shouldNameTheTrustedKeyFileThatCannotBeRead() throws Exception {
+        Path f = file(required() + "adapters.trusted.keys=a=" + dir.resolve("missing.pem") + "\n"
+                + "adapters.accept.unsigned=maybe\n");
+
+        assertThatThrownBy(() -> ServingConfig.load(Optional.of(f), Map.of()))
+                .hasMessageContaining("adapters.accept.unsigned").hasMessageContaining("must be true or false");
+        Path g = file(required() + "adapters.trusted.keys=a=" + dir.resolve("missing.pem") + "\n");
+        assertThatThrownBy(() -> ServingConfig.load(Optional.of(g), Map.of()))
+                .hasMessageContaining("adapters.trusted.keys").hasMessageContaining("missing.pem");
     }
 
     @Test
@@ -103,9 +161,11 @@ class ServingConfigTest {
         Path home = Path.of(System.getProperty("tunestream.home", ".."));
 
         ServingConfig config = ServingConfig.load(Optional.of(home.resolve("inference-stream/serving.properties")),
-                Map.of("TUNESTREAM_MODEL_DIR", home.resolve("models/demo-gpt2").toString()));
+                Map.of("TUNESTREAM_MODEL_DIR", home.resolve("models/demo-gpt2").toString(),
+                        "TUNESTREAM_ADAPTERS_TRUSTED_KEYS", "trainer-1=" + trustedKey()));
 
         assertThat(config.bootstrapServers()).isEqualTo("127.0.0.1:9092");
+        assertThat(config.adapterVerifier().trustedKeys()).containsOnlyKeys("trainer-1");
         assertThat(config.httpPort()).isEqualTo(8081);
         assertThat(config.modelWorkers()).isEqualTo(1);
     }
@@ -191,7 +251,8 @@ class ServingConfigTest {
         Path f = file(required() + "batch.size=4\n");
 
         assertThatThrownBy(() -> ServingConfig.load(Optional.of(f), Map.of()))
-                .hasMessageStartingWith("config key 'batch.size' is unknown; known keys: [adapters.keep.versions, ");
+                .hasMessageStartingWith("config key 'batch.size' is unknown; known keys: [adapters.accept.unsigned, "
+                        + "adapters.keep.versions, adapters.trusted.keys, adapters.verify.signatures, ");
     }
 
     @Test

@@ -39,7 +39,8 @@ public final class ConnectionOptions {
         if (kafkaConfig != null) {
             env.put(KafkaClientSettings.CONFIG_FILE_ENV, kafkaConfig.toString());
         }
-        return new KafkaClientConfig(bootstrapServers, RegistryConfig.forRegistry(registryUrl),
+        // registry credentials from TUNESTREAM_REGISTRY_AUTH_* (ingest setup: the admin identity's)
+        return new KafkaClientConfig(bootstrapServers, RegistryConfig.fromEnvironment(registryUrl, env),
                 KafkaClientSettings.load(Map.of(), env));
     }
 

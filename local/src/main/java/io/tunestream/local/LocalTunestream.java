@@ -22,6 +22,7 @@ import io.tunestream.trainer.loop.TrainerLoop;
 import io.tunestream.trainer.loop.TrainerMetrics;
 import io.tunestream.trainer.loop.TrainerTopics;
 import io.tunestream.trainer.run.ModelTaskRunner;
+import io.tunestream.trainer.run.SigningTaskRunner;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -142,6 +143,9 @@ public final class LocalTunestream implements Callable<Integer> {
         platform.kafka().security().ifPresent(s -> s.clientSettings(PlatformPrincipals.userName(AccessTable.Role.SERVING))
                 .forEach((key, value) -> servingSettings.put("kafka." + key, value)));
         servingSettings.put("http.port", Integer.toString(servingPort));
+        // adapters verified as in production: the local trainer signs with a key pair kept in the data dir
+        LocalSigningKey signingKey = LocalSigningKey.in(data.resolve("keys"));
+        servingSettings.put("adapters.trusted.keys", signingKey.trustedKeysSetting());
         ServingApp serving = new ServingApp(ServingConfig.fromMap(servingSettings), answerer,
                 new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
         started.push(serving);
@@ -150,7 +154,8 @@ public final class LocalTunestream implements Callable<Integer> {
             Clock clock = Clock.systemUTC();
             TrainerLoop trainer = new TrainerLoop(principals.role(AccessTable.Role.TRAINER), "tunestream-trainer", Duration.ofMillis(500),
                     TrainerTopics.standard(),
-                    () -> ModelTaskRunner.load(modelDir, runtime, 20_000, clock),
+                    () -> new SigningTaskRunner(ModelTaskRunner.load(modelDir, runtime, 20_000, clock),
+                            signingKey.signer()),
                     new TrainerMetrics(new SimpleMeterRegistry()), clock).start();
             started.push(trainer);
         }

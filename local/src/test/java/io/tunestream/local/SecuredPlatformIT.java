@@ -30,6 +30,7 @@ import io.tunestream.trainer.loop.TrainerLoop;
 import io.tunestream.trainer.loop.TrainerMetrics;
 import io.tunestream.trainer.loop.TrainerTopics;
 import io.tunestream.trainer.run.ModelTaskRunner;
+import io.tunestream.trainer.run.SigningTaskRunner;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -104,6 +105,11 @@ class SecuredPlatformIT {
         return platform.kafka().security().orElseThrow();
     }
 
+    /** The adapter signing key pair, as ./tunestream local keeps it: the trainer signs, serving trusts it. */
+    private static LocalSigningKey signingKey() {
+        return LocalSigningKey.in(directory.resolve("keys"));
+    }
+
     /** Serving settings with {@code clientSettings} as its {@code kafka.*} keys. */
     private static Map<String, String> servingSettings(Map<String, String> clientSettings, Path stateDir) {
         Map<String, String> settings = new HashMap<>();
@@ -113,6 +119,7 @@ class SecuredPlatformIT {
         settings.put("state.dir", stateDir.toString());
         settings.put("http.port", "0");
         settings.put("kafka.consumer.session.timeout.ms", "10000");
+        settings.put("adapters.trusted.keys", signingKey().trustedKeysSetting());
         clientSettings.forEach((k, v) -> settings.put("kafka." + k, v));
         return settings;
     }
@@ -153,7 +160,8 @@ class SecuredPlatformIT {
                      new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
              TrainerLoop trainer = new TrainerLoop(principals.role(Role.TRAINER), "tunestream-trainer",
                      Duration.ofMillis(200), TrainerTopics.standard(),
-                     () -> ModelTaskRunner.load(home().resolve("models/tiny-gpt2"), RuntimeConfig.cpu(1), 10, clock),
+                     () -> new SigningTaskRunner(ModelTaskRunner.load(home().resolve("models/tiny-gpt2"),
+                             RuntimeConfig.cpu(1), 10, clock), signingKey().signer()),
                      new TrainerMetrics(new SimpleMeterRegistry()), clock).start()) {
             Run ask = ingest(principals.files().get(Role.INGEST), "ask", "--task", "squad",
                     "--field", "context=Kamiro lives in Talenburg.", "--field", "question=Where does Kamiro live?",

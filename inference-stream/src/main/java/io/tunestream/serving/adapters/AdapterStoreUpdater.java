@@ -2,6 +2,7 @@ package io.tunestream.serving.adapters;
 
 import io.tunestream.schemas.AdapterVersion;
 import io.tunestream.schemas.adapters.AdapterCheck;
+import io.tunestream.schemas.adapters.AdapterVerifier;
 import io.tunestream.schemas.registry.Decoded;
 import io.tunestream.serving.ops.ServingMetrics;
 import io.tunestream.serving.topology.GlobalRecordReader;
@@ -18,7 +19,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Feeds the global adapters store from the compacted {@code adapters} topic (key: task), reading the
  * raw bytes through a {@link GlobalRecordReader} (waits out registry outages, dead-letters what can
- * never be read). Each version is checked against the serving model first ({@link AdapterCheck}:
+ * never be read). Each version's signature is verified first when verification is on ({@link AdapterVerifier}:
+ * a trusted key over task, version, model, template, style and table; unsigned refused unless migrating), then
+ * it is checked against the serving model ({@link AdapterCheck}:
  * fingerprint, hidden size, shape, finite values); a refused one is logged as an error with its
  * topic, partition and offset, counted, and never stored, so it can never be applied. Keeps the {@code keep} most recent
  * accepted versions of each task so requests can pin one.
@@ -32,16 +35,19 @@ public final class AdapterStoreUpdater implements Processor<byte[], byte[], Void
     private final String storeName;
     private final GlobalRecordReader<AdapterVersion> reader;
     private final AdapterCheck check;
+    private final AdapterVerifier signatures;
     private final int keep;
     private final ServingMetrics metrics;
     private ProcessorContext<Void, Void> context;
     private KeyValueStore<String, AdapterVersion> store;
 
+    /** @param signatures verifies each version's signature before the model checks ({@code AdapterVerifier.off()}: none) */
     public AdapterStoreUpdater(String storeName, GlobalRecordReader<AdapterVersion> reader, AdapterCheck check,
-                               int keep, ServingMetrics metrics) {
+                               AdapterVerifier signatures, int keep, ServingMetrics metrics) {
         this.storeName = storeName;
         this.reader = reader;
         this.check = check;
+        this.signatures = signatures;
         this.keep = keep;
         this.metrics = metrics;
     }
@@ -74,7 +80,7 @@ public final class AdapterStoreUpdater implements Processor<byte[], byte[], Void
                     + adapter.getVersion() + " was published under key '" + key + "', not its task"));
             return;
         }
-        var refusal = check.refusal(adapter);
+        var refusal = signatures.refusal(adapter).or(() -> check.refusal(adapter));
         if (refusal.isPresent()) {
             refuse(adapter, at, refusal.get());
             return;

@@ -3,6 +3,7 @@ package io.tunestream.serving.topology;
 import io.tunestream.schemas.AdapterVersion;
 import io.tunestream.schemas.TaskTemplate;
 import io.tunestream.schemas.adapters.AdapterCheck;
+import io.tunestream.schemas.adapters.AdapterVerifier;
 import io.tunestream.serving.adapters.AdapterStoreUpdater;
 import io.tunestream.serving.batch.BatchAnswerer;
 import io.tunestream.serving.batch.ModelLiveness;
@@ -72,6 +73,18 @@ public final class ServingTopology {
     public static Topology build(ServingTopics topics, ServingSerdes serdes, BatchingSettings settings,
                                  BatchAnswerer answerer, Executor modelExecutor, ServingMetrics metrics,
                                  ModelLiveness liveness, Clock clock, InputRecovery recovery) {
+        return build(topics, serdes, settings, answerer, modelExecutor, metrics, liveness, clock, recovery,
+                AdapterVerifier.off());
+    }
+
+    /**
+     * @param signatures checks every adapter's signature before it is stored ({@link AdapterVerifier#off()}:
+     *                   none, what the overloads without it use)
+     */
+    public static Topology build(ServingTopics topics, ServingSerdes serdes, BatchingSettings settings,
+                                 BatchAnswerer answerer, Executor modelExecutor, ServingMetrics metrics,
+                                 ModelLiveness liveness, Clock clock, InputRecovery recovery,
+                                 AdapterVerifier signatures) {
         var retrying = new RetryingAnswerer(answerer, settings.batchRetries(), Duration.ofMillis(100), metrics);
         var storeTemplates = new AvroBinarySerde<>(TaskTemplate.class, TaskTemplate.getClassSchema());
         var storeAdapters = new AvroBinarySerde<>(AdapterVersion.class, AdapterVersion.getClassSchema());
@@ -94,7 +107,7 @@ public final class ServingTopology {
                 topics.adapters(), "adapters-updater",
                 () -> new AdapterStoreUpdater(ADAPTER_STORE, new GlobalRecordReader<>(ADAPTER_STORE,
                         serdes.adapters(), topics.deadLetter(), recovery.globalDeadLetters(), recovery.waits(),
-                        metrics, recovery.stop()), check, settings.keepAdapterVersions(), metrics));
+                        metrics, recovery.stop()), check, signatures, settings.keepAdapterVersions(), metrics));
         topology.addSource("requests-source", Serdes.ByteArray().deserializer(), Serdes.ByteArray().deserializer(),
                 topics.requests());
         topology.addProcessor(DECODER, () -> new RequestDecoder(PENDING_STORE, serdes.requests(), BATCHER,

@@ -10,6 +10,8 @@ import io.tunestream.schemas.TaskTemplate;
 import io.tunestream.schemas.TopicSpec;
 import io.tunestream.schemas.Topics;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
+import io.tunestream.schemas.adapters.AdapterKeys;
+import io.tunestream.schemas.adapters.AdapterSigner;
 import io.tunestream.schemas.registry.RegistryConfig;
 import io.tunestream.serving.ServingApp;
 import io.tunestream.serving.ServingConfig;
@@ -45,6 +47,9 @@ final class ServingFixture implements AutoCloseable {
     final ServingTopics topics;
     final KafkaClientConfig clients;
     final Path stateDir;
+    static final String SIGNING_KEY_ID = "it-trainer";
+    private final AdapterSigner signer;
+    private final Path trustedKeyFile;
     private final KafkaProducer<String, Object> producer;
     private final KafkaConsumer<String, Answer> answers;
     private final List<AutoCloseable> closeables = new ArrayList<>();
@@ -62,6 +67,10 @@ final class ServingFixture implements AutoCloseable {
         this.clients = new KafkaClientConfig(platform.bootstrapServers(),
                 RegistryConfig.forRegistry(platform.registryUrl()));
         this.stateDir = Files.createTempDirectory("serving-it-");
+        var keys = AdapterKeys.generate();
+        this.signer = new AdapterSigner(SIGNING_KEY_ID, keys.getPrivate());
+        this.trustedKeyFile = stateDir.resolveSibling(prefix + "trainer.pub.pem");
+        AdapterKeys.writePem(keys.getPublic(), trustedKeyFile);
         createTopics(requestPartitions, answersTopicConfigs);
         this.producer = new KafkaProducer<>(clients.producerProperties(prefix + "producer"));
         this.answers = new KafkaConsumer<>(clients.consumerProperties(prefix + "answers", null));
@@ -111,6 +120,7 @@ final class ServingFixture implements AutoCloseable {
         config.put("batch.max.size", Integer.toString(maxBatchSize));
         config.put("batch.max.wait.ms", Integer.toString(maxWaitMs));
         config.put("kafka.consumer.session.timeout.ms", "10000");
+        config.put("adapters.trusted.keys", SIGNING_KEY_ID + "=" + trustedKeyFile);
         return config;
     }
 
@@ -133,8 +143,9 @@ final class ServingFixture implements AutoCloseable {
         send(topics.templates(), template.getTask(), template);
     }
 
+    /** Publishes {@code adapter} signed with the key the fixture's serving config trusts, as the trainer would. */
     void publish(AdapterVersion adapter) throws Exception {
-        send(topics.adapters(), adapter.getTask(), adapter);
+        send(topics.adapters(), adapter.getTask(), signer.sign(adapter));
     }
 
     void send(InferenceRequest request) throws Exception {
@@ -249,6 +260,7 @@ final class ServingFixture implements AutoCloseable {
             paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         }
         Files.deleteIfExists(stateDir.resolveSibling(prefix + "normal.properties"));
+        Files.deleteIfExists(trustedKeyFile);
         Files.deleteIfExists(stateDir.resolveSibling(prefix + "lazy-commit.properties"));
     }
 }

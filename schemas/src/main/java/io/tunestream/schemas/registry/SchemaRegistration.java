@@ -11,11 +11,13 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import org.apache.avro.Schema;
 
 /**
@@ -40,12 +42,14 @@ public final class SchemaRegistration {
     private final Compatibility compatibility;
     private final HttpClient http;
     private final Duration requestTimeout;
+    private final Optional<RegistryTokens> tokens;
 
     public SchemaRegistration(RegistryConfig registry, Compatibility compatibility, Duration requestTimeout) {
         this.registry = Objects.requireNonNull(registry, "registry");
         this.compatibility = Objects.requireNonNull(compatibility, "compatibility");
         this.requestTimeout = Objects.requireNonNull(requestTimeout, "requestTimeout");
         this.http = HttpClient.newBuilder().connectTimeout(requestTimeout).build();
+        this.tokens = registry.auth().map(a -> new RegistryTokens(a, http, requestTimeout, Clock.systemUTC()));
     }
 
     /** BACKWARD compatibility, 30 s per request. */
@@ -154,24 +158,11 @@ public final class SchemaRegistration {
     }
 
     private HttpResponse<String> send(String artifactId, String method, String path, String body, int... accepted) {
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(registry.apiUrl() + path))
-                .timeout(requestTimeout)
-                .header("Accept", "application/json")
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                        : HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
-        if (body != null) {
-            request.header("Content-Type", "application/json");
-        }
-        HttpResponse<String> response;
-        try {
-            response = http.send(request.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new SchemaRegistrationException(artifactId, 0, "artifact " + artifactId + ": registry at "
-                    + registry.apiUrl() + " unreachable (" + method + " " + path + "): " + e, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new SchemaRegistrationException(artifactId, 0, "artifact " + artifactId
-                    + ": interrupted while calling the registry", e);
+        HttpResponse<String> response = sendOnce(artifactId, method, path, body);
+        if (response.statusCode() == 401 && tokens.isPresent()) {
+            // the token may have been revoked or expired early: one new token, one more try
+            tokens.get().invalidate();
+            response = sendOnce(artifactId, method, path, body);
         }
         for (int status : accepted) {
             if (response.statusCode() == status) {
@@ -181,6 +172,37 @@ public final class SchemaRegistration {
         throw new SchemaRegistrationException(artifactId, response.statusCode(), "artifact " + artifactId
                 + ": registry refused " + method + " " + path + " (HTTP " + response.statusCode() + "): "
                 + problem(response.body()), null);
+    }
+
+    private HttpResponse<String> sendOnce(String artifactId, String method, String path, String body) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(registry.apiUrl() + path))
+                .timeout(requestTimeout)
+                .header("Accept", "application/json")
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                        : HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
+        if (body != null) {
+            request.header("Content-Type", "application/json");
+        }
+        if (tokens.isPresent()) {
+            String token;
+            try {
+                token = tokens.get().token();
+            } catch (RegistryTokens.RegistryAuthException e) {
+                throw new SchemaRegistrationException(artifactId, 0, "artifact " + artifactId
+                        + ": no registry access token: " + e.getMessage(), e);
+            }
+            request.header("Authorization", "Bearer " + token);
+        }
+        try {
+            return http.send(request.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new SchemaRegistrationException(artifactId, 0, "artifact " + artifactId + ": registry at "
+                    + registry.apiUrl() + " unreachable (" + method + " " + path + "): " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SchemaRegistrationException(artifactId, 0, "artifact " + artifactId
+                    + ": interrupted while calling the registry", e);
+        }
     }
 
     /** The registry's explanation from a problem-details body: detail plus the rule violation causes. */

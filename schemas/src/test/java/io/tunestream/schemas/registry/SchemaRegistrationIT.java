@@ -38,6 +38,26 @@ class SchemaRegistrationIT {
     }
 
     @Test
+    void shouldAcceptTheSignatureFieldsOfAdapterVersionOverThePreviousSchemaUnderTheBackwardRule(
+            PlatformEndpoints platform) throws java.io.IOException {
+        SchemaRegistration registration = new SchemaRegistration(RegistryConfig.forRegistry(platform.registryUrl()));
+        String artifact = "adapters-compat-" + UUID.randomUUID() + "-value";
+        Schema previous;
+        try (var in = getClass().getResourceAsStream("/previous-schemas/AdapterVersion-before-signatures.avsc")) {
+            var parser = new Schema.Parser();
+            parser.addTypes(java.util.Map.of(io.tunestream.schemas.Tensor.getClassSchema().getFullName(),
+                    io.tunestream.schemas.Tensor.getClassSchema()));
+            previous = parser.parse(in);
+        }
+        RegisteredSchema before = registration.register(artifact, previous);
+
+        RegisteredSchema signed = registration.register(artifact, io.tunestream.schemas.AdapterVersion.getClassSchema());
+
+        assertThat(before.version()).isEqualTo("1");
+        assertThat(signed.version()).isEqualTo("2");
+    }
+
+    @Test
     void shouldRefuseANewRequiredFieldAndAcceptANewFieldWithADefault(PlatformEndpoints platform) {
         SchemaRegistration registration = new SchemaRegistration(RegistryConfig.forRegistry(platform.registryUrl()));
         String artifact = "compat-" + UUID.randomUUID() + "-value";

@@ -219,6 +219,7 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
                 .setTable(AdapterTable.encode(task, table, rows, hidden))
                 .setVirtualTokenSplits(avro.getVirtualTokenSplits())
                 .setTemplateHash(TemplateHash.of(avro.getPromptTemplate()))
+                .setVirtualPromptStyle(avro.getTuning().getVirtualPromptStyle())
                 .setValidationLoss(newLoss)
                 .setTrainingExamples(train.prompts().size())
                 .setRunId(runId)

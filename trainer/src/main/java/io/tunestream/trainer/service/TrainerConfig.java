@@ -69,4 +69,33 @@ public interface TrainerConfig {
 
     /** Put in front of every topic name ({@code TUNESTREAM_TOPICS_PREFIX}). */
     Optional<String> topicsPrefix();
+
+    /**
+     * The Ed25519 private key every published adapter version is signed with
+     * ({@code TUNESTREAM_ADAPTERS_SIGNING_KEY}: a PKCS#8 PEM or raw 32-byte file); set together with
+     * {@link #adaptersSigningKeyId()}. Unset: versions are published unsigned (a warning at start), and a
+     * serving app verifying signatures refuses them.
+     */
+    Optional<String> adaptersSigningKey();
+
+    /** The id serving trusts the matching public key under ({@code TUNESTREAM_ADAPTERS_SIGNING_KEY_ID}). */
+    Optional<String> adaptersSigningKeyId();
+
+    /** Whether serializers register missing schemas ({@code TUNESTREAM_REGISTRY_AUTO_REGISTER}; default false). */
+    Optional<String> registryAutoRegister();
+
+    /** OIDC token endpoint of a registry requiring authentication ({@code TUNESTREAM_REGISTRY_AUTH_TOKEN_ENDPOINT}). */
+    Optional<String> registryAuthTokenEndpoint();
+
+    /** The trainer's registry client id ({@code TUNESTREAM_REGISTRY_AUTH_CLIENT_ID}). */
+    Optional<String> registryAuthClientId();
+
+    /** Its secret ({@code TUNESTREAM_REGISTRY_AUTH_CLIENT_SECRET}); or the file below. */
+    Optional<String> registryAuthClientSecret();
+
+    /** A file holding the secret ({@code TUNESTREAM_REGISTRY_AUTH_CLIENT_SECRET_FILE}). */
+    Optional<String> registryAuthClientSecretFile();
+
+    /** Scope asked for with the token ({@code TUNESTREAM_REGISTRY_AUTH_SCOPE}). */
+    Optional<String> registryAuthScope();
 }

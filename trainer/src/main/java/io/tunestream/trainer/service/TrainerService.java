@@ -3,6 +3,7 @@ package io.tunestream.trainer.service;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
+import io.tunestream.schemas.adapters.AdapterSigner;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.kafka.KafkaClientSettings;
 import io.tunestream.schemas.registry.RegistryConfig;
@@ -12,11 +13,14 @@ import io.tunestream.trainer.loop.TrainerLoop;
 import io.tunestream.trainer.loop.TrainerMetrics;
 import io.tunestream.trainer.loop.TrainerTopics;
 import io.tunestream.trainer.run.ModelTaskRunner;
+import io.tunestream.trainer.run.SigningTaskRunner;
+import io.tunestream.trainer.run.TaskRunner;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Map;
+import java.util.Optional;
 import org.jboss.logging.Logger;
 
 /**
@@ -41,13 +45,21 @@ public class TrainerService {
     void onStart(@Observes StartupEvent event) {
         TrainerSettings settings = settings(config);
         // TUNESTREAM_KAFKA_CONFIG and TUNESTREAM_KAFKA_SECURITY_PROTOCOL, _SASL_*, _SSL_*: as serving and ingest read them
-        KafkaClientConfig kafka = new KafkaClientConfig(settings.bootstrapServers(),
-                RegistryConfig.forRegistry(settings.registryUrl()), KafkaClientSettings.load(Map.of(), System.getenv()));
+        KafkaClientConfig kafka = new KafkaClientConfig(settings.bootstrapServers(), registry(config),
+                KafkaClientSettings.load(Map.of(), System.getenv()));
         LOG.infof("trainer starting: Kafka %s, registry %s, model %s on %s, group %s", kafka.describe(),
-                settings.registryUrl(), settings.modelDir(), settings.executionProvider(), settings.groupId());
+                kafka.registry().describe(), settings.modelDir(), settings.executionProvider(), settings.groupId());
         Clock clock = Clock.systemUTC();
+        Optional<AdapterSigner> signer = signer(config);
+        if (signer.isPresent()) {
+            LOG.infof("adapter versions signed with key '%s'", signer.get().keyId());
+        } else {
+            LOG.warn("no adapter signing key (tunestream.adapters-signing-key): versions are published unsigned,"
+                    + " and a serving app verifying signatures refuses them");
+        }
         loop = new TrainerLoop(kafka, settings.loop(), new TrainerTopics(settings.topicPrefix()),
-                () -> ModelTaskRunner.load(settings.modelDir(), settings.runtime(), settings.maxStepsPerRun(), clock),
+                () -> signed(ModelTaskRunner.load(settings.modelDir(), settings.runtime(), settings.maxStepsPerRun(),
+                        clock), signer),
                 new TrainerMetrics(registry), clock, RunPhase.Listener.NONE).start();
     }
 
@@ -61,6 +73,40 @@ public class TrainerService {
     /** The loop, once started. */
     public TrainerLoop loop() {
         return loop;
+    }
+
+    /** The registry client of the {@code tunestream.registry-*} settings (secrets resolved: do not log it). */
+    static RegistryConfig registry(TrainerConfig config) {
+        Map<String, String> settings = new java.util.HashMap<>();
+        config.registryAutoRegister().ifPresent(v -> settings.put(RegistryConfig.AUTO_REGISTER, v));
+        config.registryAuthTokenEndpoint().ifPresent(v -> settings.put(RegistryConfig.TOKEN_ENDPOINT, v));
+        config.registryAuthClientId().ifPresent(v -> settings.put(RegistryConfig.CLIENT_ID, v));
+        config.registryAuthClientSecret().ifPresent(v -> settings.put(RegistryConfig.CLIENT_SECRET, v));
+        config.registryAuthClientSecretFile().ifPresent(v -> settings.put(RegistryConfig.CLIENT_SECRET_FILE, v));
+        config.registryAuthScope().ifPresent(v -> settings.put(RegistryConfig.SCOPE, v));
+        return RegistryConfig.fromSettings(config.registryUrl(), settings);
+    }
+
+    /**
+     * The signer of the configured key, read now so a missing or bad key file stops the start; empty when
+     * neither the key nor its id is set.
+     */
+    static Optional<AdapterSigner> signer(TrainerConfig config) {
+        Optional<String> key = config.adaptersSigningKey().filter(k -> !k.isBlank());
+        Optional<String> keyId = config.adaptersSigningKeyId().filter(k -> !k.isBlank());
+        if (key.isEmpty() && keyId.isEmpty()) {
+            return Optional.empty();
+        }
+        if (key.isEmpty() || keyId.isEmpty()) {
+            throw new IllegalArgumentException("set both tunestream.adapters-signing-key (TUNESTREAM_ADAPTERS_SIGNING_KEY)"
+                    + " and tunestream.adapters-signing-key-id (TUNESTREAM_ADAPTERS_SIGNING_KEY_ID), or neither; only "
+                    + (key.isPresent() ? "the key" : "the key id") + " is set");
+        }
+        return Optional.of(AdapterSigner.fromFile(keyId.get(), Path.of(key.get())));
+    }
+
+    private static TaskRunner signed(ModelTaskRunner runner, Optional<AdapterSigner> signer) {
+        return signer.<TaskRunner>map(s -> new SigningTaskRunner(runner, s)).orElse(runner);
     }
 
     /** The core's settings from the Quarkus configuration, validated. */

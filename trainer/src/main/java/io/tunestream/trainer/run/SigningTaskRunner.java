@@ -1,0 +1,44 @@
+package io.tunestream.trainer.run;
+
+import io.tunestream.schemas.adapters.AdapterSigner;
+import io.tunestream.trainer.state.TaskSnapshot;
+import java.util.Objects;
+
+/**
+ * Signs the adapter of every published outcome of {@code delegate} with the trainer's key
+ * ({@link AdapterSigner}), so serving can tell a table this trainer produced from one written by
+ * anyone else with access to the topic. The version is signed as published: nothing changes it
+ * afterwards. Closes the delegate when it owns resources (the model).
+ */
+public final class SigningTaskRunner implements TaskRunner, AutoCloseable {
+
+    private final TaskRunner delegate;
+    private final AdapterSigner signer;
+
+    public SigningTaskRunner(TaskRunner delegate, AdapterSigner signer) {
+        this.delegate = Objects.requireNonNull(delegate, "delegate");
+        this.signer = Objects.requireNonNull(signer, "signer");
+    }
+
+    @Override
+    public RunOutcome run(TaskSnapshot snapshot, String runId, Progress progress) {
+        RunOutcome outcome = delegate.run(snapshot, runId, progress);
+        if (outcome instanceof RunOutcome.Published published) {
+            return new RunOutcome.Published(signer.sign(published.adapter()), published.checkpoint(), published.run());
+        }
+        return outcome;
+    }
+
+    @Override
+    public void close() {
+        if (delegate instanceof AutoCloseable closeable) {
+            try {
+                closeable.close();
+            } catch (RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalStateException("closing the task runner failed: " + e, e);
+            }
+        }
+    }
+}
