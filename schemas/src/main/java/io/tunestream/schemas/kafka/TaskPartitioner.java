@@ -59,6 +59,14 @@ public final class TaskPartitioner implements Partitioner {
         return Topics.TASK_KEYED.stream().anyMatch(spec -> topic.endsWith(spec.name()));
     }
 
+    /**
+     * The partition of a task-keyed topic with {@code partitions} partitions that holds {@code task}'s records:
+     * the consumer owning it owns the task.
+     */
+    public static int partitionOf(String task, int partitions) {
+        return partition(taskPart(task).getBytes(StandardCharsets.UTF_8), partitions);
+    }
+
     /** The partition of a key whose hashed part is {@code hashedBytes}: Kafka's key-partitioning formula. */
     static int partition(byte[] hashedBytes, int partitions) {
         return BuiltInPartitioner.partitionForKey(hashedBytes, partitions);

@@ -53,6 +53,14 @@ public record TrainerTopics(String prefix) {
         return List.of(templates(), adapters(), checkpoints(), examples());
     }
 
+    /**
+     * Compacted topics every replica reads whole, whichever tasks it owns: templates (feedback of any task may
+     * reach it), adapters and checkpoints (version numbers and warm starts of tasks it may be given).
+     */
+    public List<String> sharedStateTopics() {
+        return List.of(templates(), adapters(), checkpoints());
+    }
+
     /** The catalogue's specs of the trainer's topics under this prefix, to create the missing ones. */
     public List<TopicSpec> specs() {
         return List.of(Topics.TASK_TEMPLATES, Topics.EXAMPLES, Topics.FEEDBACK, Topics.ADAPTERS,
