@@ -102,6 +102,8 @@ class TrainerKillIT {
         try (Admin admin = Admin.create(kafka.adminProperties())) {
             new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30)).ensure(topics.specs());
         }
+        // the trainer checks, and does not register, its schemas (`ingest setup` does)
+        new io.tunestream.schemas.registry.SchemaRegistration(kafka.registry()).registerAll(topics.specs());
         try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(kafka.producerProperties(id))) {
             producer.send(new ProducerRecord<>(topics.templates(), TASK,
                     Fixtures.template(TASK).setRetraining(Fixtures.retraining(2).build()).build()));

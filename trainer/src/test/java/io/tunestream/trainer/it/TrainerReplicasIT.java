@@ -1,0 +1,236 @@
+package io.tunestream.trainer.it;
+
+import static io.tunestream.trainer.testing.Fixtures.yes;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tunestream.devkit.PlatformEndpoints;
+import io.tunestream.devkit.junit.LocalPlatformExtension;
+import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.DatasetSplit;
+import io.tunestream.schemas.ExampleKey;
+import io.tunestream.schemas.LabelledExample;
+import io.tunestream.schemas.RunStatus;
+import io.tunestream.schemas.TopicSpec;
+import io.tunestream.schemas.Topics;
+import io.tunestream.schemas.TopicsAdmin;
+import io.tunestream.schemas.TrainingRun;
+import io.tunestream.schemas.kafka.KafkaClientConfig;
+import io.tunestream.schemas.kafka.TaskPartitioner;
+import io.tunestream.schemas.registry.AvroSerdes;
+import io.tunestream.schemas.registry.RegistryConfig;
+import io.tunestream.schemas.registry.SchemaRegistration;
+import io.tunestream.trainer.loop.LoopSettings;
+import io.tunestream.trainer.loop.RunPhase;
+import io.tunestream.trainer.loop.TrainerLoop;
+import io.tunestream.trainer.loop.TrainerMetrics;
+import io.tunestream.trainer.loop.TrainerTopics;
+import io.tunestream.trainer.state.TaskSnapshot;
+import io.tunestream.trainer.testing.Fixtures;
+import io.tunestream.trainer.testing.StandInRunner;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * Several trainer replicas in one consumer group: each task is trained and published by the replica
+ * owning its {@code examples} partition only, every task gets its version once, and when the replica
+ * running a task dies (a child JVM halted mid-run, as by SIGKILL) its tasks go to the others, which
+ * publish them from every example.
+ */
+@ExtendWith(LocalPlatformExtension.class)
+class TrainerReplicasIT {
+
+    private static final Duration SESSION = Duration.ofSeconds(6);
+    private static final Duration TRANSACTION = Duration.ofSeconds(10);
+    private static final int EXAMPLES_PER_TASK = 3;
+
+    private final List<TrainerLoop> loops = new ArrayList<>();
+    private final List<Process> children = new ArrayList<>();
+    private KafkaClientConfig kafka;
+    private TrainerTopics topics;
+    private String group;
+
+    @AfterEach
+    void stop() {
+        loops.forEach(TrainerLoop::close);
+        for (Process child : children) {
+            child.destroyForcibly();
+        }
+    }
+
+    /** Topics for this case, {@code examples} with {@code examplesPartitions} partitions, the others as catalogued. */
+    private void topics(PlatformEndpoints platform, String name, int examplesPartitions) {
+        String id = name + "-" + UUID.randomUUID().toString().substring(0, 8);
+        kafka = new KafkaClientConfig(platform.bootstrapServers(), RegistryConfig.forRegistry(platform.registryUrl()));
+        topics = new TrainerTopics(id + "-");
+        group = id;
+        try (Admin admin = Admin.create(kafka.adminProperties())) {
+            TopicsAdmin catalogue = new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30));
+            NewTopic examples = catalogue.newTopic(Topics.EXAMPLES.withName(topics.examples()));
+            admin.createTopics(List.of(new NewTopic(examples.name(), examplesPartitions, (short) 1)
+                    .configs(examples.configs()))).all().get(30, TimeUnit.SECONDS);
+            catalogue.ensure(topics.specs());
+        } catch (Exception e) {
+            throw new AssertionError("creating the topics of " + id, e);
+        }
+        new SchemaRegistration(kafka.registry()).registerAll(topics.specs());
+    }
+
+    private LoopSettings replica(String id) {
+        return new LoopSettings(group, Duration.ofMillis(100), 100, Duration.ofMillis(100), Duration.ofMillis(500))
+                .asReplica(id, SESSION, TRANSACTION);
+    }
+
+    private TrainerLoop inProcess(String replicaId, StandInRunner runner) {
+        TrainerLoop loop = new TrainerLoop(kafka, replica(replicaId), topics, () -> runner,
+                new TrainerMetrics(new SimpleMeterRegistry()), Clock.systemUTC(), RunPhase.Listener.NONE).start();
+        loops.add(loop);
+        return loop;
+    }
+
+    /** One task name per examples partition, each landing on its own partition. */
+    private static List<String> taskPerPartition(int partitions) {
+        Map<Integer, String> tasks = new LinkedHashMap<>();
+        for (int i = 0; tasks.size() < partitions && i < 10_000; i++) {
+            String task = "t" + i;
+            tasks.putIfAbsent(TaskPartitioner.partitionOf(task, partitions), task);
+        }
+        assertThat(tasks).hasSize(partitions);
+        return List.copyOf(tasks.values());
+    }
+
+    private void sendTasks(List<String> tasks) {
+        try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(kafka.producerProperties(group))) {
+            for (String task : tasks) {
+                producer.send(new ProducerRecord<>(topics.templates(), task,
+                        Fixtures.template(task).setRetraining(Fixtures.retraining(EXAMPLES_PER_TASK).build()).build()));
+            }
+            producer.flush();
+            for (String task : tasks) {
+                for (int i = 0; i < EXAMPLES_PER_TASK; i++) {
+                    LabelledExample example = yes(task, i, DatasetSplit.TRAIN);
+                    producer.send(new ProducerRecord<>(topics.examples(), ExampleKey.of(example).toString(), example));
+                }
+            }
+            producer.flush();
+        }
+    }
+
+    private <T extends SpecificRecord> List<T> read(String topic, Class<T> type) {
+        try (Deserializer<T> decode = AvroSerdes.deserializer(type, kafka.registry())) {
+            return RawTopic.read(kafka, topic, true).stream().filter(r -> r.value() != null)
+                    .map(r -> decode.deserialize(r.topic(), r.headers(), r.value())).toList();
+        }
+    }
+
+    /** Committed adapter versions by task. */
+    private Map<String, List<Integer>> versions() {
+        return read(topics.adapters(), AdapterVersion.class).stream().collect(Collectors.groupingBy(
+                AdapterVersion::getTask, Collectors.mapping(AdapterVersion::getVersion, Collectors.toList())));
+    }
+
+    @Test
+    void shouldTrainEachTaskOnTheReplicaOwningItsPartitionOnly(PlatformEndpoints platform) {
+        topics(platform, "replicas", 6);
+        StandInRunner a = new StandInRunner();
+        StandInRunner b = new StandInRunner();
+        TrainerLoop first = inProcess("trainer-0", a);
+        TrainerLoop second = inProcess("trainer-1", b);
+        await().atMost(Duration.ofSeconds(30)).until(() -> first.ownedPartitions().size()
+                + second.ownedPartitions().size() == 6 && !first.ownedPartitions().isEmpty()
+                && !second.ownedPartitions().isEmpty());
+        List<String> tasks = taskPerPartition(6);
+
+        sendTasks(tasks);
+
+        await().atMost(Duration.ofSeconds(40)).until(() -> versions().keySet().containsAll(tasks));
+        Map<String, List<Integer>> versions = versions();
+        tasks.forEach(task -> assertThat(versions.get(task)).as("versions of %s", task).containsExactly(1));
+        Set<String> byFirst = a.runs().stream().map(TaskSnapshot::task).collect(Collectors.toSet());
+        Set<String> bySecond = b.runs().stream().map(TaskSnapshot::task).collect(Collectors.toSet());
+        assertThat(byFirst).as("tasks run by trainer-0").doesNotContainAnyElementsOf(bySecond);
+        Set<String> all = new HashSet<>(byFirst);
+        all.addAll(bySecond);
+        assertThat(all).containsExactlyInAnyOrderElementsOf(tasks);
+        for (String task : byFirst) {
+            assertThat(first.ownedPartitions()).contains(TaskPartitioner.partitionOf(task, 6));
+        }
+        assertThat(read(topics.runs(), TrainingRun.class)).noneMatch(r -> r.getStatus() == RunStatus.FAILED);
+        assertThat(first.isAlive()).isTrue();
+        assertThat(second.isAlive()).isTrue();
+    }
+
+    @Test
+    void shouldPublishEveryTaskOnceWhenTheReplicaRunningATaskIsKilledMidRun(PlatformEndpoints platform)
+            throws IOException, InterruptedException {
+        // 9 examples partitions and 3 feedback partitions over three replicas: each replica owns an examples partition
+        topics(platform, "replica-kill", 9);
+        StandInRunner a = new StandInRunner();
+        StandInRunner b = new StandInRunner();
+        TrainerLoop first = inProcess("trainer-1", a);
+        TrainerLoop second = inProcess("trainer-2", b);
+        Path log = Files.createTempFile(Path.of("target"), "trainer-replica-child", ".log");
+        Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), TrainerChild.class.getName(),
+                platform.bootstrapServers(), platform.registryUrl(), topics.prefix(), group, RunPhase.RUN_STARTED.name(),
+                "trainer-0", Long.toString(SESSION.toMillis()), Long.toString(TRANSACTION.toMillis()))
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        children.add(child);
+        // the child has joined when the in-process replicas own 9 partitions minus the child's share
+        await().atMost(Duration.ofSeconds(40)).until(() -> {
+            int inProcess = first.ownedPartitions().size() + second.ownedPartitions().size();
+            return !first.ownedPartitions().isEmpty() && !second.ownedPartitions().isEmpty() && inProcess < 9;
+        });
+        Set<Integer> childOwns = new HashSet<>(Set.of(0, 1, 2, 3, 4, 5, 6, 7, 8));
+        childOwns.removeAll(first.ownedPartitions());
+        childOwns.removeAll(second.ownedPartitions());
+        List<String> tasks = taskPerPartition(9);
+
+        sendTasks(tasks);
+
+        assertThat(child.waitFor(30, TimeUnit.SECONDS)).as("the child starts a run of its tasks %s and dies; log: %s",
+                childOwns, log).isTrue();
+        assertThat(child.exitValue()).as("child halted mid-run; log:%n%s", Files.readString(log))
+                .isEqualTo(TrainerChild.HALTED);
+        await().atMost(Duration.ofSeconds(40)).until(() -> versions().keySet().containsAll(tasks));
+
+        Map<String, List<Integer>> versions = versions();
+        tasks.forEach(task -> assertThat(versions.get(task)).as("versions of %s", task).containsExactly(1));
+        List<TrainingRun> runs = read(topics.runs(), TrainingRun.class);
+        List<TrainingRun> published = runs.stream().filter(r -> r.getStatus() == RunStatus.PUBLISHED).toList();
+        assertThat(published).extracting(TrainingRun::getTask).containsExactlyInAnyOrderElementsOf(tasks);
+        assertThat(published).as("no example lost: every run trained on all of its task's examples")
+                .allSatisfy(r -> assertThat(r.getTrainingExamples() + r.getValidationExamples())
+                        .isEqualTo(EXAMPLES_PER_TASK));
+        assertThat(runs).as("the killed replica started a run it never finished")
+                .anyMatch(r -> r.getStatus() == RunStatus.STARTED && r.getMessage().contains("replica trainer-0"));
+        Set<String> taken = new HashSet<>();
+        a.runs().forEach(s -> taken.add(s.task()));
+        b.runs().forEach(s -> taken.add(s.task()));
+        assertThat(taken).as("the survivors ran the killed replica's tasks too").containsExactlyInAnyOrderElementsOf(tasks);
+        assertThat(first.isAlive()).isTrue();
+        assertThat(second.isAlive()).isTrue();
+    }
+}
