@@ -233,4 +233,28 @@ class TrainerReplicasIT {
         assertThat(first.isAlive()).isTrue();
         assertThat(second.isAlive()).isTrue();
     }
+
+    @Test
+    void shouldStopAReplicaWhenAnotherProcessTakesItsReplicaIdMidRun(PlatformEndpoints platform) {
+        // the reported failure: two processes with one transactional id, the fenced one still live
+        topics(platform, "replica-fenced", 3);
+        java.util.concurrent.CountDownLatch never = new java.util.concurrent.CountDownLatch(1);
+        StandInRunner held = new StandInRunner(never);
+        TrainerLoop first = inProcess("trainer-0", held);
+        await().atMost(Duration.ofSeconds(30)).until(() -> first.ownedPartitions().size() == 3);
+        String task = taskPerPartition(3).get(0);
+        sendTasks(List.of(task));
+        await().atMost(Duration.ofSeconds(30)).until(() -> first.runningTask().isPresent());
+
+        StandInRunner taking = new StandInRunner();
+        TrainerLoop second = inProcess("trainer-0", taking);
+
+        await().atMost(Duration.ofSeconds(40)).until(() -> !first.isAlive());
+        assertThat(first.failure()).as("why the fenced replica stopped (liveness DOWN)").isPresent();
+        never.countDown();
+        await().atMost(Duration.ofSeconds(40)).until(() -> versions().containsKey(task));
+        assertThat(versions().get(task)).containsExactly(1);
+        assertThat(taking.runs()).extracting(TaskSnapshot::task).containsExactly(task);
+        assertThat(second.isAlive()).isTrue();
+    }
 }
