@@ -17,6 +17,7 @@ import io.tunestream.schemas.kafka.TaskPartitioner;
 import io.tunestream.schemas.registry.Decoded;
 import io.tunestream.schemas.registry.RecordDecoder;
 import io.tunestream.schemas.registry.RegistryUnavailableException;
+import io.tunestream.schemas.registry.SchemaRegistrationException;
 import io.tunestream.schemas.kafka.KafkaPreflight;
 import io.tunestream.trainer.feedback.FeedbackConversion;
 import io.tunestream.trainer.feedback.FeedbackOutcome;
@@ -391,7 +392,28 @@ public final class TrainerLoop implements AutoCloseable {
         var names = new AccessTable.Names(topics.prefix(), "", groupId, "");
         KafkaPreflight.check(kafka, AccessTable.topicOperations(AccessTable.Role.TRAINER, names,
                 topics.specs().stream().map(TopicSpec::name).toList()), PREFLIGHT_TIMEOUT);
-        KafkaPreflight.checkSchemas(kafka.registry(), topics.specs());
+        while (true) {
+            try {
+                KafkaPreflight.checkSchemas(kafka.registry(), topics.specs());
+                retry.succeeded();
+                return;
+            } catch (SchemaRegistrationException e) {
+                if (e.status() != 0 || stopping) {
+                    throw e;
+                }
+                // the registry cannot be reached (no answer): a transient outage, waited out as when reading
+                Duration wait = retry.failed("registry unreachable", e);
+                metrics.retry("registry unreachable");
+                LOG.warn("schemas cannot be checked, the registry is unreachable; checking again in {} ms: {}",
+                        wait.toMillis(), e.getMessage());
+                try {
+                    Thread.sleep(wait.toMillis());
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw new WakeupException();
+                }
+            }
+        }
     }
 
     /** Every partition of the topics every replica needs whole, from the beginning. */

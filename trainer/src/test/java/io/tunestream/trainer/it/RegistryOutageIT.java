@@ -61,6 +61,8 @@ class RegistryOutageIT {
         try (Admin admin = Admin.create(direct.adminProperties())) {
             new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30)).ensure(topics.specs());
         }
+        // the trainer checks, and does not register, its schemas (`ingest setup` does)
+        new io.tunestream.schemas.registry.SchemaRegistration(direct.registry()).registerAll(topics.specs());
         String task = "outage";
         try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(direct.producerProperties("outage-" + id))) {
             producer.send(new ProducerRecord<>(topics.templates(), task,
@@ -106,6 +108,8 @@ class RegistryOutageIT {
         try (Admin admin = Admin.create(direct.adminProperties())) {
             new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30)).ensure(topics.specs());
         }
+        // the trainer checks, and does not register, its schemas (`ingest setup` does)
+        new io.tunestream.schemas.registry.SchemaRegistration(direct.registry()).registerAll(topics.specs());
         String task = "outage";
         try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(direct.producerProperties("outage-" + id))) {
             producer.send(new ProducerRecord<>(topics.templates(), task,
@@ -152,6 +156,8 @@ class RegistryOutageIT {
         try (Admin admin = Admin.create(direct.adminProperties())) {
             new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30)).ensure(topics.specs());
         }
+        // the trainer checks, and does not register, its schemas (`ingest setup` does)
+        new io.tunestream.schemas.registry.SchemaRegistration(direct.registry()).registerAll(topics.specs());
         String task = "new-id";
         SimpleMeterRegistry meters = new SimpleMeterRegistry();
         StandInRunner runner = new StandInRunner();

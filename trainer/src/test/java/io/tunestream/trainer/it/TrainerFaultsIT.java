@@ -84,6 +84,8 @@ class TrainerFaultsIT {
         try (Admin admin = Admin.create(kafka.adminProperties())) {
             new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30)).ensure(topics.specs());
         }
+        // the trainer checks, and does not register, its schemas (`ingest setup` does)
+        new io.tunestream.schemas.registry.SchemaRegistration(kafka.registry()).registerAll(topics.specs());
         avro = new KafkaProducer<>(kafka.producerProperties(id + "-avro"));
         Map<String, Object> bytes = new HashMap<>(kafka.producerProperties(id + "-raw"));
         bytes.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());

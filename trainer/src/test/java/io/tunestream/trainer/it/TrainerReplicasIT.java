@@ -257,4 +257,27 @@ class TrainerReplicasIT {
         assertThat(taking.runs()).extracting(TaskSnapshot::task).containsExactly(task);
         assertThat(second.isAlive()).isTrue();
     }
+
+    @Test
+    void shouldRunTasksOfOneReplicaInParallelUpToParallelRuns(PlatformEndpoints platform) {
+        topics(platform, "replica-parallel", 3);
+        java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+        StandInRunner held = new StandInRunner(gate);
+        TrainerLoop loop = new TrainerLoop(kafka, replica("trainer-0").withParallelRuns(2), topics, () -> held,
+                new TrainerMetrics(new SimpleMeterRegistry()), Clock.systemUTC(), RunPhase.Listener.NONE).start();
+        loops.add(loop);
+        await().atMost(Duration.ofSeconds(30)).until(() -> loop.ownedPartitions().size() == 3);
+        List<String> tasks = taskPerPartition(3);
+
+        sendTasks(tasks);
+
+        // two runs in progress at once, the third task waits for a free slot
+        await().atMost(Duration.ofSeconds(30)).until(() -> held.runs().size() == 2);
+        assertThat(loop.runningTasks()).hasSize(2);
+        gate.countDown();
+        await().atMost(Duration.ofSeconds(30)).until(() -> versions().keySet().containsAll(tasks));
+        Map<String, List<Integer>> versions = versions();
+        tasks.forEach(task -> assertThat(versions.get(task)).as("versions of %s", task).containsExactly(1));
+        assertThat(held.runs()).hasSize(3);
+    }
 }
