@@ -18,6 +18,7 @@ import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.FencedInstanceIdException;
+import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.errors.OutOfOrderSequenceException;
 import org.apache.kafka.common.errors.ProducerFencedException;
 
@@ -138,6 +139,16 @@ public final class RunPublisher implements AutoCloseable {
             producer.abortTransaction();
             throw new TaskLostException("task " + task + ": the group refused the run's offsets (the task moved to "
                     + "another replica); nothing published: " + e.getMessage(), e);
+        } catch (InterruptException e) {
+            // interrupted (a run abandoned or stopped): leave the producer usable, then restore the interrupt
+            Thread.interrupted();
+            try {
+                settle();
+            } finally {
+                Thread.currentThread().interrupt();
+            }
+            throw new IllegalStateException("task " + task + ": interrupted while publishing (the transaction was "
+                    + "aborted, or completed when the interrupt came during its commit)", e);
         } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
             // fatal for this producer: another trainer took over the transactional id, or the broker refuses us
             throw new FatalPublishException("task " + task + ": the transactional producer cannot continue: " + e, e);
@@ -150,8 +161,21 @@ public final class RunPublisher implements AutoCloseable {
         }
     }
 
+    /**
+     * Ends the transaction an interrupt left open: aborts it, or, when the interrupt came during the commit (which
+     * must then be completed, not aborted), completes the commit.
+     */
+    private void settle() {
+        try {
+            producer.abortTransaction();
+        } catch (IllegalStateException commitPending) {
+            producer.commitTransaction();
+        }
+    }
+
+    /** Closes the producer, waiting at most 5 s for what it still sends (a fenced producer would wait for ever). */
     @Override
     public void close() {
-        producer.close();
+        producer.close(Duration.ofSeconds(5));
     }
 }

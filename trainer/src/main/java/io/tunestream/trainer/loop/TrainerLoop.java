@@ -48,6 +48,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
@@ -129,6 +130,7 @@ public final class TrainerLoop implements AutoCloseable {
     /** How long one attempt to read a stable committed offset may block the loop (retried at the next poll). */
     private static final Duration SETTLE_ATTEMPT = Duration.ofMillis(500);
     private static final Duration STATE_POLL = Duration.ofMillis(10);
+    private static final Duration CLIENT_CLOSE = Duration.ofSeconds(5);
 
     /** Loads what runs tasks (the model), on the loop's thread at start. */
     @FunctionalInterface
@@ -152,9 +154,17 @@ public final class TrainerLoop implements AutoCloseable {
         static final Ownership NONE = new Ownership(null, Map.of());
     }
 
-    /** A run in progress: its future, and where its ownership stands. */
-    private record InFlight(Future<Finished> future, int partition, long epoch) {
+    /**
+     * A run in progress: its future, where its ownership stands, and its stage ({@link #TRAINING}, then
+     * {@link #PUBLISHING}, or {@link #STOPPED} by a shutdown before it publishes): a shutdown interrupts a
+     * run that trains, and lets one that publishes finish its transaction.
+     */
+    private record InFlight(Future<Finished> future, int partition, long epoch, AtomicInteger stage) {
     }
+
+    private static final int TRAINING = 0;
+    private static final int PUBLISHING = 1;
+    private static final int STOPPED = 2;
 
     private final KafkaClientConfig kafka;
     private final LoopSettings settings;
@@ -507,7 +517,9 @@ public final class TrainerLoop implements AutoCloseable {
                 }
             }
             inFlight.forEach((task, run) -> {
-                if (gone.contains(run.partition())) {
+                // a run that publishes already is left to finish: its transaction commits under the generation
+                // that still owned the task, or the group refuses its offsets and nothing is published
+                if (gone.contains(run.partition()) && run.stage().compareAndSet(TRAINING, STOPPED)) {
                     LOG.warn("task {}: its partition was {}; the run in progress is abandoned", task, how);
                     run.future().cancel(true);
                 }
@@ -897,8 +909,10 @@ public final class TrainerLoop implements AutoCloseable {
         String runId = task + "-" + UUID.randomUUID();
         LOG.info("task {}: starting run {} on replica {}: {}", task, runId, settings.replicaId(), reason);
         metrics.runStarted(task);
-        Future<Finished> future = worker.submit(() -> execute(snapshot, runId, reason, covered, partition, epoch));
-        inFlight.put(task, new InFlight(future, partition, epoch));
+        AtomicInteger stage = new AtomicInteger(TRAINING);
+        Future<Finished> future = worker.submit(() -> execute(snapshot, runId, reason, covered, partition, epoch,
+                stage));
+        inFlight.put(task, new InFlight(future, partition, epoch, stage));
         running = Set.copyOf(inFlight.keySet());
     }
 
@@ -915,7 +929,8 @@ public final class TrainerLoop implements AutoCloseable {
      * @throws RunPublisher.FatalPublishException when this replica's producer is fenced: the loop stops
      */
     private Finished execute(TaskSnapshot snapshot, String runId, String why,
-                             Map<TopicPartition, OffsetAndMetadata> covered, int partition, long epoch) {
+                             Map<TopicPartition, OffsetAndMetadata> covered, int partition, long epoch,
+                             AtomicInteger stage) {
         long started = clock.millis();
         RunOutcome outcome;
         int attempted = 0;
@@ -944,6 +959,10 @@ public final class TrainerLoop implements AutoCloseable {
             if (!stillOwns(partition, epoch)) {
                 throw new RunPublisher.TaskLostException("task " + snapshot.task() + ": moved to another replica "
                         + "during the run; nothing published", null);
+            }
+            if (!stage.compareAndSet(TRAINING, PUBLISHING)) {
+                throw new IllegalStateException("task " + snapshot.task() + ": the trainer is stopping; run " + runId
+                        + " not published");
             }
             if (outcome instanceof RunOutcome.Published published) {
                 attempted = published.adapter().getVersion();
@@ -1064,13 +1083,24 @@ public final class TrainerLoop implements AutoCloseable {
         running = Set.copyOf(inFlight.keySet());
     }
 
+    /**
+     * Interrupts the runs that train; lets a run that publishes finish its transaction (an interrupted commit
+     * would abort a version that was done), within the grace period.
+     */
     private void shutdownWorker() {
-        worker.shutdownNow();
+        inFlight.values().forEach(run -> {
+            if (run.stage().compareAndSet(TRAINING, STOPPED)) {
+                run.future().cancel(true);
+            }
+        });
+        worker.shutdown();
         try {
             if (!worker.awaitTermination(SHUTDOWN_GRACE.toMillis(), TimeUnit.MILLISECONDS)) {
+                worker.shutdownNow();
                 LOG.warn("the runs of tasks {} did not stop within {}; the model is left open", running, SHUTDOWN_GRACE);
             }
         } catch (InterruptedException e) {
+            worker.shutdownNow();
             Thread.currentThread().interrupt();
         }
     }
@@ -1099,7 +1129,14 @@ public final class TrainerLoop implements AutoCloseable {
             return;
         }
         try {
-            closeable.close();
+            // bounded: a fenced or cut-off client would otherwise wait out its default (30 s, or for ever)
+            if (closeable instanceof KafkaConsumer<?, ?> consumer) {
+                consumer.close(CloseOptions.timeout(CLIENT_CLOSE));
+            } else if (closeable instanceof KafkaProducer<?, ?> producer) {
+                producer.close(CLIENT_CLOSE);
+            } else {
+                closeable.close();
+            }
         } catch (Exception e) {
             LOG.warn("closing {}: {}", closeable.getClass().getSimpleName(), e.toString());
         }

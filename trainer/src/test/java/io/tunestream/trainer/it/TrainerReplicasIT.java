@@ -92,6 +92,9 @@ class TrainerReplicasIT {
             admin.createTopics(List.of(new NewTopic(examples.name(), examplesPartitions, (short) 1)
                     .configs(examples.configs()))).all().get(30, TimeUnit.SECONDS);
             catalogue.ensure(topics.specs());
+            // the replicas' preflight lists the topics: wait until the broker's metadata shows every one
+            List<String> names = topics.specs().stream().map(TopicSpec::name).toList();
+            await().atMost(Duration.ofSeconds(10)).until(() -> admin.listTopics().names().get().containsAll(names));
         } catch (Exception e) {
             throw new AssertionError("creating the topics of " + id, e);
         }
@@ -128,8 +131,14 @@ class TrainerReplicasIT {
                         Fixtures.template(task).setRetraining(Fixtures.retraining(EXAMPLES_PER_TASK).build()).build()));
             }
             producer.flush();
+        }
+        sendExamples(tasks, 0, EXAMPLES_PER_TASK);
+    }
+
+    private void sendExamples(List<String> tasks, int from, int to) {
+        try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(kafka.producerProperties(group))) {
             for (String task : tasks) {
-                for (int i = 0; i < EXAMPLES_PER_TASK; i++) {
+                for (int i = from; i < to; i++) {
                     LabelledExample example = yes(task, i, DatasetSplit.TRAIN);
                     producer.send(new ProducerRecord<>(topics.examples(), ExampleKey.of(example).toString(), example));
                 }
@@ -279,5 +288,39 @@ class TrainerReplicasIT {
         Map<String, List<Integer>> versions = versions();
         tasks.forEach(task -> assertThat(versions.get(task)).as("versions of %s", task).containsExactly(1));
         assertThat(held.runs()).hasSize(3);
+    }
+
+    @Test
+    void shouldNumberATaskThatMovedToAnotherReplicaAboveItsLastVersionFromAllItsExamples(PlatformEndpoints platform) {
+        topics(platform, "replica-move", 4);
+        StandInRunner a = new StandInRunner();
+        StandInRunner b = new StandInRunner();
+        TrainerLoop leaving = inProcess("trainer-0", a);
+        TrainerLoop staying = inProcess("trainer-1", b);
+        await().atMost(Duration.ofSeconds(30)).until(() -> leaving.ownedPartitions().size()
+                + staying.ownedPartitions().size() == 4 && !leaving.ownedPartitions().isEmpty()
+                && !staying.ownedPartitions().isEmpty());
+        List<String> tasks = taskPerPartition(4);
+        sendTasks(tasks);
+        await().atMost(Duration.ofSeconds(30)).until(() -> versions().values().stream().filter(v -> v.equals(List.of(1)))
+                .count() == 4);
+        Set<String> moved = a.runs().stream().map(TaskSnapshot::task).collect(Collectors.toSet());
+        assertThat(moved).isNotEmpty();
+
+        leaving.close();
+        loops.remove(leaving);
+        sendExamples(tasks, EXAMPLES_PER_TASK, 2 * EXAMPLES_PER_TASK);
+
+        // the leaving replica's tasks move once its session times out
+        await().atMost(Duration.ofSeconds(40)).until(() -> versions().values().stream()
+                .filter(v -> v.equals(List.of(1, 2))).count() == 4);
+        for (String task : moved) {
+            TaskSnapshot second = b.runs().stream().filter(s -> s.task().equals(task)).findFirst().orElseThrow();
+            assertThat(second.nextVersion()).as("%s numbered above v1 by the new owner", task).isEqualTo(2);
+            assertThat(second.train().size() + second.validation().size()).as("%s rebuilt from every example", task)
+                    .isEqualTo(2 * EXAMPLES_PER_TASK);
+            assertThat(second.checkpoint()).as("%s starts from the checkpoint of v1", task).get()
+                    .extracting(c -> c.getVersion()).isEqualTo(1);
+        }
     }
 }
