@@ -323,4 +323,42 @@ class TrainerReplicasIT {
                     .extracting(c -> c.getVersion()).isEqualTo(1);
         }
     }
+
+    @Test
+    void shouldConvertEachFeedbackOnceOnTheReplicaOwningItsPartitionForTheTasksOwner(PlatformEndpoints platform) {
+        topics(platform, "replica-feedback", 3);
+        StandInRunner a = new StandInRunner();
+        StandInRunner b = new StandInRunner();
+        TrainerLoop first = inProcess("trainer-0", a);
+        TrainerLoop second = inProcess("trainer-1", b);
+        await().atMost(Duration.ofSeconds(30)).until(() -> first.ownedPartitions().size()
+                + second.ownedPartitions().size() == 3 && first.isCaughtUp() && second.isCaughtUp());
+        String task = "fb";
+        int feedbacks = 6;
+        try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(kafka.producerProperties(group))) {
+            producer.send(new ProducerRecord<>(topics.templates(), task,
+                    Fixtures.template(task).setRetraining(Fixtures.retraining(feedbacks).build()).build()));
+            producer.flush();
+            for (int i = 0; i < feedbacks; i++) {
+                // request ids with '/': keyed by request id, spread over the feedback partitions (not on "squad")
+                String requestId = "squad/req-" + i;
+                producer.send(new ProducerRecord<>(topics.feedback(), requestId, io.tunestream.schemas.Feedback.newBuilder()
+                        .setRequestId(requestId).setTask(task).setVerdict(io.tunestream.schemas.Verdict.CORRECTED)
+                        .setAnswerText(" no").setCorrection(" yes").setFields(Map.of("question", "q" + i)).build()));
+            }
+        }
+
+        await().atMost(Duration.ofSeconds(40)).until(() -> versions().containsKey(task));
+        var examples = RawTopic.read(kafka, topics.examples(), true);
+        assertThat(examples).as("each feedback converted once, by one replica").hasSize(feedbacks);
+        assertThat(examples).extracting(r -> r.partition()).as("on the task's partition")
+                .containsOnly(TaskPartitioner.partitionOf(task, 3));
+        Set<Integer> feedbackPartitions = RawTopic.read(kafka, topics.feedback(), true).stream().map(r -> r.partition())
+                .collect(Collectors.toSet());
+        assertThat(feedbackPartitions).as("request ids hashed whole, not on their prefix").hasSizeGreaterThan(1);
+        StandInRunner owner = first.ownedPartitions().contains(TaskPartitioner.partitionOf(task, 3)) ? a : b;
+        assertThat(owner.runs()).hasSize(1);
+        assertThat(owner.runs().get(0).train().size() + owner.runs().get(0).validation().size()).isEqualTo(feedbacks);
+        assertThat(versions().get(task)).containsExactly(1);
+    }
 }
