@@ -64,6 +64,8 @@ class TrainerReplicasIT {
 
     private static final Duration SESSION = Duration.ofSeconds(6);
     private static final Duration TRANSACTION = Duration.ofSeconds(10);
+    /** The killed replica's: the broker aborts its open transaction at most ~10 s (its check interval) later. */
+    private static final Duration KILLED_TRANSACTION = Duration.ofSeconds(5);
     private static final int EXAMPLES_PER_TASK = 3;
 
     private final List<TrainerLoop> loops = new ArrayList<>();
@@ -194,6 +196,18 @@ class TrainerReplicasIT {
     @Test
     void shouldPublishEveryTaskOnceWhenTheReplicaRunningATaskIsKilledMidRun(PlatformEndpoints platform)
             throws IOException, InterruptedException {
+        killOneOfThreeReplicasAt(platform, RunPhase.RUN_STARTED);
+    }
+
+    @Test
+    void shouldPublishEveryTaskOnceWhenAReplicaIsKilledWithItsPublishTransactionOpenAndNeverComesBack(
+            PlatformEndpoints platform) throws IOException, InterruptedException {
+        // the new owner waits until the broker aborts the dead replica's transaction (its offsets are pending)
+        killOneOfThreeReplicasAt(platform, RunPhase.PUBLISH_SENT);
+    }
+
+    private void killOneOfThreeReplicasAt(PlatformEndpoints platform, RunPhase phase)
+            throws IOException, InterruptedException {
         // 9 examples partitions and 3 feedback partitions over three replicas: each replica owns an examples partition
         topics(platform, "replica-kill", 9);
         StandInRunner a = new StandInRunner();
@@ -203,8 +217,8 @@ class TrainerReplicasIT {
         Path log = Files.createTempFile(Path.of("target"), "trainer-replica-child", ".log");
         Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), TrainerChild.class.getName(),
-                platform.bootstrapServers(), platform.registryUrl(), topics.prefix(), group, RunPhase.RUN_STARTED.name(),
-                "trainer-0", Long.toString(SESSION.toMillis()), Long.toString(TRANSACTION.toMillis()))
+                platform.bootstrapServers(), platform.registryUrl(), topics.prefix(), group, phase.name(),
+                "trainer-0", Long.toString(SESSION.toMillis()), Long.toString(KILLED_TRANSACTION.toMillis()))
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         children.add(child);
         // the child has joined when the in-process replicas own 9 partitions minus the child's share
@@ -223,7 +237,7 @@ class TrainerReplicasIT {
                 childOwns, log).isTrue();
         assertThat(child.exitValue()).as("child halted mid-run; log:%n%s", Files.readString(log))
                 .isEqualTo(TrainerChild.HALTED);
-        await().atMost(Duration.ofSeconds(40)).until(() -> versions().keySet().containsAll(tasks));
+        await().atMost(Duration.ofSeconds(50)).until(() -> versions().keySet().containsAll(tasks));
 
         Map<String, List<Integer>> versions = versions();
         tasks.forEach(task -> assertThat(versions.get(task)).as("versions of %s", task).containsExactly(1));
