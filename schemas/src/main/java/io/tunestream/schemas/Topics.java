@@ -52,6 +52,12 @@ public final class Topics {
     public static final TopicSpec TRAINER_DEAD_LETTER = new TopicSpec("trainer-dlq", "record key as sent",
             null, false, 1, Map.of());
 
+    /**
+     * Topics keyed {@code <task>/<rest>} and partitioned on the task part ({@link
+     * io.tunestream.schemas.kafka.TaskPartitioner}); other topics hash their keys whole.
+     */
+    public static final List<TopicSpec> TASK_KEYED = List.of(EXAMPLES);
+
     public static final List<TopicSpec> ALL = List.of(REQUESTS, ANSWERS, TASK_TEMPLATES, ADAPTERS,
             ADAPTER_CHECKPOINTS, EXAMPLES, FEEDBACK, TRAINING_RUNS, REQUESTS_DEAD_LETTER, TRAINER_DEAD_LETTER);
 

@@ -25,11 +25,17 @@ import java.util.Objects;
  * @param maxExamplesPerTask newest examples kept in memory per task and split (TRAIN, VALIDATION)
  * @param retryBackoffMax   longest wait between two attempts to read on after a transient failure
  *                          (registry unreachable, a write not acknowledged)
+ * @param replicaId         this replica's stable name (the StatefulSet pod name): static group membership and
+ *                          the suffix of its transactional ids ({@link LoopSettings#replicaId()})
+ * @param parallelRuns      runs of different tasks this replica trains at once
+ * @param sessionTimeout    how long the group waits for a silent replica before giving its tasks to others
+ * @param transactionTimeout how long a dead replica's open transaction may hold up readers and the tasks' new owner
  */
 public record TrainerSettings(String bootstrapServers, String registryUrl, Path modelDir,
                               ExecutionProvider executionProvider, int cudaDeviceId, int threads, String groupId,
                               Duration pollTimeout, long maxStepsPerRun, String topicPrefix, int maxExamplesPerTask,
-                              Duration retryBackoffMax) {
+                              Duration retryBackoffMax, String replicaId, int parallelRuns, Duration sessionTimeout,
+                              Duration transactionTimeout) {
 
     public TrainerSettings {
         requireText("bootstrap servers", bootstrapServers);
@@ -59,12 +65,26 @@ public record TrainerSettings(String bootstrapServers, String registryUrl, Path 
             throw new IllegalArgumentException("retry backoff max must be at least "
                     + LoopSettings.DEFAULT_RETRY_INITIAL + ", got " + retryBackoffMax);
         }
+        // replica id, parallel runs and the timeouts: checked where they are used, with the setting named
+        new LoopSettings(groupId, pollTimeout, maxExamplesPerTask, LoopSettings.DEFAULT_RETRY_INITIAL,
+                retryBackoffMax, replicaId, parallelRuns, sessionTimeout, transactionTimeout);
     }
 
-    /** How the trainer loop runs. */
+    /** One replica ({@link LoopSettings#DEFAULT_REPLICA_ID}) with the default group timings and one run at a time. */
+    public TrainerSettings(String bootstrapServers, String registryUrl, Path modelDir,
+                           ExecutionProvider executionProvider, int cudaDeviceId, int threads, String groupId,
+                           Duration pollTimeout, long maxStepsPerRun, String topicPrefix, int maxExamplesPerTask,
+                           Duration retryBackoffMax) {
+        this(bootstrapServers, registryUrl, modelDir, executionProvider, cudaDeviceId, threads, groupId, pollTimeout,
+                maxStepsPerRun, topicPrefix, maxExamplesPerTask, retryBackoffMax, LoopSettings.DEFAULT_REPLICA_ID,
+                LoopSettings.DEFAULT_PARALLEL_RUNS, LoopSettings.DEFAULT_SESSION_TIMEOUT,
+                LoopSettings.DEFAULT_TRANSACTION_TIMEOUT);
+    }
+
+    /** How the trainer loop runs (validates the replica settings too). */
     public LoopSettings loop() {
         return new LoopSettings(groupId, pollTimeout, maxExamplesPerTask, LoopSettings.DEFAULT_RETRY_INITIAL,
-                retryBackoffMax);
+                retryBackoffMax, replicaId, parallelRuns, sessionTimeout, transactionTimeout);
     }
 
     /** Parses {@code CPU} / {@code CUDA} (any case), naming the setting when it is neither. */

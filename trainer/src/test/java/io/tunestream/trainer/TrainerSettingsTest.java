@@ -63,4 +63,43 @@ class TrainerSettingsTest {
                 0, "g", Duration.ofSeconds(1), 1, "", 10, Duration.ofSeconds(10))).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("bootstrap servers must be set");
     }
+
+    private static TrainerSettings replica(String id, int parallelRuns) {
+        return new TrainerSettings("localhost:9092", "http://localhost:8080", Path.of("m"), ExecutionProvider.CPU, 0, 0,
+                "g", Duration.ofSeconds(1), 1, "", 10, Duration.ofSeconds(10), id, parallelRuns, Duration.ofSeconds(6),
+                Duration.ofSeconds(20));
+    }
+
+    @Test
+    void shouldGiveEachReplicaItsOwnTransactionalIdsAndGroupInstance() {
+        var loop = replica("trainer-2", 3).loop();
+        assertThat(loop.replicaId()).isEqualTo("trainer-2");
+        assertThat(loop.parallelRuns()).isEqualTo(3);
+        assertThat(loop.sessionTimeout()).isEqualTo(Duration.ofSeconds(6));
+        assertThat(loop.transactionTimeout()).isEqualTo(Duration.ofSeconds(20));
+        assertThat(loop.publisherTransactionalId()).isEqualTo("g-publisher-trainer-2");
+        assertThat(loop.feedbackTransactionalId()).isEqualTo("g-feedback-trainer-2");
+    }
+
+    @Test
+    void shouldRefuseAReplicaIdThatIsNoName() {
+        assertThatThrownBy(() -> replica("trainer 0", 1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("replica id must be a non-empty name").hasMessageContaining("'trainer 0'");
+        assertThatThrownBy(() -> replica("", 1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("replica id must be a non-empty name");
+    }
+
+    @Test
+    void shouldRefuseNoParallelRun() {
+        assertThatThrownBy(() -> replica("trainer-0", 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("parallel runs must be between 1 and 64, got 0");
+    }
+
+    @Test
+    void shouldKeepOneReplicaWithTheDefaultsWhenNoneIsGiven() {
+        var loop = settings(Duration.ofMillis(500), 100).loop();
+        assertThat(loop.replicaId()).isEqualTo("0");
+        assertThat(loop.parallelRuns()).isEqualTo(1);
+        assertThat(loop.publisherTransactionalId()).isEqualTo("trainer-publisher-0");
+    }
 }

@@ -28,7 +28,11 @@ class TaskPartitionerTest {
     }
 
     private int partition(String key, Cluster cluster) {
-        return partitioner.partition("t", key, key.getBytes(StandardCharsets.UTF_8), null, null, cluster);
+        return partition("examples", key, cluster);
+    }
+
+    private int partition(String topic, String key, Cluster cluster) {
+        return partitioner.partition(topic, key, key.getBytes(StandardCharsets.UTF_8), null, null, cluster);
     }
 
     /** Kafka's documented key partitioning, written out: murmur2 of the key bytes, made positive, modulo partitions. */
@@ -50,7 +54,7 @@ class TaskPartitionerTest {
     void shouldPutAKeyWithoutSlashWhereKafkasDefaultPartitionerPutsIt() {
         Random random = new Random(42);
         for (int partitions : new int[] {1, 2, 3, 6, 7, 64}) {
-            Cluster cluster = cluster("t", partitions);
+            Cluster cluster = cluster("examples", partitions);
             for (int i = 0; i < 2_000; i++) {
                 String key = randomText(random);
                 assertThat(partition(key, cluster)).as("key %s, %d partitions", key, partitions)
@@ -63,7 +67,7 @@ class TaskPartitionerTest {
     void shouldPutTaskSlashExampleWhereTheTaskAloneWouldGo() {
         Random random = new Random(7);
         for (int partitions : new int[] {1, 3, 6, 64}) {
-            Cluster cluster = cluster("t", partitions);
+            Cluster cluster = cluster("examples", partitions);
             for (int i = 0; i < 2_000; i++) {
                 String task = randomText(random);
                 String exampleId = randomText(random) + "/" + randomText(random);
@@ -75,7 +79,7 @@ class TaskPartitionerTest {
 
     @Test
     void shouldSpreadTasksOverThePartitions() {
-        Cluster cluster = cluster("t", 3);
+        Cluster cluster = cluster("examples", 3);
         Set<Integer> used = new HashSet<>();
         for (int i = 0; i < 50; i++) {
             used.add(partition("task-" + i + "/e", cluster));
@@ -85,9 +89,9 @@ class TaskPartitionerTest {
 
     @Test
     void shouldPutKeylessRecordsOnAnAvailablePartition() {
-        Cluster cluster = cluster("t", 4);
+        Cluster cluster = cluster("examples", 4);
         for (int i = 0; i < 100; i++) {
-            assertThat(partitioner.partition("t", null, null, null, null, cluster)).isBetween(0, 3);
+            assertThat(partitioner.partition("examples", null, null, null, null, cluster)).isBetween(0, 3);
         }
     }
 
@@ -98,5 +102,51 @@ class TaskPartitionerTest {
         assertThat(kafka.producerProperties("p")).containsEntry("partitioner.class", TaskPartitioner.class.getName());
         assertThat(kafka.transactionalProducerProperties("p", "tx"))
                 .containsEntry("partitioner.class", TaskPartitioner.class.getName());
+    }
+
+    @Test
+    void shouldHashARequestIdWithASlashWholeOnTopicsThatAreNotTaskKeyed() {
+        // "squad/req-17" is a request id, not a task key: its prefix must not pick the partition
+        for (String topic : new String[] {"requests", "answers", "feedback", "it-7-feedback"}) {
+            Cluster cluster = cluster(topic, 64);
+            for (int i = 0; i < 200; i++) {
+                String requestId = "squad/req-" + i;
+                assertThat(partition(topic, requestId, cluster)).as("%s on %s", requestId, topic)
+                        .isEqualTo(kafkaDefault(requestId, 64));
+            }
+        }
+        // with 64 partitions, 200 ids sharing the prefix "squad" cannot all land where "squad" does
+        Cluster requests = cluster("requests", 64);
+        Set<Integer> used = new HashSet<>();
+        for (int i = 0; i < 200; i++) {
+            used.add(partition("requests", "squad/req-" + i, requests));
+        }
+        assertThat(used.size()).isGreaterThan(30);
+    }
+
+    @Test
+    void shouldPartitionOnTheTaskPartOnAPrefixedExamplesTopic() {
+        Cluster cluster = cluster("it-7-examples", 64);
+        assertThat(partition("it-7-examples", "squad/e-1", cluster)).isEqualTo(kafkaDefault("squad", 64));
+    }
+
+    @Test
+    void shouldApplyTheTaskRuleToExactlyTheConfiguredTopicsWhenListed() {
+        TaskPartitioner configured = new TaskPartitioner();
+        configured.configure(java.util.Map.of(TaskPartitioner.TASK_KEYED_TOPICS_CONFIG, "ex-a, ex-b"));
+        assertThat(configured.isTaskKeyed("ex-a")).isTrue();
+        assertThat(configured.isTaskKeyed("ex-b")).isTrue();
+        assertThat(configured.isTaskKeyed("examples")).isFalse();
+        Cluster cluster = cluster("examples", 64);
+        assertThat(configured.partition("examples", "squad/e-1", "squad/e-1".getBytes(StandardCharsets.UTF_8), null,
+                null, cluster)).isEqualTo(kafkaDefault("squad/e-1", 64));
+    }
+
+    @Test
+    void shouldRefuseAnEmptyListOfTaskKeyedTopics() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new TaskPartitioner()
+                        .configure(java.util.Map.of(TaskPartitioner.TASK_KEYED_TOPICS_CONFIG, " , ")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(TaskPartitioner.TASK_KEYED_TOPICS_CONFIG);
     }
 }

@@ -3,22 +3,39 @@ package io.tunestream.trainer.loop;
 import io.tunestream.schemas.TrainingRun;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.trainer.run.RunOutcome;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Objects;
 import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.consumer.CommitFailedException;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.FencedInstanceIdException;
+import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.errors.OutOfOrderSequenceException;
 import org.apache.kafka.common.errors.ProducerFencedException;
 
 /**
  * Writes what runs produce with a transactional producer: a published adapter, its checkpoint and
  * the PUBLISHED run record in ONE transaction (read_committed readers see all three or none);
- * progress and other outcomes as single-record transactions. Used by the run worker thread only.
+ * progress and other outcomes as single-record transactions. Used by the run worker threads; one
+ * transaction at a time (the methods are synchronized, so parallel runs publish one after another).
  *
- * <p>The transactional id is the same at every start of the trainer, so a transaction left open by
- * a trainer that died between its sends and its commit is aborted when the next one starts
+ * <p>Fencing (KIP-447): a published version's transaction also commits, in the replica's consumer
+ * group, the offsets of the {@code examples} partition the run covered, with the group metadata
+ * the consumer had when it last polled. A replica that lost the task in a rebalance has an older
+ * generation: the broker refuses the offsets and the whole transaction is aborted
+ * ({@link TaskLostException}), so only the task's owner can publish a version of it.
+ *
+ * <p>The transactional id is the replica's own and the same at every start of it, so a transaction left
+ * open by a replica that died between its sends and its commit is aborted when it starts again
  * ({@code initTransactions}): a half-published version is never seen. Adapter and checkpoint records
  * carry their version in a header ({@link VersionHeader}).
  */
@@ -28,11 +45,17 @@ public final class RunPublisher implements AutoCloseable {
     private final TrainerTopics topics;
     private final RunPhase.Listener phases;
 
-    public RunPublisher(KafkaClientConfig kafka, String clientId, String transactionalId, TrainerTopics topics,
-                        RunPhase.Listener phases) {
+    /**
+     * @param transactionTimeout how long the broker keeps a transaction of this producer open before aborting it
+     *                           (when this replica died and does not come back)
+     */
+    public RunPublisher(KafkaClientConfig kafka, String clientId, String transactionalId, Duration transactionTimeout,
+                        TrainerTopics topics, RunPhase.Listener phases) {
         this.topics = Objects.requireNonNull(topics, "topics");
         this.phases = Objects.requireNonNull(phases, "phases");
-        this.producer = new KafkaProducer<>(kafka.transactionalProducerProperties(clientId, transactionalId));
+        Map<String, Object> properties = new HashMap<>(kafka.transactionalProducerProperties(clientId, transactionalId));
+        properties.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, (int) transactionTimeout.toMillis());
+        this.producer = new KafkaProducer<>(properties);
         try {
             producer.initTransactions();
         } catch (RuntimeException e) {
@@ -42,7 +65,7 @@ public final class RunPublisher implements AutoCloseable {
     }
 
     /** A STARTED or RUNNING record of a run in progress. */
-    public void progress(TrainingRun run) {
+    public synchronized void progress(TrainingRun run) {
         inTransaction(run.getTask(), () -> send(topics.runs(), run.getTask(), run, 0));
     }
 
@@ -54,8 +77,26 @@ public final class RunPublisher implements AutoCloseable {
      *                               broker could not be reached): publishing the same outcome again is safe
      */
     public void publish(RunOutcome outcome) {
+        publish(outcome, Map.of(), null);
+    }
+
+    /**
+     * Everything the outcome publishes and, with a group metadata, the offsets of the examples it covered,
+     * atomically.
+     *
+     * @param covered  offsets to commit in the group with the outcome (empty: none)
+     * @param group    the consumer's group metadata, read on the polling thread; null when {@code covered} is empty
+     * @throws TaskLostException    when the group refused the offsets (this replica no longer owns the task)
+     * @throws FatalPublishException when this producer can never publish again
+     * @throws IllegalStateException when the transaction was aborted for a transient reason
+     */
+    public synchronized void publish(RunOutcome outcome, Map<TopicPartition, OffsetAndMetadata> covered,
+                                     ConsumerGroupMetadata group) {
         String task = outcome.run().getTask();
         inTransaction(task, () -> {
+            if (!covered.isEmpty()) {
+                producer.sendOffsetsToTransaction(covered, Objects.requireNonNull(group, "group metadata"));
+            }
             int version = 0;
             if (outcome instanceof RunOutcome.Published published) {
                 version = published.adapter().getVersion();
@@ -82,11 +123,32 @@ public final class RunPublisher implements AutoCloseable {
         }
     }
 
+    /** The group refused the run's offsets: another replica owns the task now; nothing was published. */
+    public static final class TaskLostException extends IllegalStateException {
+        TaskLostException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
     private void inTransaction(String task, Runnable sends) {
         producer.beginTransaction();
         try {
             sends.run();
             producer.commitTransaction();
+        } catch (CommitFailedException | FencedInstanceIdException e) {
+            producer.abortTransaction();
+            throw new TaskLostException("task " + task + ": the group refused the run's offsets (the task moved to "
+                    + "another replica); nothing published: " + e.getMessage(), e);
+        } catch (InterruptException e) {
+            // interrupted (a run abandoned or stopped): leave the producer usable, then restore the interrupt
+            Thread.interrupted();
+            try {
+                settle();
+            } finally {
+                Thread.currentThread().interrupt();
+            }
+            throw new IllegalStateException("task " + task + ": interrupted while publishing (the transaction was "
+                    + "aborted, or completed when the interrupt came during its commit)", e);
         } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
             // fatal for this producer: another trainer took over the transactional id, or the broker refuses us
             throw new FatalPublishException("task " + task + ": the transactional producer cannot continue: " + e, e);
@@ -99,8 +161,21 @@ public final class RunPublisher implements AutoCloseable {
         }
     }
 
+    /**
+     * Ends the transaction an interrupt left open: aborts it, or, when the interrupt came during the commit (which
+     * must then be completed, not aborted), completes the commit.
+     */
+    private void settle() {
+        try {
+            producer.abortTransaction();
+        } catch (IllegalStateException commitPending) {
+            producer.commitTransaction();
+        }
+    }
+
+    /** Closes the producer, waiting at most 5 s for what it still sends (a fenced producer would wait for ever). */
     @Override
     public void close() {
-        producer.close();
+        producer.close(Duration.ofSeconds(5));
     }
 }

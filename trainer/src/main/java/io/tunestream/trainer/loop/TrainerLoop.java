@@ -14,9 +14,11 @@ import io.tunestream.schemas.AccessTable;
 import io.tunestream.schemas.TopicSpec;
 import io.tunestream.schemas.TrainingRun;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
+import io.tunestream.schemas.kafka.TaskPartitioner;
 import io.tunestream.schemas.registry.Decoded;
 import io.tunestream.schemas.registry.RecordDecoder;
 import io.tunestream.schemas.registry.RegistryUnavailableException;
+import io.tunestream.schemas.registry.SchemaRegistrationException;
 import io.tunestream.schemas.kafka.KafkaPreflight;
 import io.tunestream.trainer.feedback.FeedbackConversion;
 import io.tunestream.trainer.feedback.FeedbackOutcome;
@@ -31,6 +33,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -44,11 +47,15 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.avro.specific.SpecificRecord;
-import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -58,6 +65,10 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.OutOfOrderSequenceException;
+import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -66,11 +77,27 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The trainer's consumer loop, on its own thread: rebuilds every task's state from the compacted
- * topics and {@code examples} (read from the beginning at each start), turns {@code feedback} into
- * examples (written back to {@code examples}, so they are durable and every trainer sees them;
- * feedback offsets are committed in the group once those writes are acknowledged), and starts a
- * run when a task is due ({@link RetrainingTrigger}).
+ * The trainer's consumer loop, on its own thread. One replica among several: replicas share one
+ * consumer group (static membership, {@code group.instance.id} = the replica id) on the
+ * task-partitioned topics {@code examples} and {@code feedback}, and a replica trains and publishes
+ * only the tasks whose {@code examples} partition it owns ({@link TaskPartitioner}).
+ *
+ * <p>Two consumers, both used on this thread only (a consumer is not thread-safe):
+ * <ul>
+ *   <li>the state consumer, {@code assign()}-ed to every partition of the compacted topics every replica
+ *       needs whole ({@code task-templates}, {@code adapters}, {@code adapter-checkpoints}), read
+ *       read_committed from the beginning at start and then followed;</li>
+ *   <li>the group consumer, subscribed to {@code examples} and {@code feedback} with the cooperative
+ *       sticky assignor. On assignment of an {@code examples} partition the replica reads it from the
+ *       beginning (rebuilding its tasks' examples), waits until the partition's committed offset is stable
+ *       (KIP-447: a previous owner's publish transaction is resolved) and then reads {@code adapters} and
+ *       checkpoints to their end, before any run of those tasks numbers a version. On revocation it
+ *       drops the tasks' examples and abandons their runs.</li>
+ * </ul>
+ *
+ * <p>Feedback (keyed by request id) is converted by whichever replica owns its partition: the examples
+ * it makes and the feedback offsets are committed in one transaction ({@code <group>-feedback-<replica>}),
+ * and the examples land on the task's {@code examples} partition, for the task's owner.
  *
  * <p>Values are read as bytes and decoded with {@link RecordDecoder}, which tells two failures apart:
  * <ul>
@@ -84,13 +111,16 @@ import org.slf4j.LoggerFactory;
  *       record still counts its version ({@link VersionHeader}), so no version number is reused.</li>
  * </ul>
  *
- * <p>Runs go to a single worker thread, one at a time; the loop keeps polling meanwhile (each poll
- * waits at most the poll timeout), so it never blocks on training. The worker publishes the run's
- * outcome ({@link RunPublisher}); the loop then applies a published adapter to the task's state
- * before it may start the task's next run, so versions never collide.
+ * <p>Runs go to a pool of {@link LoopSettings#parallelRuns()} worker threads, at most one run per task;
+ * the loop keeps polling meanwhile. Publication is fenced ({@link RunPublisher}): a version's
+ * transaction carries the offsets of the task's {@code examples} partition with the group metadata this
+ * thread read at its last poll, so a replica that lost the task cannot publish for it. A run whose task
+ * is revoked is abandoned (interrupted; its FAILED record says so) and the new owner starts again from
+ * the last checkpoint. A fenced producer (another process with this replica's transactional id) stops the
+ * loop: liveness goes DOWN.
  *
  * <p>Feedback is paused until the state topics are caught up (it needs the templates). After the
- * catch-up, examples not newer than a task's serving adapter count as used (see
+ * catch-up of an assignment, examples not newer than a task's serving adapter count as used (see
  * {@link TaskState#markUsedUpToServing()}).
  */
 public final class TrainerLoop implements AutoCloseable {
@@ -98,6 +128,10 @@ public final class TrainerLoop implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TrainerLoop.class);
     private static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(30);
     private static final Duration PREFLIGHT_TIMEOUT = Duration.ofSeconds(30);
+    /** How long one attempt to read a stable committed offset may block the loop (retried at the next poll). */
+    private static final Duration SETTLE_ATTEMPT = Duration.ofMillis(500);
+    private static final Duration STATE_POLL = Duration.ofMillis(10);
+    private static final Duration CLIENT_CLOSE = Duration.ofSeconds(5);
 
     /** Loads what runs tasks (the model), on the loop's thread at start. */
     @FunctionalInterface
@@ -111,6 +145,27 @@ public final class TrainerLoop implements AutoCloseable {
             super(message, cause);
         }
     }
+
+    /**
+     * What the run workers may know of the group, replaced (never changed) by the loop thread after each poll:
+     * the consumer's group metadata and, per owned {@code examples} partition, the number of the assignment
+     * that gave it to this replica (a run started under another number has lost its task meanwhile).
+     */
+    private record Ownership(ConsumerGroupMetadata group, Map<Integer, Long> epochs) {
+        static final Ownership NONE = new Ownership(null, Map.of());
+    }
+
+    /**
+     * A run in progress: its future, where its ownership stands, and its stage ({@link #TRAINING}, then
+     * {@link #PUBLISHING}, or {@link #STOPPED} by a shutdown before it publishes): a shutdown interrupts a
+     * run that trains, and lets one that publishes finish its transaction.
+     */
+    private record InFlight(Future<Finished> future, int partition, long epoch, AtomicInteger stage) {
+    }
+
+    private static final int TRAINING = 0;
+    private static final int PUBLISHING = 1;
+    private static final int STOPPED = 2;
 
     private final KafkaClientConfig kafka;
     private final LoopSettings settings;
@@ -130,23 +185,34 @@ public final class TrainerLoop implements AutoCloseable {
     private volatile boolean assigned;
     private volatile boolean caughtUp;
     private volatile Throwable failure;
-    private volatile String runningTask;
     private volatile String publishDegraded;
-    private volatile KafkaConsumer<byte[], byte[]> consumer;
+    private volatile Ownership ownership = Ownership.NONE;
+    private volatile Set<String> running = Set.of();
+    private volatile KafkaConsumer<byte[], byte[]> stateConsumer;
+    private volatile KafkaConsumer<byte[], byte[]> groupConsumer;
 
     private TaskRunner runner;
     private RunPublisher publisher;
     private InputDecoders decoders;
-    private KafkaProducer<String, SpecificRecord> examplesProducer;
+    private KafkaProducer<String, SpecificRecord> feedbackProducer;
+    private boolean feedbackTransactionOpen;
     private KafkaProducer<byte[], byte[]> deadLetterProducer;
     private DeadLetterLog deadLettered;
     /** Dead letters of the batch in hand, entered in the log once acknowledged. */
     private final List<ConsumerRecord<byte[], byte[]>> pendingDeadLetters = new ArrayList<>();
-    private Future<Finished> inFlight;
+    private final Map<String, InFlight> inFlight = new HashMap<>();
     private boolean pausedForRetry;
     private boolean brokerFailed;
-    private Map<TopicPartition, Long> catchUpTargets = Map.of();
-    private List<TopicPartition> feedbackPartitions = List.of();
+    private Map<TopicPartition, Long> stateTargets = Map.of();
+    /** Owned examples partitions and the assignment number that gave each. */
+    private final Map<Integer, Long> owned = new HashMap<>();
+    private long assignments;
+    /** Owned examples partitions whose committed offset has not been read stable yet. */
+    private final Set<TopicPartition> unsettled = new HashSet<>();
+    /** Positions the consumers must reach before the owned tasks may run (set when an assignment settles). */
+    private final Map<TopicPartition, Long> ownerTargets = new HashMap<>();
+    private boolean ownershipSettled;
+    private int examplesPartitions;
 
     /** What a run's worker hands back: the outcome, and the version it tried to publish (0 if none). */
     private record Finished(RunOutcome outcome, int attemptedVersion) {
@@ -173,12 +239,14 @@ public final class TrainerLoop implements AutoCloseable {
         this.phases = Objects.requireNonNull(phases, "phases");
         this.states = new TaskStates(settings.maxExamplesPerTask());
         this.retry = new InputRetry(settings.retryInitial(), settings.retryMax(), clock);
-        this.worker = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "trainer-run-" + groupId);
+        String replica = settings.replicaId();
+        AtomicInteger workers = new AtomicInteger();
+        this.worker = Executors.newFixedThreadPool(settings.parallelRuns(), r -> {
+            Thread t = new Thread(r, "trainer-run-" + groupId + "-" + replica + "-" + workers.incrementAndGet());
             t.setDaemon(true);
             return t;
         });
-        this.thread = new Thread(this::loop, "trainer-loop-" + groupId);
+        this.thread = new Thread(this::loop, "trainer-loop-" + groupId + "-" + replica);
     }
 
     /** Starts the loop thread. */
@@ -201,6 +269,7 @@ public final class TrainerLoop implements AutoCloseable {
         return modelLoaded;
     }
 
+    /** The state partitions are assigned and the group has given this replica its partitions (maybe none). */
     public boolean isAssigned() {
         return assigned;
     }
@@ -225,9 +294,19 @@ public final class TrainerLoop implements AutoCloseable {
         return Optional.ofNullable(failure);
     }
 
-    /** The task whose run is in progress. */
+    /** A task whose run is in progress (the first by name when several are). */
     public Optional<String> runningTask() {
-        return Optional.ofNullable(runningTask);
+        return running.stream().sorted().findFirst();
+    }
+
+    /** The tasks whose runs are in progress. */
+    public Set<String> runningTasks() {
+        return running;
+    }
+
+    /** The {@code examples} partitions this replica owns now (its tasks are those partitioned there). */
+    public Set<Integer> ownedPartitions() {
+        return ownership.epochs().keySet();
     }
 
     private void loop() {
@@ -236,19 +315,32 @@ public final class TrainerLoop implements AutoCloseable {
             modelLoaded = true;
             checkPlatform();
             decoders = new InputDecoders(kafka.registry());
-            examplesProducer = new KafkaProducer<>(kafka.producerProperties(groupId + "-examples"));
-            Map<String, Object> deadLetters = new HashMap<>(kafka.producerProperties(groupId + "-dlq"));
+            String replica = settings.replicaId();
+            Map<String, Object> feedbackWriter = new HashMap<>(kafka.transactionalProducerProperties(
+                    groupId + "-feedback-" + replica, settings.feedbackTransactionalId()));
+            feedbackWriter.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, (int) settings.transactionTimeout().toMillis());
+            feedbackProducer = new KafkaProducer<>(feedbackWriter);
+            // aborts what a predecessor with this replica id left open
+            feedbackProducer.initTransactions();
+            Map<String, Object> deadLetters = new HashMap<>(kafka.producerProperties(groupId + "-dlq-" + replica));
             deadLetters.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
             deadLetters.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
             deadLetterProducer = new KafkaProducer<>(deadLetters);
-            publisher = new RunPublisher(kafka, groupId + "-publisher", groupId + "-publisher", topics, phases);
-            Map<String, Object> reading = new HashMap<>(kafka.consumerProperties(groupId + "-state", groupId));
-            // bytes in: RecordDecoder tells a registry outage (wait) from a poison record (dead letter)
-            reading.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-            reading.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-            consumer = new KafkaConsumer<>(reading);
-            deadLettered = DeadLetterLog.read(consumer, topics.deadLetters(), Duration.ofSeconds(30));
-            assign();
+            publisher = new RunPublisher(kafka, groupId + "-publisher-" + replica, settings.publisherTransactionalId(),
+                    settings.transactionTimeout(), topics, phases);
+            stateConsumer = new KafkaConsumer<>(bytes(kafka.consumerProperties(groupId + "-state-" + replica, null)));
+            deadLettered = DeadLetterLog.read(stateConsumer, topics.deadLetters(), Duration.ofSeconds(30));
+            assignState();
+            Map<String, Object> group = bytes(kafka.consumerProperties(groupId + "-" + replica, groupId));
+            group.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, replica);
+            group.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, (int) settings.sessionTimeout().toMillis());
+            group.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG,
+                    (int) Math.max(100, settings.sessionTimeout().toMillis() / 5));
+            // partitions that stay with this replica in a rebalance are not revoked: their runs go on
+            group.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, CooperativeStickyAssignor.class.getName());
+            groupConsumer = new KafkaConsumer<>(group);
+            examplesPartitions = partitions(groupConsumer, topics.examples()).size();
+            groupConsumer.subscribe(List.of(topics.examples(), topics.feedback()), new Rebalance());
             while (!stopping) {
                 try {
                     pollOnce();
@@ -281,8 +373,9 @@ public final class TrainerLoop implements AutoCloseable {
             LOG.error("trainer loop stopped: {}", t.toString(), t);
         } finally {
             shutdownWorker();
-            closeQuietly(consumer);
-            closeQuietly(examplesProducer);
+            closeQuietly(groupConsumer);
+            closeQuietly(stateConsumer);
+            closeQuietly(feedbackProducer);
             closeQuietly(deadLetterProducer);
             closeQuietly(publisher);
             closeQuietly(decoders);
@@ -292,50 +385,62 @@ public final class TrainerLoop implements AutoCloseable {
         }
     }
 
+    /** Bytes in: RecordDecoder tells a registry outage (wait) from a poison record (dead letter). */
+    private static Map<String, Object> bytes(Map<String, Object> consumer) {
+        Map<String, Object> reading = new HashMap<>(consumer);
+        reading.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        reading.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        return reading;
+    }
+
     /**
      * The trainer creates nothing ({@code ingest setup}, as the admin principal, does): its topics
      * must exist and allow what the {@link AccessTable} TRAINER rows give it, and their schemas
      * must be registered; otherwise it stops here with a message naming the principal and what is missing.
      */
     private void checkPlatform() {
-        LOG.info("trainer {} checking Kafka {}", groupId, kafka.describe());
+        LOG.info("trainer {} replica {} checking Kafka {}", groupId, settings.replicaId(), kafka.describe());
         var names = new AccessTable.Names(topics.prefix(), "", groupId, "");
         KafkaPreflight.check(kafka, AccessTable.topicOperations(AccessTable.Role.TRAINER, names,
                 topics.specs().stream().map(TopicSpec::name).toList()), PREFLIGHT_TIMEOUT);
-        try {
-            KafkaPreflight.checkSchemas(kafka.registry(), topics.specs());
-        } catch (RegistryUnavailableException e) {
-            // an outage is not a missing schema: start, and let the inputs wait for the registry
-            LOG.warn("trainer {}: {}; starting anyway, inputs wait for the registry", groupId, e.getMessage());
-        }
-    }
-
-    private void assign() {
-        List<TopicPartition> state = new ArrayList<>();
-        for (String topic : topics.stateTopics()) {
-            state.addAll(partitions(topic));
-        }
-        feedbackPartitions = partitions(topics.feedback());
-        List<TopicPartition> all = new ArrayList<>(state);
-        all.addAll(feedbackPartitions);
-        consumer.assign(all);
-        consumer.seekToBeginning(state);
-        Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(new HashSet<>(feedbackPartitions));
-        for (TopicPartition p : feedbackPartitions) {
-            OffsetAndMetadata at = committed.get(p);
-            if (at == null) {
-                consumer.seekToBeginning(List.of(p));
-            } else {
-                consumer.seek(p, at.offset());
+        while (true) {
+            try {
+                KafkaPreflight.checkSchemas(kafka.registry(), topics.specs());
+                retry.succeeded();
+                return;
+            } catch (RegistryUnavailableException e) {
+                if (stopping) {
+                    throw e;
+                }
+                // the registry cannot be reached (no answer): a transient outage, waited out as when reading
+                Duration wait = retry.failed("registry unreachable", e);
+                metrics.retry("registry unreachable");
+                LOG.warn("schemas cannot be checked, the registry is unreachable; checking again in {} ms: {}",
+                        wait.toMillis(), e.getMessage());
+                try {
+                    Thread.sleep(wait.toMillis());
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw new WakeupException();
+                }
             }
         }
-        consumer.pause(feedbackPartitions);
-        catchUpTargets = new HashMap<>(consumer.endOffsets(state));
-        assigned = true;
-        LOG.info("trainer assigned {} partitions; catching up to {}", all.size(), catchUpTargets);
     }
 
-    private List<TopicPartition> partitions(String topic) {
+    /** Every partition of the topics every replica needs whole, from the beginning. */
+    private void assignState() {
+        List<TopicPartition> state = new ArrayList<>();
+        for (String topic : topics.sharedStateTopics()) {
+            state.addAll(partitions(stateConsumer, topic));
+        }
+        stateConsumer.assign(state);
+        stateConsumer.seekToBeginning(state);
+        stateTargets = new HashMap<>(stateConsumer.endOffsets(state));
+        LOG.info("trainer replica {}: reading {} state partitions up to {}", settings.replicaId(), state.size(),
+                stateTargets);
+    }
+
+    private static List<TopicPartition> partitions(KafkaConsumer<?, ?> consumer, String topic) {
         List<PartitionInfo> infos = consumer.partitionsFor(topic, Duration.ofSeconds(30));
         if (infos == null || infos.isEmpty()) {
             throw new IllegalStateException("topic " + topic + " has no partitions (does it exist?)");
@@ -343,33 +448,176 @@ public final class TrainerLoop implements AutoCloseable {
         return infos.stream().map(i -> new TopicPartition(topic, i.partition())).toList();
     }
 
+    /** The {@code examples} partition of a task: where its owner reads it. */
+    private int partitionOf(String task) {
+        return TaskPartitioner.partitionOf(task, examplesPartitions);
+    }
+
+    private boolean owns(String task) {
+        return ownershipSettled && owned.containsKey(partitionOf(task));
+    }
+
+    /** Runs on this thread inside {@code groupConsumer.poll}. */
+    private final class Rebalance implements ConsumerRebalanceListener {
+
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            drop(partitions, "revoked");
+        }
+
+        @Override
+        public void onPartitionsLost(Collection<TopicPartition> partitions) {
+            drop(partitions, "lost");
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+            List<TopicPartition> examples = new ArrayList<>();
+            List<TopicPartition> feedback = new ArrayList<>();
+            for (TopicPartition p : partitions) {
+                (p.topic().equals(topics.examples()) ? examples : feedback).add(p);
+            }
+            long epoch = ++assignments;
+            for (TopicPartition p : examples) {
+                owned.put(p.partition(), epoch);
+                unsettled.add(p);
+            }
+            if (!examples.isEmpty()) {
+                // the tasks' examples are rebuilt from the topic; committed examples offsets only fence
+                groupConsumer.seekToBeginning(examples);
+                ownershipSettled = false;
+            }
+            if (!caughtUp && !feedback.isEmpty()) {
+                groupConsumer.pause(feedback);
+            }
+            if (pausedForRetry) {
+                groupConsumer.pause(partitions);
+            }
+            publishOwnership();
+            assigned = true;
+            LOG.info("trainer replica {}: assigned {}", settings.replicaId(), partitions);
+        }
+
+        private void drop(Collection<TopicPartition> partitions, String how) {
+            Set<Integer> gone = new HashSet<>();
+            for (TopicPartition p : partitions) {
+                if (p.topic().equals(topics.examples())) {
+                    owned.remove(p.partition());
+                    unsettled.remove(p);
+                    ownerTargets.remove(p);
+                    gone.add(p.partition());
+                }
+            }
+            if (gone.isEmpty()) {
+                LOG.info("trainer replica {}: {} {}", settings.replicaId(), how, partitions);
+                return;
+            }
+            for (TaskState state : states.all()) {
+                if (gone.contains(partitionOf(state.task()))) {
+                    state.forgetExamples();
+                }
+            }
+            inFlight.forEach((task, run) -> {
+                // a run that publishes already is left to finish: its transaction commits under the generation
+                // that still owned the task, or the group refuses its offsets and nothing is published
+                if (gone.contains(run.partition()) && run.stage().compareAndSet(TRAINING, STOPPED)) {
+                    LOG.warn("task {}: its partition was {}; the run in progress is abandoned", task, how);
+                    run.future().cancel(true);
+                }
+            });
+            publishOwnership();
+            LOG.info("trainer replica {}: {} {}", settings.replicaId(), how, partitions);
+        }
+    }
+
+    private void publishOwnership() {
+        ConsumerGroupMetadata group = groupConsumer.groupMetadata();
+        ownership = new Ownership(group, Map.copyOf(owned));
+    }
+
     private void pollOnce() {
         resumeAfterBackoff();
-        ConsumerRecords<byte[], byte[]> records = consumer.poll(settings.pollTimeout());
+        ConsumerRecords<byte[], byte[]> state = stateConsumer.poll(STATE_POLL);
+        if (!state.isEmpty()) {
+            handleBatch(stateConsumer, state);
+        }
+        ConsumerRecords<byte[], byte[]> records = groupConsumer.poll(settings.pollTimeout());
+        publishOwnership();
         if (!records.isEmpty()) {
-            handleBatch(records);
+            handleBatch(groupConsumer, records);
         }
-        if (!caughtUp && !pausedForRetry && reachedCatchUpTargets()) {
+        if (!caughtUp && !pausedForRetry && reached(stateConsumer, stateTargets)) {
             caughtUp = true;
-            states.all().forEach(TaskState::markUsedUpToServing);
-            consumer.resume(feedbackPartitions);
-            LOG.info("trainer caught up: {} tasks", states.all().size());
+            Set<TopicPartition> feedback = new HashSet<>(groupConsumer.assignment());
+            feedback.removeIf(p -> !p.topic().equals(topics.feedback()));
+            groupConsumer.resume(feedback);
+            LOG.info("trainer replica {} caught up on the state topics: {} tasks", settings.replicaId(),
+                    states.all().size());
         }
-        collectFinishedRun();
+        settleOwnership();
+        collectFinishedRuns();
         // no run while reading is held up: the state may miss records, and publishing needs the registry too
-        if (caughtUp && inFlight == null && !pausedForRetry) {
-            startDueRun();
+        if (caughtUp && ownershipSettled && !pausedForRetry) {
+            startDueRuns();
         }
+    }
+
+    /**
+     * Once the committed offsets of newly owned examples partitions are stable (a previous owner's publish
+     * transaction, which carried them, is committed or aborted), the adapters and checkpoints are read to
+     * their end and the examples partitions to theirs: only then are the tasks' version numbers known.
+     */
+    private void settleOwnership() {
+        if (ownershipSettled || pausedForRetry) {
+            return;
+        }
+        if (!unsettled.isEmpty()) {
+            Set<TopicPartition> settling = Set.copyOf(unsettled);
+            try {
+                // read_committed: waits while a transaction holds pending offsets of these partitions
+                groupConsumer.committed(settling, SETTLE_ATTEMPT);
+            } catch (org.apache.kafka.common.errors.TimeoutException e) {
+                LOG.info("trainer replica {}: committed offsets of {} not stable yet (an open transaction of the "
+                        + "previous owner); waiting", settings.replicaId(), settling);
+                return;
+            }
+            ownerTargets.putAll(groupConsumer.endOffsets(settling));
+            List<TopicPartition> versions = new ArrayList<>(partitions(stateConsumer, topics.adapters()));
+            versions.addAll(partitions(stateConsumer, topics.checkpoints()));
+            ownerTargets.putAll(stateConsumer.endOffsets(versions));
+            unsettled.removeAll(settling);
+        }
+        for (Map.Entry<TopicPartition, Long> target : ownerTargets.entrySet()) {
+            TopicPartition p = target.getKey();
+            KafkaConsumer<byte[], byte[]> consumer = p.topic().equals(topics.examples()) ? groupConsumer : stateConsumer;
+            if (consumer.position(p) < target.getValue()) {
+                return;
+            }
+        }
+        ownerTargets.clear();
+        ownershipSettled = true;
+        states.all().stream().filter(s -> owned.containsKey(partitionOf(s.task())))
+                .forEach(TaskState::markUsedUpToServing);
+        LOG.info("trainer replica {}: owns examples partitions {}", settings.replicaId(), owned.keySet());
+    }
+
+    private static boolean reached(KafkaConsumer<byte[], byte[]> consumer, Map<TopicPartition, Long> targets) {
+        for (Map.Entry<TopicPartition, Long> target : targets.entrySet()) {
+            if (consumer.position(target.getKey()) < target.getValue()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
      * Handles a batch in order. A transient failure stops it at the failed record: every partition
      * goes back to its first record not handled, and reading pauses for the backoff. The feedback
-     * handled is committed once the examples and dead letters it produced are acknowledged; if they
-     * are not, the batch's feedback is read again (the examples it makes keep their keys, so a second
+     * handled is committed with the examples it made, in one transaction with its offsets; if that
+     * transaction fails, the batch is read again (the examples it makes keep their keys, so a second
      * conversion replaces the first).
      */
-    private void handleBatch(ConsumerRecords<byte[], byte[]> records) {
+    private void handleBatch(KafkaConsumer<byte[], byte[]> consumer, ConsumerRecords<byte[], byte[]> records) {
         Map<TopicPartition, Long> first = new HashMap<>();
         Map<TopicPartition, Long> next = new HashMap<>();
         for (TopicPartition tp : records.partitions()) {
@@ -403,13 +651,12 @@ public final class TrainerLoop implements AutoCloseable {
         try {
             awaitWritten(writes);
             pendingDeadLetters.forEach(r -> deadLettered.add(r.topic(), r.partition(), r.offset()));
-            if (!feedbackDone.isEmpty()) {
-                consumer.commitSync(feedbackDone);
-            }
+            commitFeedback(feedbackDone);
         } catch (WakeupException e) {
             throw e;
         } catch (WriteUnavailableException | KafkaException e) {
             // not acknowledged: nothing of this batch's feedback counts as done; state records are re-applied as is
+            abortFeedback();
             next.putAll(first);
             transientFailure = e;
             what = "Kafka write not acknowledged";
@@ -421,21 +668,67 @@ public final class TrainerLoop implements AutoCloseable {
         }
         next.forEach(consumer::seek);
         Duration wait = retry.failed(what, transientFailure);
-        consumer.pause(consumer.assignment());
+        stateConsumer.pause(stateConsumer.assignment());
+        groupConsumer.pause(groupConsumer.assignment());
         pausedForRetry = true;
         metrics.retry(what);
         LOG.warn("inputs paused for {} ms, nothing skipped: {}: {}", wait.toMillis(), what, transientFailure.getMessage());
+    }
+
+    /**
+     * Commits the examples made from feedback with the feedback's offsets, in the group, in one transaction.
+     * A fenced producer (another process runs with this replica id) cannot go on: the loop stops.
+     */
+    private void commitFeedback(Map<TopicPartition, OffsetAndMetadata> feedbackDone) {
+        if (feedbackDone.isEmpty() && !feedbackTransactionOpen) {
+            return;
+        }
+        beginFeedbackTransaction();
+        try {
+            if (!feedbackDone.isEmpty()) {
+                feedbackProducer.sendOffsetsToTransaction(feedbackDone, groupConsumer.groupMetadata());
+            }
+            feedbackProducer.commitTransaction();
+            feedbackTransactionOpen = false;
+        } catch (ProducerFencedException | InvalidProducerEpochException | OutOfOrderSequenceException
+                 | AuthorizationException e) {
+            feedbackTransactionOpen = false;
+            throw new IllegalStateException("replica " + settings.replicaId() + ": the feedback producer ("
+                    + settings.feedbackTransactionalId() + ") cannot continue (another process with this replica id?): "
+                    + e, e);
+        }
+    }
+
+    private void beginFeedbackTransaction() {
+        if (!feedbackTransactionOpen) {
+            feedbackProducer.beginTransaction();
+            feedbackTransactionOpen = true;
+        }
+    }
+
+    private void abortFeedback() {
+        if (!feedbackTransactionOpen) {
+            return;
+        }
+        feedbackTransactionOpen = false;
+        try {
+            feedbackProducer.abortTransaction();
+        } catch (ProducerFencedException | InvalidProducerEpochException e) {
+            throw new IllegalStateException("replica " + settings.replicaId() + ": the feedback producer was fenced: "
+                    + e, e);
+        }
     }
 
     private void resumeAfterBackoff() {
         if (!pausedForRetry || retry.waiting()) {
             return;
         }
-        Set<TopicPartition> resume = new HashSet<>(consumer.assignment());
+        stateConsumer.resume(stateConsumer.assignment());
+        Set<TopicPartition> resume = new HashSet<>(groupConsumer.assignment());
         if (!caughtUp) {
-            feedbackPartitions.forEach(resume::remove);
+            resume.removeIf(p -> p.topic().equals(topics.feedback()));
         }
-        consumer.resume(resume);
+        groupConsumer.resume(resume);
         pausedForRetry = false;
     }
 
@@ -443,7 +736,6 @@ public final class TrainerLoop implements AutoCloseable {
         if (writes.isEmpty()) {
             return;
         }
-        examplesProducer.flush();
         deadLetterProducer.flush();
         for (Future<RecordMetadata> written : writes) {
             try {
@@ -456,15 +748,6 @@ public final class TrainerLoop implements AutoCloseable {
                 throw new WakeupException();
             }
         }
-    }
-
-    private boolean reachedCatchUpTargets() {
-        for (Map.Entry<TopicPartition, Long> target : catchUpTargets.entrySet()) {
-            if (consumer.position(target.getKey()) < target.getValue()) {
-                return false;
-            }
-        }
-        return true;
     }
 
     private void handle(ConsumerRecord<byte[], byte[]> record, List<Future<RecordMetadata>> writes) {
@@ -534,7 +817,7 @@ public final class TrainerLoop implements AutoCloseable {
             }
         } else if (topic.equals(topics.feedback())) {
             if (value != null) {
-                handle((Feedback) value, writes);
+                handle((Feedback) value);
             }
         }
     }
@@ -568,7 +851,7 @@ public final class TrainerLoop implements AutoCloseable {
         writes.add(deadLetterProducer.send(DeadLetters.of(topics.deadLetters(), record, reason, cause)));
     }
 
-    private void handle(Feedback feedback, List<Future<RecordMetadata>> examplesWritten) {
+    private void handle(Feedback feedback) {
         metrics.feedback(feedback.getVerdict().name());
         FeedbackOutcome outcome = FeedbackConversion.convert(feedback, states.task(feedback.getTask()).template(),
                 clock.millis());
@@ -576,7 +859,9 @@ public final class TrainerLoop implements AutoCloseable {
             LabelledExample example = made.example();
             String key = ExampleKey.of(example).toString();
             try {
-                examplesWritten.add(examplesProducer.send(new ProducerRecord<>(topics.examples(), key, example)));
+                // in the batch's feedback transaction; partitioned on the task, so it reaches the task's owner
+                beginFeedbackTransaction();
+                feedbackProducer.send(new ProducerRecord<>(topics.examples(), key, example));
             } catch (KafkaException e) {
                 // refused before sending (the serializer could not reach the registry, the buffer is full): retry
                 throw new WriteUnavailableException("task " + feedback.getTask() + ": the example made from feedback "
@@ -589,47 +874,76 @@ public final class TrainerLoop implements AutoCloseable {
         }
     }
 
-    private void startDueRun() {
-        long now = clock.millis();
-        // each task's examples are scanned once a poll: the due check and the oldest waiting example
-        TaskState state = null;
-        String why = null;
-        long oldest = Long.MAX_VALUE;
-        for (TaskState s : states.all()) {
-            Optional<String> reason = RetrainingTrigger.due(s, now);
-            if (reason.isPresent()) {
-                long first = s.firstUnusedAtMillis().orElse(Long.MAX_VALUE);
-                if (state == null || first < oldest) {
-                    state = s;
-                    why = reason.get();
-                    oldest = first;
+    /** Starts due runs of owned tasks, oldest waiting example first, while a run slot is free. */
+    private void startDueRuns() {
+        while (inFlight.size() < settings.parallelRuns()) {
+            long now = clock.millis();
+            // each task's examples are scanned once: the due check and the oldest waiting example
+            TaskState state = null;
+            String why = null;
+            long oldest = Long.MAX_VALUE;
+            for (TaskState s : states.all()) {
+                if (inFlight.containsKey(s.task()) || !owns(s.task())) {
+                    continue;
+                }
+                Optional<String> reason = RetrainingTrigger.due(s, now);
+                if (reason.isPresent()) {
+                    long first = s.firstUnusedAtMillis().orElse(Long.MAX_VALUE);
+                    if (state == null || first < oldest) {
+                        state = s;
+                        why = reason.get();
+                        oldest = first;
+                    }
                 }
             }
+            if (state == null) {
+                return;
+            }
+            start(state, why);
         }
-        if (state == null) {
-            return;
-        }
+    }
+
+    private void start(TaskState state, String reason) {
         TaskSnapshot snapshot = state.startRun();
-        String runId = snapshot.task() + "-" + UUID.randomUUID();
-        String reason = why;
-        LOG.info("task {}: starting run {}: {}", snapshot.task(), runId, reason);
-        metrics.runStarted(snapshot.task());
-        runningTask = snapshot.task();
-        inFlight = worker.submit(() -> execute(snapshot, runId, reason));
+        String task = snapshot.task();
+        int partition = partitionOf(task);
+        long epoch = owned.get(partition);
+        TopicPartition examples = new TopicPartition(topics.examples(), partition);
+        // the examples the run covers: this partition up to where it has been read
+        Map<TopicPartition, OffsetAndMetadata> covered = Map.of(examples,
+                new OffsetAndMetadata(groupConsumer.position(examples)));
+        String runId = task + "-" + UUID.randomUUID();
+        LOG.info("task {}: starting run {} on replica {}: {}", task, runId, settings.replicaId(), reason);
+        metrics.runStarted(task);
+        AtomicInteger stage = new AtomicInteger(TRAINING);
+        Future<Finished> future = worker.submit(() -> execute(snapshot, runId, reason, covered, partition, epoch,
+                stage));
+        inFlight.put(task, new InFlight(future, partition, epoch, stage));
+        running = Set.copyOf(inFlight.keySet());
+    }
+
+    /** Whether this replica still owns the examples partition under the assignment a run started with. */
+    private boolean stillOwns(int partition, long epoch) {
+        Long now = ownership.epochs().get(partition);
+        return now != null && now == epoch;
     }
 
     /**
-     * On the worker thread: the run, then its outcome published. A publication that fails may still
+     * On a worker thread: the run, then its outcome published. A publication that fails may still
      * have committed (a commit whose answer was lost), so its version counts as taken.
+     *
+     * @throws RunPublisher.FatalPublishException when this replica's producer is fenced: the loop stops
      */
-    private Finished execute(TaskSnapshot snapshot, String runId, String why) {
+    private Finished execute(TaskSnapshot snapshot, String runId, String why,
+                             Map<TopicPartition, OffsetAndMetadata> covered, int partition, long epoch,
+                             AtomicInteger stage) {
         long started = clock.millis();
         RunOutcome outcome;
         int attempted = 0;
         try {
             TrainingRun start = TrainingRun.newBuilder().setRunId(runId).setTask(snapshot.task())
-                    .setStatus(RunStatus.STARTED).setMessage("started: " + why).setStartedAtMillis(started)
-                    .setUpdatedAtMillis(started).build();
+                    .setStatus(RunStatus.STARTED).setMessage("started on replica " + settings.replicaId() + ": " + why)
+                    .setStartedAtMillis(started).setUpdatedAtMillis(started).build();
             try {
                 publisher.progress(start);
             } catch (RunPublisher.FatalPublishException e) {
@@ -638,24 +952,49 @@ public final class TrainerLoop implements AutoCloseable {
                 LOG.warn("task {}: start of run {} not recorded: {}", snapshot.task(), runId, e.toString());
             }
             phases.reached(RunPhase.RUN_STARTED, snapshot.task(), 0);
-            outcome = runner.run(snapshot, runId, running -> {
+            outcome = runner.run(snapshot, runId, progress -> {
+                metrics.progress(snapshot.task(), progress);
                 try {
-                    publisher.progress(running);
+                    publisher.progress(progress);
+                } catch (RunPublisher.FatalPublishException e) {
+                    throw e;
                 } catch (RuntimeException e) {
                     LOG.warn("task {}: progress of run {} not recorded: {}", snapshot.task(), runId, e.toString());
                 }
             });
+            if (!stillOwns(partition, epoch)) {
+                throw new RunPublisher.TaskLostException("task " + snapshot.task() + ": moved to another replica "
+                        + "during the run; nothing published", null);
+            }
+            if (!stage.compareAndSet(TRAINING, PUBLISHING)) {
+                throw new IllegalStateException("task " + snapshot.task() + ": the trainer is stopping; run " + runId
+                        + " not published");
+            }
             if (outcome instanceof RunOutcome.Published published) {
                 attempted = published.adapter().getVersion();
             }
-            publishUntilDone(outcome);
+            publishUntilDone(outcome, covered, partition, epoch);
+        } catch (RunPublisher.FatalPublishException e) {
+            LOG.error("task {}: run {}: {}", snapshot.task(), runId, e.getMessage());
+            throw e;
         } catch (RuntimeException e) {
-            LOG.error("task {}: run {} failed: {}", snapshot.task(), runId, e.toString(), e);
+            boolean lost = e instanceof RunPublisher.TaskLostException || !stillOwns(partition, epoch);
+            String message = lost
+                    ? "abandoned on replica " + settings.replicaId() + ": the task moved to another replica, which "
+                            + "runs it again from the last checkpoint (" + e.getMessage() + ")"
+                    : "task '" + snapshot.task() + "': " + e.getMessage();
+            if (lost) {
+                LOG.warn("task {}: run {} {}", snapshot.task(), runId, message);
+            } else {
+                LOG.error("task {}: run {} failed: {}", snapshot.task(), runId, e.toString(), e);
+            }
             outcome = new RunOutcome.Failed(TrainingRun.newBuilder().setRunId(runId).setTask(snapshot.task())
-                    .setStatus(RunStatus.FAILED).setMessage("task '" + snapshot.task() + "': " + e.getMessage())
+                    .setStatus(RunStatus.FAILED).setMessage(message)
                     .setStartedAtMillis(started).setUpdatedAtMillis(clock.millis()).build());
             try {
                 publisher.publish(outcome);
+            } catch (RunPublisher.FatalPublishException fatal) {
+                throw fatal;
             } catch (RuntimeException again) {
                 LOG.error("task {}: the FAILED record of run {} could not be written either: {}", snapshot.task(), runId,
                         again.toString());
@@ -666,22 +1005,32 @@ public final class TrainerLoop implements AutoCloseable {
     }
 
     /**
-     * Publishes the outcome, again and again after a backoff while the transaction is aborted for a
-     * transient reason (the registry or the broker out of reach): the run's work is not thrown away and
-     * nothing is skipped. Gives up when the producer is fenced or the loop stops.
+     * Publishes the outcome with the covered offsets, fenced by the group metadata of the latest poll, again
+     * and again after a backoff while the transaction is aborted for a transient reason (the registry or the
+     * broker out of reach, or a rebalance that left the task here but moved the generation on): the run's work
+     * is not thrown away and nothing is skipped. Gives up when the task moved, the producer is fenced or the
+     * loop stops.
      */
-    private void publishUntilDone(RunOutcome outcome) {
+    private void publishUntilDone(RunOutcome outcome, Map<TopicPartition, OffsetAndMetadata> covered, int partition,
+                                  long epoch) {
         InputRetry publishing = new InputRetry(settings.retryInitial(), settings.retryMax(), clock);
         while (true) {
+            Ownership now = ownership;
+            Long held = now.epochs().get(partition);
+            if (held == null || held != epoch) {
+                publishDegraded = null;
+                throw new RunPublisher.TaskLostException("task " + outcome.run().getTask() + ": moved to another "
+                        + "replica before its run was published", null);
+            }
             try {
-                publisher.publish(outcome);
+                publisher.publish(outcome, covered, now.group());
                 publishDegraded = null;
                 return;
             } catch (RunPublisher.FatalPublishException e) {
                 publishDegraded = null;
                 throw e;
             } catch (RuntimeException e) {
-                if (stopping) {
+                if (stopping || Thread.currentThread().isInterrupted()) {
                     publishDegraded = null;
                     throw e;
                 }
@@ -702,49 +1051,77 @@ public final class TrainerLoop implements AutoCloseable {
         }
     }
 
-    private void collectFinishedRun() {
-        if (inFlight == null || !inFlight.isDone()) {
-            return;
-        }
-        try {
-            Finished finished = inFlight.get();
-            RunOutcome outcome = finished.outcome();
-            states.task(outcome.run().getTask()).versionSeen(finished.attemptedVersion());
-            if (outcome instanceof RunOutcome.Published published) {
-                TaskState state = states.task(published.adapter().getTask());
-                state.serving(published.adapter());
-                state.checkpoint(published.checkpoint());
+    /**
+     * Applies what finished runs published. A fenced publisher stops the loop (liveness DOWN): another process
+     * runs with this replica's transactional id, and this one must not go on as if it could publish.
+     */
+    private void collectFinishedRuns() {
+        for (var it = inFlight.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<String, InFlight> entry = it.next();
+            Future<Finished> future = entry.getValue().future();
+            if (!future.isDone()) {
+                continue;
             }
-            LOG.info("task {}: run {} ended {}: {}", outcome.run().getTask(), outcome.run().getRunId(),
-                    outcome.run().getStatus(), outcome.run().getMessage());
-        } catch (ExecutionException e) {
-            LOG.error("run of task {} ended with an error: {}", runningTask, e.getCause().toString(), e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } finally {
-            inFlight = null;
-            runningTask = null;
+            it.remove();
+            if (future.isCancelled()) {
+                continue;
+            }
+            try {
+                Finished finished = future.get();
+                RunOutcome outcome = finished.outcome();
+                TaskState state = states.task(outcome.run().getTask());
+                state.versionSeen(finished.attemptedVersion());
+                if (outcome instanceof RunOutcome.Published published) {
+                    state.serving(published.adapter());
+                    state.checkpoint(published.checkpoint());
+                }
+                LOG.info("task {}: run {} ended {}: {}", outcome.run().getTask(), outcome.run().getRunId(),
+                        outcome.run().getStatus(), outcome.run().getMessage());
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof RunPublisher.FatalPublishException fatal) {
+                    throw fatal;
+                }
+                LOG.error("run of task {} ended with an error: {}", entry.getKey(), e.getCause().toString(), e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
+        running = Set.copyOf(inFlight.keySet());
     }
 
+    /**
+     * Interrupts the runs that train; lets a run that publishes finish its transaction (an interrupted commit
+     * would abort a version that was done), within the grace period.
+     */
     private void shutdownWorker() {
-        worker.shutdownNow();
+        inFlight.values().forEach(run -> {
+            if (run.stage().compareAndSet(TRAINING, STOPPED)) {
+                run.future().cancel(true);
+            }
+        });
+        worker.shutdown();
         try {
             if (!worker.awaitTermination(SHUTDOWN_GRACE.toMillis(), TimeUnit.MILLISECONDS)) {
-                LOG.warn("the run of task {} did not stop within {}; the model is left open", runningTask, SHUTDOWN_GRACE);
+                worker.shutdownNow();
+                LOG.warn("the runs of tasks {} did not stop within {}; the model is left open", running, SHUTDOWN_GRACE);
             }
         } catch (InterruptedException e) {
+            worker.shutdownNow();
             Thread.currentThread().interrupt();
         }
     }
 
-    /** Stops the loop (an in-progress run is interrupted at its next epoch) and waits for the thread. */
+    /** Stops the loop (runs in progress are interrupted at their next epoch) and waits for the thread. */
     @Override
     public void close() {
         stopping = true;
-        KafkaConsumer<byte[], byte[]> c = consumer;
-        if (c != null) {
-            c.wakeup();
+        KafkaConsumer<byte[], byte[]> group = groupConsumer;
+        if (group != null) {
+            group.wakeup();
+        }
+        KafkaConsumer<byte[], byte[]> state = stateConsumer;
+        if (state != null) {
+            state.wakeup();
         }
         try {
             thread.join(SHUTDOWN_GRACE.toMillis() + settings.pollTimeout().toMillis() + 5_000);
@@ -758,7 +1135,14 @@ public final class TrainerLoop implements AutoCloseable {
             return;
         }
         try {
-            closeable.close();
+            // bounded: a fenced or cut-off client would otherwise wait out its default (30 s, or for ever)
+            if (closeable instanceof KafkaConsumer<?, ?> consumer) {
+                consumer.close(CloseOptions.timeout(CLIENT_CLOSE));
+            } else if (closeable instanceof KafkaProducer<?, ?> producer) {
+                producer.close(CLIENT_CLOSE);
+            } else {
+                closeable.close();
+            }
         } catch (Exception e) {
             LOG.warn("closing {}: {}", closeable.getClass().getSimpleName(), e.toString());
         }

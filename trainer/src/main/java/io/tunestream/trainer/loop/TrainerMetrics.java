@@ -1,6 +1,7 @@
 package io.tunestream.trainer.loop;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.tunestream.trainer.run.RunOutcome;
@@ -15,12 +16,15 @@ import java.util.Objects;
  * {@code tunestream_trainer_feedback_total{verdict}}, {@code tunestream_trainer_run_duration_seconds{task}},
  * {@code tunestream_trainer_dead_letters_total{topic}} (records of an input sent to the trainer's DLQ),
  * {@code tunestream_trainer_input_retries_total{reason}} (reading paused by a transient failure),
- * {@code tunestream_trainer_examples_deleted_total{task}}.
+ * {@code tunestream_trainer_examples_deleted_total{task}}, {@code tunestream_trainer_run_step{task}} and
+ * {@code tunestream_trainer_run_train_loss{task}} (progress of the task's latest run).
  * Thread-safe (the loop and the run worker both record).
  */
 public final class TrainerMetrics {
 
     private final MeterRegistry registry;
+    private final java.util.concurrent.ConcurrentMap<String, RunProgress> progress =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     public TrainerMetrics(MeterRegistry registry) {
         this.registry = Objects.requireNonNull(registry, "registry");
@@ -38,6 +42,42 @@ public final class TrainerMetrics {
                 .tag("task", task).register(registry).record(took);
         Map<String, Long> skipped = outcome.run().getSkipped();
         skipped.forEach((reason, n) -> skipped(reason, n));
+    }
+
+    /**
+     * The step and losses of a task's run in progress (its RUNNING record), as gauges tagged by task: the
+     * latest run's values stay until the next run reports.
+     */
+    public void progress(String task, io.tunestream.schemas.TrainingRun running) {
+        progress.computeIfAbsent(task, t -> {
+            RunProgress p = new RunProgress();
+            Gauge.builder("tunestream.trainer.run.step", p, RunProgress::step)
+                    .description("Optimizer step of the task's latest run").tag("task", t).register(registry);
+            Gauge.builder("tunestream.trainer.run.train.loss", p, RunProgress::trainLoss)
+                    .description("Training loss at the latest step of the task's latest run").tag("task", t)
+                    .register(registry);
+            return p;
+        }).update(running.getStep(),
+                running.getTrainLoss() == null ? Double.NaN : running.getTrainLoss());
+    }
+
+    /** Written by run workers, read by the meter registry. */
+    private static final class RunProgress {
+        private volatile double step;
+        private volatile double trainLoss = Double.NaN;
+
+        void update(double latestStep, double latestLoss) {
+            step = latestStep;
+            trainLoss = latestLoss;
+        }
+
+        double step() {
+            return step;
+        }
+
+        double trainLoss() {
+            return trainLoss;
+        }
     }
 
     public void example(String task) {

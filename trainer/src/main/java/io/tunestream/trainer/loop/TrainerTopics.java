@@ -48,9 +48,12 @@ public record TrainerTopics(String prefix) {
         return prefix + Topics.TRAINER_DEAD_LETTER.name();
     }
 
-    /** Topics whose whole content is the trainer's state, read from the beginning at every start. */
-    public List<String> stateTopics() {
-        return List.of(templates(), adapters(), checkpoints(), examples());
+    /**
+     * Compacted topics every replica reads whole, whichever tasks it owns: templates (feedback of any task may
+     * reach it), adapters and checkpoints (version numbers and warm starts of tasks it may be given).
+     */
+    public List<String> sharedStateTopics() {
+        return List.of(templates(), adapters(), checkpoints());
     }
 
     /** The catalogue's specs of the trainer's topics under this prefix, to create the missing ones. */

@@ -67,6 +67,32 @@ public interface TrainerConfig {
     @WithDefault("PT10S")
     Duration retryBackoffMax();
 
+    /**
+     * This replica's stable name ({@code TUNESTREAM_TRAINER_REPLICA_ID}): its static group membership
+     * ({@code group.instance.id}) and the suffix of its transactional ids. Default: {@code HOSTNAME} (the
+     * StatefulSet pod name, e.g. {@code trainer-0}), else {@code 0}. Two running replicas must never share it.
+     */
+    Optional<String> replicaId();
+
+    /** Runs of different tasks one replica trains at once ({@code TUNESTREAM_TRAINER_PARALLEL_RUNS}). */
+    @WithDefault("1")
+    int parallelRuns();
+
+    /**
+     * How long the group waits for a silent replica before giving its tasks to the others
+     * ({@code TUNESTREAM_TRAINER_SESSION_TIMEOUT}); a replica restarted within it keeps its tasks.
+     */
+    @WithDefault("PT30S")
+    Duration sessionTimeout();
+
+    /**
+     * How long the broker keeps a transaction of a replica that died open before aborting it
+     * ({@code TUNESTREAM_TRAINER_TRANSACTION_TIMEOUT}): until then read_committed readers of its topics and the
+     * new owner of its tasks wait; a restarted replica aborts it at once.
+     */
+    @WithDefault("PT60S")
+    Duration transactionTimeout();
+
     /** Put in front of every topic name ({@code TUNESTREAM_TOPICS_PREFIX}). */
     Optional<String> topicsPrefix();
 

@@ -46,6 +46,9 @@ public class TrainerHealth {
                     .withData("consumerAssigned", assigned)
                     .withData("caughtUp", loop != null && loop.isCaughtUp())
                     .withData("runningTask", loop == null ? "" : loop.runningTask().orElse(""))
+                    .withData("runningTasks", loop == null ? "" : String.join(",", new java.util.TreeSet<>(loop.runningTasks())))
+                    .withData("ownedExamplesPartitions", loop == null ? "" : new java.util.TreeSet<>(loop.ownedPartitions())
+                            .toString())
                     .withData("inputs", loop == null ? "" : loop.degraded().orElse("ok"))
                     .build();
         };

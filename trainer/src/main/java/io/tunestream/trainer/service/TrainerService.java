@@ -47,8 +47,9 @@ public class TrainerService {
         // TUNESTREAM_KAFKA_CONFIG and TUNESTREAM_KAFKA_SECURITY_PROTOCOL, _SASL_*, _SSL_*: as serving and ingest read them
         KafkaClientConfig kafka = new KafkaClientConfig(settings.bootstrapServers(), registry(config),
                 KafkaClientSettings.load(Map.of(), System.getenv()));
-        LOG.infof("trainer starting: Kafka %s, registry %s, model %s on %s, group %s", kafka.describe(),
-                kafka.registry().describe(), settings.modelDir(), settings.executionProvider(), settings.groupId());
+        LOG.infof("trainer starting: Kafka %s, registry %s, model %s on %s, group %s, replica %s", kafka.describe(),
+                kafka.registry().describe(), settings.modelDir(), settings.executionProvider(), settings.groupId(),
+                settings.replicaId());
         Clock clock = Clock.systemUTC();
         Optional<AdapterSigner> signer = signer(config);
         if (signer.isPresent()) {
@@ -116,6 +117,21 @@ public class TrainerService {
         return new TrainerSettings(config.bootstrapServers(), config.registryUrl(), modelDir,
                 TrainerSettings.provider(config.executionProvider()), config.cudaDeviceId(), config.threads(),
                 config.groupId(), config.pollTimeout(), config.maxStepsPerRun(), config.topicsPrefix().orElse(""),
-                config.maxExamplesPerTask(), config.retryBackoffMax());
+                config.maxExamplesPerTask(), config.retryBackoffMax(), replicaId(config, System.getenv()),
+                config.parallelRuns(), config.sessionTimeout(), config.transactionTimeout());
+    }
+
+    /** The configured replica id, else the pod name ({@code HOSTNAME}), else the one replica {@code 0}. */
+    static String replicaId(TrainerConfig config, Map<String, String> env) {
+        if (config.replicaId().isPresent()) {
+            return config.replicaId().get();
+        }
+        String host = env.get("HOSTNAME");
+        if (host != null && !host.isBlank()) {
+            return host;
+        }
+        LOG.infof("neither TUNESTREAM_TRAINER_REPLICA_ID nor HOSTNAME is set: replica id %s (one replica only)",
+                io.tunestream.trainer.loop.LoopSettings.DEFAULT_REPLICA_ID);
+        return io.tunestream.trainer.loop.LoopSettings.DEFAULT_REPLICA_ID;
     }
 }

@@ -86,6 +86,16 @@ public final class TaskState {
         return validation.remove(exampleId) != null || fromTrain;
     }
 
+    /**
+     * The task moved to another replica: its examples are dropped (they are read again from the topic
+     * if it comes back). Template, adapter, checkpoint and version numbers stay: every replica reads them.
+     */
+    public void forgetExamples() {
+        train.clear();
+        validation.clear();
+        usedThroughSequence = -1;
+    }
+
     public int exampleCount() {
         return train.size() + validation.size();
     }

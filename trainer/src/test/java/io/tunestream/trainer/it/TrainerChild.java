@@ -16,7 +16,9 @@ import java.time.Duration;
  * A trainer in its own JVM that dies at a run phase: {@code Runtime.halt} when the phase is reached,
  * so nothing is closed, flushed or aborted, as in a crash. Exits with {@link #HALTED} there.
  *
- * <p>Arguments: bootstrap servers, registry URL, topic prefix, group id, the {@link RunPhase} to die at.
+ * <p>Arguments: bootstrap servers, registry URL, topic prefix, group id, the {@link RunPhase} to die at;
+ * optionally the replica id, the session timeout and the transaction timeout in ms (one replica of
+ * several); without them, replica {@link LoopSettings#DEFAULT_REPLICA_ID} with the default timings.
  */
 public final class TrainerChild {
 
@@ -37,8 +39,13 @@ public final class TrainerChild {
                 Runtime.getRuntime().halt(HALTED);
             }
         };
-        TrainerLoop loop = new TrainerLoop(kafka, new LoopSettings(args[3], Duration.ofMillis(100), 100,
-                Duration.ofMillis(100), Duration.ofMillis(500)), new TrainerTopics(args[2]), StandInRunner::new,
+        LoopSettings settings = new LoopSettings(args[3], Duration.ofMillis(100), 100, Duration.ofMillis(100),
+                Duration.ofMillis(500));
+        if (args.length > 5) {
+            settings = settings.asReplica(args[5], Duration.ofMillis(Long.parseLong(args[6])),
+                    Duration.ofMillis(Long.parseLong(args[7])));
+        }
+        TrainerLoop loop = new TrainerLoop(kafka, settings, new TrainerTopics(args[2]), StandInRunner::new,
                 new TrainerMetrics(new SimpleMeterRegistry()), Clock.systemUTC(), halt).start();
         // the parent kills this JVM if the phase is never reached; a failed loop ends it at once
         while (loop.isAlive()) {

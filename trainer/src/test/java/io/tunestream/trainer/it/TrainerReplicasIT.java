@@ -1,0 +1,378 @@
+package io.tunestream.trainer.it;
+
+import static io.tunestream.trainer.testing.Fixtures.yes;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tunestream.devkit.PlatformEndpoints;
+import io.tunestream.devkit.junit.LocalPlatformExtension;
+import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.DatasetSplit;
+import io.tunestream.schemas.ExampleKey;
+import io.tunestream.schemas.LabelledExample;
+import io.tunestream.schemas.RunStatus;
+import io.tunestream.schemas.TopicSpec;
+import io.tunestream.schemas.Topics;
+import io.tunestream.schemas.TopicsAdmin;
+import io.tunestream.schemas.TrainingRun;
+import io.tunestream.schemas.kafka.KafkaClientConfig;
+import io.tunestream.schemas.kafka.TaskPartitioner;
+import io.tunestream.schemas.registry.AvroSerdes;
+import io.tunestream.schemas.registry.RegistryConfig;
+import io.tunestream.schemas.registry.SchemaRegistration;
+import io.tunestream.trainer.loop.LoopSettings;
+import io.tunestream.trainer.loop.RunPhase;
+import io.tunestream.trainer.loop.TrainerLoop;
+import io.tunestream.trainer.loop.TrainerMetrics;
+import io.tunestream.trainer.loop.TrainerTopics;
+import io.tunestream.trainer.state.TaskSnapshot;
+import io.tunestream.trainer.testing.Fixtures;
+import io.tunestream.trainer.testing.StandInRunner;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * Several trainer replicas in one consumer group: each task is trained and published by the replica
+ * owning its {@code examples} partition only, every task gets its version once, and when the replica
+ * running a task dies (a child JVM halted mid-run, as by SIGKILL) its tasks go to the others, which
+ * publish them from every example.
+ */
+@ExtendWith(LocalPlatformExtension.class)
+class TrainerReplicasIT {
+
+    private static final Duration SESSION = Duration.ofSeconds(6);
+    private static final Duration TRANSACTION = Duration.ofSeconds(10);
+    /** The killed replica's: the broker aborts its open transaction at most ~10 s (its check interval) later. */
+    private static final Duration KILLED_TRANSACTION = Duration.ofSeconds(5);
+    private static final int EXAMPLES_PER_TASK = 3;
+
+    private final List<TrainerLoop> loops = new ArrayList<>();
+    private final List<Process> children = new ArrayList<>();
+    private KafkaClientConfig kafka;
+    private TrainerTopics topics;
+    private String group;
+
+    @AfterEach
+    void stop() {
+        loops.forEach(TrainerLoop::close);
+        for (Process child : children) {
+            child.destroyForcibly();
+        }
+    }
+
+    /** Topics for this case, {@code examples} with {@code examplesPartitions} partitions, the others as catalogued. */
+    private void topics(PlatformEndpoints platform, String name, int examplesPartitions) {
+        String id = name + "-" + UUID.randomUUID().toString().substring(0, 8);
+        kafka = new KafkaClientConfig(platform.bootstrapServers(), RegistryConfig.forRegistry(platform.registryUrl()));
+        topics = new TrainerTopics(id + "-");
+        group = id;
+        try (Admin admin = Admin.create(kafka.adminProperties())) {
+            TopicsAdmin catalogue = new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30));
+            NewTopic examples = catalogue.newTopic(Topics.EXAMPLES.withName(topics.examples()));
+            admin.createTopics(List.of(new NewTopic(examples.name(), examplesPartitions, (short) 1)
+                    .configs(examples.configs()))).all().get(30, TimeUnit.SECONDS);
+            catalogue.ensure(topics.specs());
+            // the replicas' preflight lists the topics: wait until the broker's metadata shows every one
+            List<String> names = topics.specs().stream().map(TopicSpec::name).toList();
+            await().atMost(Duration.ofSeconds(10)).until(() -> admin.listTopics().names().get().containsAll(names));
+        } catch (Exception e) {
+            throw new AssertionError("creating the topics of " + id, e);
+        }
+        new SchemaRegistration(kafka.registry()).registerAll(topics.specs());
+    }
+
+    private LoopSettings replica(String id) {
+        return new LoopSettings(group, Duration.ofMillis(100), 100, Duration.ofMillis(100), Duration.ofMillis(500))
+                .asReplica(id, SESSION, TRANSACTION);
+    }
+
+    private TrainerLoop inProcess(String replicaId, StandInRunner runner) {
+        TrainerLoop loop = new TrainerLoop(kafka, replica(replicaId), topics, () -> runner,
+                new TrainerMetrics(new SimpleMeterRegistry()), Clock.systemUTC(), RunPhase.Listener.NONE).start();
+        loops.add(loop);
+        return loop;
+    }
+
+    /** One task name per examples partition, each landing on its own partition. */
+    private static List<String> taskPerPartition(int partitions) {
+        Map<Integer, String> tasks = new LinkedHashMap<>();
+        for (int i = 0; tasks.size() < partitions && i < 10_000; i++) {
+            String task = "t" + i;
+            tasks.putIfAbsent(TaskPartitioner.partitionOf(task, partitions), task);
+        }
+        assertThat(tasks).hasSize(partitions);
+        return List.copyOf(tasks.values());
+    }
+
+    private void sendTasks(List<String> tasks) {
+        try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(kafka.producerProperties(group))) {
+            for (String task : tasks) {
+                producer.send(new ProducerRecord<>(topics.templates(), task,
+                        Fixtures.template(task).setRetraining(Fixtures.retraining(EXAMPLES_PER_TASK).build()).build()));
+            }
+            producer.flush();
+        }
+        sendExamples(tasks, 0, EXAMPLES_PER_TASK);
+    }
+
+    private void sendExamples(List<String> tasks, int from, int to) {
+        try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(kafka.producerProperties(group))) {
+            for (String task : tasks) {
+                for (int i = from; i < to; i++) {
+                    LabelledExample example = yes(task, i, DatasetSplit.TRAIN);
+                    producer.send(new ProducerRecord<>(topics.examples(), ExampleKey.of(example).toString(), example));
+                }
+            }
+            producer.flush();
+        }
+    }
+
+    private <T extends SpecificRecord> List<T> read(String topic, Class<T> type) {
+        try (Deserializer<T> decode = AvroSerdes.deserializer(type, kafka.registry())) {
+            return RawTopic.read(kafka, topic, true).stream().filter(r -> r.value() != null)
+                    .map(r -> decode.deserialize(r.topic(), r.headers(), r.value())).toList();
+        }
+    }
+
+    /** Committed adapter versions by task. */
+    private Map<String, List<Integer>> versions() {
+        return read(topics.adapters(), AdapterVersion.class).stream().collect(Collectors.groupingBy(
+                AdapterVersion::getTask, Collectors.mapping(AdapterVersion::getVersion, Collectors.toList())));
+    }
+
+    @Test
+    void shouldTrainEachTaskOnTheReplicaOwningItsPartitionOnly(PlatformEndpoints platform) {
+        topics(platform, "replicas", 6);
+        StandInRunner a = new StandInRunner();
+        StandInRunner b = new StandInRunner();
+        TrainerLoop first = inProcess("trainer-0", a);
+        TrainerLoop second = inProcess("trainer-1", b);
+        await().atMost(Duration.ofSeconds(30)).until(() -> first.ownedPartitions().size()
+                + second.ownedPartitions().size() == 6 && !first.ownedPartitions().isEmpty()
+                && !second.ownedPartitions().isEmpty());
+        List<String> tasks = taskPerPartition(6);
+
+        sendTasks(tasks);
+
+        await().atMost(Duration.ofSeconds(40)).until(() -> versions().keySet().containsAll(tasks));
+        Map<String, List<Integer>> versions = versions();
+        tasks.forEach(task -> assertThat(versions.get(task)).as("versions of %s", task).containsExactly(1));
+        Set<String> byFirst = a.runs().stream().map(TaskSnapshot::task).collect(Collectors.toSet());
+        Set<String> bySecond = b.runs().stream().map(TaskSnapshot::task).collect(Collectors.toSet());
+        assertThat(byFirst).as("tasks run by trainer-0").doesNotContainAnyElementsOf(bySecond);
+        Set<String> all = new HashSet<>(byFirst);
+        all.addAll(bySecond);
+        assertThat(all).containsExactlyInAnyOrderElementsOf(tasks);
+        for (String task : byFirst) {
+            assertThat(first.ownedPartitions()).contains(TaskPartitioner.partitionOf(task, 6));
+        }
+        assertThat(read(topics.runs(), TrainingRun.class)).noneMatch(r -> r.getStatus() == RunStatus.FAILED);
+        assertThat(first.isAlive()).isTrue();
+        assertThat(second.isAlive()).isTrue();
+    }
+
+    @Test
+    void shouldPublishEveryTaskOnceWhenTheReplicaRunningATaskIsKilledMidRun(PlatformEndpoints platform)
+            throws IOException, InterruptedException {
+        killOneOfThreeReplicasAt(platform, RunPhase.RUN_STARTED);
+    }
+
+    @Test
+    void shouldPublishEveryTaskOnceWhenAReplicaIsKilledWithItsPublishTransactionOpenAndNeverComesBack(
+            PlatformEndpoints platform) throws IOException, InterruptedException {
+        // the new owner waits until the broker aborts the dead replica's transaction (its offsets are pending)
+        killOneOfThreeReplicasAt(platform, RunPhase.PUBLISH_SENT);
+    }
+
+    private void killOneOfThreeReplicasAt(PlatformEndpoints platform, RunPhase phase)
+            throws IOException, InterruptedException {
+        // 9 examples partitions and 3 feedback partitions over three replicas: each replica owns an examples partition
+        topics(platform, "replica-kill", 9);
+        StandInRunner a = new StandInRunner();
+        StandInRunner b = new StandInRunner();
+        TrainerLoop first = inProcess("trainer-1", a);
+        TrainerLoop second = inProcess("trainer-2", b);
+        Path log = Files.createTempFile(Path.of("target"), "trainer-replica-child", ".log");
+        Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), TrainerChild.class.getName(),
+                platform.bootstrapServers(), platform.registryUrl(), topics.prefix(), group, phase.name(),
+                "trainer-0", Long.toString(SESSION.toMillis()), Long.toString(KILLED_TRANSACTION.toMillis()))
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        children.add(child);
+        // the child has joined when the in-process replicas own 9 partitions minus the child's share
+        await().atMost(Duration.ofSeconds(40)).until(() -> {
+            int inProcess = first.ownedPartitions().size() + second.ownedPartitions().size();
+            return !first.ownedPartitions().isEmpty() && !second.ownedPartitions().isEmpty() && inProcess < 9;
+        });
+        Set<Integer> childOwns = new HashSet<>(Set.of(0, 1, 2, 3, 4, 5, 6, 7, 8));
+        childOwns.removeAll(first.ownedPartitions());
+        childOwns.removeAll(second.ownedPartitions());
+        List<String> tasks = taskPerPartition(9);
+
+        sendTasks(tasks);
+
+        assertThat(child.waitFor(30, TimeUnit.SECONDS)).as("the child starts a run of its tasks %s and dies; log: %s",
+                childOwns, log).isTrue();
+        assertThat(child.exitValue()).as("child halted mid-run; log:%n%s", Files.readString(log))
+                .isEqualTo(TrainerChild.HALTED);
+        await().atMost(Duration.ofSeconds(50)).until(() -> versions().keySet().containsAll(tasks));
+
+        Map<String, List<Integer>> versions = versions();
+        tasks.forEach(task -> assertThat(versions.get(task)).as("versions of %s", task).containsExactly(1));
+        List<TrainingRun> runs = read(topics.runs(), TrainingRun.class);
+        List<TrainingRun> published = runs.stream().filter(r -> r.getStatus() == RunStatus.PUBLISHED).toList();
+        assertThat(published).extracting(TrainingRun::getTask).containsExactlyInAnyOrderElementsOf(tasks);
+        assertThat(published).as("no example lost: every run trained on all of its task's examples")
+                .allSatisfy(r -> assertThat(r.getTrainingExamples() + r.getValidationExamples())
+                        .isEqualTo(EXAMPLES_PER_TASK));
+        assertThat(runs).as("the killed replica started a run it never finished")
+                .anyMatch(r -> r.getStatus() == RunStatus.STARTED && r.getMessage().contains("replica trainer-0"));
+        Set<String> taken = new HashSet<>();
+        a.runs().forEach(s -> taken.add(s.task()));
+        b.runs().forEach(s -> taken.add(s.task()));
+        assertThat(taken).as("the survivors ran the killed replica's tasks too").containsExactlyInAnyOrderElementsOf(tasks);
+        assertThat(first.isAlive()).isTrue();
+        assertThat(second.isAlive()).isTrue();
+    }
+
+    @Test
+    void shouldStopAReplicaWhenAnotherProcessTakesItsReplicaIdMidRun(PlatformEndpoints platform) {
+        // the reported failure: two processes with one transactional id, the fenced one still live
+        topics(platform, "replica-fenced", 3);
+        java.util.concurrent.CountDownLatch never = new java.util.concurrent.CountDownLatch(1);
+        StandInRunner held = new StandInRunner(never);
+        TrainerLoop first = inProcess("trainer-0", held);
+        await().atMost(Duration.ofSeconds(30)).until(() -> first.ownedPartitions().size() == 3);
+        String task = taskPerPartition(3).get(0);
+        sendTasks(List.of(task));
+        await().atMost(Duration.ofSeconds(30)).until(() -> first.runningTask().isPresent());
+
+        StandInRunner taking = new StandInRunner();
+        TrainerLoop second = inProcess("trainer-0", taking);
+
+        await().atMost(Duration.ofSeconds(40)).until(() -> !first.isAlive());
+        assertThat(first.failure()).as("why the fenced replica stopped (liveness DOWN)").isPresent();
+        never.countDown();
+        await().atMost(Duration.ofSeconds(40)).until(() -> versions().containsKey(task));
+        assertThat(versions().get(task)).containsExactly(1);
+        assertThat(taking.runs()).extracting(TaskSnapshot::task).containsExactly(task);
+        assertThat(second.isAlive()).isTrue();
+    }
+
+    @Test
+    void shouldRunTasksOfOneReplicaInParallelUpToParallelRuns(PlatformEndpoints platform) {
+        topics(platform, "replica-parallel", 3);
+        java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+        StandInRunner held = new StandInRunner(gate);
+        TrainerLoop loop = new TrainerLoop(kafka, replica("trainer-0").withParallelRuns(2), topics, () -> held,
+                new TrainerMetrics(new SimpleMeterRegistry()), Clock.systemUTC(), RunPhase.Listener.NONE).start();
+        loops.add(loop);
+        await().atMost(Duration.ofSeconds(30)).until(() -> loop.ownedPartitions().size() == 3);
+        List<String> tasks = taskPerPartition(3);
+
+        sendTasks(tasks);
+
+        // two runs in progress at once, the third task waits for a free slot
+        await().atMost(Duration.ofSeconds(30)).until(() -> held.runs().size() == 2);
+        assertThat(loop.runningTasks()).hasSize(2);
+        gate.countDown();
+        await().atMost(Duration.ofSeconds(30)).until(() -> versions().keySet().containsAll(tasks));
+        Map<String, List<Integer>> versions = versions();
+        tasks.forEach(task -> assertThat(versions.get(task)).as("versions of %s", task).containsExactly(1));
+        assertThat(held.runs()).hasSize(3);
+    }
+
+    @Test
+    void shouldNumberATaskThatMovedToAnotherReplicaAboveItsLastVersionFromAllItsExamples(PlatformEndpoints platform) {
+        topics(platform, "replica-move", 4);
+        StandInRunner a = new StandInRunner();
+        StandInRunner b = new StandInRunner();
+        TrainerLoop leaving = inProcess("trainer-0", a);
+        TrainerLoop staying = inProcess("trainer-1", b);
+        await().atMost(Duration.ofSeconds(30)).until(() -> leaving.ownedPartitions().size()
+                + staying.ownedPartitions().size() == 4 && !leaving.ownedPartitions().isEmpty()
+                && !staying.ownedPartitions().isEmpty());
+        List<String> tasks = taskPerPartition(4);
+        sendTasks(tasks);
+        await().atMost(Duration.ofSeconds(30)).until(() -> versions().values().stream().filter(v -> v.equals(List.of(1)))
+                .count() == 4);
+        Set<String> moved = a.runs().stream().map(TaskSnapshot::task).collect(Collectors.toSet());
+        assertThat(moved).isNotEmpty();
+
+        leaving.close();
+        loops.remove(leaving);
+        sendExamples(tasks, EXAMPLES_PER_TASK, 2 * EXAMPLES_PER_TASK);
+
+        // the leaving replica's tasks move once its session times out
+        await().atMost(Duration.ofSeconds(40)).until(() -> versions().values().stream()
+                .filter(v -> v.equals(List.of(1, 2))).count() == 4);
+        for (String task : moved) {
+            TaskSnapshot second = b.runs().stream().filter(s -> s.task().equals(task)).findFirst().orElseThrow();
+            assertThat(second.nextVersion()).as("%s numbered above v1 by the new owner", task).isEqualTo(2);
+            assertThat(second.train().size() + second.validation().size()).as("%s rebuilt from every example", task)
+                    .isEqualTo(2 * EXAMPLES_PER_TASK);
+            assertThat(second.checkpoint()).as("%s starts from the checkpoint of v1", task).get()
+                    .extracting(c -> c.getVersion()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void shouldConvertEachFeedbackOnceOnTheReplicaOwningItsPartitionForTheTasksOwner(PlatformEndpoints platform) {
+        topics(platform, "replica-feedback", 3);
+        StandInRunner a = new StandInRunner();
+        StandInRunner b = new StandInRunner();
+        TrainerLoop first = inProcess("trainer-0", a);
+        TrainerLoop second = inProcess("trainer-1", b);
+        await().atMost(Duration.ofSeconds(30)).until(() -> first.ownedPartitions().size()
+                + second.ownedPartitions().size() == 3 && first.isCaughtUp() && second.isCaughtUp());
+        String task = "fb";
+        int feedbacks = 6;
+        try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(kafka.producerProperties(group))) {
+            producer.send(new ProducerRecord<>(topics.templates(), task,
+                    Fixtures.template(task).setRetraining(Fixtures.retraining(feedbacks).build()).build()));
+            producer.flush();
+            for (int i = 0; i < feedbacks; i++) {
+                // request ids with '/': keyed by request id, spread over the feedback partitions (not on "squad")
+                String requestId = "squad/req-" + i;
+                producer.send(new ProducerRecord<>(topics.feedback(), requestId, io.tunestream.schemas.Feedback.newBuilder()
+                        .setRequestId(requestId).setTask(task).setVerdict(io.tunestream.schemas.Verdict.CORRECTED)
+                        .setAnswerText(" no").setCorrection(" yes").setFields(Map.of("question", "q" + i)).build()));
+            }
+        }
+
+        await().atMost(Duration.ofSeconds(40)).until(() -> versions().containsKey(task));
+        var examples = RawTopic.read(kafka, topics.examples(), true);
+        assertThat(examples).as("each feedback converted once, by one replica").hasSize(feedbacks);
+        assertThat(examples).extracting(r -> r.partition()).as("on the task's partition")
+                .containsOnly(TaskPartitioner.partitionOf(task, 3));
+        Set<Integer> feedbackPartitions = RawTopic.read(kafka, topics.feedback(), true).stream().map(r -> r.partition())
+                .collect(Collectors.toSet());
+        assertThat(feedbackPartitions).as("request ids hashed whole, not on their prefix").hasSizeGreaterThan(1);
+        StandInRunner owner = first.ownedPartitions().contains(TaskPartitioner.partitionOf(task, 3)) ? a : b;
+        assertThat(owner.runs()).hasSize(1);
+        assertThat(owner.runs().get(0).train().size() + owner.runs().get(0).validation().size()).isEqualTo(feedbacks);
+        assertThat(versions().get(task)).containsExactly(1);
+    }
+}
