@@ -188,7 +188,10 @@ public final class SchemaRegistration {
             try {
                 token = tokens.get().token();
             } catch (RegistryTokens.RegistryAuthException e) {
-                throw new SchemaRegistrationException(artifactId, 0, "artifact " + artifactId
+                // an unreachable token endpoint is an outage (status 0); a refusal is the client's to fix (401)
+                int status = e.getCause() instanceof IOException || e.getCause() instanceof InterruptedException
+                        ? 0 : 401;
+                throw new SchemaRegistrationException(artifactId, status, "artifact " + artifactId
                         + ": no registry access token: " + e.getMessage(), e);
             }
             request.header("Authorization", "Bearer " + token);
