@@ -65,7 +65,9 @@ class SecuredEmbeddedKafkaIT {
     void superUserShouldCreateTopicsOnTheSecuredListener() throws Exception {
         try (Admin admin = Admin.create(kafka.adminClientProperties())) {
             admin.createTopics(List.of(new NewTopic("secured-admin-topic", 1, (short) 1))).all().get(15, TimeUnit.SECONDS);
-            assertThat(admin.listTopics().names().get(15, TimeUnit.SECONDS)).contains("secured-admin-topic");
+            // a created topic reaches the broker's metadata cache a moment after createTopics returns
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(15)).untilAsserted(() ->
+                    assertThat(admin.listTopics().names().get(15, TimeUnit.SECONDS)).contains("secured-admin-topic"));
         }
         assertThat(kafka.adminClientProperties()).containsEntry("security.protocol", "SASL_SSL");
     }
