@@ -5,6 +5,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import io.tunestream.model.autodiff.HeadPositions;
 import io.tunestream.model.autodiff.SoftPromptTrainingGraph;
 import io.tunestream.model.graph.InputsEmbedsRewrite;
 import org.slf4j.Logger;
@@ -62,6 +63,11 @@ public final class TrainingSession implements AutoCloseable {
      *                                  cannot be differentiated
      */
     public static TrainingSession open(Path dir, RuntimeConfig runtime) {
+        return open(dir, runtime, HeadPositions.LOSS_ONLY);
+    }
+
+    /** {@link #open(Path, RuntimeConfig)} with the final norm and head at the chosen positions (comparisons, benchmarks). */
+    static TrainingSession open(Path dir, RuntimeConfig runtime, HeadPositions headPositions) {
         Path modelFile = dir.resolve("model.onnx");
         // one read of the export gives the weights the trainer needs and the graph to differentiate
         DecoderModel.Parsed parsed = DecoderModel.parse(dir);
@@ -72,7 +78,8 @@ public final class TrainingSession implements AutoCloseable {
         try {
             InputsEmbedsRewrite.Rewritten rewritten = parsed.rewritten();
             hidden = rewritten.hiddenSize();
-            lossGraph = SoftPromptTrainingGraph.lossGraph(rewritten.model(), rewritten.embeddingTableName());
+            lossGraph = SoftPromptTrainingGraph.lossGraph(rewritten.model(), rewritten.embeddingTableName(),
+                    headPositions);
             trainingGraph = SoftPromptTrainingGraph.trainingGraph(lossGraph);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("model " + dir + ": " + e.getMessage(), e);
