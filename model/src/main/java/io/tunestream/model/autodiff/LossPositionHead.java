@@ -20,7 +20,7 @@ import static io.tunestream.model.autodiff.GraphEmitter.intAttribute;
  * non-zero are gathered (K of them), and the norm and the head run on [1, K, d]; the labels and the
  * mask are gathered the same way, so the masked cross-entropy and its gradient are unchanged while
  * the head (a [d × vocab] MatMul, the largest op of a small model) does K rows of work instead of
- * b·T. The gradient flows back through the Gather (scatter-add into zeros) and the Flatten.
+ * b·T (K ≥ 1: a {@code TrainingBatch} has at least one loss token). The gradient flows back through the Gather (scatter-add into zeros) and the Flatten.
  *
  * <p>The head is the node producing {@code logits} (as in serving's
  * {@code io.tunestream.model.graph.LastTokenLogits}); the final norm is found by walking back from it
