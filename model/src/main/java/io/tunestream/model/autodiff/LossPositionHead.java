@@ -5,8 +5,10 @@ import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -20,7 +22,8 @@ import static io.tunestream.model.autodiff.GraphEmitter.intAttribute;
  * non-zero are gathered (K of them), and the norm and the head run on [1, K, d]; the labels and the
  * mask are gathered the same way, so the masked cross-entropy and its gradient are unchanged while
  * the head (a [d × vocab] MatMul, the largest op of a small model) does K rows of work instead of
- * b·T (K ≥ 1: a {@code TrainingBatch} has at least one loss token). The gradient flows back through the Gather (scatter-add into zeros) and the Flatten.
+ * b·T (K ≥ 1: a {@code TrainingBatch} has at least one loss token). The gradient flows back through
+ * the Gather (scatter-add into zeros) and the Flatten.
  *
  * <p>The head is the node producing {@code logits} (as in serving's
  * {@code io.tunestream.model.graph.LastTokenLogits}); the final norm is found by walking back from it
@@ -31,6 +34,8 @@ import static io.tunestream.model.autodiff.GraphEmitter.intAttribute;
  */
 final class LossPositionHead {
 
+    /** Scope of the gathering nodes' names, under the training graph's own prefix. */
+    static final String SCOPE = "loss_positions/";
     private static final String LOGITS = "logits";
     private static final int MAX_REGION_NODES = 64;
     private static final Set<String> POSITION_WISE = Set.of("Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Reciprocal",
@@ -110,7 +115,7 @@ final class LossPositionHead {
         if (graph.getOutputList().stream().anyMatch(o -> regionOutputs.contains(o.getName()))) {
             return Optional.empty();
         }
-        Set<NodeProto> regionNodes = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        Set<NodeProto> regionNodes = Collections.newSetFromMap(new IdentityHashMap<>());
         region.forEach(i -> regionNodes.add(nodes.get(i)));
         return Optional.of(new Region(hidden, regionNodes));
     }

@@ -161,6 +161,16 @@ public final class SoftPromptTrainingGraph {
         return decoder.toBuilder().setGraph(g).build();
     }
 
+    /**
+     * Whether a loss or training graph made here (soft or deep prompt) runs the final norm and LM head
+     * at the loss positions only: {@link HeadPositions#LOSS_ONLY} asks for it, but an export whose head
+     * is not a MatMul behind a position-wise norm keeps the full head.
+     */
+    public static boolean runsHeadAtLossPositionsOnly(ModelProto graph) {
+        return graph.getGraph().getNodeList().stream().anyMatch(n -> n.getName().startsWith("/tunestream/")
+                && n.getName().contains("/" + LossPositionHead.SCOPE));
+    }
+
     /** The training graph: {@link #lossGraph} plus the output {@value #VIRTUAL_TOKENS_GRADIENT} [n, d]. */
     public static ModelProto trainingGraph(ModelProto decoder, String embeddingTableName) {
         return trainingGraph(lossGraph(decoder, embeddingTableName));
@@ -192,7 +202,7 @@ public final class SoftPromptTrainingGraph {
                     intAttribute("axis", 0)), e.ints(0));
             lossMask = e.op("Unsqueeze", e.op("Gather", List.of(flatMask, positions), intAttribute("axis", 0)),
                     e.ints(0));
-            GraphEmitter head = new GraphEmitter(prefix + "head/", e.floatType());
+            GraphEmitter head = new GraphEmitter(prefix + LossPositionHead.SCOPE, e.floatType());
             decoderNodes = LossPositionHead.rewrite(decoderNodes, region.get(), head, positions);
             e.initializers().addAll(head.initializers());
         }

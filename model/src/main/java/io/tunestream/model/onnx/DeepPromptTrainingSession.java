@@ -72,6 +72,7 @@ public final class DeepPromptTrainingSession implements AutoCloseable {
             lossGraph = DeepPromptTrainingGraph.lossGraph(rewritten.model(), rewritten.embeddingTableName(),
                     config.layers(), config.kvHeads(), config.headDim(), headPositions);
             trainingGraph = DeepPromptTrainingGraph.trainingGraph(lossGraph);
+            TrainingSession.logHeadPositions(dir, headPositions, lossGraph);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("model " + dir + ": " + e.getMessage(), e);
         }

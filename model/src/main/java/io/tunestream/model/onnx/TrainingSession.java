@@ -81,6 +81,7 @@ public final class TrainingSession implements AutoCloseable {
             lossGraph = SoftPromptTrainingGraph.lossGraph(rewritten.model(), rewritten.embeddingTableName(),
                     headPositions);
             trainingGraph = SoftPromptTrainingGraph.trainingGraph(lossGraph);
+            logHeadPositions(dir, headPositions, lossGraph);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("model " + dir + ": " + e.getMessage(), e);
         }
@@ -108,6 +109,16 @@ public final class TrainingSession implements AutoCloseable {
             OrtSessions.closeQuietly(training);
             throw new IllegalStateException("cannot create an ONNX Runtime training session for " + modelFile + ": "
                     + e.getMessage(), e);
+        }
+    }
+
+    /** One line saying where the final norm and LM head run: a head this graph could not slice costs time, not results. */
+    static void logHeadPositions(Path dir, HeadPositions asked, OnnxMl.ModelProto lossGraph) {
+        if (SoftPromptTrainingGraph.runsHeadAtLossPositionsOnly(lossGraph)) {
+            LOG.info("training graph for {}: final norm and LM head at the loss positions only", dir);
+        } else if (asked == HeadPositions.LOSS_ONLY) {
+            LOG.warn("training graph for {}: the head is not a MatMul behind a position-wise final norm; the final "
+                    + "norm and LM head run at every position (same loss, more work)", dir);
         }
     }
 

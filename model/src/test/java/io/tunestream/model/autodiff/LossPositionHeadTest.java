@@ -3,6 +3,7 @@ package io.tunestream.model.autodiff;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import io.tunestream.model.graph.InputsEmbedsRewrite;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -62,6 +63,34 @@ class LossPositionHeadTest {
             assertThat(producers.get(unsqueeze.getInput(0)).getOpType()).isEqualTo("Gather");
         }
         assertThat(normReaders(unsliced).get(normReaders(unsliced).size() - 1).getInput(0)).doesNotContain("tunestream");
+        assertThat(SoftPromptTrainingGraph.runsHeadAtLossPositionsOnly(soft)).isTrue();
+        assertThat(SoftPromptTrainingGraph.runsHeadAtLossPositionsOnly(deep)).isTrue();
+        assertThat(SoftPromptTrainingGraph.runsHeadAtLossPositionsOnly(unsliced)).isFalse();
+    }
+
+    @Test
+    void shouldKeepTheFullHeadWhenTheFinalNormIsNotPositionWise() throws IOException {
+        InputsEmbedsRewrite.Rewritten decoder = decoder("tiny-llama");
+        // the final RMSNorm's mean taken over the sequence axis instead: gathering positions would change it
+        ModelProto.Builder model = decoder.model().toBuilder();
+        var graph = model.getGraphBuilder();
+        int last = -1;
+        for (int i = 0; i < graph.getNodeCount(); i++) {
+            if (graph.getNode(i).getOpType().equals("ReduceMean")) {
+                last = i;
+            }
+        }
+        NodeProto.Builder mean = graph.getNodeBuilder(last);
+        for (int a = 0; a < mean.getAttributeCount(); a++) {
+            if (mean.getAttribute(a).getName().equals("axes")) {
+                mean.setAttribute(a, mean.getAttribute(a).toBuilder().clearInts().addInts(1));
+            }
+        }
+
+        assertThat(LossPositionHead.find(model.getGraph())).isEmpty();
+        ModelProto loss = SoftPromptTrainingGraph.lossGraph(model.build(), decoder.embeddingTableName());
+        assertThat(SoftPromptTrainingGraph.runsHeadAtLossPositionsOnly(loss)).isFalse();
+        assertThat(loss.getGraph().getNodeList()).extracting(NodeProto::getOpType).doesNotContain("NonZero");
     }
 
     /** The nodes that read the final norm's input: the LayerNormalization, or the RMSNorm's Pow. */
