@@ -57,6 +57,15 @@ public final class DeepPromptTrainingGraph {
      */
     public static ModelProto lossGraph(ModelProto decoder, String embeddingTableName, int layers, int kvHeads,
                                        int headDim) {
+        return lossGraph(decoder, embeddingTableName, layers, kvHeads, headDim, HeadPositions.LOSS_ONLY);
+    }
+
+    /**
+     * {@link #lossGraph(ModelProto, String, int, int, int)} with the final norm and LM head run at the
+     * chosen positions ({@link HeadPositions#ALL}: the unsliced graph, for comparisons and benchmarks).
+     */
+    public static ModelProto lossGraph(ModelProto decoder, String embeddingTableName, int layers, int kvHeads,
+                                       int headDim, HeadPositions headPositions) {
         Objects.requireNonNull(decoder, "decoder");
         GraphProto graph = decoder.getGraph();
         ValueInfoProto embeds = graph.getInputList().stream().filter(i -> i.getName().equals(INPUTS_EMBEDS)).findFirst()
@@ -101,8 +110,7 @@ public final class DeepPromptTrainingGraph {
                     .addInput(entry).addInput(expandTo).addOutput(pastName(k / 2, k % 2 == 0 ? "key" : "value")).build());
         }
 
-        SoftPromptTrainingGraph.emitMaskedLoss(e, NAME_PREFIX);
-        List<NodeProto> live = SoftPromptTrainingGraph.assemble(e, graph);
+        List<NodeProto> live = SoftPromptTrainingGraph.emitLossAndAssemble(e, graph, headPositions, NAME_PREFIX);
 
         TypeProto int64Matrix = SoftPromptTrainingGraph.matrix(TensorProto.DataType.INT64.getNumber(), "batch_size",
                 "sequence_length");

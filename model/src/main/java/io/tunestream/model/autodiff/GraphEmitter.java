@@ -35,6 +35,10 @@ final class GraphEmitter {
         this.floatType = floatType;
     }
 
+    int floatType() {
+        return floatType;
+    }
+
     List<NodeProto> nodes() {
         return nodes;
     }

@@ -11,6 +11,7 @@ import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 
 import static io.tunestream.model.autodiff.GraphEmitter.intAttribute;
@@ -73,6 +74,14 @@ public final class SoftPromptTrainingGraph {
      * @throws GradientGraphException naming the missing input, output or initializer
      */
     public static ModelProto lossGraph(ModelProto decoder, String embeddingTableName) {
+        return lossGraph(decoder, embeddingTableName, HeadPositions.LOSS_ONLY);
+    }
+
+    /**
+     * {@link #lossGraph(ModelProto, String)} with the final norm and LM head run at the chosen positions
+     * ({@link HeadPositions#ALL}: the unsliced graph, for comparisons and benchmarks).
+     */
+    public static ModelProto lossGraph(ModelProto decoder, String embeddingTableName, HeadPositions headPositions) {
         Objects.requireNonNull(decoder, "decoder");
         GraphProto graph = decoder.getGraph();
         ValueInfoProto embeds = graph.getInputList().stream().filter(i -> i.getName().equals(INPUTS_EMBEDS)).findFirst()
@@ -131,8 +140,7 @@ public final class SoftPromptTrainingGraph {
                     .addInput(dims).addOutput(input.getName()).addAttribute(tensorAttribute("value", zero)).build());
         }
 
-        emitMaskedLoss(e, PREFIX);
-        List<NodeProto> live = assemble(e, graph);
+        List<NodeProto> live = emitLossAndAssemble(e, graph, headPositions, PREFIX);
 
         TypeProto int64Matrix = matrix(TensorProto.DataType.INT64.getNumber(), "batch_size", "sequence_length");
         GraphProto.Builder g = graph.toBuilder().clearNode().addAllNode(live).clearInput().clearOutput().clearValueInfo()
@@ -153,6 +161,16 @@ public final class SoftPromptTrainingGraph {
         return decoder.toBuilder().setGraph(g).build();
     }
 
+    /**
+     * Whether a loss or training graph made here (soft or deep prompt) runs the final norm and LM head
+     * at the loss positions only: {@link HeadPositions#LOSS_ONLY} asks for it, but an export whose head
+     * is not a MatMul behind a position-wise norm keeps the full head.
+     */
+    public static boolean runsHeadAtLossPositionsOnly(ModelProto graph) {
+        return graph.getGraph().getNodeList().stream().anyMatch(n -> n.getName().startsWith("/tunestream/")
+                && n.getName().contains("/" + LossPositionHead.SCOPE));
+    }
+
     /** The training graph: {@link #lossGraph} plus the output {@value #VIRTUAL_TOKENS_GRADIENT} [n, d]. */
     public static ModelProto trainingGraph(ModelProto decoder, String embeddingTableName) {
         return trainingGraph(lossGraph(decoder, embeddingTableName));
@@ -164,15 +182,44 @@ public final class SoftPromptTrainingGraph {
     }
 
     /**
-     * NeMo's loss, masked mean token cross-entropy, from the decoder's {@code logits} and the graph inputs
-     * {@value #LABELS} and {@value #LOSS_MASK}, to the output {@value #LOSS}.
+     * The live nodes of the loss graph: the inputs' assembly already in {@code e}, the decoder, and
+     * NeMo's masked loss behind it; with {@link HeadPositions#LOSS_ONLY} the decoder's final norm and
+     * head run only at the positions where {@value #LOSS_MASK} is non-zero ({@link LossPositionHead}),
+     * and the labels and mask are gathered at the same positions.
      */
-    static void emitMaskedLoss(GraphEmitter e, String prefix) {
+    static List<NodeProto> emitLossAndAssemble(GraphEmitter e, GraphProto decoder, HeadPositions headPositions,
+                                               String prefix) {
+        Optional<LossPositionHead.Region> region = headPositions == HeadPositions.LOSS_ONLY
+                ? LossPositionHead.find(decoder) : Optional.empty();
+        List<NodeProto> decoderNodes = decoder.getNodeList();
+        String labels = LABELS;
+        String lossMask = LOSS_MASK;
+        if (region.isPresent()) {
+            // flat indices row·T + t of the positions that carry loss, [K]
+            String flatMask = e.op("Reshape", LOSS_MASK, e.ints(-1));
+            String positions = e.op("Reshape", e.op("NonZero", flatMask), e.ints(-1));
+            labels = e.op("Unsqueeze", e.op("Gather", List.of(e.op("Reshape", LABELS, e.ints(-1)), positions),
+                    intAttribute("axis", 0)), e.ints(0));
+            lossMask = e.op("Unsqueeze", e.op("Gather", List.of(flatMask, positions), intAttribute("axis", 0)),
+                    e.ints(0));
+            GraphEmitter head = new GraphEmitter(prefix + LossPositionHead.SCOPE, e.floatType());
+            decoderNodes = LossPositionHead.rewrite(decoderNodes, region.get(), head, positions);
+            e.initializers().addAll(head.initializers());
+        }
+        emitMaskedLoss(e, prefix, labels, lossMask);
+        return assemble(e, decoderNodes);
+    }
+
+    /**
+     * NeMo's loss, masked mean token cross-entropy, from the decoder's {@code logits} and the labels and
+     * mask (of the same leading shape as the logits), to the output {@value #LOSS}.
+     */
+    private static void emitMaskedLoss(GraphEmitter e, String prefix, String labels, String lossMask) {
         String logProbs = e.op("LogSoftmax", LOGITS, intAttribute("axis", -1));
-        String picked = e.op("GatherElements", List.of(logProbs, e.op("Unsqueeze", LABELS, e.ints(-1))),
+        String picked = e.op("GatherElements", List.of(logProbs, e.op("Unsqueeze", labels, e.ints(-1))),
                 intAttribute("axis", -1));
         String tokenLogProbs = e.op("Squeeze", picked, e.ints(-1));
-        String mask = e.op("CastLike", LOSS_MASK, tokenLogProbs);
+        String mask = e.op("CastLike", lossMask, tokenLogProbs);
         String total = e.op("ReduceSum", List.of(e.op("Mul", tokenLogProbs, mask)), intAttribute("keepdims", 0));
         String count = e.op("ReduceSum", List.of(mask), intAttribute("keepdims", 0));
         e.add(NodeProto.newBuilder().setOpType("Neg").setName(prefix + "loss")
@@ -183,12 +230,12 @@ public final class SoftPromptTrainingGraph {
      * The live nodes of the whole graph: what {@code e} emitted before the first node reading
      * {@code logits} (the inputs' assembly), then the decoder, then the rest (the loss).
      */
-    static List<NodeProto> assemble(GraphEmitter e, GraphProto decoder) {
+    private static List<NodeProto> assemble(GraphEmitter e, List<NodeProto> decoder) {
         List<NodeProto> nodes = new ArrayList<>();
         List<NodeProto> emitted = e.nodes();
         int lossStart = indexOfFirstReading(emitted, LOGITS);
         nodes.addAll(emitted.subList(0, lossStart));
-        nodes.addAll(decoder.getNodeList());
+        nodes.addAll(decoder);
         nodes.addAll(emitted.subList(lossStart, emitted.size()));
         return GradientGraphBuilder.liveNodes(nodes, Set.of(LOSS));
     }

@@ -12,7 +12,10 @@
  *       differentiate a prompt encoder (parameters → virtual-token table) with the table's gradient
  *       as the seed.</li>
  *   <li>{@link io.tunestream.model.autodiff.SoftPromptTrainingGraph} — a decoder's p-tuning graph:
- *       virtual-token table and token ids in, NeMo's masked mean cross-entropy and d loss / d table out.</li>
+ *       virtual-token table and token ids in, NeMo's masked mean cross-entropy and d loss / d table out;
+ *       {@link io.tunestream.model.autodiff.DeepPromptTrainingGraph}, the same for a deep prompt. Both
+ *       run the final norm and LM head only at the positions that carry loss
+ *       ({@link io.tunestream.model.autodiff.HeadPositions}).</li>
  * </ul>
  *
  * <p>How: active nodes are those on a path from a trainable input to a differentiated output;

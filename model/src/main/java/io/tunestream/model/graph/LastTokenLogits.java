@@ -12,8 +12,8 @@ import java.util.List;
  * <p>When {@code logits} is produced by a {@code MatMul} (the output head), the last position is
  * sliced from the head's input, so the head runs on one position instead of the whole prompt;
  * otherwise the logits themselves are sliced. Either way ONNX Runtime never hands the host a
- * [batch, sequence, vocab] tensor. A pure proto transformation; the serving session uses it, training
- * graphs keep the full logits.
+ * [batch, sequence, vocab] tensor. A pure proto transformation; the serving session uses it (training graphs
+ * slice to the positions that carry loss instead, see {@code io.tunestream.model.autodiff.HeadPositions}).
  */
 public final class LastTokenLogits {
 

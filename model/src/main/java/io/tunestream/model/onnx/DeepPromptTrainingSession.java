@@ -6,6 +6,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import io.tunestream.model.autodiff.DeepPromptTrainingGraph;
+import io.tunestream.model.autodiff.HeadPositions;
 import io.tunestream.model.autodiff.SoftPromptTrainingGraph;
 import io.tunestream.model.graph.InputsEmbedsRewrite;
 import org.slf4j.Logger;
@@ -57,6 +58,11 @@ public final class DeepPromptTrainingSession implements AutoCloseable {
      *                                  differentiated
      */
     public static DeepPromptTrainingSession open(Path dir, RuntimeConfig runtime) {
+        return open(dir, runtime, HeadPositions.LOSS_ONLY);
+    }
+
+    /** {@link #open(Path, RuntimeConfig)} with the final norm and head at the chosen positions (comparisons, benchmarks). */
+    static DeepPromptTrainingSession open(Path dir, RuntimeConfig runtime, HeadPositions headPositions) {
         DecoderModel.Parsed parsed = DecoderModel.parse(dir);
         ModelConfig config = parsed.weights().config();
         OnnxMl.ModelProto lossGraph;
@@ -64,8 +70,9 @@ public final class DeepPromptTrainingSession implements AutoCloseable {
         try {
             InputsEmbedsRewrite.Rewritten rewritten = parsed.rewritten();
             lossGraph = DeepPromptTrainingGraph.lossGraph(rewritten.model(), rewritten.embeddingTableName(),
-                    config.layers(), config.kvHeads(), config.headDim());
+                    config.layers(), config.kvHeads(), config.headDim(), headPositions);
             trainingGraph = DeepPromptTrainingGraph.trainingGraph(lossGraph);
+            TrainingSession.logHeadPositions(dir, headPositions, lossGraph);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("model " + dir + ": " + e.getMessage(), e);
         }

@@ -5,6 +5,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import io.tunestream.model.autodiff.HeadPositions;
 import io.tunestream.model.autodiff.SoftPromptTrainingGraph;
 import io.tunestream.model.graph.InputsEmbedsRewrite;
 import org.slf4j.Logger;
@@ -62,6 +63,11 @@ public final class TrainingSession implements AutoCloseable {
      *                                  cannot be differentiated
      */
     public static TrainingSession open(Path dir, RuntimeConfig runtime) {
+        return open(dir, runtime, HeadPositions.LOSS_ONLY);
+    }
+
+    /** {@link #open(Path, RuntimeConfig)} with the final norm and head at the chosen positions (comparisons, benchmarks). */
+    static TrainingSession open(Path dir, RuntimeConfig runtime, HeadPositions headPositions) {
         Path modelFile = dir.resolve("model.onnx");
         // one read of the export gives the weights the trainer needs and the graph to differentiate
         DecoderModel.Parsed parsed = DecoderModel.parse(dir);
@@ -72,8 +78,10 @@ public final class TrainingSession implements AutoCloseable {
         try {
             InputsEmbedsRewrite.Rewritten rewritten = parsed.rewritten();
             hidden = rewritten.hiddenSize();
-            lossGraph = SoftPromptTrainingGraph.lossGraph(rewritten.model(), rewritten.embeddingTableName());
+            lossGraph = SoftPromptTrainingGraph.lossGraph(rewritten.model(), rewritten.embeddingTableName(),
+                    headPositions);
             trainingGraph = SoftPromptTrainingGraph.trainingGraph(lossGraph);
+            logHeadPositions(dir, headPositions, lossGraph);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("model " + dir + ": " + e.getMessage(), e);
         }
@@ -101,6 +109,16 @@ public final class TrainingSession implements AutoCloseable {
             OrtSessions.closeQuietly(training);
             throw new IllegalStateException("cannot create an ONNX Runtime training session for " + modelFile + ": "
                     + e.getMessage(), e);
+        }
+    }
+
+    /** One line saying where the final norm and LM head run: a head this graph could not slice costs time, not results. */
+    static void logHeadPositions(Path dir, HeadPositions asked, OnnxMl.ModelProto lossGraph) {
+        if (SoftPromptTrainingGraph.runsHeadAtLossPositionsOnly(lossGraph)) {
+            LOG.info("training graph for {}: final norm and LM head at the loss positions only", dir);
+        } else if (asked == HeadPositions.LOSS_ONLY) {
+            LOG.warn("training graph for {}: the head is not a MatMul behind a position-wise final norm; the final "
+                    + "norm and LM head run at every position (same loss, more work)", dir);
         }
     }
 

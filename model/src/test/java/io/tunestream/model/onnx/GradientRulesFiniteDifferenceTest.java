@@ -211,6 +211,9 @@ class GradientRulesFiniteDifferenceTest {
                 active("b", 3))));
         c.add(of("Gather rows, negative and repeated indices", "Gather",
                 List.of(active("x", 4, 3), int64("idx", s(2, 3), 0, -1, 2, 2, 1, 0))));
+        // the training graphs gather the loss positions of the flattened [b·T, d] hidden state (Flatten axis 2 above)
+        c.add(of("Gather rows, a subset of 1-D indices (other rows get no gradient)", "Gather",
+                List.of(active("x", 6, 3), int64("idx", s(3), 1, 4, 5))));
         c.add(of("GatherElements axis -1", "GatherElements",
                 List.of(active("x", 2, 4), int64("idx", s(2, 3), 0, 3, 3, 1, -1, 2)), i("axis", -1)));
         return c.stream();
