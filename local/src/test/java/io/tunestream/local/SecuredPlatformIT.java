@@ -151,27 +151,70 @@ class SecuredPlatformIT {
                 || n.contains("producer") || n.contains("adminclient")).collect(Collectors.toSet());
     }
 
+    /** Asks the squad question as the ingest principal, waiting up to {@code timeout} for the answer. */
+    private static Run ask(String timeout) {
+        return ingest(principals.files().get(Role.INGEST), "ask", "--task", "squad",
+                "--field", "context=Kamiro lives in Talenburg.", "--field", "question=Where does Kamiro live?",
+                "--timeout", timeout);
+    }
+
+    /** The first {@code lines} lines of the squad training set, in a file whose name makes them TRAIN examples. */
+    private static Path squadTrainingSlice(Path dir, int lines) throws IOException {
+        List<String> slice;
+        try (var all = Files.lines(home().resolve("data/squad/train.jsonl"))) {
+            slice = all.limit(lines).toList();
+        }
+        assertThat(slice).hasSize(lines);
+        return Files.write(dir.resolve("train-slice.jsonl"), slice);
+    }
+
+    /**
+     * Issue 15's first required test: serving, trainer and ingest, each as its own principal, answer a request and
+     * publish an adapter. The squad template keeps the default trigger (minNewExamples 32), so 40 TRAIN examples
+     * start a run at once; trainer and serving load the same model (demo-gpt2), so serving accepts the trainer's
+     * fingerprint, and it applies v1 only because the SigningTaskRunner signs it with the key serving trusts.
+     */
     @Test
-    void servingAndTrainerShouldRunAsTheirPrincipalsAndAnswerARequestSentByIngest(@TempDir Path state) throws Exception {
+    void servingTrainerAndIngestShouldRunAsTheirPrincipalsAnswerARequestAndPublishASignedAdapter(@TempDir Path state)
+            throws Exception {
         Clock clock = Clock.systemUTC();
-        try (ModelBatchAnswerer answerer = ModelBatchAnswerer.load(home().resolve("models/demo-gpt2"), RuntimeConfig.cpu(1));
+        Path model = home().resolve("models/demo-gpt2");
+        long adaptersBefore = endOffsets(List.of(Topics.ADAPTERS.name())).values().stream().mapToLong(Long::longValue).sum();
+        try (ModelBatchAnswerer answerer = ModelBatchAnswerer.load(model, RuntimeConfig.cpu(1));
              ServingApp serving = new ServingApp(ServingConfig.fromMap(servingSettings(
-                     security().clientSettings("serving"), state)), answerer,
+                     security().clientSettings("serving"), state.resolve("serving"))), answerer,
                      new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
              TrainerLoop trainer = new TrainerLoop(principals.role(Role.TRAINER), "tunestream-trainer",
                      Duration.ofMillis(200), TrainerTopics.standard(),
-                     () -> new SigningTaskRunner(ModelTaskRunner.load(home().resolve("models/tiny-gpt2"),
-                             RuntimeConfig.cpu(1), 10, clock), signingKey().signer()),
+                     // a few steps: the test is about who may publish and apply, not about the adapter's quality
+                     () -> new SigningTaskRunner(ModelTaskRunner.load(model, RuntimeConfig.cpu(1), 5, clock),
+                             signingKey().signer()),
                      new TrainerMetrics(new SimpleMeterRegistry()), clock).start()) {
-            Run ask = ingest(principals.files().get(Role.INGEST), "ask", "--task", "squad",
-                    "--field", "context=Kamiro lives in Talenburg.", "--field", "question=Where does Kamiro live?",
-                    "--timeout", "PT90S");
+            Run plain = ask("PT90S");
 
-            assertThat(ask.exitCode()).as("ask: %s", ask.err()).isZero();
-            assertThat(ask.out()).isNotBlank();
+            assertThat(plain.exitCode()).as("ask: %s", plain.err()).isZero();
+            assertThat(plain.out()).isNotBlank();
+            assertThat(plain.err()).contains("task squad, no adapter (plain template)");
             assertThat(serving.state().isRunningOrRebalancing()).isTrue();
             Awaitility.await().atMost(Duration.ofSeconds(60)).until(trainer::isReady);
+
+            Run examples = ingest(principals.files().get(Role.INGEST), "examples",
+                    squadTrainingSlice(state, 40).toString());
+
+            assertThat(examples.exitCode()).as("examples: %s", examples.err()).isZero();
+            Awaitility.await("the trainer publishes v1 to adapters").atMost(Duration.ofSeconds(60))
+                    .pollInterval(Duration.ofMillis(500))
+                    .until(() -> endOffsets(List.of(Topics.ADAPTERS.name())).values().stream()
+                            .mapToLong(Long::longValue).sum() > adaptersBefore);
             assertThat(trainer.failure()).isEmpty();
+            // serving applies v1 a moment after it is published: ask until an answer names it
+            Run adapted = Awaitility.await("an answer with adapter version 1").atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(500))
+                    .until(() -> ask("PT10S"), run -> run.exitCode() == 0 && !run.err().contains("no adapter"));
+            assertThat(adapted.err()).contains("task squad, adapter version 1,");
+            assertThat(adapted.out()).isNotBlank();
+            assertThat(trainer.failure()).isEmpty();
+            assertThat(serving.state().isRunningOrRebalancing()).isTrue();
         }
     }
 
