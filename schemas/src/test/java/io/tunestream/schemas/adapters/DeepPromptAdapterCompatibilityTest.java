@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
  * them refuses a deep-prompt adapter instead of misreading it: it reads PREFIX_TUNING as P_TUNING (the enum
  * default) and drops {@code deepPrompt}, and then both its table shape check and its signature check fail.
  */
-class DeepPromptAdapterCompatibilityTest {
+public class DeepPromptAdapterCompatibilityTest {
 
     private static final int HIDDEN = 8;
     private static final int LAYERS = 2;
@@ -41,7 +41,8 @@ class DeepPromptAdapterCompatibilityTest {
     private static final int ROWS = 3;
     private static final KeyPair KEYS = AdapterKeys.generate();
 
-    static Schema previous() throws IOException {
+    /** The AdapterVersion schema before the deep-prompt fields, VirtualPromptStyle without PREFIX_TUNING. */
+    public static Schema previous() throws IOException {
         try (InputStream in = DeepPromptAdapterCompatibilityTest.class
                 .getResourceAsStream("/previous-schemas/AdapterVersion-before-deep-prompts.avsc")) {
             var parser = new Schema.Parser();
