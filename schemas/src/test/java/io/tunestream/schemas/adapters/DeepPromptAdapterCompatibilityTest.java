@@ -132,7 +132,12 @@ public class DeepPromptAdapterCompatibilityTest {
         AdapterVersion noShape = AdapterVersion.newBuilder(adapter).setDeepPrompt(null).build();
 
         assertThat(AdapterCanonicalBytes.of(otherShape, "trainer")).isNotEqualTo(AdapterCanonicalBytes.of(adapter, "trainer"));
-        assertThat(AdapterCanonicalBytes.of(adapter, "trainer")).hasSize(AdapterCanonicalBytes.of(noShape, "trainer").length + 12);
+        byte[] deepBytes = AdapterCanonicalBytes.of(adapter, "trainer");
+        byte[] tableBytes = AdapterCanonicalBytes.of(noShape, "trainer");
+        assertThat(deepBytes).hasSize(tableBytes.length + 12);
+        // after the table's bytes: i32 layers, kvHeads, headDim, big-endian
+        assertThat(java.util.Arrays.copyOfRange(deepBytes, tableBytes.length, deepBytes.length))
+                .containsExactly(0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 4);
         assertThat(AdapterVerifier.trusting(Map.of("trainer", KEYS.getPublic())).refusal(otherShape))
                 .hasValueSatisfying(refusal -> assertThat(refusal.reason()).isEqualTo("signature"));
     }

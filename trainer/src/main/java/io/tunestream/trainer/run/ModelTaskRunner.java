@@ -50,6 +50,10 @@ import org.slf4j.LoggerFactory;
  * each) within the run's step bound, and the best table is compared with the serving table on the
  * same validation prompts with the same objective ({@link PublishDecision}).
  *
+ * <p>A {@code prefix-tuning} template tunes a deep prompt instead: {@link DeepPromptObjective} on the model's
+ * deep-prompt session, prompts without virtual-token slots, the table {@code [virtual tokens,
+ * 2·layers·kvHeads·headDim]} published with the decoder shape ({@code deepPrompt}) that serving checks.
+ *
  * <p>Runs one at a time (the training session is not meant for overlapping calls).
  */
 public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
