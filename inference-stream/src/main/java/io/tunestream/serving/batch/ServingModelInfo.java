@@ -1,6 +1,8 @@
 package io.tunestream.serving.batch;
 
+import io.tunestream.schemas.adapters.AdapterCheck;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * What the serving app must know about its base model to accept adapters and check requests.
@@ -8,10 +10,20 @@ import java.util.Objects;
  * @param fingerprint  SHA-256 of the model's weights; adapters tuned for another fingerprint are refused
  * @param hiddenSize   embedding width; an adapter table must have exactly this many columns
  * @param maxPositions longest sequence the model accepts (virtual tokens, prompt and answer)
+ * @param decoder      layers, kv heads and head size a deep-prompt adapter must match; empty when not
+ *                     known (then deep-prompt adapters are refused)
  */
-public record ServingModelInfo(String fingerprint, int hiddenSize, int maxPositions) {
+public record ServingModelInfo(String fingerprint, int hiddenSize, int maxPositions,
+                               Optional<AdapterCheck.Decoder> decoder) {
+
+    /** A model whose decoder shape is not known: it serves virtual-token adapters only. */
+    public ServingModelInfo(String fingerprint, int hiddenSize, int maxPositions) {
+        this(fingerprint, hiddenSize, maxPositions, Optional.empty());
+    }
+
     public ServingModelInfo {
         Objects.requireNonNull(fingerprint, "fingerprint");
+        Objects.requireNonNull(decoder, "decoder");
         if (hiddenSize < 1) {
             throw new IllegalArgumentException("hiddenSize must be >= 1, was " + hiddenSize);
         }

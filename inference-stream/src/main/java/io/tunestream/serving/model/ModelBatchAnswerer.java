@@ -9,7 +9,10 @@ import io.tunestream.model.generate.GeneratorConfig;
 import io.tunestream.model.onnx.DecoderModel;
 import io.tunestream.model.onnx.RuntimeConfig;
 import io.tunestream.model.prompt.TaskTemplate;
+import io.tunestream.model.prompt.DeepPromptTable;
 import io.tunestream.model.prompt.VirtualTokenTable;
+import io.tunestream.schemas.DeepPromptShape;
+import io.tunestream.schemas.adapters.AdapterCheck;
 import io.tunestream.model.tokenize.HuggingFaceTextTokenizer;
 import io.tunestream.schemas.AdapterVersion;
 import io.tunestream.schemas.ErrorKind;
@@ -49,7 +52,8 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
         this.model = model;
         this.tokenizer = tokenizer;
         this.info = new ServingModelInfo(model.fingerprint(), model.config().hiddenSize(),
-                model.config().maxPositions());
+                model.config().maxPositions(), Optional.of(new AdapterCheck.Decoder(model.config().layers(),
+                model.config().kvHeads(), model.config().headDim())));
     }
 
     /** Loads the model and its tokenizer from {@code modelDir}. */
@@ -133,13 +137,26 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
         var template = new TaskTemplate(t.getTask(), t.getPromptTemplate(), t.getPromptTemplateFields(),
                 t.getAnswerOnlyLoss(), t.getAnswerField(), t.getTruncateField(), t.getVirtualTokenSplits(),
                 t.getTotalVirtualTokens());
-        Optional<VirtualTokenTable> table = item.adapter().map(ModelBatchAnswerer::table);
+        // a deep-prompt adapter (checked against the model's layers, kv heads and head size when stored) fills
+        // the row's KV-cache prefix instead of the template's virtual-token slots
+        Optional<AdapterVersion> adapter = item.adapter();
+        Optional<DeepPromptTable> deep = adapter.filter(a -> a.getDeepPrompt() != null)
+                .map(ModelBatchAnswerer::deepPrompt);
+        Optional<VirtualTokenTable> table = adapter.filter(a -> a.getDeepPrompt() == null)
+                .map(ModelBatchAnswerer::table);
         var o = item.request().getOptions();
         var options = new GenerationOptions(o.getMaxNewTokens(), o.getMinNewTokens(), o.getTemperature(), o.getTopK(),
                 o.getTopP(), o.getRepetitionPenalty(), List.copyOf(o.getStop()),
                 o.getSeed() == null ? OptionalLong.empty() : OptionalLong.of(o.getSeed()));
         return new GenerationRequest(item.requestId(), template, item.request().getFields(), table, options,
-                table.isEmpty() && t.getAllowBaseModel());
+                adapter.isEmpty() && t.getAllowBaseModel(), deep);
+    }
+
+    private static DeepPromptTable deepPrompt(AdapterVersion adapter) {
+        DeepPromptShape shape = adapter.getDeepPrompt();
+        return new DeepPromptTable(adapter.getTask(), adapter.getTable().getShape().get(0), shape.getLayers(),
+                shape.getKvHeads(), shape.getHeadDim(), TensorCodec.decode(adapter.getTable()),
+                adapter.getModelFingerprint());
     }
 
     private static VirtualTokenTable table(AdapterVersion adapter) {

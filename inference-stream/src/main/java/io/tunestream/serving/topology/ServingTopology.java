@@ -88,7 +88,8 @@ public final class ServingTopology {
         var retrying = new RetryingAnswerer(answerer, settings.batchRetries(), Duration.ofMillis(100), metrics);
         var storeTemplates = new AvroBinarySerde<>(TaskTemplate.class, TaskTemplate.getClassSchema());
         var storeAdapters = new AvroBinarySerde<>(AdapterVersion.class, AdapterVersion.getClassSchema());
-        var check = new AdapterCheck(answerer.model().fingerprint(), answerer.model().hiddenSize());
+        var check = new AdapterCheck(answerer.model().fingerprint(), answerer.model().hiddenSize(),
+                answerer.model().decoder());
         var topology = new Topology();
         // global stores have their source topic as changelog: no logging of their own. Kafka Streams
         // restores them by running these updaters again, so the checks and the waiting apply at start too

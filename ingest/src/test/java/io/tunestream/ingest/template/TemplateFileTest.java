@@ -90,6 +90,26 @@ class TemplateFileTest {
     }
 
     @Test
+    void shouldReadPrefixTuningAsTheDeepPromptStyleAndRefuseItWithATextInit() throws IOException {
+        String entry = """
+                - taskname: deep
+                  prompt_template: "<|VIRTUAL_PROMPT_0|> {sentence} sentiment:{label}"
+                  total_virtual_tokens: 4
+                  virtual_token_splits: [4]
+                  answer_field: label
+                  tuning:
+                    virtual_prompt_style: prefix-tuning
+                """;
+
+        TaskTemplate template = TemplateFile.read(write("deep.yaml", entry), 0L).get(0);
+
+        assertThat(template.getTuning().getVirtualPromptStyle()).isEqualTo(VirtualPromptStyle.PREFIX_TUNING);
+        assertThatThrownBy(() -> TemplateFile.read(write("deep-text.yaml", entry + "    init: text\n"
+                + "    init_text: positive or negative\n"), 0L))
+                .hasMessageContaining("task 'deep': tuning.init must be random with prefix-tuning");
+    }
+
+    @Test
     void shouldReadAJsonListOfTemplates() throws IOException {
         Path file = write("templates.json", """
                 [{"taskname": "t", "prompt_template": "<|VIRTUAL_PROMPT_0|>{q}{a}", "prompt_template_fields": ["q", "a"],

@@ -1,6 +1,7 @@
 package io.tunestream.schemas.adapters;
 
 import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.DeepPromptShape;
 import io.tunestream.schemas.Tensor;
 import io.tunestream.schemas.VirtualPromptStyle;
 import java.io.ByteArrayOutputStream;
@@ -27,6 +28,8 @@ import java.util.Objects;
  *   <li>{@code i32(hiddenSize)}, {@code i32(count of virtualTokenSplits)}, then {@code i32} of each split</li>
  *   <li>{@code str(table dtype symbol)}, {@code i32(rank)}, then {@code i32} of each dimension</li>
  *   <li>{@code bytes(table data)}: the tensor's little-endian element bytes as published</li>
+ *   <li>only for a deep prompt ({@code deepPrompt} set): {@code i32(layers)}, {@code i32(kvHeads)},
+ *       {@code i32(headDim)}; the bytes of a virtual-token table end with its data, as before deep prompts</li>
  * </ol>
  * The tensor's {@code name} and the run's metadata (loss, run id, examples, time) are not covered:
  * they do not change what the table does to a prompt.
@@ -62,6 +65,12 @@ public final class AdapterCanonicalBytes {
         data.get(raw);
         int32(out, raw.length);
         out.writeBytes(raw);
+        DeepPromptShape deep = adapter.getDeepPrompt();
+        if (deep != null) {
+            int32(out, deep.getLayers());
+            int32(out, deep.getKvHeads());
+            int32(out, deep.getHeadDim());
+        }
         return out.toByteArray();
     }
 

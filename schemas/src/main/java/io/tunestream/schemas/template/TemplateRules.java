@@ -4,6 +4,7 @@ import io.tunestream.schemas.PromptEncoderType;
 import io.tunestream.schemas.TaskNames;
 import io.tunestream.schemas.TaskTemplate;
 import io.tunestream.schemas.TuningSettings;
+import io.tunestream.schemas.PromptInit;
 import io.tunestream.schemas.VirtualPromptStyle;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -34,7 +35,10 @@ import java.util.regex.Pattern;
  *       checks the latter with {@code answer_only_loss}, and ignores an unknown truncate field);</li>
  *   <li>the task name follows {@link TaskNames} (no '/', which example keys use);</li>
  *   <li>p-tuning encoders as NeMo builds them: an MLP has at least 2 layers, dropout only with the
- *       LSTM (between its layers), {@code encoder_hidden} positive.</li>
+ *       LSTM (between its layers), {@code encoder_hidden} positive;</li>
+ *   <li>{@code virtual_prompt_style: prefix-tuning} (deep prompts) has virtual tokens (the prefix's length)
+ *       and {@code init: random}: the prefix holds keys and values of every layer, which token embeddings
+ *       (text, vocab) are not.</li>
  * </ul>
  */
 public final class TemplateRules {
@@ -154,6 +158,16 @@ public final class TemplateRules {
                 // NeMo applies dropout only between the LSTM's layers (lstm_dropout)
                 problems.add(prefix + "tuning.dropout applies only between LSTM layers (as NeMo), but the " + encoder
                         + " encoder has dropout " + tuning.getDropout());
+            }
+        }
+        if (tuning.getVirtualPromptStyle() == VirtualPromptStyle.PREFIX_TUNING) {
+            if (template.getTotalVirtualTokens() < 1) {
+                problems.add(prefix + "prefix-tuning needs virtual tokens (the prefix's length), but "
+                        + "total_virtual_tokens is " + template.getTotalVirtualTokens());
+            }
+            if (tuning.getInit() != PromptInit.RANDOM) {
+                problems.add(prefix + "tuning.init must be random with prefix-tuning (the prefix holds keys and values "
+                        + "of every layer, not token embeddings), got " + tuning.getInit().name().toLowerCase(Locale.ROOT));
             }
         }
         if (template.getMaxSeqLength() <= template.getTotalVirtualTokens()) {

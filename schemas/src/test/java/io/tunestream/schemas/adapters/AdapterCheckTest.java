@@ -126,4 +126,58 @@ class AdapterCheckTest {
             assertThat(r.message()).isEqualTo("adapter squad v3: virtualTokenSplits [3, 0, -1] must all be at least 1");
         });
     }
+
+    private static final AdapterCheck.Decoder DECODER = new AdapterCheck.Decoder(2, 1, 2);
+    private final AdapterCheck deepCheck = new AdapterCheck("model-a", HIDDEN, DECODER);
+
+    private static AdapterVersion deep(int layers, int kvHeads, int headDim, int width) {
+        float[] values = new float[ROWS * width];
+        Arrays.fill(values, 0.5f);
+        return AdapterVersion.newBuilder(withTable(TensorCodec.encodeMatrix("t", values, ROWS, width, DType.FLOAT32)))
+                .setVirtualPromptStyle(io.tunestream.schemas.VirtualPromptStyle.PREFIX_TUNING)
+                .setDeepPrompt(new io.tunestream.schemas.DeepPromptShape(layers, kvHeads, headDim)).build();
+    }
+
+    @Test
+    void shouldAcceptADeepPromptOfTheModelsDecoder() {
+        assertThat(deepCheck.refusal(deep(2, 1, 2, 8))).isEmpty();
+    }
+
+    @Test
+    void shouldRefuseADeepPromptOfOtherLayersKvHeadsOrHeadSizeLikeAWrongFingerprint() {
+        assertThat(deepCheck.refusal(deep(3, 1, 2, 12))).hasValue(new AdapterCheck.Refusal("deep_prompt_shape",
+                "adapter squad v3 is a deep prompt for 3 layers x 1 kv heads x head size 2 but the serving model "
+                        + "has 2 layers x 1 kv heads x head size 2"));
+        assertThat(deepCheck.refusal(deep(2, 2, 2, 16))).map(AdapterCheck.Refusal::reason)
+                .hasValue("deep_prompt_shape");
+        assertThat(deepCheck.refusal(deep(2, 1, 4, 16))).map(AdapterCheck.Refusal::reason)
+                .hasValue("deep_prompt_shape");
+        assertThat(deepCheck.refusal(deep(0, 1, 2, 8))).map(AdapterCheck.Refusal::reason)
+                .hasValue("deep_prompt_shape");
+    }
+
+    @Test
+    void shouldRefuseADeepPromptWhenTheModelsDecoderIsNotKnown() {
+        assertThat(check.refusal(deep(2, 1, 2, 8))).hasValue(new AdapterCheck.Refusal("deep_prompt_shape",
+                "adapter squad v3 is a deep prompt, but the serving model's layers, kv heads and head size are not known"));
+    }
+
+    @Test
+    void shouldRefuseADeepPromptWhoseTableIsNotTwiceLayersKvHeadsHeadSizeWide() {
+        assertThat(deepCheck.refusal(deep(2, 1, 2, 16))).hasValue(new AdapterCheck.Refusal("shape",
+                "adapter squad v3: table shape [2, 16] is not [2, 8] (sum of virtualTokenSplits [2] × "
+                        + "2 x layers x kv heads x head size)"));
+    }
+
+    @Test
+    void shouldRefuseAStyleAndDeepShapeThatDisagree() {
+        AdapterVersion shapeWithoutStyle = AdapterVersion.newBuilder(deep(2, 1, 2, 8))
+                .setVirtualPromptStyle(io.tunestream.schemas.VirtualPromptStyle.P_TUNING).build();
+        AdapterVersion styleWithoutShape = AdapterVersion.newBuilder(withTable(
+                        TensorCodec.encodeMatrix("t", finite(), ROWS, HIDDEN, DType.FLOAT32)))
+                .setVirtualPromptStyle(io.tunestream.schemas.VirtualPromptStyle.PREFIX_TUNING).build();
+
+        assertThat(deepCheck.refusal(shapeWithoutStyle)).map(AdapterCheck.Refusal::reason).hasValue("style");
+        assertThat(deepCheck.refusal(styleWithoutShape)).map(AdapterCheck.Refusal::reason).hasValue("style");
+    }
 }

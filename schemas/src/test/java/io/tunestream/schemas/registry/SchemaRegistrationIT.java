@@ -58,6 +58,20 @@ class SchemaRegistrationIT {
     }
 
     @Test
+    void shouldAcceptTheDeepPromptFieldsOfAdapterVersionOverThePreviousSchemaUnderTheBackwardRule(
+            PlatformEndpoints platform) throws java.io.IOException {
+        SchemaRegistration registration = new SchemaRegistration(RegistryConfig.forRegistry(platform.registryUrl()));
+        String artifact = "adapters-deep-" + UUID.randomUUID() + "-value";
+        RegisteredSchema before = registration.register(artifact,
+                io.tunestream.schemas.adapters.DeepPromptAdapterCompatibilityTest.previous());
+
+        RegisteredSchema deep = registration.register(artifact, io.tunestream.schemas.AdapterVersion.getClassSchema());
+
+        assertThat(before.version()).isEqualTo("1");
+        assertThat(deep.version()).isEqualTo("2");
+    }
+
+    @Test
     void shouldRefuseANewRequiredFieldAndAcceptANewFieldWithADefault(PlatformEndpoints platform) {
         SchemaRegistration registration = new SchemaRegistration(RegistryConfig.forRegistry(platform.registryUrl()));
         String artifact = "compat-" + UUID.randomUUID() + "-value";

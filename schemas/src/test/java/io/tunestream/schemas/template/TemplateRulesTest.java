@@ -131,4 +131,22 @@ class TemplateRulesTest {
         assertThat(TemplateRules.problems(squad().setMaxSeqLength(10).build())).containsExactly(
                 "task 'squad': max_seq_length 10 leaves no room for the prompt after 10 virtual tokens");
     }
+
+    @Test
+    void shouldAcceptPrefixTuningWithARandomStart() {
+        var template = squad().setTuning(io.tunestream.schemas.TuningSettings.newBuilder()
+                .setVirtualPromptStyle(io.tunestream.schemas.VirtualPromptStyle.PREFIX_TUNING).build()).build();
+
+        assertThat(TemplateRules.problems(template)).isEmpty();
+    }
+
+    @Test
+    void shouldRefusePrefixTuningStartedFromTokenEmbeddings() {
+        var template = squad().setTuning(io.tunestream.schemas.TuningSettings.newBuilder()
+                .setVirtualPromptStyle(io.tunestream.schemas.VirtualPromptStyle.PREFIX_TUNING)
+                .setInit(io.tunestream.schemas.PromptInit.VOCAB).build()).build();
+
+        assertThat(TemplateRules.problems(template)).containsExactly("task 'squad': tuning.init must be random with "
+                + "prefix-tuning (the prefix holds keys and values of every layer, not token embeddings), got vocab");
+    }
 }

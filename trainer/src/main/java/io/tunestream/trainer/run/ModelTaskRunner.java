@@ -6,6 +6,8 @@ import io.tunestream.model.prompt.Prompt;
 import io.tunestream.model.prompt.PromptBuilder;
 import io.tunestream.model.tune.AdamW;
 import io.tunestream.model.tune.DecoderTableObjective;
+import io.tunestream.model.tune.DeepPromptObjective;
+import io.tunestream.model.tune.TableObjective;
 import io.tunestream.model.tune.EarlyStopping;
 import io.tunestream.model.tune.EpochResult;
 import io.tunestream.model.tune.ParameterLayout;
@@ -20,7 +22,9 @@ import io.tunestream.model.tune.TuningExamples;
 import io.tunestream.schemas.AdapterCheckpoint;
 import io.tunestream.schemas.adapters.AdapterCheck;
 import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.DeepPromptShape;
 import io.tunestream.schemas.LabelledExample;
+import io.tunestream.schemas.VirtualPromptStyle;
 import io.tunestream.schemas.RunStatus;
 import io.tunestream.schemas.TaskTemplate;
 import io.tunestream.schemas.TrainingRun;
@@ -32,6 +36,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.OptionalInt;
 import java.util.TreeMap;
@@ -44,6 +49,10 @@ import org.slf4j.LoggerFactory;
  * scratch ({@link WarmStart}), {@link PromptTuner} trains it epoch by epoch (a RUNNING record after
  * each) within the run's step bound, and the best table is compared with the serving table on the
  * same validation prompts with the same objective ({@link PublishDecision}).
+ *
+ * <p>A {@code prefix-tuning} template tunes a deep prompt instead: {@link DeepPromptObjective} on the model's
+ * deep-prompt session, prompts without virtual-token slots, the table {@code [virtual tokens,
+ * 2·layers·kvHeads·headDim]} published with the decoder shape ({@code deepPrompt}) that serving checks.
  *
  * <p>Runs one at a time (the training session is not meant for overlapping calls).
  */
@@ -121,12 +130,18 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
         TuningPlan plan = TuningPlan.of(avro);
         TuningConfig config = plan.config();
         int hidden = model.hiddenSize();
-        int maxTokens = Math.min(avro.getMaxSeqLength(), model.config().maxPositions());
+        // a deep prompt (prefix tuning) sits in the KV cache: its prompts have no virtual-token slots, and its
+        // virtual tokens take the first positions (max_seq_length counts them, as NeMo's does)
+        boolean deep = avro.getTuning().getVirtualPromptStyle() == VirtualPromptStyle.PREFIX_TUNING;
+        int virtualTokens = avro.getTotalVirtualTokens();
+        int maxTokens = Math.min(avro.getMaxSeqLength(), model.config().maxPositions()) - (deep ? virtualTokens : 0);
+        io.tunestream.model.prompt.TaskTemplate examplesTemplate = deep ? template.withoutVirtualTokens() : template;
         OptionalInt eos = model.config().eosTokenId() >= 0 ? OptionalInt.of(model.config().eosTokenId()) : OptionalInt.empty();
         PromptBuilder builder = new PromptBuilder(model.tokenizer());
-        TuningExamples train = TuningExamples.of(jsonLines(task, snapshot.train()), template, builder, maxTokens, eos);
-        TuningExamples validation = TuningExamples.of(jsonLines(task, snapshot.validation()), template, builder,
+        TuningExamples train = TuningExamples.of(jsonLines(task, snapshot.train()), examplesTemplate, builder,
                 maxTokens, eos);
+        TuningExamples validation = TuningExamples.of(jsonLines(task, snapshot.validation()), examplesTemplate,
+                builder, maxTokens, eos);
         Map<String, Long> skipped = new LinkedHashMap<>();
         train.skipped().forEach((reason, n) -> skipped.merge(reason, n, Long::sum));
         validation.skipped().forEach((reason, n) -> skipped.merge(reason, n, Long::sum));
@@ -142,19 +157,31 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
                     + snapshot.validation().size() + (snapshot.heldOut() ? " held out of TRAIN with validationFraction "
                     + avro.getRetraining().getValidationFraction() : " VALIDATION examples") + skippedText(skipped) + ")");
         }
-        DecoderTableObjective objective = new DecoderTableObjective(model.session(), avro.getTotalVirtualTokens(),
-                avro.getAnswerOnlyLoss());
-        int[] initTextIds = plan.encoder().initText().map(model.tokenizer()::encode).orElse(new int[0]);
-        TaskTuning<Prompt> spec = new TaskTuning<>(task, plan.encoder(), model.tokenEmbeddings(), hidden, initTextIds,
-                train.prompts(), validation.prompts(), skipped, objective);
-        ParameterLayout layout = PromptEncoder.of(plan.encoder(), hidden).layout();
-        WarmStart warm = WarmStart.select(snapshot.checkpoint(), model.fingerprint(), plan.encoder().type(), layout);
+        TableObjective<Prompt> objective;
+        int width;
+        if (deep) {
+            DeepPromptObjective deepObjective = new DeepPromptObjective(model.deepPromptSession(), virtualTokens,
+                    avro.getAnswerOnlyLoss());
+            objective = deepObjective;
+            width = deepObjective.rowWidth();
+        } else {
+            objective = new DecoderTableObjective(model.session(), virtualTokens, avro.getAnswerOnlyLoss());
+            width = hidden;
+        }
+        // a deep prompt starts at random (TuningPlan): token embeddings and init text are a table's
+        int[] initTextIds = deep ? new int[0]
+                : plan.encoder().initText().map(model.tokenizer()::encode).orElse(new int[0]);
+        TaskTuning<Prompt> spec = new TaskTuning<>(task, plan.encoder(), deep ? new float[0] : model.tokenEmbeddings(),
+                width, initTextIds, train.prompts(), validation.prompts(), skipped, objective);
+        ParameterLayout layout = PromptEncoder.of(plan.encoder(), width).layout();
+        WarmStart warm = WarmStart.select(snapshot.checkpoint(), model.fingerprint(), plan.encoder().type(), deep,
+                layout);
         warm.fromVersion().ifPresent(record::setWarmStartVersion);
         LOG.info("run {} of task {}: {} training / {} validation examples ({} new), skipped {}, {}", runId, task,
                 train.prompts().size(), validation.prompts().size(), snapshot.newExamples(), skipped, warm.reason());
 
         TaskCheckpoint state = warm.parameters()
-                .map(p -> new TaskCheckpoint(task, plan.encoder(), hidden, config, p, AdamW.State.initial(p.length), 0, 0,
+                .map(p -> new TaskCheckpoint(task, plan.encoder(), width, config, p, AdamW.State.initial(p.length), 0, 0,
                         0.0, EarlyStopping.start(config.patience(), config.minDelta()), p, List.of()))
                 .orElseGet(() -> tuner.start(spec, config));
         long stepsPerEpoch = config.stepsPerEpoch(train.prompts().size());
@@ -194,7 +221,7 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
 
         float[] table = result.table();
         double newLoss = ValidationLoss.of(objective, table, validation.prompts(), config.microBatch());
-        OptionalDouble servingLoss = servingLoss(snapshot, objective, validation.prompts(), config.microBatch());
+        OptionalDouble servingLoss = servingLoss(snapshot, deep, objective, validation.prompts(), config.microBatch());
         PublishDecision decision = PublishDecision.decide(newLoss, servingLoss,
                 avro.getRetraining().getMinImprovement());
         List<EpochResult> history = state.history();
@@ -211,12 +238,14 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
         int version = snapshot.nextVersion();
         long now = clock.millis();
         int rows = avro.getTotalVirtualTokens();
+        AdapterCheck.Decoder decoder = model.decoder();
         AdapterVersion adapter = AdapterVersion.newBuilder()
                 .setTask(task)
                 .setVersion(version)
                 .setModelFingerprint(model.fingerprint())
                 .setHiddenSize(hidden)
-                .setTable(AdapterTable.encode(task, table, rows, hidden))
+                .setTable(AdapterTable.encode(task, table, rows, width))
+                .setDeepPrompt(deep ? new DeepPromptShape(decoder.layers(), decoder.kvHeads(), decoder.headDim()) : null)
                 .setVirtualTokenSplits(avro.getVirtualTokenSplits())
                 .setTemplateHash(TemplateHash.of(avro.getPromptTemplate()))
                 .setVirtualPromptStyle(avro.getTuning().getVirtualPromptStyle())
@@ -234,15 +263,20 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
     }
 
     /** The serving table's loss on the same prompts, when it fits this model and template. */
-    private OptionalDouble servingLoss(TaskSnapshot snapshot, DecoderTableObjective objective, List<Prompt> prompts,
-                                       int microBatch) {
+    private OptionalDouble servingLoss(TaskSnapshot snapshot, boolean deep, TableObjective<Prompt> objective,
+                                       List<Prompt> prompts, int microBatch) {
         if (snapshot.serving().isEmpty()) {
             return OptionalDouble.empty();
         }
         AdapterVersion serving = snapshot.serving().get();
         int rows = snapshot.template().getTotalVirtualTokens();
         List<Integer> shape = serving.getTable().getShape();
-        var refusal = new AdapterCheck(model.fingerprint(), model.hiddenSize()).refusal(serving);
+        var refusal = new AdapterCheck(model.fingerprint(), model.hiddenSize(), model.decoder()).refusal(serving);
+        if (refusal.isEmpty() && (serving.getDeepPrompt() != null) != deep) {
+            // a deep prompt and a table are evaluated by different objectives: not comparable
+            refusal = Optional.of(new AdapterCheck.Refusal("style", "serving v" + serving.getVersion() + " is "
+                    + (deep ? "a virtual-token table, this run tunes a deep prompt" : "a deep prompt, this run tunes a table")));
+        }
         if (refusal.isPresent() || shape.get(0) != rows) {
             LOG.info("task {}: serving v{} (model {}, table {}) is not comparable with this model and template ({} x {}): {}",
                     snapshot.task(), serving.getVersion(), serving.getModelFingerprint(), shape, rows, model.hiddenSize(),

@@ -1,11 +1,13 @@
 package io.tunestream.trainer.run;
 
+import io.tunestream.model.onnx.DeepPromptTrainingSession;
 import io.tunestream.model.onnx.FrozenWeights;
 import io.tunestream.model.onnx.ExecutionProvider;
 import io.tunestream.model.onnx.ModelConfig;
 import io.tunestream.model.onnx.RuntimeConfig;
 import io.tunestream.model.onnx.TrainingSession;
 import io.tunestream.model.tokenize.HuggingFaceTextTokenizer;
+import io.tunestream.schemas.adapters.AdapterCheck;
 import java.nio.file.Path;
 import java.util.Objects;
 
@@ -13,15 +15,25 @@ import java.util.Objects;
  * The frozen model as the trainer needs it: tokenizer, training session (loss and table
  * gradient), token-embedding table (to initialise encoders), weights fingerprint and config.
  * The weights are read with the training graph, without a serving session. Owns the tokenizer and the session.
+ *
+ * <p>The deep-prompt (prefix tuning) session is opened on the first deep-prompt task only: it reads the
+ * weights a second time, which a trainer that tunes no deep prompt should not pay for. Owned and closed
+ * here too.
  */
 public final class TrainerModel implements AutoCloseable {
 
     private final HuggingFaceTextTokenizer tokenizer;
     private final TrainingSession session;
+    private final Path directory;
+    private final RuntimeConfig runtime;
+    private DeepPromptTrainingSession deepSession;
 
-    private TrainerModel(HuggingFaceTextTokenizer tokenizer, TrainingSession session) {
+    private TrainerModel(HuggingFaceTextTokenizer tokenizer, TrainingSession session, Path directory,
+                         RuntimeConfig runtime) {
         this.tokenizer = tokenizer;
         this.session = session;
+        this.directory = directory;
+        this.runtime = runtime;
     }
 
     /** Loads the model directory (Optimum layout: model.onnx, tokenizer.json, config.json). */
@@ -30,7 +42,7 @@ public final class TrainerModel implements AutoCloseable {
         HuggingFaceTextTokenizer tokenizer = HuggingFaceTextTokenizer.load(directory);
         try {
             // the training session reads the weights with its graph: one parse, and no serving session
-            return new TrainerModel(tokenizer, TrainingSession.open(directory, runtime));
+            return new TrainerModel(tokenizer, TrainingSession.open(directory, runtime), directory, runtime);
         } catch (RuntimeException e) {
             tokenizer.close();
             throw e;
@@ -66,6 +78,19 @@ public final class TrainerModel implements AutoCloseable {
         return session;
     }
 
+    /** The deep-prompt training session, opened on first use (see the class doc). */
+    public synchronized DeepPromptTrainingSession deepPromptSession() {
+        if (deepSession == null) {
+            deepSession = DeepPromptTrainingSession.open(directory, runtime);
+        }
+        return deepSession;
+    }
+
+    /** Layers, kv heads and head size: what a deep-prompt adapter of this model carries and serving checks. */
+    public AdapterCheck.Decoder decoder() {
+        return new AdapterCheck.Decoder(config().layers(), config().kvHeads(), config().headDim());
+    }
+
     /** The provider actually running the training session (CPU after a CUDA fallback). */
     public ExecutionProvider provider() {
         return session.provider();
@@ -73,10 +98,12 @@ public final class TrainerModel implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            session.close();
-        } finally {
-            tokenizer.close();
+        try (tokenizer; session) {
+            synchronized (this) {
+                if (deepSession != null) {
+                    deepSession.close();
+                }
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ import io.tunestream.model.tune.PromptEncoderConfig;
 import io.tunestream.model.tune.TuningConfig;
 import io.tunestream.schemas.TaskTemplate;
 import io.tunestream.schemas.TuningSettings;
+import io.tunestream.schemas.PromptInit;
 import io.tunestream.schemas.VirtualPromptStyle;
 import java.util.Objects;
 import java.util.Optional;
@@ -18,7 +19,9 @@ import java.util.Optional;
  * <p>Mapping (NeMo name → here):
  * <ul>
  *   <li>{@code virtual_prompt_style} PROMPT_TUNING → encoder {@link EncoderType#EMBEDDING} (the table is the
- *       parameter); P_TUNING → {@code encoderType} (TPMLP, MLP, LSTM; EMBEDDING is prompt tuning);</li>
+ *       parameter); P_TUNING → {@code encoderType} (TPMLP, MLP, LSTM; EMBEDDING is prompt tuning);
+ *       PREFIX_TUNING (deep prompts) → {@link EncoderType#EMBEDDING} over the prefix (PEFT's prefix tuning without
+ *       {@code prefix_projection}), started N(0, {@code init_std}): init RANDOM only;</li>
  *   <li>{@code encoder_hidden}, {@code num_layers} ({@code encoderLayers}), {@code dropout}, {@code init_std},
  *       {@code total_virtual_tokens} → {@link PromptEncoderConfig}; {@code init} RANDOM/TEXT/VOCAB (+ {@code initText})
  *       → {@link EmbeddingInit};</li>
@@ -47,9 +50,14 @@ public record TuningPlan(PromptEncoderConfig encoder, TuningConfig config) {
     public static TuningPlan of(TaskTemplate template) {
         TuningSettings s = template.getTuning();
         try {
-            EncoderType type = s.getVirtualPromptStyle() == VirtualPromptStyle.PROMPT_TUNING
-                    ? EncoderType.EMBEDDING
-                    : EncoderType.valueOf(s.getEncoderType().name());
+            EncoderType type = s.getVirtualPromptStyle() == VirtualPromptStyle.P_TUNING
+                    ? EncoderType.valueOf(s.getEncoderType().name())
+                    : EncoderType.EMBEDDING;
+            if (s.getVirtualPromptStyle() == VirtualPromptStyle.PREFIX_TUNING && s.getInit() != PromptInit.RANDOM) {
+                // TEXT and VOCAB start from token embeddings, which are not keys and values of every layer
+                throw new IllegalArgumentException("prefix-tuning starts the prefix at random: init must be random, was "
+                        + s.getInit().name().toLowerCase(java.util.Locale.ROOT));
+            }
             // init is prompt tuning's; a p-tuning encoder's input starts N(0, 1), as NeMo's nn.Embedding
             EmbeddingInit init = type == EncoderType.EMBEDDING ? EmbeddingInit.valueOf(s.getInit().name())
                     : EmbeddingInit.NORMAL;

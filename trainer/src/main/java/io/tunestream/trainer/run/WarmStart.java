@@ -3,6 +3,7 @@ package io.tunestream.trainer.run;
 import io.tunestream.model.tune.EncoderType;
 import io.tunestream.model.tune.ParameterLayout;
 import io.tunestream.schemas.AdapterCheckpoint;
+import io.tunestream.schemas.VirtualPromptStyle;
 import java.util.Optional;
 
 /**
@@ -21,10 +22,25 @@ public record WarmStart(Optional<double[]> parameters, Optional<Integer> fromVer
 
     public static WarmStart select(Optional<AdapterCheckpoint> latest, String modelFingerprint, EncoderType encoder,
                                    ParameterLayout layout) {
+        return select(latest, modelFingerprint, encoder, false, layout);
+    }
+
+    /**
+     * As {@link #select(Optional, String, EncoderType, ParameterLayout)}, for a deep-prompt run when
+     * {@code deepPrompt}: a deep prompt warm-starts only from a deep-prompt checkpoint and a table only from a
+     * table's (both are embedding parameters, of different meaning).
+     */
+    public static WarmStart select(Optional<AdapterCheckpoint> latest, String modelFingerprint, EncoderType encoder,
+                                   boolean deepPrompt, ParameterLayout layout) {
         if (latest.isEmpty()) {
             return scratch("no checkpoint yet");
         }
         AdapterCheckpoint checkpoint = latest.get();
+        boolean deepCheckpoint = checkpoint.getVirtualPromptStyle() == VirtualPromptStyle.PREFIX_TUNING;
+        if (deepCheckpoint != deepPrompt) {
+            return scratch("checkpoint v" + checkpoint.getVersion() + (deepCheckpoint ? " is" : " is not")
+                    + " a deep prompt (prefix-tuning), the template now asks for " + (deepPrompt ? "one" : "a table"));
+        }
         if (!modelFingerprint.equals(checkpoint.getModelFingerprint())) {
             return scratch("checkpoint v" + checkpoint.getVersion() + " was tuned for model "
                     + checkpoint.getModelFingerprint() + ", this model is " + modelFingerprint);
@@ -44,7 +60,7 @@ public record WarmStart(Optional<double[]> parameters, Optional<Integer> fromVer
     /** The model module's encoder type of a checkpoint: prompt tuning is the embedding encoder. */
     static EncoderType checkpointEncoder(AdapterCheckpoint checkpoint) {
         return switch (checkpoint.getVirtualPromptStyle()) {
-            case PROMPT_TUNING -> EncoderType.EMBEDDING;
+            case PROMPT_TUNING, PREFIX_TUNING -> EncoderType.EMBEDDING;
             case P_TUNING -> EncoderType.valueOf(checkpoint.getEncoderType().name());
         };
     }

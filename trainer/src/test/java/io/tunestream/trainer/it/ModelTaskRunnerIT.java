@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tunestream.model.onnx.RuntimeConfig;
 import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.DeepPromptShape;
+import io.tunestream.schemas.VirtualPromptStyle;
+import io.tunestream.schemas.adapters.AdapterCheck;
 import io.tunestream.schemas.DatasetSplit;
 import io.tunestream.schemas.LabelledExample;
 import io.tunestream.schemas.RunStatus;
@@ -86,5 +89,75 @@ class ModelTaskRunnerIT {
         assertThat(outcome.run().getStatus()).isEqualTo(RunStatus.FAILED);
         assertThat(outcome.run().getMessage())
                 .isEqualTo("task 'yes': virtual_token_splits [3] sum to 3, not total_virtual_tokens 4");
+    }
+
+    /** tiny-gpt2's decoder: 2 layers x 4 kv heads x head size 16, a deep-prompt row of 256 floats. */
+    private static final AdapterCheck.Decoder TINY_GPT2 = new AdapterCheck.Decoder(2, 4, 16);
+
+    private static TaskTemplate deepTemplate() {
+        return Fixtures.template("yes").setTuning(Fixtures.smallTuning()
+                .setVirtualPromptStyle(VirtualPromptStyle.PREFIX_TUNING).build()).build();
+    }
+
+    @Test
+    void shouldPublishADeepPromptAdapterThatTheServingCheckAccepts() {
+        RunOutcome outcome = runner.run(snapshot(deepTemplate(), Optional.empty()), "run-deep", running -> { });
+
+        assertThat(outcome).as(outcome.run().getMessage()).isInstanceOf(RunOutcome.Published.class);
+        AdapterVersion adapter = ((RunOutcome.Published) outcome).adapter();
+        assertThat(adapter.getVirtualPromptStyle()).isEqualTo(VirtualPromptStyle.PREFIX_TUNING);
+        assertThat(adapter.getDeepPrompt()).isEqualTo(new DeepPromptShape(2, 4, 16));
+        assertThat(adapter.getHiddenSize()).isEqualTo(64);
+        assertThat(adapter.getTable().getShape()).containsExactly(4, 256);
+        // serving's check (the shared rule) with tiny-gpt2's decoder accepts it; without one it is refused
+        assertThat(new AdapterCheck(adapter.getModelFingerprint(), 64, TINY_GPT2).refusal(adapter)).isEmpty();
+        assertThat(new AdapterCheck(adapter.getModelFingerprint(), 64).refusal(adapter))
+                .map(AdapterCheck.Refusal::reason).hasValue("deep_prompt_shape");
+        assertThat(new AdapterCheck(adapter.getModelFingerprint(), 64, new AdapterCheck.Decoder(3, 4, 16))
+                .refusal(adapter)).map(AdapterCheck.Refusal::reason).hasValue("deep_prompt_shape");
+        assertThat(((RunOutcome.Published) outcome).checkpoint().getVirtualPromptStyle())
+                .isEqualTo(VirtualPromptStyle.PREFIX_TUNING);
+    }
+
+    @Test
+    void shouldResumeADeepPromptFromItsCheckpointAndCompareWithTheServingDeepPrompt() {
+        var first = (RunOutcome.Published) runner.run(snapshot(deepTemplate(), Optional.empty()), "run-deep-1",
+                running -> { });
+
+        RunOutcome second = runner.run(new TaskSnapshot("yes", deepTemplate(), TRAIN, VALIDATION, false,
+                Optional.of(first.adapter()), Optional.of(first.checkpoint()), 8), "run-deep-2", running -> { });
+
+        assertThat(second.run().getWarmStartVersion()).isEqualTo(1);
+        // the serving deep prompt's loss under the same objective: it is the first run's published loss
+        assertThat(second.run().getServingValidationLoss()).isNotNull()
+                .isCloseTo(first.adapter().getValidationLoss(), org.assertj.core.data.Offset.offset(1e-6));
+    }
+
+    @Test
+    void shouldNotCompareADeepPromptWithAServingVirtualTokenTable() {
+        var table = (RunOutcome.Published) runner.run(snapshot(Fixtures.template("yes").build(), Optional.empty()),
+                "run-table", running -> { });
+
+        RunOutcome deep = runner.run(new TaskSnapshot("yes", deepTemplate(), TRAIN, VALIDATION, false,
+                Optional.of(table.adapter()), Optional.of(table.checkpoint()), 8), "run-deep-after-table",
+                running -> { });
+
+        assertThat(deep).isInstanceOf(RunOutcome.Published.class);
+        assertThat(deep.run().getServingValidationLoss()).isNull();
+        assertThat(deep.run().getWarmStartVersion()).isNull();
+        assertThat(((RunOutcome.Published) deep).adapter().getDeepPrompt()).isNotNull();
+    }
+
+    @Test
+    void shouldFailADeepPromptTemplateThatAsksForATextInit() {
+        TaskTemplate textInit = Fixtures.template("yes").setTuning(Fixtures.smallTuning()
+                .setVirtualPromptStyle(VirtualPromptStyle.PREFIX_TUNING).setInit(io.tunestream.schemas.PromptInit.TEXT)
+                .setInitText("yes or no").build()).build();
+
+        RunOutcome outcome = runner.run(snapshot(textInit, Optional.empty()), "run-deep-text", running -> { });
+
+        assertThat(outcome.run().getStatus()).isEqualTo(RunStatus.FAILED);
+        assertThat(outcome.run().getMessage()).isEqualTo("task 'yes': tuning settings: prefix-tuning starts the "
+                + "prefix at random: init must be random, was text");
     }
 }

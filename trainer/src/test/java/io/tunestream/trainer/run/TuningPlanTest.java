@@ -58,6 +58,19 @@ class TuningPlanTest {
     }
 
     @Test
+    void shouldTrainTheDeepPromptItselfStartedAtRandomForPrefixTuning() {
+        TaskTemplate template = Fixtures.template("qa").setTuning(Fixtures.smallTuning()
+                .setVirtualPromptStyle(VirtualPromptStyle.PREFIX_TUNING).setEncoderType(PromptEncoderType.MLP)
+                .setInitStd(0.05f).build()).build();
+
+        TuningPlan plan = TuningPlan.of(template);
+
+        assertThat(plan.encoder().type()).isEqualTo(EncoderType.EMBEDDING);
+        assertThat(plan.encoder().init()).isEqualTo(EmbeddingInit.RANDOM);
+        assertThat(plan.encoder().initStd()).isEqualTo(0.05f);
+    }
+
+    @Test
     void shouldNameTheTaskWhenASettingIsOutOfRange() {
         TaskTemplate template = Fixtures.template("qa").setTuning(Fixtures.smallTuning().setMicroBatchSize(4)
                 .setGlobalBatchSize(6).build()).build();

@@ -82,4 +82,44 @@ class WarmStartTest {
         assertThat(record.getEpoch()).isEqualTo(2);
         assertThat(record.getVersion()).isEqualTo(3);
     }
+
+    /** An embedding table of 3 rows x {@code width}, as prompt tuning and prefix tuning both train. */
+    private static AdapterCheckpoint embeddingCheckpoint(VirtualPromptStyle style, int width) {
+        PromptEncoderConfig embedding = PromptEncoderConfig.defaults(EncoderType.EMBEDDING, 3);
+        ParameterLayout table = PromptEncoder.of(embedding, width).layout();
+        double[] parameters = IntStream.range(0, table.size()).mapToDouble(i -> i * 0.5).toArray();
+        TaskCheckpoint c = new TaskCheckpoint("qa", embedding, width, TuningConfig.nemoDefaults(2, 1, 1, 1),
+                parameters, AdamW.State.initial(table.size()), 2, 0, 0.0, EarlyStopping.start(10, 0.001), parameters,
+                List.of());
+        return CheckpointRecords.toRecord(c, table, 4, "run-4", "model-a", style, PromptEncoderType.TPMLP, 0);
+    }
+
+    @Test
+    void shouldWarmStartADeepPromptFromADeepPromptCheckpoint() {
+        ParameterLayout prefix = PromptEncoder.of(PromptEncoderConfig.defaults(EncoderType.EMBEDDING, 3), HIDDEN).layout();
+
+        WarmStart start = WarmStart.select(Optional.of(embeddingCheckpoint(VirtualPromptStyle.PREFIX_TUNING, HIDDEN)),
+                "model-a", EncoderType.EMBEDDING, true, prefix);
+
+        assertThat(start.reason()).isEqualTo("warm start from checkpoint v4 (run run-4)");
+        assertThat(start.parameters().orElseThrow())
+                .containsExactly(IntStream.range(0, prefix.size()).mapToDouble(i -> i * 0.5).toArray());
+    }
+
+    @Test
+    void shouldNotWarmStartADeepPromptFromAPromptTuningTableOfTheSameShapeNorTheReverse() {
+        ParameterLayout same = PromptEncoder.of(PromptEncoderConfig.defaults(EncoderType.EMBEDDING, 3), HIDDEN).layout();
+
+        WarmStart deepFromTable = WarmStart.select(Optional.of(embeddingCheckpoint(VirtualPromptStyle.PROMPT_TUNING,
+                HIDDEN)), "model-a", EncoderType.EMBEDDING, true, same);
+        WarmStart tableFromDeep = WarmStart.select(Optional.of(embeddingCheckpoint(VirtualPromptStyle.PREFIX_TUNING,
+                HIDDEN)), "model-a", EncoderType.EMBEDDING, same);
+
+        assertThat(deepFromTable.warm()).isFalse();
+        assertThat(deepFromTable.reason()).isEqualTo("from scratch: checkpoint v4 is not a deep prompt (prefix-tuning), "
+                + "the template now asks for one");
+        assertThat(tableFromDeep.warm()).isFalse();
+        assertThat(tableFromDeep.reason()).isEqualTo("from scratch: checkpoint v4 is a deep prompt (prefix-tuning), "
+                + "the template now asks for a table");
+    }
 }
