@@ -112,7 +112,7 @@ public final class LocalDemo implements Callable<Integer> {
     }
 
     @Override
-    public Integer call() throws Exception {
+    public Integer call() throws IOException, InterruptedException {
         if (validation < 1) {
             throw new CommandLine.ParameterException(new CommandLine(this), "--validation must be at least 1, was " + validation);
         }

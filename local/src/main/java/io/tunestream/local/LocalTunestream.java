@@ -23,6 +23,7 @@ import io.tunestream.trainer.loop.TrainerMetrics;
 import io.tunestream.trainer.loop.TrainerTopics;
 import io.tunestream.trainer.run.ModelTaskRunner;
 import io.tunestream.trainer.run.SigningTaskRunner;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -93,7 +94,7 @@ public final class LocalTunestream implements Callable<Integer> {
     }
 
     @Override
-    public Integer call() throws Exception {
+    public Integer call() throws IOException, InterruptedException {
         // Everything started is closed on the way out, last started first.
         Deque<AutoCloseable> started = new ArrayDeque<>();
         CountDownLatch stop = stopOnExit(started);
@@ -127,7 +128,7 @@ public final class LocalTunestream implements Callable<Integer> {
      * Starts broker, registry, topics and schemas, the templates, serving and (unless --no-trainer) the
      * trainer, pushing each onto {@code started} (the caller closes them, last first).
      */
-    Running start(Deque<AutoCloseable> started) throws Exception {
+    Running start(Deque<AutoCloseable> started) throws IOException, InterruptedException {
         if (!Files.isDirectory(modelDir)) {
             throw new CommandLine.ParameterException(new CommandLine(this),
                     "--model-dir " + modelDir.toAbsolutePath() + " is not a directory");
