@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.tunestream.schemas.AdapterCheckpoint;
+import io.tunestream.schemas.AdapterVersion;
 import io.tunestream.schemas.ErrorKind;
 import io.tunestream.schemas.RunStatus;
 import io.tunestream.schemas.TrainingRun;
@@ -37,6 +39,10 @@ class DashboardMetricsTest {
 
     private static final Path DASHBOARD = ManifestFiles.k8s().resolve("overlays/dev/grafana/tunestream-dashboard.json");
     private static final Pattern METRIC = Pattern.compile("\\btunestream_[a-zA-Z0-9_:]*");
+    private static final Pattern SELECTOR = Pattern.compile("\\b(tunestream_[a-zA-Z0-9_:]*)\\{([^}]*)}");
+    private static final Pattern EQUALS = Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)\\s*=\\s*\"([^\"]*)\"");
+    private static final Pattern BY = Pattern.compile("\\bby\\s*\\(([^)]*)\\)");
+    private static final Pattern SAMPLE_LABEL = Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"([^\"]*)\"");
 
     @Test
     void shouldQueryOnlyMetricsThatServingAndTrainerExport() throws IOException {
@@ -48,6 +54,43 @@ class DashboardMetricsTest {
         Map<String, String> unknown = new TreeMap<>(queried);
         unknown.keySet().removeAll(exported);
         assertThat(unknown).as("queried (metric -> panel) but not exported; exported: %s", exported).isEmpty();
+    }
+
+    @Test
+    void shouldGroupAndFilterOnlyByLabelsAndValuesTheMetricsHave() throws IOException {
+        Map<String, Set<String>> labels = new TreeMap<>(labelsBy(servingRegistry()));
+        labels.putAll(labelsBy(trainerRegistry()));
+        List<String> wrong = new ArrayList<>();
+        for (JsonNode panel : dashboard().path("panels")) {
+            for (JsonNode target : panel.path("targets")) {
+                String expr = target.path("expr").asText();
+                Matcher selector = SELECTOR.matcher(expr);
+                while (selector.find()) {
+                    Set<String> has = labels.getOrDefault(selector.group(1), Set.of());
+                    for (String matcher : selector.group(2).split(",")) {
+                        Matcher eq = EQUALS.matcher(matcher.strip());
+                        if (eq.matches() && !has.contains(eq.group(1) + "=" + eq.group(2))) {
+                            wrong.add(selector.group() + " (" + selector.group(1) + " has " + has + ")");
+                        }
+                    }
+                }
+                Matcher by = BY.matcher(expr);
+                while (by.find()) {
+                    Matcher metric = METRIC.matcher(expr);
+                    while (metric.find()) {
+                        Set<String> names = labels.getOrDefault(metric.group(), Set.of()).stream()
+                                .map(l -> l.substring(0, l.indexOf('='))).collect(Collectors.toSet());
+                        for (String label : by.group(1).split(",")) {
+                            if (!names.contains(label.strip())) {
+                                wrong.add(panel.path("title").asText() + ": by " + label.strip() + " but "
+                                        + metric.group() + " has labels " + names);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assertThat(wrong).isEmpty();
     }
 
     @Test
@@ -99,6 +142,26 @@ class DashboardMetricsTest {
                 .collect(Collectors.toCollection(TreeSet::new));
     }
 
+    /** Per sample name of a scrape, its {@code label=value} pairs. */
+    private static Map<String, Set<String>> labelsBy(PrometheusMeterRegistry registry) {
+        Map<String, Set<String>> labels = new TreeMap<>();
+        for (String line : registry.scrape().split("\n")) {
+            if (line.isBlank() || line.startsWith("#")) {
+                continue;
+            }
+            String name = line.split("[{ ]", 2)[0];
+            Set<String> pairs = labels.computeIfAbsent(name, n -> new TreeSet<>());
+            int open = line.indexOf('{');
+            if (open >= 0) {
+                Matcher m = SAMPLE_LABEL.matcher(line.substring(open, line.indexOf('}') + 1));
+                while (m.find()) {
+                    pairs.add(m.group(1) + "=" + m.group(2));
+                }
+            }
+        }
+        return labels;
+    }
+
     private static PrometheusMeterRegistry servingRegistry() {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         ServingMetrics metrics = new ServingMetrics(registry);
@@ -126,8 +189,11 @@ class DashboardMetricsTest {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         TrainerMetrics metrics = new TrainerMetrics(registry);
         metrics.runStarted("squad");
-        metrics.runEnded("squad", new RunOutcome.NotPublished(TrainingRun.newBuilder().setRunId("r1").setTask("squad")
-                .setStatus(RunStatus.NOT_PUBLISHED).setSkipped(Map.of("too_long", 1L)).build()), Duration.ofSeconds(30));
+        // the metrics read only the run record of an outcome: the published adapter and checkpoint stay empty
+        metrics.runEnded("squad", new RunOutcome.Published(new AdapterVersion(), new AdapterCheckpoint(),
+                run("r1", RunStatus.PUBLISHED)), Duration.ofSeconds(30));
+        metrics.runEnded("squad", new RunOutcome.NotPublished(run("r2", RunStatus.NOT_PUBLISHED)), Duration.ofSeconds(30));
+        metrics.runEnded("squad", new RunOutcome.Failed(run("r3", RunStatus.FAILED)), Duration.ofSeconds(30));
         metrics.example("squad");
         metrics.skipped("too_long", 1);
         metrics.deadLettered("examples");
@@ -135,5 +201,10 @@ class DashboardMetricsTest {
         metrics.deleted("squad");
         metrics.feedback("good");
         return registry;
+    }
+
+    private static TrainingRun run(String id, RunStatus status) {
+        return TrainingRun.newBuilder().setRunId(id).setTask("squad").setStatus(status)
+                .setSkipped(Map.of("too_long", 1L)).build();
     }
 }
