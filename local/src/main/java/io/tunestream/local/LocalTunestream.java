@@ -23,6 +23,7 @@ import io.tunestream.trainer.loop.TrainerMetrics;
 import io.tunestream.trainer.loop.TrainerTopics;
 import io.tunestream.trainer.run.ModelTaskRunner;
 import io.tunestream.trainer.run.SigningTaskRunner;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -93,7 +94,41 @@ public final class LocalTunestream implements Callable<Integer> {
     }
 
     @Override
-    public Integer call() throws Exception {
+    public Integer call() throws IOException, InterruptedException {
+        // Everything started is closed on the way out, last started first.
+        Deque<AutoCloseable> started = new ArrayDeque<>();
+        CountDownLatch stop = stopOnExit(started);
+        Running running = start(started);
+        printBanner(running);
+        stop.await();
+        return 0;
+    }
+
+    /** What {@link #start} brought up, for the banner and for commands that drive the platform (the demo). */
+    record Running(PlatformEndpoints endpoints, PlatformPrincipals principals, List<TaskTemplate> templates,
+                   ServingApp serving) {
+    }
+
+    /** A latch released by the JVM's shutdown (Ctrl-C), after closing everything in {@code started}. */
+    CountDownLatch stopOnExit(Deque<AutoCloseable> started) {
+        CountDownLatch stop = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stop.countDown();
+            closeAll(started);
+        }, "tunestream-local-stop"));
+        return stop;
+    }
+
+    /** The data directory: --data-dir, else the default of the mode. */
+    Path dataDirectory() {
+        return dataDir != null ? dataDir : Path.of(secure ? ".tunestream-secure" : ".tunestream");
+    }
+
+    /**
+     * Starts broker, registry, topics and schemas, the templates, serving and (unless --no-trainer) the
+     * trainer, pushing each onto {@code started} (the caller closes them, last first).
+     */
+    Running start(Deque<AutoCloseable> started) throws IOException, InterruptedException {
         if (!Files.isDirectory(modelDir)) {
             throw new CommandLine.ParameterException(new CommandLine(this),
                     "--model-dir " + modelDir.toAbsolutePath() + " is not a directory");
@@ -102,15 +137,7 @@ public final class LocalTunestream implements Callable<Integer> {
             throw new CommandLine.ParameterException(new CommandLine(this),
                     "--templates " + templates.toAbsolutePath() + " is not a file");
         }
-        // Everything started is closed on the way out, last started first.
-        Deque<AutoCloseable> started = new ArrayDeque<>();
-        CountDownLatch stop = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            stop.countDown();
-            closeAll(started);
-        }, "tunestream-local-stop"));
-
-        Path data = dataDir != null ? dataDir : Path.of(secure ? ".tunestream-secure" : ".tunestream");
+        Path data = dataDirectory();
         EmbeddedKafkaConfig kafkaConfig = EmbeddedKafkaConfig.defaults().withPort(kafkaPort)
                 .withDataDirectory(data.resolve("kafka"));
         if (secure) {
@@ -160,6 +187,15 @@ public final class LocalTunestream implements Callable<Integer> {
             started.push(trainer);
         }
 
+        return new Running(endpoints, principals, taskTemplates, serving);
+    }
+
+    /** Where everything runs and what to try next. */
+    void printBanner(Running running) {
+        PlatformEndpoints endpoints = running.endpoints();
+        PlatformPrincipals principals = running.principals();
+        List<TaskTemplate> taskTemplates = running.templates();
+        ServingApp serving = running.serving();
         System.out.printf("""
 
                 Tunestream is running on this machine.
@@ -181,8 +217,6 @@ public final class LocalTunestream implements Callable<Integer> {
                 noTrainer ? "off" : "on (publishes adapters when a run beats the serving version)",
                 taskTemplates.stream().map(TaskTemplate::getTask).toList(), templates, clientFiles(principals),
                 secure ? "export TUNESTREAM_KAFKA_CONFIG=" + principals.files().get(AccessTable.Role.INGEST) + "\n  " : "");
-        stop.await();
-        return 0;
     }
 
     /** The client-settings files handed out per principal, for the banner (empty when not secured). */

@@ -10,8 +10,8 @@ import java.util.Objects;
 
 /**
  * The serving app's own meters, named once here. Prometheus names (after Micrometer's conversion):
- * {@code tunestream_batch_size}, {@code tunestream_queue_time_seconds},
- * {@code tunestream_generation_time_seconds}, {@code tunestream_generated_tokens_total} (tokens/s is
+ * {@code tunestream_batch_size}, {@code tunestream_queue_time_seconds} and
+ * {@code tunestream_generation_time_seconds} (histograms: {@code _bucket{le}}), {@code tunestream_generated_tokens_total} (tokens/s is
  * its rate; {@code tunestream_generation_tokens_per_second} is the per-batch figure),
  * {@code tunestream_answers_total{task,adapter_version}}, {@code tunestream_errors_total{kind}},
  * {@code tunestream_adapters_refused_total{task,reason}}, {@code tunestream_dead_letters_total{topic,reason}},
@@ -35,9 +35,10 @@ public final class ServingMetrics {
         this.registry = Objects.requireNonNull(registry, "registry");
         this.batchSize = DistributionSummary.builder("tunestream.batch.size")
                 .description("Requests in each batch run").publishPercentileHistogram(false).register(registry);
-        this.queueTime = Timer.builder("tunestream.queue.time")
+        // histograms (..._seconds_bucket) so that dashboards can show percentiles across pods
+        this.queueTime = Timer.builder("tunestream.queue.time").publishPercentileHistogram()
                 .description("From a request's arrival to the start of its batch").register(registry);
-        this.generationTime = Timer.builder("tunestream.generation.time")
+        this.generationTime = Timer.builder("tunestream.generation.time").publishPercentileHistogram()
                 .description("Time a batch spent in the model").register(registry);
         this.generatedTokens = Counter.builder("tunestream.generated.tokens")
                 .description("Tokens generated; its rate is the serving tokens/s").register(registry);
