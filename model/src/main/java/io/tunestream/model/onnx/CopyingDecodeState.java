@@ -19,7 +19,7 @@ final class CopyingDecodeState implements DecodeState {
     private int[] pads;
     /** Real positions of each row so far: the position id of its next token. */
     private long[] lengths;
-    private boolean closed;
+    private final DecodeStateLifecycle lifecycle = new DecodeStateLifecycle();
 
     CopyingDecodeState(DecoderModel model, int capacity, RunControl control) {
         this.model = model;
@@ -29,7 +29,7 @@ final class CopyingDecodeState implements DecodeState {
 
     @Override
     public float[] prefill(List<float[]> prompts, List<Optional<? extends KvPrefix>> prefixes) {
-        checkOpen();
+        lifecycle.checkOpen();
         if (cache != null) {
             throw new IllegalStateException("the decode state is already prefilled");
         }
@@ -42,7 +42,7 @@ final class CopyingDecodeState implements DecodeState {
 
     @Override
     public float[] step(int[] tokens) {
-        checkPrefilled();
+        lifecycle.checkPrefilled(cache != null);
         BatchRows.checkStep(tokens, lengths, capacity);
         int batch = cache.batch();
         int total = cache.length() + 1;
@@ -64,7 +64,7 @@ final class CopyingDecodeState implements DecodeState {
 
     @Override
     public void keepRows(int[] rows) {
-        checkPrefilled();
+        lifecycle.checkPrefilled(cache != null);
         BatchRows.checkKept(rows, cache.batch());
         if (rows.length == cache.batch()) {
             return;
@@ -88,24 +88,10 @@ final class CopyingDecodeState implements DecodeState {
 
     @Override
     public void close() {
-        if (!closed) {
-            closed = true;
+        if (lifecycle.close()) {
             if (cache != null) {
                 cache.close();
             }
-        }
-    }
-
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("the decode state is closed");
-        }
-    }
-
-    private void checkPrefilled() {
-        checkOpen();
-        if (cache == null) {
-            throw new IllegalStateException("the decode state has not been prefilled");
         }
     }
 }

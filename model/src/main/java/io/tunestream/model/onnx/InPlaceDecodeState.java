@@ -17,7 +17,7 @@ final class InPlaceDecodeState implements DecodeState {
     private KvBuffer kv;
     /** Real positions of each row so far: the position id of its next token. */
     private long[] lengths;
-    private boolean closed;
+    private final DecodeStateLifecycle lifecycle = new DecodeStateLifecycle();
 
     InPlaceDecodeState(DecoderModel model, int capacity, RunControl control) {
         this.model = model;
@@ -27,7 +27,7 @@ final class InPlaceDecodeState implements DecodeState {
 
     @Override
     public float[] prefill(List<float[]> prompts, List<Optional<? extends KvPrefix>> prefixes) {
-        checkOpen();
+        lifecycle.checkOpen();
         if (kv != null) {
             throw new IllegalStateException("the decode state is already prefilled");
         }
@@ -41,7 +41,7 @@ final class InPlaceDecodeState implements DecodeState {
 
     @Override
     public float[] step(int[] tokens) {
-        checkPrefilled();
+        lifecycle.checkPrefilled(kv != null);
         BatchRows.checkStep(tokens, lengths, capacity);
         float[] logits = model.decode(model.embedTokens(tokens), lengths.clone(), kv, control);
         for (int b = 0; b < lengths.length; b++) {
@@ -52,7 +52,7 @@ final class InPlaceDecodeState implements DecodeState {
 
     @Override
     public void keepRows(int[] rows) {
-        checkPrefilled();
+        lifecycle.checkPrefilled(kv != null);
         BatchRows.checkKept(rows, kv.batch());
         if (rows.length == kv.batch()) {
             return;
@@ -68,24 +68,10 @@ final class InPlaceDecodeState implements DecodeState {
 
     @Override
     public void close() {
-        if (!closed) {
-            closed = true;
+        if (lifecycle.close()) {
             if (kv != null) {
                 kv.close();
             }
-        }
-    }
-
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("the decode state is closed");
-        }
-    }
-
-    private void checkPrefilled() {
-        checkOpen();
-        if (kv == null) {
-            throw new IllegalStateException("the decode state has not been prefilled");
         }
     }
 }

@@ -20,7 +20,7 @@ final class RecomputingDecodeState implements DecodeState {
     /** Row b's prefix, or empty. */
     private List<Optional<? extends KvPrefix>> prefixes;
     private long[] lengths;
-    private boolean closed;
+    private final DecodeStateLifecycle lifecycle = new DecodeStateLifecycle();
 
     RecomputingDecodeState(DecoderModel model, int capacity, RunControl control) {
         this.model = model;
@@ -30,7 +30,7 @@ final class RecomputingDecodeState implements DecodeState {
 
     @Override
     public float[] prefill(List<float[]> prompts, List<Optional<? extends KvPrefix>> prefixes) {
-        checkOpen();
+        lifecycle.checkOpen();
         if (sequences != null) {
             throw new IllegalStateException("the decode state is already prefilled");
         }
@@ -42,7 +42,7 @@ final class RecomputingDecodeState implements DecodeState {
 
     @Override
     public float[] step(int[] tokens) {
-        checkPrefilled();
+        lifecycle.checkPrefilled(sequences != null);
         BatchRows.checkStep(tokens, lengths, capacity);
         int hidden = model.config().hiddenSize();
         List<float[]> longer = new ArrayList<>(sequences.size());
@@ -66,7 +66,7 @@ final class RecomputingDecodeState implements DecodeState {
 
     @Override
     public void keepRows(int[] rows) {
-        checkPrefilled();
+        lifecycle.checkPrefilled(sequences != null);
         BatchRows.checkKept(rows, sequences.size());
         List<float[]> kept = new ArrayList<>(rows.length);
         for (int r : rows) {
@@ -88,21 +88,8 @@ final class RecomputingDecodeState implements DecodeState {
 
     @Override
     public void close() {
-        closed = true;
+        lifecycle.close();
         sequences = null;
         prefixes = null;
-    }
-
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("the decode state is closed");
-        }
-    }
-
-    private void checkPrefilled() {
-        checkOpen();
-        if (sequences == null) {
-            throw new IllegalStateException("the decode state has not been prefilled");
-        }
     }
 }
