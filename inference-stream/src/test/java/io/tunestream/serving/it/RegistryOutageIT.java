@@ -18,7 +18,7 @@ import io.tunestream.schemas.kafka.KafkaPreflight;
 import io.tunestream.serving.ServingApp;
 import io.tunestream.serving.ServingConfig;
 import io.tunestream.serving.testing.EchoAnswerer;
-import io.tunestream.serving.testing.TcpProxy;
+import io.tunestream.devkit.TcpProxy;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

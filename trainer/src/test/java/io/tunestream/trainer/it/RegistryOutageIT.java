@@ -20,7 +20,7 @@ import io.tunestream.trainer.loop.TrainerMetrics;
 import io.tunestream.trainer.loop.TrainerTopics;
 import io.tunestream.trainer.testing.Fixtures;
 import io.tunestream.trainer.testing.StandInRunner;
-import io.tunestream.trainer.testing.TcpProxy;
+import io.tunestream.devkit.TcpProxy;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -87,7 +87,7 @@ class RegistryOutageIT {
                 assertThat(loop.isCaughtUp()).as("nothing read past while the registry is down").isFalse();
                 assertThat(runner.runs()).isEmpty();
 
-                registry.up();
+                registry.open();
 
                 await().atMost(Duration.ofSeconds(20)).until(() -> !runner.runs().isEmpty());
                 assertThat(runner.runs().get(0).train().size() + runner.runs().get(0).validation().size()).isEqualTo(2);
@@ -122,7 +122,7 @@ class RegistryOutageIT {
         }
         CountDownLatch gate = new CountDownLatch(1);
         StandInRunner runner = new StandInRunner(gate);
-        try (TcpProxy registry = TcpProxy.to(platform.registryUrl()).up()) {
+        try (TcpProxy registry = TcpProxy.to(platform.registryUrl()).open()) {
             KafkaClientConfig throughProxy = new KafkaClientConfig(platform.bootstrapServers(),
                     RegistryConfig.forRegistry(registry.url()));
             LoopSettings settings = new LoopSettings("outage-publish-" + id, Duration.ofMillis(100), 100,
@@ -130,12 +130,12 @@ class RegistryOutageIT {
             try (TrainerLoop loop = new TrainerLoop(throughProxy, settings, topics, () -> runner,
                     new TrainerMetrics(new SimpleMeterRegistry()), Clock.systemUTC(), RunPhase.Listener.NONE).start()) {
                 await().atMost(Duration.ofSeconds(20)).until(() -> !runner.runs().isEmpty());
-                registry.down();
+                registry.shut();
                 gate.countDown();
 
                 await().atMost(Duration.ofSeconds(20)).until(() -> loop.degraded().isPresent());
                 assertThat(loop.degraded().get()).startsWith("degraded: cannot publish");
-                registry.up();
+                registry.open();
 
                 await().atMost(Duration.ofSeconds(20)).until(() -> versions(direct, topics).equals(List.of(1)));
                 await().atMost(Duration.ofSeconds(5)).until(() -> loop.degraded().isEmpty());
@@ -163,7 +163,7 @@ class RegistryOutageIT {
         SimpleMeterRegistry meters = new SimpleMeterRegistry();
         StandInRunner runner = new StandInRunner();
         try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(direct.producerProperties("new-id-" + id));
-             TcpProxy registry = TcpProxy.to(platform.registryUrl()).up()) {
+             TcpProxy registry = TcpProxy.to(platform.registryUrl()).open()) {
             producer.send(new ProducerRecord<>(topics.templates(), task,
                     Fixtures.template(task).setRetraining(Fixtures.retraining(2).build()).build()));
             LabelledExample known = yes(task, 0, DatasetSplit.TRAIN);
@@ -176,7 +176,7 @@ class RegistryOutageIT {
             try (TrainerLoop loop = new TrainerLoop(throughProxy, settings, topics, () -> runner,
                     new TrainerMetrics(meters), Clock.systemUTC(), RunPhase.Listener.NONE).start()) {
                 await().atMost(Duration.ofSeconds(20)).until(loop::isCaughtUp);
-                registry.down();
+                registry.shut();
                 // a producer with a newer LabelledExample schema (one more field): a schema id the trainer never resolved
                 LabelledExample fresh = yes(task, 1, DatasetSplit.TRAIN);
                 byte[] newId;
@@ -192,7 +192,7 @@ class RegistryOutageIT {
                 await().atMost(Duration.ofSeconds(15)).until(() -> loop.degraded().isPresent());
                 assertThat(loop.degraded().get()).startsWith("degraded: registry unreachable");
                 assertThat(runner.runs()).isEmpty();
-                registry.up();
+                registry.open();
 
                 await().atMost(Duration.ofSeconds(20)).until(() -> !runner.runs().isEmpty());
                 TaskSnapshot run = runner.runs().get(0);

@@ -1,4 +1,4 @@
-package io.tunestream.serving.testing;
+package io.tunestream.devkit;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -39,6 +39,17 @@ public final class TcpProxy implements AutoCloseable {
         }
     }
 
+    /** A proxy to {@code targetUrl}'s host and port ({@code http://host:port}), closed until {@link #open}. */
+    public static TcpProxy to(String targetUrl) {
+        java.net.URI uri = java.net.URI.create(targetUrl);
+        return closed(uri.getHost(), uri.getPort());
+    }
+
+    /** {@code http://127.0.0.1:<port>}: the target's URL through this proxy. */
+    public String url() {
+        return "http://127.0.0.1:" + port();
+    }
+
     public int port() {
         return port;
     }
@@ -55,13 +66,14 @@ public final class TcpProxy implements AutoCloseable {
     }
 
     /** Listens and forwards every connection to the target; connections held by {@link #stall} are cut. */
-    public synchronized void open() {
+    public synchronized TcpProxy open() {
         if (stalled) {
             stalled = false;
             sockets.forEach(TcpProxy::closeQuietly);
             sockets.clear();
         }
         listen();
+        return this;
     }
 
     private void listen() {
