@@ -106,6 +106,10 @@ class OverlaysTest {
         assertThat(dev.all(PersistentVolumeClaim.class)).isEmpty();
         assertThat(dev.get(Deployment.class, "registry").getSpec().getTemplate().getSpec().getContainers().get(0).getEnv())
                 .noneMatch(v -> v.getName().startsWith("QUARKUS_OIDC"));
+        for (String workload : List.of("inference-stream", "trainer")) {
+            var container = Checks.container(dev.get(StatefulSet.class, workload).getSpec().getTemplate(), workload);
+            assertThat(container.getEnv()).as(workload).noneMatch(v -> v.getName().startsWith("TUNESTREAM_REGISTRY_AUTH_"));
+        }
     }
 
     @ParameterizedTest
@@ -125,6 +129,18 @@ class OverlaysTest {
                     .anyMatch(m -> modelDir.startsWith(m.getMountPath() + "/") && Boolean.TRUE.equals(m.getReadOnly())
                             && Checks.volume(template, m.getName()).map(v -> v.getPersistentVolumeClaim() != null
                             && "models".equals(v.getPersistentVolumeClaim().getClaimName())).orElse(false));
+            // the registry demands a token here: each service has its own client, its secret a mounted file
+            var env = container.getEnv();
+            assertThat(env).as(workload)
+                    .anyMatch(v -> v.getName().equals("TUNESTREAM_REGISTRY_AUTH_TOKEN_ENDPOINT") && v.getValue().startsWith("https://"))
+                    .anyMatch(v -> v.getName().equals("TUNESTREAM_REGISTRY_AUTH_CLIENT_ID") && !v.getValue().isBlank())
+                    .noneMatch(v -> v.getName().equals("TUNESTREAM_REGISTRY_AUTH_CLIENT_SECRET"));
+            String secretFile = env.stream().filter(v -> v.getName().equals("TUNESTREAM_REGISTRY_AUTH_CLIENT_SECRET_FILE"))
+                    .findFirst().orElseThrow(() -> new AssertionError(workload + " has no registry client secret file")).getValue();
+            assertThat(container.getVolumeMounts()).as(workload)
+                    .anyMatch(m -> secretFile.startsWith(m.getMountPath() + "/") && Boolean.TRUE.equals(m.getReadOnly())
+                            && Checks.volume(template, m.getName()).map(v -> v.getSecret() != null
+                            && "tunestream-registry-clients".equals(v.getSecret().getSecretName())).orElse(false));
         }
         Job loader = gpu.get(Job.class, "model-loader");
         assertThat(loader.getSpec().getTemplate().getSpec().getVolumes())
