@@ -239,7 +239,7 @@ public final class SafeTensors {
             case "F32" -> DType.FLOAT32;
             case "F16" -> DType.FLOAT16;
             case "BF16" -> DType.BFLOAT16;
-            default -> throw new PeftFormatException("dtype", where + " has dtype '" + dtypeNode.textValue()
+            default -> throw new PeftFormatException("dtype", "adapter_model.safetensors: " + where + " has dtype '" + dtypeNode.textValue()
                     + "'; only F32, F16 and BF16 are read");
         };
         JsonNode shapeNode = node.get("shape");
