@@ -18,7 +18,8 @@ token_dim]` for PREFIX_TUNING, which PeftModel.get_prompt (src/peft/peft_model.p
 [batch, heads, tokens, head_dim]: index 2l is layer l's key, 2l + 1 its value. For grouped-query attention
 (tiny-llama: 4 heads, 2 kv heads) PEFT sets num_attention_heads = kv heads and token_dim = kv heads * head_dim
 (_prepare_prompt_learning_config, src/peft/utils/other.py). `peft-reference.json` next to a prefix holds those
-per-layer keys and values as get_prompt computes them, so the Java test does not derive them with the code it tests.
+per-layer keys and values as get_prompt computes them, so the Java test does not derive them with the code it tests,
+and the greedy ids (and first logits) of tools/references/decoder.py's PyTorch forward with that prefix as the past.
 
 Run with Debian's interpreter: /usr/bin/python3 tools/references/make_peft_fixtures.py
 """
@@ -27,6 +28,8 @@ import os
 import struct
 
 import torch
+
+import decoder as reference_decoder
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "models")
 DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16"}
@@ -75,8 +78,38 @@ def write(model, name, config, tensor):
     return directory
 
 
-def prefix_reference(directory, config, tensor):
-    """The per-layer keys and values of PeftModel.get_prompt for a batch of one."""
+PROMPT_IDS = [365, 329, 424, 279]  # " What does parrot live" in both tiny models' byte-level BPE
+GREEDY_TOKENS = 8
+
+
+def greedy_with_prefix(model, past, virtual_tokens):
+    """Greedy ids after PROMPT_IDS with PEFT's prefix as past keys/values; positions start at the prefix length, as
+    transformers counts them from the cache length. Stops at the model's end-of-sequence id."""
+    dec = reference_decoder.Decoder(os.path.join(ROOT, model))
+    with open(os.path.join(ROOT, model, "config.json")) as f:
+        eos = json.load(f).get("eos_token_id")
+    eos = set(eos if isinstance(eos, list) else [eos])
+    past = [(k.double(), v.double()) for k, v in past]
+    ids = list(PROMPT_IDS)
+    position = virtual_tokens
+    step = ids
+    out = []
+    first_logits = None
+    for _ in range(GREEDY_TOKENS):
+        logits, past = dec.forward(dec.embed(step), list(range(position, position + len(step))), past)
+        position += len(step)
+        if first_logits is None:
+            first_logits = logits[0, -1].tolist()
+        token = int(torch.argmax(logits[0, -1]))
+        out.append(token)
+        if token in eos:
+            break
+        step = [token]
+    return out, first_logits
+
+
+def prefix_reference(directory, config, tensor, model):
+    """The per-layer keys and values of PeftModel.get_prompt for a batch of one, and greedy ids served with them."""
     layers, heads = config["num_layers"], config["num_attention_heads"]
     head_dim = config["token_dim"] // heads
     past = tensor.float().unsqueeze(0).view(1, config["num_virtual_tokens"], layers * 2, heads, head_dim)
@@ -86,6 +119,10 @@ def prefix_reference(directory, config, tensor):
                  "virtual_tokens": config["num_virtual_tokens"],
                  "keys": [p[0, 0].reshape(-1).tolist() for p in past],     # [heads, tokens, head_dim] each
                  "values": [p[1, 0].reshape(-1).tolist() for p in past]}
+    greedy, logits = greedy_with_prefix(model, [(p[0], p[1]) for p in past], config["num_virtual_tokens"])
+    reference["prompt_ids"] = PROMPT_IDS
+    reference["greedy_ids"] = greedy
+    reference["first_logits"] = logits
     with open(os.path.join(directory, "peft-reference.json"), "w") as f:
         json.dump(reference, f)
 
@@ -111,13 +148,13 @@ def main():
     config = base_config("PREFIX_TUNING", "tiny-gpt2", 3, 64, 2, 4)
     config.update({"encoder_hidden_size": 64, "prefix_projection": False})
     tensor = randn(3, 2 * 2 * 64)
-    prefix_reference(write("tiny-gpt2", "prefix-tuning", config, tensor), config, tensor)
+    prefix_reference(write("tiny-gpt2", "prefix-tuning", config, tensor), config, tensor, "tiny-gpt2")
 
     # tiny-llama: hidden 64, 2 layers, 4 heads of 16, 2 kv heads: PEFT's GQA rule gives token_dim 32, heads 2
     config = base_config("PREFIX_TUNING", "tiny-llama", 3, 2 * 16, 2, 2)
     config.update({"encoder_hidden_size": 32, "prefix_projection": False})
     tensor = randn(3, 2 * 2 * 32)
-    prefix_reference(write("tiny-llama", "prefix-tuning", config, tensor), config, tensor)
+    prefix_reference(write("tiny-llama", "prefix-tuning", config, tensor), config, tensor, "tiny-llama")
 
 
 if __name__ == "__main__":
