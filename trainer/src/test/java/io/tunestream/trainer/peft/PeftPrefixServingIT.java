@@ -35,9 +35,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  * A PEFT prefix-tuning adapter, imported and served as serving serves a deep-prompt version, answers as PyTorch does
  * with PEFT's prefix as the past keys and values ({@code models/<model>/peft/prefix-tuning/peft-reference.json},
  * written by {@code tools/references/make_peft_fixtures.py} from {@code PeftModel.get_prompt}'s layout and
- * {@code decoder.py}'s forward), and as our own deep prompt built from those per-layer tensors.
+ * {@code decoder.py}'s forward), and as our own deep prompt built from those per-layer tensors. An IT: ONNX Runtime
+ * loads once per JVM, and the Quarkus test of this module loads it in its own class loader.
  */
-class PeftPrefixServingTest {
+class PeftPrefixServingIT {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
