@@ -9,12 +9,14 @@ import io.tunestream.trainer.loop.TrainerTopics;
 import io.tunestream.trainer.loop.VersionHeader;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -31,21 +33,23 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  * version on {@code adapters} and {@code adapter-checkpoints} (from the version header, else the value), above which
  * a new version must be numbered: versions are never reused.
  *
- * @param versions        the task's adapter versions read, by version
+ * @param task            the task
+ * @param template        its template, empty when it has none
+ * @param versions        the task's adapter versions read, by version (unmodifiable)
  * @param highestVersion  the highest version seen on either topic, 0 when none
  */
-public record TaskAdapterHistory(String task, Optional<TaskTemplate> template, TreeMap<Integer, AdapterVersion> versions,
+public record TaskAdapterHistory(String task, Optional<TaskTemplate> template, SortedMap<Integer, AdapterVersion> versions,
                                  int highestVersion) {
 
     public TaskAdapterHistory {
         Objects.requireNonNull(task, "task");
         Objects.requireNonNull(template, "template");
-        versions = new TreeMap<>(versions);
+        versions = Collections.unmodifiableSortedMap(new TreeMap<>(versions));
     }
 
     /** The newest version of the task: the one serving applies. */
     public Optional<AdapterVersion> latest() {
-        return versions.isEmpty() ? Optional.empty() : Optional.of(versions.lastEntry().getValue());
+        return versions.isEmpty() ? Optional.empty() : Optional.of(versions.get(versions.lastKey()));
     }
 
     /** The version a new adapter of the task gets. */
