@@ -20,8 +20,9 @@ import java.util.Optional;
  * The trainer's side of a PEFT import: the adapter, checked against this trainer's model and the task's template
  * ({@link PeftConversion}, in {@code schemas}), numbered above every version of the task, its table stored as the
  * trainer stores its own ({@link AdapterTable}: float16 above 4 MB of float32), and signed with the trainer's key,
- * so serving verifies and applies it like a tuned version. No checkpoint goes with it: the next run of the task
- * starts afresh (p-tuning's encoder is not in a PEFT file) and must beat it to replace it.
+ * so serving verifies and applies it like a tuned version. No checkpoint goes with it (a PEFT file holds no
+ * optimizer state, and p-tuning's encoder is not in it): the task's next run warm-starts from the task's last
+ * checkpoint where one fits (WarmStart), or afresh, and must beat the import on the validation examples to replace it.
  */
 public final class PeftImport {
 
