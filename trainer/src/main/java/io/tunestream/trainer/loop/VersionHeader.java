@@ -10,19 +10,19 @@ import org.apache.kafka.common.header.Headers;
  * that the version is known even when the value cannot be decoded (a poison record): the trainer
  * then still publishes above it and never reuses a version number.
  */
-final class VersionHeader {
+public final class VersionHeader {
 
-    static final String NAME = "tunestream.adapter.version";
+    public static final String NAME = "tunestream.adapter.version";
 
     private VersionHeader() {
     }
 
-    static void add(Headers headers, int version) {
+    public static void add(Headers headers, int version) {
         headers.add(NAME, Integer.toString(version).getBytes(StandardCharsets.UTF_8));
     }
 
     /** The version in {@code headers}, if there is a readable one. */
-    static OptionalInt read(Headers headers) {
+    public static OptionalInt read(Headers headers) {
         Header header = headers.lastHeader(NAME);
         if (header == null || header.value() == null) {
             return OptionalInt.empty();

@@ -1,0 +1,126 @@
+package io.tunestream.trainer.peft;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.DType;
+import io.tunestream.schemas.RunStatus;
+import io.tunestream.schemas.TaskTemplate;
+import io.tunestream.schemas.TrainingRun;
+import io.tunestream.schemas.TuningSettings;
+import io.tunestream.schemas.VirtualPromptStyle;
+import io.tunestream.schemas.adapters.AdapterCheck;
+import io.tunestream.schemas.adapters.AdapterKeys;
+import io.tunestream.schemas.adapters.AdapterSigner;
+import io.tunestream.schemas.adapters.AdapterVerifier;
+import io.tunestream.schemas.peft.PeftAdapter;
+import io.tunestream.schemas.peft.PeftConfig;
+import io.tunestream.schemas.peft.PeftFormatException;
+import io.tunestream.schemas.peft.PeftType;
+import io.tunestream.schemas.tensor.TensorCodec;
+import io.tunestream.trainer.run.TemplateHash;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** The trainer's side of a PEFT import: numbered, stored and signed as the trainer's own versions. */
+class PeftImportTest {
+
+    private static final AdapterCheck GPT2 = new AdapterCheck("fp-tiny-gpt2", 64, new AdapterCheck.Decoder(2, 4, 16));
+    private static final Path FIXTURES = Path.of(System.getProperty("tunestream.home", "..")).resolve("models");
+
+    @Test
+    void shouldNumberAboveEveryVersionSeenAndSignWithTheTrainersKey() throws IOException {
+        KeyPair keys = AdapterKeys.generate();
+        TaskAdapterHistory history = new TaskAdapterHistory("squad", Optional.of(template(4)), new TreeMap<>(), 6);
+
+        AdapterVersion adapter = PeftImport.adapter(PeftAdapter.read(FIXTURES.resolve("tiny-gpt2/peft/prompt-tuning")),
+                GPT2, history, Optional.of(new AdapterSigner("trainer-1", keys.getPrivate())), "peft-import-1", 42L);
+
+        assertThat(adapter.getVersion()).isEqualTo(7);
+        assertThat(adapter.getTemplateHash()).isEqualTo(TemplateHash.of(template(4).getPromptTemplate()));
+        assertThat(adapter.getCreatedAtMillis()).isEqualTo(42L);
+        assertThat(adapter.getSignatureKeyId()).isEqualTo("trainer-1");
+        assertThat(AdapterVerifier.trusting(Map.of("trainer-1", keys.getPublic())).refusal(adapter)).isEmpty();
+        TrainingRun run = PeftImport.run(adapter, PeftAdapter.read(FIXTURES.resolve("tiny-gpt2/peft/prompt-tuning")),
+                "dir");
+        assertThat(run.getStatus()).isEqualTo(RunStatus.PUBLISHED);
+        assertThat(run.getPublishedVersion()).isEqualTo(7);
+        assertThat(run.getMessage()).isEqualTo("published v7: imported from PEFT PROMPT_TUNING adapter dir (base model "
+                + "models/tiny-gpt2)");
+    }
+
+    @Test
+    void shouldStoreAFloat32TableOverFourMegabytesAsFloat16AsTheTrainerDoes() {
+        int tokens = 2100; // 2100 x 512 floats: 4.3 MB as float32, above AdapterTable's 4 MB
+        AdapterCheck wide = new AdapterCheck("fp-wide", 512);
+        float[] values = new float[tokens * 512];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (i % 17) * 0.125f;
+        }
+        PeftAdapter peft = new PeftAdapter(new PeftConfig(PeftType.PROMPT_TUNING, tokens, 512, OptionalInt.empty(),
+                OptionalInt.empty(), Optional.empty()),
+                TensorCodec.encodeMatrix("prompt_embeddings", values, tokens, 512, DType.FLOAT32), Map.of());
+        TaskAdapterHistory history = new TaskAdapterHistory("squad", Optional.of(template(tokens)), new TreeMap<>(), 0);
+
+        AdapterVersion adapter = PeftImport.adapter(peft, wide, history, Optional.empty(), "r", 0L);
+
+        assertThat(adapter.getVersion()).isEqualTo(1);
+        assertThat(adapter.getTable().getDtype()).isEqualTo(DType.FLOAT16);
+        // multiples of 1/8 are exact in fp16 (isEqualTo: Arrays.equals; containsExactly is quadratic on 1M repeated values)
+        assertThat(TensorCodec.decode(adapter.getTable())).isEqualTo(values);
+        assertThat(adapter.getSignature()).isNull();
+    }
+
+    @Test
+    void shouldRefuseATaskWithoutTemplate() throws IOException {
+        TaskAdapterHistory history = new TaskAdapterHistory("squad", Optional.empty(), new TreeMap<>(), 0);
+        PeftAdapter peft = PeftAdapter.read(FIXTURES.resolve("tiny-gpt2/peft/prompt-tuning"));
+
+        assertThatThrownBy(() -> PeftImport.adapter(peft, GPT2, history, Optional.empty(), "r", 0L))
+                .isInstanceOfSatisfying(PeftFormatException.class, e -> assertThat(e.reason()).isEqualTo("template"))
+                .hasMessage("task 'squad' has no template on task-templates: register it first (ingest templates)");
+    }
+
+    @Test
+    void importWithoutSigningKeyShouldBeRefusedBeforeAnythingIsRead() {
+        StringWriter err = new StringWriter();
+        CommandLine cli = AdaptersCli.commandLine();
+        cli.setErr(new PrintWriter(err, true));
+        cli.setOut(new PrintWriter(new StringWriter(), true));
+
+        int code = cli.execute("import", "--task", "squad", "--signing-key", "", "--signing-key-id", "",
+                "/nonexistent");
+
+        assertThat(code).isEqualTo(2);
+        assertThat(err.toString()).contains("set --signing-key and --signing-key-id");
+    }
+
+    @Test
+    void helpShouldListBothCommands() {
+        StringWriter out = new StringWriter();
+        CommandLine cli = AdaptersCli.commandLine();
+        cli.setOut(new PrintWriter(out, true));
+
+        assertThat(cli.execute("--help")).isZero();
+        assertThat(cli.execute("export", "--help")).isZero();
+        assertThat(out.toString()).contains("export", "import", "--adapter-version", "--base-model");
+    }
+
+    private static TaskTemplate template(int tokens) {
+        return TaskTemplate.newBuilder().setTask("squad").setPromptTemplate("<|VIRTUAL_PROMPT_0|> Q: {question}\nA:{answer}")
+                .setPromptTemplateFields(List.of("question", "answer")).setAnswerField("answer")
+                .setVirtualTokenSplits(List.of(tokens)).setTotalVirtualTokens(tokens)
+                .setTuning(TuningSettings.newBuilder().setVirtualPromptStyle(VirtualPromptStyle.P_TUNING).build()).build();
+    }
+}
