@@ -97,7 +97,7 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                             Map<String, String> kafka) {
 
     public static final String ENV_PREFIX = "TUNESTREAM_";
-    /** Default bound of the prefix cache: 64 MiB, some 800 positions of demo-gpt2's keys and values. */
+    /** Default bound of the prefix cache: 64 MiB, some 8000 positions of demo-gpt2's keys and values (8 KiB a position). */
     public static final long DEFAULT_PREFIX_CACHE_BYTES = 64L << 20;
     private static final int KAFKA_FILE_ORDINAL = 50;
     private static final int FILE_ORDINAL = 100;
