@@ -241,4 +241,28 @@ class PrefixCacheGenerationTest {
         assertThat(prefixCache.stats().hits()).isZero();
         assertThat(prefixCache.stats().entries()).isEqualTo(2);
     }
+
+    /** A new template for the task is another entry: its rows never take the old template's start. */
+    @Test
+    void shouldComputeANewEntryWhenTheTaskTemplateChanges() {
+        DecoderModel model = models.get("tiny-llama/in-place");
+        HuggingFaceTextTokenizer tokenizer = tokenizers.get("tiny-llama");
+        PrefixCache prefixCache = new PrefixCache(64L << 20);
+        Generator cached = new Generator(model, tokenizer, new GeneratorConfig(256, true), prefixCache);
+        Generator whole = new Generator(model, tokenizer, new GeneratorConfig(256, true));
+        TaskTemplate changed = new TaskTemplate("qa", QA.promptTemplate().replace("a few words", "one word"),
+                QA.promptTemplateFields(), false, "answer", null, List.of(4), 4);
+        VirtualTokenTable table = table(model, "qa", 0.0);
+        GenerationRequest before = qa("before", "Kamiro lives in Talenburg.", "Where does Kamiro live?", Optional.of(table));
+        GenerationRequest after = new GenerationRequest("after", changed, before.fields(), Optional.of(table),
+                before.options(), true);
+
+        GenerationResult first = cached.generate(List.of(before)).get(0);
+        GenerationResult second = cached.generate(List.of(after)).get(0);
+
+        assertThat(first).isEqualTo(whole.generate(List.of(before)).get(0));
+        assertThat(second).isEqualTo(whole.generate(List.of(after)).get(0));
+        assertThat(prefixCache.stats().misses()).isEqualTo(2);
+        assertThat(prefixCache.stats().hits()).isZero();
+    }
 }
