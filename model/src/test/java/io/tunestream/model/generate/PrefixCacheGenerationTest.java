@@ -265,4 +265,38 @@ class PrefixCacheGenerationTest {
         assertThat(prefixCache.stats().misses()).isEqualTo(2);
         assertThat(prefixCache.stats().hits()).isZero();
     }
+
+    /**
+     * A row with a long cached start next to a long row without one: the prefill's past and tokens together are
+     * longer than the model's positions, each row's own positions are not.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("modelsAndCaches")
+    void shouldAnswerABatchWhosePrefillSpansMoreThanTheModelsPositions(String name, String cache) {
+        DecoderModel model = models.get(name + "/" + cache);
+        HuggingFaceTextTokenizer tokenizer = tokenizers.get(name);
+        String instruction = "Answer with one word taken from the text. ".repeat(7);
+        TaskTemplate longStart = new TaskTemplate("long", instruction + "\nText:\n{text}{answer}", List.of("text", "answer"),
+                false, "answer", null, List.of(), 0);
+        TaskTemplate plain = new TaskTemplate("plain", "{prompt}{answer}", List.of("prompt", "answer"), false, "answer",
+                null, List.of(), 0);
+        String longText = "Kamiro lives in Talenburg and works there as a pilot. ".repeat(10);
+        List<GenerationRequest> batch = List.of(
+                new GenerationRequest("cached", longStart, Map.of("text", "Rain."), Optional.empty(),
+                        GenerationOptions.greedy(4), false),
+                new GenerationRequest("long", plain, Map.of("prompt", longText), Optional.empty(), GenerationOptions.greedy(4),
+                        false));
+        int start = new io.tunestream.model.prompt.PromptBuilder(tokenizer).sharedStart(longStart).length();
+        int longRow = tokenizer.encode(longText).length;
+        assertThat(start + longRow).as("past + tokens of the prefill").isGreaterThan(model.config().maxPositions());
+        assertThat(longRow + 4).isLessThan(model.config().maxPositions());
+        PrefixCache prefixCache = new PrefixCache(64L << 20);
+        Generator cached = new Generator(model, tokenizer, new GeneratorConfig(256, true), prefixCache);
+
+        List<GenerationResult> results = cached.generate(batch);
+
+        assertThat(results).isEqualTo(new Generator(model, tokenizer, new GeneratorConfig(256, true)).generate(batch));
+        assertThat(results).noneMatch(GenerationResult::isError);
+        assertThat(prefixCache.stats().reusedPositions()).isEqualTo(start);
+    }
 }
