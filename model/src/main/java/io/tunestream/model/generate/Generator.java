@@ -17,7 +17,9 @@ import io.tunestream.model.tokenize.TextTokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.SplittableRandom;
 
@@ -96,10 +98,12 @@ public final class Generator {
     public List<GenerationResult> generate(List<GenerationRequest> requests, RunControl control) {
         GenerationResult[] results = new GenerationResult[requests.size()];
         List<Row> rows = new ArrayList<>();
+        // the starts this batch took: its rows share them even when the cache cannot keep them (bound too small)
+        Map<PrefixCache.Key, PrefixCache.Entry> batchStarts = new HashMap<>();
         for (int i = 0; i < requests.size(); i++) {
             GenerationRequest request = requests.get(i);
             try {
-                rows.add(prepare(i, request, control));
+                rows.add(prepare(i, request, batchStarts, control));
             } catch (IllegalArgumentException e) {
                 results[i] = GenerationResult.failed(request.id(), kindOf(e), e.getMessage());
             }
@@ -125,7 +129,8 @@ public final class Generator {
         return List.of(results);
     }
 
-    private Row prepare(int index, GenerationRequest request, RunControl control) {
+    private Row prepare(int index, GenerationRequest request, Map<PrefixCache.Key, PrefixCache.Entry> batchStarts,
+                        RunControl control) {
         TaskTemplate template = request.template();
         String task = template.taskName();
         int hidden = model.config().hiddenSize();
@@ -187,7 +192,7 @@ public final class Generator {
         }
         SplittableRandom random = new SplittableRandom(options.seed().orElseGet(System::nanoTime));
         Prefilled prefilled = prefixCache == null ? new Prefilled(embeds, deep)
-                : afterCachedStart(template, table, deep, prompt, embeds, control);
+                : afterCachedStart(template, table, deep, prompt, embeds, batchStarts, control);
         return new Row(index, request.id(), options, prompt.length(), prefilled, deep, seen, random);
     }
 
@@ -211,10 +216,16 @@ public final class Generator {
      * the whole prompt after the deep prompt.
      */
     private Prefilled afterCachedStart(TaskTemplate template, Optional<VirtualTokenTable> table,
-                                       Optional<DeepPromptTable> deep, Prompt prompt, float[] embeds, RunControl control) {
+                                       Optional<DeepPromptTable> deep, Prompt prompt, float[] embeds,
+                                       Map<PrefixCache.Key, PrefixCache.Entry> batchStarts, RunControl control) {
         Prefilled whole = new Prefilled(embeds, deep);
         PrefixCache.Key key = new PrefixCache.Key(model.fingerprint(), template, table, deep);
-        PrefixCache.Entry entry = prefixCache.get(key).orElse(null);
+        PrefixCache.Entry entry = batchStarts.get(key);
+        if (entry != null) {
+            prefixCache.hitInBatch();
+        } else {
+            entry = prefixCache.get(key).orElse(null);
+        }
         if (entry == null) {
             Prompt start = prompts.sharedStart(template);
             Optional<ComputedPrefix> computed = Optional.empty();
@@ -230,6 +241,7 @@ public final class Generator {
             entry = new PrefixCache.Entry(start, computed);
             prefixCache.put(key, entry);
         }
+        batchStarts.put(key, entry);
         if (entry.prefix().isEmpty()) {
             return whole;
         }

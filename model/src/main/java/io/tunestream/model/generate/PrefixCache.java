@@ -16,7 +16,7 @@ import java.util.Optional;
  * text before the first field), computed once and reused by every row that starts the same way, so that
  * prefill runs only on the rest of the prompt ({@link Generator}). Bounded by bytes; the least recently used
  * entries are evicted to make room, and an entry larger than the whole bound is used by the batch that
- * computed it and not kept.
+ * computed it (by all its rows with that start) and not kept.
  *
  * <p>Entries are keyed by content: the model, the template as the row uses it and the adapter's tables. A
  * new template or adapter version is another key, so an entry is never used after its template or adapter
@@ -125,6 +125,11 @@ public final class PrefixCache {
         }
         entries.put(key, new Held(entry, size));
         bytes += size;
+    }
+
+    /** A row found its entry among those its batch already took (counted as a hit; the cache may have evicted it). */
+    synchronized void hitInBatch() {
+        hits++;
     }
 
     synchronized void failed() {
