@@ -96,6 +96,7 @@ public final class ServingApp implements AutoCloseable {
      */
     public ServingApp(ServingConfig config, BatchAnswerer answerer, PrometheusMeterRegistry registry) {
         var metrics = new ServingMetrics(registry);
+        answerer.prefixCache().ifPresent(metrics::bindPrefixCache);
         var topics = config.topics();
         var registryConfig = config.registry();
         LOG.info("registry {}", registryConfig.describe());
@@ -271,7 +272,8 @@ public final class ServingApp implements AutoCloseable {
                 config.threads(), 0).withParallelDecodeRows(config.parallelDecodeRows());
         var registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         var done = new CountDownLatch(1);
-        try (ModelBatchAnswerer answerer = ModelBatchAnswerer.load(config.modelDir(), runtime);
+        try (ModelBatchAnswerer answerer = ModelBatchAnswerer.load(config.modelDir(), runtime,
+                config.prefixCacheBytes());
              ServingApp app = new ServingApp(config, answerer, registry)) {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 LOG.info("shutting down: committing what is answered, handing the batch in flight back");

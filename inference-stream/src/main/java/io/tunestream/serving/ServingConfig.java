@@ -70,6 +70,9 @@ import java.util.function.Function;
  *                                 the batch) before error answers (default 2)
  * @param modelQueueCapacity       {@code model.queue.capacity}: batches waiting for a model worker; when full a
  *                                 batch stays buffered and is tried again (default 16)
+ * @param prefixCacheBytes         {@code prefix.cache.bytes}: bound of the prefix cache, the keys and values of each
+ *                                 task's shared prompt start computed once per template and adapter version (default
+ *                                 {@link #DEFAULT_PREFIX_CACHE_BYTES}; 0: off); least recently used entries are evicted
  * @param adapterVerifier          {@code adapters.verify.signatures} (default true), {@code adapters.trusted.keys}
  *                                 ({@code keyId=path} entries, comma-separated: Ed25519 public keys, PEM or raw;
  *                                 required while verification is on), {@code adapters.accept.unsigned} (default
@@ -90,10 +93,12 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                             int streamThreads, int httpPort, String httpBindAddress, String topicPrefix, Duration batchTimeout,
                             Duration cancelGrace, Duration requestMaxAge, int maxBufferedRequests,
                             Duration bufferFullMaxWait, Duration dedupeWindow, int batchRetries,
-                            int modelQueueCapacity, AdapterVerifier adapterVerifier, RegistryConfig registry,
+                            int modelQueueCapacity, long prefixCacheBytes, AdapterVerifier adapterVerifier, RegistryConfig registry,
                             Map<String, String> kafka) {
 
     public static final String ENV_PREFIX = "TUNESTREAM_";
+    /** Default bound of the prefix cache: 64 MiB, some 8000 positions of demo-gpt2's keys and values (8 KiB a position). */
+    public static final long DEFAULT_PREFIX_CACHE_BYTES = 64L << 20;
     private static final int KAFKA_FILE_ORDINAL = 50;
     private static final int FILE_ORDINAL = 100;
     private static final int ENV_ORDINAL = 300;
@@ -104,7 +109,7 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
             "adapters.keep.versions", "request.max.prompt.chars", "application.id", "state.dir", "stream.threads",
             "http.port", "http.bind.address", "topics.prefix", "batch.timeout.ms", "batch.cancel.grace.ms", "request.max.age.ms",
             "buffer.max.requests", "buffer.full.max.wait.ms", "dedupe.window.ms", "batch.retries",
-            "model.queue.capacity", "adapters.verify.signatures", "adapters.trusted.keys",
+            "model.queue.capacity", "prefix.cache.bytes", "adapters.verify.signatures", "adapters.trusted.keys",
             "adapters.accept.unsigned").stream()).collect(java.util.stream.Collectors.toUnmodifiableSet());
 
     public ServingConfig {
@@ -262,6 +267,13 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                 Duration.ofMillis(r.integer("dedupe.window.ms", 600_000, 0)),
                 r.integer("batch.retries", 2, 0),
                 r.integer("model.queue.capacity", 16, 1),
+                r.get("prefix.cache.bytes", Long.toString(DEFAULT_PREFIX_CACHE_BYTES), v -> {
+                    long bytes = Long.parseLong(v.trim());
+                    if (bytes < 0) {
+                        throw new IllegalArgumentException("must be >= 0 (0 turns the prefix cache off)");
+                    }
+                    return bytes;
+                }),
                 adapterVerifier(r),
                 registry(r, config),
                 kafka);

@@ -63,6 +63,15 @@ class ServingConfigTest {
     }
 
     @Test
+    void shouldBoundThePrefixCacheBy64MiBByDefaultAndRefuseANegativeBound() throws Exception {
+        assertThat(ServingConfig.load(Optional.of(file(required())), Map.of()).prefixCacheBytes()).isEqualTo(64L << 20);
+        assertThat(ServingConfig.load(Optional.of(file(required())), Map.of("TUNESTREAM_PREFIX_CACHE_BYTES", "0"))
+                .prefixCacheBytes()).isZero();
+        assertThatThrownBy(() -> ServingConfig.load(Optional.of(file(required() + "prefix.cache.bytes=-1\n")), Map.of()))
+                .hasMessageContaining("prefix.cache.bytes").hasMessageContaining("must be >= 0");
+    }
+
+    @Test
     void shouldRefuseToStartWithVerificationOnAndNoTrustedKey() throws Exception {
         Path f = file("bootstrap.servers=localhost:9092\nregistry.url=http://localhost:8080\nmodel.dir=" + dir + "\n");
 

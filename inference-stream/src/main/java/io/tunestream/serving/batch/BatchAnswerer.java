@@ -1,6 +1,8 @@
 package io.tunestream.serving.batch;
 
+import io.tunestream.model.generate.PrefixCache;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The model behind the serving topology: answers a batch of validated requests, which may mix
@@ -26,5 +28,10 @@ public interface BatchAnswerer {
      */
     default List<BatchOutcome> answer(List<BatchItem> items, BatchCancellation cancellation) {
         return answer(items);
+    }
+
+    /** The model's prefix cache, for its metrics; empty when there is none (stand-ins, cache off). */
+    default Optional<PrefixCache> prefixCache() {
+        return Optional.empty();
     }
 }

@@ -6,6 +6,7 @@ import io.tunestream.model.generate.GenerationResult;
 import io.tunestream.model.generate.RowError;
 import io.tunestream.model.generate.Generator;
 import io.tunestream.model.generate.GeneratorConfig;
+import io.tunestream.model.generate.PrefixCache;
 import io.tunestream.model.onnx.DecoderModel;
 import io.tunestream.model.onnx.RuntimeConfig;
 import io.tunestream.model.prompt.TaskTemplate;
@@ -47,20 +48,35 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
     private final HuggingFaceTextTokenizer tokenizer;
     private final ServingModelInfo info;
     private final Map<Integer, Generator> generatorsBySequenceLimit = new ConcurrentHashMap<>();
+    /** Shared by the generators of every sequence limit (a task's start does not depend on it); null when off. */
+    private final PrefixCache prefixCache;
 
-    private ModelBatchAnswerer(DecoderModel model, HuggingFaceTextTokenizer tokenizer) {
+    private ModelBatchAnswerer(DecoderModel model, HuggingFaceTextTokenizer tokenizer, long prefixCacheBytes) {
         this.model = model;
         this.tokenizer = tokenizer;
+        this.prefixCache = prefixCacheBytes > 0 ? new PrefixCache(prefixCacheBytes) : null;
         this.info = new ServingModelInfo(model.fingerprint(), model.config().hiddenSize(),
                 model.config().maxPositions(), Optional.of(new AdapterCheck.Decoder(model.config().layers(),
                 model.config().kvHeads(), model.config().headDim())));
     }
 
-    /** Loads the model and its tokenizer from {@code modelDir}. */
+    /** Loads the model and its tokenizer from {@code modelDir}, with a prefix cache of the default bound. */
     public static ModelBatchAnswerer load(Path modelDir, RuntimeConfig runtime) {
+        return load(modelDir, runtime, io.tunestream.serving.ServingConfig.DEFAULT_PREFIX_CACHE_BYTES);
+    }
+
+    /**
+     * Loads the model and its tokenizer from {@code modelDir}.
+     *
+     * @param prefixCacheBytes bound of the prefix cache ({@code prefix.cache.bytes}); 0 for none
+     */
+    public static ModelBatchAnswerer load(Path modelDir, RuntimeConfig runtime, long prefixCacheBytes) {
+        if (prefixCacheBytes < 0) {
+            throw new IllegalArgumentException("prefix cache bytes must be >= 0, got " + prefixCacheBytes);
+        }
         DecoderModel model = DecoderModel.load(modelDir, runtime);
         try {
-            return new ModelBatchAnswerer(model, HuggingFaceTextTokenizer.load(modelDir));
+            return new ModelBatchAnswerer(model, HuggingFaceTextTokenizer.load(modelDir), prefixCacheBytes);
         } catch (RuntimeException e) {
             model.close();
             throw e;
@@ -124,7 +140,12 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
 
     private Generator generator(int sequenceLimit) {
         return generatorsBySequenceLimit.computeIfAbsent(sequenceLimit,
-                limit -> new Generator(model, tokenizer, new GeneratorConfig(limit, true)));
+                limit -> new Generator(model, tokenizer, new GeneratorConfig(limit, true), prefixCache));
+    }
+
+    @Override
+    public Optional<PrefixCache> prefixCache() {
+        return Optional.ofNullable(prefixCache);
     }
 
     private static String where(BatchItem item) {

@@ -20,7 +20,9 @@ import java.util.Objects;
  * {@code tunestream_batches_handed_back_total}, {@code tunestream_batches_refused_by_executor_total},
  * {@code tunestream_batch_retries_total}, {@code tunestream_batch_splits_total},
  * {@code tunestream_duplicates_total}, {@code tunestream_backpressure_wait_seconds},
- * {@code tunestream_answers_shrunk_total}.
+ * {@code tunestream_answers_shrunk_total}, and for the prefix cache {@code tunestream_prefix_cache_hits_total},
+ * {@code _misses_total}, {@code _fallbacks_total}, {@code _failures_total}, {@code _evictions_total},
+ * {@code _reused_positions_total}, {@code tunestream_prefix_cache_bytes} and {@code tunestream_prefix_cache_entries}.
  */
 public final class ServingMetrics {
 
@@ -143,5 +145,28 @@ public final class ServingMetrics {
     /** A published task template was refused (its rules do not hold) and is not stored. */
     public void templateRefused(String task, String reason) {
         registry.counter("tunestream.templates.refused", "task", task, "reason", reason).increment();
+    }
+
+    /** Exposes the prefix cache's counters (read at each scrape) and what it holds. */
+    public void bindPrefixCache(io.tunestream.model.generate.PrefixCache cache) {
+        functionCounter("hits", "Prompt starts found in the prefix cache", cache, c -> c.stats().hits());
+        functionCounter("misses", "Prompt starts computed and put in the prefix cache", cache, c -> c.stats().misses());
+        functionCounter("fallbacks", "Rows sharing no position with their cached start (prefilled whole)", cache,
+                c -> c.stats().fallbacks());
+        functionCounter("failures", "Prompt starts that could not be computed (rows prefilled whole)", cache,
+                c -> c.stats().failures());
+        functionCounter("evictions", "Entries evicted to stay within prefix.cache.bytes", cache, c -> c.stats().evictions());
+        functionCounter("reused.positions", "Prompt positions taken from the prefix cache instead of prefilled", cache,
+                c -> c.stats().reusedPositions());
+        io.micrometer.core.instrument.Gauge.builder("tunestream.prefix.cache.bytes", cache, c -> c.stats().bytes())
+                .description("Bytes the prefix cache holds").baseUnit("bytes").register(registry);
+        io.micrometer.core.instrument.Gauge.builder("tunestream.prefix.cache.entries", cache, c -> c.stats().entries())
+                .description("Entries the prefix cache holds").register(registry);
+    }
+
+    private void functionCounter(String name, String description, io.tunestream.model.generate.PrefixCache cache,
+                                 java.util.function.ToDoubleFunction<io.tunestream.model.generate.PrefixCache> count) {
+        io.micrometer.core.instrument.FunctionCounter.builder("tunestream.prefix.cache." + name, cache, count)
+                .description(description).register(registry);
     }
 }

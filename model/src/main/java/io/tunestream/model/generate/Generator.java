@@ -1,5 +1,6 @@
 package io.tunestream.model.generate;
 
+import io.tunestream.model.onnx.ComputedPrefix;
 import io.tunestream.model.onnx.DecodeState;
 import io.tunestream.model.onnx.DecoderModel;
 import io.tunestream.model.onnx.RunControl;
@@ -16,7 +17,9 @@ import io.tunestream.model.tokenize.TextTokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.SplittableRandom;
 
@@ -38,11 +41,29 @@ public final class Generator {
     private final PromptBuilder prompts;
     private final GeneratorConfig config;
     private final int[] eosIds;
+    /** Shared prompt starts, or null: every row is prefilled whole. */
+    private final PrefixCache prefixCache;
 
     /**
+     * A generator that prefills every row whole.
+     *
      * @throws IllegalArgumentException if {@code config.maxSequenceLength} exceeds the model's positions
      */
     public Generator(DecoderModel model, TextTokenizer tokenizer, GeneratorConfig config) {
+        this(model, tokenizer, config, null);
+    }
+
+    /**
+     * A generator that takes each row's shared start (virtual tokens or deep prompt, then the template text
+     * before the first field) from {@code prefixCache}, computing it once per template and adapter, and
+     * prefills only the rest of the row. A row uses the positions its prompt has in common with the cached
+     * start (at least one position of its own is always prefilled); a row with none in common, or whose start
+     * cannot be computed, is prefilled whole. The tokens are those of prefilling whole.
+     *
+     * @param prefixCache shared by the generators of one model, or null for none
+     * @throws IllegalArgumentException if {@code config.maxSequenceLength} exceeds the model's positions
+     */
+    public Generator(DecoderModel model, TextTokenizer tokenizer, GeneratorConfig config, PrefixCache prefixCache) {
         if (config.maxSequenceLength() > model.config().maxPositions()) {
             throw new IllegalArgumentException("maxSequenceLength " + config.maxSequenceLength() + " exceeds the "
                     + model.config().maxPositions() + " positions of model " + model.directory());
@@ -52,6 +73,7 @@ public final class Generator {
         this.prompts = new PromptBuilder(tokenizer);
         this.config = config;
         this.eosIds = model.config().eosTokenIds().stream().mapToInt(Integer::intValue).toArray();
+        this.prefixCache = prefixCache;
     }
 
     /** A generator with the KV cache and the model's whole position range. */
@@ -76,10 +98,12 @@ public final class Generator {
     public List<GenerationResult> generate(List<GenerationRequest> requests, RunControl control) {
         GenerationResult[] results = new GenerationResult[requests.size()];
         List<Row> rows = new ArrayList<>();
+        // the starts this batch took: its rows share them even when the cache cannot keep them (bound too small)
+        Map<PrefixCache.Key, PrefixCache.Entry> batchStarts = new HashMap<>();
         for (int i = 0; i < requests.size(); i++) {
             GenerationRequest request = requests.get(i);
             try {
-                rows.add(prepare(i, request));
+                rows.add(prepare(i, request, batchStarts, control));
             } catch (IllegalArgumentException e) {
                 results[i] = GenerationResult.failed(request.id(), kindOf(e), e.getMessage());
             }
@@ -105,7 +129,8 @@ public final class Generator {
         return List.of(results);
     }
 
-    private Row prepare(int index, GenerationRequest request) {
+    private Row prepare(int index, GenerationRequest request, Map<PrefixCache.Key, PrefixCache.Entry> batchStarts,
+                        RunControl control) {
         TaskTemplate template = request.template();
         String task = template.taskName();
         int hidden = model.config().hiddenSize();
@@ -160,18 +185,93 @@ public final class Generator {
                     + " leave no room for a prompt in max_seq_length " + config.maxSequenceLength());
         }
         Prompt prompt = prompts.build(template, request.fields(), PromptMode.INFERENCE, room);
-        float[] embeds = new float[prompt.length() * hidden];
+        float[] embeds = embed(prompt, table);
         BitSet seen = new BitSet(model.config().vocabSize());
+        for (int id : prompt.realTokenIds()) {
+            seen.set(id);
+        }
+        SplittableRandom random = new SplittableRandom(options.seed().orElseGet(System::nanoTime));
+        Prefilled prefilled = prefixCache == null ? new Prefilled(embeds, deep)
+                : afterCachedStart(template, table, deep, prompt, embeds, batchStarts, control);
+        return new Row(index, request.id(), options, prompt.length(), prefilled, deep, seen, random);
+    }
+
+    /** {@code prompt}'s embeddings, [length, hidden] row-major: token embeddings and the table's virtual rows. */
+    private float[] embed(Prompt prompt, Optional<VirtualTokenTable> table) {
+        int hidden = model.config().hiddenSize();
+        float[] embeds = new float[prompt.length() * hidden];
         for (int p = 0; p < prompt.length(); p++) {
             if (prompt.isVirtual(p)) {
                 table.orElseThrow().copyRow(prompt.virtualRows()[p], embeds, p * hidden);
             } else {
                 model.embedToken(prompt.tokenIds()[p], embeds, p * hidden);
-                seen.set(prompt.tokenIds()[p]);
             }
         }
-        SplittableRandom random = new SplittableRandom(options.seed().orElseGet(System::nanoTime));
-        return new Row(index, request.id(), options, prompt.length(), embeds, deep, seen, random);
+        return embeds;
+    }
+
+    /**
+     * What the prefill runs for a row: the prompt positions after the ones it shares with its cached start,
+     * and that start's keys and values (after the deep prompt's) as the row's prefix; or, with nothing shared,
+     * the whole prompt after the deep prompt.
+     */
+    private Prefilled afterCachedStart(TaskTemplate template, Optional<VirtualTokenTable> table,
+                                       Optional<DeepPromptTable> deep, Prompt prompt, float[] embeds,
+                                       Map<PrefixCache.Key, PrefixCache.Entry> batchStarts, RunControl control) {
+        Prefilled whole = new Prefilled(embeds, deep);
+        PrefixCache.Key key = new PrefixCache.Key(model.fingerprint(), template, table, deep);
+        PrefixCache.Entry entry = batchStarts.get(key);
+        if (entry != null) {
+            prefixCache.hitInBatch();
+        } else {
+            entry = prefixCache.get(key).orElse(null);
+        }
+        if (entry == null) {
+            Prompt start = prompts.sharedStart(template);
+            Optional<ComputedPrefix> computed = Optional.empty();
+            if (start.length() > 0) {
+                try {
+                    computed = Optional.of(ComputedPrefix.compute(model, embed(start, table), deep, control));
+                } catch (RuntimeException e) {
+                    // the row runs whole; a model failure that matters fails the batch's own prefill
+                    prefixCache.failed();
+                    return whole;
+                }
+            }
+            entry = new PrefixCache.Entry(start, computed);
+            prefixCache.put(key, entry);
+        }
+        batchStarts.put(key, entry);
+        if (entry.prefix().isEmpty()) {
+            return whole;
+        }
+        // BPE may merge the start's last token with the field after it: use only the positions in common, and
+        // leave the row at least one position of its own to prefill (its logits are the first token's)
+        Prompt start = entry.start();
+        int limit = Math.min(start.length(), prompt.length() - 1);
+        int shared = 0;
+        while (shared < limit && start.tokenIds()[shared] == prompt.tokenIds()[shared]
+                && start.virtualRows()[shared] == prompt.virtualRows()[shared]) {
+            shared++;
+        }
+        if (shared == 0) {
+            prefixCache.fellBack();
+            return whole;
+        }
+        prefixCache.reused(shared);
+        int hidden = model.config().hiddenSize();
+        int deepPositions = deep.map(DeepPromptTable::virtualTokens).orElse(0);
+        return new Prefilled(Arrays.copyOfRange(embeds, shared * hidden, embeds.length),
+                Optional.of(entry.prefix().get().firstPositions(deepPositions + shared)));
+    }
+
+    /**
+     * What the prefill runs for a row.
+     *
+     * @param embeds [length, hidden] embeddings of the positions the prefill computes
+     * @param prefix the keys and values before them (deep prompt, cached start), or empty
+     */
+    private record Prefilled(float[] embeds, Optional<? extends KvPrefix> prefix) {
     }
 
     /**
@@ -183,8 +283,8 @@ public final class Generator {
         List<float[]> prompts = new ArrayList<>(rows.size());
         List<Optional<? extends KvPrefix>> prefixes = new ArrayList<>(rows.size());
         for (Row row : rows) {
-            prompts.add(row.promptEmbeds);
-            prefixes.add(row.deepPrompt);
+            prompts.add(row.prefilled.embeds());
+            prefixes.add(row.prefilled.prefix());
             // the token that finishes a row is never fed back, so a row holds at most this many positions
             int prefix = row.deepPrompt.map(DeepPromptTable::virtualTokens).orElse(0);
             capacity = Math.max(capacity, prefix + Math.min(row.promptLength + row.options.maxNewTokens(),
@@ -267,7 +367,7 @@ public final class Generator {
         final String id;
         final GenerationOptions options;
         final int promptLength;
-        final float[] promptEmbeds;
+        final Prefilled prefilled;
         final Optional<DeepPromptTable> deepPrompt;
         final BitSet seen;
         final SplittableRandom random;
@@ -279,13 +379,13 @@ public final class Generator {
         String error;
         RowError errorKind;
 
-        Row(int index, String id, GenerationOptions options, int promptLength, float[] promptEmbeds,
+        Row(int index, String id, GenerationOptions options, int promptLength, Prefilled prefilled,
             Optional<DeepPromptTable> deepPrompt, BitSet seen, SplittableRandom random) {
             this.index = index;
             this.id = id;
             this.options = options;
             this.promptLength = promptLength;
-            this.promptEmbeds = promptEmbeds;
+            this.prefilled = prefilled;
             this.deepPrompt = deepPrompt;
             this.seen = seen;
             this.random = random;

@@ -102,15 +102,25 @@ final class Prefill {
         int batch = prefixLength.length;
         int rowSize = config.kvHeads() * longest * config.headDim();
         List<OnnxTensor> tensors = new ArrayList<>(2 * config.layers());
+        List<FloatBuffer> memory = new ArrayList<>(2 * config.layers());
+        // one row at a time through a small array into the tensor's direct memory: no batch-sized heap array, and
+        // ONNX Runtime reads the direct buffer without copying it
+        float[] row = new float[rowSize];
         try {
             for (int k = 0; k < 2 * config.layers(); k++) {
-                float[] values = new float[batch * rowSize];
+                FloatBuffer values = ByteBuffer.allocateDirect(batch * rowSize * Float.BYTES).order(ByteOrder.nativeOrder())
+                        .asFloatBuffer();
                 for (int b = 0; b < batch; b++) {
                     if (prefixLength[b] > 0) {
-                        prefixes.get(b).orElseThrow().copyEntry(k, values, b * rowSize, longest, longest - prefixLength[b]);
+                        if (prefixLength[b] < longest) {
+                            java.util.Arrays.fill(row, 0f);
+                        }
+                        prefixes.get(b).orElseThrow().copyEntry(k, row, 0, longest, longest - prefixLength[b]);
+                        values.put(b * rowSize, row);
                     }
                 }
-                tensors.add(OnnxTensor.createTensor(OrtEnvironment.getEnvironment(), FloatBuffer.wrap(values),
+                memory.add(values);
+                tensors.add(OnnxTensor.createTensor(OrtEnvironment.getEnvironment(), values,
                         new long[] {batch, config.kvHeads(), longest, config.headDim()}));
             }
         } catch (OrtException e) {
@@ -118,7 +128,7 @@ final class Prefill {
             throw new IllegalStateException("cannot build the prefix cache of a batch of " + batch + " rows", e);
         }
         List<OnnxTensor> owned = List.copyOf(tensors);
-        return new KvCache(owned, () -> owned.forEach(OnnxTensor::close), batch, longest);
+        return new KvCache(owned, memory, () -> owned.forEach(OnnxTensor::close), batch, longest);
     }
 
     /** Copies each row's segments of {@code gapped} together, right-aligned, into a left-padded cache. */

@@ -115,6 +115,39 @@ public final class PromptBuilder {
         return new Prompt(task, built.tokenIds(), built.virtualRows(), answerStart);
     }
 
+    /**
+     * The start every inference prompt of {@code template} shares: BOS, the virtual tokens and the template
+     * text before the first field, tokenized as {@link #build} tokenizes it (the leading whitespace {@code
+     * build} strips at inference stripped too). It is computed once per template for prefix caching.
+     *
+     * <p>A prompt's own ids may still differ at the end of this start: {@code build} tokenizes the text before
+     * a field together with the field's value, and BPE can merge across that boundary ({@code "Context: "}
+     * then {@code "Kamiro"} gives {@code " Kamiro"}, not {@code " "}). Compare with each prompt before reusing
+     * anything computed from it.
+     *
+     * @return the shared positions (possibly none), answer span empty
+     */
+    public Prompt sharedStart(TaskTemplate template) {
+        List<Piece> pieces = parse(template.promptTemplate());
+        int firstField = 0;
+        while (firstField < pieces.size() && !(pieces.get(firstField) instanceof Placeholder)) {
+            firstField++;
+        }
+        List<Piece> start = new ArrayList<>(pieces.subList(0, firstField));
+        if (template.answerField() != null && template.promptTemplateFields().contains(template.answerField())) {
+            // at inference the answer is never given, so build strips the assembled text's leading whitespace
+            for (int i = 0; i < start.size() && start.get(i) instanceof Text t; i++) {
+                String s = t.text().stripLeading();
+                start.set(i, new Text(s));
+                if (!s.isEmpty()) {
+                    break;
+                }
+            }
+        }
+        Sequence built = tokenize(template, start);
+        return new Prompt(template.taskName(), built.tokenIds(), built.virtualRows(), built.length());
+    }
+
     /** One piece of the template while fields are put in: text, a placeholder not yet filled, or a marker. */
     private sealed interface Piece permits Text, Placeholder, Marker {
     }

@@ -50,6 +50,36 @@ class PromptBuilderTest {
     }
 
     @Test
+    void shouldGiveTheVirtualTokensAndTheTextBeforeTheFirstFieldAsTheSharedStart() {
+        TaskTemplate template = new TaskTemplate("qa", "<|VIRTUAL_PROMPT_0|>  Read this.<|VIRTUAL_PROMPT_1|> Context: "
+                + "{context}\nQuestion: {question}\nAnswer: {answer}", List.of("context", "question", "answer"), false,
+                "answer", null, List.of(2, 1), 3);
+
+        Prompt start = builder.sharedStart(template);
+
+        // the whitespace touching a marker is dropped, the space before the field kept (build tokenizes it with the field)
+        assertThat(start.tokenIds()).containsExactly(concat(new int[] {-1, -1}, tokenizer.encode("Read this."),
+                new int[] {-1}, tokenizer.encode("Context: ")));
+        assertThat(start.virtualRows()).containsExactly(concat(new int[] {0, 1},
+                IntStream.generate(() -> -1).limit(tokenizer.encode("Read this.").length).toArray(), new int[] {2},
+                IntStream.generate(() -> -1).limit(tokenizer.encode("Context: ").length).toArray()));
+        assertThat(start.answerLength()).isZero();
+        // a row's prompt starts with every position of it but the last, the space BPE merges into " Kamiro"
+        Prompt row = builder.build(template, SQUAD_FIELDS, PromptMode.INFERENCE, 256);
+        int shared = start.length() - 1;
+        assertThat(java.util.Arrays.copyOf(row.tokenIds(), shared)).containsExactly(java.util.Arrays.copyOf(start.tokenIds(), shared));
+        assertThat(row.tokenIds()[shared]).isNotEqualTo(start.tokenIds()[shared]);
+    }
+
+    @Test
+    void shouldShareNothingWhenATemplateStartsWithAField() {
+        TaskTemplate template = new TaskTemplate("plain", "{prompt}{answer}", List.of("prompt", "answer"), false, "answer",
+                null, List.of(), 0);
+
+        assertThat(builder.sharedStart(template).length()).isZero();
+    }
+
+    @Test
     void shouldTokenizeTheWholeStringAtTrainingWithTheAnswerLast() {
         Prompt inference = builder.build(TaskTemplate.squad("squad", 3), SQUAD_FIELDS, PromptMode.INFERENCE, 256);
         Prompt training = builder.build(TaskTemplate.squad("squad", 3), SQUAD_FIELDS, PromptMode.TRAINING, 256);
