@@ -1,5 +1,7 @@
 package io.tunestream.model.generate;
 
+import io.tunestream.model.onnx.ChunkFailedException;
+import io.tunestream.model.onnx.ChunkRows;
 import io.tunestream.model.onnx.DecodeState;
 import io.tunestream.model.onnx.DecoderModel;
 import io.tunestream.model.onnx.RunControl;
@@ -191,42 +193,81 @@ public final class Generator {
                     config.maxSequenceLength() - prefix));
         }
         try (DecodeState state = model.newDecodeState(capacity, config.useKvCache(), control)) {
-            List<Row> active = rows;
             checkNotTerminated(control);
-            float[] logits = state.prefill(prompts, prefixes);
-            while (true) {
-                List<Row> still = new ArrayList<>();
-                int[] keep = advance(active, logits, still);
-                if (still.isEmpty()) {
-                    return;
-                }
-                if (still.size() < active.size()) {
-                    // finished rows stop costing work
-                    state.keepRows(keep);
-                }
-                active = still;
+            List<Row> active = advance(state, rows, state.prefill(prompts, prefixes));
+            // a state that chooses tokens inside the model does so greedily; other rows are chosen here
+            boolean inModel = state.chunkSteps() > 0
+                    && rows.stream().allMatch(r -> r.options.isGreedy() && r.options.repetitionPenalty() == 1);
+            while (!active.isEmpty()) {
                 checkNotTerminated(control);
-                logits = state.step(active.stream().mapToInt(r -> r.lastToken).toArray());
+                if (inModel) {
+                    try {
+                        active = acceptChunk(state, active, state.generateChunk(chunkRows(active)));
+                        continue;
+                    } catch (ChunkFailedException e) {
+                        // logged by the state, whose cache is as before the chunk: this batch goes on one step a run
+                        inModel = false;
+                    }
+                }
+                active = advance(state, active, state.step(active.stream().mapToInt(r -> r.lastToken).toArray()));
             }
         }
     }
 
     /**
-     * Picks each active row's next token; the rows that go on are added to {@code still}.
+     * Picks each active row's next token from its logits and drops the rows that finished from the state.
      *
-     * @return the indices in {@code active} of the rows that go on
+     * @return the rows that go on, in order
      */
-    private int[] advance(List<Row> active, float[] logits, List<Row> still) {
+    private List<Row> advance(DecodeState state, List<Row> active, float[] logits) {
+        int[][] chosen = new int[active.size()][];
+        for (int b = 0; b < active.size(); b++) {
+            chosen[b] = new int[] {pick(logits, b, active.get(b))};
+        }
+        return acceptChunk(state, active, chosen);
+    }
+
+    /**
+     * Gives each active row its chosen tokens in order until it finishes (end of sequence, a stop string, its
+     * length: a row is cut at the first), and drops the rows that finished from the state.
+     *
+     * @return the rows that go on, in order
+     */
+    private static List<Row> acceptChunk(DecodeState state, List<Row> active, int[][] chosen) {
+        List<Row> still = new ArrayList<>();
         int[] keep = new int[active.size()];
         for (int b = 0; b < active.size(); b++) {
             Row row = active.get(b);
-            row.accept(pick(logits, b, row));
+            for (int s = 0; s < chosen[b].length && row.finish == null; s++) {
+                row.accept(chosen[b][s]);
+            }
             if (row.finish == null) {
                 keep[still.size()] = b;
                 still.add(row);
             }
         }
-        return Arrays.copyOf(keep, still.size());
+        if (!still.isEmpty() && still.size() < active.size()) {
+            // finished rows stop costing work
+            state.keepRows(Arrays.copyOf(keep, still.size()));
+        }
+        return still;
+    }
+
+    /** Each active row's last token and what the model needs to choose its next ones. */
+    private ChunkRows chunkRows(List<Row> active) {
+        int n = active.size();
+        int[] tokens = new int[n];
+        int[] remaining = new int[n];
+        int[] generated = new int[n];
+        int[] minNew = new int[n];
+        for (int b = 0; b < n; b++) {
+            Row row = active.get(b);
+            tokens[b] = row.lastToken;
+            remaining[b] = row.remaining();
+            generated[b] = row.completionTokens;
+            minNew[b] = row.options.minNewTokens();
+        }
+        return new ChunkRows(tokens, remaining, generated, minNew);
     }
 
     private int pick(float[] logits, int b, Row row) {
@@ -320,6 +361,13 @@ public final class Generator {
                     || prefix + promptLength + completionTokens >= config.maxSequenceLength()) {
                 finish = FinishReason.LENGTH;
             }
+        }
+
+        /** Tokens the row may still choose before {@link #accept} finishes it for its length. */
+        int remaining() {
+            int prefix = deepPrompt.map(DeepPromptTable::virtualTokens).orElse(0);
+            return Math.min(options.maxNewTokens() - tokens.size(),
+                    config.maxSequenceLength() - prefix - promptLength - completionTokens);
         }
 
         void fail(RowError kind, String message) {

@@ -62,6 +62,33 @@ final class CopyingDecodeState implements DecodeState {
         return step.lastLogits();
     }
 
+    /**
+     * Runs a decode chunk on this state's cache ({@link ChunkedDecodeState}): every row is fed its token and the
+     * tokens the graph chooses; afterwards each row is {@code steps} positions longer (rows finished inside the
+     * chunk hold garbage past their finish, and are dropped by the caller). On failure the state is unchanged.
+     *
+     * @return the chunk; its cache now belongs to this state
+     */
+    DecoderModel.Chunk chunk(long[] tokens, long[] remaining, long[] generated, long[] minNew, int maxSteps) {
+        lifecycle.checkPrefilled(cache != null);
+        int batch = cache.batch();
+        int total = cache.length();
+        long[] mask = new long[batch * total];
+        for (int b = 0; b < batch; b++) {
+            for (int j = pads[b]; j < total; j++) {
+                mask[b * total + j] = 1;
+            }
+        }
+        DecoderModel.Chunk chunk = model.chunk(tokens, lengths.clone(), mask, remaining, generated, minNew, maxSteps, cache,
+                control);
+        cache.close();
+        cache = chunk.cache();
+        for (int b = 0; b < batch; b++) {
+            lengths[b] += chunk.steps();
+        }
+        return chunk;
+    }
+
     @Override
     public void keepRows(int[] rows) {
         lifecycle.checkPrefilled(cache != null);

@@ -6,6 +6,7 @@ import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import io.tunestream.model.graph.DecodeChunkGraph;
 import io.tunestream.model.graph.DecodeShapeFolding;
 import io.tunestream.model.graph.GroupQueryAttentionRewrite;
 import io.tunestream.model.graph.InputsEmbedsRewrite;
@@ -62,7 +63,13 @@ public final class DecoderModel implements AutoCloseable {
     private final OrtSession session;
     private final OrtSession decodeSession;
     private final OrtSession smallDecodeSession;
+    /** The decode-chunk graph's session (an ONNX Loop over the step), or null: decoding one step a run. */
+    private final OrtSession chunkSession;
+    private final int chunkSteps;
     private final int parallelDecodeRows;
+    private final RunTransfers.Counter transfers = new RunTransfers.Counter();
+    /** Fails every chunk run when set: how the tests show the fallback to steps (see {@link #failChunks}). */
+    private volatile RuntimeException chunkFault;
     private final List<String> pastNames;
     private final List<String> presentNames;
     private final Set<String> outputs;
@@ -70,7 +77,7 @@ public final class DecoderModel implements AutoCloseable {
 
     private DecoderModel(Path directory, ModelConfig config, String fingerprint, float[] embeddingTable,
                          ExecutionProvider provider, OrtEnvironment env, OrtSession session, OrtSession decodeSession,
-                         OrtSession smallDecodeSession, int parallelDecodeRows) {
+                         OrtSession smallDecodeSession, OrtSession chunkSession, int chunkSteps, int parallelDecodeRows) {
         this.directory = directory;
         this.config = config;
         this.fingerprint = fingerprint;
@@ -80,6 +87,8 @@ public final class DecoderModel implements AutoCloseable {
         this.session = session;
         this.decodeSession = decodeSession;
         this.smallDecodeSession = smallDecodeSession;
+        this.chunkSession = chunkSession;
+        this.chunkSteps = chunkSession == null ? 0 : chunkSteps;
         this.parallelDecodeRows = parallelDecodeRows;
         List<String> past = new ArrayList<>();
         List<String> present = new ArrayList<>();
@@ -166,17 +175,49 @@ public final class DecoderModel implements AutoCloseable {
                 }
             }
         }
+        OrtSession chunkSession = null;
+        if (runtime.decodeChunkSteps() > 0) {
+            OnnxMl.ModelProto chunk = null;
+            try {
+                chunk = chunkGraph(parsed, serving);
+            } catch (IllegalArgumentException e) {
+                decoding += "; chunks of " + runtime.decodeChunkSteps() + " steps a run are off: the step graph cannot be "
+                        + "wrapped in a loop (" + e.getMessage() + "), one step a run";
+            }
+            if (chunk != null) {
+                try {
+                    chunkSession = createSession(env, chunk.toByteArray(), dir, external, runtime, provider);
+                    decoding += "; up to " + runtime.decodeChunkSteps() + " steps a run inside a decode-chunk loop "
+                            + "(tokens chosen in the graph)";
+                } catch (OrtException | RuntimeException e) {
+                    decoding += "; chunks of " + runtime.decodeChunkSteps() + " steps a run are off: the decode-chunk graph "
+                            + "did not start (" + e.getMessage() + "), one step a run";
+                }
+            }
+        }
         LOG.info("loaded {} model {} ({} layers, hidden {}, vocab {}), fingerprint {}, running on {} with {} intra-op threads, "
                         + "decoding with {}", config.family(), dir, config.layers(), config.hiddenSize(), config.vocabSize(),
                 fingerprint, provider, runtime.resolvedIntraOpThreads(), decoding);
         return new DecoderModel(dir, config, fingerprint, table, provider, env, session, decodeSession, smallDecodeSession,
-                runtime.parallelDecodeRows());
+                chunkSession, runtime.decodeChunkSteps(), runtime.parallelDecodeRows());
     }
 
     /** The graph of prefills and copying steps: last-position logits, fused residual layer norms. */
     static OnnxMl.ModelProto servingGraph(Parsed parsed) {
         return withoutUnusedInitializers(SkipLayerNormRewrite.rewrite(
                 SingleInputConcatRemoval.rewrite(LastTokenLogits.rewrite(parsed.rewritten().model()))));
+    }
+
+    /**
+     * The decode-chunk graph of a serving graph: the step in an ONNX Loop, tokens chosen inside it
+     * ({@link DecodeChunkGraph}).
+     *
+     * @throws IllegalArgumentException if the step cannot be wrapped
+     */
+    static OnnxMl.ModelProto chunkGraph(Parsed parsed, OnnxMl.ModelProto serving) {
+        ModelConfig config = parsed.weights().config();
+        return DecodeChunkGraph.wrap(serving, config.layers(), parsed.rewritten().embeddingTable(), config.vocabSize(),
+                config.eosTokenIds());
     }
 
     /**
@@ -369,6 +410,9 @@ public final class DecoderModel implements AutoCloseable {
         }
         if (!kvCache) {
             return new RecomputingDecodeState(this, capacity, control);
+        }
+        if (chunkSession != null) {
+            return new ChunkedDecodeState(this, capacity, control);
         }
         return decodesInPlace() ? new InPlaceDecodeState(this, capacity, control)
                 : new CopyingDecodeState(this, capacity, control);
@@ -641,10 +685,130 @@ public final class DecoderModel implements AutoCloseable {
      * The one place where this model's sessions run: the prefill and copying steps ({@link #forward}) and
      * the in-place steps ({@link #decode}) all come through here.
      */
-    private static OrtSession.Result run(OrtSession session, Map<String, OnnxTensor> feeds, Set<String> fetched,
-                                         Map<String, OnnxValue> pinned, RunControl control) throws OrtException {
-        return control == null ? session.run(feeds, fetched, pinned)
+    private OrtSession.Result run(OrtSession session, Map<String, OnnxTensor> feeds, Set<String> fetched,
+                                  Map<String, OnnxValue> pinned, RunControl control) throws OrtException {
+        OrtSession.Result result = control == null ? session.run(feeds, fetched, pinned)
                 : session.run(feeds, fetched, pinned, control.options());
+        long in = 0;
+        for (OnnxTensor t : feeds.values()) {
+            in += RunTransfers.bytes(t);
+        }
+        long out = 0;
+        for (OnnxValue v : pinned.values()) {
+            out += RunTransfers.bytes(v);
+        }
+        for (Map.Entry<String, OnnxValue> e : result) {
+            if (!pinned.containsKey(e.getKey())) {
+                out += RunTransfers.bytes(e.getValue());
+            }
+        }
+        transfers.add(in, out);
+        return result;
+    }
+
+    /**
+     * Bytes handed to and returned from this model's session runs so far (every input and output tensor of
+     * every run, pinned direct buffers included), and the runs: what crosses between Java and ONNX Runtime.
+     */
+    public RunTransfers transfers() {
+        return transfers.snapshot();
+    }
+
+    /** Most steps a row one decode-chunk run takes; 0 when this model decodes one step a run. Fixed at load. */
+    public int chunkSteps() {
+        return chunkSteps;
+    }
+
+    /**
+     * Makes every following chunk run fail with {@code fault} before it starts (null: run again), as a device
+     * running out of memory would; for the tests of the fallback to steps.
+     */
+    void failChunks(RuntimeException fault) {
+        this.chunkFault = fault;
+    }
+
+    /**
+     * The result of a chunk run.
+     *
+     * @param steps  steps the loop ran (at least 1)
+     * @param tokens [steps, batch] row-major tokens chosen at each step
+     * @param cache  the cache after the chunk: the past and every token fed, {@code steps} positions longer; the
+     *               caller closes it
+     */
+    record Chunk(int steps, long[] tokens, KvCache cache) {
+    }
+
+    /**
+     * Runs up to {@code maxSteps} steps in the decode-chunk graph ({@link DecodeChunkGraph}).
+     *
+     * @param tokens    each row's token to feed first
+     * @param positions its position
+     * @param mask      [batch, past] the past's attention mask
+     * @param remaining tokens each row may still choose (at least 1)
+     * @param generated tokens each row chose before the chunk
+     * @param minNew    each row's min-new-tokens
+     * @param past      the cache, read and not closed
+     * @throws IllegalStateException if the model has no chunk graph or the run fails (the past is left as it was)
+     */
+    Chunk chunk(long[] tokens, long[] positions, long[] mask, long[] remaining, long[] generated, long[] minNew,
+                int maxSteps, KvCache past, RunControl control) {
+        if (chunkSession == null) {
+            throw new IllegalStateException("model " + directory + " has no decode-chunk graph");
+        }
+        RuntimeException fault = chunkFault;
+        if (fault != null) {
+            throw fault;
+        }
+        int batch = past.batch();
+        List<OnnxTensor> created = new ArrayList<>();
+        OrtSession.Result result = null;
+        try {
+            Map<String, OnnxTensor> feeds = new HashMap<>();
+            long[] rows = {batch};
+            feeds.put(DecodeChunkGraph.TOKEN, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(tokens), rows)));
+            feeds.put(DecodeChunkGraph.POSITION, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(positions), rows)));
+            feeds.put(DecodeChunkGraph.ATTENTION_MASK, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(mask),
+                    new long[]{batch, past.length()})));
+            feeds.put(DecodeChunkGraph.REMAINING, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(remaining), rows)));
+            feeds.put(DecodeChunkGraph.GENERATED, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(generated), rows)));
+            feeds.put(DecodeChunkGraph.MIN_NEW_TOKENS, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(minNew),
+                    rows)));
+            feeds.put(DecodeChunkGraph.MAX_STEPS, track(created, OnnxTensor.createTensor(env, (long) maxSteps)));
+            List<OnnxTensor> cached = past.tensors();
+            Set<String> fetched = new LinkedHashSet<>();
+            fetched.add(DecodeChunkGraph.TOKENS);
+            List<String> presents = new ArrayList<>();
+            for (int layer = 0, i = 0; layer < config.layers(); layer++) {
+                for (String kind : List.of("key", "value")) {
+                    feeds.put(DecodeChunkGraph.pastInput(layer, kind), cached.get(i++));
+                    presents.add(DecodeChunkGraph.presentOutput(layer, kind));
+                }
+            }
+            fetched.addAll(presents);
+            result = run(chunkSession, feeds, fetched, Map.of(), control);
+            OnnxTensor chosen = (OnnxTensor) result.get(DecodeChunkGraph.TOKENS).orElseThrow(
+                    () -> new IllegalStateException("the decode-chunk run returned no tokens"));
+            int steps = Math.toIntExact(chosen.getInfo().getShape()[0]);
+            LongBuffer chosenBuffer = chosen.getLongBuffer();
+            long[] out = new long[chosenBuffer.remaining()];
+            chosenBuffer.get(out);
+            List<OnnxTensor> presentTensors = new ArrayList<>(presents.size());
+            for (String name : presents) {
+                presentTensors.add((OnnxTensor) result.get(name).orElseThrow(
+                        () -> new IllegalStateException("the decode-chunk run returned no " + name)));
+            }
+            KvCache cache = new KvCache(presentTensors, result, batch, past.length() + steps);
+            result = null;
+            return new Chunk(steps, out, cache);
+        } catch (OrtException e) {
+            throw new IllegalStateException("decode chunk of model " + directory + " failed (batch " + batch + ", past "
+                    + past.length() + ", up to " + maxSteps + " steps): " + e.getMessage(), e);
+        } finally {
+            if (result != null) {
+                result.close();
+            }
+            created.forEach(OnnxTensor::close);
+        }
     }
 
     private static OnnxTensor track(List<OnnxTensor> created, OnnxTensor t) {
@@ -655,6 +819,9 @@ public final class DecoderModel implements AutoCloseable {
     @Override
     public void close() {
         try {
+            if (chunkSession != null) {
+                chunkSession.close();
+            }
             if (smallDecodeSession != null) {
                 smallDecodeSession.close();
             }

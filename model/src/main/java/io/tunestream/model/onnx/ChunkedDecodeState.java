@@ -1,0 +1,101 @@
+package io.tunestream.model.onnx;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Decoding in chunks: up to {@link DecoderModel#chunkSteps()} steps a session run in the decode-chunk graph (an
+ * ONNX Loop over the step, tokens chosen inside it), so the KV cache stays inside ONNX Runtime for the whole
+ * chunk and crosses to Java once a chunk instead of once a step. The cache has the copying layout
+ * ({@link CopyingDecodeState}); {@link #step} runs a copying step on it, which is how a batch goes on when a
+ * chunk fails (the chunk's input cache is left as it was).
+ */
+final class ChunkedDecodeState implements DecodeState {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ChunkedDecodeState.class);
+
+    private final DecoderModel model;
+    private final RunControl control;
+    private final CopyingDecodeState steps;
+
+    ChunkedDecodeState(DecoderModel model, int capacity, RunControl control) {
+        this.model = model;
+        this.control = control;
+        this.steps = new CopyingDecodeState(model, capacity, control);
+    }
+
+    @Override
+    public float[] prefill(List<float[]> prompts, List<Optional<? extends KvPrefix>> prefixes) {
+        return steps.prefill(prompts, prefixes);
+    }
+
+    @Override
+    public float[] step(int[] tokens) {
+        return steps.step(tokens);
+    }
+
+    @Override
+    public int chunkSteps() {
+        return model.chunkSteps();
+    }
+
+    @Override
+    public int[][] generateChunk(ChunkRows rows) {
+        int batch = steps.batch();
+        if (batch == 0) {
+            throw new IllegalStateException("the decode state has not been prefilled");
+        }
+        if (rows.tokens().length != batch) {
+            throw new IllegalArgumentException("a chunk of " + batch + " rows takes one token a row, got " + rows.tokens().length);
+        }
+        long[] tokens = new long[batch];
+        long[] remaining = new long[batch];
+        long[] generated = new long[batch];
+        long[] minNew = new long[batch];
+        int maxSteps = 1;
+        for (int b = 0; b < batch; b++) {
+            tokens[b] = rows.tokens()[b];
+            remaining[b] = rows.remaining()[b];
+            generated[b] = rows.generated()[b];
+            minNew[b] = rows.minNewTokens()[b];
+            maxSteps = Math.max(maxSteps, rows.remaining()[b]);
+        }
+        maxSteps = Math.min(maxSteps, model.chunkSteps());
+        DecoderModel.Chunk chunk;
+        try {
+            chunk = steps.chunk(tokens, remaining, generated, minNew, maxSteps);
+        } catch (RuntimeException e) {
+            if (control != null && control.isTerminated()) {
+                throw e;
+            }
+            LOG.warn("decode chunk of {} rows (up to {} steps) on model {} failed, the batch goes on one step a run: {}",
+                    batch, maxSteps, model.directory(), e.getMessage());
+            throw new ChunkFailedException("decode chunk failed: " + e.getMessage(), e);
+        }
+        int[][] out = new int[batch][chunk.steps()];
+        for (int s = 0; s < chunk.steps(); s++) {
+            for (int b = 0; b < batch; b++) {
+                out[b][s] = Math.toIntExact(chunk.tokens()[s * batch + b]);
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public void keepRows(int[] rows) {
+        steps.keepRows(rows);
+    }
+
+    @Override
+    public int batch() {
+        return steps.batch();
+    }
+
+    @Override
+    public void close() {
+        steps.close();
+    }
+}

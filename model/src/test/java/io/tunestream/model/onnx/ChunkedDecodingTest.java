@@ -1,0 +1,220 @@
+package io.tunestream.model.onnx;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.tunestream.model.TestModels;
+import io.tunestream.model.generate.GenerationOptions;
+import io.tunestream.model.generate.GenerationRequest;
+import io.tunestream.model.generate.GenerationResult;
+import io.tunestream.model.generate.Generator;
+import io.tunestream.model.generate.GeneratorConfig;
+import io.tunestream.model.generate.RowError;
+import io.tunestream.model.prompt.DeepPromptTable;
+import io.tunestream.model.prompt.TaskTemplate;
+import io.tunestream.model.prompt.VirtualTokenTable;
+import io.tunestream.model.tokenize.HuggingFaceTextTokenizer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Decoding in chunks of steps inside one session run (the decode-chunk Loop graph) against the step-by-step
+ * path, on the three models: the same tokens, texts and finish reasons, with fewer bytes crossing to Java.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ChunkedDecodingTest {
+
+    private static final List<String> MODELS = List.of("tiny-gpt2", "tiny-llama", "demo-gpt2");
+    /** Small, so that rows finish inside chunks, at their ends and across several of them. */
+    private static final int CHUNK = 4;
+    private static final TaskTemplate PLAIN = new TaskTemplate("plain", "{prompt}{answer}", List.of("prompt", "answer"),
+            false, "answer", null, List.of(), 0);
+    private static final String[] PROMPTS = {
+        "Context: Kamiro lives in Talenburg. Kamiro works as a pilot.\n\nQuestion: Where does Kamiro live?\n\nAnswer:",
+        "play some music in the",
+        "The",
+        "Naan has a pet horse. What pet does Naan have?",
+        "set an alarm for seven tomorrow morning and then",
+    };
+
+    private final Map<String, DecoderModel> stepping = new HashMap<>();
+    private final Map<String, DecoderModel> chunked = new HashMap<>();
+    private final Map<String, HuggingFaceTextTokenizer> tokenizers = new HashMap<>();
+
+    @BeforeAll
+    void load() {
+        for (String name : MODELS) {
+            stepping.put(name, DecoderModel.load(TestModels.model(name), RuntimeConfig.cpu(1)));
+            chunked.put(name, DecoderModel.load(TestModels.model(name), RuntimeConfig.cpu(1).withDecodeChunkSteps(CHUNK)));
+            tokenizers.put(name, HuggingFaceTextTokenizer.load(TestModels.model(name)));
+        }
+    }
+
+    @AfterAll
+    void close() {
+        stepping.values().forEach(DecoderModel::close);
+        chunked.values().forEach(DecoderModel::close);
+        tokenizers.values().forEach(HuggingFaceTextTokenizer::close);
+    }
+
+    private Generator generator(Map<String, DecoderModel> models, String name) {
+        return new Generator(models.get(name), tokenizers.get(name), new GeneratorConfig(128, true));
+    }
+
+    /**
+     * Greedy rows of every kind in one batch: plain prompts of different lengths and lengths to generate (rows
+     * finishing inside a chunk, at its end, after several), a soft prompt (virtual tokens), two deep prompts,
+     * a stop string (cut mid-chunk), min-new-tokens (end of sequence suppressed in the graph), and a long prompt
+     * that leaves the others padded.
+     */
+    private List<GenerationRequest> mixedBatch(String name) {
+        DecoderModel model = stepping.get(name);
+        HuggingFaceTextTokenizer tokenizer = tokenizers.get(name);
+        int hidden = model.config().hiddenSize();
+        float[] softRows = new float[4 * hidden];
+        for (int i = 0; i < softRows.length; i++) {
+            softRows[i] = (float) Math.cos(0.11 * i) * 0.05f;
+        }
+        VirtualTokenTable soft = new VirtualTokenTable("squad", 4, hidden, softRows, model.fingerprint());
+        List<GenerationRequest> batch = new ArrayList<>();
+        int[] lengths = {3, 4, 9, 17, 1};
+        for (int i = 0; i < PROMPTS.length; i++) {
+            batch.add(new GenerationRequest("plain-" + i, PLAIN, Map.of("prompt", PROMPTS[i]), Optional.empty(),
+                    GenerationOptions.greedy(lengths[i]), false));
+        }
+        batch.add(new GenerationRequest("soft", TaskTemplate.squad("squad", 4), Map.of("context", "Naan has a pet horse.",
+                "question", "What pet does Naan have?"), Optional.of(soft), GenerationOptions.greedy(11), false));
+        for (String deep : List.of("Context: Kamiro lives in Talenburg.", "Naan has a pet horse.")) {
+            int[] ids = tokenizer.encode(deep);
+            DeepPromptTable prefix = DeepPromptTable.ofPeft("deep", ids.length, model.config(), model.keysAndValues(ids),
+                    model.fingerprint());
+            batch.add(new GenerationRequest("deep-" + ids.length, PLAIN, Map.of("prompt", " Where?\n\nAnswer:"),
+                    Optional.empty(), GenerationOptions.greedy(6 + ids.length % 5), false, Optional.of(prefix)));
+        }
+        // the stop string is the text of the row's own second and third tokens, so it is hit inside a chunk
+        GenerationRequest probe = new GenerationRequest("probe", PLAIN, Map.of("prompt", PROMPTS[1]), Optional.empty(),
+                GenerationOptions.greedy(6), false);
+        int[] probeTokens = generator(stepping, name).generate(List.of(probe)).get(0).tokenIds();
+        String stop = tokenizer.decode(new int[] {probeTokens[1], probeTokens[2]}).strip();
+        if (!stop.isEmpty()) {
+            batch.add(new GenerationRequest("stop", PLAIN, Map.of("prompt", PROMPTS[1]), Optional.empty(),
+                    GenerationOptions.greedy(12).withStopStrings(List.of(stop)), false));
+        }
+        batch.add(new GenerationRequest("min-new", PLAIN, Map.of("prompt", PROMPTS[2]), Optional.empty(),
+                GenerationOptions.greedy(10).withMinNewTokens(10), false));
+        // a long row: every other row is left-padded by dozens of positions
+        String longPrompt = String.join(" ", java.util.Collections.nCopies(60, "pilot"));
+        batch.add(new GenerationRequest("long", PLAIN, Map.of("prompt", longPrompt), Optional.empty(),
+                GenerationOptions.greedy(8), false));
+        return batch;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt2", "tiny-llama", "demo-gpt2"})
+    void shouldGiveTheStepByStepTokensForAMixedGreedyBatch(String name) {
+        assertThat(chunked.get(name).chunkSteps()).isEqualTo(CHUNK);
+        List<GenerationRequest> batch = mixedBatch(name);
+
+        List<GenerationResult> steps = generator(stepping, name).generate(batch);
+        List<GenerationResult> chunks = generator(chunked, name).generate(batch);
+
+        for (int i = 0; i < batch.size(); i++) {
+            assertThat(steps.get(i).isError()).as(steps.get(i).error()).isFalse();
+            assertThat(chunks.get(i)).as(name + " " + batch.get(i).id()).isEqualTo(steps.get(i));
+        }
+        // rows finish at different steps: several completion lengths, some within a chunk
+        assertThat(steps.stream().mapToInt(GenerationResult::completionTokens).distinct().count()).isGreaterThan(4);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt2", "tiny-llama", "demo-gpt2"})
+    void shouldGenerateTheReferenceGreedyTokens(String name) {
+        JsonNode greedy = TestModels.reference(name).get("greedy");
+        String prompt = tokenizers.get(name).decode(TestModels.ints(greedy.get("prompt_ids")));
+        GenerationRequest request = new GenerationRequest("g", PLAIN, Map.of("prompt", prompt), Optional.empty(),
+                GenerationOptions.greedy(greedy.get("generated_ids").size()), false);
+
+        GenerationResult result = generator(chunked, name).generate(List.of(request)).get(0);
+
+        assertThat(result.tokenIds()).containsExactly(TestModels.ints(greedy.get("generated_ids")));
+    }
+
+    @Test
+    void shouldPassAtLeastHalfAChunkFewerBytesPerTokenThanSteps() {
+        String name = "demo-gpt2";
+        List<GenerationRequest> batch = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            batch.add(new GenerationRequest("r" + i, PLAIN, Map.of("prompt", PROMPTS[i % PROMPTS.length]), Optional.empty(),
+                    GenerationOptions.greedy(32).withMinNewTokens(32), false));
+        }
+        DecoderModel copying = DecoderModel.load(TestModels.model(name), RuntimeConfig.cpu(1).withInPlaceKvCache(false));
+        try (copying) {
+            Map<String, DecoderModel> copyingModels = Map.of(name, copying);
+            RunTransfers stepBytes = transfers(copyingModels, name, batch);
+            RunTransfers inPlaceBytes = transfers(stepping, name, batch);
+            RunTransfers chunkBytes = transfers(chunked, name, batch);
+
+            // one prefill, then 31 fed tokens a row: 31 step runs, or 8 chunks of up to 4
+            assertThat(stepBytes.runs()).isEqualTo(1 + 31);
+            assertThat(chunkBytes.runs()).isEqualTo(1 + 8);
+            assertThat((double) stepBytes.bytes() / chunkBytes.bytes()).isGreaterThanOrEqualTo(CHUNK / 2.0);
+            assertThat(inPlaceBytes.bytes()).isGreaterThan(chunkBytes.bytes());
+        }
+    }
+
+    private RunTransfers transfers(Map<String, DecoderModel> models, String name, List<GenerationRequest> batch) {
+        RunTransfers before = models.get(name).transfers();
+        List<GenerationResult> results = generator(models, name).generate(batch);
+        assertThat(results).allSatisfy(r -> assertThat(r.completionTokens()).isEqualTo(32));
+        return models.get(name).transfers().since(before);
+    }
+
+    @Test
+    void shouldAnswerEveryRowStepByStepWhenAChunkFails() {
+        String name = "tiny-gpt2";
+        List<GenerationRequest> batch = mixedBatch(name);
+        List<GenerationResult> steps = generator(stepping, name).generate(batch);
+        DecoderModel model = chunked.get(name);
+        RunTransfers before = model.transfers();
+        model.failChunks(new IllegalStateException("injected: CUDA failure 2: out of memory"));
+        List<GenerationResult> fallen;
+        try {
+            fallen = generator(chunked, name).generate(batch);
+        } finally {
+            model.failChunks(null);
+        }
+
+        assertThat(fallen).isEqualTo(steps);
+        // one prefill and then a step a token: the chunk was tried once and never again in this batch
+        int longest = steps.stream().mapToInt(GenerationResult::completionTokens).max().orElseThrow();
+        assertThat(model.transfers().since(before).runs()).isEqualTo(longest);
+    }
+
+    @Test
+    void shouldStopAChunkThroughTheTerminateFlagWithoutFallingBackToSteps() {
+        DecoderModel model = chunked.get("demo-gpt2");
+        int[] prompt = tokenizers.get("demo-gpt2").encode(PROMPTS[0]);
+        try (RunControl control = RunControl.create();
+             DecodeState state = model.newDecodeState(prompt.length + 40, true, control)) {
+            state.prefill(List.of(model.embedTokens(prompt)));
+            control.terminate();
+
+            assertThatThrownBy(() -> state.generateChunk(new ChunkRows(new int[] {prompt[0]}, new int[] {CHUNK},
+                    new int[] {1}, new int[] {0})))
+                    .isInstanceOf(IllegalStateException.class)
+                    .isNotInstanceOf(ChunkFailedException.class)
+                    .hasMessageContaining("decode chunk");
+        }
+    }
+}
