@@ -65,6 +65,8 @@ public final class DecoderModel implements AutoCloseable {
     private final OrtSession smallDecodeSession;
     /** The decode-chunk graph's session (an ONNX Loop over the step), or null: decoding one step a run. */
     private final OrtSession chunkSession;
+    /** The same on one thread, for chunks of fewer than {@link #parallelDecodeRows} rows; or null. */
+    private final OrtSession smallChunkSession;
     private final int chunkSteps;
     private final int parallelDecodeRows;
     private final RunTransfers.Counter transfers = new RunTransfers.Counter();
@@ -77,7 +79,8 @@ public final class DecoderModel implements AutoCloseable {
 
     private DecoderModel(Path directory, ModelConfig config, String fingerprint, float[] embeddingTable,
                          ExecutionProvider provider, OrtEnvironment env, OrtSession session, OrtSession decodeSession,
-                         OrtSession smallDecodeSession, OrtSession chunkSession, int chunkSteps, int parallelDecodeRows) {
+                         OrtSession smallDecodeSession, OrtSession chunkSession, OrtSession smallChunkSession, int chunkSteps,
+                         int parallelDecodeRows) {
         this.directory = directory;
         this.config = config;
         this.fingerprint = fingerprint;
@@ -88,6 +91,7 @@ public final class DecoderModel implements AutoCloseable {
         this.decodeSession = decodeSession;
         this.smallDecodeSession = smallDecodeSession;
         this.chunkSession = chunkSession;
+        this.smallChunkSession = smallChunkSession;
         this.chunkSteps = chunkSession == null ? 0 : chunkSteps;
         this.parallelDecodeRows = parallelDecodeRows;
         List<String> past = new ArrayList<>();
@@ -176,6 +180,7 @@ public final class DecoderModel implements AutoCloseable {
             }
         }
         OrtSession chunkSession = null;
+        OrtSession smallChunkSession = null;
         if (runtime.decodeChunkSteps() > 0) {
             OnnxMl.ModelProto chunk = null;
             try {
@@ -186,10 +191,19 @@ public final class DecoderModel implements AutoCloseable {
             }
             if (chunk != null) {
                 try {
-                    chunkSession = createSession(env, chunk.toByteArray(), dir, external, runtime, provider);
+                    byte[] chunkBytes = chunk.toByteArray();
+                    chunkSession = createSession(env, chunkBytes, dir, external, runtime, provider);
                     decoding += "; up to " + runtime.decodeChunkSteps() + " steps a run inside a decode-chunk loop "
                             + "(tokens chosen in the graph)";
+                    if (provider == ExecutionProvider.CPU && runtime.parallelDecodeRows() > 0
+                            && runtime.resolvedIntraOpThreads() > 1) {
+                        smallChunkSession = createSession(env, chunkBytes, dir, external, runtime.withIntraOpThreads(1),
+                                provider);
+                        decoding += ", chunks of fewer than " + runtime.parallelDecodeRows() + " rows on one thread";
+                    }
                 } catch (OrtException | RuntimeException e) {
+                    OrtSessions.closeQuietly(chunkSession);
+                    chunkSession = null;
                     decoding += "; chunks of " + runtime.decodeChunkSteps() + " steps a run are off: the decode-chunk graph "
                             + "did not start (" + e.getMessage() + "), one step a run";
                 }
@@ -199,7 +213,7 @@ public final class DecoderModel implements AutoCloseable {
                         + "decoding with {}", config.family(), dir, config.layers(), config.hiddenSize(), config.vocabSize(),
                 fingerprint, provider, runtime.resolvedIntraOpThreads(), decoding);
         return new DecoderModel(dir, config, fingerprint, table, provider, env, session, decodeSession, smallDecodeSession,
-                chunkSession, runtime.decodeChunkSteps(), runtime.parallelDecodeRows());
+                chunkSession, smallChunkSession, runtime.decodeChunkSteps(), runtime.parallelDecodeRows());
     }
 
     /** The graph of prefills and copying steps: last-position logits, fused residual layer norms. */
@@ -785,7 +799,8 @@ public final class DecoderModel implements AutoCloseable {
                 }
             }
             fetched.addAll(presents);
-            result = run(chunkSession, feeds, fetched, Map.of(), control);
+            OrtSession runner = smallChunkSession != null && batch < parallelDecodeRows ? smallChunkSession : chunkSession;
+            result = run(runner, feeds, fetched, Map.of(), control);
             OnnxTensor chosen = (OnnxTensor) result.get(DecodeChunkGraph.TOKENS).orElseThrow(
                     () -> new IllegalStateException("the decode-chunk run returned no tokens"));
             int steps = Math.toIntExact(chosen.getInfo().getShape()[0]);
@@ -819,6 +834,9 @@ public final class DecoderModel implements AutoCloseable {
     @Override
     public void close() {
         try {
+            if (smallChunkSession != null) {
+                smallChunkSession.close();
+            }
             if (chunkSession != null) {
                 chunkSession.close();
             }
