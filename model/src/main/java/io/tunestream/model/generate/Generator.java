@@ -195,14 +195,12 @@ public final class Generator {
         try (DecodeState state = model.newDecodeState(capacity, config.useKvCache(), control)) {
             checkNotTerminated(control);
             List<Row> active = advance(state, rows, state.prefill(prompts, prefixes));
-            // a state that chooses tokens inside the model does so greedily; other rows are chosen here
-            boolean inModel = state.chunkSteps() > 0
-                    && rows.stream().allMatch(r -> r.options.isGreedy() && r.options.repetitionPenalty() == 1);
+            boolean inModel = state.chunkSteps() > 0;
             while (!active.isEmpty()) {
                 checkNotTerminated(control);
                 if (inModel) {
                     try {
-                        active = acceptChunk(state, active, state.generateChunk(chunkRows(active)));
+                        active = acceptChunk(state, active, state.generateChunk(chunkRows(active, state.chunkSteps())));
                         continue;
                     } catch (ChunkFailedException e) {
                         // logged by the state, whose cache is as before the chunk: this batch goes on one step a run
@@ -238,9 +236,11 @@ public final class Generator {
         int[] keep = new int[active.size()];
         for (int b = 0; b < active.size(); b++) {
             Row row = active.get(b);
-            for (int s = 0; s < chosen[b].length && row.finish == null; s++) {
-                row.accept(chosen[b][s]);
+            int accepted = 0;
+            while (accepted < chosen[b].length && row.finish == null) {
+                row.accept(chosen[b][accepted++]);
             }
+            row.usedUniforms(accepted);
             if (row.finish == null) {
                 keep[still.size()] = b;
                 still.add(row);
@@ -253,26 +253,50 @@ public final class Generator {
         return still;
     }
 
-    /** Each active row's last token and what the model needs to choose its next ones. */
-    private ChunkRows chunkRows(List<Row> active) {
+    /**
+     * Each active row's last token and what the model needs to choose its next ones, for as many steps as the longest
+     * row may still take, at most {@code chunkSteps}: a sampling row's uniforms are drawn from its own random source,
+     * in the order the step path would draw them.
+     */
+    private static ChunkRows chunkRows(List<Row> active, int chunkSteps) {
         int n = active.size();
+        int steps = 1;
+        for (Row row : active) {
+            steps = Math.max(steps, Math.min(chunkSteps, row.remaining()));
+        }
         int[] tokens = new int[n];
         int[] remaining = new int[n];
         int[] generated = new int[n];
         int[] minNew = new int[n];
+        float[] temperature = new float[n];
+        int[] topK = new int[n];
+        float[] topP = new float[n];
+        float[] penalty = new float[n];
+        BitSet[] seen = new BitSet[n];
+        float[][] uniforms = new float[n][];
         for (int b = 0; b < n; b++) {
             Row row = active.get(b);
+            GenerationOptions o = row.options;
             tokens[b] = row.lastToken;
             remaining[b] = row.remaining();
             generated[b] = row.completionTokens;
-            minNew[b] = row.options.minNewTokens();
+            minNew[b] = o.minNewTokens();
+            temperature[b] = (float) o.temperature();
+            topK[b] = o.topK();
+            topP[b] = (float) o.topP();
+            penalty[b] = (float) o.repetitionPenalty();
+            seen[b] = row.seen;
+            uniforms[b] = new float[o.isGreedy() ? 0 : steps];
+            for (int k = 0; k < uniforms[b].length; k++) {
+                uniforms[b][k] = (float) row.uniform(k);
+            }
         }
-        return new ChunkRows(tokens, remaining, generated, minNew);
+        return new ChunkRows(steps, tokens, remaining, generated, minNew, temperature, topK, topP, penalty, seen, uniforms);
     }
 
     private int pick(float[] logits, int b, Row row) {
         int vocab = model.config().vocabSize();
-        return TokenSampler.next(logits, b * vocab, vocab, row.options, row.seen, row.completionTokens, eosIds, row.random);
+        return TokenSampler.next(logits, b * vocab, vocab, row.options, row.seen, row.completionTokens, eosIds, () -> row.uniform(0));
     }
 
     private static void checkNotTerminated(RunControl control) {
@@ -313,6 +337,8 @@ public final class Generator {
         final BitSet seen;
         final SplittableRandom random;
         final List<Integer> tokens = new ArrayList<>();
+        /** Draws of {@link #random} made for a chunk and not yet used by a token: the next tokens use them first. */
+        final java.util.ArrayList<Double> drawn = new ArrayList<>();
         int completionTokens;
         int lastToken;
         FinishReason finish;
@@ -360,6 +386,21 @@ public final class Generator {
             if (tokens.size() >= options.maxNewTokens()
                     || prefix + promptLength + completionTokens >= config.maxSequenceLength()) {
                 finish = FinishReason.LENGTH;
+            }
+        }
+
+        /** The row's k-th next uniform draw (0: the next token's), drawn from its random source when first asked for. */
+        double uniform(int k) {
+            while (drawn.size() <= k) {
+                drawn.add(random.nextDouble());
+            }
+            return drawn.get(k);
+        }
+
+        /** The next {@code count} tokens were chosen: a sampling row's draws for them are spent. */
+        void usedUniforms(int count) {
+            if (!options.isGreedy()) {
+                drawn.subList(0, Math.min(count, drawn.size())).clear();
             }
         }
 

@@ -15,10 +15,13 @@ import java.util.Set;
  *
  * <p>The loop body is the serving graph's own nodes, unchanged; its carried state is each row's token,
  * position, finished flag, the attention mask (one column longer a step) and the KV cache (the copying
- * layout: each step's present.* is the next step's past, one position longer). Weights stay initializers
- * of the outer graph, read by the body from the outer scope. A step feeds each row's token, picks the next
- * one (greedy: the first largest logit, with end-of-sequence suppressed while a row has fewer than its
- * {@link #MIN_NEW_TOKENS} tokens), and marks a row finished at an end-of-sequence token or once it has
+ * layout: each step's present.* is the next step's past, one position longer). The weights are initializers of
+ * the body. A step feeds each row's token, picks the next
+ * one as {@code io.tunestream.model.generate.TokenSampler} does, in float instead of double: repetition penalty on
+ * the row's {@link #SEEN} tokens, end-of-sequence suppressed while a row has fewer than its {@link #MIN_NEW_TOKENS}
+ * tokens, then the first largest score for a row of temperature 0, else temperature, top-k, top-p and the first
+ * token whose cumulative probability exceeds the step's pre-drawn uniform ({@link #UNIFORMS} [steps, batch]: ONNX's
+ * random operators take their seed as an attribute, so per-request seeds stay in Java). It marks a row finished at an end-of-sequence token or once it has
  * chosen its {@link #REMAINING} tokens; a finished row's position stops advancing (its later tokens are
  * garbage the caller ignores, and must not run past the position table), and the loop stops when every row
  * is finished.
@@ -26,7 +29,10 @@ import java.util.Set;
  * <p>Inputs: {@link #TOKEN} [batch] int64 (each row's token to feed first), {@link #POSITION} [batch] int64
  * (its position), {@link #ATTENTION_MASK} [batch, past] int64 (the past's mask), {@link #REMAINING},
  * {@link #GENERATED} (tokens the row generated before the chunk), {@link #MIN_NEW_TOKENS}, all [batch]
- * int64, {@link #MAX_STEPS} int64 scalar, and {@link #pastInput} per layer and kind. Outputs: {@link #TOKENS}
+ * int64, {@link #MAX_STEPS} int64 scalar, {@link #TEMPERATURE}, {@link #TOP_P}, {@link #REPETITION_PENALTY} [batch]
+ * float, {@link #TOP_K} [batch] int64 (0: off), {@link #SEEN} [batch, vocab] bool (prompt and completion tokens, for
+ * the penalty; carried through the loop), {@link #UNIFORMS} [at least max_steps, batch] float, and
+ * {@link #pastInput} per layer and kind. Outputs: {@link #TOKENS}
  * [steps, batch] int64, the tokens chosen at each step, and {@link #presentOutput} per layer and kind, the
  * cache holding the past and every token fed. A pure proto transformation.
  */
@@ -39,6 +45,12 @@ public final class DecodeChunkGraph {
     public static final String GENERATED = "chunk.generated";
     public static final String MIN_NEW_TOKENS = "chunk.min_new_tokens";
     public static final String MAX_STEPS = "chunk.max_steps";
+    public static final String TEMPERATURE = "chunk.temperature";
+    public static final String TOP_K = "chunk.top_k";
+    public static final String TOP_P = "chunk.top_p";
+    public static final String REPETITION_PENALTY = "chunk.repetition_penalty";
+    public static final String SEEN = "chunk.seen";
+    public static final String UNIFORMS = "chunk.uniforms";
     public static final String TOKENS = "chunk.tokens";
     private static final String P = "/tunestream/chunk/";
     private static final String STEP_EMBEDS = InputsEmbedsRewrite.INPUTS_EMBEDS;
@@ -129,6 +141,20 @@ public final class DecodeChunkGraph {
             eosMask.addInt32Data(e ? 1 : 0);
         }
         constants.add(eosMask.build());
+        constants.add(vectorLong(P + "vocab", vocab));
+        constants.add(scalarLong(P + "minus_one", -1));
+        constants.add(OnnxMl.TensorProto.newBuilder().setName(P + "float_zero").setDataType(FLOAT).addFloatData(0).build());
+        constants.add(OnnxMl.TensorProto.newBuilder().setName(P + "float_one").setDataType(FLOAT).addFloatData(1).build());
+        OnnxMl.TensorProto.Builder arange = OnnxMl.TensorProto.newBuilder().setName(P + "arange").setDataType(INT64)
+                .addDims(1).addDims(vocab);
+        OnnxMl.TensorProto.Builder firstColumn = OnnxMl.TensorProto.newBuilder().setName(P + "first_column").setDataType(BOOL)
+                .addDims(1).addDims(vocab);
+        for (int v = 0; v < vocab; v++) {
+            arange.addInt64Data(v);
+            firstColumn.addInt32Data(v == 0 ? 1 : 0);
+        }
+        constants.add(arange.build());
+        constants.add(firstColumn.build());
 
         // the body: feed each row's token, run the step, choose the next token
         List<OnnxMl.NodeProto> body = new ArrayList<>();
@@ -142,14 +168,15 @@ public final class DecodeChunkGraph {
                         .setT(OnnxMl.TensorProto.newBuilder().setDataType(INT64).addDims(1).addInt64Data(1)).build()));
         body.add(node("Concat", List.of(mask, P + "ones_column"), STEP_MASK, intAttr("axis", 1)));
         body.addAll(graph.getNodeList());
-        body.addAll(ops.squeeze(LastTokenLogits.LAST_LOGITS, 1, P + "logits"));
+        body.addAll(ops.squeeze(LastTokenLogits.LAST_LOGITS, 1, P + "step_logits"));
+        // the choice runs in float whatever the export's logits are (an fp16 export's included)
+        body.add(node("Cast", List.of(P + "step_logits"), P + "logits", intAttr("to", FLOAT)));
         // min-new-tokens: end-of-sequence is out of reach while generated + iter < min_new_tokens
         body.add(node("Add", List.of(GENERATED, iter), P + "generated_now"));
         body.add(node("Less", List.of(P + "generated_now", MIN_NEW_TOKENS), P + "too_short"));
         body.addAll(ops.unsqueeze(P + "too_short", 1, P + "too_short_column"));
         body.add(node("And", List.of(P + "too_short_column", P + "eos_columns"), P + "suppressed"));
-        body.add(node("Where", List.of(P + "suppressed", P + "minus_inf", P + "logits"), P + "scores"));
-        body.add(node("ArgMax", List.of(P + "scores"), P + "next", intAttr("axis", 1), intAttr("keepdims", 0)));
+        body.addAll(choice(ops, iter, P + "logits", P + "next"));
         String isEos = null;
         for (int i = 0; i < eosIds.size(); i++) {
             String equal = P + "is_eos" + i;
@@ -177,22 +204,35 @@ public final class DecodeChunkGraph {
         body.add(node("ReduceMax", List.of(P + "going_long"), P + "any_going_long", intAttr("keepdims", 0)));
         body.add(node("Greater", List.of(P + "any_going_long", P + "zero"), P + "cond_out"));
         body.add(node("Identity", List.of(P + "next"), P + "scan_next"));
+        body.addAll(ops.unsqueeze(P + "next", 1, P + "next_column"));
+        body.add(node("Equal", List.of(P + "next_column", P + "arange"), P + "next_one_hot"));
+        body.add(node("Or", List.of(P + "seen", P + "next_one_hot"), P + "seen_out"));
 
+        // the weights are the body's own initializers, not outer-scope values: ONNX Runtime then treats them as
+        // constants of the step (pre-packed matrix products, constant folding), as in the step graph
         OnnxMl.GraphProto.Builder bodyGraph = OnnxMl.GraphProto.newBuilder().setName("decode_chunk_step").addAllNode(body)
+                .addAllInitializer(graph.getInitializerList());
+        if (graph.getInitializerList().stream().noneMatch(t -> t.getName().equals(embeddingTable.getName()))) {
+            bodyGraph.addInitializer(embeddingTable);
+        }
+        bodyGraph
                 .addInput(info(iter, INT64, 0)).addInput(info(condIn, BOOL, 0))
                 .addInput(info(token, INT64, 1)).addInput(info(position, INT64, 1))
-                .addInput(info(mask, INT64, 2)).addInput(info(finished, BOOL, 1))
+                .addInput(info(mask, INT64, 2)).addInput(info(finished, BOOL, 1)).addInput(info(P + "seen", BOOL, 2))
                 .addOutput(info(P + "cond_out", BOOL, 0)).addOutput(info(P + "next", INT64, 1))
                 .addOutput(info(P + "position_out", INT64, 1)).addOutput(info(STEP_MASK, INT64, 2))
-                .addOutput(info(P + "finished_out", BOOL, 1));
+                .addOutput(info(P + "finished_out", BOOL, 1)).addOutput(info(P + "seen_out", BOOL, 2));
         List<String> loopInputs = new ArrayList<>(List.of(MAX_STEPS, P + "true", TOKEN, POSITION, ATTENTION_MASK,
-                P + "finished0"));
+                P + "finished0", SEEN));
         List<String> loopOutputs = new ArrayList<>(List.of(P + "last_token", P + "last_position", P + "last_mask",
-                P + "last_finished"));
+                P + "last_finished", P + "last_seen"));
         OnnxMl.GraphProto.Builder outer = OnnxMl.GraphProto.newBuilder().setName("decode_chunk")
                 .addInput(info(TOKEN, INT64, 1)).addInput(info(POSITION, INT64, 1)).addInput(info(ATTENTION_MASK, INT64, 2))
                 .addInput(info(REMAINING, INT64, 1)).addInput(info(GENERATED, INT64, 1))
-                .addInput(info(MIN_NEW_TOKENS, INT64, 1)).addInput(info(MAX_STEPS, INT64, 0));
+                .addInput(info(MIN_NEW_TOKENS, INT64, 1)).addInput(info(MAX_STEPS, INT64, 0))
+                .addInput(info(TEMPERATURE, FLOAT, 1)).addInput(info(TOP_K, INT64, 1)).addInput(info(TOP_P, FLOAT, 1))
+                .addInput(info(REPETITION_PENALTY, FLOAT, 1)).addInput(info(SEEN, BOOL, 2))
+                .addInput(info(UNIFORMS, FLOAT, 2));
         for (int layer = 0; layer < layers; layer++) {
             for (String kind : List.of("key", "value")) {
                 String past = "past_key_values." + layer + "." + kind;
@@ -218,16 +258,101 @@ public final class DecodeChunkGraph {
         outer.addNode(OnnxMl.NodeProto.newBuilder().setOpType("Loop").setName(P + "Loop").addAllInput(loopInputs)
                 .addAllOutput(loopOutputs).addAttribute(OnnxMl.AttributeProto.newBuilder().setName("body")
                         .setType(OnnxMl.AttributeProto.AttributeType.GRAPH).setG(bodyGraph)).build());
-        outer.addAllInitializer(graph.getInitializerList()).addAllInitializer(constants);
-        boolean hasTable = graph.getInitializerList().stream().anyMatch(t -> t.getName().equals(embeddingTable.getName()));
-        if (!hasTable) {
-            outer.addInitializer(embeddingTable);
-        }
+        outer.addAllInitializer(constants);
         return serving.toBuilder().setGraph(outer).build();
+    }
+
+    /**
+     * The next token of each row from its [batch, vocab] logits, as {@code TokenSampler} picks it (see the class
+     * doc); {@code iter} selects the step's row of uniforms.
+     */
+    private static List<OnnxMl.NodeProto> choice(Ops ops, String iter, String logits, String next) {
+        List<OnnxMl.NodeProto> n = new ArrayList<>();
+        // repetition penalty on the seen tokens: positive scores divided by it, the others multiplied
+        n.addAll(ops.unsqueeze(REPETITION_PENALTY, 1, P + "penalty"));
+        n.add(node("Div", List.of(logits, P + "penalty"), P + "penalty_divided"));
+        n.add(node("Mul", List.of(logits, P + "penalty"), P + "penalty_multiplied"));
+        n.add(node("Greater", List.of(logits, P + "float_zero"), P + "positive"));
+        n.add(node("Where", List.of(P + "positive", P + "penalty_divided", P + "penalty_multiplied"), P + "penalized"));
+        n.add(node("Where", List.of(P + "seen", P + "penalized", logits), P + "after_penalty"));
+        n.add(node("Where", List.of(P + "suppressed", P + "minus_inf", P + "after_penalty"), P + "scores"));
+        n.add(node("ArgMax", List.of(P + "scores"), P + "greedy", intAttr("axis", 1), intAttr("keepdims", 0)));
+        // temperature (1 for greedy rows, whose sample is not used)
+        n.add(node("Greater", List.of(TEMPERATURE, P + "float_zero"), P + "sampling"));
+        n.add(node("Where", List.of(P + "sampling", TEMPERATURE, P + "float_one"), P + "temperature_safe"));
+        n.addAll(ops.unsqueeze(P + "temperature_safe", 1, P + "temperature_column"));
+        n.add(node("Div", List.of(P + "scores", P + "temperature_column"), P + "tempered"));
+        // top-k: scores below the k-th largest are out (k = vocab when off)
+        n.add(node("Greater", List.of(TOP_K, P + "zero"), P + "top_k_positive"));
+        n.add(node("Less", List.of(TOP_K, P + "vocab"), P + "top_k_below_vocab"));
+        n.add(node("And", List.of(P + "top_k_positive", P + "top_k_below_vocab"), P + "top_k_on"));
+        n.add(node("Where", List.of(P + "top_k_on", TOP_K, P + "vocab"), P + "k"));
+        n.add(node("Sub", List.of(P + "k", P + "one"), P + "kth_index"));
+        n.addAll(ops.unsqueeze(P + "kth_index", 1, P + "kth_column"));
+        n.add(OnnxMl.NodeProto.newBuilder().setOpType("TopK").setName(P + "TopK/tempered").addInput(P + "tempered")
+                .addInput(P + "vocab").addOutput(P + "tempered_sorted").addOutput(P + "tempered_order")
+                .addAttribute(intAttr("axis", 1)).build());
+        n.add(node("GatherElements", List.of(P + "tempered_sorted", P + "kth_column"), P + "kth", intAttr("axis", 1)));
+        n.add(node("Less", List.of(P + "tempered", P + "kth"), P + "below_kth"));
+        n.add(node("Where", List.of(P + "below_kth", P + "minus_inf", P + "tempered"), P + "top_k_scores"));
+        // softmax
+        n.addAll(ops.reduce("ReduceMax", P + "top_k_scores", 1, P + "max_score"));
+        n.add(node("Sub", List.of(P + "top_k_scores", P + "max_score"), P + "shifted"));
+        n.add(node("Exp", List.of(P + "shifted"), P + "exp"));
+        n.addAll(ops.reduce("ReduceSum", P + "exp", 1, P + "exp_sum"));
+        n.add(node("Div", List.of(P + "exp", P + "exp_sum"), P + "probs"));
+        // top-p: the most likely tokens (ties: lower id first) while the mass before them is below p, at least one
+        n.add(OnnxMl.NodeProto.newBuilder().setOpType("TopK").setName(P + "TopK/probs").addInput(P + "probs")
+                .addInput(P + "vocab").addOutput(P + "probs_sorted").addOutput(P + "probs_order")
+                .addAttribute(intAttr("axis", 1)).build());
+        n.add(node("CumSum", List.of(P + "probs_sorted", P + "one"), P + "mass_before", intAttr("exclusive", 1)));
+        n.addAll(ops.unsqueeze(TOP_P, 1, P + "top_p_column"));
+        n.add(node("Less", List.of(P + "mass_before", P + "top_p_column"), P + "within_p"));
+        n.add(node("Or", List.of(P + "within_p", P + "first_column"), P + "kept_sorted"));
+        n.add(node("Cast", List.of(P + "kept_sorted"), P + "kept_sorted_float", intAttr("to", FLOAT)));
+        n.add(node("Mul", List.of(P + "probs", P + "float_zero"), P + "probs_zero"));
+        n.add(node("ScatterElements", List.of(P + "probs_zero", P + "probs_order", P + "kept_sorted_float"), P + "kept",
+                intAttr("axis", 1)));
+        n.add(node("Mul", List.of(P + "probs", P + "kept"), P + "nucleus"));
+        n.addAll(ops.reduce("ReduceSum", P + "nucleus", 1, P + "nucleus_mass"));
+        n.add(node("Div", List.of(P + "nucleus", P + "nucleus_mass"), P + "nucleus_probs"));
+        n.add(node("Less", List.of(TOP_P, P + "float_one"), P + "top_p_on"));
+        n.addAll(ops.unsqueeze(P + "top_p_on", 1, P + "top_p_on_column"));
+        n.add(node("Where", List.of(P + "top_p_on_column", P + "nucleus_probs", P + "probs"), P + "final_probs"));
+        // the first token whose cumulative probability exceeds u: as many as have a cumulative one <= u, at most the
+        // last token of positive probability (rounding can leave the total just below u)
+        n.add(node("Gather", List.of(UNIFORMS, iter), P + "u", intAttr("axis", 0)));
+        n.addAll(ops.unsqueeze(P + "u", 1, P + "u_column"));
+        n.add(node("CumSum", List.of(P + "final_probs", P + "one"), P + "cdf"));
+        n.add(node("Less", List.of(P + "u_column", P + "cdf"), P + "beyond_u"));
+        n.add(node("Not", List.of(P + "beyond_u"), P + "up_to_u"));
+        n.add(node("Cast", List.of(P + "up_to_u"), P + "up_to_u_long", intAttr("to", INT64)));
+        n.addAll(ops.reduce("ReduceSum", P + "up_to_u_long", 0, P + "drawn"));
+        n.add(node("Greater", List.of(P + "final_probs", P + "float_zero"), P + "possible"));
+        n.add(node("Where", List.of(P + "possible", P + "arange", P + "minus_one"), P + "possible_ids"));
+        n.addAll(ops.reduce("ReduceMax", P + "possible_ids", 0, P + "last_possible"));
+        n.add(node("Less", List.of(P + "drawn", P + "last_possible"), P + "drawn_in_range"));
+        n.add(node("Where", List.of(P + "drawn_in_range", P + "drawn", P + "last_possible"), P + "sampled"));
+        n.add(node("Where", List.of(P + "sampling", P + "sampled", P + "greedy"), next));
+        return n;
     }
 
     /** Unsqueeze and Squeeze in the form the graph's opset takes: axes as an attribute before 13, an input after. */
     private record Ops(long opset) {
+
+        /** A reduction over axis 1 ({@code keepdims} 1 or 0): axes an input from opset 13 (ReduceSum) or 18 (others). */
+        List<OnnxMl.NodeProto> reduce(String op, String input, long keepdims, String output) {
+            boolean axesInput = opset >= 18 || op.equals("ReduceSum") && opset >= 13;
+            OnnxMl.NodeProto.Builder n = OnnxMl.NodeProto.newBuilder().setOpType(op).setName(P + op + "/" + output)
+                    .addInput(input).addOutput(output).addAttribute(intAttr("keepdims", keepdims));
+            if (axesInput) {
+                n.addInput(P + "axis1");
+            } else {
+                n.addAttribute(OnnxMl.AttributeProto.newBuilder().setName("axes")
+                        .setType(OnnxMl.AttributeProto.AttributeType.INTS).addInts(1));
+            }
+            return List.of(n.build());
+        }
 
         List<OnnxMl.NodeProto> unsqueeze(String input, long axis, String output) {
             return axes("Unsqueeze", input, axis, output);

@@ -51,22 +51,14 @@ final class ChunkedDecodeState implements DecodeState {
         if (rows.tokens().length != batch) {
             throw new IllegalArgumentException("a chunk of " + batch + " rows takes one token a row, got " + rows.tokens().length);
         }
-        long[] tokens = new long[batch];
-        long[] remaining = new long[batch];
-        long[] generated = new long[batch];
-        long[] minNew = new long[batch];
-        int maxSteps = 1;
-        for (int b = 0; b < batch; b++) {
-            tokens[b] = rows.tokens()[b];
-            remaining[b] = rows.remaining()[b];
-            generated[b] = rows.generated()[b];
-            minNew[b] = rows.minNewTokens()[b];
-            maxSteps = Math.max(maxSteps, rows.remaining()[b]);
+        if (rows.steps() > model.chunkSteps()) {
+            throw new IllegalArgumentException("a chunk of this model runs at most " + model.chunkSteps() + " steps, asked "
+                    + rows.steps());
         }
-        maxSteps = Math.min(maxSteps, model.chunkSteps());
+        int maxSteps = rows.steps();
         DecoderModel.Chunk chunk;
         try {
-            chunk = steps.chunk(tokens, remaining, generated, minNew, maxSteps);
+            chunk = steps.chunk(rows);
         } catch (RuntimeException e) {
             if (control != null && control.isTerminated()) {
                 throw e;

@@ -69,7 +69,7 @@ final class CopyingDecodeState implements DecodeState {
      *
      * @return the chunk; its cache now belongs to this state
      */
-    DecoderModel.Chunk chunk(long[] tokens, long[] remaining, long[] generated, long[] minNew, int maxSteps) {
+    DecoderModel.Chunk chunk(ChunkRows rows) {
         lifecycle.checkPrefilled(cache != null);
         int batch = cache.batch();
         int total = cache.length();
@@ -79,8 +79,7 @@ final class CopyingDecodeState implements DecodeState {
                 mask[b * total + j] = 1;
             }
         }
-        DecoderModel.Chunk chunk = model.chunk(tokens, lengths.clone(), mask, remaining, generated, minNew, maxSteps, cache,
-                control);
+        DecoderModel.Chunk chunk = model.chunk(rows, lengths.clone(), mask, cache, control);
         cache.close();
         cache = chunk.cache();
         for (int b = 0; b < batch; b++) {

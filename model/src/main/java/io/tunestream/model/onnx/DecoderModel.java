@@ -753,19 +753,15 @@ public final class DecoderModel implements AutoCloseable {
     }
 
     /**
-     * Runs up to {@code maxSteps} steps in the decode-chunk graph ({@link DecodeChunkGraph}).
+     * Runs up to {@code rows.steps()} steps in the decode-chunk graph ({@link DecodeChunkGraph}).
      *
-     * @param tokens    each row's token to feed first
-     * @param positions its position
+     * @param rows      each row's token to feed first and how to choose its next ones
+     * @param positions each row's position of that token
      * @param mask      [batch, past] the past's attention mask
-     * @param remaining tokens each row may still choose (at least 1)
-     * @param generated tokens each row chose before the chunk
-     * @param minNew    each row's min-new-tokens
      * @param past      the cache, read and not closed
      * @throws IllegalStateException if the model has no chunk graph or the run fails (the past is left as it was)
      */
-    Chunk chunk(long[] tokens, long[] positions, long[] mask, long[] remaining, long[] generated, long[] minNew,
-                int maxSteps, KvCache past, RunControl control) {
+    Chunk chunk(ChunkRows rows, long[] positions, long[] mask, KvCache past, RunControl control) {
         if (chunkSession == null) {
             throw new IllegalStateException("model " + directory + " has no decode-chunk graph");
         }
@@ -774,20 +770,55 @@ public final class DecoderModel implements AutoCloseable {
             throw fault;
         }
         int batch = past.batch();
+        int vocab = config.vocabSize();
+        int maxSteps = rows.steps();
+        long[] tokens = new long[batch];
+        long[] remaining = new long[batch];
+        long[] generated = new long[batch];
+        long[] minNew = new long[batch];
+        long[] topK = new long[batch];
+        byte[] seen = new byte[batch * vocab];
+        float[] uniforms = new float[maxSteps * batch];
+        for (int b = 0; b < batch; b++) {
+            tokens[b] = rows.tokens()[b];
+            remaining[b] = rows.remaining()[b];
+            generated[b] = rows.generated()[b];
+            minNew[b] = rows.minNewTokens()[b];
+            topK[b] = rows.topK()[b];
+            java.util.BitSet s = rows.seen()[b];
+            for (int t = s.nextSetBit(0); t >= 0 && t < vocab; t = s.nextSetBit(t + 1)) {
+                seen[b * vocab + t] = 1;
+            }
+            if (rows.temperature()[b] > 0) {
+                for (int k = 0; k < maxSteps; k++) {
+                    uniforms[k * batch + b] = rows.uniforms()[b][k];
+                }
+            }
+        }
         List<OnnxTensor> created = new ArrayList<>();
         OrtSession.Result result = null;
         try {
             Map<String, OnnxTensor> feeds = new HashMap<>();
-            long[] rows = {batch};
-            feeds.put(DecodeChunkGraph.TOKEN, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(tokens), rows)));
-            feeds.put(DecodeChunkGraph.POSITION, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(positions), rows)));
+            long[] shape = {batch};
+            feeds.put(DecodeChunkGraph.TOKEN, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(tokens), shape)));
+            feeds.put(DecodeChunkGraph.POSITION, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(positions), shape)));
             feeds.put(DecodeChunkGraph.ATTENTION_MASK, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(mask),
                     new long[]{batch, past.length()})));
-            feeds.put(DecodeChunkGraph.REMAINING, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(remaining), rows)));
-            feeds.put(DecodeChunkGraph.GENERATED, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(generated), rows)));
+            feeds.put(DecodeChunkGraph.REMAINING, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(remaining), shape)));
+            feeds.put(DecodeChunkGraph.GENERATED, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(generated), shape)));
             feeds.put(DecodeChunkGraph.MIN_NEW_TOKENS, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(minNew),
-                    rows)));
+                    shape)));
             feeds.put(DecodeChunkGraph.MAX_STEPS, track(created, OnnxTensor.createTensor(env, (long) maxSteps)));
+            feeds.put(DecodeChunkGraph.TEMPERATURE, track(created, OnnxTensor.createTensor(env,
+                    FloatBuffer.wrap(rows.temperature()), shape)));
+            feeds.put(DecodeChunkGraph.TOP_K, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(topK), shape)));
+            feeds.put(DecodeChunkGraph.TOP_P, track(created, OnnxTensor.createTensor(env, FloatBuffer.wrap(rows.topP()), shape)));
+            feeds.put(DecodeChunkGraph.REPETITION_PENALTY, track(created, OnnxTensor.createTensor(env,
+                    FloatBuffer.wrap(rows.repetitionPenalty()), shape)));
+            feeds.put(DecodeChunkGraph.SEEN, track(created, OnnxTensor.createTensor(env, java.nio.ByteBuffer.wrap(seen),
+                    new long[]{batch, vocab}, ai.onnxruntime.OnnxJavaType.BOOL)));
+            feeds.put(DecodeChunkGraph.UNIFORMS, track(created, OnnxTensor.createTensor(env, FloatBuffer.wrap(uniforms),
+                    new long[]{maxSteps, batch})));
             List<OnnxTensor> cached = past.tensors();
             Set<String> fetched = new LinkedHashSet<>();
             fetched.add(DecodeChunkGraph.TOKENS);

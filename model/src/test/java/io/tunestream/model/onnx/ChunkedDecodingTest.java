@@ -210,11 +210,59 @@ class ChunkedDecodingTest {
             state.prefill(List.of(model.embedTokens(prompt)));
             control.terminate();
 
-            assertThatThrownBy(() -> state.generateChunk(new ChunkRows(new int[] {prompt[0]}, new int[] {CHUNK},
-                    new int[] {1}, new int[] {0})))
+            assertThatThrownBy(() -> state.generateChunk(ChunkRows.greedy(CHUNK, new int[] {prompt[0]},
+                    new int[] {CHUNK}, new int[] {1}, new int[] {0})))
                     .isInstanceOf(IllegalStateException.class)
                     .isNotInstanceOf(ChunkFailedException.class)
                     .hasMessageContaining("decode chunk");
         }
+    }
+
+    /**
+     * Seeded sampling (temperature, top-k, top-p, repetition penalty, min-new-tokens) in the graph against the Java
+     * sampler, the same uniforms: equal tokens but where float and double rounding fall on either side of a
+     * boundary. Counts the tokens compared (each row up to and including its first difference) and the rows that
+     * differ; prints the rate.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt2", "tiny-llama", "demo-gpt2"})
+    void shouldSampleTheJavaSamplersTokensButForRoundingAtBoundaries(String name) {
+        double[] temperatures = {0.7, 1.0, 1.3};
+        int[] topKs = {0, 20, 50};
+        double[] topPs = {1.0, 0.9, 0.6};
+        double[] penalties = {1.0, 1.3};
+        List<GenerationRequest> batch = new ArrayList<>();
+        for (int i = 0; i < 36; i++) {
+            GenerationOptions options = new GenerationOptions(24, i % 4 == 0 ? 6 : 0, temperatures[i % 3], topKs[(i / 3) % 3],
+                    topPs[(i / 9) % 3], penalties[(i / 2) % 2], List.of(), java.util.OptionalLong.of(1000 + i));
+            batch.add(new GenerationRequest("s" + i, PLAIN, Map.of("prompt", PROMPTS[i % PROMPTS.length]), Optional.empty(),
+                    options, false));
+        }
+        // greedy rows with a repetition penalty: float against double division of the penalized scores
+        for (int i = 0; i < 4; i++) {
+            batch.add(new GenerationRequest("g" + i, PLAIN, Map.of("prompt", PROMPTS[i]), Optional.empty(),
+                    GenerationOptions.greedy(24).withRepetitionPenalty(1.2 + 0.1 * i), false));
+        }
+
+        List<GenerationResult> steps = generator(stepping, name).generate(batch);
+        List<GenerationResult> chunks = generator(chunked, name).generate(batch);
+
+        int compared = 0;
+        int differing = 0;
+        for (int i = 0; i < batch.size(); i++) {
+            int[] a = steps.get(i).tokenIds();
+            int[] b = chunks.get(i).tokenIds();
+            int same = 0;
+            while (same < a.length && same < b.length && a[same] == b[same]) {
+                same++;
+            }
+            boolean differs = same < Math.max(a.length, b.length);
+            compared += same + (differs ? 1 : 0);
+            differing += differs ? 1 : 0;
+        }
+        System.out.printf("%s: sampled in the graph vs the Java sampler, same uniforms: %d of %d tokens compared differ "
+                + "(%.2f%%), %d of %d rows%n", name, differing, compared, 100.0 * differing / compared, differing, batch.size());
+        assertThat(compared).isGreaterThan(batch.size() * 10);
+        assertThat((double) differing / compared).as("rate of rounding crossings").isLessThan(0.02);
     }
 }
