@@ -41,6 +41,8 @@ public final class DecodeChunkGraph {
     public static final String TOKEN = "chunk.token";
     public static final String POSITION = "chunk.position";
     public static final String ATTENTION_MASK = "chunk.attention_mask";
+    /** The in-place layout's input in place of {@link #ATTENTION_MASK}: positions each row holds, int32 [batch]. */
+    public static final String SEQLENS = "chunk.seqlens_k";
     public static final String REMAINING = "chunk.remaining";
     public static final String GENERATED = "chunk.generated";
     public static final String MIN_NEW_TOKENS = "chunk.min_new_tokens";
@@ -85,6 +87,26 @@ public final class DecodeChunkGraph {
      */
     public static OnnxMl.ModelProto wrap(OnnxMl.ModelProto serving, int layers, OnnxMl.TensorProto embeddingTable,
                                          int vocab, List<Integer> eosIds) {
+        return wrap(serving, false, layers, embeddingTable, vocab, eosIds);
+    }
+
+    /**
+     * Wraps an in-place decode-step graph ({@link GroupQueryAttentionRewrite}: {@code seqlens_k} and
+     * {@code total_sequence_length} in place of the attention mask, past.* of fixed capacity) the same way: the
+     * carried state holds each row's {@code seqlens_k} (advancing while the row goes on) instead of a mask, and the
+     * outer graph takes {@link #SEQLENS} [batch] int32 and {@code total_sequence_length} (the capacity, read by the
+     * body's attention from the outer scope). The KV buffers keep their capacity through the loop: each step's
+     * attention copies the rows' valid positions into its output and appends there.
+     *
+     * @see #wrap(OnnxMl.ModelProto, int, OnnxMl.TensorProto, int, List)
+     */
+    public static OnnxMl.ModelProto wrapInPlace(OnnxMl.ModelProto decode, int layers, OnnxMl.TensorProto embeddingTable,
+                                                int vocab, List<Integer> eosIds) {
+        return wrap(decode, true, layers, embeddingTable, vocab, eosIds);
+    }
+
+    private static OnnxMl.ModelProto wrap(OnnxMl.ModelProto serving, boolean inPlace, int layers,
+                                          OnnxMl.TensorProto embeddingTable, int vocab, List<Integer> eosIds) {
         OnnxMl.GraphProto graph = serving.getGraph();
         long opset = serving.getOpsetImportList().stream().filter(o -> o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx"))
                 .mapToLong(OnnxMl.OperatorSetIdProto::getVersion).max()
@@ -97,7 +119,11 @@ public final class DecodeChunkGraph {
         graph.getInputList().forEach(i -> inputs.add(i.getName()));
         Set<String> outputs = new HashSet<>();
         graph.getOutputList().forEach(o -> outputs.add(o.getName()));
-        for (String needed : List.of(STEP_EMBEDS, STEP_MASK, STEP_POSITIONS)) {
+        List<String> stepInputs = inPlace
+                ? List.of(STEP_EMBEDS, STEP_POSITIONS, GroupQueryAttentionRewrite.SEQLENS_K,
+                        GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH)
+                : List.of(STEP_EMBEDS, STEP_MASK, STEP_POSITIONS);
+        for (String needed : stepInputs) {
             if (!inputs.contains(needed)) {
                 throw new IllegalArgumentException("the serving graph has no input '" + needed + "'");
             }
@@ -117,7 +143,12 @@ public final class DecodeChunkGraph {
         String condIn = P + "cond_in";
         String token = P + "token";
         String position = P + "position";
-        String mask = P + "mask";
+        // the carried value that tells the attention which positions are real: a mask, or each row's length
+        String mask = inPlace ? GroupQueryAttentionRewrite.SEQLENS_K : P + "mask";
+        String maskOut = inPlace ? P + "seqlens_out" : STEP_MASK;
+        int maskType = inPlace ? OnnxMl.TensorProto.DataType.INT32.getNumber() : INT64;
+        int maskRank = inPlace ? 1 : 2;
+        String maskInput = inPlace ? SEQLENS : ATTENTION_MASK;
         String finished = P + "finished";
 
         List<OnnxMl.TensorProto> constants = new ArrayList<>();
@@ -161,12 +192,14 @@ public final class DecodeChunkGraph {
         body.add(node("Gather", List.of(embeddingTable.getName(), token), P + "embeds2d"));
         body.addAll(ops.unsqueeze(P + "embeds2d", 1, STEP_EMBEDS));
         body.addAll(ops.unsqueeze(position, 1, STEP_POSITIONS));
-        body.add(node("Shape", List.of(token), P + "batch_shape"));
-        body.add(node("Concat", List.of(P + "batch_shape", P + "axis1"), P + "column_shape", intAttr("axis", 0)));
-        body.add(node("ConstantOfShape", List.of(P + "column_shape"), P + "ones_column",
-                OnnxMl.AttributeProto.newBuilder().setName("value").setType(OnnxMl.AttributeProto.AttributeType.TENSOR)
-                        .setT(OnnxMl.TensorProto.newBuilder().setDataType(INT64).addDims(1).addInt64Data(1)).build()));
-        body.add(node("Concat", List.of(mask, P + "ones_column"), STEP_MASK, intAttr("axis", 1)));
+        if (!inPlace) {
+            body.add(node("Shape", List.of(token), P + "batch_shape"));
+            body.add(node("Concat", List.of(P + "batch_shape", P + "axis1"), P + "column_shape", intAttr("axis", 0)));
+            body.add(node("ConstantOfShape", List.of(P + "column_shape"), P + "ones_column",
+                    OnnxMl.AttributeProto.newBuilder().setName("value").setType(OnnxMl.AttributeProto.AttributeType.TENSOR)
+                            .setT(OnnxMl.TensorProto.newBuilder().setDataType(INT64).addDims(1).addInt64Data(1)).build()));
+            body.add(node("Concat", List.of(mask, P + "ones_column"), STEP_MASK, intAttr("axis", 1)));
+        }
         body.addAll(graph.getNodeList());
         body.addAll(ops.squeeze(LastTokenLogits.LAST_LOGITS, 1, P + "step_logits"));
         // the choice runs in float whatever the export's logits are (an fp16 export's included)
@@ -201,6 +234,11 @@ public final class DecodeChunkGraph {
         body.add(node("Not", List.of(P + "finished_out"), P + "going"));
         body.add(node("Cast", List.of(P + "going"), P + "going_long", intAttr("to", INT64)));
         body.add(node("Add", List.of(position, P + "going_long"), P + "position_out"));
+        if (inPlace) {
+            // a finished row's later (garbage) tokens overwrite one slot instead of running past the capacity
+            body.add(node("Cast", List.of(P + "going"), P + "going_int", intAttr("to", maskType)));
+            body.add(node("Add", List.of(mask, P + "going_int"), maskOut));
+        }
         body.add(node("ReduceMax", List.of(P + "going_long"), P + "any_going_long", intAttr("keepdims", 0)));
         body.add(node("Greater", List.of(P + "any_going_long", P + "zero"), P + "cond_out"));
         body.add(node("Identity", List.of(P + "next"), P + "scan_next"));
@@ -218,16 +256,16 @@ public final class DecodeChunkGraph {
         bodyGraph
                 .addInput(info(iter, INT64, 0)).addInput(info(condIn, BOOL, 0))
                 .addInput(info(token, INT64, 1)).addInput(info(position, INT64, 1))
-                .addInput(info(mask, INT64, 2)).addInput(info(finished, BOOL, 1)).addInput(info(P + "seen", BOOL, 2))
+                .addInput(info(mask, maskType, maskRank)).addInput(info(finished, BOOL, 1)).addInput(info(P + "seen", BOOL, 2))
                 .addOutput(info(P + "cond_out", BOOL, 0)).addOutput(info(P + "next", INT64, 1))
-                .addOutput(info(P + "position_out", INT64, 1)).addOutput(info(STEP_MASK, INT64, 2))
+                .addOutput(info(P + "position_out", INT64, 1)).addOutput(info(maskOut, maskType, maskRank))
                 .addOutput(info(P + "finished_out", BOOL, 1)).addOutput(info(P + "seen_out", BOOL, 2));
-        List<String> loopInputs = new ArrayList<>(List.of(MAX_STEPS, P + "true", TOKEN, POSITION, ATTENTION_MASK,
+        List<String> loopInputs = new ArrayList<>(List.of(MAX_STEPS, P + "true", TOKEN, POSITION, maskInput,
                 P + "finished0", SEEN));
         List<String> loopOutputs = new ArrayList<>(List.of(P + "last_token", P + "last_position", P + "last_mask",
                 P + "last_finished", P + "last_seen"));
         OnnxMl.GraphProto.Builder outer = OnnxMl.GraphProto.newBuilder().setName("decode_chunk")
-                .addInput(info(TOKEN, INT64, 1)).addInput(info(POSITION, INT64, 1)).addInput(info(ATTENTION_MASK, INT64, 2))
+                .addInput(info(TOKEN, INT64, 1)).addInput(info(POSITION, INT64, 1)).addInput(info(maskInput, maskType, maskRank))
                 .addInput(info(REMAINING, INT64, 1)).addInput(info(GENERATED, INT64, 1))
                 .addInput(info(MIN_NEW_TOKENS, INT64, 1)).addInput(info(MAX_STEPS, INT64, 0))
                 .addInput(info(TEMPERATURE, FLOAT, 1)).addInput(info(TOP_K, INT64, 1)).addInput(info(TOP_P, FLOAT, 1))
@@ -251,6 +289,9 @@ public final class DecodeChunkGraph {
             }
         }
         bodyGraph.addOutput(info(P + "scan_next", INT64, 1));
+        if (inPlace) {
+            outer.addInput(info(GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH, maskType, 0));
+        }
         loopOutputs.add(TOKENS);
         outer.addOutput(info(TOKENS, INT64, 2));
 
@@ -269,72 +310,102 @@ public final class DecodeChunkGraph {
     private static List<OnnxMl.NodeProto> choice(Ops ops, String iter, String logits, String next) {
         List<OnnxMl.NodeProto> n = new ArrayList<>();
         // repetition penalty on the seen tokens: positive scores divided by it, the others multiplied
-        n.addAll(ops.unsqueeze(REPETITION_PENALTY, 1, P + "penalty"));
-        n.add(node("Div", List.of(logits, P + "penalty"), P + "penalty_divided"));
-        n.add(node("Mul", List.of(logits, P + "penalty"), P + "penalty_multiplied"));
-        n.add(node("Greater", List.of(logits, P + "float_zero"), P + "positive"));
-        n.add(node("Where", List.of(P + "positive", P + "penalty_divided", P + "penalty_multiplied"), P + "penalized"));
-        n.add(node("Where", List.of(P + "seen", P + "penalized", logits), P + "after_penalty"));
+        // (only when a row of the batch has one: a node less to run a step matters on small models)
+        n.add(node("Equal", List.of(REPETITION_PENALTY, P + "float_one"), P + "no_penalty"));
+        n.add(node("Not", List.of(P + "no_penalty"), P + "has_penalty"));
+        n.add(node("Cast", List.of(P + "has_penalty"), P + "has_penalty_long", intAttr("to", INT64)));
+        n.add(node("ReduceMax", List.of(P + "has_penalty_long"), P + "any_penalty_long", intAttr("keepdims", 0)));
+        n.add(node("Greater", List.of(P + "any_penalty_long", P + "zero"), P + "any_penalty"));
+        List<OnnxMl.NodeProto> p = new ArrayList<>(ops.unsqueeze(REPETITION_PENALTY, 1, P + "penalty"));
+        p.add(node("Div", List.of(logits, P + "penalty"), P + "penalty_divided"));
+        p.add(node("Mul", List.of(logits, P + "penalty"), P + "penalty_multiplied"));
+        p.add(node("Greater", List.of(logits, P + "float_zero"), P + "positive"));
+        p.add(node("Where", List.of(P + "positive", P + "penalty_divided", P + "penalty_multiplied"), P + "penalized"));
+        p.add(node("Where", List.of(P + "seen", P + "penalized", logits), P + "then_penalty"));
+        n.add(ifNode(P + "any_penalty", P + "after_penalty", p, P + "then_penalty", FLOAT, 2,
+                node("Identity", List.of(logits), P + "else_penalty"), P + "else_penalty"));
         n.add(node("Where", List.of(P + "suppressed", P + "minus_inf", P + "after_penalty"), P + "scores"));
         n.add(node("ArgMax", List.of(P + "scores"), P + "greedy", intAttr("axis", 1), intAttr("keepdims", 0)));
-        // temperature (1 for greedy rows, whose sample is not used)
         n.add(node("Greater", List.of(TEMPERATURE, P + "float_zero"), P + "sampling"));
-        n.add(node("Where", List.of(P + "sampling", TEMPERATURE, P + "float_one"), P + "temperature_safe"));
-        n.addAll(ops.unsqueeze(P + "temperature_safe", 1, P + "temperature_column"));
-        n.add(node("Div", List.of(P + "scores", P + "temperature_column"), P + "tempered"));
+        n.add(node("Cast", List.of(P + "sampling"), P + "sampling_long", intAttr("to", INT64)));
+        n.add(node("ReduceMax", List.of(P + "sampling_long"), P + "any_sampling_long", intAttr("keepdims", 0)));
+        n.add(node("Greater", List.of(P + "any_sampling_long", P + "zero"), P + "any_sampling"));
+        // the sampling pipeline (two sorts of the vocabulary a row) runs only when a row samples: a greedy batch
+        // takes the else branch
+        List<OnnxMl.NodeProto> s = new ArrayList<>();
+        // temperature (1 for greedy rows, whose sample is not used)
+        s.add(node("Where", List.of(P + "sampling", TEMPERATURE, P + "float_one"), P + "temperature_safe"));
+        s.addAll(ops.unsqueeze(P + "temperature_safe", 1, P + "temperature_column"));
+        s.add(node("Div", List.of(P + "scores", P + "temperature_column"), P + "tempered"));
         // top-k: scores below the k-th largest are out (k = vocab when off)
-        n.add(node("Greater", List.of(TOP_K, P + "zero"), P + "top_k_positive"));
-        n.add(node("Less", List.of(TOP_K, P + "vocab"), P + "top_k_below_vocab"));
-        n.add(node("And", List.of(P + "top_k_positive", P + "top_k_below_vocab"), P + "top_k_on"));
-        n.add(node("Where", List.of(P + "top_k_on", TOP_K, P + "vocab"), P + "k"));
-        n.add(node("Sub", List.of(P + "k", P + "one"), P + "kth_index"));
-        n.addAll(ops.unsqueeze(P + "kth_index", 1, P + "kth_column"));
-        n.add(OnnxMl.NodeProto.newBuilder().setOpType("TopK").setName(P + "TopK/tempered").addInput(P + "tempered")
+        s.add(node("Greater", List.of(TOP_K, P + "zero"), P + "top_k_positive"));
+        s.add(node("Less", List.of(TOP_K, P + "vocab"), P + "top_k_below_vocab"));
+        s.add(node("And", List.of(P + "top_k_positive", P + "top_k_below_vocab"), P + "top_k_on"));
+        s.add(node("Where", List.of(P + "top_k_on", TOP_K, P + "vocab"), P + "k"));
+        s.add(node("Sub", List.of(P + "k", P + "one"), P + "kth_index"));
+        s.addAll(ops.unsqueeze(P + "kth_index", 1, P + "kth_column"));
+        s.add(OnnxMl.NodeProto.newBuilder().setOpType("TopK").setName(P + "TopK/tempered").addInput(P + "tempered")
                 .addInput(P + "vocab").addOutput(P + "tempered_sorted").addOutput(P + "tempered_order")
                 .addAttribute(intAttr("axis", 1)).build());
-        n.add(node("GatherElements", List.of(P + "tempered_sorted", P + "kth_column"), P + "kth", intAttr("axis", 1)));
-        n.add(node("Less", List.of(P + "tempered", P + "kth"), P + "below_kth"));
-        n.add(node("Where", List.of(P + "below_kth", P + "minus_inf", P + "tempered"), P + "top_k_scores"));
+        s.add(node("GatherElements", List.of(P + "tempered_sorted", P + "kth_column"), P + "kth", intAttr("axis", 1)));
+        s.add(node("Less", List.of(P + "tempered", P + "kth"), P + "below_kth"));
+        s.add(node("Where", List.of(P + "below_kth", P + "minus_inf", P + "tempered"), P + "top_k_scores"));
         // softmax
-        n.addAll(ops.reduce("ReduceMax", P + "top_k_scores", 1, P + "max_score"));
-        n.add(node("Sub", List.of(P + "top_k_scores", P + "max_score"), P + "shifted"));
-        n.add(node("Exp", List.of(P + "shifted"), P + "exp"));
-        n.addAll(ops.reduce("ReduceSum", P + "exp", 1, P + "exp_sum"));
-        n.add(node("Div", List.of(P + "exp", P + "exp_sum"), P + "probs"));
+        s.addAll(ops.reduce("ReduceMax", P + "top_k_scores", 1, P + "max_score"));
+        s.add(node("Sub", List.of(P + "top_k_scores", P + "max_score"), P + "shifted"));
+        s.add(node("Exp", List.of(P + "shifted"), P + "exp"));
+        s.addAll(ops.reduce("ReduceSum", P + "exp", 1, P + "exp_sum"));
+        s.add(node("Div", List.of(P + "exp", P + "exp_sum"), P + "probs"));
         // top-p: the most likely tokens (ties: lower id first) while the mass before them is below p, at least one
-        n.add(OnnxMl.NodeProto.newBuilder().setOpType("TopK").setName(P + "TopK/probs").addInput(P + "probs")
+        s.add(OnnxMl.NodeProto.newBuilder().setOpType("TopK").setName(P + "TopK/probs").addInput(P + "probs")
                 .addInput(P + "vocab").addOutput(P + "probs_sorted").addOutput(P + "probs_order")
                 .addAttribute(intAttr("axis", 1)).build());
-        n.add(node("CumSum", List.of(P + "probs_sorted", P + "one"), P + "mass_before", intAttr("exclusive", 1)));
-        n.addAll(ops.unsqueeze(TOP_P, 1, P + "top_p_column"));
-        n.add(node("Less", List.of(P + "mass_before", P + "top_p_column"), P + "within_p"));
-        n.add(node("Or", List.of(P + "within_p", P + "first_column"), P + "kept_sorted"));
-        n.add(node("Cast", List.of(P + "kept_sorted"), P + "kept_sorted_float", intAttr("to", FLOAT)));
-        n.add(node("Mul", List.of(P + "probs", P + "float_zero"), P + "probs_zero"));
-        n.add(node("ScatterElements", List.of(P + "probs_zero", P + "probs_order", P + "kept_sorted_float"), P + "kept",
+        s.add(node("CumSum", List.of(P + "probs_sorted", P + "one"), P + "mass_before", intAttr("exclusive", 1)));
+        s.addAll(ops.unsqueeze(TOP_P, 1, P + "top_p_column"));
+        s.add(node("Less", List.of(P + "mass_before", P + "top_p_column"), P + "within_p"));
+        s.add(node("Or", List.of(P + "within_p", P + "first_column"), P + "kept_sorted"));
+        s.add(node("Cast", List.of(P + "kept_sorted"), P + "kept_sorted_float", intAttr("to", FLOAT)));
+        s.add(node("Mul", List.of(P + "probs", P + "float_zero"), P + "probs_zero"));
+        s.add(node("ScatterElements", List.of(P + "probs_zero", P + "probs_order", P + "kept_sorted_float"), P + "kept",
                 intAttr("axis", 1)));
-        n.add(node("Mul", List.of(P + "probs", P + "kept"), P + "nucleus"));
-        n.addAll(ops.reduce("ReduceSum", P + "nucleus", 1, P + "nucleus_mass"));
-        n.add(node("Div", List.of(P + "nucleus", P + "nucleus_mass"), P + "nucleus_probs"));
-        n.add(node("Less", List.of(TOP_P, P + "float_one"), P + "top_p_on"));
-        n.addAll(ops.unsqueeze(P + "top_p_on", 1, P + "top_p_on_column"));
-        n.add(node("Where", List.of(P + "top_p_on_column", P + "nucleus_probs", P + "probs"), P + "final_probs"));
+        s.add(node("Mul", List.of(P + "probs", P + "kept"), P + "nucleus"));
+        s.addAll(ops.reduce("ReduceSum", P + "nucleus", 1, P + "nucleus_mass"));
+        s.add(node("Div", List.of(P + "nucleus", P + "nucleus_mass"), P + "nucleus_probs"));
+        s.add(node("Less", List.of(TOP_P, P + "float_one"), P + "top_p_on"));
+        s.addAll(ops.unsqueeze(P + "top_p_on", 1, P + "top_p_on_column"));
+        s.add(node("Where", List.of(P + "top_p_on_column", P + "nucleus_probs", P + "probs"), P + "final_probs"));
         // the first token whose cumulative probability exceeds u: as many as have a cumulative one <= u, at most the
         // last token of positive probability (rounding can leave the total just below u)
-        n.add(node("Gather", List.of(UNIFORMS, iter), P + "u", intAttr("axis", 0)));
-        n.addAll(ops.unsqueeze(P + "u", 1, P + "u_column"));
-        n.add(node("CumSum", List.of(P + "final_probs", P + "one"), P + "cdf"));
-        n.add(node("Less", List.of(P + "u_column", P + "cdf"), P + "beyond_u"));
-        n.add(node("Not", List.of(P + "beyond_u"), P + "up_to_u"));
-        n.add(node("Cast", List.of(P + "up_to_u"), P + "up_to_u_long", intAttr("to", INT64)));
-        n.addAll(ops.reduce("ReduceSum", P + "up_to_u_long", 0, P + "drawn"));
-        n.add(node("Greater", List.of(P + "final_probs", P + "float_zero"), P + "possible"));
-        n.add(node("Where", List.of(P + "possible", P + "arange", P + "minus_one"), P + "possible_ids"));
-        n.addAll(ops.reduce("ReduceMax", P + "possible_ids", 0, P + "last_possible"));
-        n.add(node("Less", List.of(P + "drawn", P + "last_possible"), P + "drawn_in_range"));
-        n.add(node("Where", List.of(P + "drawn_in_range", P + "drawn", P + "last_possible"), P + "sampled"));
-        n.add(node("Where", List.of(P + "sampling", P + "sampled", P + "greedy"), next));
+        s.add(node("Gather", List.of(UNIFORMS, iter), P + "u", intAttr("axis", 0)));
+        s.addAll(ops.unsqueeze(P + "u", 1, P + "u_column"));
+        s.add(node("CumSum", List.of(P + "final_probs", P + "one"), P + "cdf"));
+        s.add(node("Less", List.of(P + "u_column", P + "cdf"), P + "beyond_u"));
+        s.add(node("Not", List.of(P + "beyond_u"), P + "up_to_u"));
+        s.add(node("Cast", List.of(P + "up_to_u"), P + "up_to_u_long", intAttr("to", INT64)));
+        s.addAll(ops.reduce("ReduceSum", P + "up_to_u_long", 0, P + "drawn"));
+        s.add(node("Greater", List.of(P + "final_probs", P + "float_zero"), P + "possible"));
+        s.add(node("Where", List.of(P + "possible", P + "arange", P + "minus_one"), P + "possible_ids"));
+        s.addAll(ops.reduce("ReduceMax", P + "possible_ids", 0, P + "last_possible"));
+        s.add(node("Less", List.of(P + "drawn", P + "last_possible"), P + "drawn_in_range"));
+        s.add(node("Where", List.of(P + "drawn_in_range", P + "drawn", P + "last_possible"), P + "sampled"));
+        s.add(node("Where", List.of(P + "sampling", P + "sampled", P + "greedy"), P + "then_next"));
+        n.add(ifNode(P + "any_sampling", next, s, P + "then_next", INT64, 1,
+                node("Identity", List.of(P + "greedy"), P + "else_next"), P + "else_next"));
         return n;
+    }
+
+    /** An If of two branches with one output each, its value {@code output}. */
+    private static OnnxMl.NodeProto ifNode(String cond, String output, List<OnnxMl.NodeProto> thenNodes, String thenOutput,
+                                           int elemType, int rank, OnnxMl.NodeProto elseNode, String elseOutput) {
+        OnnxMl.GraphProto thenBranch = OnnxMl.GraphProto.newBuilder().setName(output + "/then").addAllNode(thenNodes)
+                .addOutput(info(thenOutput, elemType, rank)).build();
+        OnnxMl.GraphProto elseBranch = OnnxMl.GraphProto.newBuilder().setName(output + "/else").addNode(elseNode)
+                .addOutput(info(elseOutput, elemType, rank)).build();
+        return OnnxMl.NodeProto.newBuilder().setOpType("If").setName(P + "If/" + output).addInput(cond).addOutput(output)
+                .addAttribute(OnnxMl.AttributeProto.newBuilder().setName("then_branch")
+                        .setType(OnnxMl.AttributeProto.AttributeType.GRAPH).setG(thenBranch))
+                .addAttribute(OnnxMl.AttributeProto.newBuilder().setName("else_branch")
+                        .setType(OnnxMl.AttributeProto.AttributeType.GRAPH).setG(elseBranch)).build();
     }
 
     /** Unsqueeze and Squeeze in the form the graph's opset takes: axes as an attribute before 13, an input after. */

@@ -9,9 +9,9 @@ import java.util.Optional;
 /**
  * Decoding in chunks: up to {@link DecoderModel#chunkSteps()} steps a session run in the decode-chunk graph (an
  * ONNX Loop over the step, tokens chosen inside it), so the KV cache stays inside ONNX Runtime for the whole
- * chunk and crosses to Java once a chunk instead of once a step. The cache has the copying layout
- * ({@link CopyingDecodeState}); {@link #step} runs a copying step on it, which is how a batch goes on when a
- * chunk fails (the chunk's input cache is left as it was).
+ * chunk and crosses to Java once a chunk instead of once a step. The cache is the one of the model's step path
+ * (in-place KV buffers where the model decodes in place, else the copying cache) and {@link #step} runs that path's
+ * step on it, which is how a batch goes on when a chunk fails.
  */
 final class ChunkedDecodeState implements DecodeState {
 
@@ -19,12 +19,23 @@ final class ChunkedDecodeState implements DecodeState {
 
     private final DecoderModel model;
     private final RunControl control;
-    private final CopyingDecodeState steps;
+    private final ChunkableState steps;
 
-    ChunkedDecodeState(DecoderModel model, int capacity, RunControl control) {
+    ChunkedDecodeState(DecoderModel model, ChunkableState steps, RunControl control) {
         this.model = model;
         this.control = control;
-        this.steps = new CopyingDecodeState(model, capacity, control);
+        this.steps = steps;
+    }
+
+    /** A stepping state whose cache a decode chunk can run on: the copying or the in-place one. */
+    interface ChunkableState extends DecodeState {
+
+        /**
+         * Runs a decode chunk on this state's cache: every row is fed its token and the tokens the graph chooses;
+         * afterwards each row is {@code steps} positions longer (rows finished inside the chunk hold garbage past
+         * their finish, and are dropped by the caller). On failure the state's rows are as they were.
+         */
+        DecoderModel.Chunk chunk(ChunkRows rows);
     }
 
     @Override

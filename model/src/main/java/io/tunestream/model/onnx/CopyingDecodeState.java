@@ -9,7 +9,7 @@ import java.util.Optional;
  * every step). Rows keep their left padding; dropping rows also drops the padding that only they
  * needed.
  */
-final class CopyingDecodeState implements DecodeState {
+final class CopyingDecodeState implements ChunkedDecodeState.ChunkableState {
 
     private final DecoderModel model;
     private final int capacity;
@@ -62,14 +62,8 @@ final class CopyingDecodeState implements DecodeState {
         return step.lastLogits();
     }
 
-    /**
-     * Runs a decode chunk on this state's cache ({@link ChunkedDecodeState}): every row is fed its token and the
-     * tokens the graph chooses; afterwards each row is {@code steps} positions longer (rows finished inside the
-     * chunk hold garbage past their finish, and are dropped by the caller). On failure the state is unchanged.
-     *
-     * @return the chunk; its cache now belongs to this state
-     */
-    DecoderModel.Chunk chunk(ChunkRows rows) {
+    @Override
+    public DecoderModel.Chunk chunk(ChunkRows rows) {
         lifecycle.checkPrefilled(cache != null);
         int batch = cache.batch();
         int total = cache.length();
@@ -79,7 +73,7 @@ final class CopyingDecodeState implements DecodeState {
                 mask[b * total + j] = 1;
             }
         }
-        DecoderModel.Chunk chunk = model.chunk(rows, lengths.clone(), mask, cache, control);
+        DecoderModel.Chunk chunk = model.chunk(rows, lengths.clone(), mask, cache, null, control);
         cache.close();
         cache = chunk.cache();
         for (int b = 0; b < batch; b++) {

@@ -150,6 +150,7 @@ public final class DecoderModel implements AutoCloseable {
         }
         OrtSession decodeSession = null;
         OrtSession smallDecodeSession = null;
+        OnnxMl.ModelProto startedDecode = null;
         String decoding = "the export's attention (the KV cache is copied at every step)";
         if (runtime.inPlaceKvCache() && provider == ExecutionProvider.CUDA) {
             // the KV buffers are host memory, and ONNX Runtime's CUDA GroupQueryAttention takes fp16 only
@@ -166,6 +167,7 @@ public final class DecoderModel implements AutoCloseable {
                 try {
                     decodeSession = createSession(env, decodeBytes, dir, external, runtime, provider);
                     decoding = "attention appending to the KV cache in place (GroupQueryAttention)";
+                    startedDecode = decode;
                     if (runtime.parallelDecodeRows() > 0
                             && runtime.resolvedIntraOpThreads() > 1) {
                         smallDecodeSession = createSession(env, decodeBytes, dir, external, runtime.withIntraOpThreads(1),
@@ -184,7 +186,7 @@ public final class DecoderModel implements AutoCloseable {
         if (runtime.decodeChunkSteps() > 0) {
             OnnxMl.ModelProto chunk = null;
             try {
-                chunk = chunkGraph(parsed, serving);
+                chunk = startedDecode != null ? chunkGraphInPlace(parsed, startedDecode) : chunkGraph(parsed, serving);
             } catch (IllegalArgumentException e) {
                 decoding += "; chunks of " + runtime.decodeChunkSteps() + " steps a run are off: the step graph cannot be "
                         + "wrapped in a loop (" + e.getMessage() + "), one step a run";
@@ -231,6 +233,18 @@ public final class DecoderModel implements AutoCloseable {
     static OnnxMl.ModelProto chunkGraph(Parsed parsed, OnnxMl.ModelProto serving) {
         ModelConfig config = parsed.weights().config();
         return DecodeChunkGraph.wrap(serving, config.layers(), parsed.rewritten().embeddingTable(), config.vocabSize(),
+                config.eosTokenIds());
+    }
+
+    /**
+     * The decode-chunk graph of an in-place decode graph ({@link #decodeGraph}): the step in an ONNX Loop, appending
+     * to KV buffers of fixed capacity ({@link DecodeChunkGraph#wrapInPlace}).
+     *
+     * @throws IllegalArgumentException if the step cannot be wrapped
+     */
+    static OnnxMl.ModelProto chunkGraphInPlace(Parsed parsed, OnnxMl.ModelProto decode) {
+        ModelConfig config = parsed.weights().config();
+        return DecodeChunkGraph.wrapInPlace(decode, config.layers(), parsed.rewritten().embeddingTable(), config.vocabSize(),
                 config.eosTokenIds());
     }
 
@@ -426,7 +440,8 @@ public final class DecoderModel implements AutoCloseable {
             return new RecomputingDecodeState(this, capacity, control);
         }
         if (chunkSession != null) {
-            return new ChunkedDecodeState(this, capacity, control);
+            return new ChunkedDecodeState(this, decodesInPlace() ? new InPlaceDecodeState(this, capacity, control)
+                    : new CopyingDecodeState(this, capacity, control), control);
         }
         return decodesInPlace() ? new InPlaceDecodeState(this, capacity, control)
                 : new CopyingDecodeState(this, capacity, control);
@@ -728,6 +743,11 @@ public final class DecoderModel implements AutoCloseable {
         return transfers.snapshot();
     }
 
+    /** Whether decode chunks append to KV buffers in place (the chunk wraps the in-place step); fixed at load. */
+    boolean chunksInPlace() {
+        return chunkSession != null && decodeSession != null;
+    }
+
     /** Most steps a row one decode-chunk run takes; 0 when this model decodes one step a run. Fixed at load. */
     public int chunkSteps() {
         return chunkSteps;
@@ -757,11 +777,14 @@ public final class DecoderModel implements AutoCloseable {
      *
      * @param rows      each row's token to feed first and how to choose its next ones
      * @param positions each row's position of that token
-     * @param mask      [batch, past] the past's attention mask
-     * @param past      the cache, read and not closed
-     * @throws IllegalStateException if the model has no chunk graph or the run fails (the past is left as it was)
+     * @param mask      [batch, past] the past's attention mask (copying layout; null in place)
+     * @param past      the cache, read and not closed (copying layout; null in place)
+     * @param kv        the KV buffers the chunk appends to (in place, {@link #chunksInPlace()}; null when copying)
+     * @return the chunk; its cache is null in place ({@code kv} then holds every row {@code steps} positions longer)
+     * @throws IllegalStateException if the model has no chunk graph or the run fails (the past is left as it was; in
+     *                               place, the rows' positions past their lengths may have been written)
      */
-    Chunk chunk(ChunkRows rows, long[] positions, long[] mask, KvCache past, RunControl control) {
+    Chunk chunk(ChunkRows rows, long[] positions, long[] mask, KvCache past, KvBuffer kv, RunControl control) {
         if (chunkSession == null) {
             throw new IllegalStateException("model " + directory + " has no decode-chunk graph");
         }
@@ -769,7 +792,11 @@ public final class DecoderModel implements AutoCloseable {
         if (fault != null) {
             throw fault;
         }
-        int batch = past.batch();
+        if ((past == null) != chunksInPlace() || (kv == null) == (past == null)) {
+            throw new IllegalStateException("model " + directory + "'s decode chunks take " + (chunksInPlace() ? "KV buffers"
+                    : "a KV cache"));
+        }
+        int batch = past != null ? past.batch() : kv.batch();
         int vocab = config.vocabSize();
         int maxSteps = rows.steps();
         long[] tokens = new long[batch];
@@ -802,8 +829,22 @@ public final class DecoderModel implements AutoCloseable {
             long[] shape = {batch};
             feeds.put(DecodeChunkGraph.TOKEN, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(tokens), shape)));
             feeds.put(DecodeChunkGraph.POSITION, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(positions), shape)));
-            feeds.put(DecodeChunkGraph.ATTENTION_MASK, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(mask),
-                    new long[]{batch, past.length()})));
+            if (past != null) {
+                feeds.put(DecodeChunkGraph.ATTENTION_MASK, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(mask),
+                        new long[]{batch, past.length()})));
+            } else {
+                int[] seqlens = new int[batch];
+                for (int b = 0; b < batch; b++) {
+                    seqlens[b] = kv.length(b);
+                    if (seqlens[b] + Math.min(maxSteps, rows.remaining()[b]) > kv.capacity()) {
+                        throw new IllegalStateException("row " + b + " of the KV buffer (" + seqlens[b] + " of " + kv.capacity()
+                                + " positions) has no room for " + Math.min(maxSteps, rows.remaining()[b]) + " more");
+                    }
+                }
+                feeds.put(DecodeChunkGraph.SEQLENS, track(created, OnnxTensor.createTensor(env, IntBuffer.wrap(seqlens), shape)));
+                feeds.put(GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH, track(created, OnnxTensor.createTensor(env,
+                        kv.capacity())));
+            }
             feeds.put(DecodeChunkGraph.REMAINING, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(remaining), shape)));
             feeds.put(DecodeChunkGraph.GENERATED, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(generated), shape)));
             feeds.put(DecodeChunkGraph.MIN_NEW_TOKENS, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(minNew),
@@ -819,25 +860,37 @@ public final class DecoderModel implements AutoCloseable {
                     new long[]{batch, vocab}, ai.onnxruntime.OnnxJavaType.BOOL)));
             feeds.put(DecodeChunkGraph.UNIFORMS, track(created, OnnxTensor.createTensor(env, FloatBuffer.wrap(uniforms),
                     new long[]{maxSteps, batch})));
-            List<OnnxTensor> cached = past.tensors();
+            List<OnnxTensor> cached = past != null ? past.tensors() : kv.inputs();
             Set<String> fetched = new LinkedHashSet<>();
             fetched.add(DecodeChunkGraph.TOKENS);
             List<String> presents = new ArrayList<>();
+            Map<String, OnnxValue> pinned = new HashMap<>();
             for (int layer = 0, i = 0; layer < config.layers(); layer++) {
                 for (String kind : List.of("key", "value")) {
-                    feeds.put(DecodeChunkGraph.pastInput(layer, kind), cached.get(i++));
+                    feeds.put(DecodeChunkGraph.pastInput(layer, kind), cached.get(i));
                     presents.add(DecodeChunkGraph.presentOutput(layer, kind));
+                    if (kv != null) {
+                        // the loop's last keys and values land in the buffers it started from
+                        pinned.put(DecodeChunkGraph.presentOutput(layer, kind), kv.outputs().get(i));
+                    }
+                    i++;
                 }
             }
-            fetched.addAll(presents);
+            if (kv == null) {
+                fetched.addAll(presents);
+            }
             OrtSession runner = smallChunkSession != null && batch < parallelDecodeRows ? smallChunkSession : chunkSession;
-            result = run(runner, feeds, fetched, Map.of(), control);
+            result = run(runner, feeds, fetched, pinned, control);
             OnnxTensor chosen = (OnnxTensor) result.get(DecodeChunkGraph.TOKENS).orElseThrow(
                     () -> new IllegalStateException("the decode-chunk run returned no tokens"));
             int steps = Math.toIntExact(chosen.getInfo().getShape()[0]);
             LongBuffer chosenBuffer = chosen.getLongBuffer();
             long[] out = new long[chosenBuffer.remaining()];
             chosenBuffer.get(out);
+            if (kv != null) {
+                kv.appended(steps);
+                return new Chunk(steps, out, null);
+            }
             List<OnnxTensor> presentTensors = new ArrayList<>(presents.size());
             for (String name : presents) {
                 presentTensors.add((OnnxTensor) result.get(name).orElseThrow(
@@ -847,8 +900,9 @@ public final class DecoderModel implements AutoCloseable {
             result = null;
             return new Chunk(steps, out, cache);
         } catch (OrtException e) {
-            throw new IllegalStateException("decode chunk of model " + directory + " failed (batch " + batch + ", past "
-                    + past.length() + ", up to " + maxSteps + " steps): " + e.getMessage(), e);
+            throw new IllegalStateException("decode chunk of model " + directory + " failed (batch " + batch + ", "
+                    + (past != null ? "past " + past.length() : "capacity " + kv.capacity()) + ", up to " + maxSteps
+                    + " steps): " + e.getMessage(), e);
         } finally {
             if (result != null) {
                 result.close();

@@ -50,6 +50,8 @@ class ChunkedDecodingTest {
 
     private final Map<String, DecoderModel> stepping = new HashMap<>();
     private final Map<String, DecoderModel> chunked = new HashMap<>();
+    /** Chunks over the export's attention (the copying cache), as on CUDA. */
+    private final Map<String, DecoderModel> chunkedCopying = new HashMap<>();
     private final Map<String, HuggingFaceTextTokenizer> tokenizers = new HashMap<>();
 
     @BeforeAll
@@ -57,6 +59,8 @@ class ChunkedDecodingTest {
         for (String name : MODELS) {
             stepping.put(name, DecoderModel.load(TestModels.model(name), RuntimeConfig.cpu(1)));
             chunked.put(name, DecoderModel.load(TestModels.model(name), RuntimeConfig.cpu(1).withDecodeChunkSteps(CHUNK)));
+            chunkedCopying.put(name, DecoderModel.load(TestModels.model(name), RuntimeConfig.cpu(1).withInPlaceKvCache(false)
+                    .withDecodeChunkSteps(CHUNK)));
             tokenizers.put(name, HuggingFaceTextTokenizer.load(TestModels.model(name)));
         }
     }
@@ -65,6 +69,7 @@ class ChunkedDecodingTest {
     void close() {
         stepping.values().forEach(DecoderModel::close);
         chunked.values().forEach(DecoderModel::close);
+        chunkedCopying.values().forEach(DecoderModel::close);
         tokenizers.values().forEach(HuggingFaceTextTokenizer::close);
     }
 
@@ -135,6 +140,20 @@ class ChunkedDecodingTest {
         }
         // rows finish at different steps: several completion lengths, some within a chunk
         assertThat(steps.stream().mapToInt(GenerationResult::completionTokens).distinct().count()).isGreaterThan(4);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt2", "tiny-llama", "demo-gpt2"})
+    void shouldGiveTheStepByStepTokensWithChunksOverTheCopyingCache(String name) {
+        assertThat(chunkedCopying.get(name).chunkSteps()).isEqualTo(CHUNK);
+        assertThat(chunkedCopying.get(name).chunksInPlace()).isFalse();
+        assertThat(chunked.get(name).chunksInPlace()).isTrue();
+        List<GenerationRequest> batch = mixedBatch(name);
+
+        List<GenerationResult> steps = generator(stepping, name).generate(batch);
+        List<GenerationResult> chunks = generator(chunkedCopying, name).generate(batch);
+
+        assertThat(chunks).isEqualTo(steps);
     }
 
     @ParameterizedTest
