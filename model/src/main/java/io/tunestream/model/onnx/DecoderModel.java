@@ -72,6 +72,8 @@ public final class DecoderModel implements AutoCloseable {
     private final RunTransfers.Counter transfers = new RunTransfers.Counter();
     /** Fails every chunk run when set: how the tests show the fallback to steps (see {@link #failChunks}). */
     private volatile RuntimeException chunkFault;
+    /** How this model decodes and why, as the load log says it. */
+    private final String decoding;
     private final List<String> pastNames;
     private final List<String> presentNames;
     private final Set<String> outputs;
@@ -80,7 +82,8 @@ public final class DecoderModel implements AutoCloseable {
     private DecoderModel(Path directory, ModelConfig config, String fingerprint, float[] embeddingTable,
                          ExecutionProvider provider, OrtEnvironment env, OrtSession session, OrtSession decodeSession,
                          OrtSession smallDecodeSession, OrtSession chunkSession, OrtSession smallChunkSession, int chunkSteps,
-                         int parallelDecodeRows) {
+                         int parallelDecodeRows, String decoding) {
+        this.decoding = decoding;
         this.directory = directory;
         this.config = config;
         this.fingerprint = fingerprint;
@@ -215,7 +218,8 @@ public final class DecoderModel implements AutoCloseable {
                         + "decoding with {}", config.family(), dir, config.layers(), config.hiddenSize(), config.vocabSize(),
                 fingerprint, provider, runtime.resolvedIntraOpThreads(), decoding);
         return new DecoderModel(dir, config, fingerprint, table, provider, env, session, decodeSession, smallDecodeSession,
-                chunkSession, smallChunkSession, runtime.decodeChunkSteps(), runtime.parallelDecodeRows());
+                chunkSession, smallChunkSession, runtime.decodeChunkSteps(), runtime.parallelDecodeRows(),
+                decoding);
     }
 
     /** The graph of prefills and copying steps: last-position logits, fused residual layer norms. */
@@ -741,6 +745,14 @@ public final class DecoderModel implements AutoCloseable {
      */
     public RunTransfers transfers() {
         return transfers.snapshot();
+    }
+
+    /**
+     * How this model decodes, as its load log line says: the attention (in place or copying), chunks or one step
+     * a run, and why a faster way was not taken (a graph that cannot be wrapped, a session that did not start).
+     */
+    public String decoding() {
+        return decoding;
     }
 
     /** Whether decode chunks append to KV buffers in place (the chunk wraps the in-place step); fixed at load. */

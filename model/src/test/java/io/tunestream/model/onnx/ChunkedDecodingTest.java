@@ -284,4 +284,45 @@ class ChunkedDecodingTest {
         assertThat(compared).isGreaterThan(batch.size() * 10);
         assertThat((double) differing / compared).as("rate of rounding crossings").isLessThan(0.02);
     }
+
+    /** A step graph the wrapper refuses (here: it already has a tensor with the wrapper's names) keeps the step path. */
+    @Test
+    void shouldDecodeStepByStepWithTheReasonWhenTheStepCannotBeWrapped(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws java.io.IOException {
+        java.nio.file.Path source = TestModels.model("tiny-gpt2");
+        for (String file : List.of("config.json", "tokenizer.json")) {
+            java.nio.file.Files.copy(source.resolve(file), dir.resolve(file));
+        }
+        ai.onnx.proto.OnnxMl.ModelProto original = ai.onnx.proto.OnnxMl.ModelProto.parseFrom(
+                java.nio.file.Files.readAllBytes(source.resolve("model.onnx")));
+        // rename the output of the first layer norm, read by the rest of the layer
+        ai.onnx.proto.OnnxMl.GraphProto.Builder g = original.getGraph().toBuilder();
+        String renamed = g.getNodeList().stream().filter(n -> n.getOpType().equals("LayerNormalization")).findFirst()
+                .orElseThrow().getOutput(0);
+        for (int i = 0; i < g.getNodeCount(); i++) {
+            ai.onnx.proto.OnnxMl.NodeProto.Builder n = g.getNodeBuilder(i);
+            for (int k = 0; k < n.getInputCount(); k++) {
+                if (n.getInput(k).equals(renamed)) {
+                    n.setInput(k, "chunk.renamed");
+                }
+            }
+            for (int k = 0; k < n.getOutputCount(); k++) {
+                if (n.getOutput(k).equals(renamed)) {
+                    n.setOutput(k, "chunk.renamed");
+                }
+            }
+        }
+        java.nio.file.Files.write(dir.resolve("model.onnx"), original.toBuilder().setGraph(g).build().toByteArray());
+
+        try (DecoderModel model = DecoderModel.load(dir, RuntimeConfig.cpu(1).withDecodeChunkSteps(CHUNK))) {
+            assertThat(model.chunkSteps()).isZero();
+            assertThat(model.decoding()).contains("chunks of 4 steps a run are off: the step graph cannot be wrapped in a loop "
+                    + "(the serving graph already has a tensor named 'chunk.renamed'), one step a run");
+            GenerationRequest request = new GenerationRequest("r", PLAIN, Map.of("prompt", PROMPTS[1]), Optional.empty(),
+                    GenerationOptions.greedy(6), false);
+            GenerationResult result = new Generator(model, tokenizers.get("tiny-gpt2"), new GeneratorConfig(128, true))
+                    .generate(List.of(request)).get(0);
+            assertThat(result).isEqualTo(generator(stepping, "tiny-gpt2").generate(List.of(request)).get(0));
+        }
+    }
 }
