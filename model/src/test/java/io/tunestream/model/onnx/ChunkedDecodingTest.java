@@ -325,4 +325,43 @@ class ChunkedDecodingTest {
             assertThat(result).isEqualTo(generator(stepping, "tiny-gpt2").generate(List.of(request)).get(0));
         }
     }
+
+    /** batch.timeout.ms: the terminate flag set from another thread stops a long chunk half way, with no fallback. */
+    @Test
+    void shouldStopAChunkInProgressWhenTheTerminateFlagIsSet() throws InterruptedException {
+        String name = "demo-gpt2";
+        int batch = 32;
+        int steps = 120;
+        int[] prompt = tokenizers.get(name).encode(PROMPTS[0]);
+        List<float[]> prompts = java.util.Collections.nCopies(batch, stepping.get(name).embedTokens(prompt));
+        int[] tokens = new int[batch];
+        int[] remaining = new int[batch];
+        java.util.Arrays.fill(remaining, steps);
+        int[] minNew = remaining.clone();
+        try (DecoderModel model = DecoderModel.load(TestModels.model(name), RuntimeConfig.cpu(1).withDecodeChunkSteps(steps))) {
+            long full;
+            try (DecodeState state = model.newDecodeState(prompt.length + steps + 1, true)) {
+                state.prefill(prompts);
+                long start = System.nanoTime();
+                assertThat(state.generateChunk(ChunkRows.greedy(steps, tokens, remaining, new int[batch], minNew))[0])
+                        .hasSize(steps);
+                full = (System.nanoTime() - start) / 1_000_000;
+            }
+            assertThat(full).as("the chunk must be long enough to stop half way").isGreaterThan(200);
+            java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+            try (RunControl control = RunControl.create();
+                 DecodeState state = model.newDecodeState(prompt.length + steps + 1, true, control)) {
+                state.prefill(prompts);
+                timer.schedule(control::terminate, full / 10, java.util.concurrent.TimeUnit.MILLISECONDS);
+                long start = System.nanoTime();
+                assertThatThrownBy(() -> state.generateChunk(ChunkRows.greedy(steps, tokens, remaining, new int[batch], minNew)))
+                        .isInstanceOf(IllegalStateException.class)
+                        .isNotInstanceOf(ChunkFailedException.class)
+                        .hasMessageContaining("terminate");
+                assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(full / 2);
+            } finally {
+                timer.shutdownNow();
+            }
+        }
+    }
 }
