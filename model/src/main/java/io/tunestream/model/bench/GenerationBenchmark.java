@@ -211,6 +211,7 @@ public final class GenerationBenchmark {
             }
             System.out.printf("chunked decoding, %s, up to %d steps a run, prompt %d tokens, %d new tokens:%n",
                     modelDir.getFileName(), chunkSteps, promptTokens, newTokens);
+            samplingAgreement(steps, chunks, requests, newTokens);
             for (int batch : new int[] {1, 32}) {
                 List<GenerationRequest> batchRequests = requests.subList(0, batch);
                 double tokens = (double) batch * newTokens;
@@ -242,6 +243,41 @@ public final class GenerationBenchmark {
                                 .mapToObj(x -> String.format("%.2f", x)).toArray()));
             }
         }
+    }
+
+    /**
+     * Prints how often seeded sampling in the chunk graph (float) picks another token than the Java sampler (double)
+     * given the same uniforms: each row compared up to and including its first difference.
+     */
+    private static void samplingAgreement(Generator steps, Generator chunks, List<GenerationRequest> requests, int newTokens) {
+        int compared = 0;
+        int differing = 0;
+        double[][] settings = {{0.7, 0, 1.0, 1.0}, {1.0, 50, 0.9, 1.0}, {1.3, 20, 0.6, 1.2}, {1.0, 0, 0.95, 1.3}};
+        for (double[] setting : settings) {
+            List<GenerationRequest> sampled = new ArrayList<>();
+            for (int i = 0; i < requests.size(); i++) {
+                GenerationRequest r = requests.get(i);
+                sampled.add(new GenerationRequest(r.id(), r.template(), r.fields(), Optional.empty(), new GenerationOptions(
+                        newTokens, newTokens, setting[0], (int) setting[1], setting[2], setting[3], List.of(),
+                        java.util.OptionalLong.of(7919L * i + (long) (setting[0] * 100))), false));
+            }
+            List<GenerationResult> java = steps.generate(sampled);
+            List<GenerationResult> graph = chunks.generate(sampled);
+            for (int i = 0; i < sampled.size(); i++) {
+                int[] a = java.get(i).tokenIds();
+                int[] b = graph.get(i).tokenIds();
+                int same = 0;
+                while (same < a.length && same < b.length && a[same] == b[same]) {
+                    same++;
+                }
+                boolean differs = same < Math.max(a.length, b.length);
+                compared += same + (differs ? 1 : 0);
+                differing += differs ? 1 : 0;
+            }
+        }
+        System.out.printf("seeded sampling, graph (float) vs Java sampler (double), same uniforms, %d rows x %d settings: "
+                + "%d of %d tokens compared differ (%.3f%%)%n", requests.size(), settings.length, differing, compared,
+                100.0 * differing / compared);
     }
 
     /** Bytes handed to and returned from {@code model}'s session runs per generated token, over one batch. */

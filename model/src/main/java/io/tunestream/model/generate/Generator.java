@@ -296,7 +296,8 @@ public final class Generator {
 
     private int pick(float[] logits, int b, Row row) {
         int vocab = model.config().vocabSize();
-        return TokenSampler.next(logits, b * vocab, vocab, row.options, row.seen, row.completionTokens, eosIds, () -> row.uniform(0));
+        return TokenSampler.next(logits, b * vocab, vocab, row.options, row.seen, row.completionTokens, eosIds,
+                () -> row.uniform(0));
     }
 
     private static void checkNotTerminated(RunControl control) {
@@ -338,7 +339,7 @@ public final class Generator {
         final SplittableRandom random;
         final List<Integer> tokens = new ArrayList<>();
         /** Draws of {@link #random} made for a chunk and not yet used by a token: the next tokens use them first. */
-        final java.util.ArrayList<Double> drawn = new ArrayList<>();
+        final List<Double> drawn = new ArrayList<>();
         int completionTokens;
         int lastToken;
         FinishReason finish;
