@@ -8,33 +8,34 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Wraps a serving graph (inputs_embeds, attention_mask, position_ids, past_key_values.* in;
- * {@link LastTokenLogits#LAST_LOGITS} and present.* out) in an ONNX {@code Loop} that runs up to
- * {@link #MAX_STEPS} decoding steps in one session run and chooses every next token inside the graph,
- * so the KV cache never leaves ONNX Runtime between the steps of a chunk.
+ * Wraps a decoder step in an ONNX {@code Loop} that runs up to {@link #MAX_STEPS} decoding steps in one session run
+ * and chooses every next token inside the graph, so the KV cache never leaves ONNX Runtime between the steps of a
+ * chunk. The step is a serving graph (inputs_embeds, attention_mask, position_ids, past_key_values.* in;
+ * {@link LastTokenLogits#LAST_LOGITS} and present.* out: {@link #wrap}) or an in-place decode graph
+ * ({@link GroupQueryAttentionRewrite}: seqlens_k and total_sequence_length instead of the mask: {@link #wrapInPlace}).
  *
- * <p>The loop body is the serving graph's own nodes, unchanged; its carried state is each row's token,
- * position, finished flag, the attention mask (one column longer a step) and the KV cache (the copying
- * layout: each step's present.* is the next step's past, one position longer). The weights are initializers of
- * the body. A step feeds each row's token, picks the next
- * one as {@code io.tunestream.model.generate.TokenSampler} does, in float instead of double: repetition penalty on
- * the row's {@link #SEEN} tokens, end-of-sequence suppressed while a row has fewer than its {@link #MIN_NEW_TOKENS}
- * tokens, then the first largest score for a row of temperature 0, else temperature, top-k, top-p and the first
- * token whose cumulative probability exceeds the step's pre-drawn uniform ({@link #UNIFORMS} [steps, batch]: ONNX's
- * random operators take their seed as an attribute, so per-request seeds stay in Java). It marks a row finished at an end-of-sequence token or once it has
- * chosen its {@link #REMAINING} tokens; a finished row's position stops advancing (its later tokens are
- * garbage the caller ignores, and must not run past the position table), and the loop stops when every row
- * is finished.
+ * <p>The loop body is the step's own nodes, unchanged, and its weights as the body's initializers. The carried
+ * state is each row's token, position, finished flag and seen tokens, the attention mask (one column longer a
+ * step) or each row's length, and the KV cache (each step's present.* is the next step's past). A step feeds each
+ * row's token and picks the next one as {@code io.tunestream.model.generate.TokenSampler} does, in float instead of
+ * double: repetition penalty on the row's {@link #SEEN} tokens, end-of-sequence suppressed while a row has fewer
+ * than its {@link #MIN_NEW_TOKENS} tokens, then the first largest score for a row of temperature 0, else
+ * temperature, top-k, top-p and the first token whose cumulative probability exceeds the step's pre-drawn uniform
+ * ({@link #UNIFORMS}: ONNX's random operators take their seed as an attribute, so per-request seeds stay in Java).
+ * The penalty and the sampling run in {@code If} branches taken only when a row of the batch needs them. A row is
+ * finished at an end-of-sequence token or once it has chosen its {@link #REMAINING} tokens; a finished row's
+ * position (and length) stops advancing, since its later tokens are garbage the caller ignores and must not run
+ * past the position table or the buffers; the loop stops when every row is finished.
  *
  * <p>Inputs: {@link #TOKEN} [batch] int64 (each row's token to feed first), {@link #POSITION} [batch] int64
- * (its position), {@link #ATTENTION_MASK} [batch, past] int64 (the past's mask), {@link #REMAINING},
- * {@link #GENERATED} (tokens the row generated before the chunk), {@link #MIN_NEW_TOKENS}, all [batch]
- * int64, {@link #MAX_STEPS} int64 scalar, {@link #TEMPERATURE}, {@link #TOP_P}, {@link #REPETITION_PENALTY} [batch]
- * float, {@link #TOP_K} [batch] int64 (0: off), {@link #SEEN} [batch, vocab] bool (prompt and completion tokens, for
- * the penalty; carried through the loop), {@link #UNIFORMS} [at least max_steps, batch] float, and
- * {@link #pastInput} per layer and kind. Outputs: {@link #TOKENS}
- * [steps, batch] int64, the tokens chosen at each step, and {@link #presentOutput} per layer and kind, the
- * cache holding the past and every token fed. A pure proto transformation.
+ * (its position), {@link #ATTENTION_MASK} [batch, past] int64 (the past's mask) or {@link #SEQLENS} [batch] int32 and
+ * {@code total_sequence_length} int32 scalar, {@link #REMAINING}, {@link #GENERATED} (tokens the row generated
+ * before the chunk), {@link #MIN_NEW_TOKENS}, all [batch] int64, {@link #MAX_STEPS} int64 scalar,
+ * {@link #TEMPERATURE}, {@link #TOP_P}, {@link #REPETITION_PENALTY} [batch] float, {@link #TOP_K} [batch] int64
+ * (0: off), {@link #SEEN} [batch, vocab] bool, {@link #UNIFORMS} [at least max_steps, batch] float, and
+ * {@link #pastInput} per layer and kind. Outputs: {@link #TOKENS} [steps, batch] int64, the tokens chosen at each
+ * step, and {@link #presentOutput} per layer and kind, the cache holding the past and every token fed. A pure proto
+ * transformation.
  */
 public final class DecodeChunkGraph {
 

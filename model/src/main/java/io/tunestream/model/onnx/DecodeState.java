@@ -16,7 +16,7 @@ import java.util.Optional;
  *       ({@link #generateChunk}, {@link DecoderModel#chunkSteps()});</li>
  *   <li>recomputing: no cache, the whole sequence at every step (for checks and benchmarks).</li>
  * </ul>
- * All three give the same tokens.
+ * All give the same tokens (the chunked state's sampling up to float rounding, see its tests).
  *
  * <p>Rows are numbered 0..{@link #batch()}-1 in the order of the prompts, and renumbered by
  * {@link #keepRows}. The state left-pads rows to the longest and counts each row's positions from its
