@@ -269,7 +269,8 @@ public final class ServingApp implements AutoCloseable {
         Optional<Path> file = args.length > 0 ? Optional.of(Path.of(args[0])) : Optional.empty();
         ServingConfig config = ServingConfig.load(file, System.getenv());
         var runtime = new RuntimeConfig(ExecutionProvider.valueOf(config.executionProvider()), config.cudaDeviceId(), 0,
-                config.threads(), 0).withParallelDecodeRows(config.parallelDecodeRows());
+                config.threads(), 0).withParallelDecodeRows(config.parallelDecodeRows())
+                .withDecodeChunkSteps(config.decodeChunkSteps());
         var registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         var done = new CountDownLatch(1);
         try (ModelBatchAnswerer answerer = ModelBatchAnswerer.load(config.modelDir(), runtime,

@@ -40,6 +40,10 @@ import java.util.function.Function;
  * @param threads                  {@code threads}: ONNX Runtime intra-op threads (default 0: one per core)
  * @param parallelDecodeRows       {@code decode.parallel.rows}: decoding steps of fewer rows run on one thread, larger
  *                                 ones and prefills on {@code threads} (default 16; 0: every step on {@code threads})
+ * @param decodeChunkSteps         {@code decode.chunk.steps}: decoding steps a session run, tokens chosen inside ONNX
+ *                                 Runtime (a decode-chunk loop graph; at least 2), or 0 for one step a run (default
+ *                                 {@value #DEFAULT_CPU_CHUNK_STEPS} on CPU, {@value #DEFAULT_CUDA_CHUNK_STEPS} on CUDA,
+ *                                 where the KV cache then stays on the device for a whole chunk)
  * @param modelWorkers             {@code model.workers}: threads running batches next to the stream threads (default 1)
  * @param maxBatchSize             {@code batch.max.size}: rows per model call (default 8)
  * @param maxWait                  {@code batch.max.wait.ms}: longest a request waits for its batch (default 50)
@@ -87,7 +91,7 @@ import java.util.function.Function;
  *                                 {@link KafkaClientSettings}), which every client of the app gets, its admin client too
  */
 public record ServingConfig(String bootstrapServers, String registryUrl, Path modelDir, String executionProvider, int cudaDeviceId,
-                            int threads, int parallelDecodeRows, int modelWorkers, int maxBatchSize, Duration maxWait, int maxBatchesPerPunctuation,
+                            int threads, int parallelDecodeRows, int decodeChunkSteps, int modelWorkers, int maxBatchSize, Duration maxWait, int maxBatchesPerPunctuation,
                             int maxBatchesInFlight,
                             int keepAdapterVersions, int maxPromptChars, String applicationId, Path stateDir,
                             int streamThreads, int httpPort, String httpBindAddress, String topicPrefix, Duration batchTimeout,
@@ -99,12 +103,16 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
     public static final String ENV_PREFIX = "TUNESTREAM_";
     /** Default bound of the prefix cache: 64 MiB, some 8000 positions of demo-gpt2's keys and values (8 KiB a position). */
     public static final long DEFAULT_PREFIX_CACHE_BYTES = 64L << 20;
+    /** Chunks on CPU: GenerationBenchmark's chunked decoding against the in-place steps (BENCHMARKS.md). */
+    public static final int DEFAULT_CPU_CHUNK_STEPS = 0;
+    /** Chunks on CUDA: the KV cache crosses the PCIe bus once a chunk instead of twice a step. */
+    public static final int DEFAULT_CUDA_CHUNK_STEPS = 16;
     private static final int KAFKA_FILE_ORDINAL = 50;
     private static final int FILE_ORDINAL = 100;
     private static final int ENV_ORDINAL = 300;
     private static final String KAFKA_PREFIX = "kafka.";
     private static final Set<String> KEYS = java.util.stream.Stream.concat(RegistryConfig.SETTING_KEYS.stream(), Set.of("bootstrap.servers", "registry.url", "model.dir",
-            "execution.provider", "cuda.device.id", "threads", "decode.parallel.rows", "model.workers", "batch.max.size", "batch.max.wait.ms",
+            "execution.provider", "cuda.device.id", "threads", "decode.parallel.rows", "decode.chunk.steps", "model.workers", "batch.max.size", "batch.max.wait.ms",
             "batch.max.per.punctuation", "batch.max.in.flight",
             "adapters.keep.versions", "request.max.prompt.chars", "application.id", "state.dir", "stream.threads",
             "http.port", "http.bind.address", "topics.prefix", "batch.timeout.ms", "batch.cancel.grace.ms", "request.max.age.ms",
@@ -225,6 +233,19 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                 r.integer("cuda.device.id", 0, 0),
                 r.integer("threads", 0, 0),
                 r.integer("decode.parallel.rows", RuntimeConfig.DEFAULT_PARALLEL_DECODE_ROWS, 0),
+                r.get("decode.chunk.steps", Integer.toString(provider.equals("CUDA") ? DEFAULT_CUDA_CHUNK_STEPS
+                        : DEFAULT_CPU_CHUNK_STEPS), v -> {
+                    int steps;
+                    try {
+                        steps = Integer.parseInt(v.trim());
+                    } catch (NumberFormatException e) {
+                        throw new IllegalArgumentException("must be an integer", e);
+                    }
+                    if (steps < 0 || steps == 1) {
+                        throw new IllegalArgumentException("must be 0 (one step a run) or at least 2");
+                    }
+                    return steps;
+                }),
                 r.integer("model.workers", 1, 1),
                 maxBatchSize,
                 Duration.ofMillis(maxWaitMs),

@@ -223,6 +223,25 @@ class ServingConfigTest {
     }
 
     @Test
+    void shouldDecodeInChunksOnCudaByDefaultAndAsConfiguredOnCpu() throws Exception {
+        assertThat(ServingConfig.load(Optional.of(file(required() + "execution.provider=CUDA\n")), Map.of()).decodeChunkSteps())
+                .isEqualTo(ServingConfig.DEFAULT_CUDA_CHUNK_STEPS).isEqualTo(16);
+        assertThat(ServingConfig.load(Optional.of(file(required())), Map.of()).decodeChunkSteps())
+                .isEqualTo(ServingConfig.DEFAULT_CPU_CHUNK_STEPS);
+        assertThat(ServingConfig.load(Optional.of(file(required())), Map.of("TUNESTREAM_DECODE_CHUNK_STEPS", "8"))
+                .decodeChunkSteps()).isEqualTo(8);
+    }
+
+    @Test
+    void shouldRejectAChunkOfOneStep() throws Exception {
+        Path f = file(required() + "decode.chunk.steps=1\n");
+
+        assertThatThrownBy(() -> ServingConfig.load(Optional.of(f), Map.of()))
+                .hasMessage("config 'decode.chunk.steps' (env TUNESTREAM_DECODE_CHUNK_STEPS): must be 0 (one step a run) or "
+                        + "at least 2, was '1'");
+    }
+
+    @Test
     void shouldRejectABatchSizeBelowOne() throws Exception {
         Path f = file(required());
 

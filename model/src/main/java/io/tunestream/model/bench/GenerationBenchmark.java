@@ -26,7 +26,7 @@ import java.util.Optional;
  * run (ratios stay meaningful on a shared machine).
  *
  * <p>Usage: {@code GenerationBenchmark [modelDir=models/demo-gpt2] [promptTokens=128] [newTokens=64]
- * [intraOpThreads=0] [rounds=3]}; relative paths resolve against the system property
+ * [intraOpThreads=0] [rounds=3] [chunkSteps=16] [chunked]}, the last to run the chunked comparison alone; relative paths resolve against the system property
  * {@code tunestream.home} or the working directory. Prompts are SQuAD validation contexts truncated
  * to {@code promptTokens}; EOS is suppressed so every row generates exactly {@code newTokens}.
  * Each figure is the best of {@code rounds} runs.
@@ -35,13 +35,16 @@ import java.util.Optional;
  * copies the cache at every step), and the most batch 32 could gain over batch 1 on this machine
  * ({@link Roofline}): batch 32's work at the machine's peak matrix-product and memory-read rates,
  * against batch 1 as measured. Last, the same in-place against export-attention ratio at batch 32 on
- * tiny-llama (rotary embeddings, grouped key/value heads).
+ * tiny-llama (rotary embeddings, grouped key/value heads). Then decoding in chunks of {@code chunkSteps} steps a
+ * session run against the in-place step path: bytes crossing Java/ONNX Runtime per token, tokens/s at batch 1 and 32.
  */
 public final class GenerationBenchmark {
 
     /** The model with rotary embeddings and grouped KV heads measured in place against the export's attention. */
     private static final String LLAMA = "models/tiny-llama";
     private static final int TINY_ROUNDS_PER_ROUND = 5;
+    /** Steps a decode-chunk run takes unless the sixth argument says otherwise. */
+    private static final int DEFAULT_CHUNK_STEPS = 16;
 
     private GenerationBenchmark() {
     }
@@ -53,6 +56,8 @@ public final class GenerationBenchmark {
         int newTokens = args.length > 2 ? Integer.parseInt(args[2]) : 64;
         int threads = args.length > 3 ? Integer.parseInt(args[3]) : 0;
         int rounds = args.length > 4 ? Integer.parseInt(args[4]) : 3;
+        int chunkSteps = args.length > 5 ? Integer.parseInt(args[5]) : DEFAULT_CHUNK_STEPS;
+        boolean chunkedOnly = args.length > 6 && args[6].equals("chunked");
 
         List<String> texts = new ArrayList<>();
         ObjectMapper json = new ObjectMapper();
@@ -70,6 +75,10 @@ public final class GenerationBenchmark {
         GenerationOptions options = GenerationOptions.greedy(newTokens).withMinNewTokens(newTokens);
 
         RuntimeConfig runtime = RuntimeConfig.cpu(threads);
+        if (chunkedOnly) {
+            chunked(modelDir, texts, template, options, runtime, promptTokens, newTokens, rounds, chunkSteps);
+            return;
+        }
         try (DecoderModel model = DecoderModel.load(modelDir, runtime);
              DecoderModel copying = DecoderModel.load(modelDir, runtime.withInPlaceKvCache(false));
              HuggingFaceTextTokenizer tokenizer = HuggingFaceTextTokenizer.load(modelDir)) {
@@ -132,6 +141,7 @@ public final class GenerationBenchmark {
                             + "measured %5.2fx = %.0f%% of the bound%n", 32 * newTokens / serial / batchOne,
                     32 * newTokens / overlapped / batchOne, wall[2] / wall[0], 100 * (wall[2] / wall[0]) / (32 * newTokens / serial / batchOne));
             rotaryInPlace(home.resolve(LLAMA), texts, template, options, runtime, promptTokens, newTokens, rounds);
+            chunked(modelDir, texts, template, options, runtime, promptTokens, newTokens, rounds, chunkSteps);
             System.out.printf("system load average at the end: %.1f on %d cores%n",
                     java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage(),
                     Runtime.getRuntime().availableProcessors());
@@ -171,6 +181,110 @@ public final class GenerationBenchmark {
             System.out.printf("%s in-place KV cache / export attention (batch 32): %5.2fx wall, %5.2fx CPU%n",
                     modelDir.getFileName(), copiedBest[0] / appendingBest[0], copiedBest[1] / appendingBest[1]);
         }
+    }
+
+    /**
+     * Prints decoding in chunks of {@code chunkSteps} steps a session run (the decode-chunk Loop graph, tokens chosen
+     * inside ONNX Runtime) against the in-place step path: bytes crossing between Java and ONNX Runtime per
+     * generated token (also for the copying step path), and tokens/s at batch 1 and 32, rounds alternating between
+     * the two so that load from other processes hits them alike.
+     */
+    private static void chunked(Path modelDir, List<String> texts, TaskTemplate template, GenerationOptions options,
+                                RuntimeConfig runtime, int promptTokens, int newTokens, int rounds, int chunkSteps) {
+        try (DecoderModel inPlace = DecoderModel.load(modelDir, runtime);
+             DecoderModel copying = DecoderModel.load(modelDir, runtime.withInPlaceKvCache(false));
+             DecoderModel chunked = DecoderModel.load(modelDir, runtime.withDecodeChunkSteps(chunkSteps));
+             HuggingFaceTextTokenizer tokenizer = HuggingFaceTextTokenizer.load(modelDir)) {
+            if (chunked.chunkSteps() != chunkSteps) {
+                throw new IllegalStateException("model " + modelDir + " has no decode-chunk graph (see the log line at load)");
+            }
+            GeneratorConfig cached = new GeneratorConfig(promptTokens + newTokens, true);
+            Generator steps = new Generator(inPlace, tokenizer, cached);
+            Generator copied = new Generator(copying, tokenizer, cached);
+            Generator chunks = new Generator(chunked, tokenizer, cached);
+            List<GenerationRequest> requests = requests(tokenizer, texts, template, options, promptTokens);
+            checkLengths(chunks, requests, promptTokens, newTokens);
+            checkLengths(steps, requests, promptTokens, newTokens);
+            List<GenerationResult> expected = steps.generate(requests);
+            if (!expected.equals(chunks.generate(requests))) {
+                throw new IllegalStateException("chunked decoding gave other tokens than the step path on " + modelDir);
+            }
+            System.out.printf("chunked decoding, %s, up to %d steps a run, prompt %d tokens, %d new tokens:%n",
+                    modelDir.getFileName(), chunkSteps, promptTokens, newTokens);
+            samplingAgreement(steps, chunks, requests, newTokens);
+            for (int batch : new int[] {1, 32}) {
+                List<GenerationRequest> batchRequests = requests.subList(0, batch);
+                double tokens = (double) batch * newTokens;
+                double inPlaceBytes = bytesPerToken(inPlace, steps, batchRequests, tokens);
+                double copyingBytes = bytesPerToken(copying, copied, batchRequests, tokens);
+                double chunkBytes = bytesPerToken(chunked, chunks, batchRequests, tokens);
+                System.out.printf("batch %2d bytes a generated token crossing Java/ONNX Runtime: in-place steps %,.0f, copying "
+                                + "steps %,.0f, chunks %,.0f: copying steps / chunks %.1fx, in-place steps / chunks %.1fx "
+                                + "(target >= %.1fx)%n", batch, inPlaceBytes, copyingBytes, chunkBytes, copyingBytes / chunkBytes,
+                        inPlaceBytes / chunkBytes, chunkSteps / 2.0);
+            }
+            for (int batch : new int[] {1, 32}) {
+                List<GenerationRequest> batchRequests = requests.subList(0, batch);
+                double[] stepBest = {Double.MAX_VALUE, Double.MAX_VALUE};
+                double[] chunkBest = {Double.MAX_VALUE, Double.MAX_VALUE};
+                double[] ratios = new double[rounds];
+                for (int r = 0; r < rounds; r++) {
+                    double[] s = measure(steps, batchRequests);
+                    double[] c = measure(chunks, batchRequests);
+                    min(stepBest, s);
+                    min(chunkBest, c);
+                    ratios[r] = s[0] / c[0];
+                }
+                double tokens = (double) batch * newTokens;
+                System.out.printf("batch %2d: in-place steps %8.1f tokens/s, chunks %8.1f tokens/s (wall, best of %d); "
+                                + "chunks / steps %5.2fx wall, %5.2fx CPU; per alternating round %s%n", batch,
+                        tokens / stepBest[0], tokens / chunkBest[0], rounds, stepBest[0] / chunkBest[0],
+                        stepBest[1] / chunkBest[1], java.util.Arrays.toString(java.util.Arrays.stream(ratios)
+                                .mapToObj(x -> String.format("%.2f", x)).toArray()));
+            }
+        }
+    }
+
+    /**
+     * Prints how often seeded sampling in the chunk graph (float) picks another token than the Java sampler (double)
+     * given the same uniforms: each row compared up to and including its first difference.
+     */
+    private static void samplingAgreement(Generator steps, Generator chunks, List<GenerationRequest> requests, int newTokens) {
+        int compared = 0;
+        int differing = 0;
+        double[][] settings = {{0.7, 0, 1.0, 1.0}, {1.0, 50, 0.9, 1.0}, {1.3, 20, 0.6, 1.2}, {1.0, 0, 0.95, 1.3}};
+        for (double[] setting : settings) {
+            List<GenerationRequest> sampled = new ArrayList<>();
+            for (int i = 0; i < requests.size(); i++) {
+                GenerationRequest r = requests.get(i);
+                sampled.add(new GenerationRequest(r.id(), r.template(), r.fields(), Optional.empty(), new GenerationOptions(
+                        newTokens, newTokens, setting[0], (int) setting[1], setting[2], setting[3], List.of(),
+                        java.util.OptionalLong.of(7919L * i + (long) (setting[0] * 100))), false));
+            }
+            List<GenerationResult> java = steps.generate(sampled);
+            List<GenerationResult> graph = chunks.generate(sampled);
+            for (int i = 0; i < sampled.size(); i++) {
+                int[] a = java.get(i).tokenIds();
+                int[] b = graph.get(i).tokenIds();
+                int same = 0;
+                while (same < a.length && same < b.length && a[same] == b[same]) {
+                    same++;
+                }
+                boolean differs = same < Math.max(a.length, b.length);
+                compared += same + (differs ? 1 : 0);
+                differing += differs ? 1 : 0;
+            }
+        }
+        System.out.printf("seeded sampling, graph (float) vs Java sampler (double), same uniforms, %d rows x %d settings: "
+                + "%d of %d tokens compared differ (%.3f%%)%n", requests.size(), settings.length, differing, compared,
+                100.0 * differing / compared);
+    }
+
+    /** Bytes handed to and returned from {@code model}'s session runs per generated token, over one batch. */
+    private static double bytesPerToken(DecoderModel model, Generator generator, List<GenerationRequest> batch, double tokens) {
+        var before = model.transfers();
+        generator.generate(batch);
+        return model.transfers().since(before).bytes() / tokens;
     }
 
     /** 32 requests of exactly {@code promptTokens} tokens each. */

@@ -1,5 +1,7 @@
 package io.tunestream.model.generate;
 
+import io.tunestream.model.onnx.ChunkFailedException;
+import io.tunestream.model.onnx.ChunkRows;
 import io.tunestream.model.onnx.ComputedPrefix;
 import io.tunestream.model.onnx.DecodeState;
 import io.tunestream.model.onnx.DecoderModel;
@@ -291,47 +293,111 @@ public final class Generator {
                     config.maxSequenceLength() - prefix));
         }
         try (DecodeState state = model.newDecodeState(capacity, config.useKvCache(), control)) {
-            List<Row> active = rows;
             checkNotTerminated(control);
-            float[] logits = state.prefill(prompts, prefixes);
-            while (true) {
-                List<Row> still = new ArrayList<>();
-                int[] keep = advance(active, logits, still);
-                if (still.isEmpty()) {
-                    return;
-                }
-                if (still.size() < active.size()) {
-                    // finished rows stop costing work
-                    state.keepRows(keep);
-                }
-                active = still;
+            List<Row> active = advance(state, rows, state.prefill(prompts, prefixes));
+            boolean inModel = state.chunkSteps() > 0;
+            while (!active.isEmpty()) {
                 checkNotTerminated(control);
-                logits = state.step(active.stream().mapToInt(r -> r.lastToken).toArray());
+                if (inModel) {
+                    try {
+                        active = acceptChunk(state, active, state.generateChunk(chunkRows(active, state.chunkSteps())));
+                        continue;
+                    } catch (ChunkFailedException e) {
+                        // logged by the state, whose cache is as before the chunk: this batch goes on one step a run
+                        inModel = false;
+                    }
+                }
+                active = advance(state, active, state.step(active.stream().mapToInt(r -> r.lastToken).toArray()));
             }
         }
     }
 
     /**
-     * Picks each active row's next token; the rows that go on are added to {@code still}.
+     * Picks each active row's next token from its logits and drops the rows that finished from the state.
      *
-     * @return the indices in {@code active} of the rows that go on
+     * @return the rows that go on, in order
      */
-    private int[] advance(List<Row> active, float[] logits, List<Row> still) {
+    private List<Row> advance(DecodeState state, List<Row> active, float[] logits) {
+        int[][] chosen = new int[active.size()][];
+        for (int b = 0; b < active.size(); b++) {
+            chosen[b] = new int[] {pick(logits, b, active.get(b))};
+        }
+        return acceptChunk(state, active, chosen);
+    }
+
+    /**
+     * Gives each active row its chosen tokens in order until it finishes (end of sequence, a stop string, its
+     * length: a row is cut at the first), and drops the rows that finished from the state.
+     *
+     * @return the rows that go on, in order
+     */
+    private static List<Row> acceptChunk(DecodeState state, List<Row> active, int[][] chosen) {
+        List<Row> still = new ArrayList<>();
         int[] keep = new int[active.size()];
         for (int b = 0; b < active.size(); b++) {
             Row row = active.get(b);
-            row.accept(pick(logits, b, row));
+            int accepted = 0;
+            while (accepted < chosen[b].length && row.finish == null) {
+                row.accept(chosen[b][accepted++]);
+            }
+            row.usedUniforms(accepted);
             if (row.finish == null) {
                 keep[still.size()] = b;
                 still.add(row);
             }
         }
-        return Arrays.copyOf(keep, still.size());
+        if (!still.isEmpty() && still.size() < active.size()) {
+            // finished rows stop costing work
+            state.keepRows(Arrays.copyOf(keep, still.size()));
+        }
+        return still;
+    }
+
+    /**
+     * Each active row's last token and what the model needs to choose its next ones, for as many steps as the longest
+     * row may still take, at most {@code chunkSteps}: a sampling row's uniforms are drawn from its own random source,
+     * in the order the step path would draw them.
+     */
+    private static ChunkRows chunkRows(List<Row> active, int chunkSteps) {
+        int n = active.size();
+        int steps = 1;
+        for (Row row : active) {
+            steps = Math.max(steps, Math.min(chunkSteps, row.remaining()));
+        }
+        int[] tokens = new int[n];
+        int[] remaining = new int[n];
+        int[] generated = new int[n];
+        int[] minNew = new int[n];
+        float[] temperature = new float[n];
+        int[] topK = new int[n];
+        float[] topP = new float[n];
+        float[] penalty = new float[n];
+        BitSet[] seen = new BitSet[n];
+        float[][] uniforms = new float[n][];
+        for (int b = 0; b < n; b++) {
+            Row row = active.get(b);
+            GenerationOptions o = row.options;
+            tokens[b] = row.lastToken;
+            remaining[b] = row.remaining();
+            generated[b] = row.completionTokens;
+            minNew[b] = o.minNewTokens();
+            temperature[b] = (float) o.temperature();
+            topK[b] = o.topK();
+            topP[b] = (float) o.topP();
+            penalty[b] = (float) o.repetitionPenalty();
+            seen[b] = row.seen;
+            uniforms[b] = new float[o.isGreedy() ? 0 : steps];
+            for (int k = 0; k < uniforms[b].length; k++) {
+                uniforms[b][k] = (float) row.uniform(k);
+            }
+        }
+        return new ChunkRows(steps, tokens, remaining, generated, minNew, temperature, topK, topP, penalty, seen, uniforms);
     }
 
     private int pick(float[] logits, int b, Row row) {
         int vocab = model.config().vocabSize();
-        return TokenSampler.next(logits, b * vocab, vocab, row.options, row.seen, row.completionTokens, eosIds, row.random);
+        return TokenSampler.next(logits, b * vocab, vocab, row.options, row.seen, row.completionTokens, eosIds,
+                () -> row.uniform(0));
     }
 
     private static void checkNotTerminated(RunControl control) {
@@ -372,6 +438,8 @@ public final class Generator {
         final BitSet seen;
         final SplittableRandom random;
         final List<Integer> tokens = new ArrayList<>();
+        /** Draws of {@link #random} made for a chunk and not yet used by a token: the next tokens use them first. */
+        final List<Double> drawn = new ArrayList<>();
         int completionTokens;
         int lastToken;
         FinishReason finish;
@@ -420,6 +488,28 @@ public final class Generator {
                     || prefix + promptLength + completionTokens >= config.maxSequenceLength()) {
                 finish = FinishReason.LENGTH;
             }
+        }
+
+        /** The row's k-th next uniform draw (0: the next token's), drawn from its random source when first asked for. */
+        double uniform(int k) {
+            while (drawn.size() <= k) {
+                drawn.add(random.nextDouble());
+            }
+            return drawn.get(k);
+        }
+
+        /** The next {@code count} tokens were chosen: a sampling row's draws for them are spent. */
+        void usedUniforms(int count) {
+            if (!options.isGreedy()) {
+                drawn.subList(0, Math.min(count, drawn.size())).clear();
+            }
+        }
+
+        /** Tokens the row may still choose before {@link #accept} finishes it for its length. */
+        int remaining() {
+            int prefix = deepPrompt.map(DeepPromptTable::virtualTokens).orElse(0);
+            return Math.min(options.maxNewTokens() - tokens.size(),
+                    config.maxSequenceLength() - prefix - promptLength - completionTokens);
         }
 
         void fail(RowError kind, String message) {

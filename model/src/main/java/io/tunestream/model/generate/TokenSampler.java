@@ -3,6 +3,7 @@ package io.tunestream.model.generate;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.SplittableRandom;
+import java.util.function.DoubleSupplier;
 
 /**
  * Picks the next token of one row from its last-position logits, the way HuggingFace's
@@ -26,6 +27,15 @@ final class TokenSampler {
      */
     static int next(float[] logits, int offset, int vocab, GenerationOptions options, BitSet seen, int generated,
                     int[] eosIds, SplittableRandom random) {
+        return next(logits, offset, vocab, options, seen, generated, eosIds, (DoubleSupplier) random::nextDouble);
+    }
+
+    /**
+     * As {@link #next(float[], int, int, GenerationOptions, BitSet, int, int[], SplittableRandom)}, the draw in [0, 1)
+     * taken from {@code uniform} (asked once, and only when sampling).
+     */
+    static int next(float[] logits, int offset, int vocab, GenerationOptions options, BitSet seen, int generated,
+                    int[] eosIds, DoubleSupplier uniform) {
         double[] scores = new double[vocab];
         for (int i = 0; i < vocab; i++) {
             scores[i] = logits[offset + i];
@@ -89,7 +99,7 @@ final class TokenSampler {
                 probs[i] /= cumulative;
             }
         }
-        double u = random.nextDouble();
+        double u = uniform.getAsDouble();
         double acc = 0;
         int last = -1;
         for (int i = 0; i < vocab; i++) {

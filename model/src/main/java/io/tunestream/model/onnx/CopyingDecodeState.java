@@ -9,7 +9,7 @@ import java.util.Optional;
  * every step). Rows keep their left padding; dropping rows also drops the padding that only they
  * needed.
  */
-final class CopyingDecodeState implements DecodeState {
+final class CopyingDecodeState implements ChunkedDecodeState.ChunkableState {
 
     private final DecoderModel model;
     private final int capacity;
@@ -60,6 +60,26 @@ final class CopyingDecodeState implements DecodeState {
             lengths[b]++;
         }
         return step.lastLogits();
+    }
+
+    @Override
+    public DecoderModel.Chunk chunk(ChunkRows rows) {
+        lifecycle.checkPrefilled(cache != null);
+        int batch = cache.batch();
+        int total = cache.length();
+        long[] mask = new long[batch * total];
+        for (int b = 0; b < batch; b++) {
+            for (int j = pads[b]; j < total; j++) {
+                mask[b * total + j] = 1;
+            }
+        }
+        DecoderModel.Chunk chunk = model.chunk(rows, lengths.clone(), mask, cache, null, control);
+        cache.close();
+        cache = chunk.cache();
+        for (int b = 0; b < batch; b++) {
+            lengths[b] += chunk.steps();
+        }
+        return chunk;
     }
 
     @Override

@@ -12,9 +12,11 @@ import java.util.Optional;
  *   <li>in place: fixed-capacity KV buffers that each step appends to (GroupQueryAttention
  *       decode graph, {@link DecoderModel#decodesInPlace()});</li>
  *   <li>copying: the export's own attention, whose {@link KvCache} each step concatenates anew;</li>
+ *   <li>chunked: the copying cache, plus runs of many steps whose tokens the model chooses itself
+ *       ({@link #generateChunk}, {@link DecoderModel#chunkSteps()});</li>
  *   <li>recomputing: no cache, the whole sequence at every step (for checks and benchmarks).</li>
  * </ul>
- * All three give the same tokens.
+ * All give the same tokens (the chunked state's sampling up to float rounding, see its tests).
  *
  * <p>Rows are numbered 0..{@link #batch()}-1 in the order of the prompts, and renumbered by
  * {@link #keepRows}. The state left-pads rows to the longest and counts each row's positions from its
@@ -71,6 +73,31 @@ public interface DecodeState extends AutoCloseable {
      * @throws IllegalArgumentException if the indices are not strictly increasing or out of range
      */
     void keepRows(int[] rows);
+
+    /**
+     * Most tokens a row one {@link #generateChunk} call chooses inside the model; 0 (the default) when this state
+     * only steps and the caller chooses every token from the logits.
+     */
+    default int chunkSteps() {
+        return 0;
+    }
+
+    /**
+     * Feeds each row its token, then runs up to {@link #chunkSteps()} steps in one model run, choosing each next
+     * token inside the model greedily (end-of-sequence suppressed below the row's min-new-tokens). A row stops
+     * choosing at an end-of-sequence token or its remaining tokens; the run stops when every row has.
+     *
+     * @return row b's chosen tokens, all rows the same count (a row's tokens after its finish are meaningless: the
+     *         caller cuts each row at its finish, then drops finished rows with {@link #keepRows}); every row not
+     *         finished in the chunk was fed all but its last chosen token, which the next call feeds
+     * @throws ChunkFailedException          if the run failed and was not cancelled: the state is unchanged and
+     *                                       {@link #step} continues from it
+     * @throws IllegalStateException         if cancelled, or before {@link #prefill}
+     * @throws UnsupportedOperationException if {@link #chunkSteps()} is 0
+     */
+    default int[][] generateChunk(ChunkRows rows) {
+        throw new UnsupportedOperationException("this decode state feeds one token a row at a time");
+    }
 
     /** Rows of the batch (after {@link #prefill}; 0 before). */
     int batch();

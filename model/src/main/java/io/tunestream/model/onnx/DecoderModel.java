@@ -6,6 +6,7 @@ import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import io.tunestream.model.graph.DecodeChunkGraph;
 import io.tunestream.model.graph.DecodeShapeFolding;
 import io.tunestream.model.graph.GroupQueryAttentionRewrite;
 import io.tunestream.model.graph.InputsEmbedsRewrite;
@@ -62,7 +63,17 @@ public final class DecoderModel implements AutoCloseable {
     private final OrtSession session;
     private final OrtSession decodeSession;
     private final OrtSession smallDecodeSession;
+    /** The decode-chunk graph's session (an ONNX Loop over the step), or null: decoding one step a run. */
+    private final OrtSession chunkSession;
+    /** The same on one thread, for chunks of fewer than {@link #parallelDecodeRows} rows; or null. */
+    private final OrtSession smallChunkSession;
+    private final int chunkSteps;
     private final int parallelDecodeRows;
+    private final RunTransfers.Counter transfers = new RunTransfers.Counter();
+    /** Fails every chunk run when set: how the tests show the fallback to steps (see {@link #failChunks}). */
+    private volatile RuntimeException chunkFault;
+    /** How this model decodes and why, as the load log says it. */
+    private final String decoding;
     private final List<String> pastNames;
     private final List<String> presentNames;
     private final Set<String> outputs;
@@ -70,7 +81,9 @@ public final class DecoderModel implements AutoCloseable {
 
     private DecoderModel(Path directory, ModelConfig config, String fingerprint, float[] embeddingTable,
                          ExecutionProvider provider, OrtEnvironment env, OrtSession session, OrtSession decodeSession,
-                         OrtSession smallDecodeSession, int parallelDecodeRows) {
+                         OrtSession smallDecodeSession, OrtSession chunkSession, OrtSession smallChunkSession, int chunkSteps,
+                         int parallelDecodeRows, String decoding) {
+        this.decoding = decoding;
         this.directory = directory;
         this.config = config;
         this.fingerprint = fingerprint;
@@ -80,6 +93,9 @@ public final class DecoderModel implements AutoCloseable {
         this.session = session;
         this.decodeSession = decodeSession;
         this.smallDecodeSession = smallDecodeSession;
+        this.chunkSession = chunkSession;
+        this.smallChunkSession = smallChunkSession;
+        this.chunkSteps = chunkSession == null ? 0 : chunkSteps;
         this.parallelDecodeRows = parallelDecodeRows;
         List<String> past = new ArrayList<>();
         List<String> present = new ArrayList<>();
@@ -137,6 +153,7 @@ public final class DecoderModel implements AutoCloseable {
         }
         OrtSession decodeSession = null;
         OrtSession smallDecodeSession = null;
+        OnnxMl.ModelProto startedDecode = null;
         String decoding = "the export's attention (the KV cache is copied at every step)";
         if (runtime.inPlaceKvCache() && provider == ExecutionProvider.CUDA) {
             // the KV buffers are host memory, and ONNX Runtime's CUDA GroupQueryAttention takes fp16 only
@@ -153,6 +170,7 @@ public final class DecoderModel implements AutoCloseable {
                 try {
                     decodeSession = createSession(env, decodeBytes, dir, external, runtime, provider);
                     decoding = "attention appending to the KV cache in place (GroupQueryAttention)";
+                    startedDecode = decode;
                     if (runtime.parallelDecodeRows() > 0
                             && runtime.resolvedIntraOpThreads() > 1) {
                         smallDecodeSession = createSession(env, decodeBytes, dir, external, runtime.withIntraOpThreads(1),
@@ -166,17 +184,72 @@ public final class DecoderModel implements AutoCloseable {
                 }
             }
         }
+        OrtSession chunkSession = null;
+        OrtSession smallChunkSession = null;
+        if (runtime.decodeChunkSteps() > 0) {
+            OnnxMl.ModelProto chunk = null;
+            try {
+                chunk = startedDecode != null ? chunkGraphInPlace(parsed, startedDecode) : chunkGraph(parsed, serving);
+            } catch (IllegalArgumentException e) {
+                decoding += "; chunks of " + runtime.decodeChunkSteps() + " steps a run are off: the step graph cannot be "
+                        + "wrapped in a loop (" + e.getMessage() + "), one step a run";
+            }
+            if (chunk != null) {
+                try {
+                    byte[] chunkBytes = chunk.toByteArray();
+                    chunkSession = createSession(env, chunkBytes, dir, external, runtime, provider);
+                    decoding += "; up to " + runtime.decodeChunkSteps() + " steps a run inside a decode-chunk loop "
+                            + "(tokens chosen in the graph)";
+                    if (provider == ExecutionProvider.CPU && runtime.parallelDecodeRows() > 0
+                            && runtime.resolvedIntraOpThreads() > 1) {
+                        smallChunkSession = createSession(env, chunkBytes, dir, external, runtime.withIntraOpThreads(1),
+                                provider);
+                        decoding += ", chunks of fewer than " + runtime.parallelDecodeRows() + " rows on one thread";
+                    }
+                } catch (OrtException | RuntimeException e) {
+                    OrtSessions.closeQuietly(chunkSession);
+                    chunkSession = null;
+                    decoding += "; chunks of " + runtime.decodeChunkSteps() + " steps a run are off: the decode-chunk graph "
+                            + "did not start (" + e.getMessage() + "), one step a run";
+                }
+            }
+        }
         LOG.info("loaded {} model {} ({} layers, hidden {}, vocab {}), fingerprint {}, running on {} with {} intra-op threads, "
                         + "decoding with {}", config.family(), dir, config.layers(), config.hiddenSize(), config.vocabSize(),
                 fingerprint, provider, runtime.resolvedIntraOpThreads(), decoding);
         return new DecoderModel(dir, config, fingerprint, table, provider, env, session, decodeSession, smallDecodeSession,
-                runtime.parallelDecodeRows());
+                chunkSession, smallChunkSession, runtime.decodeChunkSteps(), runtime.parallelDecodeRows(),
+                decoding);
     }
 
     /** The graph of prefills and copying steps: last-position logits, fused residual layer norms. */
     static OnnxMl.ModelProto servingGraph(Parsed parsed) {
         return withoutUnusedInitializers(SkipLayerNormRewrite.rewrite(
                 SingleInputConcatRemoval.rewrite(LastTokenLogits.rewrite(parsed.rewritten().model()))));
+    }
+
+    /**
+     * The decode-chunk graph of a serving graph: the step in an ONNX Loop, tokens chosen inside it
+     * ({@link DecodeChunkGraph}).
+     *
+     * @throws IllegalArgumentException if the step cannot be wrapped
+     */
+    static OnnxMl.ModelProto chunkGraph(Parsed parsed, OnnxMl.ModelProto serving) {
+        ModelConfig config = parsed.weights().config();
+        return DecodeChunkGraph.wrap(serving, config.layers(), parsed.rewritten().embeddingTable(), config.vocabSize(),
+                config.eosTokenIds());
+    }
+
+    /**
+     * The decode-chunk graph of an in-place decode graph ({@link #decodeGraph}): the step in an ONNX Loop, appending
+     * to KV buffers of fixed capacity ({@link DecodeChunkGraph#wrapInPlace}).
+     *
+     * @throws IllegalArgumentException if the step cannot be wrapped
+     */
+    static OnnxMl.ModelProto chunkGraphInPlace(Parsed parsed, OnnxMl.ModelProto decode) {
+        ModelConfig config = parsed.weights().config();
+        return DecodeChunkGraph.wrapInPlace(decode, config.layers(), parsed.rewritten().embeddingTable(), config.vocabSize(),
+                config.eosTokenIds());
     }
 
     /**
@@ -369,6 +442,10 @@ public final class DecoderModel implements AutoCloseable {
         }
         if (!kvCache) {
             return new RecomputingDecodeState(this, capacity, control);
+        }
+        if (chunkSession != null) {
+            return new ChunkedDecodeState(this, decodesInPlace() ? new InPlaceDecodeState(this, capacity, control)
+                    : new CopyingDecodeState(this, capacity, control), control);
         }
         return decodesInPlace() ? new InPlaceDecodeState(this, capacity, control)
                 : new CopyingDecodeState(this, capacity, control);
@@ -641,10 +718,209 @@ public final class DecoderModel implements AutoCloseable {
      * The one place where this model's sessions run: the prefill and copying steps ({@link #forward}) and
      * the in-place steps ({@link #decode}) all come through here.
      */
-    private static OrtSession.Result run(OrtSession session, Map<String, OnnxTensor> feeds, Set<String> fetched,
-                                         Map<String, OnnxValue> pinned, RunControl control) throws OrtException {
-        return control == null ? session.run(feeds, fetched, pinned)
+    private OrtSession.Result run(OrtSession session, Map<String, OnnxTensor> feeds, Set<String> fetched,
+                                  Map<String, OnnxValue> pinned, RunControl control) throws OrtException {
+        OrtSession.Result result = control == null ? session.run(feeds, fetched, pinned)
                 : session.run(feeds, fetched, pinned, control.options());
+        long in = 0;
+        for (OnnxTensor t : feeds.values()) {
+            in += RunTransfers.bytes(t);
+        }
+        long out = 0;
+        for (OnnxValue v : pinned.values()) {
+            out += RunTransfers.bytes(v);
+        }
+        for (Map.Entry<String, OnnxValue> e : result) {
+            if (!pinned.containsKey(e.getKey())) {
+                out += RunTransfers.bytes(e.getValue());
+            }
+        }
+        transfers.add(in, out);
+        return result;
+    }
+
+    /**
+     * Bytes handed to and returned from this model's session runs so far (every input and output tensor of
+     * every run, pinned direct buffers included), and the runs: what crosses between Java and ONNX Runtime.
+     */
+    public RunTransfers transfers() {
+        return transfers.snapshot();
+    }
+
+    /**
+     * How this model decodes, as its load log line says: the attention (in place or copying), chunks or one step
+     * a run, and why a faster way was not taken (a graph that cannot be wrapped, a session that did not start).
+     */
+    public String decoding() {
+        return decoding;
+    }
+
+    /** Whether decode chunks append to KV buffers in place (the chunk wraps the in-place step); fixed at load. */
+    boolean chunksInPlace() {
+        return chunkSession != null && decodeSession != null;
+    }
+
+    /** Most steps a row one decode-chunk run takes; 0 when this model decodes one step a run. Fixed at load. */
+    public int chunkSteps() {
+        return chunkSteps;
+    }
+
+    /**
+     * Makes every following chunk run fail with {@code fault} before it starts (null: run again), as a device
+     * running out of memory would; for the tests of the fallback to steps.
+     */
+    void failChunks(RuntimeException fault) {
+        this.chunkFault = fault;
+    }
+
+    /**
+     * The result of a chunk run.
+     *
+     * @param steps  steps the loop ran (at least 1)
+     * @param tokens [steps, batch] row-major tokens chosen at each step
+     * @param cache  the cache after the chunk: the past and every token fed, {@code steps} positions longer; the
+     *               caller closes it
+     */
+    record Chunk(int steps, long[] tokens, KvCache cache) {
+    }
+
+    /**
+     * Runs up to {@code rows.steps()} steps in the decode-chunk graph ({@link DecodeChunkGraph}).
+     *
+     * @param rows      each row's token to feed first and how to choose its next ones
+     * @param positions each row's position of that token
+     * @param mask      [batch, past] the past's attention mask (copying layout; null in place)
+     * @param past      the cache, read and not closed (copying layout; null in place)
+     * @param kv        the KV buffers the chunk appends to (in place, {@link #chunksInPlace()}; null when copying)
+     * @return the chunk; its cache is null in place ({@code kv} then holds every row {@code steps} positions longer)
+     * @throws IllegalStateException if the model has no chunk graph or the run fails (the past is left as it was; in
+     *                               place, the rows' positions past their lengths may have been written)
+     */
+    Chunk chunk(ChunkRows rows, long[] positions, long[] mask, KvCache past, KvBuffer kv, RunControl control) {
+        if (chunkSession == null) {
+            throw new IllegalStateException("model " + directory + " has no decode-chunk graph");
+        }
+        RuntimeException fault = chunkFault;
+        if (fault != null) {
+            throw fault;
+        }
+        if ((past == null) != chunksInPlace() || (kv == null) == (past == null)) {
+            throw new IllegalStateException("model " + directory + "'s decode chunks take " + (chunksInPlace() ? "KV buffers"
+                    : "a KV cache"));
+        }
+        int batch = past != null ? past.batch() : kv.batch();
+        int vocab = config.vocabSize();
+        int maxSteps = rows.steps();
+        long[] tokens = new long[batch];
+        long[] remaining = new long[batch];
+        long[] generated = new long[batch];
+        long[] minNew = new long[batch];
+        long[] topK = new long[batch];
+        byte[] seen = new byte[batch * vocab];
+        float[] uniforms = new float[maxSteps * batch];
+        for (int b = 0; b < batch; b++) {
+            tokens[b] = rows.tokens()[b];
+            remaining[b] = rows.remaining()[b];
+            generated[b] = rows.generated()[b];
+            minNew[b] = rows.minNewTokens()[b];
+            topK[b] = rows.topK()[b];
+            java.util.BitSet s = rows.seen()[b];
+            for (int t = s.nextSetBit(0); t >= 0 && t < vocab; t = s.nextSetBit(t + 1)) {
+                seen[b * vocab + t] = 1;
+            }
+            if (rows.temperature()[b] > 0) {
+                for (int k = 0; k < maxSteps; k++) {
+                    uniforms[k * batch + b] = rows.uniforms()[b][k];
+                }
+            }
+        }
+        List<OnnxTensor> created = new ArrayList<>();
+        OrtSession.Result result = null;
+        try {
+            Map<String, OnnxTensor> feeds = new HashMap<>();
+            long[] shape = {batch};
+            feeds.put(DecodeChunkGraph.TOKEN, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(tokens), shape)));
+            feeds.put(DecodeChunkGraph.POSITION, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(positions), shape)));
+            if (past != null) {
+                feeds.put(DecodeChunkGraph.ATTENTION_MASK, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(mask),
+                        new long[]{batch, past.length()})));
+            } else {
+                int[] seqlens = new int[batch];
+                for (int b = 0; b < batch; b++) {
+                    seqlens[b] = kv.length(b);
+                    if (seqlens[b] + Math.min(maxSteps, rows.remaining()[b]) > kv.capacity()) {
+                        throw new IllegalStateException("row " + b + " of the KV buffer (" + seqlens[b] + " of " + kv.capacity()
+                                + " positions) has no room for " + Math.min(maxSteps, rows.remaining()[b]) + " more");
+                    }
+                }
+                feeds.put(DecodeChunkGraph.SEQLENS, track(created, OnnxTensor.createTensor(env, IntBuffer.wrap(seqlens), shape)));
+                feeds.put(GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH, track(created, OnnxTensor.createTensor(env,
+                        kv.capacity())));
+            }
+            feeds.put(DecodeChunkGraph.REMAINING, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(remaining), shape)));
+            feeds.put(DecodeChunkGraph.GENERATED, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(generated), shape)));
+            feeds.put(DecodeChunkGraph.MIN_NEW_TOKENS, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(minNew),
+                    shape)));
+            feeds.put(DecodeChunkGraph.MAX_STEPS, track(created, OnnxTensor.createTensor(env, (long) maxSteps)));
+            feeds.put(DecodeChunkGraph.TEMPERATURE, track(created, OnnxTensor.createTensor(env,
+                    FloatBuffer.wrap(rows.temperature()), shape)));
+            feeds.put(DecodeChunkGraph.TOP_K, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(topK), shape)));
+            feeds.put(DecodeChunkGraph.TOP_P, track(created, OnnxTensor.createTensor(env, FloatBuffer.wrap(rows.topP()), shape)));
+            feeds.put(DecodeChunkGraph.REPETITION_PENALTY, track(created, OnnxTensor.createTensor(env,
+                    FloatBuffer.wrap(rows.repetitionPenalty()), shape)));
+            feeds.put(DecodeChunkGraph.SEEN, track(created, OnnxTensor.createTensor(env, java.nio.ByteBuffer.wrap(seen),
+                    new long[]{batch, vocab}, ai.onnxruntime.OnnxJavaType.BOOL)));
+            feeds.put(DecodeChunkGraph.UNIFORMS, track(created, OnnxTensor.createTensor(env, FloatBuffer.wrap(uniforms),
+                    new long[]{maxSteps, batch})));
+            List<OnnxTensor> cached = past != null ? past.tensors() : kv.inputs();
+            Set<String> fetched = new LinkedHashSet<>();
+            fetched.add(DecodeChunkGraph.TOKENS);
+            List<String> presents = new ArrayList<>();
+            Map<String, OnnxValue> pinned = new HashMap<>();
+            for (int layer = 0, i = 0; layer < config.layers(); layer++) {
+                for (String kind : List.of("key", "value")) {
+                    feeds.put(DecodeChunkGraph.pastInput(layer, kind), cached.get(i));
+                    presents.add(DecodeChunkGraph.presentOutput(layer, kind));
+                    if (kv != null) {
+                        // the loop's last keys and values land in the buffers it started from
+                        pinned.put(DecodeChunkGraph.presentOutput(layer, kind), kv.outputs().get(i));
+                    }
+                    i++;
+                }
+            }
+            if (kv == null) {
+                fetched.addAll(presents);
+            }
+            OrtSession runner = smallChunkSession != null && batch < parallelDecodeRows ? smallChunkSession : chunkSession;
+            result = run(runner, feeds, fetched, pinned, control);
+            OnnxTensor chosen = (OnnxTensor) result.get(DecodeChunkGraph.TOKENS).orElseThrow(
+                    () -> new IllegalStateException("the decode-chunk run returned no tokens"));
+            int steps = Math.toIntExact(chosen.getInfo().getShape()[0]);
+            LongBuffer chosenBuffer = chosen.getLongBuffer();
+            long[] out = new long[chosenBuffer.remaining()];
+            chosenBuffer.get(out);
+            if (kv != null) {
+                kv.appended(steps);
+                return new Chunk(steps, out, null);
+            }
+            List<OnnxTensor> presentTensors = new ArrayList<>(presents.size());
+            for (String name : presents) {
+                presentTensors.add((OnnxTensor) result.get(name).orElseThrow(
+                        () -> new IllegalStateException("the decode-chunk run returned no " + name)));
+            }
+            KvCache cache = new KvCache(presentTensors, result, batch, past.length() + steps);
+            result = null;
+            return new Chunk(steps, out, cache);
+        } catch (OrtException e) {
+            throw new IllegalStateException("decode chunk of model " + directory + " failed (batch " + batch + ", "
+                    + (past != null ? "past " + past.length() : "capacity " + kv.capacity()) + ", up to " + maxSteps
+                    + " steps): " + e.getMessage(), e);
+        } finally {
+            if (result != null) {
+                result.close();
+            }
+            created.forEach(OnnxTensor::close);
+        }
     }
 
     private static OnnxTensor track(List<OnnxTensor> created, OnnxTensor t) {
@@ -655,6 +931,12 @@ public final class DecoderModel implements AutoCloseable {
     @Override
     public void close() {
         try {
+            if (smallChunkSession != null) {
+                smallChunkSession.close();
+            }
+            if (chunkSession != null) {
+                chunkSession.close();
+            }
             if (smallDecodeSession != null) {
                 smallDecodeSession.close();
             }

@@ -8,7 +8,7 @@ import java.util.Optional;
  * GroupQueryAttention decode graph): the prefill's left-padded cache is copied once into buffers that
  * hold {@code capacity} positions a row, rows left-aligned; dropping rows moves the kept ones down.
  */
-final class InPlaceDecodeState implements DecodeState {
+final class InPlaceDecodeState implements ChunkedDecodeState.ChunkableState {
 
     private final DecoderModel model;
     private final int capacity;
@@ -48,6 +48,16 @@ final class InPlaceDecodeState implements DecodeState {
             lengths[b]++;
         }
         return logits;
+    }
+
+    @Override
+    public DecoderModel.Chunk chunk(ChunkRows rows) {
+        lifecycle.checkPrefilled(kv != null);
+        DecoderModel.Chunk chunk = model.chunk(rows, lengths.clone(), null, null, kv, control);
+        for (int b = 0; b < lengths.length; b++) {
+            lengths[b] += chunk.steps();
+        }
+        return chunk;
     }
 
     @Override

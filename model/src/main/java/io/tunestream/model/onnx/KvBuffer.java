@@ -149,6 +149,13 @@ final class KvBuffer implements AutoCloseable {
         return outputs;
     }
 
+    /** Records that a chunk of {@code steps} steps wrote that many more positions to every row. */
+    void appended(int steps) {
+        for (int b = 0; b < lengths.length; b++) {
+            lengths[b] += steps;
+        }
+    }
+
     /** Records that a step wrote one more position to every row. */
     void appended() {
         for (int b = 0; b < lengths.length; b++) {

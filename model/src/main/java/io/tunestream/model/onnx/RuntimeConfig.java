@@ -16,9 +16,14 @@ package io.tunestream.model.onnx;
  *                         (with its own copy of the weights): their operators are too small for a second
  *                         thread to pay for waking it. Prefills and larger steps use {@code intraOpThreads}.
  *                         0 runs every step on {@code intraOpThreads}. Ignored on CUDA.
+ * @param decodeChunkSteps decoding steps a row per session run: above 1, a decode-chunk graph (an ONNX Loop over the
+ *                         decoder step, {@link io.tunestream.model.graph.DecodeChunkGraph}) runs up to this many steps and
+ *                         chooses the tokens inside ONNX Runtime, so the KV cache stays there for the whole chunk; 0
+ *                         decodes one step a run (the in-place or copying step path)
  */
 public record RuntimeConfig(ExecutionProvider provider, int deviceId, long gpuMemLimitBytes,
-                            int intraOpThreads, int interOpThreads, boolean inPlaceKvCache, int parallelDecodeRows) {
+                            int intraOpThreads, int interOpThreads, boolean inPlaceKvCache, int parallelDecodeRows,
+                            int decodeChunkSteps) {
 
     /** Decode steps below this many rows run on one thread: measured between 8 (faster on one) and 32 (on two). */
     public static final int DEFAULT_PARALLEL_DECODE_ROWS = 16;
@@ -26,7 +31,7 @@ public record RuntimeConfig(ExecutionProvider provider, int deviceId, long gpuMe
     /** In-place KV cache where the graph allows, small decoding steps on one thread. */
     public RuntimeConfig(ExecutionProvider provider, int deviceId, long gpuMemLimitBytes, int intraOpThreads,
                          int interOpThreads) {
-        this(provider, deviceId, gpuMemLimitBytes, intraOpThreads, interOpThreads, true, DEFAULT_PARALLEL_DECODE_ROWS);
+        this(provider, deviceId, gpuMemLimitBytes, intraOpThreads, interOpThreads, true, DEFAULT_PARALLEL_DECODE_ROWS, 0);
     }
 
     public RuntimeConfig {
@@ -46,6 +51,10 @@ public record RuntimeConfig(ExecutionProvider provider, int deviceId, long gpuMe
             throw new IllegalArgumentException("parallelDecodeRows must be >= 0 (0 = every step on intraOpThreads), got "
                     + parallelDecodeRows);
         }
+        if (decodeChunkSteps < 0 || decodeChunkSteps == 1) {
+            throw new IllegalArgumentException("decodeChunkSteps must be 0 (one step a run) or at least 2, got "
+                    + decodeChunkSteps);
+        }
         if (interOpThreads < 0) {
             throw new IllegalArgumentException("interOpThreads must be >= 0 (0 = ONNX Runtime default), got " + interOpThreads);
         }
@@ -64,18 +73,25 @@ public record RuntimeConfig(ExecutionProvider provider, int deviceId, long gpuMe
     /** This configuration with the in-place KV cache on or off. */
     public RuntimeConfig withInPlaceKvCache(boolean enabled) {
         return new RuntimeConfig(provider, deviceId, gpuMemLimitBytes, intraOpThreads, interOpThreads, enabled,
-                parallelDecodeRows);
+                parallelDecodeRows, decodeChunkSteps);
     }
 
     /** This configuration with another {@link #parallelDecodeRows()}. */
     public RuntimeConfig withParallelDecodeRows(int rows) {
-        return new RuntimeConfig(provider, deviceId, gpuMemLimitBytes, intraOpThreads, interOpThreads, inPlaceKvCache, rows);
+        return new RuntimeConfig(provider, deviceId, gpuMemLimitBytes, intraOpThreads, interOpThreads, inPlaceKvCache, rows,
+                decodeChunkSteps);
     }
 
     /** This configuration with another intra-op thread count. */
     public RuntimeConfig withIntraOpThreads(int threads) {
         return new RuntimeConfig(provider, deviceId, gpuMemLimitBytes, threads, interOpThreads, inPlaceKvCache,
-                parallelDecodeRows);
+                parallelDecodeRows, decodeChunkSteps);
+    }
+
+    /** This configuration decoding {@code steps} steps a session run (0: one step a run). */
+    public RuntimeConfig withDecodeChunkSteps(int steps) {
+        return new RuntimeConfig(provider, deviceId, gpuMemLimitBytes, intraOpThreads, interOpThreads, inPlaceKvCache,
+                parallelDecodeRows, steps);
     }
 
     /** The intra-op threads sessions get: {@code intraOpThreads}, or one per available processor. */

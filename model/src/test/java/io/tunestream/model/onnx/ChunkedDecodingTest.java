@@ -1,0 +1,367 @@
+package io.tunestream.model.onnx;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.tunestream.model.TestModels;
+import io.tunestream.model.generate.GenerationOptions;
+import io.tunestream.model.generate.GenerationRequest;
+import io.tunestream.model.generate.GenerationResult;
+import io.tunestream.model.generate.Generator;
+import io.tunestream.model.generate.GeneratorConfig;
+import io.tunestream.model.generate.RowError;
+import io.tunestream.model.prompt.DeepPromptTable;
+import io.tunestream.model.prompt.TaskTemplate;
+import io.tunestream.model.prompt.VirtualTokenTable;
+import io.tunestream.model.tokenize.HuggingFaceTextTokenizer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Decoding in chunks of steps inside one session run (the decode-chunk Loop graph) against the step-by-step
+ * path, on the three models: the same tokens, texts and finish reasons, with fewer bytes crossing to Java.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ChunkedDecodingTest {
+
+    private static final List<String> MODELS = List.of("tiny-gpt2", "tiny-llama", "demo-gpt2");
+    /** Small, so that rows finish inside chunks, at their ends and across several of them. */
+    private static final int CHUNK = 4;
+    private static final TaskTemplate PLAIN = new TaskTemplate("plain", "{prompt}{answer}", List.of("prompt", "answer"),
+            false, "answer", null, List.of(), 0);
+    private static final String[] PROMPTS = {
+        "Context: Kamiro lives in Talenburg. Kamiro works as a pilot.\n\nQuestion: Where does Kamiro live?\n\nAnswer:",
+        "play some music in the",
+        "The",
+        "Naan has a pet horse. What pet does Naan have?",
+        "set an alarm for seven tomorrow morning and then",
+    };
+
+    private final Map<String, DecoderModel> stepping = new HashMap<>();
+    private final Map<String, DecoderModel> chunked = new HashMap<>();
+    /** Chunks over the export's attention (the copying cache), as on CUDA. */
+    private final Map<String, DecoderModel> chunkedCopying = new HashMap<>();
+    private final Map<String, HuggingFaceTextTokenizer> tokenizers = new HashMap<>();
+
+    @BeforeAll
+    void load() {
+        for (String name : MODELS) {
+            stepping.put(name, DecoderModel.load(TestModels.model(name), RuntimeConfig.cpu(1)));
+            chunked.put(name, DecoderModel.load(TestModels.model(name), RuntimeConfig.cpu(1).withDecodeChunkSteps(CHUNK)));
+            chunkedCopying.put(name, DecoderModel.load(TestModels.model(name), RuntimeConfig.cpu(1).withInPlaceKvCache(false)
+                    .withDecodeChunkSteps(CHUNK)));
+            tokenizers.put(name, HuggingFaceTextTokenizer.load(TestModels.model(name)));
+        }
+    }
+
+    @AfterAll
+    void close() {
+        stepping.values().forEach(DecoderModel::close);
+        chunked.values().forEach(DecoderModel::close);
+        chunkedCopying.values().forEach(DecoderModel::close);
+        tokenizers.values().forEach(HuggingFaceTextTokenizer::close);
+    }
+
+    private Generator generator(Map<String, DecoderModel> models, String name) {
+        return new Generator(models.get(name), tokenizers.get(name), new GeneratorConfig(128, true));
+    }
+
+    /**
+     * Greedy rows of every kind in one batch: plain prompts of different lengths and lengths to generate (rows
+     * finishing inside a chunk, at its end, after several), a soft prompt (virtual tokens), two deep prompts,
+     * a stop string (cut mid-chunk), min-new-tokens (end of sequence suppressed in the graph), and a long prompt
+     * that leaves the others padded.
+     */
+    private List<GenerationRequest> mixedBatch(String name) {
+        DecoderModel model = stepping.get(name);
+        HuggingFaceTextTokenizer tokenizer = tokenizers.get(name);
+        int hidden = model.config().hiddenSize();
+        float[] softRows = new float[4 * hidden];
+        for (int i = 0; i < softRows.length; i++) {
+            softRows[i] = (float) Math.cos(0.11 * i) * 0.05f;
+        }
+        VirtualTokenTable soft = new VirtualTokenTable("squad", 4, hidden, softRows, model.fingerprint());
+        List<GenerationRequest> batch = new ArrayList<>();
+        int[] lengths = {3, 4, 9, 17, 1};
+        for (int i = 0; i < PROMPTS.length; i++) {
+            batch.add(new GenerationRequest("plain-" + i, PLAIN, Map.of("prompt", PROMPTS[i]), Optional.empty(),
+                    GenerationOptions.greedy(lengths[i]), false));
+        }
+        batch.add(new GenerationRequest("soft", TaskTemplate.squad("squad", 4), Map.of("context", "Naan has a pet horse.",
+                "question", "What pet does Naan have?"), Optional.of(soft), GenerationOptions.greedy(11), false));
+        for (String deep : List.of("Context: Kamiro lives in Talenburg.", "Naan has a pet horse.")) {
+            int[] ids = tokenizer.encode(deep);
+            DeepPromptTable prefix = DeepPromptTable.ofPeft("deep", ids.length, model.config(), model.keysAndValues(ids),
+                    model.fingerprint());
+            batch.add(new GenerationRequest("deep-" + ids.length, PLAIN, Map.of("prompt", " Where?\n\nAnswer:"),
+                    Optional.empty(), GenerationOptions.greedy(6 + ids.length % 5), false, Optional.of(prefix)));
+        }
+        // the stop string is the text of the row's own second and third tokens, so it is hit inside a chunk
+        GenerationRequest probe = new GenerationRequest("probe", PLAIN, Map.of("prompt", PROMPTS[1]), Optional.empty(),
+                GenerationOptions.greedy(6), false);
+        int[] probeTokens = generator(stepping, name).generate(List.of(probe)).get(0).tokenIds();
+        String stop = tokenizer.decode(new int[] {probeTokens[1], probeTokens[2]}).strip();
+        if (!stop.isEmpty()) {
+            batch.add(new GenerationRequest("stop", PLAIN, Map.of("prompt", PROMPTS[1]), Optional.empty(),
+                    GenerationOptions.greedy(12).withStopStrings(List.of(stop)), false));
+        }
+        batch.add(new GenerationRequest("min-new", PLAIN, Map.of("prompt", PROMPTS[2]), Optional.empty(),
+                GenerationOptions.greedy(10).withMinNewTokens(10), false));
+        // a long row: every other row is left-padded by dozens of positions
+        String longPrompt = String.join(" ", java.util.Collections.nCopies(60, "pilot"));
+        batch.add(new GenerationRequest("long", PLAIN, Map.of("prompt", longPrompt), Optional.empty(),
+                GenerationOptions.greedy(8), false));
+        return batch;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt2", "tiny-llama", "demo-gpt2"})
+    void shouldGiveTheStepByStepTokensForAMixedGreedyBatch(String name) {
+        assertThat(chunked.get(name).chunkSteps()).isEqualTo(CHUNK);
+        List<GenerationRequest> batch = mixedBatch(name);
+
+        List<GenerationResult> steps = generator(stepping, name).generate(batch);
+        List<GenerationResult> chunks = generator(chunked, name).generate(batch);
+
+        for (int i = 0; i < batch.size(); i++) {
+            assertThat(steps.get(i).isError()).as(steps.get(i).error()).isFalse();
+            assertThat(chunks.get(i)).as(name + " " + batch.get(i).id()).isEqualTo(steps.get(i));
+        }
+        // rows finish at different steps: several completion lengths, some within a chunk
+        assertThat(steps.stream().mapToInt(GenerationResult::completionTokens).distinct().count()).isGreaterThan(4);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt2", "tiny-llama", "demo-gpt2"})
+    void shouldGiveTheStepByStepTokensWithChunksOverTheCopyingCache(String name) {
+        assertThat(chunkedCopying.get(name).chunkSteps()).isEqualTo(CHUNK);
+        assertThat(chunkedCopying.get(name).chunksInPlace()).isFalse();
+        assertThat(chunked.get(name).chunksInPlace()).isTrue();
+        List<GenerationRequest> batch = mixedBatch(name);
+
+        List<GenerationResult> steps = generator(stepping, name).generate(batch);
+        List<GenerationResult> chunks = generator(chunkedCopying, name).generate(batch);
+
+        assertThat(chunks).isEqualTo(steps);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt2", "tiny-llama", "demo-gpt2"})
+    void shouldGenerateTheReferenceGreedyTokens(String name) {
+        JsonNode greedy = TestModels.reference(name).get("greedy");
+        String prompt = tokenizers.get(name).decode(TestModels.ints(greedy.get("prompt_ids")));
+        GenerationRequest request = new GenerationRequest("g", PLAIN, Map.of("prompt", prompt), Optional.empty(),
+                GenerationOptions.greedy(greedy.get("generated_ids").size()), false);
+
+        GenerationResult result = generator(chunked, name).generate(List.of(request)).get(0);
+
+        assertThat(result.tokenIds()).containsExactly(TestModels.ints(greedy.get("generated_ids")));
+    }
+
+    @Test
+    void shouldPassAtLeastHalfAChunkFewerBytesPerTokenThanSteps() {
+        String name = "demo-gpt2";
+        List<GenerationRequest> batch = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            batch.add(new GenerationRequest("r" + i, PLAIN, Map.of("prompt", PROMPTS[i % PROMPTS.length]), Optional.empty(),
+                    GenerationOptions.greedy(32).withMinNewTokens(32), false));
+        }
+        DecoderModel copying = DecoderModel.load(TestModels.model(name), RuntimeConfig.cpu(1).withInPlaceKvCache(false));
+        try (copying) {
+            Map<String, DecoderModel> copyingModels = Map.of(name, copying);
+            RunTransfers stepBytes = transfers(copyingModels, name, batch);
+            RunTransfers inPlaceBytes = transfers(stepping, name, batch);
+            RunTransfers chunkBytes = transfers(chunked, name, batch);
+
+            // one prefill, then 31 fed tokens a row: 31 step runs, or 8 chunks of up to 4
+            assertThat(stepBytes.runs()).isEqualTo(1 + 31);
+            assertThat(chunkBytes.runs()).isEqualTo(1 + 8);
+            assertThat((double) stepBytes.bytes() / chunkBytes.bytes()).isGreaterThanOrEqualTo(CHUNK / 2.0);
+            assertThat(inPlaceBytes.bytes()).isGreaterThan(chunkBytes.bytes());
+        }
+    }
+
+    private RunTransfers transfers(Map<String, DecoderModel> models, String name, List<GenerationRequest> batch) {
+        RunTransfers before = models.get(name).transfers();
+        List<GenerationResult> results = generator(models, name).generate(batch);
+        assertThat(results).allSatisfy(r -> assertThat(r.completionTokens()).isEqualTo(32));
+        return models.get(name).transfers().since(before);
+    }
+
+    @Test
+    void shouldAnswerEveryRowStepByStepWhenAChunkFails() {
+        String name = "tiny-gpt2";
+        List<GenerationRequest> batch = mixedBatch(name);
+        List<GenerationResult> steps = generator(stepping, name).generate(batch);
+        DecoderModel model = chunked.get(name);
+        RunTransfers before = model.transfers();
+        model.failChunks(new IllegalStateException("injected: CUDA failure 2: out of memory"));
+        List<GenerationResult> fallen;
+        try {
+            fallen = generator(chunked, name).generate(batch);
+        } finally {
+            model.failChunks(null);
+        }
+
+        assertThat(fallen).isEqualTo(steps);
+        // one prefill and then a step a token: the chunk was tried once and never again in this batch
+        int longest = steps.stream().mapToInt(GenerationResult::completionTokens).max().orElseThrow();
+        assertThat(model.transfers().since(before).runs()).isEqualTo(longest);
+    }
+
+    @Test
+    void shouldStopAChunkThroughTheTerminateFlagWithoutFallingBackToSteps() {
+        DecoderModel model = chunked.get("demo-gpt2");
+        int[] prompt = tokenizers.get("demo-gpt2").encode(PROMPTS[0]);
+        try (RunControl control = RunControl.create();
+             DecodeState state = model.newDecodeState(prompt.length + 40, true, control)) {
+            state.prefill(List.of(model.embedTokens(prompt)));
+            control.terminate();
+
+            assertThatThrownBy(() -> state.generateChunk(ChunkRows.greedy(CHUNK, new int[] {prompt[0]},
+                    new int[] {CHUNK}, new int[] {1}, new int[] {0})))
+                    .isInstanceOf(IllegalStateException.class)
+                    .isNotInstanceOf(ChunkFailedException.class)
+                    .hasMessageContaining("decode chunk");
+        }
+    }
+
+    /**
+     * Seeded sampling (temperature, top-k, top-p, repetition penalty, min-new-tokens) in the graph against the Java
+     * sampler, the same uniforms: equal tokens but where float and double rounding fall on either side of a
+     * boundary. Counts the tokens compared (each row up to and including its first difference) and the rows that
+     * differ; prints the rate.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt2", "tiny-llama", "demo-gpt2"})
+    void shouldSampleTheJavaSamplersTokensButForRoundingAtBoundaries(String name) {
+        double[] temperatures = {0.7, 1.0, 1.3};
+        int[] topKs = {0, 20, 50};
+        double[] topPs = {1.0, 0.9, 0.6};
+        double[] penalties = {1.0, 1.3};
+        List<GenerationRequest> batch = new ArrayList<>();
+        for (int i = 0; i < 36; i++) {
+            GenerationOptions options = new GenerationOptions(24, i % 4 == 0 ? 6 : 0, temperatures[i % 3], topKs[(i / 3) % 3],
+                    topPs[(i / 9) % 3], penalties[(i / 2) % 2], List.of(), java.util.OptionalLong.of(1000 + i));
+            batch.add(new GenerationRequest("s" + i, PLAIN, Map.of("prompt", PROMPTS[i % PROMPTS.length]), Optional.empty(),
+                    options, false));
+        }
+        // greedy rows with a repetition penalty: float against double division of the penalized scores
+        for (int i = 0; i < 4; i++) {
+            batch.add(new GenerationRequest("g" + i, PLAIN, Map.of("prompt", PROMPTS[i]), Optional.empty(),
+                    GenerationOptions.greedy(24).withRepetitionPenalty(1.2 + 0.1 * i), false));
+        }
+
+        List<GenerationResult> steps = generator(stepping, name).generate(batch);
+        List<GenerationResult> chunks = generator(chunked, name).generate(batch);
+
+        int compared = 0;
+        int differing = 0;
+        for (int i = 0; i < batch.size(); i++) {
+            int[] a = steps.get(i).tokenIds();
+            int[] b = chunks.get(i).tokenIds();
+            int same = 0;
+            while (same < a.length && same < b.length && a[same] == b[same]) {
+                same++;
+            }
+            boolean differs = same < Math.max(a.length, b.length);
+            compared += same + (differs ? 1 : 0);
+            differing += differs ? 1 : 0;
+        }
+        System.out.printf("%s: sampled in the graph vs the Java sampler, same uniforms: %d of %d tokens compared differ "
+                + "(%.2f%%), %d of %d rows%n", name, differing, compared, 100.0 * differing / compared, differing, batch.size());
+        assertThat(compared).isGreaterThan(batch.size() * 10);
+        assertThat((double) differing / compared).as("rate of rounding crossings").isLessThan(0.02);
+    }
+
+    /** A step graph the wrapper refuses (here: it already has a tensor with the wrapper's names) keeps the step path. */
+    @Test
+    void shouldDecodeStepByStepWithTheReasonWhenTheStepCannotBeWrapped(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws java.io.IOException {
+        java.nio.file.Path source = TestModels.model("tiny-gpt2");
+        for (String file : List.of("config.json", "tokenizer.json")) {
+            java.nio.file.Files.copy(source.resolve(file), dir.resolve(file));
+        }
+        ai.onnx.proto.OnnxMl.ModelProto original = ai.onnx.proto.OnnxMl.ModelProto.parseFrom(
+                java.nio.file.Files.readAllBytes(source.resolve("model.onnx")));
+        // rename the output of the first layer norm, read by the rest of the layer
+        ai.onnx.proto.OnnxMl.GraphProto.Builder g = original.getGraph().toBuilder();
+        String renamed = g.getNodeList().stream().filter(n -> n.getOpType().equals("LayerNormalization")).findFirst()
+                .orElseThrow().getOutput(0);
+        for (int i = 0; i < g.getNodeCount(); i++) {
+            ai.onnx.proto.OnnxMl.NodeProto.Builder n = g.getNodeBuilder(i);
+            for (int k = 0; k < n.getInputCount(); k++) {
+                if (n.getInput(k).equals(renamed)) {
+                    n.setInput(k, "chunk.renamed");
+                }
+            }
+            for (int k = 0; k < n.getOutputCount(); k++) {
+                if (n.getOutput(k).equals(renamed)) {
+                    n.setOutput(k, "chunk.renamed");
+                }
+            }
+        }
+        java.nio.file.Files.write(dir.resolve("model.onnx"), original.toBuilder().setGraph(g).build().toByteArray());
+
+        try (DecoderModel model = DecoderModel.load(dir, RuntimeConfig.cpu(1).withDecodeChunkSteps(CHUNK))) {
+            assertThat(model.chunkSteps()).isZero();
+            assertThat(model.decoding()).contains("chunks of 4 steps a run are off: the step graph cannot be wrapped in a loop "
+                    + "(the serving graph already has a tensor named 'chunk.renamed'), one step a run");
+            GenerationRequest request = new GenerationRequest("r", PLAIN, Map.of("prompt", PROMPTS[1]), Optional.empty(),
+                    GenerationOptions.greedy(6), false);
+            GenerationResult result = new Generator(model, tokenizers.get("tiny-gpt2"), new GeneratorConfig(128, true))
+                    .generate(List.of(request)).get(0);
+            assertThat(result).isEqualTo(generator(stepping, "tiny-gpt2").generate(List.of(request)).get(0));
+        }
+    }
+
+    /** batch.timeout.ms: the terminate flag set from another thread stops a long chunk half way, with no fallback. */
+    @Test
+    void shouldStopAChunkInProgressWhenTheTerminateFlagIsSet() throws InterruptedException {
+        String name = "demo-gpt2";
+        int batch = 32;
+        int steps = 120;
+        int[] prompt = tokenizers.get(name).encode(PROMPTS[0]);
+        List<float[]> prompts = java.util.Collections.nCopies(batch, stepping.get(name).embedTokens(prompt));
+        int[] tokens = new int[batch];
+        int[] remaining = new int[batch];
+        java.util.Arrays.fill(remaining, steps);
+        int[] minNew = remaining.clone();
+        try (DecoderModel model = DecoderModel.load(TestModels.model(name), RuntimeConfig.cpu(1).withDecodeChunkSteps(steps))) {
+            long full;
+            try (DecodeState state = model.newDecodeState(prompt.length + steps + 1, true)) {
+                state.prefill(prompts);
+                long start = System.nanoTime();
+                assertThat(state.generateChunk(ChunkRows.greedy(steps, tokens, remaining, new int[batch], minNew))[0])
+                        .hasSize(steps);
+                full = (System.nanoTime() - start) / 1_000_000;
+            }
+            assertThat(full).as("the chunk must be long enough to stop half way").isGreaterThan(200);
+            java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+            try (RunControl control = RunControl.create();
+                 DecodeState state = model.newDecodeState(prompt.length + steps + 1, true, control)) {
+                state.prefill(prompts);
+                timer.schedule(control::terminate, full / 10, java.util.concurrent.TimeUnit.MILLISECONDS);
+                long start = System.nanoTime();
+                assertThatThrownBy(() -> state.generateChunk(ChunkRows.greedy(steps, tokens, remaining, new int[batch], minNew)))
+                        .isInstanceOf(IllegalStateException.class)
+                        .isNotInstanceOf(ChunkFailedException.class)
+                        .hasMessageContaining("terminate");
+                assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(full / 2);
+            } finally {
+                timer.shutdownNow();
+            }
+        }
+    }
+}
