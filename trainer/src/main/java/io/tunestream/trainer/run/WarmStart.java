@@ -28,7 +28,7 @@ import java.util.Optional;
  *
  * @param parameters    the checkpoint's parameters, empty for a start from scratch
  * @param resume        the state to continue exactly, when the checkpoint's run is resumed
- * @param fromVersion   the adapter version of that checkpoint
+ * @param fromVersion   the adapter version of that checkpoint (none when resuming a task's first run)
  * @param reason        why, in words (for the run record and the log)
  */
 public record WarmStart(Optional<double[]> parameters, Optional<TaskCheckpoint> resume, Optional<Integer> fromVersion,
@@ -126,7 +126,9 @@ public record WarmStart(Optional<double[]> parameters, Optional<TaskCheckpoint> 
             if (run.isPresent() && state.encoder().equals(run.get().encoder()) && state.hidden() == run.get().hidden()) {
                 Optional<String> different = continuation(checkpoint, state, run.get());
                 if (different.isEmpty()) {
-                    return new WarmStart(Optional.empty(), Optional.of(state), Optional.of(checkpoint.getVersion()),
+                    // version 0: the state of a task's first run, before any version was published
+                    return new WarmStart(Optional.empty(), Optional.of(state),
+                            Optional.of(checkpoint.getVersion()).filter(v -> v > 0),
                             "exact resume of " + from + " at step " + state.step() + " (epoch " + state.epoch()
                                     + ", step " + state.stepInEpoch() + " in it)");
                 }

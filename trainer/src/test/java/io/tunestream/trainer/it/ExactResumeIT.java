@@ -130,6 +130,7 @@ class ExactResumeIT {
         }
 
         assertSameState(finalState(rest), unsplit);
+        assertThat(rest.run().getWarmStartVersion()).as("no version was published before").isNull();
         // epochs 1 and 2 only: the first was done before the split
         assertThat(progress).extracting(TrainingRun::getEpoch).containsExactly(2, 3);
     }
