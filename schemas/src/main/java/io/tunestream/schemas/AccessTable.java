@@ -126,12 +126,13 @@ public final class AccessTable {
                 for (TopicSpec in : List.of(Topics.FEEDBACK, Topics.TASK_TEMPLATES)) {
                     grants.add(Grant.topic(names.topic(in), READ, DESCRIBE));
                 }
-                for (TopicSpec both : List.of(Topics.EXAMPLES, Topics.ADAPTERS, Topics.TRAINING_RUNS)) {
-                    grants.add(Grant.topic(names.topic(both), READ, WRITE, DESCRIBE));
+                for (TopicSpec both : List.of(Topics.EXAMPLES, Topics.ADAPTERS, Topics.ADAPTER_CHECKPOINTS,
+                        Topics.TRAINING_RUNS)) {
+                    grants.add(both == Topics.ADAPTER_CHECKPOINTS
+                            // the trainer reads the topic's max.message.bytes to split checkpoints into records that fit
+                            ? Grant.topic(names.topic(both), READ, WRITE, DESCRIBE, AclOperation.DESCRIBE_CONFIGS)
+                            : Grant.topic(names.topic(both), READ, WRITE, DESCRIBE));
                 }
-                grants.add(Grant.topic(names.topic(Topics.ADAPTER_CHECKPOINTS), READ, WRITE, DESCRIBE,
-                        // the trainer reads the topic's max.message.bytes to split checkpoints into records that fit
-                        AclOperation.DESCRIBE_CONFIGS));
                 // read too: at start the trainer reads which records it dead-lettered already
                 grants.add(Grant.topic(names.topic(Topics.TRAINER_DEAD_LETTER), READ, WRITE, DESCRIBE));
                 grants.add(Grant.prefixed(ResourceType.GROUP, names.trainerGroupId(), READ, DESCRIBE));
