@@ -111,7 +111,9 @@ public record WarmStart(Optional<double[]> parameters, Optional<TaskCheckpoint> 
             return scratch("checkpoint v" + checkpoint.getVersion() + " used encoder "
                     + checkpointEncoder(checkpoint).nemoName() + ", the template now asks for " + encoder.nemoName());
         }
-        String from = "checkpoint v" + checkpoint.getVersion() + " (run " + checkpoint.getRunId() + ")";
+        String from = checkpoint.getVersion() > 0
+                ? "checkpoint v" + checkpoint.getVersion() + " (run " + checkpoint.getRunId() + ")"
+                : "the checkpoint of run " + checkpoint.getRunId() + " (no version published yet)";
         if (checkpoint.getResume() != null) {
             CheckpointRecords.Result<byte[]> bytes = CheckpointChunks.reassemble(checkpoint, pieces);
             if (bytes.value().isEmpty()) {
