@@ -115,8 +115,8 @@ import org.slf4j.LoggerFactory;
  * the loop keeps polling meanwhile. Publication is fenced ({@link RunPublisher}): a version's
  * transaction carries the offsets of the task's {@code examples} partition with the group metadata this
  * thread read at its last poll, so a replica that lost the task cannot publish for it. A run whose task
- * is revoked is abandoned (interrupted; its FAILED record says so) and the new owner starts again from
- * the last checkpoint. A fenced producer (another process with this replica's transactional id) stops the
+ * is revoked is abandoned (interrupted; its FAILED record says so) and the new owner resumes it exactly from
+ * the checkpoint it wrote at its last epoch's end (written only while this replica owns the task). A fenced producer (another process with this replica's transactional id) stops the
  * loop: liveness goes DOWN.
  *
  * <p>Feedback is paused until the state topics are caught up (it needs the templates). After the
