@@ -266,10 +266,8 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
                 .build();
         AdapterCheckpoint checkpoint = CheckpointRecords.toRecord(state, layout, version, runId, model.fingerprint(),
                 avro.getTuning().getVirtualPromptStyle(), avro.getTuning().getEncoderType(), now);
-        int previousPieces = snapshot.checkpoint().map(c -> c.getResume() == null ? 0 : c.getResume().getChunkCount())
-                .orElse(0);
         ExactCheckpoint exact = new ExactCheckpoint(checkpoint, CheckpointCodec.encode(state), runId + "@" + state.step(),
-                inputs, state.finished(), previousPieces, false);
+                inputs, state.finished(), previousPieces(snapshot), false);
         LOG.info("run {} of task {}: publishing v{}: {}", runId, task, version, decision.reason());
         return new RunOutcome.Published(adapter, checkpoint, record.setStatus(RunStatus.PUBLISHED)
                 .setPublishedVersion(version).setMessage("published v" + version + ": " + decision.reason())
@@ -294,10 +292,13 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
                 .setRunId(runId)
                 .setCreatedAtMillis(now)
                 .build();
-        int previousPieces = snapshot.checkpoint().map(c -> c.getResume() == null ? 0 : c.getResume().getChunkCount())
-                .orElse(0);
         return new ExactCheckpoint(head, CheckpointCodec.encode(state), runId + "@" + state.step(), inputs, false,
-                previousPieces, true);
+                previousPieces(snapshot), true);
+    }
+
+    /** Pieces of the task's checkpoint when the run started: those a new checkpoint does not overwrite are tombstoned. */
+    private static int previousPieces(TaskSnapshot snapshot) {
+        return snapshot.checkpoint().map(c -> c.getResume() == null ? 0 : c.getResume().getChunkCount()).orElse(0);
     }
 
     /** The serving table's loss on the same prompts, when it fits this model and template. */

@@ -134,6 +134,10 @@ public record WarmStart(Optional<double[]> parameters, Optional<TaskCheckpoint> 
                             "exact resume of " + from + " at step " + state.step() + " (epoch " + state.epoch()
                                     + ", step " + state.stepInEpoch() + " in it)");
                 }
+                if (checkpoint.getResume().getInProgress() && checkpoint.getParameters().isEmpty()) {
+                    return scratch(from + " does not continue in this run (" + different.get()
+                            + ") and no version was published before it");
+                }
                 // an in-progress state's best parameters were never published: the head's (the previous version's) are
                 if (!checkpoint.getResume().getInProgress() && state.bestParameters().length == layout.size()) {
                     return new WarmStart(Optional.of(state.bestParameters()), Optional.empty(),

@@ -226,4 +226,30 @@ class WarmStartTest {
         assertThat(start.reason()).isEqualTo("from scratch: warm start refused: checkpoint v3 (run-3@7): missing "
                 + "piece(s) [0] of 1");
     }
+
+    @Test
+    void shouldStartFromScratchWhenTheInProgressStateOfATasksFirstRunDoesNotContinue() {
+        TaskCheckpoint state = running();
+        AdapterCheckpoint head = AdapterCheckpoint.newBuilder().setTask("qa").setVersion(0).setRunId("run-1")
+                .setModelFingerprint("model-a").setVirtualPromptStyle(VirtualPromptStyle.P_TUNING)
+                .setEncoderType(PromptEncoderType.MLP).setParameters(List.of()).setOptimizerState(List.of())
+                .setStep(0).setEpoch(0).build();
+        List<AdapterCheckpoint> records = CheckpointChunks.records(new ExactCheckpoint(head,
+                io.tunestream.model.tune.CheckpointCodec.encode(state), "run-1@7", "inputs-1", false, 0, true), 64 * 1024)
+                .stream().map(CheckpointChunks.Keyed::value).toList();
+
+        WarmStart other = WarmStart.select(Optional.of(records.get(records.size() - 1)), records, "model-a",
+                EncoderType.MLP, false, layout, Optional.of(new WarmStart.Run(mlp, HIDDEN, CONFIG, "inputs-2")));
+        WarmStart same = WarmStart.select(Optional.of(records.get(records.size() - 1)), records, "model-a",
+                EncoderType.MLP, false, layout, Optional.of(new WarmStart.Run(mlp, HIDDEN, CONFIG, "inputs-1")));
+
+        assertThat(other.warm()).isFalse();
+        assertThat(other.refused()).isFalse();
+        assertThat(other.reason()).isEqualTo("from scratch: the checkpoint of run run-1 (no version published yet) does "
+                + "not continue in this run (the examples or the template changed since) and no version was published "
+                + "before it");
+        assertThat(same.resume()).isPresent();
+        assertThat(same.fromVersion()).isEmpty();
+        assertThat(same.reason()).startsWith("exact resume of the checkpoint of run run-1 (no version published yet)");
+    }
 }
