@@ -128,7 +128,10 @@ public final class AccessTable {
                 }
                 for (TopicSpec both : List.of(Topics.EXAMPLES, Topics.ADAPTERS, Topics.ADAPTER_CHECKPOINTS,
                         Topics.TRAINING_RUNS)) {
-                    grants.add(Grant.topic(names.topic(both), READ, WRITE, DESCRIBE));
+                    grants.add(both == Topics.ADAPTER_CHECKPOINTS
+                            // the trainer reads the topic's max.message.bytes to split checkpoints into records that fit
+                            ? Grant.topic(names.topic(both), READ, WRITE, DESCRIBE, AclOperation.DESCRIBE_CONFIGS)
+                            : Grant.topic(names.topic(both), READ, WRITE, DESCRIBE));
                 }
                 // read too: at start the trainer reads which records it dead-lettered already
                 grants.add(Grant.topic(names.topic(Topics.TRAINER_DEAD_LETTER), READ, WRITE, DESCRIBE));

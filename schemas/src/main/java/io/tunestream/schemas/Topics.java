@@ -24,7 +24,8 @@ public final class Topics {
             TaskTemplate.getClassSchema(), true, 1, Map.of());
     public static final TopicSpec ADAPTERS = new TopicSpec("adapters", "task name",
             AdapterVersion.getClassSchema(), true, 1, LARGE);
-    public static final TopicSpec ADAPTER_CHECKPOINTS = new TopicSpec("adapter-checkpoints", "task name",
+    public static final TopicSpec ADAPTER_CHECKPOINTS = new TopicSpec("adapter-checkpoints",
+            "task name (the head), <task>/resume/<i> (pieces of its exact state), on the task's partition",
             AdapterCheckpoint.getClassSchema(), true, 1, LARGE);
     /**
      * Compacted by example: the key is {@code <task>/<exampleId>} ({@link ExampleKey}), partitioned on

@@ -3,7 +3,20 @@ package io.tunestream.trainer.loop;
 import io.tunestream.schemas.TrainingRun;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.trainer.run.RunOutcome;
+import io.tunestream.schemas.kafka.TaskPartitioner;
+import io.tunestream.trainer.run.CheckpointChunks;
+import io.tunestream.trainer.run.ExactCheckpoint;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.TopicConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -41,9 +54,13 @@ import org.apache.kafka.common.errors.ProducerFencedException;
  */
 public final class RunPublisher implements AutoCloseable {
 
+    private static final Logger LOG = LoggerFactory.getLogger(RunPublisher.class);
+
     private final KafkaProducer<String, SpecificRecord> producer;
     private final TrainerTopics topics;
     private final RunPhase.Listener phases;
+    /** The largest checkpoint record the topic and the producer take. */
+    private final int checkpointRecordBytes;
 
     /**
      * @param transactionTimeout how long the broker keeps a transaction of this producer open before aborting it
@@ -55,6 +72,9 @@ public final class RunPublisher implements AutoCloseable {
         this.phases = Objects.requireNonNull(phases, "phases");
         Map<String, Object> properties = new HashMap<>(kafka.transactionalProducerProperties(clientId, transactionalId));
         properties.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, (int) transactionTimeout.toMillis());
+        this.checkpointRecordBytes = checkpointRecordBytes(kafka, topics.checkpoints(),
+                Integer.parseInt(String.valueOf(properties.getOrDefault(ProducerConfig.MAX_REQUEST_SIZE_CONFIG,
+                        1024 * 1024))));
         this.producer = new KafkaProducer<>(properties);
         try {
             producer.initTransactions();
@@ -64,9 +84,41 @@ public final class RunPublisher implements AutoCloseable {
         }
     }
 
+    /**
+     * The largest record of {@code topic}: its {@code max.message.bytes}, or the producer's {@code max.request.size}
+     * when smaller. Read once at start: checkpoints are split into pieces of this size.
+     */
+    static int checkpointRecordBytes(KafkaClientConfig kafka, String topic, int producerLimit) {
+        var resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+        try (Admin admin = Admin.create(kafka.adminProperties())) {
+            Config config = admin.describeConfigs(List.of(resource)).all().get(30, TimeUnit.SECONDS).get(resource);
+            int topicLimit = Integer.parseInt(config.get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG).value());
+            int limit = Math.min(topicLimit, producerLimit);
+            LOG.info("checkpoints are written in records of at most {} bytes (topic {} max.message.bytes {}, producer "
+                    + "max.request.size {})", limit, topic, topicLimit, producerLimit);
+            return limit;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while reading the config of topic " + topic, e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("cannot read max.message.bytes of topic " + topic + " (the trainer needs "
+                    + "DescribeConfigs on it): " + e.getMessage(), e);
+        }
+    }
+
     /** A STARTED or RUNNING record of a run in progress. */
     public synchronized void progress(TrainingRun run) {
         inTransaction(run.getTask(), () -> send(topics.runs(), run.getTask(), run, 0));
+    }
+
+    /**
+     * A running run's checkpoint (pieces of its exact state, then the head), atomically: a reader never sees a head
+     * without its pieces. Not fenced by the group (no offsets): the caller writes only while it owns the task.
+     */
+    public synchronized void checkpoint(ExactCheckpoint running) {
+        String task = running.head().getTask();
+        inTransaction(task, () -> sendCheckpoint(task, CheckpointChunks.records(running, checkpointRecordBytes),
+                running.head().getVersion()));
     }
 
     /**
@@ -101,11 +153,24 @@ public final class RunPublisher implements AutoCloseable {
             if (outcome instanceof RunOutcome.Published published) {
                 version = published.adapter().getVersion();
                 send(topics.adapters(), task, published.adapter(), version);
-                send(topics.checkpoints(), task, published.checkpoint(), version);
+                sendCheckpoint(task, published.checkpointRecords(checkpointRecordBytes), version);
             }
             send(topics.runs(), task, outcome.run(), 0);
             phases.reached(RunPhase.PUBLISH_SENT, task, version);
         });
+    }
+
+    /** Pieces of the exact state, tombstones of stale pieces, then the head: in this order, on the task's partition. */
+    private void sendCheckpoint(String task, List<CheckpointChunks.Keyed> records, int version) {
+        int partition = TaskPartitioner.partitionOf(task, producer.partitionsFor(topics.checkpoints()).size());
+        for (CheckpointChunks.Keyed record : records) {
+            ProducerRecord<String, SpecificRecord> checkpoint = new ProducerRecord<>(topics.checkpoints(), partition,
+                    record.key(), record.value());
+            if (version > 0) {
+                VersionHeader.add(checkpoint.headers(), version);
+            }
+            producer.send(checkpoint);
+        }
     }
 
     private void send(String topic, String key, SpecificRecord value, int version) {

@@ -115,8 +115,8 @@ import org.slf4j.LoggerFactory;
  * the loop keeps polling meanwhile. Publication is fenced ({@link RunPublisher}): a version's
  * transaction carries the offsets of the task's {@code examples} partition with the group metadata this
  * thread read at its last poll, so a replica that lost the task cannot publish for it. A run whose task
- * is revoked is abandoned (interrupted; its FAILED record says so) and the new owner starts again from
- * the last checkpoint. A fenced producer (another process with this replica's transactional id) stops the
+ * is revoked is abandoned (interrupted; its FAILED record says so) and the new owner resumes it exactly from
+ * the checkpoint it wrote at its last epoch's end (written only while this replica owns the task). A fenced producer (another process with this replica's transactional id) stops the
  * loop: liveness goes DOWN.
  *
  * <p>Feedback is paused until the state topics are caught up (it needs the templates). After the
@@ -759,7 +759,8 @@ public final class TrainerLoop implements AutoCloseable {
             if (topic.equals(topics.adapters()) || topic.equals(topics.checkpoints())) {
                 VersionHeader.read(record.headers()).ifPresent(v -> {
                     if (key != null) {
-                        states.task(key).versionSeen(v);
+                        // a checkpoint's pieces are keyed <task>/resume/<i>
+                        states.task(key.contains("/") ? key.substring(0, key.indexOf('/')) : key).versionSeen(v);
                     }
                 });
             }
@@ -952,7 +953,7 @@ public final class TrainerLoop implements AutoCloseable {
                 LOG.warn("task {}: start of run {} not recorded: {}", snapshot.task(), runId, e.toString());
             }
             phases.reached(RunPhase.RUN_STARTED, snapshot.task(), 0);
-            outcome = runner.run(snapshot, runId, progress -> {
+            outcome = runner.run(snapshot, runId, TaskRunner.Progress.of(progress -> {
                 metrics.progress(snapshot.task(), progress);
                 try {
                     publisher.progress(progress);
@@ -961,7 +962,20 @@ public final class TrainerLoop implements AutoCloseable {
                 } catch (RuntimeException e) {
                     LOG.warn("task {}: progress of run {} not recorded: {}", snapshot.task(), runId, e.toString());
                 }
-            });
+            }, running -> {
+                // only the owner writes the task's checkpoint: a replica that lost the task stops here
+                if (!stillOwns(partition, epoch)) {
+                    throw new RunPublisher.TaskLostException("task " + snapshot.task() + ": moved to another replica "
+                            + "during the run; its checkpoint not written", null);
+                }
+                try {
+                    publisher.checkpoint(running);
+                } catch (RunPublisher.FatalPublishException | RunPublisher.TaskLostException e) {
+                    throw e;
+                } catch (RuntimeException e) {
+                    LOG.warn("task {}: checkpoint of run {} not written: {}", snapshot.task(), runId, e.toString());
+                }
+            }));
             if (!stillOwns(partition, epoch)) {
                 throw new RunPublisher.TaskLostException("task " + snapshot.task() + ": moved to another replica "
                         + "during the run; nothing published", null);

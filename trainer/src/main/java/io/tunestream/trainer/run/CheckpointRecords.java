@@ -17,19 +17,20 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * A run's {@link TaskCheckpoint} as the Avro {@link AdapterCheckpoint} on {@code adapter-checkpoints}
+ * A run's {@link TaskCheckpoint} as the head {@link AdapterCheckpoint} record on {@code adapter-checkpoints}
  * and back to parameters for a warm start.
  *
  * <p>{@code parameters} holds the best parameters (those of the published table), one FLOAT32
  * tensor per encoder parameter named as in the encoder's layout (e.g. {@code mlp.0.weight});
  * {@code optimizerState} holds the AdamW moments of the run's last step as {@code adam.m.<name>}
- * and {@code adam.v.<name>}. A warm start takes the parameters and starts a fresh optimizer and
- * schedule (the settings may have changed since), so the moments are kept for inspection and for
- * a future exact resume.
+ * and {@code adam.v.<name>}, rounded to float32: for inspection and for readers of the previous schema.
+ * The exact state a run resumes from (parameters, moments, schedule step, data position, as doubles) is
+ * the checkpoint's {@code resume} state, split over records by {@link CheckpointChunks}.
  *
- * <p>A checkpoint must fit in one record of the topic ({@link Topics#LARGE_MESSAGE_BYTES}): when the
- * moments would not fit beside the parameters they are left out (a warm start does not need them),
- * and parameters too big as FLOAT32 are stored as FLOAT16.
+ * <p>The head must fit in one record of the topic: when the moments would not fit beside the parameters
+ * they are left out, parameters too big as FLOAT32 are stored as FLOAT16 (here, against
+ * {@link Topics#LARGE_MESSAGE_BYTES}), and {@link CheckpointChunks#records} drops what still does not fit the
+ * topic's actual limit.
  */
 public final class CheckpointRecords {
 

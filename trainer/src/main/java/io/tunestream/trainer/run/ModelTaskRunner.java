@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tunestream.model.prompt.Prompt;
 import io.tunestream.model.prompt.PromptBuilder;
 import io.tunestream.model.tune.AdamW;
+import io.tunestream.model.tune.CheckpointCodec;
 import io.tunestream.model.tune.DecoderTableObjective;
 import io.tunestream.model.tune.DeepPromptObjective;
 import io.tunestream.model.tune.TableObjective;
@@ -174,16 +175,21 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
         TaskTuning<Prompt> spec = new TaskTuning<>(task, plan.encoder(), deep ? new float[0] : model.tokenEmbeddings(),
                 width, initTextIds, train.prompts(), validation.prompts(), skipped, objective);
         ParameterLayout layout = PromptEncoder.of(plan.encoder(), width).layout();
-        WarmStart warm = WarmStart.select(snapshot.checkpoint(), model.fingerprint(), plan.encoder().type(), deep,
-                layout);
+        String inputs = RunInputs.fingerprint(model.fingerprint(), avro, snapshot.train(), snapshot.validation());
+        WarmStart warm = WarmStart.select(snapshot.checkpoint(), snapshot.checkpointPieces(), model.fingerprint(),
+                plan.encoder().type(), deep, layout,
+                Optional.of(new WarmStart.Run(plan.encoder(), width, config, inputs)));
         warm.fromVersion().ifPresent(record::setWarmStartVersion);
+        if (warm.refused()) {
+            LOG.warn("run {} of task {}: {}", runId, task, warm.reason());
+        }
         LOG.info("run {} of task {}: {} training / {} validation examples ({} new), skipped {}, {}", runId, task,
                 train.prompts().size(), validation.prompts().size(), snapshot.newExamples(), skipped, warm.reason());
 
-        TaskCheckpoint state = warm.parameters()
+        TaskCheckpoint state = warm.resume().orElseGet(() -> warm.parameters()
                 .map(p -> new TaskCheckpoint(task, plan.encoder(), width, config, p, AdamW.State.initial(p.length), 0, 0,
                         0.0, EarlyStopping.start(config.patience(), config.minDelta()), p, List.of()))
-                .orElseGet(() -> tuner.start(spec, config));
+                .orElseGet(() -> tuner.start(spec, config)));
         long stepsPerEpoch = config.stepsPerEpoch(train.prompts().size());
         long remaining = maxStepsPerRun;
         TaskResult result;
@@ -206,6 +212,10 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
                         .setUpdatedAtMillis(clock.millis()).build());
             }
             StopReason stop = result.report().stopReason();
+            if (stop == StopReason.STEP_BUDGET && remaining > 0 && !state.finished()) {
+                // the run goes on: what a replica taking over after a restart or a rebalance resumes exactly
+                progress.checkpoint(inProgress(snapshot, runId, avro, state, inputs));
+            }
             if (stop == StopReason.NON_FINITE_LOSS) {
                 throw new IllegalStateException("task '" + task + "': " + result.report().detail()
                         + "; nothing published, the last good checkpoint stays"
@@ -256,10 +266,39 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
                 .build();
         AdapterCheckpoint checkpoint = CheckpointRecords.toRecord(state, layout, version, runId, model.fingerprint(),
                 avro.getTuning().getVirtualPromptStyle(), avro.getTuning().getEncoderType(), now);
+        ExactCheckpoint exact = new ExactCheckpoint(checkpoint, CheckpointCodec.encode(state), runId + "@" + state.step(),
+                inputs, state.finished(), previousPieces(snapshot), false);
         LOG.info("run {} of task {}: publishing v{}: {}", runId, task, version, decision.reason());
         return new RunOutcome.Published(adapter, checkpoint, record.setStatus(RunStatus.PUBLISHED)
                 .setPublishedVersion(version).setMessage("published v" + version + ": " + decision.reason())
-                .setUpdatedAtMillis(now).build());
+                .setUpdatedAtMillis(now).build(), Optional.of(exact));
+    }
+
+    /**
+     * The run's state as the task's checkpoint while it runs: the head stays the previous checkpoint's (version,
+     * parameters of the published table; none before the first), the exact state is this run's.
+     */
+    private ExactCheckpoint inProgress(TaskSnapshot snapshot, String runId, TaskTemplate avro, TaskCheckpoint state,
+                                       String inputs) {
+        long now = clock.millis();
+        AdapterCheckpoint head = snapshot.checkpoint()
+                .map(previous -> AdapterCheckpoint.newBuilder(previous).setResume(null))
+                .orElseGet(() -> AdapterCheckpoint.newBuilder().setTask(snapshot.task()).setVersion(0)
+                        .setModelFingerprint(model.fingerprint())
+                        .setVirtualPromptStyle(avro.getTuning().getVirtualPromptStyle())
+                        .setEncoderType(avro.getTuning().getEncoderType())
+                        .setParameters(List.of()).setOptimizerState(List.of()).setStep(0).setEpoch(0)
+                        .setBestValidationLoss(null))
+                .setRunId(runId)
+                .setCreatedAtMillis(now)
+                .build();
+        return new ExactCheckpoint(head, CheckpointCodec.encode(state), runId + "@" + state.step(), inputs, false,
+                previousPieces(snapshot), true);
+    }
+
+    /** Pieces of the task's checkpoint when the run started: those a new checkpoint does not overwrite are tombstoned. */
+    private static int previousPieces(TaskSnapshot snapshot) {
+        return snapshot.checkpoint().map(c -> c.getResume() == null ? 0 : c.getResume().getChunkCount()).orElse(0);
     }
 
     /** The serving table's loss on the same prompts, when it fits this model and template. */

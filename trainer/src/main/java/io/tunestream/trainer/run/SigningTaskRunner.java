@@ -24,7 +24,7 @@ public final class SigningTaskRunner implements TaskRunner, AutoCloseable {
     public RunOutcome run(TaskSnapshot snapshot, String runId, Progress progress) {
         RunOutcome outcome = delegate.run(snapshot, runId, progress);
         if (outcome instanceof RunOutcome.Published published) {
-            return new RunOutcome.Published(signer.sign(published.adapter()), published.checkpoint(), published.run());
+            return published.withAdapter(signer.sign(published.adapter()));
         }
         return outcome;
     }

@@ -22,12 +22,16 @@ import java.util.Optional;
  * @param newExamples examples that arrived since the previous run (what triggered this one)
  * @param nextVersion the version a table published by this run gets: above every version of the task
  *                    ever seen, the serving one included, so none is reused
+ * @param checkpointPieces the records holding pieces of the checkpoints' exact states, by index (the run takes those
+ *                    of {@code checkpoint}'s id, {@code io.tunestream.trainer.run.CheckpointChunks})
  */
 public record TaskSnapshot(String task, TaskTemplate template, List<LabelledExample> train,
                            List<LabelledExample> validation, boolean heldOut, Optional<AdapterVersion> serving,
-                           Optional<AdapterCheckpoint> checkpoint, int newExamples, int nextVersion) {
+                           Optional<AdapterCheckpoint> checkpoint, int newExamples, int nextVersion,
+                           List<AdapterCheckpoint> checkpointPieces) {
 
     public TaskSnapshot {
+        checkpointPieces = List.copyOf(checkpointPieces);
         Objects.requireNonNull(task, "task");
         Objects.requireNonNull(template, "template");
         Objects.requireNonNull(serving, "serving");
@@ -39,6 +43,13 @@ public record TaskSnapshot(String task, TaskTemplate template, List<LabelledExam
             throw new IllegalArgumentException("task '" + task + "': next version " + nextVersion
                     + " must be above the serving version " + servingVersion);
         }
+    }
+
+    /** A snapshot without pieces of an exact checkpoint state. */
+    public TaskSnapshot(String task, TaskTemplate template, List<LabelledExample> train,
+                        List<LabelledExample> validation, boolean heldOut, Optional<AdapterVersion> serving,
+                        Optional<AdapterCheckpoint> checkpoint, int newExamples, int nextVersion) {
+        this(task, template, train, validation, heldOut, serving, checkpoint, newExamples, nextVersion, List.of());
     }
 
     /** A snapshot whose next version follows the serving one (runs outside the loop: benchmarks, tests). */

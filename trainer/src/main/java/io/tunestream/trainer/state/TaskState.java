@@ -38,6 +38,7 @@ public final class TaskState {
     private long evicted;
     private AdapterVersion serving;
     private AdapterCheckpoint checkpoint;
+    private final Map<Integer, AdapterCheckpoint> checkpointPieces = new java.util.TreeMap<>();
     /** The highest adapter version known to have been published, whatever became of its record. */
     private int highestVersion;
     /** Examples with a sequence up to this one were there when the last run started. */
@@ -132,13 +133,37 @@ public final class TaskState {
         return Optional.ofNullable(checkpoint);
     }
 
+    /**
+     * A checkpoint record: a head (the latest version's is kept) or a piece of a head's exact state (kept by index,
+     * the latest of each, as compaction keeps them; {@code io.tunestream.trainer.run.CheckpointChunks}).
+     */
     public void checkpoint(AdapterCheckpoint latest) {
         if (latest != null) {
             versionSeen(latest.getVersion());
         }
+        if (latest != null && latest.getResume() != null && latest.getResume().getChunkIndex() != null) {
+            checkpointPieces.put(latest.getResume().getChunkIndex(), latest);
+            return;
+        }
+        if (latest != null && checkpoint != null && latest.getResume() == null && checkpoint.getResume() != null
+                && latest.getVersion() == checkpoint.getVersion() && latest.getRunId().equals(checkpoint.getRunId())) {
+            // the head a finished run hands back, read from the topic already with its exact state's descriptor
+            return;
+        }
         if (latest == null || checkpoint == null || latest.getVersion() >= checkpoint.getVersion()) {
             this.checkpoint = latest;
+            // pieces of older checkpoints are of no use any more (those of a newer one, not yet headed, stay)
+            if (latest != null && latest.getResume() != null) {
+                String id = latest.getResume().getCheckpointId();
+                checkpointPieces.values().removeIf(p -> p.getVersion() <= latest.getVersion()
+                        && !p.getResume().getCheckpointId().equals(id));
+            }
         }
+    }
+
+    /** The pieces of checkpoint states held, by index. */
+    public List<AdapterCheckpoint> checkpointPieces() {
+        return List.copyOf(checkpointPieces.values());
     }
 
     /**
@@ -208,9 +233,9 @@ public final class TaskState {
             ValidationHoldout.Split<LabelledExample> split = ValidationHoldout.split(trainExamples,
                     LabelledExample::getExampleId, template.getRetraining().getValidationFraction());
             return new TaskSnapshot(task, template, split.train(), split.validation(), true, serving(), checkpoint(),
-                    fresh, nextVersion());
+                    fresh, nextVersion(), checkpointPieces());
         }
         return new TaskSnapshot(task, template, trainExamples, validationExamples, false, serving(), checkpoint(), fresh,
-                nextVersion());
+                nextVersion(), checkpointPieces());
     }
 }

@@ -122,4 +122,134 @@ class WarmStartTest {
         assertThat(tableFromDeep.reason()).isEqualTo("from scratch: checkpoint v4 is a deep prompt (prefix-tuning), "
                 + "the template now asks for a table");
     }
+
+    // exact resume: the checkpoint's whole state, in pieces
+
+    private static final TuningConfig CONFIG = TuningConfig.nemoDefaults(2, 1, 1, 1);
+
+    /** A state in epoch 1 of 2, 3 steps in, with moments and history: nothing of it is a default. */
+    private TaskCheckpoint running() {
+        double[] parameters = IntStream.range(0, layout.size()).mapToDouble(i -> Math.sin(i) / 3).toArray();
+        double[] best = IntStream.range(0, layout.size()).mapToDouble(i -> Math.cos(i) / 7).toArray();
+        double[] m = IntStream.range(0, layout.size()).mapToDouble(i -> i * 1e-3 / 9).toArray();
+        double[] v = IntStream.range(0, layout.size()).mapToDouble(i -> i * 1e-6 / 11).toArray();
+        return new TaskCheckpoint("qa", mlp, HIDDEN, CONFIG, parameters, new AdamW.State(m, v, 7), 1, 3, 2.5,
+                EarlyStopping.start(10, 0.001).observe(0, 0.75), best,
+                List.of(new io.tunestream.model.tune.EpochResult(0, 1.0, 0.75, 1e-4)));
+    }
+
+    private List<CheckpointChunks.Keyed> written(TaskCheckpoint state, boolean finished, boolean inProgress) {
+        AdapterCheckpoint head = CheckpointRecords.toRecord(state, layout, 3, "run-3", "model-a",
+                VirtualPromptStyle.P_TUNING, PromptEncoderType.MLP, 0);
+        return CheckpointChunks.records(new ExactCheckpoint(head, io.tunestream.model.tune.CheckpointCodec.encode(state),
+                "run-3@" + state.step(), "inputs-1", finished, 0, inProgress), 64 * 1024);
+    }
+
+    private WarmStart select(List<CheckpointChunks.Keyed> records, WarmStart.Run run) {
+        List<AdapterCheckpoint> values = records.stream().map(CheckpointChunks.Keyed::value).toList();
+        return WarmStart.select(Optional.of(values.get(values.size() - 1)), values.subList(0, values.size() - 1),
+                "model-a", EncoderType.MLP, false, layout, Optional.of(run));
+    }
+
+    @Test
+    void shouldResumeTheStateExactlyWhenTheRunHasTheSameInputsAndSettings() {
+        TaskCheckpoint state = running();
+
+        WarmStart start = select(written(state, false, true), new WarmStart.Run(mlp, HIDDEN, CONFIG, "inputs-1"));
+
+        assertThat(start.warm()).isTrue();
+        assertThat(start.parameters()).isEmpty();
+        TaskCheckpoint resumed = start.resume().orElseThrow();
+        assertThat(resumed.parameters()).containsExactly(state.parameters());
+        assertThat(resumed.bestParameters()).containsExactly(state.bestParameters());
+        assertThat(resumed.optimizer().firstMoment()).containsExactly(state.optimizer().firstMoment());
+        assertThat(resumed.optimizer().secondMoment()).containsExactly(state.optimizer().secondMoment());
+        assertThat(resumed.step()).isEqualTo(7);
+        assertThat(resumed.epoch()).isEqualTo(1);
+        assertThat(resumed.stepInEpoch()).isEqualTo(3);
+        assertThat(resumed.epochLossSum()).isEqualTo(2.5);
+        assertThat(resumed.earlyStopping()).isEqualTo(state.earlyStopping());
+        assertThat(resumed.history()).isEqualTo(state.history());
+        assertThat(start.fromVersion()).contains(3);
+        assertThat(start.reason()).isEqualTo("exact resume of checkpoint v3 (run run-3) at step 7 (epoch 1, step 3 in it)");
+    }
+
+    @Test
+    void shouldStartANewRunFromAPublishedStatesBestParametersWhenTheExamplesChanged() {
+        TaskCheckpoint state = running();
+
+        WarmStart start = select(written(state, false, false), new WarmStart.Run(mlp, HIDDEN, CONFIG, "inputs-2"));
+
+        assertThat(start.resume()).isEmpty();
+        // the doubles of the state, not the float32 copy of the head
+        assertThat(start.parameters().orElseThrow()).containsExactly(state.bestParameters());
+        assertThat(start.reason()).isEqualTo("warm start from checkpoint v3 (run run-3)'s best parameters, new optimizer "
+                + "and schedule: the examples or the template changed since");
+    }
+
+    @Test
+    void shouldStartANewRunFromTheHeadsParametersWhenAnInProgressStateDoesNotContinue() {
+        TaskCheckpoint state = running();
+
+        WarmStart start = select(written(state, false, true), new WarmStart.Run(mlp, HIDDEN, CONFIG, "inputs-2"));
+
+        assertThat(start.resume()).isEmpty();
+        double[] headParameters = start.parameters().orElseThrow();
+        for (int i = 0; i < headParameters.length; i++) {
+            assertThat(headParameters[i]).isEqualTo((float) state.bestParameters()[i]);
+        }
+        assertThat(start.reason()).isEqualTo("warm start from checkpoint v3 (run run-3)");
+    }
+
+    @Test
+    void shouldNotResumeAFinishedRunNorOneWithOtherSettings() {
+        WarmStart finished = select(written(running(), true, false), new WarmStart.Run(mlp, HIDDEN, CONFIG, "inputs-1"));
+        WarmStart otherSettings = select(written(running(), false, false),
+                new WarmStart.Run(mlp, HIDDEN, TuningConfig.nemoDefaults(3, 1, 1, 1), "inputs-1"));
+
+        assertThat(finished.resume()).isEmpty();
+        assertThat(finished.reason()).endsWith("new optimizer and schedule: its run had finished");
+        assertThat(otherSettings.resume()).isEmpty();
+        assertThat(otherSettings.reason()).endsWith("new optimizer and schedule: the tuning settings changed since");
+    }
+
+    @Test
+    void shouldRefuseTheWarmStartAndStartFromScratchWhenAPieceIsMissing() {
+        List<CheckpointChunks.Keyed> records = written(running(), false, true);
+        List<AdapterCheckpoint> values = records.stream().map(CheckpointChunks.Keyed::value).toList();
+
+        WarmStart start = WarmStart.select(Optional.of(values.get(values.size() - 1)), List.of(), "model-a",
+                EncoderType.MLP, false, layout, Optional.of(new WarmStart.Run(mlp, HIDDEN, CONFIG, "inputs-1")));
+
+        assertThat(start.warm()).isFalse();
+        assertThat(start.refused()).isTrue();
+        assertThat(start.reason()).isEqualTo("from scratch: warm start refused: checkpoint v3 (run-3@7): missing "
+                + "piece(s) [0] of 1");
+    }
+
+    @Test
+    void shouldStartFromScratchWhenTheInProgressStateOfATasksFirstRunDoesNotContinue() {
+        TaskCheckpoint state = running();
+        AdapterCheckpoint head = AdapterCheckpoint.newBuilder().setTask("qa").setVersion(0).setRunId("run-1")
+                .setModelFingerprint("model-a").setVirtualPromptStyle(VirtualPromptStyle.P_TUNING)
+                .setEncoderType(PromptEncoderType.MLP).setParameters(List.of()).setOptimizerState(List.of())
+                .setStep(0).setEpoch(0).build();
+        List<AdapterCheckpoint> records = CheckpointChunks.records(new ExactCheckpoint(head,
+                io.tunestream.model.tune.CheckpointCodec.encode(state), "run-1@7", "inputs-1", false, 0, true), 64 * 1024)
+                .stream().map(CheckpointChunks.Keyed::value).toList();
+
+        WarmStart other = WarmStart.select(Optional.of(records.get(records.size() - 1)), records, "model-a",
+                EncoderType.MLP, false, layout, Optional.of(new WarmStart.Run(mlp, HIDDEN, CONFIG, "inputs-2")));
+        WarmStart same = WarmStart.select(Optional.of(records.get(records.size() - 1)), records, "model-a",
+                EncoderType.MLP, false, layout, Optional.of(new WarmStart.Run(mlp, HIDDEN, CONFIG, "inputs-1")));
+
+        assertThat(other.warm()).isFalse();
+        assertThat(other.refused()).isFalse();
+        assertThat(other.reason()).isEqualTo("from scratch: the checkpoint of run run-1 (no version published yet) does "
+                + "not continue in this run (the examples or the template changed since) and no version was published "
+                + "before it");
+        assertThat(same.resume()).isPresent();
+        assertThat(same.fromVersion()).isEmpty();
+        assertThat(same.reason()).startsWith("exact resume of the checkpoint of run run-1 (no version published yet)");
+    }
 }

@@ -186,4 +186,51 @@ class TaskStateTest {
         assertThatThrownBy(state::startRun).isInstanceOf(IllegalStateException.class)
                 .hasMessage("task 't' has no template; a run cannot start");
     }
+
+    private static io.tunestream.schemas.AdapterCheckpoint checkpointRecord(int version, String runId, String checkpointId,
+                                                                           Integer piece) {
+        var resume = checkpointId == null ? null : io.tunestream.schemas.ResumeState.newBuilder()
+                .setCheckpointId(checkpointId).setFormat("f").setInputsFingerprint("i").setFinished(false)
+                .setTotalBytes(2).setSha256("s").setChunkCount(2).setChunkIndex(piece)
+                .setData(piece == null ? null : ByteBuffer.wrap(new byte[] {1})).build();
+        return io.tunestream.schemas.AdapterCheckpoint.newBuilder().setTask("t").setVersion(version).setRunId(runId)
+                .setModelFingerprint("f").setVirtualPromptStyle(io.tunestream.schemas.VirtualPromptStyle.P_TUNING)
+                .setEncoderType(io.tunestream.schemas.PromptEncoderType.MLP).setParameters(List.of())
+                .setOptimizerState(List.of()).setStep(1).setEpoch(1).setResume(resume).build();
+    }
+
+    @Test
+    void shouldKeepACheckpointsPiecesBesideItsHeadAndHandThemToARun() {
+        state.template(template("t").build());
+        add(yes("t", 1, DatasetSplit.TRAIN), 1);
+        add(yes("t", 1, DatasetSplit.VALIDATION), 2);
+        state.checkpoint(checkpointRecord(2, "run-2", "run-2@5", 0));
+        state.checkpoint(checkpointRecord(2, "run-2", "run-2@5", 1));
+        state.checkpoint(checkpointRecord(2, "run-2", "run-2@5", null));
+
+        TaskSnapshot snapshot = state.startRun();
+
+        assertThat(snapshot.checkpoint()).map(c -> c.getResume().getCheckpointId()).hasValue("run-2@5");
+        assertThat(snapshot.checkpointPieces()).extracting(c -> c.getResume().getChunkIndex()).containsExactly(0, 1);
+        assertThat(snapshot.nextVersion()).isEqualTo(3);
+    }
+
+    @Test
+    void shouldDropPiecesOfOlderCheckpointsWhenANewHeadArrives() {
+        state.checkpoint(checkpointRecord(2, "run-2", "run-2@5", 0));
+        state.checkpoint(checkpointRecord(2, "run-2", "run-2@5", 1));
+        state.checkpoint(checkpointRecord(2, "run-2", "run-2@5", null));
+        state.checkpoint(checkpointRecord(3, "run-3", "run-3@9", 0));
+        state.checkpoint(checkpointRecord(3, "run-3", "run-3@9", null));
+
+        assertThat(state.checkpointPieces()).extracting(c -> c.getResume().getCheckpointId()).containsExactly("run-3@9");
+    }
+
+    @Test
+    void shouldKeepTheHeadReadFromTheTopicOverTheSameHeadHandedBackByTheRunWithoutItsState() {
+        state.checkpoint(checkpointRecord(3, "run-3", "run-3@9", null));
+        state.checkpoint(checkpointRecord(3, "run-3", null, null));
+
+        assertThat(state.checkpoint()).map(c -> c.getResume().getCheckpointId()).hasValue("run-3@9");
+    }
 }
