@@ -127,7 +127,7 @@ public final class AccessTable {
                     grants.add(Grant.topic(names.topic(in), READ, DESCRIBE));
                 }
                 for (TopicSpec both : List.of(Topics.EXAMPLES, Topics.ADAPTERS, Topics.ADAPTER_CHECKPOINTS,
-                        Topics.TRAINING_RUNS)) {
+                        Topics.TRAINING_RUNS, Topics.ADAPTER_HISTORY, Topics.TASK_CONTROLS)) {
                     grants.add(Grant.topic(names.topic(both), READ, WRITE, DESCRIBE));
                 }
                 // read too: at start the trainer reads which records it dead-lettered already

@@ -1,5 +1,6 @@
 package io.tunestream.ingest.http;
 
+import io.tunestream.schemas.http.BearerToken;
 import io.tunestream.ingest.CliContext;
 import io.tunestream.ingest.ConnectionOptions;
 import io.tunestream.ingest.ExitCodes;

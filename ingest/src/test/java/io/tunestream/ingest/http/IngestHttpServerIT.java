@@ -1,5 +1,6 @@
 package io.tunestream.ingest.http;
 
+import io.tunestream.schemas.http.BearerToken;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
