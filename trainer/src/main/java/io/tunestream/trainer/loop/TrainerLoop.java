@@ -1126,12 +1126,12 @@ public final class TrainerLoop implements AutoCloseable, TaskCommands {
 
     private TaskView view(TaskState state) {
         String task = state.task();
-        boolean here = examplesPartitions > 0 && owned.containsKey(partitionOf(task));
+        boolean here = owned.containsKey(partitionOf(task));
         Integer serving = state.serving().map(AdapterVersion::getVersion).orElse(null);
         String pauseReason = state.paused() ? state.control().map(TaskControl::getReason).orElse("") : null;
         InFlight running = inFlight.get(task);
         if (!here) {
-            return new TaskView(task, false, null, serving, null, null, null, state.paused(), pauseReason,
+            return new TaskView(task, partitionOf(task), false, null, serving, null, null, null, state.paused(), pauseReason,
                     null, NextRun.of("NOT_OWNED"));
         }
         List<TrackedExample> fresh = state.newUsableExamples();
@@ -1148,7 +1148,7 @@ public final class TrainerLoop implements AutoCloseable, TaskCommands {
                     fresh.stream().mapToLong(TrackedExample::timestampMillis).min(),
                     state.template().orElseThrow().getRetraining(), clock.millis());
         }
-        return new TaskView(task, true, settings.replicaId(), serving, state.trainingExampleCount(), validation,
+        return new TaskView(task, partitionOf(task), true, settings.replicaId(), serving, state.trainingExampleCount(), validation,
                 fresh.size(),
                 state.paused(), pauseReason, running == null ? null : running.runId(), next);
     }
