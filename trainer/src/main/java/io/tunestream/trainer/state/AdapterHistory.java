@@ -16,6 +16,8 @@ public final class AdapterHistory {
 
     private final int keep;
     private final NavigableMap<Integer, AdapterVersion> versions = new TreeMap<>();
+    /** Versions dropped from memory (beyond {@code keep}) whose tombstone has not been read yet. */
+    private final java.util.SortedSet<Integer> dropped = new java.util.TreeSet<>();
 
     public AdapterHistory(int keep) {
         if (keep < 1) {
@@ -27,14 +29,16 @@ public final class AdapterHistory {
     /** A version read from (or published to) the history topic; beyond {@code keep}, the oldest goes. */
     public void add(AdapterVersion version) {
         versions.put(version.getVersion(), version);
+        dropped.remove(version.getVersion());
         while (versions.size() > keep) {
-            versions.pollFirstEntry();
+            dropped.add(versions.pollFirstEntry().getKey());
         }
     }
 
     /** A tombstone of the history topic. */
     public void remove(int version) {
         versions.remove(version);
+        dropped.remove(version);
     }
 
     public Optional<AdapterVersion> version(int version) {
@@ -46,11 +50,16 @@ public final class AdapterHistory {
         return List.copyOf(versions.values());
     }
 
-    /** The versions to tombstone once {@code published} is added: those that fall out of the newest {@code keep}. */
+    /**
+     * The versions to tombstone once {@code published} is added: those that fall out of the newest {@code keep}, and
+     * those already dropped from memory whose tombstone has not been seen (read from a topic holding more).
+     */
     public List<Integer> expiredBy(int published) {
         List<Integer> numbers = new ArrayList<>(versions.keySet());
         numbers.add(published);
         numbers.sort(null);
-        return List.copyOf(numbers.subList(0, Math.max(0, numbers.size() - keep)));
+        List<Integer> expired = new ArrayList<>(dropped);
+        expired.addAll(numbers.subList(0, Math.max(0, numbers.size() - keep)));
+        return List.copyOf(expired);
     }
 }
