@@ -68,6 +68,26 @@ public class TasksResource {
     }
 
     @GET
+    @Path("/{task}/versions/{version}/tables")
+    @Operation(summary = "A kept version with its table (base64), the JSON the import takes")
+    @APIResponse(responseCode = "404", description = "unknown task or version")
+    public AdapterTables tables(@PathParam("task") String task, @PathParam("version") int version) {
+        return api.tables(task, version);
+    }
+
+    @POST
+    @Path("/{task}/versions")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Import an adapter's tables (Tunestream's AdapterVersion JSON, as exported): checked against "
+            + "the model and template, numbered, signed and published as the next version with an IMPORTED run record")
+    @APIResponse(responseCode = "201", description = "the new version")
+    @APIResponse(responseCode = "400", description = "a field missing or unreadable, another model, other splits")
+    public Response importTables(@PathParam("task") String task, AdapterTables tables) {
+        VersionView published = api.importTables(task, tables);
+        return Response.status(Response.Status.CREATED).entity(published).build();
+    }
+
+    @GET
     @Path("/{task}/runs")
     @Operation(summary = "The latest record of each of the task's recent runs, oldest first")
     public List<RunView> runs(@PathParam("task") String task) {

@@ -89,6 +89,19 @@ public final class TrainerApi {
         return await(task, loop().rollback(task, version, reason));
     }
 
+    /** Publishes imported tables (the JSON of {@link AdapterTables}) as the task's next version. */
+    public VersionView importTables(String task, AdapterTables tables) {
+        if (tables == null) {
+            throw new ApiError(400, "INVALID", task, "the body must hold the adapter's tables (JSON, as exported)");
+        }
+        return await(task, loop().importTables(task, tables.toAdapter(task), tables.reason()));
+    }
+
+    /** A kept version with its table, as {@link AdapterTables}. */
+    public AdapterTables tables(String task, int version) {
+        return AdapterTables.of(await(task, loop().tables(task, version)));
+    }
+
     private TaskCommands loop() {
         TaskCommands loop = replica.get();
         if (loop == null) {

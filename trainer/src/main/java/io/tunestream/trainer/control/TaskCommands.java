@@ -1,5 +1,6 @@
 package io.tunestream.trainer.control;
 
+import io.tunestream.schemas.AdapterVersion;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
@@ -25,6 +26,15 @@ public interface TaskCommands {
 
     /** Republishes kept version {@code version}'s tables as the task's next version, with a ROLLBACK run record. */
     CompletableFuture<VersionView> rollback(String task, int version, String reason);
+
+    /**
+     * Publishes {@code tables} (an adapter of the task; its version, run id, times and signature are ignored) as the
+     * task's next version, with an IMPORTED run record, after the checks a rollback's tables pass.
+     */
+    CompletableFuture<VersionView> importTables(String task, AdapterVersion tables, String reason);
+
+    /** A kept version with its table, as published (a copy). */
+    CompletableFuture<AdapterVersion> tables(String task, int version);
 
     /** The {@code examples} topic, whose partitions the replicas own (a task's owner owns its partition). */
     String examplesTopic();

@@ -1026,6 +1026,29 @@ public final class TrainerLoop implements AutoCloseable, TaskCommands {
         });
     }
 
+    @Override
+    public CompletableFuture<VersionView> importTables(String task, AdapterVersion tables, String reason) {
+        return call(() -> {
+            TaskState state = owned(task);
+            String why = "imported through the API" + (reason == null || reason.isBlank() ? "" : ": " + reason);
+            // numbered by publishAsNextVersion; the check wants a version of at least 1 meanwhile
+            return publishAsNextVersion(state, AdapterVersion.newBuilder(tables).setVersion(state.nextVersion())
+                    .build(), RunStatus.IMPORTED, why, null);
+        });
+    }
+
+    @Override
+    public CompletableFuture<AdapterVersion> tables(String task, int version) {
+        return call(() -> {
+            TaskState state = known(task);
+            return state.history().version(version).or(() -> state.serving().filter(v -> v.getVersion() == version))
+                    .map(v -> AdapterVersion.newBuilder(v).build())
+                    .orElseThrow(() -> new CommandRefused(CommandRefused.Kind.NOT_FOUND, task, "task '" + task
+                            + "' has no kept version " + version + "; kept versions: "
+                            + state.history().all().stream().map(AdapterVersion::getVersion).toList()));
+        });
+    }
+
     /**
      * Publishes {@code tables} (an earlier version's, or imported ones) as the task's next version, through the
      * runs' publish path: checked against the trainer's model ({@link TaskRunner#adapterCheck()}), numbered above
@@ -1052,15 +1075,14 @@ public final class TrainerLoop implements AutoCloseable, TaskCommands {
         }
         Optional<AdapterCheck.Refusal> refusal = runner.adapterCheck().flatMap(check -> check.refusal(tables));
         if (refusal.isPresent()) {
-            throw new CommandRefused(CommandRefused.Kind.INVALID, task, "task '" + task + "' v" + tables.getVersion()
-                    + " cannot be published for this trainer's model (" + refusal.get().reason() + "): "
-                    + refusal.get().message());
+            throw new CommandRefused(CommandRefused.Kind.INVALID, task, "task '" + task + "': the tables cannot be "
+                    + "published for this trainer's model (" + refusal.get().reason() + "): " + refusal.get().message());
         }
         List<Integer> splits = state.template().map(TaskTemplate::getVirtualTokenSplits).orElse(List.of());
         if (!splits.equals(tables.getVirtualTokenSplits())) {
-            throw new CommandRefused(CommandRefused.Kind.INVALID, task, "task '" + task + "' v" + tables.getVersion()
-                    + " has virtual-token splits " + tables.getVirtualTokenSplits() + ", the task's template "
-                    + splits + ": serving would refuse it");
+            throw new CommandRefused(CommandRefused.Kind.INVALID, task, "task '" + task + "': the tables have "
+                    + "virtual-token splits " + tables.getVirtualTokenSplits() + ", the task's template " + splits
+                    + ": serving would refuse them");
         }
         if (pausedForRetry || publishDegraded != null) {
             throw new CommandRefused(CommandRefused.Kind.UNAVAILABLE, task, "task '" + task + "': not published, "

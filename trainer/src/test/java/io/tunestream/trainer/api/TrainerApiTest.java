@@ -3,6 +3,7 @@ package io.tunestream.trainer.api;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
+import io.tunestream.schemas.AdapterVersion;
 import io.tunestream.trainer.control.CommandRefused;
 import io.tunestream.trainer.control.ControlResult;
 import io.tunestream.trainer.control.NextRun;
@@ -58,6 +59,16 @@ class TrainerApiTest {
 
         @Override
         public CompletableFuture<VersionView> rollback(String task, int version, String reason) {
+            return answer();
+        }
+
+        @Override
+        public CompletableFuture<VersionView> importTables(String task, AdapterVersion tables, String reason) {
+            return answer();
+        }
+
+        @Override
+        public CompletableFuture<AdapterVersion> tables(String task, int version) {
             return answer();
         }
 

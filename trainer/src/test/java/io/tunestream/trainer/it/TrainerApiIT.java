@@ -23,6 +23,7 @@ import io.tunestream.schemas.kafka.TaskPartitioner;
 import io.tunestream.schemas.registry.AvroSerdes;
 import io.tunestream.schemas.registry.RegistryConfig;
 import io.tunestream.schemas.registry.SchemaRegistration;
+import io.tunestream.trainer.api.AdapterTables;
 import io.tunestream.trainer.api.ApiError;
 import io.tunestream.trainer.api.GroupTaskOwners;
 import io.tunestream.trainer.api.TrainerApi;
@@ -214,6 +215,21 @@ class TrainerApiIT {
         assertThat(unknown.status()).isEqualTo(404);
         assertThat(unknown.body().reason()).contains("unknown task 'nope'");
 
+        // import: v2's exported tables published as v5 (v4 was seen) with an IMPORTED record; another model's refused
+        AdapterTables v2 = api.tables("qa", 2);
+        VersionView imported = api.importTables("qa", v2);
+        assertThat(imported.version()).isEqualTo(5);
+        await().atMost(WAIT).until(() -> adapters("qa").size() == 4);
+        assertThat(adapters("qa").get(3).getVersion()).isEqualTo(5);
+        assertThat(firstValue(adapters("qa").get(3))).isEqualTo(2.0f);
+        assertThat(read(topics.runs(), TrainingRun.class)).filteredOn(r -> r.getStatus() == RunStatus.IMPORTED)
+                .singleElement().satisfies(r -> assertThat(r.getPublishedVersion()).isEqualTo(5));
+        AdapterTables foreign = new AdapterTables(null, null, "another-model", v2.hiddenSize(), v2.virtualTokenSplits(),
+                null, null, null, null, null, v2.table(), "from elsewhere");
+        ApiError refusedImport = catchThrowableOfType(() -> api.importTables("qa", foreign), ApiError.class);
+        assertThat(refusedImport.status()).isEqualTo(400);
+        assertThat(refusedImport.body().reason()).contains("(fingerprint)").contains("another-model");
+
         // pause: kept on task-controls, no run starts, also after a restart
         assertThat(api.pause("qa", "label audit").paused()).isTrue();
         ApiError paused = catchThrowableOfType(() -> api.trigger("qa"), ApiError.class);
@@ -232,15 +248,18 @@ class TrainerApiIT {
         assertThat(held.pauseReason()).isEqualTo("label audit");
         assertThat(held.nextRun().state()).isEqualTo("PAUSED");
         assertThat(view(again, "qa").runningRunId()).isNull();
-        assertThat(adapters("qa")).hasSize(3);
+        assertThat(adapters("qa")).hasSize(4);
 
-        // resume: the three waiting examples start a run, v5 (v4 was seen on the history)
+        // resume: the three waiting examples start a run, v6
         assertThat(again.resume("qa", null).paused()).isFalse();
-        await().atMost(WAIT).until(() -> adapters("qa").size() == 4);
-        assertThat(adapters("qa").get(3).getVersion()).isEqualTo(5);
+        await().atMost(WAIT).until(() -> adapters("qa").size() == 5);
+        assertThat(adapters("qa").get(4).getVersion()).isEqualTo(6);
         // three versions kept: the older ones are tombstoned on adapter-history
         await().atMost(WAIT).until(() -> again.versions("qa").stream().map(VersionView::version).toList()
-                .equals(List.of(3, 4, 5)));
+                .equals(List.of(4, 5, 6)));
+        assertThat(RawTopic.read(kafka, topics.history(), true).stream().filter(r -> r.value() == null)
+                .map(r -> new String(r.key(), java.nio.charset.StandardCharsets.UTF_8)))
+                .as("tombstones on adapter-history").containsExactly("qa/1", "qa/2", "qa/3");
     }
 
     @Test
