@@ -88,6 +88,21 @@ class TrainerApiHttpTest {
     }
 
     @Test
+    void shouldRefuseTooDeepJsonWith400() {
+        String deep = "{\"other\":" + "[".repeat(40) + "]".repeat(40) + "}";
+        String wrongShape = "{\"reason\": [1]}";
+
+        HttpResponse<String> tooDeep = send("POST", "/api/tasks/qa/pause", TOKEN, deep);
+        HttpResponse<String> unreadable = send("POST", "/api/tasks/qa/pause", TOKEN, wrongShape);
+
+        assertThat(tooDeep.statusCode()).isEqualTo(400);
+        assertThat(tooDeep.body()).contains("\"reason\":\"the body cannot be read: Document nesting depth (17) "
+                + "exceeds the maximum allowed (16");
+        assertThat(unreadable.statusCode()).isEqualTo(400);
+        assertThat(unreadable.body()).contains("\"reason\":\"the body cannot be read: ").contains("\"kind\":\"INVALID\"");
+    }
+
+    @Test
     void shouldListTheTasksAsJson() {
         HttpResponse<String> response = send("GET", "/api/tasks", TOKEN, null);
 
