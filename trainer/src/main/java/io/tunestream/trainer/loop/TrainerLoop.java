@@ -134,6 +134,13 @@ import org.slf4j.LoggerFactory;
  * the last checkpoint. A fenced producer (another process with this replica's transactional id) stops the
  * loop: liveness goes DOWN.
  *
+ * <p>The REST API's commands ({@link TaskCommands}: list, detail, trigger, pause/resume, rollback, import) are
+ * queued by request threads and carried out on this thread after each poll, answered through futures; changes are
+ * made by a task's owner only. Kept versions ({@code adapter-history}), paused tasks ({@code task-controls}) and the
+ * recent run records ({@code training-runs}) are read whole like the other state topics. Tables published without a
+ * run (a rollback, an import) go through one method, {@code publishAsNextVersion}: checked, numbered, sealed by the
+ * runner and published fenced, as a run's version is.
+ *
  * <p>Feedback is paused until the state topics are caught up (it needs the templates). After the
  * catch-up of an assignment, examples not newer than a task's serving adapter count as used (see
  * {@link TaskState#markUsedUpToServing()}).
