@@ -1,9 +1,9 @@
 package io.tunestream.ingest.http;
 
-import io.tunestream.schemas.http.BearerToken;
 import io.tunestream.ingest.CliContext;
 import io.tunestream.ingest.ConnectionOptions;
 import io.tunestream.ingest.ExitCodes;
+import io.tunestream.schemas.http.BearerToken;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;

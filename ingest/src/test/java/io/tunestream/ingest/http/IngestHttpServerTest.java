@@ -1,6 +1,5 @@
 package io.tunestream.ingest.http;
 
-import io.tunestream.schemas.http.BearerToken;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -10,6 +9,7 @@ import io.tunestream.ingest.template.TemplateCatalog;
 import io.tunestream.ingest.template.TemplateFile;
 import io.tunestream.schemas.Answer;
 import io.tunestream.schemas.FinishReason;
+import io.tunestream.schemas.http.BearerToken;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.ConnectException;
