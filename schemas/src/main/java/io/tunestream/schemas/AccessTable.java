@@ -127,7 +127,7 @@ public final class AccessTable {
                     grants.add(Grant.topic(names.topic(in), READ, DESCRIBE));
                 }
                 for (TopicSpec both : List.of(Topics.EXAMPLES, Topics.ADAPTERS, Topics.ADAPTER_CHECKPOINTS,
-                        Topics.TRAINING_RUNS)) {
+                        Topics.TRAINING_RUNS, Topics.ADAPTER_HISTORY, Topics.TASK_CONTROLS)) {
                     grants.add(both == Topics.ADAPTER_CHECKPOINTS
                             // the trainer reads the topic's max.message.bytes to split checkpoints into records that fit
                             ? Grant.topic(names.topic(both), READ, WRITE, DESCRIBE, AclOperation.DESCRIBE_CONFIGS)

@@ -39,6 +39,18 @@ public final class Topics {
     public static final TopicSpec TRAINING_RUNS = new TopicSpec("training-runs", "task name",
             TrainingRun.getClassSchema(), false, 1, Map.of());
     /**
+     * Every adapter version the trainer publishes, kept for rollback: compacted by {@code <task>/<version>}
+     * (partitioned on the task), and the trainer tombstones a task's versions older than its newest K.
+     */
+    public static final TopicSpec ADAPTER_HISTORY = new TopicSpec("adapter-history",
+            "<task>/<version>, partitioned on the task", AdapterVersion.getClassSchema(), true, 1, LARGE);
+    /**
+     * Whether a task's retraining is paused: the latest record of a task holds (compacted), so a pause
+     * survives restarts and ownership moves.
+     */
+    public static final TopicSpec TASK_CONTROLS = new TopicSpec("task-controls", "task name",
+            TaskControl.getClassSchema(), true, 1, Map.of());
+    /**
      * Requests the serving app could not deserialize, as they arrived (raw key and value bytes),
      * with the reason in the headers.
      */
@@ -57,10 +69,11 @@ public final class Topics {
      * Topics keyed {@code <task>/<rest>} and partitioned on the task part ({@link
      * io.tunestream.schemas.kafka.TaskPartitioner}); other topics hash their keys whole.
      */
-    public static final List<TopicSpec> TASK_KEYED = List.of(EXAMPLES);
+    public static final List<TopicSpec> TASK_KEYED = List.of(EXAMPLES, ADAPTER_HISTORY);
 
     public static final List<TopicSpec> ALL = List.of(REQUESTS, ANSWERS, TASK_TEMPLATES, ADAPTERS,
-            ADAPTER_CHECKPOINTS, EXAMPLES, FEEDBACK, TRAINING_RUNS, REQUESTS_DEAD_LETTER, TRAINER_DEAD_LETTER);
+            ADAPTER_CHECKPOINTS, EXAMPLES, FEEDBACK, TRAINING_RUNS, ADAPTER_HISTORY, TASK_CONTROLS, REQUESTS_DEAD_LETTER,
+            TRAINER_DEAD_LETTER);
 
     private Topics() {
     }

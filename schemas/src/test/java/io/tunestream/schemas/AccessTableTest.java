@@ -48,9 +48,11 @@ class AccessTableTest {
     @Test
     void trainerShouldReadSevenTopicsAndWriteFiveWithItsDeadLetters() {
         assertThat(allowed(Role.TRAINER, ResourceType.TOPIC, AclOperation.READ)).containsExactly(
-                "adapter-checkpoints", "adapters", "examples", "feedback", "task-templates", "trainer-dlq", "training-runs");
+                "adapter-checkpoints", "adapter-history", "adapters", "examples", "feedback", "task-controls",
+                "task-templates", "trainer-dlq", "training-runs");
         assertThat(allowed(Role.TRAINER, ResourceType.TOPIC, AclOperation.WRITE)).containsExactly(
-                "adapter-checkpoints", "adapters", "examples", "trainer-dlq", "training-runs");
+                "adapter-checkpoints", "adapter-history", "adapters", "examples", "task-controls", "trainer-dlq",
+                "training-runs");
         assertThat(allowed(Role.TRAINER, ResourceType.GROUP, AclOperation.READ)).containsExactly("tunestream-trainer*");
     }
 

@@ -1,5 +1,6 @@
 package io.tunestream.ingest.http;
 
+import io.tunestream.schemas.http.BearerToken;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Objects;

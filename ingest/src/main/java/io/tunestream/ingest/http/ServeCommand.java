@@ -3,6 +3,7 @@ package io.tunestream.ingest.http;
 import io.tunestream.ingest.CliContext;
 import io.tunestream.ingest.ConnectionOptions;
 import io.tunestream.ingest.ExitCodes;
+import io.tunestream.schemas.http.BearerToken;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;

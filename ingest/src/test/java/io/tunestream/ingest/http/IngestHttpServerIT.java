@@ -13,6 +13,7 @@ import io.tunestream.schemas.FinishReason;
 import io.tunestream.schemas.LabelledExample;
 import io.tunestream.schemas.Topics;
 import io.tunestream.schemas.Verdict;
+import io.tunestream.schemas.http.BearerToken;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;

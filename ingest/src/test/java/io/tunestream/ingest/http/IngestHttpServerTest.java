@@ -9,6 +9,7 @@ import io.tunestream.ingest.template.TemplateCatalog;
 import io.tunestream.ingest.template.TemplateFile;
 import io.tunestream.schemas.Answer;
 import io.tunestream.schemas.FinishReason;
+import io.tunestream.schemas.http.BearerToken;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.ConnectException;

@@ -32,7 +32,7 @@ class SchemaRegistrationIT {
 
         assertThat(first).extracting(RegisteredSchema::artifactId).containsExactly("requests-value", "answers-value",
                 "task-templates-value", "adapters-value", "adapter-checkpoints-value", "examples-value",
-                "feedback-value", "training-runs-value");
+                "feedback-value", "training-runs-value", "adapter-history-value", "task-controls-value");
         assertThat(again).isEqualTo(first);
         assertThat(registration.compatibilityOf("adapters-value")).isEqualTo(Compatibility.BACKWARD);
     }
@@ -55,6 +55,23 @@ class SchemaRegistrationIT {
 
         assertThat(before.version()).isEqualTo("1");
         assertThat(signed.version()).isEqualTo("2");
+    }
+
+    @Test
+    void shouldAcceptTheRollbackStatusesOfTrainingRunOverThePreviousSchemaUnderTheBackwardRule(
+            PlatformEndpoints platform) throws java.io.IOException {
+        SchemaRegistration registration = new SchemaRegistration(RegistryConfig.forRegistry(platform.registryUrl()));
+        String artifact = "runs-rollback-" + UUID.randomUUID() + "-value";
+        Schema previous;
+        try (var in = getClass().getResourceAsStream("/previous-schemas/TrainingRun-before-rollback.avsc")) {
+            previous = new Schema.Parser().parse(in);
+        }
+        RegisteredSchema before = registration.register(artifact, previous);
+
+        RegisteredSchema rollback = registration.register(artifact, io.tunestream.schemas.TrainingRun.getClassSchema());
+
+        assertThat(before.version()).isEqualTo("1");
+        assertThat(rollback.version()).isEqualTo("2");
     }
 
     @Test

@@ -21,10 +21,12 @@ import java.util.Objects;
  *                            tasks to the others; a static member that restarts within it keeps them
  * @param transactionTimeout  how long an open transaction of a dead replica that does not come back holds up
  *                            read_committed readers and the new owner of its tasks
+ * @param keptVersions        adapter versions kept per task on {@code adapter-history} for rollback (older ones are
+ *                            tombstoned when a version is published)
  */
 public record LoopSettings(String groupId, Duration pollTimeout, int maxExamplesPerTask, Duration retryInitial,
                            Duration retryMax, String replicaId, int parallelRuns, Duration sessionTimeout,
-                           Duration transactionTimeout) {
+                           Duration transactionTimeout, int keptVersions) {
 
     public static final int DEFAULT_MAX_EXAMPLES_PER_TASK = 10_000;
     public static final Duration DEFAULT_RETRY_INITIAL = Duration.ofMillis(200);
@@ -33,6 +35,7 @@ public record LoopSettings(String groupId, Duration pollTimeout, int maxExamples
     public static final int DEFAULT_PARALLEL_RUNS = 1;
     public static final Duration DEFAULT_SESSION_TIMEOUT = Duration.ofSeconds(30);
     public static final Duration DEFAULT_TRANSACTION_TIMEOUT = Duration.ofSeconds(60);
+    public static final int DEFAULT_KEPT_VERSIONS = 10;
 
     public LoopSettings {
         Objects.requireNonNull(groupId, "groupId");
@@ -68,6 +71,18 @@ public record LoopSettings(String groupId, Duration pollTimeout, int maxExamples
         if (transactionTimeout.compareTo(Duration.ofSeconds(1)) < 0) {
             throw new IllegalArgumentException("transaction timeout must be at least 1 s, got " + transactionTimeout);
         }
+        if (keptVersions < 1 || keptVersions > 1000) {
+            throw new IllegalArgumentException("adapter versions kept per task must be between 1 and 1000, got "
+                    + keptVersions);
+        }
+    }
+
+    /** The settings with {@link #DEFAULT_KEPT_VERSIONS} versions kept per task. */
+    public LoopSettings(String groupId, Duration pollTimeout, int maxExamplesPerTask, Duration retryInitial,
+                        Duration retryMax, String replicaId, int parallelRuns, Duration sessionTimeout,
+                        Duration transactionTimeout) {
+        this(groupId, pollTimeout, maxExamplesPerTask, retryInitial, retryMax, replicaId, parallelRuns, sessionTimeout,
+                transactionTimeout, DEFAULT_KEPT_VERSIONS);
     }
 
     /** One replica ({@link #DEFAULT_REPLICA_ID}) with the default group timings and one run at a time. */
@@ -85,18 +100,23 @@ public record LoopSettings(String groupId, Duration pollTimeout, int maxExamples
 
     public LoopSettings withMaxExamplesPerTask(int max) {
         return new LoopSettings(groupId, pollTimeout, max, retryInitial, retryMax, replicaId, parallelRuns,
-                sessionTimeout, transactionTimeout);
+                sessionTimeout, transactionTimeout, keptVersions);
     }
 
     /** These settings for replica {@code id}, with its group timings. */
     public LoopSettings asReplica(String id, Duration session, Duration transaction) {
         return new LoopSettings(groupId, pollTimeout, maxExamplesPerTask, retryInitial, retryMax, id, parallelRuns,
-                session, transaction);
+                session, transaction, keptVersions);
     }
 
     public LoopSettings withParallelRuns(int runs) {
         return new LoopSettings(groupId, pollTimeout, maxExamplesPerTask, retryInitial, retryMax, replicaId, runs,
-                sessionTimeout, transactionTimeout);
+                sessionTimeout, transactionTimeout, keptVersions);
+    }
+
+    public LoopSettings withKeptVersions(int versions) {
+        return new LoopSettings(groupId, pollTimeout, maxExamplesPerTask, retryInitial, retryMax, replicaId,
+                parallelRuns, sessionTimeout, transactionTimeout, versions);
     }
 
     /** The transactional id of this replica's run publisher: the same at every start of the replica. */

@@ -1,5 +1,8 @@
 package io.tunestream.trainer.loop;
 
+import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.ExampleKey;
+import io.tunestream.schemas.TaskControl;
 import io.tunestream.schemas.TrainingRun;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.trainer.run.RunOutcome;
@@ -142,18 +145,42 @@ public final class RunPublisher implements AutoCloseable {
      * @throws FatalPublishException when this producer can never publish again
      * @throws IllegalStateException when the transaction was aborted for a transient reason
      */
+    public void publish(RunOutcome outcome, Map<TopicPartition, OffsetAndMetadata> covered,
+                        ConsumerGroupMetadata group) {
+        publish(outcome, covered, group, List.of());
+    }
+
+    /**
+     * Everything the outcome publishes (a published or republished adapter also goes to {@code adapter-history},
+     * keyed {@code <task>/<version>}), the tombstones of the task's {@code expired} history versions (those beyond
+     * the newest kept) and, with a group metadata, the offsets of the examples it covered, atomically.
+     *
+     * @throws TaskLostException    when the group refused the offsets (this replica no longer owns the task)
+     * @throws FatalPublishException when this producer can never publish again
+     * @throws IllegalStateException when the transaction was aborted for a transient reason
+     */
     public synchronized void publish(RunOutcome outcome, Map<TopicPartition, OffsetAndMetadata> covered,
-                                     ConsumerGroupMetadata group) {
+                                     ConsumerGroupMetadata group, List<Integer> expired) {
         String task = outcome.run().getTask();
         inTransaction(task, () -> {
             if (!covered.isEmpty()) {
                 producer.sendOffsetsToTransaction(covered, Objects.requireNonNull(group, "group metadata"));
             }
             int version = 0;
+            AdapterVersion adapter = null;
             if (outcome instanceof RunOutcome.Published published) {
-                version = published.adapter().getVersion();
-                send(topics.adapters(), task, published.adapter(), version);
-                sendCheckpoint(task, published.checkpointRecords(checkpointRecordBytes), version);
+                adapter = published.adapter();
+                sendCheckpoint(task, published.checkpointRecords(checkpointRecordBytes), adapter.getVersion());
+            } else if (outcome instanceof RunOutcome.Republished republished) {
+                adapter = republished.adapter();
+            }
+            if (adapter != null) {
+                version = adapter.getVersion();
+                send(topics.adapters(), task, adapter, version);
+                send(topics.history(), historyKey(task, version), adapter, version);
+                for (int old : expired) {
+                    producer.send(new ProducerRecord<>(topics.history(), historyKey(task, old), null));
+                }
             }
             send(topics.runs(), task, outcome.run(), 0);
             phases.reached(RunPhase.PUBLISH_SENT, task, version);
@@ -171,6 +198,16 @@ public final class RunPublisher implements AutoCloseable {
             }
             producer.send(checkpoint);
         }
+    }
+
+    /** A task's control record (paused or not), in a transaction of its own. */
+    public synchronized void control(TaskControl control) {
+        inTransaction(control.getTask(), () -> send(topics.controls(), control.getTask(), control, 0));
+    }
+
+    /** The {@code adapter-history} key of a task's version: {@code <task>/<version>}, partitioned on the task. */
+    public static String historyKey(String task, int version) {
+        return task + ExampleKey.SEPARATOR + version;
     }
 
     private void send(String topic, String key, SpecificRecord value, int version) {

@@ -20,6 +20,17 @@ import io.tunestream.schemas.registry.RecordDecoder;
 import io.tunestream.schemas.registry.RegistryUnavailableException;
 import io.tunestream.schemas.registry.SchemaRegistrationException;
 import io.tunestream.schemas.kafka.KafkaPreflight;
+import io.tunestream.schemas.TaskControl;
+import io.tunestream.schemas.adapters.AdapterCheck;
+import io.tunestream.trainer.control.CommandRefused;
+import io.tunestream.trainer.control.ControlResult;
+import io.tunestream.trainer.control.NextRun;
+import io.tunestream.trainer.control.RunView;
+import io.tunestream.trainer.control.TaskCommands;
+import io.tunestream.trainer.control.TaskDetail;
+import io.tunestream.trainer.control.TaskView;
+import io.tunestream.trainer.control.TriggerResult;
+import io.tunestream.trainer.control.VersionView;
 import io.tunestream.trainer.feedback.FeedbackConversion;
 import io.tunestream.trainer.feedback.FeedbackOutcome;
 import io.tunestream.trainer.run.RunOutcome;
@@ -42,7 +53,11 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.function.Supplier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -119,11 +134,18 @@ import org.slf4j.LoggerFactory;
  * the checkpoint it wrote at its last epoch's end (written only while this replica owns the task). A fenced producer (another process with this replica's transactional id) stops the
  * loop: liveness goes DOWN.
  *
+ * <p>The REST API's commands ({@link TaskCommands}: list, detail, trigger, pause/resume, rollback, import) are
+ * queued by request threads and carried out on this thread after each poll, answered through futures; changes are
+ * made by a task's owner only. Kept versions ({@code adapter-history}), paused tasks ({@code task-controls}) and the
+ * recent run records ({@code training-runs}) are read whole like the other state topics. Tables published without a
+ * run (a rollback, an import) go through one method, {@code publishAsNextVersion}: checked, numbered, sealed by the
+ * runner and published fenced, as a run's version is.
+ *
  * <p>Feedback is paused until the state topics are caught up (it needs the templates). After the
  * catch-up of an assignment, examples not newer than a task's serving adapter count as used (see
  * {@link TaskState#markUsedUpToServing()}).
  */
-public final class TrainerLoop implements AutoCloseable {
+public final class TrainerLoop implements AutoCloseable, TaskCommands {
 
     private static final Logger LOG = LoggerFactory.getLogger(TrainerLoop.class);
     private static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(30);
@@ -160,7 +182,7 @@ public final class TrainerLoop implements AutoCloseable {
      * {@link #PUBLISHING}, or {@link #STOPPED} by a shutdown before it publishes): a shutdown interrupts a
      * run that trains, and lets one that publishes finish its transaction.
      */
-    private record InFlight(Future<Finished> future, int partition, long epoch, AtomicInteger stage) {
+    private record InFlight(Future<Finished> future, String runId, int partition, long epoch, AtomicInteger stage) {
     }
 
     private static final int TRAINING = 0;
@@ -213,6 +235,10 @@ public final class TrainerLoop implements AutoCloseable {
     private final Map<TopicPartition, Long> ownerTargets = new HashMap<>();
     private boolean ownershipSettled;
     private int examplesPartitions;
+    /** The API's commands, carried out on this thread between polls ({@link TaskCommands}). */
+    private final BlockingQueue<Pending> commands = new LinkedBlockingQueue<>();
+    /** Set when the loop stops: commands queued from then on are refused at once. */
+    private volatile boolean commandsClosed;
 
     /** What a run's worker hands back: the outcome, and the version it tried to publish (0 if none). */
     private record Finished(RunOutcome outcome, int attemptedVersion) {
@@ -237,7 +263,7 @@ public final class TrainerLoop implements AutoCloseable {
         this.metrics = Objects.requireNonNull(metrics, "metrics");
         this.clock = Objects.requireNonNull(clock, "clock");
         this.phases = Objects.requireNonNull(phases, "phases");
-        this.states = new TaskStates(settings.maxExamplesPerTask());
+        this.states = new TaskStates(settings.maxExamplesPerTask(), settings.keptVersions());
         this.retry = new InputRetry(settings.retryInitial(), settings.retryMax(), clock);
         String replica = settings.replicaId();
         AtomicInteger workers = new AtomicInteger();
@@ -372,6 +398,7 @@ public final class TrainerLoop implements AutoCloseable {
             failure = t;
             LOG.error("trainer loop stopped: {}", t.toString(), t);
         } finally {
+            failPendingCommands();
             shutdownWorker();
             closeQuietly(groupConsumer);
             closeQuietly(stateConsumer);
@@ -556,6 +583,7 @@ public final class TrainerLoop implements AutoCloseable {
         }
         settleOwnership();
         collectFinishedRuns();
+        runCommands();
         // no run while reading is held up: the state may miss records, and publishing needs the registry too
         if (caughtUp && ownershipSettled && !pausedForRetry) {
             startDueRuns();
@@ -756,11 +784,11 @@ public final class TrainerLoop implements AutoCloseable {
         RecordDecoder<?> decoder = decoders.of(topic, topics);
         Decoded<?> decoded = decoder.decode(topic, record.headers(), record.value());
         if (decoded instanceof Decoded.Poison<?> poison) {
-            if (topic.equals(topics.adapters()) || topic.equals(topics.checkpoints())) {
+            if (topic.equals(topics.adapters()) || topic.equals(topics.checkpoints()) || topic.equals(topics.history())) {
                 VersionHeader.read(record.headers()).ifPresent(v -> {
                     if (key != null) {
-                        // a checkpoint's pieces are keyed <task>/resume/<i>
-                        states.task(key.contains("/") ? key.substring(0, key.indexOf('/')) : key).versionSeen(v);
+                        // history keys are <task>/<version> and a checkpoint's pieces <task>/resume/<i>: the task part
+                        states.task(ExampleKey.parse(key).map(ExampleKey::task).orElse(key)).versionSeen(v);
                     }
                 });
             }
@@ -820,7 +848,338 @@ public final class TrainerLoop implements AutoCloseable {
             if (value != null) {
                 handle((Feedback) value);
             }
+        } else if (topic.equals(topics.history())) {
+            applyHistory(key, (AdapterVersion) value);
+        } else if (topic.equals(topics.controls())) {
+            TaskControl control = (TaskControl) value;
+            states.task(control == null ? key : control.getTask()).control(control);
+        } else if (topic.equals(topics.runs())) {
+            if (value != null) {
+                TrainingRun run = (TrainingRun) value;
+                states.task(run.getTask()).run(run);
+            }
         }
+    }
+
+    /** A record of {@code adapter-history}: a kept version, or the tombstone of one ({@code <task>/<version>}). */
+    private void applyHistory(String key, AdapterVersion value) {
+        if (value != null) {
+            TaskState state = states.task(value.getTask());
+            state.versionSeen(value.getVersion());
+            state.history().add(value);
+            return;
+        }
+        Optional<ExampleKey> parsed = ExampleKey.parse(key);
+        if (parsed.isEmpty()) {
+            LOG.warn("{}: a tombstone with key '{}' names no version (expected <task>/<version>), ignored",
+                    topics.history(), key);
+            return;
+        }
+        try {
+            states.task(parsed.get().task()).history().remove(Integer.parseInt(parsed.get().exampleId()));
+        } catch (NumberFormatException e) {
+            LOG.warn("{}: a tombstone with key '{}' names no version number, ignored", topics.history(), key);
+        }
+    }
+
+    // ---- the API's commands (TaskCommands): queued by request threads, carried out here between polls ----
+
+    @Override
+    public String examplesTopic() {
+        return topics.examples();
+    }
+
+    @Override
+    public String groupId() {
+        return groupId;
+    }
+
+    @Override
+    public String replicaId() {
+        return settings.replicaId();
+    }
+
+    /** A queued command, and how to refuse it when the loop stops before carrying it out. */
+    private record Pending(Runnable command, java.util.function.Consumer<RuntimeException> refuse) {
+    }
+
+    /**
+     * Queues {@code command} for the loop's thread; the future completes with its result (or its refusal) after
+     * the poll in progress, so at most {@link LoopSettings#pollTimeout()} later while the loop is idle.
+     */
+    private <T> CompletableFuture<T> call(Supplier<T> command) {
+        CompletableFuture<T> answer = new CompletableFuture<>();
+        commands.add(new Pending(() -> {
+            try {
+                answer.complete(command.get());
+            } catch (RunPublisher.FatalPublishException e) {
+                answer.completeExceptionally(e);
+                throw e;
+            } catch (RuntimeException e) {
+                answer.completeExceptionally(e);
+            }
+        }, answer::completeExceptionally));
+        if (commandsClosed) {
+            failPendingCommands();
+        }
+        return answer;
+    }
+
+    private void runCommands() {
+        for (Pending pending = commands.poll(); pending != null; pending = commands.poll()) {
+            pending.command().run();
+        }
+    }
+
+    /** The loop stopped: queued commands are refused with that, not left waiting. */
+    private void failPendingCommands() {
+        commandsClosed = true;
+        String why = "the trainer loop of replica " + settings.replicaId() + " has stopped"
+                + (failure == null ? "" : ": " + failure.getMessage());
+        for (Pending pending = commands.poll(); pending != null; pending = commands.poll()) {
+            pending.refuse().accept(new CommandRefused(CommandRefused.Kind.UNAVAILABLE, null, why));
+        }
+    }
+
+    @Override
+    public CompletableFuture<List<TaskView>> tasks() {
+        return call(() -> {
+            return states.all().stream().filter(s -> s.template().isPresent()).map(this::view).toList();
+        });
+    }
+
+    @Override
+    public CompletableFuture<TaskDetail> task(String task) {
+        return call(() -> {
+            TaskState state = known(task);
+            int serving = state.serving().map(AdapterVersion::getVersion).orElse(0);
+            List<VersionView> versions = new ArrayList<>();
+            state.history().all().forEach(v -> versions.add(VersionView.of(v, v.getVersion() == serving)));
+            state.serving().filter(v -> state.history().version(v.getVersion()).isEmpty())
+                    .ifPresent(v -> versions.add(VersionView.of(v, true)));
+            versions.sort(java.util.Comparator.comparingInt(VersionView::version));
+            return new TaskDetail(view(state), versions, state.recentRuns().stream().map(RunView::of).toList());
+        });
+    }
+
+    @Override
+    public CompletableFuture<TriggerResult> trigger(String task) {
+        return call(() -> {
+            TaskState state = owned(task);
+            if (state.paused()) {
+                throw new CommandRefused(CommandRefused.Kind.CONFLICT, task, "task '" + task + "' is paused ("
+                        + state.control().map(TaskControl::getReason).orElse("") + "); resume it first");
+            }
+            InFlight running = inFlight.get(task);
+            if (running != null) {
+                return new TriggerResult(task, "running", running.runId());
+            }
+            if (state.exampleCount() == 0) {
+                throw new CommandRefused(CommandRefused.Kind.CONFLICT, task, "task '" + task
+                        + "' has no examples to train on");
+            }
+            state.requestRun("asked for through the API");
+            if (caughtUp && ownershipSettled && !pausedForRetry) {
+                startDueRuns();
+            }
+            InFlight started = inFlight.get(task);
+            return started == null ? new TriggerResult(task, "queued", null)
+                    : new TriggerResult(task, "started", started.runId());
+        });
+    }
+
+    @Override
+    public CompletableFuture<ControlResult> control(String task, boolean paused, String reason) {
+        return call(() -> {
+            TaskState state = owned(task);
+            TaskControl control = TaskControl.newBuilder().setTask(task).setPaused(paused)
+                    .setReason(reason == null ? "" : reason).setReplica(settings.replicaId())
+                    .setUpdatedAtMillis(clock.millis()).build();
+            try {
+                publisher.control(control);
+            } catch (RunPublisher.FatalPublishException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                throw new CommandRefused(CommandRefused.Kind.UNAVAILABLE, task, "task '" + task + "': the "
+                        + (paused ? "pause" : "resume") + " could not be written to " + topics.controls() + ": "
+                        + e.getMessage(), e);
+            }
+            state.control(control);
+            LOG.info("task {}: retraining {} on replica {}{}", task, paused ? "paused" : "resumed",
+                    settings.replicaId(), control.getReason().isEmpty() ? "" : ": " + control.getReason());
+            return new ControlResult(task, paused, control.getReason(), control.getReplica(),
+                    control.getUpdatedAtMillis());
+        });
+    }
+
+    @Override
+    public CompletableFuture<VersionView> rollback(String task, int version, String reason) {
+        return call(() -> {
+            TaskState state = owned(task);
+            if (version < 1) {
+                throw new CommandRefused(CommandRefused.Kind.INVALID, task, "version must be 1 or more, got " + version);
+            }
+            AdapterVersion source = state.history().version(version)
+                    .or(() -> state.serving().filter(v -> v.getVersion() == version))
+                    .orElseThrow(() -> new CommandRefused(CommandRefused.Kind.NOT_FOUND, task, "task '" + task
+                            + "' has no version " + version + " to roll back to; kept versions: "
+                            + state.history().all().stream().map(AdapterVersion::getVersion).toList()));
+            if (state.serving().filter(v -> v.getVersion() == version).isPresent()) {
+                throw new CommandRefused(CommandRefused.Kind.CONFLICT, task, "task '" + task + "': version " + version
+                        + " is the serving version already");
+            }
+            String why = "rollback to v" + version + (reason == null || reason.isBlank() ? "" : ": " + reason);
+            return publishAsNextVersion(state, source, RunStatus.ROLLBACK, why, version);
+        });
+    }
+
+    @Override
+    public CompletableFuture<VersionView> importTables(String task, AdapterVersion tables, String reason) {
+        return call(() -> {
+            TaskState state = owned(task);
+            String why = "imported through the API" + (reason == null || reason.isBlank() ? "" : ": " + reason);
+            // numbered by publishAsNextVersion; the check wants a version of at least 1 meanwhile
+            return publishAsNextVersion(state, AdapterVersion.newBuilder(tables).setVersion(state.nextVersion())
+                    .build(), RunStatus.IMPORTED, why, null);
+        });
+    }
+
+    @Override
+    public CompletableFuture<AdapterVersion> tables(String task, int version) {
+        return call(() -> {
+            TaskState state = known(task);
+            return state.history().version(version).or(() -> state.serving().filter(v -> v.getVersion() == version))
+                    .map(v -> AdapterVersion.newBuilder(v).build())
+                    .orElseThrow(() -> new CommandRefused(CommandRefused.Kind.NOT_FOUND, task, "task '" + task
+                            + "' has no kept version " + version + "; kept versions: "
+                            + state.history().all().stream().map(AdapterVersion::getVersion).toList()));
+        });
+    }
+
+    /**
+     * Publishes {@code tables} (an earlier version's, or imported ones) as the task's next version, through the
+     * runs' publish path: checked against the trainer's model ({@link TaskRunner#adapterCheck()}), numbered above
+     * every version seen, sealed (signed) by the runner, published with a run record of {@code status} and the
+     * task's {@code examples} offsets with the group's metadata in one transaction (so only the owner can), and
+     * kept on {@code adapter-history}. On this thread only.
+     *
+     * @param sourceVersion the earlier version republished (ROLLBACK), or null
+     * @throws CommandRefused INVALID when the tables do not fit the model or the template, CONFLICT while a run of the
+     *                        task is in progress, NOT_OWNER when the task moved, UNAVAILABLE when it could not be
+     *                        published now (nothing was)
+     */
+    private VersionView publishAsNextVersion(TaskState state, AdapterVersion tables, RunStatus status, String message,
+                                             Integer sourceVersion) {
+        String task = state.task();
+        InFlight running = inFlight.get(task);
+        if (running != null) {
+            throw new CommandRefused(CommandRefused.Kind.CONFLICT, task, "task '" + task + "': run " + running.runId()
+                    + " is in progress; try again when it has ended");
+        }
+        if (!tables.getTask().equals(task)) {
+            throw new CommandRefused(CommandRefused.Kind.INVALID, task, "the tables are of task '" + tables.getTask()
+                    + "', not '" + task + "'");
+        }
+        Optional<AdapterCheck.Refusal> refusal = runner.adapterCheck().flatMap(check -> check.refusal(tables));
+        if (refusal.isPresent()) {
+            throw new CommandRefused(CommandRefused.Kind.INVALID, task, "task '" + task + "': the tables cannot be "
+                    + "published for this trainer's model (" + refusal.get().reason() + "): " + refusal.get().message());
+        }
+        List<Integer> splits = state.template().map(TaskTemplate::getVirtualTokenSplits).orElse(List.of());
+        if (!splits.equals(tables.getVirtualTokenSplits())) {
+            throw new CommandRefused(CommandRefused.Kind.INVALID, task, "task '" + task + "': the tables have "
+                    + "virtual-token splits " + tables.getVirtualTokenSplits() + ", the task's template " + splits
+                    + ": serving would refuse them");
+        }
+        if (pausedForRetry || publishDegraded != null) {
+            throw new CommandRefused(CommandRefused.Kind.UNAVAILABLE, task, "task '" + task + "': not published, "
+                    + degraded().orElse("the trainer is waiting out a transient failure") + "; try again");
+        }
+        int version = state.nextVersion();
+        long now = clock.millis();
+        String runId = task + "-" + status.name().toLowerCase(java.util.Locale.ROOT) + "-" + UUID.randomUUID();
+        AdapterVersion adapter = runner.seal(AdapterVersion.newBuilder(tables).setVersion(version).setRunId(runId)
+                .setCreatedAtMillis(now).setSignatureKeyId(null).setSignature(null).build());
+        TrainingRun run = TrainingRun.newBuilder().setRunId(runId).setTask(task).setStatus(status)
+                .setPublishedVersion(version).setSourceVersion(sourceVersion)
+                .setTrainingExamples(tables.getTrainingExamples()).setValidationLoss(tables.getValidationLoss())
+                .setMessage(message).setStartedAtMillis(now).setUpdatedAtMillis(now).build();
+        int partition = partitionOf(task);
+        TopicPartition examples = new TopicPartition(topics.examples(), partition);
+        List<Integer> expired = state.history().expiredBy(version);
+        try {
+            publisher.publish(new RunOutcome.Republished(adapter, run),
+                    Map.of(examples, new OffsetAndMetadata(groupConsumer.position(examples))),
+                    groupConsumer.groupMetadata(), expired);
+        } catch (RunPublisher.TaskLostException e) {
+            throw new CommandRefused(CommandRefused.Kind.UNAVAILABLE, task, "task '" + task + "' is moving to another "
+                    + "replica; nothing published: " + e.getMessage(), e);
+        } catch (RunPublisher.FatalPublishException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new CommandRefused(CommandRefused.Kind.UNAVAILABLE, task, "task '" + task + "': v" + version
+                    + " not published, try again: " + e.getMessage(), e);
+        }
+        state.serving(adapter);
+        expired.forEach(state.history()::remove);
+        state.history().add(adapter);
+        state.run(run);
+        LOG.info("task {}: v{} published by replica {}: {}", task, version, settings.replicaId(), message);
+        return VersionView.of(adapter, true);
+    }
+
+    /** The task, which must have a template. */
+    private TaskState known(String task) {
+        return states.find(task).filter(s -> s.template().isPresent())
+                .orElseThrow(() -> new CommandRefused(CommandRefused.Kind.UNKNOWN_TASK, task, "unknown task '" + task
+                        + "': no template for it on " + topics.templates()));
+    }
+
+    /** The task, which must be known and owned by this replica, whose ownership has settled. */
+    private TaskState owned(String task) {
+        if (!caughtUp) {
+            throw new CommandRefused(CommandRefused.Kind.UNAVAILABLE, task, "replica " + settings.replicaId()
+                    + " is still reading its state topics; try again");
+        }
+        TaskState state = known(task);
+        int partition = partitionOf(task);
+        if (!owned.containsKey(partition)) {
+            throw CommandRefused.notOwner(task, partition, settings.replicaId());
+        }
+        if (!ownershipSettled) {
+            throw new CommandRefused(CommandRefused.Kind.UNAVAILABLE, task, "replica " + settings.replicaId()
+                    + " is still taking over examples partition " + partition + "; try again");
+        }
+        return state;
+    }
+
+    private TaskView view(TaskState state) {
+        String task = state.task();
+        boolean here = owned.containsKey(partitionOf(task));
+        Integer serving = state.serving().map(AdapterVersion::getVersion).orElse(null);
+        String pauseReason = state.paused() ? state.control().map(TaskControl::getReason).orElse("") : null;
+        InFlight running = inFlight.get(task);
+        if (!here) {
+            return new TaskView(task, partitionOf(task), false, null, serving, null, null, null, state.paused(), pauseReason,
+                    null, NextRun.of("NOT_OWNED"));
+        }
+        List<TrackedExample> fresh = state.newUsableExamples();
+        int validation = state.exampleCount() - state.trainingExampleCount();
+        NextRun next;
+        if (running != null) {
+            next = NextRun.of("RUNNING");
+        } else if (state.paused()) {
+            next = NextRun.of("PAUSED");
+        } else if (state.requestedRun().isPresent()) {
+            next = NextRun.of("DUE");
+        } else {
+            next = RetrainingTrigger.estimate(fresh.size(),
+                    fresh.stream().mapToLong(TrackedExample::timestampMillis).min(),
+                    state.template().orElseThrow().getRetraining(), clock.millis());
+        }
+        return new TaskView(task, partitionOf(task), true, settings.replicaId(), serving, state.trainingExampleCount(), validation,
+                fresh.size(),
+                state.paused(), pauseReason, running == null ? null : running.runId(), next);
     }
 
     /** A tombstone on examples: the example of its key is deleted (a task-only key names no example). */
@@ -884,10 +1243,10 @@ public final class TrainerLoop implements AutoCloseable {
             String why = null;
             long oldest = Long.MAX_VALUE;
             for (TaskState s : states.all()) {
-                if (inFlight.containsKey(s.task()) || !owns(s.task())) {
+                if (inFlight.containsKey(s.task()) || !owns(s.task()) || s.paused()) {
                     continue;
                 }
-                Optional<String> reason = RetrainingTrigger.due(s, now);
+                Optional<String> reason = s.requestedRun().or(() -> RetrainingTrigger.due(s, now));
                 if (reason.isPresent()) {
                     long first = s.firstUnusedAtMillis().orElse(Long.MAX_VALUE);
                     if (state == null || first < oldest) {
@@ -917,9 +1276,10 @@ public final class TrainerLoop implements AutoCloseable {
         LOG.info("task {}: starting run {} on replica {}: {}", task, runId, settings.replicaId(), reason);
         metrics.runStarted(task);
         AtomicInteger stage = new AtomicInteger(TRAINING);
+        List<Integer> expired = state.history().expiredBy(snapshot.nextVersion());
         Future<Finished> future = worker.submit(() -> execute(snapshot, runId, reason, covered, partition, epoch,
-                stage));
-        inFlight.put(task, new InFlight(future, partition, epoch, stage));
+                stage, expired));
+        inFlight.put(task, new InFlight(future, runId, partition, epoch, stage));
         running = Set.copyOf(inFlight.keySet());
     }
 
@@ -937,7 +1297,7 @@ public final class TrainerLoop implements AutoCloseable {
      */
     private Finished execute(TaskSnapshot snapshot, String runId, String why,
                              Map<TopicPartition, OffsetAndMetadata> covered, int partition, long epoch,
-                             AtomicInteger stage) {
+                             AtomicInteger stage, List<Integer> expired) {
         long started = clock.millis();
         RunOutcome outcome;
         int attempted = 0;
@@ -987,7 +1347,7 @@ public final class TrainerLoop implements AutoCloseable {
             if (outcome instanceof RunOutcome.Published published) {
                 attempted = published.adapter().getVersion();
             }
-            publishUntilDone(outcome, covered, partition, epoch);
+            publishUntilDone(outcome, covered, partition, epoch, expired);
         } catch (RunPublisher.FatalPublishException e) {
             LOG.error("task {}: run {}: {}", snapshot.task(), runId, e.getMessage());
             throw e;
@@ -1026,7 +1386,7 @@ public final class TrainerLoop implements AutoCloseable {
      * loop stops.
      */
     private void publishUntilDone(RunOutcome outcome, Map<TopicPartition, OffsetAndMetadata> covered, int partition,
-                                  long epoch) {
+                                  long epoch, List<Integer> expired) {
         InputRetry publishing = new InputRetry(settings.retryInitial(), settings.retryMax(), clock);
         while (true) {
             Ownership now = ownership;
@@ -1037,7 +1397,7 @@ public final class TrainerLoop implements AutoCloseable {
                         + "replica before its run was published", null);
             }
             try {
-                publisher.publish(outcome, covered, now.group());
+                publisher.publish(outcome, covered, now.group(), expired);
                 publishDegraded = null;
                 return;
             } catch (RunPublisher.FatalPublishException e) {
@@ -1088,7 +1448,10 @@ public final class TrainerLoop implements AutoCloseable {
                 if (outcome instanceof RunOutcome.Published published) {
                     state.serving(published.adapter());
                     state.checkpoint(published.checkpoint());
+                    state.history().expiredBy(published.adapter().getVersion()).forEach(state.history()::remove);
+                    state.history().add(published.adapter());
                 }
+                state.run(outcome.run());
                 LOG.info("task {}: run {} ended {}: {}", outcome.run().getTask(), outcome.run().getRunId(),
                         outcome.run().getStatus(), outcome.run().getMessage());
             } catch (ExecutionException e) {

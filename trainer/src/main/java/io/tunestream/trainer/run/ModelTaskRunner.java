@@ -96,6 +96,12 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
         return new ModelTaskRunner(model, maxStepsPerRun, clock, true);
     }
 
+    /** The trainer's model: what serving checks every adapter against too. */
+    @Override
+    public Optional<AdapterCheck> adapterCheck() {
+        return Optional.of(new AdapterCheck(model.fingerprint(), model.hiddenSize(), model.decoder()));
+    }
+
     @Override
     public void close() {
         if (ownsModel) {

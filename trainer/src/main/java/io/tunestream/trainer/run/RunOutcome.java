@@ -49,6 +49,17 @@ public sealed interface RunOutcome {
         }
     }
 
+    /**
+     * Tables published as a new version without a run (a rollback to an earlier version, an imported adapter):
+     * the adapter and the ROLLBACK or IMPORTED run record; the task's checkpoint stays as it is.
+     */
+    record Republished(AdapterVersion adapter, TrainingRun run) implements RunOutcome {
+        public Republished {
+            Objects.requireNonNull(adapter, "adapter");
+            Objects.requireNonNull(run, "run");
+        }
+    }
+
     /** Finished without beating the serving table: the NOT_PUBLISHED run record with both losses. */
     record NotPublished(TrainingRun run) implements RunOutcome {
     }

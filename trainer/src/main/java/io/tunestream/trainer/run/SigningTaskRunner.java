@@ -1,8 +1,11 @@
 package io.tunestream.trainer.run;
 
+import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.adapters.AdapterCheck;
 import io.tunestream.schemas.adapters.AdapterSigner;
 import io.tunestream.trainer.state.TaskSnapshot;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * Signs the adapter of every published outcome of {@code delegate} with the trainer's key
@@ -24,9 +27,20 @@ public final class SigningTaskRunner implements TaskRunner, AutoCloseable {
     public RunOutcome run(TaskSnapshot snapshot, String runId, Progress progress) {
         RunOutcome outcome = delegate.run(snapshot, runId, progress);
         if (outcome instanceof RunOutcome.Published published) {
-            return published.withAdapter(signer.sign(published.adapter()));
+            return published.withAdapter(seal(published.adapter()));
         }
         return outcome;
+    }
+
+    @Override
+    public Optional<AdapterCheck> adapterCheck() {
+        return delegate.adapterCheck();
+    }
+
+    /** Signed with the trainer's key; the version and every signed field as they will be published. */
+    @Override
+    public AdapterVersion seal(AdapterVersion adapter) {
+        return signer.sign(adapter);
     }
 
     @Override

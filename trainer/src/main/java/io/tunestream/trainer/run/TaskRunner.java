@@ -1,5 +1,9 @@
 package io.tunestream.trainer.run;
 
+import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.adapters.AdapterCheck;
+import java.util.Optional;
+
 import io.tunestream.schemas.TrainingRun;
 import io.tunestream.trainer.state.TaskSnapshot;
 
@@ -12,6 +16,23 @@ public interface TaskRunner {
      * @param progress receives a RUNNING record after every epoch
      */
     RunOutcome run(TaskSnapshot snapshot, String runId, Progress progress);
+
+    /**
+     * The check an adapter must pass to be published for this runner's model (fingerprint, hidden size, decoder
+     * shape): tables published without a run (a rollback, an import) are checked with it. Empty when the runner
+     * has no model to check against.
+     */
+    default Optional<AdapterCheck> adapterCheck() {
+        return Optional.empty();
+    }
+
+    /**
+     * The adapter as this runner publishes it: signed by a {@link SigningTaskRunner}, unchanged otherwise. Tables
+     * published without a run (a rollback, an import) go through here like a run's.
+     */
+    default AdapterVersion seal(AdapterVersion adapter) {
+        return adapter;
+    }
 
     /** Where a run reports its epochs. */
     @FunctionalInterface

@@ -124,4 +124,24 @@ public interface TrainerConfig {
 
     /** Scope asked for with the token ({@code TUNESTREAM_REGISTRY_AUTH_SCOPE}). */
     Optional<String> registryAuthScope();
+
+    /**
+     * Adapter versions kept per task on {@code adapter-history} for rollback ({@code TUNESTREAM_TRAINER_KEPT_VERSIONS});
+     * older ones are tombstoned when a version is published.
+     */
+    @WithDefault("10")
+    int keptVersions();
+
+    /**
+     * The bearer token every request of the REST API must carry ({@code TUNESTREAM_TRAINER_API_TOKEN}); or the file
+     * below. Neither: the API is open (a warning at start).
+     */
+    Optional<String> apiToken();
+
+    /** A file holding the API's bearer token ({@code TUNESTREAM_TRAINER_API_TOKEN_FILE}; prefer it, e.g. a Secret). */
+    Optional<String> apiTokenFile();
+
+    /** Longest an API request waits for the loop's answer before a 503 ({@code TUNESTREAM_TRAINER_API_TIMEOUT}). */
+    @WithDefault("PT10S")
+    Duration apiTimeout();
 }

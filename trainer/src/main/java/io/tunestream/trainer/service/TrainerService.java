@@ -7,7 +7,10 @@ import io.tunestream.schemas.adapters.AdapterSigner;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.kafka.KafkaClientSettings;
 import io.tunestream.schemas.registry.RegistryConfig;
+import io.tunestream.schemas.http.BearerToken;
 import io.tunestream.trainer.TrainerSettings;
+import io.tunestream.trainer.api.GroupTaskOwners;
+import io.tunestream.trainer.api.TaskOwners;
 import io.tunestream.trainer.loop.RunPhase;
 import io.tunestream.trainer.loop.TrainerLoop;
 import io.tunestream.trainer.loop.TrainerMetrics;
@@ -21,6 +24,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Map;
 import java.util.Optional;
+import org.apache.kafka.clients.admin.Admin;
 import org.jboss.logging.Logger;
 
 /**
@@ -36,6 +40,9 @@ public class TrainerService {
     private final TrainerConfig config;
     private final MeterRegistry registry;
     private volatile TrainerLoop loop;
+    private volatile Optional<BearerToken> apiToken = Optional.empty();
+    private volatile Admin admin;
+    private volatile TaskOwners owners;
 
     public TrainerService(TrainerConfig config, MeterRegistry registry) {
         this.config = config;
@@ -50,6 +57,13 @@ public class TrainerService {
         LOG.infof("trainer starting: Kafka %s, registry %s, model %s on %s, group %s, replica %s", kafka.describe(),
                 kafka.registry().describe(), settings.modelDir(), settings.executionProvider(), settings.groupId(),
                 settings.replicaId());
+        apiToken = apiToken(config);
+        if (apiToken.isEmpty()) {
+            LOG.warn("no API token (TUNESTREAM_TRAINER_API_TOKEN_FILE or TUNESTREAM_TRAINER_API_TOKEN): the REST API at"
+                    + " /api accepts every request");
+        }
+        admin = Admin.create(kafka.adminProperties());
+        owners = new GroupTaskOwners(admin, config.apiTimeout());
         Clock clock = Clock.systemUTC();
         Optional<AdapterSigner> signer = signer(config);
         if (signer.isPresent()) {
@@ -58,7 +72,7 @@ public class TrainerService {
             LOG.warn("no adapter signing key (tunestream.adapters-signing-key): versions are published unsigned,"
                     + " and a serving app verifying signatures refuses them");
         }
-        loop = new TrainerLoop(kafka, settings.loop(), new TrainerTopics(settings.topicPrefix()),
+        loop = new TrainerLoop(kafka, settings.loop().withKeptVersions(config.keptVersions()), new TrainerTopics(settings.topicPrefix()),
                 () -> signed(ModelTaskRunner.load(settings.modelDir(), settings.runtime(), settings.maxStepsPerRun(),
                         clock), signer),
                 new TrainerMetrics(registry), clock, RunPhase.Listener.NONE).start();
@@ -69,11 +83,48 @@ public class TrainerService {
         if (running != null) {
             running.close();
         }
+        Admin client = admin;
+        if (client != null) {
+            client.close(java.time.Duration.ofSeconds(5));
+        }
     }
 
     /** The loop, once started. */
     public TrainerLoop loop() {
         return loop;
+    }
+
+    /** The token the REST API requires, read at start; empty: the API is open. */
+    public Optional<BearerToken> apiToken() {
+        return apiToken;
+    }
+
+    /** Who owns which task, from the group (an admin client the service closes at shutdown). */
+    public TaskOwners owners() {
+        TaskOwners lookup = owners;
+        if (lookup == null) {
+            throw new io.tunestream.trainer.api.ApiError(503, "UNAVAILABLE", null, "the trainer has not started yet");
+        }
+        return lookup;
+    }
+
+    /** How long an API request waits for the loop. */
+    public java.time.Duration apiTimeout() {
+        return config.apiTimeout();
+    }
+
+    /**
+     * The API's token from {@code tunestream.api-token} or {@code tunestream.api-token-file} (read now, so an
+     * unreadable or empty file stops the start); both set stops it too.
+     */
+    static Optional<BearerToken> apiToken(TrainerConfig config) {
+        Optional<String> token = config.apiToken().filter(t -> !t.isBlank());
+        Optional<String> file = config.apiTokenFile().filter(f -> !f.isBlank());
+        if (token.isPresent() && file.isPresent()) {
+            throw new IllegalArgumentException("set tunestream.api-token (TUNESTREAM_TRAINER_API_TOKEN) or "
+                    + "tunestream.api-token-file (TUNESTREAM_TRAINER_API_TOKEN_FILE), not both");
+        }
+        return token.map(BearerToken::of).or(() -> file.map(f -> BearerToken.fromFile(Path.of(f))));
     }
 
     /** The registry client of the {@code tunestream.registry-*} settings (secrets resolved: do not log it). */

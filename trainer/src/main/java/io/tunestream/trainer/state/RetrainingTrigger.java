@@ -1,5 +1,6 @@
 package io.tunestream.trainer.state;
 
+import io.tunestream.trainer.control.NextRun;
 import io.tunestream.schemas.RetrainingSettings;
 import java.util.List;
 import java.util.Optional;
@@ -43,5 +44,23 @@ public final class RetrainingTrigger {
                     + " ms (maxDelayMillis " + settings.getMaxDelayMillis() + ")");
         }
         return Optional.empty();
+    }
+
+    /**
+     * When the next run is expected from the new usable examples: {@code DUE} (the rule holds now), {@code WAITING}
+     * (it starts at the oldest example's {@code max_delay_millis}, or with the examples still needed) or {@code IDLE}
+     * (no new usable example; {@code min_new_examples} of them start one).
+     */
+    public static NextRun estimate(int newUsableExamples, OptionalLong firstUnusedAtMillis,
+                                   RetrainingSettings settings, long nowMillis) {
+        int min = Math.max(1, settings.getMinNewExamples());
+        if (newUsableExamples == 0) {
+            return new NextRun("IDLE", null, min);
+        }
+        if (due(newUsableExamples, firstUnusedAtMillis, settings, nowMillis).isPresent()) {
+            return NextRun.of("DUE");
+        }
+        return new NextRun("WAITING", firstUnusedAtMillis.orElse(nowMillis) + settings.getMaxDelayMillis(),
+                min - newUsableExamples);
     }
 }

@@ -4,7 +4,9 @@ import io.tunestream.schemas.AdapterCheckpoint;
 import io.tunestream.schemas.AdapterVersion;
 import io.tunestream.schemas.DatasetSplit;
 import io.tunestream.schemas.LabelledExample;
+import io.tunestream.schemas.TaskControl;
 import io.tunestream.schemas.TaskTemplate;
+import io.tunestream.schemas.TrainingRun;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.Iterator;
@@ -43,10 +45,25 @@ public final class TaskState {
     private int highestVersion;
     /** Examples with a sequence up to this one were there when the last run started. */
     private long usedThroughSequence = -1;
+    private final AdapterHistory history;
+    private TaskControl control;
+    /** The latest record of each of the task's recent runs, by run id, oldest first. */
+    private final LinkedHashMap<String, TrainingRun> recentRuns = new LinkedHashMap<>();
+    /** Why a run was asked for through the API, until it starts. */
+    private String requestedRun;
 
-    /** A task that keeps at most {@code maxExamplesPerSplit} examples of each split. */
+    /** How many runs of a task {@link #recentRuns()} keeps. */
+    public static final int RECENT_RUNS = 20;
+
+    /** A task that keeps at most {@code maxExamplesPerSplit} examples of each split and 10 adapter versions. */
     public TaskState(String task, int maxExamplesPerSplit) {
+        this(task, maxExamplesPerSplit, 10);
+    }
+
+    /** A task that keeps at most {@code maxExamplesPerSplit} examples of each split and {@code keptVersions}. */
+    public TaskState(String task, int maxExamplesPerSplit, int keptVersions) {
         this.task = Objects.requireNonNull(task, "task");
+        this.history = new AdapterHistory(keptVersions);
         if (maxExamplesPerSplit < 1) {
             throw new IllegalArgumentException("task '" + task + "': max examples per split must be at least 1, got "
                     + maxExamplesPerSplit);
@@ -99,6 +116,11 @@ public final class TaskState {
 
     public int exampleCount() {
         return train.size() + validation.size();
+    }
+
+    /** The TRAIN examples held (a task without VALIDATION ones validates on a share of these). */
+    public int trainingExampleCount() {
+        return train.size();
     }
 
     /** Examples dropped because their split held the newest {@code maxExamplesPerSplit} already. */
@@ -179,6 +201,48 @@ public final class TaskState {
         return Math.max(highestVersion, serving == null ? 0 : serving.getVersion()) + 1;
     }
 
+    /** The kept adapter versions ({@code adapter-history}). */
+    public AdapterHistory history() {
+        return history;
+    }
+
+    /** The latest {@code task-controls} record; {@code null} for a tombstone. */
+    public void control(TaskControl latest) {
+        this.control = latest;
+    }
+
+    public Optional<TaskControl> control() {
+        return Optional.ofNullable(control);
+    }
+
+    /** Whether the task's retraining is paused: no run starts, neither due nor asked for. */
+    public boolean paused() {
+        return control != null && control.getPaused();
+    }
+
+    /** A {@code training-runs} record of the task: the latest record of each of the newest {@link #RECENT_RUNS} runs. */
+    public void run(TrainingRun record) {
+        recentRuns.remove(record.getRunId());
+        recentRuns.put(record.getRunId(), record);
+        while (recentRuns.size() > RECENT_RUNS) {
+            recentRuns.remove(recentRuns.keySet().iterator().next());
+        }
+    }
+
+    /** The latest record of each recent run, oldest run first. */
+    public List<TrainingRun> recentRuns() {
+        return List.copyOf(recentRuns.values());
+    }
+
+    /** A run was asked for (the API): it starts at the next free run slot, new examples or not. */
+    public void requestRun(String why) {
+        this.requestedRun = Objects.requireNonNull(why, "why");
+    }
+
+    public Optional<String> requestedRun() {
+        return Optional.ofNullable(requestedRun);
+    }
+
     /** Examples not used by a run yet that the current template can use (none without a template). */
     public List<TrackedExample> newUsableExamples() {
         if (template == null) {
@@ -222,6 +286,7 @@ public final class TaskState {
         if (template == null) {
             throw new IllegalStateException("task '" + task + "' has no template; a run cannot start");
         }
+        requestedRun = null;
         int fresh = newUsableExamples().size();
         List<LabelledExample> trainExamples = new ArrayList<>();
         List<LabelledExample> validationExamples = new ArrayList<>();

@@ -134,7 +134,9 @@ class RegistryOutageIT {
                 gate.countDown();
 
                 await().atMost(Duration.ofSeconds(20)).until(() -> loop.degraded().isPresent());
-                assertThat(loop.degraded().get()).startsWith("degraded: cannot publish");
+                // the publication waits; so may reading, when the run's STARTED record (training-runs is a state topic,
+                // for the API's run lists) is decoded after the registry went down
+                assertThat(loop.degraded().get()).matches("degraded: (cannot publish|registry unreachable)(?s).*");
                 registry.open();
 
                 await().atMost(Duration.ofSeconds(20)).until(() -> versions(direct, topics).equals(List.of(1)));

@@ -37,4 +37,22 @@ class SigningTaskRunnerTest {
         assertThat(verifier.refusal(AdapterVersion.newBuilder(published).setVersion(published.getVersion() + 1)
                 .build())).isPresent();
     }
+
+    @Test
+    void shouldSealTablesRepublishedUnderANewVersionWithTheTrainersKey() {
+        var runner = new SigningTaskRunner(new StandInRunner(), new AdapterSigner("trainer-1", KEYS.getPrivate()));
+        AdapterVersion v1 = ((RunOutcome.Published) runner.run(snapshot("squad"), "run-1", running -> { })).adapter();
+        var verifier = AdapterVerifier.trusting(Map.of("trainer-1", KEYS.getPublic()));
+
+        // a rollback to v1 as v3: v1's signature does not cover v3, the sealed copy's does
+        AdapterVersion unsealed = AdapterVersion.newBuilder(v1).setVersion(3).build();
+        AdapterVersion sealed = runner.seal(AdapterVersion.newBuilder(unsealed).setSignature(null)
+                .setSignatureKeyId(null).build());
+
+        assertThat(verifier.refusal(unsealed)).isPresent();
+        assertThat(verifier.refusal(sealed)).isEmpty();
+        assertThat(sealed.getTable()).isEqualTo(v1.getTable());
+        assertThat(runner.adapterCheck()).get().extracting(c -> c.modelFingerprint())
+                .isEqualTo(StandInRunner.FINGERPRINT);
+    }
 }

@@ -28,6 +28,7 @@ public class LocalPlatformResource implements QuarkusTestResourceLifecycleManage
                 "tunestream.model-dir", Fixtures.tinyGpt2().toString(),
                 "tunestream.threads", "1",
                 "tunestream.group-id", "quarkus-trainer",
+                "tunestream.api-token", TrainerApiHttpTest.TOKEN,
                 "tunestream.topics-prefix", "quarkus-");
     }
 

@@ -61,4 +61,24 @@ class TrainerSecuritySettingsTest {
         assertThat(registry.auth()).get().satisfies(a -> assertThat(a.clientSecret()).isEqualTo("s3cret"));
         assertThat(registry.describe()).contains("client 'trainer'").doesNotContain("s3cret");
     }
+
+    @Test
+    void shouldTakeTheApiTokenFromTheSettingOrItsFileOrLeaveTheApiOpen(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("token"), "from-file\n");
+
+        assertThat(TrainerService.apiToken(config(Map.of("apiToken", "t0k3n")))).get()
+                .satisfies(t -> assertThat(t.admits("Bearer t0k3n")).isTrue());
+        assertThat(TrainerService.apiToken(config(Map.of("apiTokenFile", file.toString())))).get()
+                .satisfies(t -> assertThat(t.admits("Bearer from-file")).isTrue())
+                .hasToString("BearerToken[hidden]");
+        assertThat(TrainerService.apiToken(config(Map.of()))).isEmpty();
+    }
+
+    @Test
+    void shouldRefuseBothApiTokenSettingsOrAnUnreadableTokenFile(@TempDir Path dir) {
+        assertThatThrownBy(() -> TrainerService.apiToken(config(Map.of("apiToken", "a", "apiTokenFile", "/t"))))
+                .hasMessageContaining("not both");
+        assertThatThrownBy(() -> TrainerService.apiToken(config(Map.of("apiTokenFile",
+                dir.resolve("missing").toString())))).hasMessageContaining("missing");
+    }
 }

@@ -39,4 +39,17 @@ class RetrainingTriggerTest {
         assertThat(RetrainingTrigger.due(0, OptionalLong.empty(), eager, 0)).isEmpty();
         assertThat(RetrainingTrigger.due(1, OptionalLong.of(0), eager, 0)).isPresent();
     }
+
+    @Test
+    void shouldEstimateTheNextRunFromTheWaitingExamples() {
+        RetrainingSettings settings = RetrainingSettings.newBuilder().setMinNewExamples(10).setMaxDelayMillis(60_000)
+                .build();
+
+        assertThat(RetrainingTrigger.estimate(0, OptionalLong.empty(), settings, 5_000))
+                .isEqualTo(new io.tunestream.trainer.control.NextRun("IDLE", null, 10));
+        assertThat(RetrainingTrigger.estimate(4, OptionalLong.of(1_000), settings, 5_000))
+                .isEqualTo(new io.tunestream.trainer.control.NextRun("WAITING", 61_000L, 6));
+        assertThat(RetrainingTrigger.estimate(4, OptionalLong.of(1_000), settings, 61_000).state()).isEqualTo("DUE");
+        assertThat(RetrainingTrigger.estimate(10, OptionalLong.of(1_000), settings, 5_000).state()).isEqualTo("DUE");
+    }
 }

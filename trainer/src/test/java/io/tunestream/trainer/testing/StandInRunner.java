@@ -11,7 +11,10 @@ import io.tunestream.schemas.VirtualPromptStyle;
 import io.tunestream.trainer.run.RunOutcome;
 import io.tunestream.trainer.run.TaskRunner;
 import io.tunestream.trainer.state.TaskSnapshot;
+import io.tunestream.schemas.adapters.AdapterCheck;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Optional;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -22,6 +25,9 @@ import java.util.concurrent.TimeUnit;
  * table as the snapshot's next version at once, for tests of the loop where the model is not the point.
  */
 public final class StandInRunner implements TaskRunner {
+
+    /** The model fingerprint of the stand-in's adapters. */
+    public static final String FINGERPRINT = "stand-in";
 
     private final List<TaskSnapshot> runs = new CopyOnWriteArrayList<>();
     private final CountDownLatch gate;
@@ -41,6 +47,12 @@ public final class StandInRunner implements TaskRunner {
         return List.copyOf(runs);
     }
 
+    /** The stand-in "model": fingerprint {@link #FINGERPRINT}, hidden size 1. */
+    @Override
+    public Optional<AdapterCheck> adapterCheck() {
+        return Optional.of(new AdapterCheck(FINGERPRINT, 1));
+    }
+
     @Override
     public RunOutcome run(TaskSnapshot snapshot, String runId, Progress progress) {
         runs.add(snapshot);
@@ -53,14 +65,22 @@ public final class StandInRunner implements TaskRunner {
             throw new IllegalStateException("run " + runId + " interrupted", e);
         }
         int version = snapshot.nextVersion();
-        Tensor table = Tensor.newBuilder().setName("table").setDtype(DType.FLOAT32).setShape(List.of(1, 1))
-                .setData(ByteBuffer.allocate(4)).build();
+        // the template's rows, one column, every value the version: a rollback's republished table is told apart
+        List<Integer> splits = snapshot.template().getVirtualTokenSplits();
+        int rows = splits.stream().mapToInt(Integer::intValue).sum();
+        ByteBuffer data = ByteBuffer.allocate(4 * rows).order(ByteOrder.LITTLE_ENDIAN);
+        for (int r = 0; r < rows; r++) {
+            data.putFloat(version);
+        }
+        data.flip();
+        Tensor table = Tensor.newBuilder().setName("table").setDtype(DType.FLOAT32).setShape(List.of(rows, 1))
+                .setData(data).build();
         AdapterVersion adapter = AdapterVersion.newBuilder().setTask(snapshot.task()).setVersion(version)
-                .setModelFingerprint("stand-in").setHiddenSize(1).setTable(table).setVirtualTokenSplits(List.of(1))
+                .setModelFingerprint(FINGERPRINT).setHiddenSize(1).setTable(table).setVirtualTokenSplits(splits)
                 .setTrainingExamples(snapshot.train().size()).setRunId(runId).setCreatedAtMillis(System.currentTimeMillis())
                 .build();
         AdapterCheckpoint checkpoint = AdapterCheckpoint.newBuilder().setTask(snapshot.task()).setVersion(version)
-                .setRunId(runId).setModelFingerprint("stand-in").setVirtualPromptStyle(VirtualPromptStyle.PROMPT_TUNING)
+                .setRunId(runId).setModelFingerprint(FINGERPRINT).setVirtualPromptStyle(VirtualPromptStyle.PROMPT_TUNING)
                 .setEncoderType(PromptEncoderType.EMBEDDING).setParameters(List.of(table)).setOptimizerState(List.of())
                 .setStep(1).setEpoch(1).build();
         TrainingRun run = TrainingRun.newBuilder().setRunId(runId).setTask(snapshot.task())

@@ -1,4 +1,4 @@
-package io.tunestream.ingest.http;
+package io.tunestream.schemas.http;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,4 +1,4 @@
-package io.tunestream.ingest.http;
+package io.tunestream.schemas.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
