@@ -104,6 +104,7 @@ class TuningLoopIT {
     static {
         SCHEMA_LOOKUPS.setLevel(java.util.logging.Level.WARNING);
     }
+
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
     private static final String TASK = "squad-question-first";
     /** The first lines of data/squad/train.jsonl, streamed in one transaction. */
