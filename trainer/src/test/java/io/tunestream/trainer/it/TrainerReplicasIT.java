@@ -45,9 +45,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.admin.MemberDescription;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -67,6 +70,10 @@ class TrainerReplicasIT {
     /** The killed replica's: the broker aborts its open transaction at most ~10 s (its check interval) later. */
     private static final Duration KILLED_TRANSACTION = Duration.ofSeconds(5);
     private static final int EXAMPLES_PER_TASK = 3;
+    /** TRAIN examples of a task per round of the SIGKILL case (and one VALIDATION example). */
+    private static final int ROUND_EXAMPLES = 4;
+    /** Epochs of every run of the SIGKILL case: long enough to be killed in the middle of one. */
+    private static final int LONG_RUN_EPOCHS = 300;
 
     private final List<TrainerLoop> loops = new ArrayList<>();
     private final List<Process> children = new ArrayList<>();
@@ -101,6 +108,22 @@ class TrainerReplicasIT {
             throw new AssertionError("creating the topics of " + id, e);
         }
         new SchemaRegistration(kafka.registry()).registerAll(topics.specs());
+    }
+
+    /**
+     * Replica {@code replicaId} in a child JVM ({@link TrainerChild}) dying at {@code dieAt}, its output in {@code log};
+     * {@code more}: the child's optional arguments after the timings (a model to train on).
+     */
+    private Process child(PlatformEndpoints platform, String replicaId, String dieAt, Path log, List<String> more)
+            throws IOException {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), TrainerChild.class.getName(),
+                platform.bootstrapServers(), platform.registryUrl(), topics.prefix(), group, dieAt,
+                replicaId, Long.toString(SESSION.toMillis()), Long.toString(KILLED_TRANSACTION.toMillis())));
+        command.addAll(more);
+        Process child = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        children.add(child);
+        return child;
     }
 
     private LoopSettings replica(String id) {
@@ -215,12 +238,7 @@ class TrainerReplicasIT {
         TrainerLoop first = inProcess("trainer-1", a);
         TrainerLoop second = inProcess("trainer-2", b);
         Path log = Files.createTempFile(Path.of("target"), "trainer-replica-child", ".log");
-        Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), TrainerChild.class.getName(),
-                platform.bootstrapServers(), platform.registryUrl(), topics.prefix(), group, phase.name(),
-                "trainer-0", Long.toString(SESSION.toMillis()), Long.toString(KILLED_TRANSACTION.toMillis()))
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        children.add(child);
+        Process child = child(platform, "trainer-0", phase.name(), log, List.of());
         // the child has joined when the in-process replicas own 9 partitions minus the child's share
         await().atMost(Duration.ofSeconds(40)).until(() -> {
             int inProcess = first.ownedPartitions().size() + second.ownedPartitions().size();
@@ -255,6 +273,155 @@ class TrainerReplicasIT {
         assertThat(taken).as("the survivors ran the killed replica's tasks too").containsExactlyInAnyOrderElementsOf(tasks);
         assertThat(first.isAlive()).isTrue();
         assertThat(second.isAlive()).isTrue();
+    }
+
+    /**
+     * Issue 13's three replicas: each of three child JVMs, training on tiny-gpt2, owns a task; in the second round
+     * the replica running a task is SIGKILLed in the middle of its run (after its first epoch's RUNNING record).
+     * Every task still gets its two versions, each published once, and the last run of each task trained on
+     * every example sent.
+     */
+    @Test
+    void shouldGiveEveryTaskEachVersionOnceFromEveryExampleWhenTheReplicaRunningATaskIsSigkilledMidRun(
+            PlatformEndpoints platform) throws Exception {
+        // 9 examples partitions and 3 feedback partitions over three replicas: each replica owns an examples partition
+        topics(platform, "replica-sigkill", 9);
+        Map<String, Process> replicas = new LinkedHashMap<>();
+        Map<String, Path> logs = new LinkedHashMap<>();
+        for (String id : List.of("trainer-0", "trainer-1", "trainer-2")) {
+            logs.put(id, Files.createTempFile(Path.of("target"), "trainer-sigkill-" + id + "-", ".log"));
+            replicas.put(id, child(platform, id, TrainerChild.NEVER, logs.get(id),
+                    List.of(Fixtures.tinyGpt2().toString())));
+        }
+        Map<String, Set<Integer>> owned;
+        try (Admin admin = Admin.create(kafka.adminProperties())) {
+            owned = await("each of the three replicas owns examples partitions; logs " + logs.values())
+                    .atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+                    .until(() -> examplesPartitionsByReplica(admin), o -> o.size() == 3
+                            && o.values().stream().noneMatch(Set::isEmpty)
+                            && o.values().stream().mapToInt(Set::size).sum() == 9);
+        }
+        // one task per replica, on a partition it owns
+        List<String> byPartition = taskPerPartition(9);
+        List<String> tasks = owned.values().stream().map(p -> byPartition.get(p.iterator().next())).toList();
+        try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(kafka.producerProperties(group))) {
+            for (String task : tasks) {
+                producer.send(new ProducerRecord<>(topics.templates(), task, Fixtures.template(task)
+                        .setTuning(Fixtures.smallTuning().setMaxEpochs(LONG_RUN_EPOCHS).setPatience(LONG_RUN_EPOCHS).build())
+                        .setRetraining(Fixtures.retraining(ROUND_EXAMPLES + 1).build()).build()));
+            }
+        }
+
+        sendRound(tasks, 1, "a number", " yes");
+        await("v1 of every task; logs " + logs.values()).atMost(Duration.ofSeconds(90))
+                .until(() -> versions().keySet().containsAll(tasks));
+        Set<String> firstRound = read(topics.runs(), TrainingRun.class).stream().map(TrainingRun::getRunId)
+                .collect(Collectors.toSet());
+        // the second round's answers differ from the first's: v2 beats v1 on the validation examples of both
+        sendRound(tasks, 2, "a letter", " no");
+        TrainingRun running = await("a run of the second round in progress").atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofMillis(50))
+                .until(() -> read(topics.runs(), TrainingRun.class).stream().filter(r -> r.getStatus() == RunStatus.RUNNING
+                        && !firstRound.contains(r.getRunId())).findFirst(), java.util.Optional::isPresent).orElseThrow();
+        String victim = replicaOf(running.getRunId());
+        Process killed = replicas.get(victim);
+
+        killed.destroyForcibly();
+
+        assertThat(killed.waitFor(10, TimeUnit.SECONDS)).as("%s killed", victim).isTrue();
+        assertThat(killed.exitValue()).as("%s died of SIGKILL", victim).isEqualTo(128 + 9);
+        List<TrainingRun> ofKilledRun = read(topics.runs(), TrainingRun.class).stream()
+                .filter(r -> r.getRunId().equals(running.getRunId())).toList();
+        assertThat(ofKilledRun).as("the killed run %s never ended", running.getRunId())
+                .noneMatch(r -> r.getStatus() == RunStatus.PUBLISHED || r.getStatus() == RunStatus.NOT_PUBLISHED
+                        || r.getStatus() == RunStatus.FAILED);
+        System.out.printf("SIGKILLed %s running %s: epoch %d of %d recorded, %d ms into the run%n", victim,
+                running.getTask(), ofKilledRun.stream().mapToInt(TrainingRun::getEpoch).max().orElse(0), LONG_RUN_EPOCHS,
+                System.currentTimeMillis() - running.getStartedAtMillis());
+        await("v2 of every task after the kill; logs " + logs.values()).atMost(Duration.ofSeconds(90))
+                .until(() -> tasks.stream().allMatch(t -> versions().getOrDefault(t, List.of()).size() >= 2));
+
+        Map<String, List<Integer>> versions = versions();
+        tasks.forEach(task -> assertThat(versions.get(task)).as("versions of %s, each published once", task)
+                .containsExactly(1, 2));
+        List<TrainingRun> runs = read(topics.runs(), TrainingRun.class);
+        for (String task : tasks) {
+            List<TrainingRun> published = runs.stream().filter(r -> r.getTask().equals(task)
+                    && r.getStatus() == RunStatus.PUBLISHED).toList();
+            assertThat(published).extracting(TrainingRun::getPublishedVersion).as("published runs of %s", task)
+                    .containsExactly(1, 2);
+            TrainingRun last = published.get(1);
+            assertThat(last.getTrainingExamples() + last.getValidationExamples())
+                    .as("no example of %s lost: v2 trained on both rounds", task).isEqualTo(2 * (ROUND_EXAMPLES + 1));
+            assertThat(last.getWarmStartVersion()).as("%s's v2 warm-started from v1", task).isEqualTo(1);
+            System.out.printf("%s: v1 in %d ms, v2 in %d ms by %s (validation loss %.4f against v1's %.4f)%n", task,
+                    published.get(0).getUpdatedAtMillis() - published.get(0).getStartedAtMillis(),
+                    last.getUpdatedAtMillis() - last.getStartedAtMillis(), replicaOf(last.getRunId()),
+                    last.getValidationLoss(), last.getServingValidationLoss());
+        }
+        TrainingRun taken = runs.stream().filter(r -> r.getTask().equals(running.getTask())
+                && r.getStatus() == RunStatus.PUBLISHED && r.getPublishedVersion() == 2).findFirst().orElseThrow();
+        assertThat(replicaOf(taken.getRunId())).as("%s's v2 published by a survivor", running.getTask())
+                .isNotEqualTo(victim);
+        replicas.forEach((id, process) -> {
+            if (!id.equals(victim)) {
+                assertThat(process.isAlive()).as("survivor %s alive; log %s", id, logs.get(id)).isTrue();
+            }
+        });
+    }
+
+    /** A round of examples of every task in one transaction: TRAIN ones and one VALIDATION one, all answered alike. */
+    private void sendRound(List<String> tasks, int round, String what, String answer) {
+        try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(kafka.transactionalProducerProperties(
+                group + "-round", group + "-round-" + round))) {
+            producer.initTransactions();
+            producer.beginTransaction();
+            for (String task : tasks) {
+                List<LabelledExample> examples = new ArrayList<>();
+                for (int i = 0; i < ROUND_EXAMPLES; i++) {
+                    examples.add(Fixtures.example(task, task + "-" + round + "-" + i, "is " + i + " " + what + "?", answer,
+                            DatasetSplit.TRAIN));
+                }
+                examples.add(Fixtures.example(task, task + "-" + round + "-validation", "is 99 " + what + "?", answer,
+                        DatasetSplit.VALIDATION));
+                examples.forEach(e -> producer.send(new ProducerRecord<>(topics.examples(), ExampleKey.of(e).toString(), e)));
+            }
+            producer.commitTransaction();
+        }
+    }
+
+    /** The replica a run started on, as its STARTED record says. */
+    private String replicaOf(String runId) {
+        TrainingRun started = read(topics.runs(), TrainingRun.class).stream().filter(r -> r.getRunId().equals(runId)
+                && r.getStatus() == RunStatus.STARTED).findFirst().orElseThrow();
+        java.util.regex.Matcher replica = java.util.regex.Pattern.compile("started on replica ([^:]+):")
+                .matcher(started.getMessage());
+        assertThat(replica.find()).as("replica named in %s", started.getMessage()).isTrue();
+        return replica.group(1);
+    }
+
+    /**
+     * The {@code examples} partitions of each member of the group, by replica id (its group.instance.id); empty
+     * before the first member joined.
+     */
+    private Map<String, Set<Integer>> examplesPartitionsByReplica(Admin admin) throws Exception {
+        ConsumerGroupDescription description;
+        try {
+            description = admin.describeConsumerGroups(List.of(group)).describedGroups().get(group)
+                    .get(10, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof org.apache.kafka.common.errors.GroupIdNotFoundException) {
+                return Map.of();
+            }
+            throw e;
+        }
+        Map<String, Set<Integer>> owned = new java.util.TreeMap<>();
+        for (MemberDescription member : description.members()) {
+            owned.put(member.groupInstanceId().orElse(member.consumerId()), member.assignment().topicPartitions().stream()
+                    .filter(p -> p.topic().equals(topics.examples())).map(TopicPartition::partition)
+                    .collect(Collectors.toCollection(java.util.TreeSet::new)));
+        }
+        return owned;
     }
 
     @Test
