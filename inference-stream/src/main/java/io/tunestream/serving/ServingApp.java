@@ -96,7 +96,6 @@ public final class ServingApp implements AutoCloseable {
      */
     public ServingApp(ServingConfig config, BatchAnswerer answerer, PrometheusMeterRegistry registry) {
         var metrics = new ServingMetrics(registry);
-        answerer.prefixCache().ifPresent(metrics::bindPrefixCache);
         var topics = config.topics();
         var registryConfig = config.registry();
         LOG.info("registry {}", registryConfig.describe());
@@ -108,6 +107,8 @@ public final class ServingApp implements AutoCloseable {
             LOG.warn("adapter signature verification is off (adapters.verify.signatures=false)");
         }
         int maxAnswerBytes = checkPlatform(config, topics);
+        // after the platform check: a start refused for the platform's sake says so before touching the model
+        answerer.prefixCache().ifPresent(metrics::bindPrefixCache);
         var workerIds = new AtomicInteger();
         // bounded: a batch the queue refuses stays buffered and is tried again at the next punctuation
         modelExecutor = new ThreadPoolExecutor(config.modelWorkers(), config.modelWorkers(), 0, TimeUnit.MILLISECONDS,
