@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.tunestream.schemas.PromptEncoderType;
+import io.tunestream.schemas.PromptInit;
 import io.tunestream.schemas.TaskTemplate;
 import io.tunestream.schemas.VirtualPromptStyle;
 import java.io.IOException;
@@ -90,7 +91,7 @@ class TemplateFileTest {
     }
 
     @Test
-    void shouldReadPrefixTuningAsTheDeepPromptStyleAndRefuseItWithATextInit() throws IOException {
+    void shouldReadPrefixTuningAsTheDeepPromptStyleWithItsInitAndProjectionAndRefuseAVocabInit() throws IOException {
         String entry = """
                 - taskname: deep
                   prompt_template: "<|VIRTUAL_PROMPT_0|> {sentence} sentiment:{label}"
@@ -104,9 +105,15 @@ class TemplateFileTest {
         TaskTemplate template = TemplateFile.read(write("deep.yaml", entry), 0L).get(0);
 
         assertThat(template.getTuning().getVirtualPromptStyle()).isEqualTo(VirtualPromptStyle.PREFIX_TUNING);
-        assertThatThrownBy(() -> TemplateFile.read(write("deep-text.yaml", entry + "    init: text\n"
-                + "    init_text: positive or negative\n"), 0L))
-                .hasMessageContaining("task 'deep': tuning.init must be random with prefix-tuning");
+        assertThat(template.getTuning().getPrefixProjection()).isFalse();
+        TaskTemplate text = TemplateFile.read(write("deep-text.yaml", entry + "    init: text\n"
+                + "    init_text: positive or negative\n"), 0L).get(0);
+        assertThat(text.getTuning().getInit()).isEqualTo(PromptInit.TEXT);
+        assertThat(text.getTuning().getInitText()).isEqualTo("positive or negative");
+        assertThat(TemplateFile.read(write("deep-mlp.yaml", entry + "    prefix_projection: true\n"
+                + "    encoder_hidden: 64\n"), 0L).get(0).getTuning().getPrefixProjection()).isTrue();
+        assertThatThrownBy(() -> TemplateFile.read(write("deep-vocab.yaml", entry + "    init: vocab\n"), 0L))
+                .hasMessageContaining("task 'deep': tuning.init must be random or text with prefix-tuning");
     }
 
     @Test

@@ -168,14 +168,12 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
             objective = new DecoderTableObjective(model.session(), virtualTokens, avro.getAnswerOnlyLoss());
             width = hidden;
         }
-        // a deep prompt starts at random (TuningPlan): token embeddings and init text are a table's
-        int[] initTextIds = deep ? new int[0]
-                : plan.encoder().initText().map(model.tokenizer()::encode).orElse(new int[0]);
-        TaskTuning<Prompt> spec = new TaskTuning<>(task, plan.encoder(), deep ? new float[0] : model.tokenEmbeddings(),
-                width, initTextIds, train.prompts(), validation.prompts(), skipped, objective);
         ParameterLayout layout = PromptEncoder.of(plan.encoder(), width).layout();
         WarmStart warm = WarmStart.select(snapshot.checkpoint(), model.fingerprint(), plan.encoder().type(), deep,
                 layout);
+        InitRows init = initRows(plan, deep, warm.parameters().isPresent());
+        TaskTuning<Prompt> spec = new TaskTuning<>(task, plan.encoder(), init.rows(), width, init.ids(), train.prompts(),
+                validation.prompts(), skipped, objective);
         warm.fromVersion().ifPresent(record::setWarmStartVersion);
         LOG.info("run {} of task {}: {} training / {} validation examples ({} new), skipped {}, {}", runId, task,
                 train.prompts().size(), validation.prompts().size(), snapshot.newExamples(), skipped, warm.reason());
@@ -255,11 +253,44 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
                 .setCreatedAtMillis(now)
                 .build();
         AdapterCheckpoint checkpoint = CheckpointRecords.toRecord(state, layout, version, runId, model.fingerprint(),
-                avro.getTuning().getVirtualPromptStyle(), avro.getTuning().getEncoderType(), now);
+                avro.getTuning().getVirtualPromptStyle(), checkpointEncoder(avro, plan), now);
         LOG.info("run {} of task {}: publishing v{}: {}", runId, task, version, decision.reason());
         return new RunOutcome.Published(adapter, checkpoint, record.setStatus(RunStatus.PUBLISHED)
                 .setPublishedVersion(version).setMessage("published v" + version + ": " + decision.reason())
                 .setUpdatedAtMillis(now).build());
+    }
+
+    /**
+     * The rows the encoder's init reads ({@link io.tunestream.model.tune.VirtualTokenInit}) and the ids of the
+     * init text among them. A table starts from the LM's token embeddings and the init text's token ids; a deep
+     * prompt with init TEXT from the keys and values the model caches for the init text (its rows 0.. are the
+     * text's tokens, so the prefix reproduces running the text); any other deep prompt at random (nothing to read).
+     * A warm start reads no rows: the deep prompt's text is not run then.
+     */
+    private InitRows initRows(TuningPlan plan, boolean deep, boolean warmStart) {
+        int[] textIds = plan.encoder().initText().map(model.tokenizer()::encode).orElse(new int[0]);
+        if (!deep) {
+            return new InitRows(model.tokenEmbeddings(), textIds);
+        }
+        if (warmStart || plan.encoder().init() != io.tunestream.model.tune.EmbeddingInit.TEXT || textIds.length == 0) {
+            return new InitRows(new float[0], new int[0]);
+        }
+        float[] keysAndValues = model.keysAndValues(textIds);
+        return new InitRows(keysAndValues, java.util.stream.IntStream.range(0, textIds.length).toArray());
+    }
+
+    private record InitRows(float[] rows, int[] ids) {
+    }
+
+    /**
+     * The encoder a checkpoint records: the template's for p-tuning and prompt tuning (as before); for a deep
+     * prompt what was trained, MLP through the prefix projection or EMBEDDING, so a warm start can tell them apart.
+     */
+    static io.tunestream.schemas.PromptEncoderType checkpointEncoder(TaskTemplate avro, TuningPlan plan) {
+        if (avro.getTuning().getVirtualPromptStyle() != VirtualPromptStyle.PREFIX_TUNING) {
+            return avro.getTuning().getEncoderType();
+        }
+        return io.tunestream.schemas.PromptEncoderType.valueOf(plan.encoder().type().name());
     }
 
     /** The serving table's loss on the same prompts, when it fits this model and template. */
