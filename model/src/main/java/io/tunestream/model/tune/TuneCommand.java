@@ -42,8 +42,9 @@ import java.util.OptionalInt;
  *
  * <p>{@code --style deep} tunes a deep prompt (prefix tuning, {@link DeepPromptObjective}) of
  * {@code virtual-tokens} positions instead of a soft prompt: the template runs without its virtual-token
- * slots, the prefix starts as the keys and values of {@code init-text} (default {@value #DEEP_INIT_TEXT}),
- * {@code encoder} defaults to embedding (PEFT's default; mlp/tpmlp reparameterise it while training).
+ * slots, the prefix starts as the keys and values of {@code init-text} (default {@value #DEEP_INIT_TEXT};
+ * {@code --init random}: N(0, init_std)), {@code encoder} defaults to embedding (PEFT's default); {@code mlp}
+ * trains it through an MLP from an N(0, 1) input, as the trainer's {@code prefix_projection}.
  */
 public final class TuneCommand {
 
@@ -140,8 +141,13 @@ public final class TuneCommand {
                 .withEncoderHidden(integer("encoder-hidden", PromptEncoderConfig.DEFAULT_ENCODER_HIDDEN))
                 .withNumLayers(integer("num-layers", PromptEncoderConfig.DEFAULT_NUM_LAYERS))
                 .withDropout(real("dropout", 0.0));
-        if (deep) {
-            // a deep prompt starts as the keys and values of a text
+        if (deep && encoder.type() != EncoderType.EMBEDDING) {
+            // as the trainer's prefix_projection (TuningPlan): the MLP starts from an N(0, 1) input
+            encoder = encoder.withInit(EmbeddingInit.NORMAL, Optional.empty());
+        } else if (deep && !text("init", "text").equalsIgnoreCase("text")) {
+            encoder = encoder.withInit(EmbeddingInit.valueOf(options.get("init").toUpperCase(Locale.ROOT)), Optional.empty());
+        } else if (deep) {
+            // a plain deep prompt starts as the keys and values of a text (the trainer's init text)
             encoder = encoder.withInit(EmbeddingInit.TEXT, Optional.of(text("init-text", DEEP_INIT_TEXT)));
         } else if (options.containsKey("init")) {
             encoder = encoder.withInit(EmbeddingInit.valueOf(options.get("init").toUpperCase(Locale.ROOT)),
@@ -204,7 +210,11 @@ public final class TuneCommand {
                 }
 
                 TaskTuning<io.tunestream.model.prompt.Prompt> spec;
-                if (deep) {
+                if (deep && encoder.init() != EmbeddingInit.TEXT) {
+                    spec = new TaskTuning<>(task, encoder, new float[0], deepSession.rowWidth(), new int[0],
+                            train.prompts(), validation.prompts(), skipped,
+                            new DeepPromptObjective(deepSession, virtualTokens, template.answerOnlyLoss()));
+                } else if (deep) {
                     // the prefix starts as the keys and values of the init text: rows 0.. of this table
                     float[] textKeysAndValues = model.keysAndValues(tokenizer.encode(encoder.initText().orElseThrow()));
                     int rows = textKeysAndValues.length / deepSession.rowWidth();
