@@ -39,8 +39,8 @@ class TemplateFileTest {
         assertThat(squad.getAnswerField()).isEqualTo("answer");
         assertThat(squad.getTruncateField()).isEqualTo("context");
         assertThat(squad.getAnswerOnlyLoss()).isTrue();
-        assertThat(squad.getTuning().getVirtualPromptStyle()).isEqualTo(VirtualPromptStyle.P_TUNING);
-        assertThat(squad.getTuning().getEncoderType()).isEqualTo(PromptEncoderType.TPMLP);
+        assertThat(squad.getTuning().getVirtualPromptStyle()).isEqualTo(VirtualPromptStyle.PREFIX_TUNING);
+        assertThat(squad.getTuning().getPrefixProjection()).isTrue();
         assertThat(squad.getTuning().getLearningRate()).isEqualTo(3e-3);
         assertThat(squad.getTuning().getEncoderHidden()).isEqualTo(256);
         assertThat(squad.getTuning().getMaxEpochs()).isEqualTo(3);
@@ -50,9 +50,12 @@ class TemplateFileTest {
         assertThat(assistant.getAnswerField()).isEqualTo("label");
         assertThat(assistant.getTruncateField()).isNull();
         assertThat(assistant.getMaxSeqLength()).isEqualTo(128);
-        assertThat(assistant.getTuning().getVirtualPromptStyle()).isEqualTo(VirtualPromptStyle.PROMPT_TUNING);
-        assertThat(assistant.getTuning().getLearningRate()).isEqualTo(3e-2);
-        assertThat(assistant.getTuning().getWarmupSteps()).isEqualTo(20);
+        assertThat(assistant.getTuning().getVirtualPromptStyle()).isEqualTo(VirtualPromptStyle.PREFIX_TUNING);
+        assertThat(assistant.getTuning().getInit()).isEqualTo(PromptInit.TEXT);
+        assertThat(assistant.getTuning().getInitText())
+                .isEqualTo("Read the context, then answer the question with words from the context.");
+        assertThat(assistant.getTuning().getLearningRate()).isEqualTo(1e-1);
+        assertThat(assistant.getTuning().getMaxEpochs()).isEqualTo(4);
     }
 
     @Test

@@ -36,6 +36,13 @@ class TuneCommandTest {
     }
 
     @Test
+    void shouldStartADeepPromptFromTheInitTextThatTheAssistantTemplateRegisters() throws IOException {
+        // BENCHMARKS.md's assistant deep prompt was measured with this text; data/templates.yaml trains with it
+        assertThat(Files.readString(TestModels.home().resolve("data/templates.yaml")))
+                .contains("      init_text: \"" + TuneCommand.DEEP_INIT_TEXT + "\"\n");
+    }
+
+    @Test
     void shouldReadATemplateOptionWithItsFieldsInOrder() {
         TaskTemplate template = TuneCommand.template("squad", "<|VIRTUAL_PROMPT_0|>{context}\nQ: {question}\nA:{answer}", 4);
 
