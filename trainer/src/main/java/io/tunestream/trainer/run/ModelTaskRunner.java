@@ -275,8 +275,10 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
         if (warmStart || plan.encoder().init() != io.tunestream.model.tune.EmbeddingInit.TEXT || textIds.length == 0) {
             return new InitRows(new float[0], new int[0]);
         }
-        float[] keysAndValues = model.keysAndValues(textIds);
-        return new InitRows(keysAndValues, java.util.stream.IntStream.range(0, textIds.length).toArray());
+        // the first P positions' keys and values depend on the first P tokens only: a longer text is not run whole
+        int[] run = java.util.Arrays.copyOf(textIds, Math.min(textIds.length, plan.encoder().virtualTokens()));
+        float[] keysAndValues = model.keysAndValues(run);
+        return new InitRows(keysAndValues, java.util.stream.IntStream.range(0, run.length).toArray());
     }
 
     private record InitRows(float[] rows, int[] ids) {
