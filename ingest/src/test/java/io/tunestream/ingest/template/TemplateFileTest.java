@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.tunestream.schemas.PromptEncoderType;
+import io.tunestream.schemas.PromptInit;
 import io.tunestream.schemas.TaskTemplate;
 import io.tunestream.schemas.VirtualPromptStyle;
 import java.io.IOException;
@@ -38,8 +39,8 @@ class TemplateFileTest {
         assertThat(squad.getAnswerField()).isEqualTo("answer");
         assertThat(squad.getTruncateField()).isEqualTo("context");
         assertThat(squad.getAnswerOnlyLoss()).isTrue();
-        assertThat(squad.getTuning().getVirtualPromptStyle()).isEqualTo(VirtualPromptStyle.P_TUNING);
-        assertThat(squad.getTuning().getEncoderType()).isEqualTo(PromptEncoderType.TPMLP);
+        assertThat(squad.getTuning().getVirtualPromptStyle()).isEqualTo(VirtualPromptStyle.PREFIX_TUNING);
+        assertThat(squad.getTuning().getPrefixProjection()).isTrue();
         assertThat(squad.getTuning().getLearningRate()).isEqualTo(3e-3);
         assertThat(squad.getTuning().getEncoderHidden()).isEqualTo(256);
         assertThat(squad.getTuning().getMaxEpochs()).isEqualTo(3);
@@ -49,9 +50,12 @@ class TemplateFileTest {
         assertThat(assistant.getAnswerField()).isEqualTo("label");
         assertThat(assistant.getTruncateField()).isNull();
         assertThat(assistant.getMaxSeqLength()).isEqualTo(128);
-        assertThat(assistant.getTuning().getVirtualPromptStyle()).isEqualTo(VirtualPromptStyle.PROMPT_TUNING);
-        assertThat(assistant.getTuning().getLearningRate()).isEqualTo(3e-2);
-        assertThat(assistant.getTuning().getWarmupSteps()).isEqualTo(20);
+        assertThat(assistant.getTuning().getVirtualPromptStyle()).isEqualTo(VirtualPromptStyle.PREFIX_TUNING);
+        assertThat(assistant.getTuning().getInit()).isEqualTo(PromptInit.TEXT);
+        assertThat(assistant.getTuning().getInitText())
+                .isEqualTo("Read the context, then answer the question with words from the context.");
+        assertThat(assistant.getTuning().getLearningRate()).isEqualTo(1e-1);
+        assertThat(assistant.getTuning().getMaxEpochs()).isEqualTo(4);
     }
 
     @Test
@@ -90,7 +94,7 @@ class TemplateFileTest {
     }
 
     @Test
-    void shouldReadPrefixTuningAsTheDeepPromptStyleAndRefuseItWithATextInit() throws IOException {
+    void shouldReadPrefixTuningAsTheDeepPromptStyleWithItsInitAndProjectionAndRefuseAVocabInit() throws IOException {
         String entry = """
                 - taskname: deep
                   prompt_template: "<|VIRTUAL_PROMPT_0|> {sentence} sentiment:{label}"
@@ -104,9 +108,15 @@ class TemplateFileTest {
         TaskTemplate template = TemplateFile.read(write("deep.yaml", entry), 0L).get(0);
 
         assertThat(template.getTuning().getVirtualPromptStyle()).isEqualTo(VirtualPromptStyle.PREFIX_TUNING);
-        assertThatThrownBy(() -> TemplateFile.read(write("deep-text.yaml", entry + "    init: text\n"
-                + "    init_text: positive or negative\n"), 0L))
-                .hasMessageContaining("task 'deep': tuning.init must be random with prefix-tuning");
+        assertThat(template.getTuning().getPrefixProjection()).isFalse();
+        TaskTemplate text = TemplateFile.read(write("deep-text.yaml", entry + "    init: text\n"
+                + "    init_text: positive or negative\n"), 0L).get(0);
+        assertThat(text.getTuning().getInit()).isEqualTo(PromptInit.TEXT);
+        assertThat(text.getTuning().getInitText()).isEqualTo("positive or negative");
+        assertThat(TemplateFile.read(write("deep-mlp.yaml", entry + "    prefix_projection: true\n"
+                + "    encoder_hidden: 64\n"), 0L).get(0).getTuning().getPrefixProjection()).isTrue();
+        assertThatThrownBy(() -> TemplateFile.read(write("deep-vocab.yaml", entry + "    init: vocab\n"), 0L))
+                .hasMessageContaining("task 'deep': tuning.init must be random or text with prefix-tuning");
     }
 
     @Test

@@ -21,11 +21,13 @@ import java.util.Optional;
  * @param correct  matching completions
  * @param total    examples
  * @param failures generation errors (counted as wrong), with their messages
+ * @param completions each example's completion in order (empty for a generation error), to show what missed
  */
-public record ExactMatch(int correct, int total, List<String> failures) {
+public record ExactMatch(int correct, int total, List<String> failures, List<String> completions) {
 
     public ExactMatch {
         failures = List.copyOf(failures);
+        completions = List.copyOf(completions);
     }
 
     public double score() {
@@ -54,6 +56,7 @@ public record ExactMatch(int correct, int total, List<String> failures) {
         GenerationOptions options = GenerationOptions.greedy(maxNewTokens).withStopStrings(List.of("\n"));
         int correct = 0;
         List<String> failures = new ArrayList<>();
+        List<String> completions = new ArrayList<>();
         for (int from = 0; from < examples.size(); from += batchSize) {
             List<Map<String, String>> chunk = examples.subList(from, Math.min(from + batchSize, examples.size()));
             List<GenerationRequest> requests = new ArrayList<>();
@@ -64,6 +67,7 @@ public record ExactMatch(int correct, int total, List<String> failures) {
             List<GenerationResult> results = generator.generate(requests);
             for (int i = 0; i < chunk.size(); i++) {
                 GenerationResult r = results.get(i);
+                completions.add(r.isError() ? "" : r.text());
                 if (r.isError()) {
                     failures.add(r.error());
                 } else if (normalize(r.text()).equals(normalize(chunk.get(i).get(template.answerField())))) {
@@ -71,7 +75,7 @@ public record ExactMatch(int correct, int total, List<String> failures) {
                 }
             }
         }
-        return new ExactMatch(correct, examples.size(), failures);
+        return new ExactMatch(correct, examples.size(), failures, completions);
     }
 
     /** Trimmed, runs of whitespace as one space. */

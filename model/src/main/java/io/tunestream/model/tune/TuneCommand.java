@@ -36,13 +36,15 @@ import java.util.OptionalInt;
  * Options ({@code --name value}): model, data, tasks, encoder (embedding|mlp|tpmlp|lstm), virtual-tokens,
  * encoder-hidden, num-layers, dropout, init (normal|vocab|random|text; default normal for p-tuning encoders, vocab for prompt tuning), init-text, epochs, lr, min-lr, warmup,
  * micro-batch, global-batch, patience, min-delta, max-train, max-validation, budget-minutes, threads, seed,
- * out, eval-batch, style (p-tuning|deep). Paths are relative to the working directory. Training stops at the
+ * out, eval-batch, style (p-tuning|deep), template (a prompt_template replacing the task's, {@code \\n} for a newline, e.g. to
+ * measure another format zero-shot), zero-shot-only (true: measure the zero-shot exact match only). Paths are relative to the working directory. Training stops at the
  * end of the epoch after which the next one would exceed {@code budget-minutes}.
  *
  * <p>{@code --style deep} tunes a deep prompt (prefix tuning, {@link DeepPromptObjective}) of
  * {@code virtual-tokens} positions instead of a soft prompt: the template runs without its virtual-token
- * slots, the prefix starts as the keys and values of {@code init-text} (default {@value #DEEP_INIT_TEXT}),
- * {@code encoder} defaults to embedding (PEFT's default; mlp/tpmlp reparameterise it while training).
+ * slots, the prefix starts as the keys and values of {@code init-text} (default {@value #DEEP_INIT_TEXT};
+ * {@code --init random}: N(0, init_std)), {@code encoder} defaults to embedding (PEFT's default); {@code mlp}
+ * trains it through an MLP from an N(0, 1) input, as the trainer's {@code prefix_projection}.
  */
 public final class TuneCommand {
 
@@ -79,15 +81,49 @@ public final class TuneCommand {
         return Double.parseDouble(text(name, Double.toString(fallback)));
     }
 
-    /** The templates of the tasks in {@code data/}: NeMo's SQuAD template and the assistant's parse template. */
+    /**
+     * The templates of the tasks in {@code data/} as {@code data/templates.yaml} registers them: NeMo's SQuAD
+     * template and the assistant's parse template (asserted equal to the file's by {@code TuneCommandTest}).
+     */
     static TaskTemplate template(String task, int virtualTokens) {
         return switch (task) {
             case "squad" -> TaskTemplate.squad("squad", virtualTokens);
-            case "assistant" -> new TaskTemplate("assistant",
-                    "<|VIRTUAL_PROMPT_0|> Request: {utterance}\n\nAnswer:{label}", List.of("utterance", "label"),
-                    true, "label", "utterance", List.of(virtualTokens), virtualTokens);
+            case "assistant" -> template(task, "<|VIRTUAL_PROMPT_0|> Utterance: {utterance}\nParse:{label}", virtualTokens);
             default -> throw new IllegalArgumentException("no template for task '" + task + "' (known: squad, assistant)");
         };
+    }
+
+    /** {@code prompt} (one {@code <|VIRTUAL_PROMPT_0|>} marker, the answer field last) for a task of {@code data/}. */
+    static TaskTemplate template(String task, String prompt, int virtualTokens) {
+        List<String> fields = TaskTemplate.FIELD_PLACEHOLDER.matcher(prompt).results().map(m -> m.group(1)).toList();
+        String answer = switch (task) {
+            case "squad" -> "answer";
+            case "assistant" -> "label";
+            default -> throw new IllegalArgumentException("no template for task '" + task + "' (known: squad, assistant)");
+        };
+        String truncate = task.equals("squad") ? "context" : null;
+        return new TaskTemplate(task, prompt, fields, true, answer, truncate, List.of(virtualTokens), virtualTokens);
+    }
+
+    /** Expected answer, zero-shot and tuned completion of each validation example, tab-separated: what missed and how. */
+    private static void writeCompletions(Path file, String answerField, List<Map<String, String>> examples,
+                                         ExactMatch zeroShot, ExactMatch tuned) {
+        StringBuilder tsv = new StringBuilder("expected\tzero-shot\ttuned\n");
+        for (int i = 0; i < examples.size(); i++) {
+            tsv.append(escape(examples.get(i).get(answerField))).append('\t')
+                    .append(escape(zeroShot.completions().get(i))).append('\t')
+                    .append(escape(tuned.completions().get(i))).append('\n');
+        }
+        try {
+            java.nio.file.Files.createDirectories(file.getParent());
+            java.nio.file.Files.writeString(file, tsv);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot write the completions to " + file, e);
+        }
+    }
+
+    private static String escape(String text) {
+        return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n");
     }
 
     void run() {
@@ -105,8 +141,13 @@ public final class TuneCommand {
                 .withEncoderHidden(integer("encoder-hidden", PromptEncoderConfig.DEFAULT_ENCODER_HIDDEN))
                 .withNumLayers(integer("num-layers", PromptEncoderConfig.DEFAULT_NUM_LAYERS))
                 .withDropout(real("dropout", 0.0));
-        if (deep) {
-            // a deep prompt starts as the keys and values of a text
+        if (deep && encoder.type() != EncoderType.EMBEDDING) {
+            // as the trainer's prefix_projection (TuningPlan): the MLP starts from an N(0, 1) input
+            encoder = encoder.withInit(EmbeddingInit.NORMAL, Optional.empty());
+        } else if (deep && !text("init", "text").equalsIgnoreCase("text")) {
+            encoder = encoder.withInit(EmbeddingInit.valueOf(options.get("init").toUpperCase(Locale.ROOT)), Optional.empty());
+        } else if (deep) {
+            // a plain deep prompt starts as the keys and values of a text (the trainer's init text)
             encoder = encoder.withInit(EmbeddingInit.TEXT, Optional.of(text("init-text", DEEP_INIT_TEXT)));
         } else if (options.containsKey("init")) {
             encoder = encoder.withInit(EmbeddingInit.valueOf(options.get("init").toUpperCase(Locale.ROOT)),
@@ -140,7 +181,8 @@ public final class TuneCommand {
                     encoder.encoderHidden(), virtualTokens, config.lr(), config.microBatch(), config.globalBatch(), epochs,
                     budget, threads);
             for (String task : tasks) {
-                TaskTemplate template = template(task, virtualTokens);
+                TaskTemplate template = options.containsKey("template")
+                        ? template(task, options.get("template").replace("\\n", "\n"), virtualTokens) : template(task, virtualTokens);
                 // a deep prompt sits in the KV cache: its examples have no virtual slots, and it takes positions
                 TaskTemplate examplesTemplate = deep ? template.withoutVirtualTokens() : template;
                 int maxTokens = modelConfig.maxPositions() - (deep ? virtualTokens : 0);
@@ -161,9 +203,18 @@ public final class TuneCommand {
                 System.out.printf(Locale.ROOT, "%s: %d train / %d validation examples, skipped %s; zero-shot exact match "
                                 + "%.3f (%d/%d, %.0f s)%n", task, train.prompts().size(), validation.prompts().size(),
                         skipped, zeroShot.score(), zeroShot.correct(), zeroShot.total(), zeroShotTime.toMillis() / 1000.0);
+                if (Boolean.parseBoolean(text("zero-shot-only", "false"))) {
+                    writeCompletions(out.resolve(task + "-zero-shot.tsv"), template.answerField(), validation.fields(),
+                            zeroShot, zeroShot);
+                    continue;
+                }
 
                 TaskTuning<io.tunestream.model.prompt.Prompt> spec;
-                if (deep) {
+                if (deep && encoder.init() != EmbeddingInit.TEXT) {
+                    spec = new TaskTuning<>(task, encoder, new float[0], deepSession.rowWidth(), new int[0],
+                            train.prompts(), validation.prompts(), skipped,
+                            new DeepPromptObjective(deepSession, virtualTokens, template.answerOnlyLoss()));
+                } else if (deep) {
                     // the prefix starts as the keys and values of the init text: rows 0.. of this table
                     float[] textKeysAndValues = model.keysAndValues(tokenizer.encode(encoder.initText().orElseThrow()));
                     int rows = textKeysAndValues.length / deepSession.rowWidth();
@@ -210,6 +261,8 @@ public final class TuneCommand {
                         virtualTokens, modelConfig, result.table(), model.fingerprint()), maxNew, evalBatch)
                         : ExactMatch.evaluate(generator, template, validation.fields(), Optional.of(new VirtualTokenTable(
                         task, virtualTokens, hidden, result.table(), model.fingerprint())), maxNew, evalBatch);
+                writeCompletions(out.resolve(task + "-" + style + "-" + encoder.type().nemoName() + ".tsv"),
+                        template.answerField(), validation.fields(), zeroShot, tuned);
                 TuningReport report = result.report();
                 System.out.printf(Locale.ROOT, "RESULT %s: exact match %.3f (%d/%d) " + (deep ? "deep-prompt" : "p")
                                 + "-tuned vs %.3f zero-shot; "

@@ -38,6 +38,8 @@ class ExactMatchTest {
             assertThat(em.total()).isEqualTo(2);
             assertThat(em.score()).isEqualTo(0.5);
             assertThat(em.failures()).isEmpty();
+            // what each example got, in order: what TuneCommand writes beside the expected answers
+            assertThat(em.completions()).containsExactly(said, said);
         }
     }
 

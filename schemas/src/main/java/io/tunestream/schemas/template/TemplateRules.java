@@ -165,10 +165,30 @@ public final class TemplateRules {
                 problems.add(prefix + "prefix-tuning needs virtual tokens (the prefix's length), but "
                         + "total_virtual_tokens is " + template.getTotalVirtualTokens());
             }
-            if (tuning.getInit() != PromptInit.RANDOM) {
-                problems.add(prefix + "tuning.init must be random with prefix-tuning (the prefix holds keys and values "
-                        + "of every layer, not token embeddings), got " + tuning.getInit().name().toLowerCase(Locale.ROOT));
+            if (tuning.getInit() == PromptInit.VOCAB) {
+                problems.add(prefix + "tuning.init must be random or text with prefix-tuning (the prefix holds keys and "
+                        + "values of every layer, not token embeddings), got vocab");
+            } else if (tuning.getInit() == PromptInit.TEXT && tuning.getPrefixProjection()) {
+                // PEFT's projection starts from a random embedding: keys and values of a text are its output, not its input
+                problems.add(prefix + "tuning.init text starts the prefix itself, so it cannot be used with "
+                        + "prefix_projection (whose MLP starts from a random input, as PEFT's)");
+            } else if (tuning.getInit() == PromptInit.TEXT
+                    && (tuning.getInitText() == null || tuning.getInitText().isBlank())) {
+                problems.add(prefix + "tuning.init text needs a non-blank init_text (its keys and values start the prefix)");
             }
+            if (tuning.getPrefixProjection()) {
+                if (tuning.getEncoderHidden() < 1) {
+                    problems.add(prefix + "tuning.encoder_hidden of the prefix projection must be at least 1, got "
+                            + tuning.getEncoderHidden());
+                }
+                if (tuning.getEncoderLayers() < 2) {
+                    problems.add(prefix + "tuning.encoder_layers of the prefix projection (an MLP) must be at least 2, got "
+                            + tuning.getEncoderLayers());
+                }
+            }
+        } else if (tuning.getPrefixProjection()) {
+            problems.add(prefix + "tuning.prefix_projection applies to prefix-tuning only, but virtual_prompt_style is "
+                    + tuning.getVirtualPromptStyle().name().toLowerCase(Locale.ROOT).replace('_', '-'));
         }
         if (template.getMaxSeqLength() <= template.getTotalVirtualTokens()) {
             problems.add(prefix + "max_seq_length " + template.getMaxSeqLength()

@@ -146,7 +146,51 @@ class TemplateRulesTest {
                 .setVirtualPromptStyle(io.tunestream.schemas.VirtualPromptStyle.PREFIX_TUNING)
                 .setInit(io.tunestream.schemas.PromptInit.VOCAB).build()).build();
 
-        assertThat(TemplateRules.problems(template)).containsExactly("task 'squad': tuning.init must be random with "
-                + "prefix-tuning (the prefix holds keys and values of every layer, not token embeddings), got vocab");
+        assertThat(TemplateRules.problems(template)).containsExactly("task 'squad': tuning.init must be random or text "
+                + "with prefix-tuning (the prefix holds keys and values of every layer, not token embeddings), got vocab");
+    }
+
+    @Test
+    void shouldAcceptPrefixTuningStartedFromTheKeysAndValuesOfAText() {
+        var template = squad().setTuning(io.tunestream.schemas.TuningSettings.newBuilder()
+                .setVirtualPromptStyle(io.tunestream.schemas.VirtualPromptStyle.PREFIX_TUNING)
+                .setInit(io.tunestream.schemas.PromptInit.TEXT).setInitText("Answer with words of the context.").build())
+                .build();
+
+        assertThat(TemplateRules.problems(template)).isEmpty();
+    }
+
+    @Test
+    void shouldRefuseATextInitWithoutTextOrWithThePrefixProjection() {
+        var blank = squad().setTuning(io.tunestream.schemas.TuningSettings.newBuilder()
+                .setVirtualPromptStyle(io.tunestream.schemas.VirtualPromptStyle.PREFIX_TUNING)
+                .setInit(io.tunestream.schemas.PromptInit.TEXT).setInitText(" ").build()).build();
+        var projected = squad().setTuning(io.tunestream.schemas.TuningSettings.newBuilder()
+                .setVirtualPromptStyle(io.tunestream.schemas.VirtualPromptStyle.PREFIX_TUNING).setPrefixProjection(true)
+                .setInit(io.tunestream.schemas.PromptInit.TEXT).setInitText("Answer.").build()).build();
+
+        assertThat(TemplateRules.problems(blank)).containsExactly("task 'squad': tuning.init text needs a non-blank "
+                + "init_text (its keys and values start the prefix)");
+        assertThat(TemplateRules.problems(projected)).containsExactly("task 'squad': tuning.init text starts the prefix "
+                + "itself, so it cannot be used with prefix_projection (whose MLP starts from a random input, as PEFT's)");
+    }
+
+    @Test
+    void shouldAcceptThePrefixProjectionOnlyForPrefixTuningWithAnMlpOfTwoLayersOrMore() {
+        var projected = squad().setTuning(io.tunestream.schemas.TuningSettings.newBuilder()
+                .setVirtualPromptStyle(io.tunestream.schemas.VirtualPromptStyle.PREFIX_TUNING).setPrefixProjection(true)
+                .setEncoderHidden(256).build()).build();
+        var oneLayer = squad().setTuning(io.tunestream.schemas.TuningSettings.newBuilder()
+                .setVirtualPromptStyle(io.tunestream.schemas.VirtualPromptStyle.PREFIX_TUNING).setPrefixProjection(true)
+                .setEncoderLayers(1).build()).build();
+        var pTuning = squad().setTuning(io.tunestream.schemas.TuningSettings.newBuilder()
+                .setVirtualPromptStyle(io.tunestream.schemas.VirtualPromptStyle.P_TUNING).setPrefixProjection(true)
+                .build()).build();
+
+        assertThat(TemplateRules.problems(projected)).isEmpty();
+        assertThat(TemplateRules.problems(oneLayer)).containsExactly("task 'squad': tuning.encoder_layers of the prefix "
+                + "projection (an MLP) must be at least 2, got 1");
+        assertThat(TemplateRules.problems(pTuning)).containsExactly("task 'squad': tuning.prefix_projection applies to "
+                + "prefix-tuning only, but virtual_prompt_style is p-tuning");
     }
 }

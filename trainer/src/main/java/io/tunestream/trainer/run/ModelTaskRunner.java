@@ -175,16 +175,14 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
             objective = new DecoderTableObjective(model.session(), virtualTokens, avro.getAnswerOnlyLoss());
             width = hidden;
         }
-        // a deep prompt starts at random (TuningPlan): token embeddings and init text are a table's
-        int[] initTextIds = deep ? new int[0]
-                : plan.encoder().initText().map(model.tokenizer()::encode).orElse(new int[0]);
-        TaskTuning<Prompt> spec = new TaskTuning<>(task, plan.encoder(), deep ? new float[0] : model.tokenEmbeddings(),
-                width, initTextIds, train.prompts(), validation.prompts(), skipped, objective);
         ParameterLayout layout = PromptEncoder.of(plan.encoder(), width).layout();
         String inputs = RunInputs.fingerprint(model.fingerprint(), avro, snapshot.train(), snapshot.validation());
         WarmStart warm = WarmStart.select(snapshot.checkpoint(), snapshot.checkpointPieces(), model.fingerprint(),
                 plan.encoder().type(), deep, layout,
                 Optional.of(new WarmStart.Run(plan.encoder(), width, config, inputs)));
+        InitRows init = initRows(plan, deep, warm.parameters().isPresent());
+        TaskTuning<Prompt> spec = new TaskTuning<>(task, plan.encoder(), init.rows(), width, init.ids(), train.prompts(),
+                validation.prompts(), skipped, objective);
         warm.fromVersion().ifPresent(record::setWarmStartVersion);
         if (warm.refused()) {
             LOG.warn("run {} of task {}: {}", runId, task, warm.reason());
@@ -271,7 +269,7 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
                 .setCreatedAtMillis(now)
                 .build();
         AdapterCheckpoint checkpoint = CheckpointRecords.toRecord(state, layout, version, runId, model.fingerprint(),
-                avro.getTuning().getVirtualPromptStyle(), avro.getTuning().getEncoderType(), now);
+                avro.getTuning().getVirtualPromptStyle(), checkpointEncoder(avro, plan), now);
         ExactCheckpoint exact = new ExactCheckpoint(checkpoint, CheckpointCodec.encode(state), runId + "@" + state.step(),
                 inputs, state.finished(), previousPieces(snapshot), false);
         LOG.info("run {} of task {}: publishing v{}: {}", runId, task, version, decision.reason());
@@ -305,6 +303,41 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
     /** Pieces of the task's checkpoint when the run started: those a new checkpoint does not overwrite are tombstoned. */
     private static int previousPieces(TaskSnapshot snapshot) {
         return snapshot.checkpoint().map(c -> c.getResume() == null ? 0 : c.getResume().getChunkCount()).orElse(0);
+    }
+
+    /**
+     * The rows the encoder's init reads ({@link io.tunestream.model.tune.VirtualTokenInit}) and the ids of the
+     * init text among them. A table starts from the LM's token embeddings and the init text's token ids; a deep
+     * prompt with init TEXT from the keys and values the model caches for the init text (its rows 0.. are the
+     * text's tokens, so the prefix reproduces running the text); any other deep prompt at random (nothing to read).
+     * A warm start reads no rows: the deep prompt's text is not run then.
+     */
+    private InitRows initRows(TuningPlan plan, boolean deep, boolean warmStart) {
+        int[] textIds = plan.encoder().initText().map(model.tokenizer()::encode).orElse(new int[0]);
+        if (!deep) {
+            return new InitRows(model.tokenEmbeddings(), textIds);
+        }
+        if (warmStart || plan.encoder().init() != io.tunestream.model.tune.EmbeddingInit.TEXT || textIds.length == 0) {
+            return new InitRows(new float[0], new int[0]);
+        }
+        // the first P positions' keys and values depend on the first P tokens only: a longer text is not run whole
+        int[] run = java.util.Arrays.copyOf(textIds, Math.min(textIds.length, plan.encoder().virtualTokens()));
+        float[] keysAndValues = model.keysAndValues(run);
+        return new InitRows(keysAndValues, java.util.stream.IntStream.range(0, run.length).toArray());
+    }
+
+    private record InitRows(float[] rows, int[] ids) {
+    }
+
+    /**
+     * The encoder a checkpoint records: the template's for p-tuning and prompt tuning (as before); for a deep
+     * prompt what was trained, MLP through the prefix projection or EMBEDDING, so a warm start can tell them apart.
+     */
+    static io.tunestream.schemas.PromptEncoderType checkpointEncoder(TaskTemplate avro, TuningPlan plan) {
+        if (avro.getTuning().getVirtualPromptStyle() != VirtualPromptStyle.PREFIX_TUNING) {
+            return avro.getTuning().getEncoderType();
+        }
+        return io.tunestream.schemas.PromptEncoderType.valueOf(plan.encoder().type().name());
     }
 
     /** The serving table's loss on the same prompts, when it fits this model and template. */

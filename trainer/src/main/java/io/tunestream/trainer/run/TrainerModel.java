@@ -86,6 +86,18 @@ public final class TrainerModel implements AutoCloseable {
         return deepSession;
     }
 
+    /**
+     * The keys and values the model caches for {@code tokenIds} run alone from position 0, in the deep-prompt
+     * layout ({@link io.tunestream.model.onnx.DecoderModel#keysAndValues}): what a deep prompt started from a text
+     * holds. Opens the decoding session for the call and closes it (runs from scratch with init text only).
+     */
+    public float[] keysAndValues(int[] tokenIds) {
+        try (io.tunestream.model.onnx.DecoderModel decoder = io.tunestream.model.onnx.DecoderModel.load(directory,
+                runtime)) {
+            return decoder.keysAndValues(tokenIds);
+        }
+    }
+
     /** Layers, kv heads and head size: what a deep-prompt adapter of this model carries and serving checks. */
     public AdapterCheck.Decoder decoder() {
         return new AdapterCheck.Decoder(config().layers(), config().kvHeads(), config().headDim());

@@ -21,7 +21,10 @@ import java.util.Optional;
  *   <li>{@code virtual_prompt_style} PROMPT_TUNING → encoder {@link EncoderType#EMBEDDING} (the table is the
  *       parameter); P_TUNING → {@code encoderType} (TPMLP, MLP, LSTM; EMBEDDING is prompt tuning);
  *       PREFIX_TUNING (deep prompts) → {@link EncoderType#EMBEDDING} over the prefix (PEFT's prefix tuning without
- *       {@code prefix_projection}), started N(0, {@code init_std}): init RANDOM only;</li>
+ *       {@code prefix_projection}), started N(0, {@code init_std}) (init RANDOM) or as the keys and values of
+ *       {@code initText} (init TEXT: the runner passes them as the rows the init reads); with
+ *       {@code prefixProjection} → {@link EncoderType#MLP} ({@code encoder_hidden}, {@code num_layers}) from an
+ *       N(0, 1) input, whose output is the prefix (published as a plain table);</li>
  *   <li>{@code encoder_hidden}, {@code num_layers} ({@code encoderLayers}), {@code dropout}, {@code init_std},
  *       {@code total_virtual_tokens} → {@link PromptEncoderConfig}; {@code init} RANDOM/TEXT/VOCAB (+ {@code initText})
  *       → {@link EmbeddingInit};</li>
@@ -50,15 +53,17 @@ public record TuningPlan(PromptEncoderConfig encoder, TuningConfig config) {
     public static TuningPlan of(TaskTemplate template) {
         TuningSettings s = template.getTuning();
         try {
-            EncoderType type = s.getVirtualPromptStyle() == VirtualPromptStyle.P_TUNING
-                    ? EncoderType.valueOf(s.getEncoderType().name())
-                    : EncoderType.EMBEDDING;
-            if (s.getVirtualPromptStyle() == VirtualPromptStyle.PREFIX_TUNING && s.getInit() != PromptInit.RANDOM) {
-                // TEXT and VOCAB start from token embeddings, which are not keys and values of every layer
-                throw new IllegalArgumentException("prefix-tuning starts the prefix at random: init must be random, was "
-                        + s.getInit().name().toLowerCase(java.util.Locale.ROOT));
+            EncoderType type = encoderType(s);
+            if (s.getVirtualPromptStyle() == VirtualPromptStyle.PREFIX_TUNING && s.getInit() == PromptInit.VOCAB) {
+                // VOCAB starts from token embeddings, which are not keys and values of every layer
+                throw new IllegalArgumentException("prefix-tuning starts the prefix at random or from a text's keys and "
+                        + "values: init must be random or text, was vocab");
             }
-            // init is prompt tuning's; a p-tuning encoder's input starts N(0, 1), as NeMo's nn.Embedding
+            if (s.getPrefixProjection() && s.getInit() == PromptInit.TEXT) {
+                throw new IllegalArgumentException("init text cannot start a prefix trained through prefix_projection "
+                        + "(the MLP starts from a random input)");
+            }
+            // init is prompt tuning's (and a plain prefix's); an encoder's input starts N(0, 1), as NeMo's nn.Embedding
             EmbeddingInit init = type == EncoderType.EMBEDDING ? EmbeddingInit.valueOf(s.getInit().name())
                     : EmbeddingInit.NORMAL;
             PromptEncoderConfig encoder = new PromptEncoderConfig(type, template.getTotalVirtualTokens(),
@@ -73,5 +78,18 @@ public record TuningPlan(PromptEncoderConfig encoder, TuningConfig config) {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("task '" + template.getTask() + "': tuning settings: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The model module's encoder of {@code settings}: p-tuning's {@code encoderType}; the table itself
+     * ({@link EncoderType#EMBEDDING}) for prompt tuning and a plain prefix; {@link EncoderType#MLP} for a prefix
+     * trained through {@code prefixProjection}.
+     */
+    public static EncoderType encoderType(TuningSettings settings) {
+        return switch (settings.getVirtualPromptStyle()) {
+            case P_TUNING -> EncoderType.valueOf(settings.getEncoderType().name());
+            case PROMPT_TUNING -> EncoderType.EMBEDDING;
+            case PREFIX_TUNING -> settings.getPrefixProjection() ? EncoderType.MLP : EncoderType.EMBEDDING;
+        };
     }
 }

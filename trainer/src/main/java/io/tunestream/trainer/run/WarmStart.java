@@ -168,10 +168,16 @@ public record WarmStart(Optional<double[]> parameters, Optional<TaskCheckpoint> 
         return Optional.empty();
     }
 
-    /** The model module's encoder type of a checkpoint: prompt tuning is the embedding encoder. */
+    /**
+     * The model module's encoder type of a checkpoint: prompt tuning is the embedding encoder; a deep prompt is
+     * the MLP when it recorded one (trained through the prefix projection), else the embedding encoder (deep
+     * prompts checkpointed before the projection recorded the template's default encoder type).
+     */
     static EncoderType checkpointEncoder(AdapterCheckpoint checkpoint) {
         return switch (checkpoint.getVirtualPromptStyle()) {
-            case PROMPT_TUNING, PREFIX_TUNING -> EncoderType.EMBEDDING;
+            case PROMPT_TUNING -> EncoderType.EMBEDDING;
+            case PREFIX_TUNING -> checkpoint.getEncoderType() == io.tunestream.schemas.PromptEncoderType.MLP
+                    ? EncoderType.MLP : EncoderType.EMBEDDING;
             case P_TUNING -> EncoderType.valueOf(checkpoint.getEncoderType().name());
         };
     }

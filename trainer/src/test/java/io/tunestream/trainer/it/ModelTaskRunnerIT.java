@@ -3,6 +3,8 @@ package io.tunestream.trainer.it;
 import static io.tunestream.trainer.testing.Fixtures.yes;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tunestream.model.onnx.RuntimeConfig;
 import io.tunestream.schemas.AdapterVersion;
 import io.tunestream.schemas.DeepPromptShape;
@@ -13,6 +15,7 @@ import io.tunestream.schemas.LabelledExample;
 import io.tunestream.schemas.RunStatus;
 import io.tunestream.schemas.TaskTemplate;
 import io.tunestream.schemas.TrainingRun;
+import io.tunestream.schemas.tensor.TensorCodec;
 import io.tunestream.trainer.run.ModelTaskRunner;
 import io.tunestream.trainer.run.RunOutcome;
 import io.tunestream.trainer.state.TaskSnapshot;
@@ -148,16 +151,92 @@ class ModelTaskRunnerIT {
         assertThat(((RunOutcome.Published) deep).adapter().getDeepPrompt()).isNotNull();
     }
 
+    /**
+     * init TEXT: the prefix starts as the keys and values tiny-gpt2 caches for the init text run alone. Expected
+     * values from PyTorch ({@code models/tiny-gpt2/deep-prompt-reference.json}, {@code tools/references}): its
+     * 'prefix' is the keys/values of 'prefix_source_ids' at positions 0.., which are the ids of
+     * "set an alarm for se"; the first 4 positions (the template's virtual tokens) depend on those 4 tokens only.
+     * A learning rate of 1e-12 leaves the start as it is.
+     */
     @Test
-    void shouldFailADeepPromptTemplateThatAsksForATextInit() {
+    void shouldStartADeepPromptAsTheKeysAndValuesOfTheInitText() throws java.io.IOException {
+        JsonNode reference = new ObjectMapper().readTree(Fixtures.tinyGpt2().resolve("deep-prompt-reference.json").toFile());
+        try (var tokenizer = io.tunestream.model.tokenize.HuggingFaceTextTokenizer.load(Fixtures.tinyGpt2())) {
+            assertThat(tokenizer.encode("set an alarm for se")).containsExactly(
+                    new ObjectMapper().convertValue(reference.get("prefix_source_ids"), int[].class));
+        }
         TaskTemplate textInit = Fixtures.template("yes").setTuning(Fixtures.smallTuning()
                 .setVirtualPromptStyle(VirtualPromptStyle.PREFIX_TUNING).setInit(io.tunestream.schemas.PromptInit.TEXT)
-                .setInitText("yes or no").build()).build();
+                .setInitText("set an alarm for se").setLearningRate(1e-12).setWeightDecay(0.0).setMaxEpochs(1).build())
+                .build();
 
         RunOutcome outcome = runner.run(snapshot(textInit, Optional.empty()), "run-deep-text", running -> { });
 
-        assertThat(outcome.run().getStatus()).isEqualTo(RunStatus.FAILED);
-        assertThat(outcome.run().getMessage()).isEqualTo("task 'yes': tuning settings: prefix-tuning starts the "
-                + "prefix at random: init must be random, was text");
+        assertThat(outcome).as(outcome.run().getMessage()).isInstanceOf(RunOutcome.Published.class);
+        float[] table = TensorCodec.decode(((RunOutcome.Published) outcome).adapter().getTable());
+        assertThat(table).hasSize(4 * 256);
+        for (int i = 0; i < table.length; i++) {
+            double expected = reference.get("prefix").get(i).asDouble();
+            assertThat((double) table[i]).as("prefix element %d", i)
+                    .isCloseTo(expected, org.assertj.core.data.Offset.offset(1e-4 * Math.max(1, Math.abs(expected))));
+        }
+    }
+
+    /**
+     * prefix_projection: the prefix is trained through an MLP and published folded, as the plain table the MLP
+     * outputs; the checkpoint keeps the MLP (recorded as such) and the next run warm-starts from it. The expected
+     * table is the checkpointed MLP's forward written out here: relu(x W0 + b0) W1 + b1 ([in, out] weights).
+     */
+    @Test
+    void shouldPublishThePrefixProjectionsOutputAsAPlainTableAndWarmStartTheMlp() {
+        TaskTemplate projected = Fixtures.template("yes").setTuning(Fixtures.smallTuning()
+                .setVirtualPromptStyle(VirtualPromptStyle.PREFIX_TUNING).setPrefixProjection(true).setEncoderHidden(16)
+                .setEncoderLayers(2).build()).build();
+
+        var first = (RunOutcome.Published) runner.run(snapshot(projected, Optional.empty()), "run-deep-mlp",
+                running -> { });
+
+        assertThat(first.checkpoint().getEncoderType()).isEqualTo(io.tunestream.schemas.PromptEncoderType.MLP);
+        java.util.Map<String, float[]> p = new java.util.HashMap<>();
+        first.checkpoint().getParameters().forEach(t -> p.put(t.getName(), TensorCodec.decode(t)));
+        assertThat(p.keySet()).containsExactlyInAnyOrder("input_embedding", "layers.0.weight", "layers.0.bias",
+                "layers.1.weight", "layers.1.bias");
+        double[] expected = new double[4 * 256];
+        for (int r = 0; r < 4; r++) {
+            double[] h = new double[16];
+            for (int j = 0; j < 16; j++) {
+                double a = p.get("layers.0.bias")[j];
+                for (int k = 0; k < 256; k++) {
+                    a += p.get("input_embedding")[r * 256 + k] * p.get("layers.0.weight")[k * 16 + j];
+                }
+                h[j] = Math.max(0, a);
+            }
+            for (int c = 0; c < 256; c++) {
+                double y = p.get("layers.1.bias")[c];
+                for (int j = 0; j < 16; j++) {
+                    y += h[j] * p.get("layers.1.weight")[j * 256 + c];
+                }
+                expected[r * 256 + c] = y;
+            }
+        }
+        AdapterVersion adapter = first.adapter();
+        assertThat(adapter.getTable().getShape()).containsExactly(4, 256);
+        assertThat(adapter.getDeepPrompt()).isEqualTo(new DeepPromptShape(2, 4, 16));
+        assertThat(new AdapterCheck(adapter.getModelFingerprint(), 64, TINY_GPT2).refusal(adapter)).isEmpty();
+        float[] table = TensorCodec.decode(adapter.getTable());
+        for (int i = 0; i < table.length; i++) {
+            assertThat((double) table[i]).as("prefix element %d", i)
+                    .isCloseTo(expected[i], org.assertj.core.data.Offset.offset(1e-5 * Math.max(1, Math.abs(expected[i]))));
+        }
+
+        RunOutcome again = runner.run(new TaskSnapshot("yes", projected, TRAIN, VALIDATION, false,
+                Optional.of(adapter), Optional.of(first.checkpoint()), 8), "run-deep-mlp-2", running -> { });
+        RunOutcome plain = runner.run(new TaskSnapshot("yes", deepTemplate(), TRAIN, VALIDATION, false,
+                Optional.of(adapter), Optional.of(first.checkpoint()), 8), "run-deep-plain", running -> { });
+
+        assertThat(again.run().getWarmStartVersion()).isEqualTo(1);
+        // the published deep prompt is comparable with a plain prefix: same objective, same shape
+        assertThat(plain.run().getWarmStartVersion()).isNull();
+        assertThat(plain.run().getServingValidationLoss()).isNotNull();
     }
 }

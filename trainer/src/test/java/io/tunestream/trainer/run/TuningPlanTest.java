@@ -71,6 +71,49 @@ class TuningPlanTest {
     }
 
     @Test
+    void shouldStartAPlainPrefixFromTheInitTextWhenAsked() {
+        TaskTemplate template = Fixtures.template("qa").setTuning(Fixtures.smallTuning()
+                .setVirtualPromptStyle(VirtualPromptStyle.PREFIX_TUNING).setInit(PromptInit.TEXT)
+                .setInitText("Answer with words of the context.").build()).build();
+
+        TuningPlan plan = TuningPlan.of(template);
+
+        assertThat(plan.encoder().type()).isEqualTo(EncoderType.EMBEDDING);
+        assertThat(plan.encoder().init()).isEqualTo(EmbeddingInit.TEXT);
+        assertThat(plan.encoder().initText()).hasValue("Answer with words of the context.");
+    }
+
+    @Test
+    void shouldTrainThePrefixThroughAnMlpFromAnN01InputWithThePrefixProjection() {
+        TaskTemplate template = Fixtures.template("qa").setTuning(Fixtures.smallTuning()
+                .setVirtualPromptStyle(VirtualPromptStyle.PREFIX_TUNING).setPrefixProjection(true)
+                .setEncoderType(PromptEncoderType.LSTM).setEncoderHidden(48).setEncoderLayers(3).build()).build();
+
+        TuningPlan plan = TuningPlan.of(template);
+
+        // the template's encoder_type is p-tuning's: a prefix projection is PEFT's MLP, whatever it says
+        assertThat(plan.encoder().type()).isEqualTo(EncoderType.MLP);
+        assertThat(plan.encoder().encoderHidden()).isEqualTo(48);
+        assertThat(plan.encoder().numLayers()).isEqualTo(3);
+        assertThat(plan.encoder().init()).isEqualTo(EmbeddingInit.NORMAL);
+        assertThat(TuningPlan.encoderType(template.getTuning())).isEqualTo(EncoderType.MLP);
+    }
+
+    @Test
+    void shouldRefuseAPrefixStartedFromTheVocabularyOrAProjectionStartedFromText() {
+        TaskTemplate vocab = Fixtures.template("qa").setTuning(Fixtures.smallTuning()
+                .setVirtualPromptStyle(VirtualPromptStyle.PREFIX_TUNING).setInit(PromptInit.VOCAB).build()).build();
+        TaskTemplate projectedText = Fixtures.template("qa").setTuning(Fixtures.smallTuning()
+                .setVirtualPromptStyle(VirtualPromptStyle.PREFIX_TUNING).setPrefixProjection(true)
+                .setInit(PromptInit.TEXT).setInitText("answer").build()).build();
+
+        assertThatThrownBy(() -> TuningPlan.of(vocab)).hasMessage("task 'qa': tuning settings: prefix-tuning starts the "
+                + "prefix at random or from a text's keys and values: init must be random or text, was vocab");
+        assertThatThrownBy(() -> TuningPlan.of(projectedText)).hasMessage("task 'qa': tuning settings: init text cannot "
+                + "start a prefix trained through prefix_projection (the MLP starts from a random input)");
+    }
+
+    @Test
     void shouldNameTheTaskWhenASettingIsOutOfRange() {
         TaskTemplate template = Fixtures.template("qa").setTuning(Fixtures.smallTuning().setMicroBatchSize(4)
                 .setGlobalBatchSize(6).build()).build();

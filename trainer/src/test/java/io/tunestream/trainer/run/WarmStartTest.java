@@ -95,6 +95,30 @@ class WarmStartTest {
     }
 
     @Test
+    void shouldWarmStartAProjectedDeepPromptOnlyFromAProjectedOne() {
+        // a deep prompt trained through prefix_projection is checkpointed as its MLP (encoder type MLP)
+        TaskCheckpoint c = new TaskCheckpoint("qa", mlp, HIDDEN, TuningConfig.nemoDefaults(2, 1, 1, 1),
+                new double[layout.size()], AdamW.State.initial(layout.size()), 2, 0, 0.0, EarlyStopping.start(10, 0.001),
+                new double[layout.size()], List.of());
+        AdapterCheckpoint projected = CheckpointRecords.toRecord(c, layout, 5, "run-5", "model-a",
+                VirtualPromptStyle.PREFIX_TUNING, PromptEncoderType.MLP, 0);
+        ParameterLayout plain = PromptEncoder.of(PromptEncoderConfig.defaults(EncoderType.EMBEDDING, 3), HIDDEN).layout();
+
+        WarmStart again = WarmStart.select(Optional.of(projected), "model-a", EncoderType.MLP, true, layout);
+        WarmStart plainFromProjected = WarmStart.select(Optional.of(projected), "model-a", EncoderType.EMBEDDING, true,
+                plain);
+        // deep prompts checkpointed before the projection recorded the template's encoder type (TPMLP by default)
+        WarmStart projectedFromOld = WarmStart.select(Optional.of(embeddingCheckpoint(VirtualPromptStyle.PREFIX_TUNING,
+                HIDDEN)), "model-a", EncoderType.MLP, true, layout);
+
+        assertThat(again.reason()).isEqualTo("warm start from checkpoint v5 (run run-5)");
+        assertThat(plainFromProjected.reason()).isEqualTo("from scratch: checkpoint v5 used encoder mlp, the template "
+                + "now asks for embedding");
+        assertThat(projectedFromOld.reason()).isEqualTo("from scratch: checkpoint v4 used encoder embedding, the "
+                + "template now asks for mlp");
+    }
+
+    @Test
     void shouldWarmStartADeepPromptFromADeepPromptCheckpoint() {
         ParameterLayout prefix = PromptEncoder.of(PromptEncoderConfig.defaults(EncoderType.EMBEDDING, 3), HIDDEN).layout();
 
