@@ -1,6 +1,7 @@
 package io.tunestream.local;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -33,6 +34,8 @@ import io.tunestream.schemas.registry.RegistryConfig;
 import io.tunestream.serving.ServingApp;
 import io.tunestream.serving.ServingConfig;
 import io.tunestream.serving.model.ModelBatchAnswerer;
+import io.tunestream.trainer.api.TrainerApi;
+import io.tunestream.trainer.control.VersionView;
 import io.tunestream.trainer.loop.LoopSettings;
 import io.tunestream.trainer.loop.RunPhase;
 import io.tunestream.trainer.loop.TrainerLoop;
@@ -70,10 +73,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * templates registered → zero-shot answers to held-out requests recorded → training examples streamed →
  * v1 published and served → the same held-out requests answered with v1, with an exact match above
  * zero-shot → the wrong answers corrected as feedback → v2 published or refused by the quality gate, as the
- * numbers of its run say → serving answers with what the gate decided.
- *
- * <p>Still to come: a rollback to v1 through the trainer's REST API, served within a second, is the step
- * after the gate ({@link #awaitServed} is what it will check).
+ * numbers of its run say → serving answers with what the gate decided → a rollback to v1 through the
+ * trainer's API (v1's table republished as v3, a ROLLBACK run record) served within a second.
  *
  * <p>The task is SQuAD (the examples and held-out requests of {@code data/squad}) with the question before the
  * context and no cue words: zero-shot the base model takes the prompt for a story and writes on (exact match
@@ -195,9 +196,26 @@ class TuningLoopIT {
             System.out.printf(Locale.ROOT, "after the gate serving answers with v%d (%d ms)%n", afterGate,
                     gated.after().toMillis());
 
-            // Next, with the trainer's REST API (branch rest-api): roll back to v1 (republished as a new version
-            // with v1's table and a ROLLBACK run record), then awaitServed(probe, <that version>, SERVED_WITHIN),
-            // whose answer must read as v1Served.answer()'s text.
+            // the API's rollback, as POST /api/tasks/{task}/rollback calls it: v1's table as the next version
+            TrainerApi api = new TrainerApi(() -> trainer, (group, topic) -> {
+                throw new AssertionError("this replica owns every task: no owner lookup expected");
+            }, TIMEOUT);
+            if (afterGate == 1) {
+                assertThatThrownBy(() -> api.rollback(TASK, 1, "loop test"))
+                        .as("v1 still serves after the gate refused v2: nothing to roll back")
+                        .hasMessageContaining("serving version already");
+            } else {
+                VersionView rolledBack = api.rollback(TASK, 1, "loop test");
+                assertThat(rolledBack.version()).as("the rollback's version").isEqualTo(3);
+                Served back = awaitServed(probe, rolledBack.version(), SERVED_WITHIN);
+                assertThat(back.answer().getText()).as("v3 answers as v1 did (v1's table, greedy)")
+                        .isEqualTo(v1Served.answer().getText());
+                TrainingRun rollback = awaitRunEnd(runs, 2);
+                assertThat(rollback.getStatus()).isEqualTo(RunStatus.ROLLBACK);
+                assertThat(rollback.getSourceVersion()).isEqualTo(1);
+                assertThat(rollback.getPublishedVersion()).isEqualTo(3);
+                step(started, "rolled back to v1 as v3, served in " + back.after().toMillis() + " ms");
+            }
 
             assertThat(trainer.failure()).isEmpty();
             assertThat(serving.state()).isEqualTo(KafkaStreams.State.RUNNING);
@@ -330,7 +348,7 @@ class TuningLoopIT {
 
     private static boolean ended(TrainingRun run) {
         return run.getStatus() == RunStatus.PUBLISHED || run.getStatus() == RunStatus.NOT_PUBLISHED
-                || run.getStatus() == RunStatus.FAILED;
+                || run.getStatus() == RunStatus.FAILED || run.getStatus() == RunStatus.ROLLBACK;
     }
 
     /**
