@@ -5,15 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.tunestream.schemas.AdapterVersion;
 import io.tunestream.schemas.DType;
-import io.tunestream.schemas.RunStatus;
 import io.tunestream.schemas.TaskTemplate;
-import io.tunestream.schemas.TrainingRun;
 import io.tunestream.schemas.TuningSettings;
 import io.tunestream.schemas.VirtualPromptStyle;
 import io.tunestream.schemas.adapters.AdapterCheck;
-import io.tunestream.schemas.adapters.AdapterKeys;
-import io.tunestream.schemas.adapters.AdapterSigner;
-import io.tunestream.schemas.adapters.AdapterVerifier;
 import io.tunestream.schemas.peft.PeftAdapter;
 import io.tunestream.schemas.peft.PeftConfig;
 import io.tunestream.schemas.peft.PeftFormatException;
@@ -24,16 +19,17 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
-import java.security.KeyPair;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
-/** The trainer's side of a PEFT import: numbered, stored and signed as the trainer's own versions. */
+/**
+ * The trainer's side of a PEFT import: converted against the model and template, stored as the trainer's own tables;
+ * the CLI's local parts.
+ */
 class PeftImportTest {
 
     private static final AdapterCheck GPT2 = new AdapterCheck("fp-tiny-gpt2", 64, new AdapterCheck.Decoder(2, 4, 16));
