@@ -256,6 +256,10 @@ class PeftImportHttpTest {
         HttpResponse<byte[]> otherType = importZip(TASK, zip(lora, weights));
         HttpResponse<byte[]> notZip = importZip(TASK, "{}".getBytes(StandardCharsets.UTF_8));
         HttpResponse<byte[]> unknown = importZip("nope", fixtureZip(GPT2_PREFIX));
+        // curl --data-binary without -H 'Content-Type: application/zip' sends a form's type
+        HttpResponse<byte[]> formType = send("POST", "/api/tasks/" + TASK + "/versions/peft",
+                "application/x-www-form-urlencoded", fixtureZip(GPT2_PREFIX));
+        HttpResponse<byte[]> openapi = send("GET", "/q/openapi?format=json", null, null);
         Run cliRefused = cli("import", "--task", TASK, "--trainer-url", root.toString(), "--token-file",
                 token.toString(), MODELS.resolve("tiny-llama/peft/prefix-tuning").toString());
         Run cliWithoutToken = cli("import", "--task", TASK, "--trainer-url", root.toString(), GPT2_PREFIX.toString());
@@ -273,6 +277,10 @@ class PeftImportHttpTest {
         assertThat(json(notZip).path("peftReason").asText()).isEqualTo("archive");
         assertThat(unknown.statusCode()).isEqualTo(404);
         assertThat(json(unknown).path("kind").asText()).isEqualTo("UNKNOWN_TASK");
+        assertThat(formType.statusCode()).isEqualTo(415);
+        assertThat(json(formType).path("reason").asText()).isNotBlank();
+        assertThat(new String(openapi.body(), StandardCharsets.UTF_8)).contains("/api/tasks/{task}/versions/peft")
+                .contains("/api/tasks/{task}/versions/{version}/peft").contains("application/zip");
         assertThat(cliRefused.exitCode()).isEqualTo(1);
         assertThat(cliRefused.err()).contains("import failed (model): HTTP 400: task '" + TASK + "': the PEFT adapter "
                 + "cannot be imported (model): PEFT PREFIX_TUNING adapter for task " + TASK + " is a prefix for 2 layers");
