@@ -196,6 +196,8 @@ public final class AdaptersCli implements Runnable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while waiting for " + trainerUrl, e);
+            } catch (IOException e) {
+                throw new IllegalStateException("the trainer's API at " + trainerUrl + " cannot be reached: " + e, e);
             }
             JsonNode body = readJson(response);
             if (response.statusCode() != 201) {
@@ -247,7 +249,8 @@ public final class AdaptersCli implements Runnable {
         private final String tag;
 
         TrainerRefusal(int status, JsonNode error) {
-            super("HTTP " + status + ": " + error.path("reason").asText(error.toString())
+            super("HTTP " + status + ": " + (error.path("reason").isTextual() ? error.path("reason").asText()
+                    : "the trainer answered without a reason")
                     + (error.path("owner").isTextual() ? " (owner: " + error.path("owner").asText() + ")" : ""));
             this.tag = error.path("peftReason").isTextual() ? error.path("peftReason").asText()
                     : error.path("kind").asText("HTTP " + status);

@@ -96,6 +96,20 @@ class PeftImportTest {
     }
 
     @Test
+    void importShouldSayWhenTheTrainerCannotBeReached() {
+        StringWriter err = new StringWriter();
+        CommandLine cli = AdaptersCli.commandLine();
+        cli.setOut(new PrintWriter(new StringWriter(), true));
+        cli.setErr(new PrintWriter(err, true));
+
+        int code = cli.execute("import", "--task", "squad", "--trainer-url", "http://127.0.0.1:1", "--timeout", "PT5S",
+                FIXTURES.resolve("tiny-gpt2/peft/prompt-tuning").toString());
+
+        assertThat(code).isEqualTo(1);
+        assertThat(err.toString()).contains("import failed: the trainer's API at http://127.0.0.1:1 cannot be reached");
+    }
+
+    @Test
     void helpShouldListBothCommands() {
         StringWriter out = new StringWriter();
         CommandLine cli = AdaptersCli.commandLine();
