@@ -6,7 +6,7 @@ import java.util.Objects;
  * A PEFT adapter directory (or its two files) that cannot be imported: malformed, of a type or dtype we do not
  * read, or not fitting the model. {@link #reason()} is a short tag for metrics and API answers ({@code config},
  * {@code safetensors}, {@code dtype}, {@code peft_type}, {@code shape}, {@code model}, {@code non_finite},
- * {@code size}, {@code template}); the message says what and where, for the user.
+ * {@code size}, {@code template}, {@code archive}: a zip of the two files that cannot be read); the message says what and where, for the user.
  */
 public final class PeftFormatException extends RuntimeException {
 

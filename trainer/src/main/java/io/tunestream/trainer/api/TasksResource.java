@@ -12,6 +12,7 @@ import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.util.List;
@@ -85,6 +86,36 @@ public class TasksResource {
     public Response importTables(@PathParam("task") String task, AdapterTables tables) {
         VersionView published = api.importTables(task, tables);
         return Response.status(Response.Status.CREATED).entity(published).build();
+    }
+
+    @POST
+    @Path("/{task}/versions/peft")
+    @Consumes({"application/zip", MediaType.APPLICATION_OCTET_STREAM})
+    @Operation(summary = "Import a PEFT adapter (PROMPT_TUNING, P_TUNING, PREFIX_TUNING): a zip of adapter_config.json and "
+            + "adapter_model.safetensors, checked against the model and the template, numbered, signed and published "
+            + "as the next version with an IMPORTED run record")
+    @APIResponse(responseCode = "201", description = "the new version")
+    @APIResponse(responseCode = "400", description = "not an adapter, or one that does not fit: 'peftReason' says why "
+            + "(archive, config, safetensors, peft_type, dtype, shape, non_finite, size, model, template)")
+    @APIResponse(responseCode = "404", description = "unknown task")
+    @APIResponse(responseCode = "409", description = "a run in progress, or owned by another replica (named)")
+    public Response importPeft(@PathParam("task") String task, @QueryParam("reason") String reason,
+                               @QueryParam("source") String source, byte[] zip) {
+        VersionView published = api.importPeft(task, zip, source, reason);
+        return Response.status(Response.Status.CREATED).entity(published).build();
+    }
+
+    @GET
+    @Path("/{task}/versions/{version}/peft")
+    @Produces("application/zip")
+    @Operation(summary = "A kept version as a PEFT adapter: a zip of adapter_config.json and adapter_model.safetensors")
+    @APIResponse(responseCode = "404", description = "unknown task or version")
+    public Response exportPeft(@PathParam("task") String task, @PathParam("version") int version,
+                               @QueryParam("baseModel") String baseModel) {
+        byte[] zip = api.exportPeft(task, version, baseModel);
+        String file = task.replaceAll("[^A-Za-z0-9._-]", "_") + "-v" + version + "-peft.zip";
+        return Response.ok(zip, "application/zip")
+                .header("Content-Disposition", "attachment; filename=\"" + file + "\"").build();
     }
 
     @GET

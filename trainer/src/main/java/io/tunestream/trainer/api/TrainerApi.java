@@ -1,5 +1,11 @@
 package io.tunestream.trainer.api;
 
+import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.peft.PeftAdapter;
+import io.tunestream.schemas.peft.PeftArchive;
+import io.tunestream.schemas.peft.PeftConfig;
+import io.tunestream.schemas.peft.PeftConversion;
+import io.tunestream.schemas.peft.PeftFormatException;
 import io.tunestream.trainer.control.CommandRefused;
 import io.tunestream.trainer.control.ControlResult;
 import io.tunestream.trainer.control.RunView;
@@ -12,6 +18,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -97,6 +104,45 @@ public final class TrainerApi {
         return await(task, loop().importTables(task, tables.toAdapter(task), tables.reason()));
     }
 
+    /**
+     * Publishes a PEFT adapter (a zip of {@code adapter_config.json} and {@code adapter_model.safetensors},
+     * {@link PeftArchive}) as the task's next version, after the checks against the model and the task's template.
+     *
+     * @throws ApiError 400 with the {@code PeftFormatException} reason's tag ({@code peftReason}) when the zip or its
+     *                  adapter cannot be read or does not fit; the refusals of {@link #importTables} otherwise
+     */
+    public VersionView importPeft(String task, byte[] zip, String source, String reason) {
+        if (zip == null || zip.length == 0) {
+            throw ApiError.invalidPeft(task, "archive", "the body must be a zip of " + PeftConfig.FILE_NAME + " and "
+                    + PeftAdapter.WEIGHTS_FILE + " (Content-Type: " + PeftArchive.MEDIA_TYPE + ")");
+        }
+        PeftAdapter peft;
+        try {
+            peft = PeftArchive.read(zip);
+        } catch (PeftFormatException e) {
+            throw ApiError.invalidPeft(task, e.reason(), "the PEFT adapter cannot be read (" + e.reason() + "): "
+                    + e.getMessage());
+        }
+        return await(task, loop().importPeft(task, peft, source == null || source.isBlank() ? "upload" : source,
+                reason));
+    }
+
+    /**
+     * A kept version as a PEFT adapter zip ({@link PeftConversion#toPeft}, {@link PeftArchive}).
+     *
+     * @param baseModel PEFT's {@code base_model_name_or_path}, or null
+     */
+    public byte[] exportPeft(String task, int version, String baseModel) {
+        AdapterVersion adapter = await(task, loop().tables(task, version));
+        try {
+            return PeftArchive.write(PeftConversion.toPeft(adapter, Optional.ofNullable(baseModel)
+                    .filter(b -> !b.isBlank())));
+        } catch (PeftFormatException e) {
+            throw new ApiError(500, "INTERNAL", task, "task '" + task + "' v" + version + " cannot be written as a "
+                    + "PEFT adapter (" + e.reason() + "): " + e.getMessage());
+        }
+    }
+
     /** A kept version with its table, as {@link AdapterTables}. */
     public AdapterTables tables(String task, int version) {
         return AdapterTables.of(await(task, loop().tables(task, version)));
@@ -132,7 +178,8 @@ public final class TrainerApi {
         String name = refused.task() == null ? task : refused.task();
         return switch (refused.kind()) {
             case UNKNOWN_TASK, NOT_FOUND -> new ApiError(404, refused.kind().name(), name, refused.getMessage());
-            case INVALID -> new ApiError(400, refused.kind().name(), name, refused.getMessage());
+            case INVALID -> refused.peftReason().map(tag -> ApiError.invalidPeft(name, tag, refused.getMessage()))
+                    .orElseGet(() -> new ApiError(400, refused.kind().name(), name, refused.getMessage()));
             case CONFLICT -> new ApiError(409, refused.kind().name(), name, refused.getMessage());
             case UNAVAILABLE -> new ApiError(503, refused.kind().name(), name, refused.getMessage());
             case NOT_OWNER -> notOwner(name, refused);

@@ -1,6 +1,7 @@
 package io.tunestream.trainer.control;
 
 import java.util.Objects;
+import java.util.Optional;
 import java.util.OptionalInt;
 
 /**
@@ -28,26 +29,37 @@ public final class CommandRefused extends RuntimeException {
     private final Kind kind;
     private final String task;
     private final int partition;
+    private final String peftReason;
 
     public CommandRefused(Kind kind, String task, String reason) {
-        this(kind, task, -1, reason, null);
+        this(kind, task, -1, reason, null, null);
     }
 
     public CommandRefused(Kind kind, String task, String reason, Throwable cause) {
-        this(kind, task, -1, reason, cause);
+        this(kind, task, -1, reason, null, cause);
     }
 
-    private CommandRefused(Kind kind, String task, int partition, String reason, Throwable cause) {
+    private CommandRefused(Kind kind, String task, int partition, String reason, String peftReason, Throwable cause) {
         super(Objects.requireNonNull(reason, "reason"), cause);
         this.kind = Objects.requireNonNull(kind, "kind");
         this.task = task;
         this.partition = partition;
+        this.peftReason = peftReason;
+    }
+
+    /**
+     * An imported PEFT adapter that does not fit ({@link Kind#INVALID}), with the tag of
+     * {@code io.tunestream.schemas.peft.PeftFormatException#reason()} ({@code model}, {@code template}, …).
+     */
+    public static CommandRefused invalidPeft(String task, String peftReason, String reason, Throwable cause) {
+        return new CommandRefused(Kind.INVALID, task, -1, reason, Objects.requireNonNull(peftReason, "peftReason"),
+                cause);
     }
 
     /** Another replica owns {@code task}, whose {@code examples} partition is {@code partition}. */
     public static CommandRefused notOwner(String task, int partition, String replica) {
         return new CommandRefused(Kind.NOT_OWNER, task, partition, "task '" + task + "' (examples partition "
-                + partition + ") is not owned by replica " + replica, null);
+                + partition + ") is not owned by replica " + replica, null, null);
     }
 
     public Kind kind() {
@@ -57,6 +69,11 @@ public final class CommandRefused extends RuntimeException {
     /** The task the command was about (null for commands about no task). */
     public String task() {
         return task;
+    }
+
+    /** With {@link #invalidPeft}: why the PEFT adapter was refused, as a tag. */
+    public Optional<String> peftReason() {
+        return Optional.ofNullable(peftReason);
     }
 
     /** With {@link Kind#NOT_OWNER}: the task's {@code examples} partition. */

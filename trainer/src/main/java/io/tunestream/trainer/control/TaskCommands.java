@@ -1,6 +1,7 @@
 package io.tunestream.trainer.control;
 
 import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.peft.PeftAdapter;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
@@ -32,6 +33,16 @@ public interface TaskCommands {
      * task's next version, with an IMPORTED run record, after the checks a rollback's tables pass.
      */
     CompletableFuture<VersionView> importTables(String task, AdapterVersion tables, String reason);
+
+    /**
+     * Publishes a PEFT adapter as the task's next version, with an IMPORTED run record: converted against this
+     * replica's model and the task's template ({@code PeftConversion}), stored as the trainer stores its own tables,
+     * then through the path of {@link #importTables}. Refused with {@link CommandRefused#invalidPeft} (the
+     * {@code PeftFormatException} reason) when it does not fit.
+     *
+     * @param source where it came from, for the run record (a file name, "upload")
+     */
+    CompletableFuture<VersionView> importPeft(String task, PeftAdapter peft, String source, String reason);
 
     /** A kept version with its table, as published (a copy). */
     CompletableFuture<AdapterVersion> tables(String task, int version);

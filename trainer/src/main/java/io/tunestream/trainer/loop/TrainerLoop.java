@@ -22,6 +22,8 @@ import io.tunestream.schemas.registry.SchemaRegistrationException;
 import io.tunestream.schemas.kafka.KafkaPreflight;
 import io.tunestream.schemas.TaskControl;
 import io.tunestream.schemas.adapters.AdapterCheck;
+import io.tunestream.schemas.peft.PeftAdapter;
+import io.tunestream.schemas.peft.PeftFormatException;
 import io.tunestream.trainer.control.CommandRefused;
 import io.tunestream.trainer.control.ControlResult;
 import io.tunestream.trainer.control.NextRun;
@@ -33,6 +35,7 @@ import io.tunestream.trainer.control.TriggerResult;
 import io.tunestream.trainer.control.VersionView;
 import io.tunestream.trainer.feedback.FeedbackConversion;
 import io.tunestream.trainer.feedback.FeedbackOutcome;
+import io.tunestream.trainer.peft.PeftImport;
 import io.tunestream.trainer.run.RunOutcome;
 import io.tunestream.trainer.run.TaskRunner;
 import io.tunestream.trainer.state.RetrainingTrigger;
@@ -1041,6 +1044,29 @@ public final class TrainerLoop implements AutoCloseable, TaskCommands {
             // numbered by publishAsNextVersion; the check wants a version of at least 1 meanwhile
             return publishAsNextVersion(state, AdapterVersion.newBuilder(tables).setVersion(state.nextVersion())
                     .build(), RunStatus.IMPORTED, why, null);
+        });
+    }
+
+    @Override
+    public CompletableFuture<VersionView> importPeft(String task, PeftAdapter peft, String source, String reason) {
+        return call(() -> {
+            TaskState state = owned(task);
+            AdapterCheck model = runner.adapterCheck().orElseThrow(() -> new CommandRefused(
+                    CommandRefused.Kind.UNAVAILABLE, task, "task '" + task + "': this replica's runner has no model "
+                    + "to check a PEFT adapter against"));
+            TaskTemplate template = state.template().orElseThrow();
+            AdapterVersion adapter;
+            try {
+                // numbered, run id and time set by publishAsNextVersion; the checks want a version of at least 1
+                adapter = PeftImport.adapter(peft, model, template, state.nextVersion(), "peft-import", clock.millis());
+            } catch (PeftFormatException e) {
+                throw CommandRefused.invalidPeft(task, e.reason(), "task '" + task + "': the PEFT adapter cannot be "
+                        + "imported (" + e.reason() + "): " + e.getMessage(), e);
+            }
+            String why = "imported from PEFT " + peft.config().peftType() + " adapter " + source
+                    + peft.config().baseModelNameOrPath().map(b -> " (base model " + b + ")").orElse("")
+                    + " through the API" + (reason == null || reason.isBlank() ? "" : ": " + reason);
+            return publishAsNextVersion(state, adapter, RunStatus.IMPORTED, why, null);
         });
     }
 

@@ -1,32 +1,31 @@
 package io.tunestream.trainer.peft;
 
-import io.tunestream.model.onnx.RuntimeConfig;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tunestream.schemas.AdapterVersion;
-import io.tunestream.schemas.TrainingRun;
-import io.tunestream.schemas.adapters.AdapterCheck;
-import io.tunestream.schemas.adapters.AdapterSigner;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.kafka.KafkaClientSettings;
 import io.tunestream.schemas.peft.PeftAdapter;
+import io.tunestream.schemas.peft.PeftArchive;
 import io.tunestream.schemas.peft.PeftConversion;
 import io.tunestream.schemas.peft.PeftFormatException;
 import io.tunestream.schemas.registry.RegistryConfig;
 import io.tunestream.trainer.loop.TrainerTopics;
-import io.tunestream.trainer.loop.VersionHeader;
-import io.tunestream.trainer.run.TrainerModel;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
 import java.util.concurrent.Callable;
-import org.apache.avro.specific.SpecificRecord;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.KafkaException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -35,14 +34,10 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code ./tunestream adapters}: PEFT interchange of a task's adapter. {@code export} writes the task's latest
- * version on {@code adapters} as a PEFT directory; {@code import} checks a PEFT directory against the model and the
- * task's template, numbers, signs and publishes it as the task's next version. Trainer-side (it runs with the
- * trainer's model, key and Kafka principal, which reads and writes {@code adapters}) until the trainer's HTTP API
- * takes the import over; the checks and conversions are {@code schemas}' ({@code io.tunestream.schemas.peft}).
- *
- * <p>Run an import while no trainer run of the task is about to publish: a run numbers its version when it starts
- * and would publish the same number (the trainer's API, inside the replica owning the task, will not have this
- * limit).
+ * version on {@code adapters} as a PEFT directory; {@code import} sends a PEFT directory to the trainer's API
+ * ({@code POST /api/tasks/{task}/versions/peft}), where the task's owner checks it against its model and the task's
+ * template, numbers, signs and publishes it through the path of its rollbacks and runs (so an import never races a
+ * run for a version number). The checks and conversions are {@code schemas}' ({@code io.tunestream.schemas.peft}).
  */
 @Command(name = "adapters", mixinStandardHelpOptions = true, version = "Tunestream adapters 0.1.0",
         description = "Export a task's adapter as a PEFT directory, or import one (PEFT prompt tuning, p-tuning, prefix tuning).",
@@ -137,43 +132,42 @@ public final class AdaptersCli implements Runnable {
     }
 
     @Command(name = "import", mixinStandardHelpOptions = true,
-            description = {"Check a PEFT directory against the model and the task's template, number it above every "
-                    + "version of the task, sign it with the trainer's key and publish it on adapters.",
+            description = {"Send a PEFT directory to the trainer's API (POST /api/tasks/TASK/versions/peft, as a zip): "
+                    + "the replica that owns the task checks it against its model and the task's template, numbers "
+                    + "it above every version of the task, signs it and publishes it with an IMPORTED run record.",
                     "Refused (exit 1, with the reason): another PEFT type, another base model (fingerprint in an "
                             + "exported file's metadata, hidden size, layers, heads or head size), another number of "
-                            + "virtual tokens or prompt style than the template's, a malformed file, a NaN."},
-            footer = {"", "Example:", "  ./tunestream adapters import --task squad --model-dir models/demo-gpt2 \\",
-                    "      --signing-key .tunestream/keys/adapter-signing.pem --signing-key-id local-trainer squad-peft"})
+                            + "virtual tokens or prompt style than the template's, a malformed file, a NaN; a task "
+                            + "another replica owns (named), a run of the task in progress."},
+            footer = {"", "Example:", "  TUNESTREAM_TRAINER_API_TOKEN_FILE=token ./tunestream adapters import --task squad \\",
+                    "      --trainer-url http://localhost:8080 squad-peft"})
     static final class Import implements Callable<Integer> {
-        @Mixin
-        Connection connection;
-
         @Option(names = "--task", required = true, paramLabel = "TASK", description = "The task.")
         String task;
 
         @Parameters(paramLabel = "DIR", description = "The PEFT directory (adapter_config.json, adapter_model.safetensors).")
         Path directory;
 
-        @Option(names = "--model-dir", paramLabel = "DIR", defaultValue = "${env:TUNESTREAM_MODEL_DIR:-models/demo-gpt2}",
-                description = "The trainer's model (env TUNESTREAM_MODEL_DIR; default: ${DEFAULT-VALUE}).")
-        Path modelDir;
+        @Option(names = "--trainer-url", paramLabel = "URL",
+                defaultValue = "${env:TUNESTREAM_TRAINER_URL:-http://localhost:8080}",
+                description = "The trainer's API: the replica that owns the task (env TUNESTREAM_TRAINER_URL; "
+                        + "default: ${DEFAULT-VALUE}).")
+        URI trainerUrl;
 
-        @Option(names = "--signing-key", paramLabel = "FILE", defaultValue = "${env:TUNESTREAM_ADAPTERS_SIGNING_KEY}",
-                description = "The trainer's Ed25519 private key (env TUNESTREAM_ADAPTERS_SIGNING_KEY).")
-        Path signingKey;
+        @Option(names = "--token-file", paramLabel = "FILE", defaultValue = "${env:TUNESTREAM_TRAINER_API_TOKEN_FILE}",
+                description = "File holding the API's bearer token (env TUNESTREAM_TRAINER_API_TOKEN_FILE, or the "
+                        + "token itself in TUNESTREAM_TRAINER_API_TOKEN).")
+        Path tokenFile;
 
-        @Option(names = "--signing-key-id", paramLabel = "ID", defaultValue = "${env:TUNESTREAM_ADAPTERS_SIGNING_KEY_ID}",
-                description = "Its key id (env TUNESTREAM_ADAPTERS_SIGNING_KEY_ID).")
-        String signingKeyId;
+        @Option(names = "--reason", paramLabel = "TEXT", description = "Why, kept in the IMPORTED run record.")
+        String reason;
 
-        @Option(names = "--unsigned", description = "Publish without a signature (only for serving that accepts them).")
-        boolean unsigned;
+        @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "PT60S",
+                description = "Longest wait for the trainer's answer (default: ${DEFAULT-VALUE}).")
+        Duration timeout;
 
-        @Option(names = "--group-id", paramLabel = "ID", defaultValue = "${env:TUNESTREAM_TRAINER_GROUP_ID:-tunestream-trainer}",
-                description = "The trainer's group id: the transactional id is <group>-import-<task> (default: ${DEFAULT-VALUE}).")
-        String groupId;
-
-        @Option(names = "--dry-run", description = "Check and print what would be published; publish nothing.")
+        @Option(names = "--dry-run", description = "Read and check the files here (format only: not against the model "
+                + "or the template); send nothing.")
         boolean dryRun;
 
         @CommandLine.Spec
@@ -182,65 +176,88 @@ public final class AdaptersCli implements Runnable {
         @Override
         public Integer call() throws IOException {
             PrintWriter out = spec.commandLine().getOut();
-            Optional<AdapterSigner> signer = signer();
             PeftAdapter peft = PeftAdapter.read(directory);
-            AdapterCheck model;
-            try (TrainerModel loaded = TrainerModel.load(modelDir, RuntimeConfig.cpu(1))) {
-                model = new AdapterCheck(loaded.fingerprint(), loaded.hiddenSize(), loaded.decoder());
-            }
-            KafkaClientConfig kafka = connection.kafka();
-            TrainerTopics topics = connection.topics();
-            TaskAdapterHistory history = TaskAdapterHistory.read(kafka, topics, task, connection.timeout,
-                    Clock.systemUTC());
-            AdapterVersion adapter = PeftImport.adapter(peft, model, history, signer, "peft-import-" + UUID.randomUUID(),
-                    Clock.systemUTC().millis());
-            TrainingRun run = PeftImport.run(adapter, peft, directory.toString());
-            String what = task + " v" + adapter.getVersion() + " (" + peft.config().peftType() + ", "
-                    + adapter.getTable().getShape() + " " + adapter.getTable().getDtype() + ", "
-                    + (adapter.getSignatureKeyId() == null ? "unsigned" : "signed by " + adapter.getSignatureKeyId()) + ")";
+            String what = peft.config().peftType() + ", " + peft.promptEmbeddings().getShape() + " "
+                    + peft.promptEmbeddings().getDtype();
             if (dryRun) {
-                out.println("would publish " + what + "; nothing published (--dry-run)");
+                out.println("read " + directory + " (" + what + "); the files are well-formed; nothing sent (--dry-run: "
+                        + "the model and template checks are the trainer's)");
                 return 0;
             }
-            publish(kafka, topics, groupId + "-import-" + task, adapter, run);
-            out.println("published " + what + " on " + topics.adapters() + ", run " + adapter.getRunId());
+            Optional<String> token = token();
+            HttpRequest.Builder request = HttpRequest.newBuilder(importUri()).timeout(timeout)
+                    .header("Content-Type", PeftArchive.MEDIA_TYPE).header("Accept", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(PeftArchive.write(peft)));
+            token.ifPresent(t -> request.header("Authorization", "Bearer " + t));
+            HttpResponse<String> response;
+            try {
+                response = HttpClient.newBuilder().connectTimeout(timeout).build()
+                        .send(request.build(), HttpResponse.BodyHandlers.ofString());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for " + trainerUrl, e);
+            } catch (IOException e) {
+                throw new IllegalStateException("the trainer's API at " + trainerUrl + " cannot be reached: " + e, e);
+            }
+            JsonNode body = readJson(response);
+            if (response.statusCode() != 201) {
+                throw new TrainerRefusal(response.statusCode(), body);
+            }
+            out.println("published " + task + " v" + body.path("version").asInt() + " (" + what + ", "
+                    + (body.path("signatureKeyId").isTextual() ? "signed by " + body.path("signatureKeyId").asText()
+                    : "unsigned") + ") through " + trainerUrl + ", run " + body.path("runId").asText());
             return 0;
         }
 
-        private Optional<AdapterSigner> signer() {
-            boolean key = signingKey != null && !signingKey.toString().isBlank();
-            boolean id = signingKeyId != null && !signingKeyId.isBlank();
-            if (unsigned) {
-                return Optional.empty();
+        private URI importUri() {
+            String base = trainerUrl.toString().replaceAll("/+$", "");
+            String query = "source=" + encode(directory.getFileName() == null ? directory.toString()
+                    : directory.getFileName().toString()) + (reason == null ? "" : "&reason=" + encode(reason));
+            return URI.create(base + "/api/tasks/" + encode(task).replace("+", "%20") + "/versions/peft?" + query);
+        }
+
+        private Optional<String> token() throws IOException {
+            if (tokenFile != null && !tokenFile.toString().isBlank()) {
+                String token = Files.readString(tokenFile, StandardCharsets.UTF_8).strip();
+                if (token.isEmpty()) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), "token file " + tokenFile + " is empty");
+                }
+                return Optional.of(token);
             }
-            if (!key || !id) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "set --signing-key and --signing-key-id "
-                        + "(or TUNESTREAM_ADAPTERS_SIGNING_KEY and _ID): serving refuses unsigned adapters; --unsigned "
-                        + "publishes without a signature");
+            return Optional.ofNullable(System.getenv("TUNESTREAM_TRAINER_API_TOKEN")).map(String::strip)
+                    .filter(t -> !t.isEmpty());
+        }
+
+        private JsonNode readJson(HttpResponse<String> response) {
+            try {
+                return JSON.readTree(response.body());
+            } catch (IOException e) {
+                throw new IllegalStateException(trainerUrl + " answered " + response.statusCode() + " with a body that "
+                        + "is not JSON: " + response.body().substring(0, Math.min(200, response.body().length())), e);
             }
-            return Optional.of(AdapterSigner.fromFile(signingKeyId, signingKey));
+        }
+
+        private static String encode(String text) {
+            return URLEncoder.encode(text, StandardCharsets.UTF_8);
         }
     }
 
-    /** The adapter (with its version header) and its run record, in one transaction. */
-    static void publish(KafkaClientConfig kafka, TrainerTopics topics, String transactionalId, AdapterVersion adapter,
-                        TrainingRun run) {
-        try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(
-                kafka.transactionalProducerProperties("tunestream-adapters-import", transactionalId))) {
-            producer.initTransactions();
-            producer.beginTransaction();
-            try {
-                ProducerRecord<String, SpecificRecord> record = new ProducerRecord<>(topics.adapters(), adapter.getTask(),
-                        adapter);
-                VersionHeader.add(record.headers(), adapter.getVersion());
-                producer.send(record);
-                producer.send(new ProducerRecord<>(topics.runs(), run.getTask(), run));
-                producer.commitTransaction();
-            } catch (KafkaException e) {
-                producer.abortTransaction();
-                throw new IllegalStateException("task " + adapter.getTask() + ": publishing v" + adapter.getVersion()
-                        + " failed, nothing published: " + e.getMessage(), e);
-            }
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** The trainer's API refused an import: its status and JSON error ({@code reason}, {@code kind}, …). */
+    static final class TrainerRefusal extends RuntimeException {
+        private final String tag;
+
+        TrainerRefusal(int status, JsonNode error) {
+            super("HTTP " + status + ": " + (error.path("reason").isTextual() ? error.path("reason").asText()
+                    : "the trainer answered without a reason")
+                    + (error.path("owner").isTextual() ? " (owner: " + error.path("owner").asText() + ")" : ""));
+            this.tag = error.path("peftReason").isTextual() ? error.path("peftReason").asText()
+                    : error.path("kind").asText("HTTP " + status);
+        }
+
+        String tag() {
+            return tag;
         }
     }
 
@@ -248,7 +265,8 @@ public final class AdaptersCli implements Runnable {
     public static CommandLine commandLine() {
         CommandLine commandLine = new CommandLine(new AdaptersCli());
         commandLine.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            String reason = e instanceof PeftFormatException peft ? " (" + peft.reason() + ")" : "";
+            String reason = e instanceof PeftFormatException peft ? " (" + peft.reason() + ")"
+                    : e instanceof TrainerRefusal refusal ? " (" + refusal.tag() + ")" : "";
             cmd.getErr().println(cmd.getCommandName() + " failed" + reason + ": " + e.getMessage());
             cmd.getErr().flush();
             return 1;

@@ -1,12 +1,9 @@
 package io.tunestream.trainer.peft;
 
-import io.tunestream.schemas.AdapterCheckpoint;
 import io.tunestream.schemas.AdapterVersion;
-import io.tunestream.schemas.TaskTemplate;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.registry.AvroSerdes;
 import io.tunestream.trainer.loop.TrainerTopics;
-import io.tunestream.trainer.loop.VersionHeader;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Collections;
@@ -15,7 +12,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.OptionalInt;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.function.Consumer;
@@ -28,22 +24,17 @@ import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 
 /**
- * What the compacted topics hold for one task, read to their committed end: its template, the adapter versions
- * still on {@code adapters} (compaction keeps the latest; younger records may still be there), and the highest
- * version on {@code adapters} and {@code adapter-checkpoints} (from the version header, else the value), above which
- * a new version must be numbered: versions are never reused.
+ * The adapter versions of one task still on the compacted {@code adapters} topic, read to its committed end
+ * (compaction keeps the latest; younger records may still be there): what {@code adapters export} writes out.
+ * Numbering a new version is the task owner's business (the trainer's API), not this reader's.
  *
- * @param task            the task
- * @param template        its template, empty when it has none
- * @param versions        the task's adapter versions read, by version (unmodifiable)
- * @param highestVersion  the highest version seen on either topic, 0 when none
+ * @param task     the task
+ * @param versions the task's adapter versions read, by version (unmodifiable)
  */
-public record TaskAdapterHistory(String task, Optional<TaskTemplate> template, SortedMap<Integer, AdapterVersion> versions,
-                                 int highestVersion) {
+public record TaskAdapterHistory(String task, SortedMap<Integer, AdapterVersion> versions) {
 
     public TaskAdapterHistory {
         Objects.requireNonNull(task, "task");
-        Objects.requireNonNull(template, "template");
         versions = Collections.unmodifiableSortedMap(new TreeMap<>(versions));
     }
 
@@ -52,53 +43,27 @@ public record TaskAdapterHistory(String task, Optional<TaskTemplate> template, S
         return versions.isEmpty() ? Optional.empty() : Optional.of(versions.get(versions.lastKey()));
     }
 
-    /** The version a new adapter of the task gets. */
-    public int nextVersion() {
-        return highestVersion + 1;
-    }
-
     /**
-     * Reads {@code task-templates}, {@code adapters} and {@code adapter-checkpoints} from the beginning to their
-     * committed end ({@code read_committed}), each within {@code timeout}.
+     * Reads {@code adapters} from the beginning to its committed end ({@code read_committed}) within {@code timeout}.
      *
-     * @throws IllegalStateException when a topic is not read to its end in time
+     * @throws IllegalStateException when the topic is not read to its end in time
      */
     public static TaskAdapterHistory read(KafkaClientConfig kafka, TrainerTopics topics, String task, Duration timeout,
                                           Clock clock) {
         Map<String, Object> properties = new HashMap<>(kafka.consumerProperties("tunestream-adapters-cli", null));
         properties.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        TaskTemplate[] template = new TaskTemplate[1];
         TreeMap<Integer, AdapterVersion> versions = new TreeMap<>();
-        int[] highest = {0};
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(properties, new StringDeserializer(),
                 new ByteArrayDeserializer());
-             Deserializer<TaskTemplate> templates = AvroSerdes.deserializer(TaskTemplate.class, kafka.registry());
-             Deserializer<AdapterVersion> adapters = AvroSerdes.deserializer(AdapterVersion.class, kafka.registry());
-             Deserializer<AdapterCheckpoint> checkpoints = AvroSerdes.deserializer(AdapterCheckpoint.class,
-                     kafka.registry())) {
-            readToEnd(consumer, topics.templates(), timeout, clock, record -> {
-                if (task.equals(record.key())) {
-                    template[0] = record.value() == null ? null
-                            : templates.deserialize(record.topic(), record.headers(), record.value());
-                }
-            });
+             Deserializer<AdapterVersion> adapters = AvroSerdes.deserializer(AdapterVersion.class, kafka.registry())) {
             readToEnd(consumer, topics.adapters(), timeout, clock, record -> {
                 if (task.equals(record.key()) && record.value() != null) {
                     AdapterVersion adapter = adapters.deserialize(record.topic(), record.headers(), record.value());
                     versions.put(adapter.getVersion(), adapter);
-                    highest[0] = Math.max(highest[0], adapter.getVersion());
-                }
-            });
-            readToEnd(consumer, topics.checkpoints(), timeout, clock, record -> {
-                if (task.equals(record.key()) && record.value() != null) {
-                    OptionalInt version = VersionHeader.read(record.headers());
-                    int v = version.isPresent() ? version.getAsInt()
-                            : checkpoints.deserialize(record.topic(), record.headers(), record.value()).getVersion();
-                    highest[0] = Math.max(highest[0], v);
                 }
             });
         }
-        return new TaskAdapterHistory(task, Optional.ofNullable(template[0]), versions, highest[0]);
+        return new TaskAdapterHistory(task, versions);
     }
 
     private static void readToEnd(KafkaConsumer<String, byte[]> consumer, String topic, Duration timeout, Clock clock,

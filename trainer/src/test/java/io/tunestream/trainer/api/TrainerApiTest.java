@@ -68,6 +68,12 @@ class TrainerApiTest {
         }
 
         @Override
+        public CompletableFuture<VersionView> importPeft(String task, io.tunestream.schemas.peft.PeftAdapter peft,
+                                                         String source, String reason) {
+            return answer();
+        }
+
+        @Override
         public CompletableFuture<AdapterVersion> tables(String task, int version) {
             return answer();
         }
@@ -115,6 +121,27 @@ class TrainerApiTest {
                 .isEqualTo(409);
         assertThat(refusedWith(new CommandRefused(CommandRefused.Kind.UNAVAILABLE, "qa", "catching up")).status())
                 .isEqualTo(503);
+    }
+
+    @Test
+    void shouldAnswer400WithThePeftReasonForARefusedPeftImport() {
+        ApiError error = refusedWith(CommandRefused.invalidPeft("qa", "model", "another base model", null));
+
+        assertThat(error.status()).isEqualTo(400);
+        assertThat(error.body()).isEqualTo(new ApiError.Body("another base model", "INVALID", "qa", null, "model"));
+    }
+
+    @Test
+    void shouldRefuseABodyThatIsNotAPeftZipBeforeAskingTheLoop() {
+        TrainerApi api = new TrainerApi(() -> new Refusing(null), OWNERS, Duration.ofSeconds(1));
+
+        ApiError empty = catchThrowableOfType(() -> api.importPeft("qa", new byte[0], null, null), ApiError.class);
+        ApiError json = catchThrowableOfType(() -> api.importPeft("qa", "{}".getBytes(), null, null), ApiError.class);
+
+        assertThat(empty.status()).isEqualTo(400);
+        assertThat(empty.body().peftReason()).isEqualTo("archive");
+        assertThat(json.body().peftReason()).isEqualTo("archive");
+        assertThat(json.body().reason()).startsWith("the PEFT adapter cannot be read (archive): the body is not a zip");
     }
 
     @Test

@@ -13,12 +13,12 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 /** Every record of a topic up to its current end, as bytes (poison included), committed only or all. */
-final class RawTopic {
+public final class RawTopic {
 
     private RawTopic() {
     }
 
-    static List<ConsumerRecord<byte[], byte[]>> read(KafkaClientConfig kafka, String topic, boolean committedOnly) {
+    public static List<ConsumerRecord<byte[], byte[]>> read(KafkaClientConfig kafka, String topic, boolean committedOnly) {
         Map<String, Object> properties = new HashMap<>(kafka.consumerProperties("raw-reader", null));
         properties.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         properties.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());

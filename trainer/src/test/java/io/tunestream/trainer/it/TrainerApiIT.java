@@ -37,6 +37,9 @@ import io.tunestream.trainer.loop.TrainerMetrics;
 import io.tunestream.trainer.loop.TrainerTopics;
 import io.tunestream.trainer.testing.Fixtures;
 import io.tunestream.trainer.testing.StandInRunner;
+import io.tunestream.schemas.peft.PeftAdapter;
+import io.tunestream.schemas.peft.PeftArchive;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -263,7 +266,7 @@ class TrainerApiIT {
     }
 
     @Test
-    void shouldAnswer409NamingTheReplicaThatOwnsTheTask(PlatformEndpoints platform) {
+    void shouldAnswer409NamingTheReplicaThatOwnsTheTask(PlatformEndpoints platform) throws java.io.IOException {
         // more examples partitions than feedback ones: the group's assignor (balancing both topics together) then
         // gives each replica some examples partitions
         topics(platform, "api-owner", 6);
@@ -293,5 +296,12 @@ class TrainerApiIT {
         assertThat(listed.owner()).isEqualTo("trainer-1");
         assertThat(listed.trainingExamples()).isNull();
         assertThat(refused.body().kind()).isEqualTo("NOT_OWNER");
+        // a PEFT import goes to the owner too: read here, refused by this replica's loop with the owner named
+        Path prompt = Fixtures.tinyGpt2().resolve("peft/prompt-tuning");
+        ApiError peft = catchThrowableOfType(() -> api.importPeft(owned, PeftArchive.write(PeftAdapter.read(prompt)),
+                null, null), ApiError.class);
+        assertThat(peft.status()).isEqualTo(409);
+        assertThat(peft.body().owner()).isEqualTo("trainer-1");
+        assertThat(peft.body().kind()).isEqualTo("NOT_OWNER");
     }
 }

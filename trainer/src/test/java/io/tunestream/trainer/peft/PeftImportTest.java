@@ -5,15 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.tunestream.schemas.AdapterVersion;
 import io.tunestream.schemas.DType;
-import io.tunestream.schemas.RunStatus;
 import io.tunestream.schemas.TaskTemplate;
-import io.tunestream.schemas.TrainingRun;
 import io.tunestream.schemas.TuningSettings;
 import io.tunestream.schemas.VirtualPromptStyle;
 import io.tunestream.schemas.adapters.AdapterCheck;
-import io.tunestream.schemas.adapters.AdapterKeys;
-import io.tunestream.schemas.adapters.AdapterSigner;
-import io.tunestream.schemas.adapters.AdapterVerifier;
 import io.tunestream.schemas.peft.PeftAdapter;
 import io.tunestream.schemas.peft.PeftConfig;
 import io.tunestream.schemas.peft.PeftFormatException;
@@ -24,40 +19,33 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
-import java.security.KeyPair;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
-/** The trainer's side of a PEFT import: numbered, stored and signed as the trainer's own versions. */
+/**
+ * The trainer's side of a PEFT import: converted against the model and template, stored as the trainer's own tables;
+ * the CLI's local parts.
+ */
 class PeftImportTest {
 
     private static final AdapterCheck GPT2 = new AdapterCheck("fp-tiny-gpt2", 64, new AdapterCheck.Decoder(2, 4, 16));
     private static final Path FIXTURES = Path.of(System.getProperty("tunestream.home", "..")).resolve("models");
 
     @Test
-    void shouldNumberAboveEveryVersionSeenAndSignWithTheTrainersKey() throws IOException {
-        KeyPair keys = AdapterKeys.generate();
-        TaskAdapterHistory history = new TaskAdapterHistory("squad", Optional.of(template(4)), new TreeMap<>(), 6);
-
+    void shouldConvertAgainstTheModelAndTemplateUnsignedWithTheVersionGiven() throws IOException {
         AdapterVersion adapter = PeftImport.adapter(PeftAdapter.read(FIXTURES.resolve("tiny-gpt2/peft/prompt-tuning")),
-                GPT2, history, Optional.of(new AdapterSigner("trainer-1", keys.getPrivate())), "peft-import-1", 42L);
+                GPT2, template(4), 7, "peft-import-1", 42L);
 
         assertThat(adapter.getVersion()).isEqualTo(7);
+        assertThat(adapter.getTask()).isEqualTo("squad");
         assertThat(adapter.getTemplateHash()).isEqualTo(TemplateHash.of(template(4).getPromptTemplate()));
         assertThat(adapter.getCreatedAtMillis()).isEqualTo(42L);
-        assertThat(adapter.getSignatureKeyId()).isEqualTo("trainer-1");
-        assertThat(AdapterVerifier.trusting(Map.of("trainer-1", keys.getPublic())).refusal(adapter)).isEmpty();
-        TrainingRun run = PeftImport.run(adapter, PeftAdapter.read(FIXTURES.resolve("tiny-gpt2/peft/prompt-tuning")),
-                "dir");
-        assertThat(run.getStatus()).isEqualTo(RunStatus.PUBLISHED);
-        assertThat(run.getPublishedVersion()).isEqualTo(7);
-        assertThat(run.getMessage()).isEqualTo("published v7: imported from PEFT PROMPT_TUNING adapter dir (base model "
-                + "models/tiny-gpt2)");
+        assertThat(adapter.getVirtualTokenSplits()).containsExactly(4);
+        assertThat(adapter.getSignature()).isNull();
     }
 
     @Test
@@ -71,9 +59,7 @@ class PeftImportTest {
         PeftAdapter peft = new PeftAdapter(new PeftConfig(PeftType.PROMPT_TUNING, tokens, 512, OptionalInt.empty(),
                 OptionalInt.empty(), Optional.empty()),
                 TensorCodec.encodeMatrix("prompt_embeddings", values, tokens, 512, DType.FLOAT32), Map.of());
-        TaskAdapterHistory history = new TaskAdapterHistory("squad", Optional.of(template(tokens)), new TreeMap<>(), 0);
-
-        AdapterVersion adapter = PeftImport.adapter(peft, wide, history, Optional.empty(), "r", 0L);
+        AdapterVersion adapter = PeftImport.adapter(peft, wide, template(tokens), 1, "r", 0L);
 
         assertThat(adapter.getVersion()).isEqualTo(1);
         assertThat(adapter.getTable().getDtype()).isEqualTo(DType.FLOAT16);
@@ -83,27 +69,44 @@ class PeftImportTest {
     }
 
     @Test
-    void shouldRefuseATaskWithoutTemplate() throws IOException {
-        TaskAdapterHistory history = new TaskAdapterHistory("squad", Optional.empty(), new TreeMap<>(), 0);
-        PeftAdapter peft = PeftAdapter.read(FIXTURES.resolve("tiny-gpt2/peft/prompt-tuning"));
+    void shouldRefuseAnotherModelsPrefixWithTheReasonModel() throws IOException {
+        PeftAdapter llama = PeftAdapter.read(FIXTURES.resolve("tiny-llama/peft/prefix-tuning"));
+        TaskTemplate deep = TaskTemplate.newBuilder(template(3))
+                .setTuning(TuningSettings.newBuilder().setVirtualPromptStyle(VirtualPromptStyle.PREFIX_TUNING).build())
+                .setVirtualTokenSplits(List.of(llama.config().numVirtualTokens()))
+                .setTotalVirtualTokens(llama.config().numVirtualTokens()).build();
 
-        assertThatThrownBy(() -> PeftImport.adapter(peft, GPT2, history, Optional.empty(), "r", 0L))
-                .isInstanceOfSatisfying(PeftFormatException.class, e -> assertThat(e.reason()).isEqualTo("template"))
-                .hasMessage("task 'squad' has no template on task-templates: register it first (ingest templates)");
+        assertThatThrownBy(() -> PeftImport.adapter(llama, GPT2, deep, 1, "r", 0L))
+                .isInstanceOfSatisfying(PeftFormatException.class, e -> assertThat(e.reason()).isEqualTo("model"));
     }
 
     @Test
-    void importWithoutSigningKeyShouldBeRefusedBeforeAnythingIsRead() {
+    void importDryRunShouldReadTheFilesHereAndSendNothing() {
+        StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         CommandLine cli = AdaptersCli.commandLine();
+        cli.setOut(new PrintWriter(out, true));
         cli.setErr(new PrintWriter(err, true));
+
+        int code = cli.execute("import", "--task", "squad", "--trainer-url", "http://127.0.0.1:1", "--dry-run",
+                FIXTURES.resolve("tiny-gpt2/peft/prompt-tuning").toString());
+
+        assertThat(code).as(err.toString()).isZero();
+        assertThat(out.toString()).contains("(PROMPT_TUNING, [4, 64] FLOAT32); the files are well-formed; nothing sent");
+    }
+
+    @Test
+    void importShouldSayWhenTheTrainerCannotBeReached() {
+        StringWriter err = new StringWriter();
+        CommandLine cli = AdaptersCli.commandLine();
         cli.setOut(new PrintWriter(new StringWriter(), true));
+        cli.setErr(new PrintWriter(err, true));
 
-        int code = cli.execute("import", "--task", "squad", "--signing-key", "", "--signing-key-id", "",
-                "/nonexistent");
+        int code = cli.execute("import", "--task", "squad", "--trainer-url", "http://127.0.0.1:1", "--timeout", "PT5S",
+                FIXTURES.resolve("tiny-gpt2/peft/prompt-tuning").toString());
 
-        assertThat(code).isEqualTo(2);
-        assertThat(err.toString()).contains("set --signing-key and --signing-key-id");
+        assertThat(code).isEqualTo(1);
+        assertThat(err.toString()).contains("import failed: the trainer's API at http://127.0.0.1:1 cannot be reached");
     }
 
     @Test

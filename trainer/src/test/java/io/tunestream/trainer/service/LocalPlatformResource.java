@@ -8,6 +8,9 @@ import java.util.Map;
 /** Starts a local platform (KRaft broker + Apicurio Registry) for a Quarkus test and points the trainer at it. */
 public class LocalPlatformResource implements QuarkusTestResourceLifecycleManager {
 
+    /** The id the trainer signs under; the public key is {@code trainer.pub.pem} next to the private key file. */
+    static final String SIGNING_KEY_ID = "quarkus-test";
+
     private LocalPlatform platform;
 
     @Override
@@ -22,7 +25,20 @@ public class LocalPlatformResource implements QuarkusTestResourceLifecycleManage
                     java.time.Duration.ofSeconds(30)).ensure(topics);
         }
         new io.tunestream.schemas.registry.SchemaRegistration(kafka.registry()).registerAll(topics);
+        // the trainer signs what it publishes, as in production; the public key next to it for the tests to verify
+        java.nio.file.Path privateKey;
+        try {
+            java.nio.file.Path keys = java.nio.file.Files.createTempDirectory("tunestream-trainer-keys");
+            privateKey = keys.resolve("trainer.pem");
+            var pair = io.tunestream.schemas.adapters.AdapterKeys.generate();
+            io.tunestream.schemas.adapters.AdapterKeys.writePem(pair.getPrivate(), privateKey);
+            io.tunestream.schemas.adapters.AdapterKeys.writePem(pair.getPublic(), keys.resolve("trainer.pub.pem"));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
         return Map.of(
+                "tunestream.adapters-signing-key", privateKey.toString(),
+                "tunestream.adapters-signing-key-id", SIGNING_KEY_ID,
                 "tunestream.bootstrap-servers", platform.endpoints().bootstrapServers(),
                 "tunestream.registry-url", platform.endpoints().registryUrl(),
                 "tunestream.model-dir", Fixtures.tinyGpt2().toString(),
