@@ -161,7 +161,7 @@ public final class LocalDemo implements Callable<Integer> {
         try (RunFollower runs = new RunFollower(kafka)) {
             ingest("examples", trainFile, null, null, connection);
 
-            step(4, "the trainer tunes " + TASK + " (p-tuning on the examples; publishes v1 if it beats the base model)");
+            step(4, "the trainer tunes " + TASK + " (the prompt style data/templates.yaml sets; publishes v1 if it beats the base model)");
             TrainingRun run = runs.awaitEnd(TASK, tuningTimeout);
             if (run == null || run.getStatus() != RunStatus.PUBLISHED) {
                 System.out.println(run == null
