@@ -9,7 +9,7 @@ public enum RunPhase {
     /** The run's STARTED record is committed; the run has not produced anything yet. */
     RUN_STARTED,
 
-    /** Every record of the outcome's transaction is sent; the transaction is not committed yet. */
+    /** Every record of the outcome's transaction is on the broker (flushed); the transaction is not committed yet. */
     PUBLISH_SENT;
 
     /** Hears the phases, on the run worker's thread; must not throw. */

@@ -183,6 +183,9 @@ public final class RunPublisher implements AutoCloseable {
                 }
             }
             send(topics.runs(), task, outcome.run(), 0);
+            // on the broker, not only in the producer's buffer (the commit would flush them anyway): a crash
+            // from here on leaves an open transaction that readers must never see
+            producer.flush();
             phases.reached(RunPhase.PUBLISH_SENT, task, version);
         });
     }
