@@ -240,6 +240,16 @@ public final class ServingApp implements AutoCloseable {
         return streams.state();
     }
 
+    /**
+     * The global adapters store (every accepted version kept, {@link io.tunestream.serving.adapters.AdapterStore}'s
+     * layout), read-only; queryable once the app is running.
+     */
+    public org.apache.kafka.streams.state.ReadOnlyKeyValueStore<String, io.tunestream.schemas.AdapterVersion> adapters() {
+        return streams.store(org.apache.kafka.streams.StoreQueryParameters.fromNameAndType(
+                io.tunestream.serving.topology.ServingTopology.ADAPTER_STORE,
+                org.apache.kafka.streams.state.QueryableStoreTypes.keyValueStore()));
+    }
+
     public int opsPort() {
         return ops.port();
     }

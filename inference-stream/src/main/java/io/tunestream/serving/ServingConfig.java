@@ -107,8 +107,8 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
     /** Default bound of the prefix cache: 64 MiB, some 8000 positions of demo-gpt2's keys and values (8 KiB a position). */
     public static final long DEFAULT_PREFIX_CACHE_BYTES = 64L << 20;
     /**
-     * Default bound of the decoded adapter tables: 128 MiB, some 4000 demo-gpt2 tables of 10 virtual tokens (30 KiB
-     * each), 170 of its 10-token deep prompts (737 KiB), or 100 tables of a 7B model (100 × 4096 floats).
+     * Default bound of the decoded adapter tables: 128 MiB, the 10-token tables of 12 000 demo-gpt2 tasks (10 KiB
+     * each), some 170 10-token deep prompts of GPT-2 small (737 kB), or 80 tables of a 7B model (100 × 4096 floats).
      */
     public static final long DEFAULT_ADAPTER_CACHE_BYTES = 128L << 20;
     /** Chunks on CPU: GenerationBenchmark's chunked decoding against the in-place steps (BENCHMARKS.md). */

@@ -69,6 +69,19 @@ public final class ServingMetrics {
                 "adapter_version", adapterVersion == null ? "none" : adapterVersion.toString()).increment();
     }
 
+    /**
+     * The adapters store dropped {@code task}'s {@code adapterVersion} (beyond the versions kept, or the task deleted):
+     * its answers counter goes too, so the meters stay bounded by the versions kept, however many versions
+     * thousands of tasks publish over time. A batch in flight with that version may count it once more.
+     */
+    public void adapterVersionDropped(String task, int adapterVersion) {
+        var counter = registry.find("tunestream.answers").tags("task", task, "adapter_version",
+                Integer.toString(adapterVersion)).counter();
+        if (counter != null) {
+            registry.remove(counter);
+        }
+    }
+
     /** An error answer went out. */
     public void errorAnswered(ErrorKind kind) {
         registry.counter("tunestream.errors", "kind", kind.name()).increment();

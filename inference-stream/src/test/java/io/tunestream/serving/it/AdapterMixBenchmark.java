@@ -62,7 +62,10 @@ class AdapterMixBenchmark {
             List<InferenceRequest> requests = squadRequests(batch);
             var mixed = new ArrayList<BatchItem>();
             var one = new ArrayList<BatchItem>();
+            var warmUp = new ArrayList<BatchItem>();
             for (int i = 0; i < batch; i++) {
+                warmUp.add(new BatchItem(withTask(requests.get(i), "warm-up"), template("warm-up"),
+                        Optional.of(adapter(model, "warm-up", 2000))));
                 String task = "mix-" + i;
                 mixed.add(new BatchItem(withTask(requests.get(i), task), template(task),
                         Optional.of(adapter(model, task, i))));
@@ -73,6 +76,7 @@ class AdapterMixBenchmark {
                             + " %d rounds, load average %.1f%n", modelDir.getFileName(), batch, newTokens,
                     deep ? "deep-prompt" : "p-tuning", VIRTUAL_TOKENS, rounds, loadAverage());
 
+            seconds(model, warmUp); // ONNX Runtime's first runs and the JIT, on adapters neither batch uses
             double coldOne = seconds(model, one);
             double coldMixed = seconds(model, mixed);
             System.out.printf("cold (prefixes computed, tables decoded): one adapter %.0f ms, %d adapters %.0f ms"
