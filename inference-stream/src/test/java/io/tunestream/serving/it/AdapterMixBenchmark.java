@@ -41,7 +41,8 @@ import org.junit.jupiter.api.Test;
  * printed apart; the rounds after are warm. System properties: {@code bench.model} (models/demo-gpt2),
  * {@code bench.batch} (32), {@code bench.newTokens} (16), {@code bench.rounds} (10), {@code bench.threads} (ONNX
  * Runtime intra-op threads, 0: its default), {@code bench.deep} (false: p-tuning tables of 10 virtual tokens;
- * true: deep prompts of 10 virtual tokens).
+ * true: deep prompts of 10 virtual tokens), {@code bench.adapterCacheBytes} (serving's default; 0: every row's table
+ * decoded anew, as before the decoded-table cache).
  */
 class AdapterMixBenchmark {
 
@@ -54,11 +55,13 @@ class AdapterMixBenchmark {
     private final int rounds = Integer.getInteger("bench.rounds", 10);
     private final int threads = Integer.getInteger("bench.threads", 0);
     private final boolean deep = Boolean.getBoolean("bench.deep");
+    private final long adapterCacheBytes = Long.getLong("bench.adapterCacheBytes",
+            ServingConfig.DEFAULT_ADAPTER_CACHE_BYTES);
 
     @Test
     void measure() throws Exception {
         try (var model = ModelBatchAnswerer.load(modelDir, RuntimeConfig.cpu(threads),
-                ServingConfig.DEFAULT_PREFIX_CACHE_BYTES, ServingConfig.DEFAULT_ADAPTER_CACHE_BYTES)) {
+                ServingConfig.DEFAULT_PREFIX_CACHE_BYTES, adapterCacheBytes)) {
             List<InferenceRequest> requests = squadRequests(batch);
             var mixed = new ArrayList<BatchItem>();
             var one = new ArrayList<BatchItem>();
@@ -73,8 +76,9 @@ class AdapterMixBenchmark {
                         Optional.of(adapter(model, "one", 1000))));
             }
             System.out.printf("adapter mix: %s, batch %d, %d new tokens a row, %s adapters of %d virtual tokens,"
-                            + " %d rounds, load average %.1f%n", modelDir.getFileName(), batch, newTokens,
-                    deep ? "deep-prompt" : "p-tuning", VIRTUAL_TOKENS, rounds, loadAverage());
+                            + " adapters.cache.bytes %d, %d rounds, load average %.1f%n", modelDir.getFileName(), batch,
+                    newTokens, deep ? "deep-prompt" : "p-tuning", VIRTUAL_TOKENS, adapterCacheBytes, rounds,
+                    loadAverage());
 
             seconds(model, warmUp); // ONNX Runtime's first runs and the JIT, on adapters neither batch uses
             double coldOne = seconds(model, one);
