@@ -13,7 +13,8 @@ import java.util.Objects;
  * {@code tunestream_batch_size}, {@code tunestream_queue_time_seconds} and
  * {@code tunestream_generation_time_seconds} (histograms: {@code _bucket{le}}), {@code tunestream_generated_tokens_total} (tokens/s is
  * its rate; {@code tunestream_generation_tokens_per_second} is the per-batch figure),
- * {@code tunestream_answers_total{task,adapter_version}}, {@code tunestream_errors_total{kind}},
+ * {@code tunestream_answers_total{task,adapter_version}} (a version's series is removed when the adapters store drops
+ * the version), {@code tunestream_errors_total{kind}},
  * {@code tunestream_adapters_refused_total{task,reason}}, {@code tunestream_dead_letters_total{topic,reason}},
  * {@code tunestream_registry_waits_total{topic}}, {@code tunestream_templates_refused_total{task,reason}},
  * {@code tunestream_batches_timed_out_total}, {@code tunestream_model_stuck_calls},
