@@ -31,7 +31,7 @@ import java.util.zip.CRC32C;
 public final class AdapterTableCache {
 
     /** Per-entry bytes besides the floats: key, map entry, table record, array header (an estimate). */
-    static final long ENTRY_OVERHEAD_BYTES = 256;
+    public static final long ENTRY_OVERHEAD_BYTES = 256;
 
     /**
      * One adapter version's table, as the generator takes it: exactly one of the two is present.
