@@ -97,6 +97,7 @@ public final class ServingApp implements AutoCloseable {
     public ServingApp(ServingConfig config, BatchAnswerer answerer, PrometheusMeterRegistry registry) {
         var metrics = new ServingMetrics(registry);
         answerer.prefixCache().ifPresent(metrics::bindPrefixCache);
+        answerer.adapterTableCache().ifPresent(metrics::bindAdapterTables);
         var topics = config.topics();
         var registryConfig = config.registry();
         LOG.info("registry {}", registryConfig.describe());

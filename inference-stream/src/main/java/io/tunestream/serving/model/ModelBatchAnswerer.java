@@ -174,6 +174,11 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
         return adapterTables;
     }
 
+    @Override
+    public Optional<AdapterTableCache> adapterTableCache() {
+        return Optional.of(adapterTables);
+    }
+
     /** The model runtime's request for {@code item}. */
     private GenerationRequest toRequest(BatchItem item) {
         io.tunestream.schemas.TaskTemplate t = item.template();

@@ -23,7 +23,9 @@ import java.util.Objects;
  * {@code tunestream_duplicates_total}, {@code tunestream_backpressure_wait_seconds},
  * {@code tunestream_answers_shrunk_total}, and for the prefix cache {@code tunestream_prefix_cache_hits_total},
  * {@code _misses_total}, {@code _fallbacks_total}, {@code _failures_total}, {@code _evictions_total},
- * {@code _reused_positions_total}, {@code tunestream_prefix_cache_bytes} and {@code tunestream_prefix_cache_entries}.
+ * {@code _reused_positions_total}, {@code tunestream_prefix_cache_bytes} and {@code tunestream_prefix_cache_entries},
+ * and for the decoded adapter tables {@code tunestream_adapter_tables_hits_total}, {@code _misses_total},
+ * {@code _evictions_total}, {@code tunestream_adapter_tables_bytes} and {@code tunestream_adapter_tables_entries}.
  */
 public final class ServingMetrics {
 
@@ -182,5 +184,20 @@ public final class ServingMetrics {
                                  java.util.function.ToDoubleFunction<io.tunestream.model.generate.PrefixCache> count) {
         io.micrometer.core.instrument.FunctionCounter.builder("tunestream.prefix.cache." + name, cache, count)
                 .description(description).register(registry);
+    }
+
+    /** Exports what the decoded adapter tables do ({@code adapters.cache.bytes}). */
+    public void bindAdapterTables(io.tunestream.serving.model.AdapterTableCache tables) {
+        io.micrometer.core.instrument.FunctionCounter.builder("tunestream.adapter.tables.hits", tables,
+                t -> t.stats().hits()).description("Adapter versions whose decoded table was kept").register(registry);
+        io.micrometer.core.instrument.FunctionCounter.builder("tunestream.adapter.tables.misses", tables,
+                t -> t.stats().misses()).description("Adapter tables decoded from the store's records").register(registry);
+        io.micrometer.core.instrument.FunctionCounter.builder("tunestream.adapter.tables.evictions", tables,
+                t -> t.stats().evictions()).description("Decoded tables evicted to stay within adapters.cache.bytes")
+                .register(registry);
+        io.micrometer.core.instrument.Gauge.builder("tunestream.adapter.tables.bytes", tables, t -> t.stats().bytes())
+                .description("Bytes the decoded adapter tables hold").baseUnit("bytes").register(registry);
+        io.micrometer.core.instrument.Gauge.builder("tunestream.adapter.tables.entries", tables,
+                t -> t.stats().entries()).description("Decoded adapter tables held").register(registry);
     }
 }

@@ -38,6 +38,8 @@ class ModelBatchAnswererAdapterCacheTest {
 
     @Test
     void shouldAnswerManyTasksAsWithoutTheCacheWhileHoldingAtMostItsBound() {
+        var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        new io.tunestream.serving.ops.ServingMetrics(registry).bindAdapterTables(bounded.adapterTableCache().orElseThrow());
         var items = new ArrayList<BatchItem>();
         for (int task = 0; task < TASKS; task++) {
             String name = "task-" + task;
@@ -60,5 +62,10 @@ class ModelBatchAnswererAdapterCacheTest {
         assertThat(stats.misses()).isEqualTo(TASKS);
         assertThat(stats.evictions()).isEqualTo(TASKS - 5);
         assertThat(uncached.adapterTables().stats().entries()).isZero();
+        assertThat(registry.get("tunestream.adapter.tables.misses").functionCounter().count()).isEqualTo(TASKS);
+        assertThat(registry.get("tunestream.adapter.tables.evictions").functionCounter().count()).isEqualTo(TASKS - 5);
+        assertThat(registry.get("tunestream.adapter.tables.entries").gauge().value()).isEqualTo(5);
+        assertThat(registry.get("tunestream.adapter.tables.bytes").gauge().value()).isEqualTo(stats.bytes())
+                .isPositive();
     }
 }
