@@ -109,6 +109,7 @@ public final class ServingApp implements AutoCloseable {
         int maxAnswerBytes = checkPlatform(config, topics);
         // after the platform check: a start refused for the platform's sake says so before touching the model
         answerer.prefixCache().ifPresent(metrics::bindPrefixCache);
+        answerer.adapterTableCache().ifPresent(metrics::bindAdapterTables);
         var workerIds = new AtomicInteger();
         // bounded: a batch the queue refuses stays buffered and is tried again at the next punctuation
         modelExecutor = new ThreadPoolExecutor(config.modelWorkers(), config.modelWorkers(), 0, TimeUnit.MILLISECONDS,
@@ -241,6 +242,16 @@ public final class ServingApp implements AutoCloseable {
         return streams.state();
     }
 
+    /**
+     * The global adapters store (every accepted version kept, {@link io.tunestream.serving.adapters.AdapterStore}'s
+     * layout), read-only; queryable once the app is running.
+     */
+    public org.apache.kafka.streams.state.ReadOnlyKeyValueStore<String, io.tunestream.schemas.AdapterVersion> adapters() {
+        return streams.store(org.apache.kafka.streams.StoreQueryParameters.fromNameAndType(
+                io.tunestream.serving.topology.ServingTopology.ADAPTER_STORE,
+                org.apache.kafka.streams.state.QueryableStoreTypes.keyValueStore()));
+    }
+
     public int opsPort() {
         return ops.port();
     }
@@ -275,7 +286,7 @@ public final class ServingApp implements AutoCloseable {
         var registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         var done = new CountDownLatch(1);
         try (ModelBatchAnswerer answerer = ModelBatchAnswerer.load(config.modelDir(), runtime,
-                config.prefixCacheBytes());
+                config.prefixCacheBytes(), config.adapterCacheBytes());
              ServingApp app = new ServingApp(config, answerer, registry)) {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 LOG.info("shutting down: committing what is answered, handing the batch in flight back");

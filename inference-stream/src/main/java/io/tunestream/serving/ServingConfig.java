@@ -77,6 +77,9 @@ import java.util.function.Function;
  * @param prefixCacheBytes         {@code prefix.cache.bytes}: bound of the prefix cache, the keys and values of each
  *                                 task's shared prompt start computed once per template and adapter version (default
  *                                 {@link #DEFAULT_PREFIX_CACHE_BYTES}; 0: off); least recently used entries are evicted
+ * @param adapterCacheBytes        {@code adapters.cache.bytes}: bound of the adapter tables decoded for the model (default
+ *                                 {@link #DEFAULT_ADAPTER_CACHE_BYTES}; 0: decode each row's table anew); the adapters
+ *                                 store keeps every version's record, least recently used tables are evicted
  * @param adapterVerifier          {@code adapters.verify.signatures} (default true), {@code adapters.trusted.keys}
  *                                 ({@code keyId=path} entries, comma-separated: Ed25519 public keys, PEM or raw;
  *                                 required while verification is on), {@code adapters.accept.unsigned} (default
@@ -97,12 +100,17 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                             int streamThreads, int httpPort, String httpBindAddress, String topicPrefix, Duration batchTimeout,
                             Duration cancelGrace, Duration requestMaxAge, int maxBufferedRequests,
                             Duration bufferFullMaxWait, Duration dedupeWindow, int batchRetries,
-                            int modelQueueCapacity, long prefixCacheBytes, AdapterVerifier adapterVerifier, RegistryConfig registry,
+                            int modelQueueCapacity, long prefixCacheBytes, long adapterCacheBytes, AdapterVerifier adapterVerifier, RegistryConfig registry,
                             Map<String, String> kafka) {
 
     public static final String ENV_PREFIX = "TUNESTREAM_";
     /** Default bound of the prefix cache: 64 MiB, some 8000 positions of demo-gpt2's keys and values (8 KiB a position). */
     public static final long DEFAULT_PREFIX_CACHE_BYTES = 64L << 20;
+    /**
+     * Default bound of the decoded adapter tables: 128 MiB, the 10-token tables of 12 000 demo-gpt2 tasks (10 KiB
+     * each), some 170 10-token deep prompts of GPT-2 small (737 kB), or 80 tables of a 7B model (100 × 4096 floats).
+     */
+    public static final long DEFAULT_ADAPTER_CACHE_BYTES = 128L << 20;
     /** Chunks on CPU: GenerationBenchmark's chunked decoding against the in-place steps (BENCHMARKS.md). */
     public static final int DEFAULT_CPU_CHUNK_STEPS = 0;
     /** Chunks on CUDA: the KV cache crosses the PCIe bus once a chunk instead of twice a step. */
@@ -117,7 +125,7 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
             "adapters.keep.versions", "request.max.prompt.chars", "application.id", "state.dir", "stream.threads",
             "http.port", "http.bind.address", "topics.prefix", "batch.timeout.ms", "batch.cancel.grace.ms", "request.max.age.ms",
             "buffer.max.requests", "buffer.full.max.wait.ms", "dedupe.window.ms", "batch.retries",
-            "model.queue.capacity", "prefix.cache.bytes", "adapters.verify.signatures", "adapters.trusted.keys",
+            "model.queue.capacity", "prefix.cache.bytes", "adapters.cache.bytes", "adapters.verify.signatures", "adapters.trusted.keys",
             "adapters.accept.unsigned").stream()).collect(java.util.stream.Collectors.toUnmodifiableSet());
 
     public ServingConfig {
@@ -292,6 +300,13 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                     long bytes = Long.parseLong(v.trim());
                     if (bytes < 0) {
                         throw new IllegalArgumentException("must be >= 0 (0 turns the prefix cache off)");
+                    }
+                    return bytes;
+                }),
+                r.get("adapters.cache.bytes", Long.toString(DEFAULT_ADAPTER_CACHE_BYTES), v -> {
+                    long bytes = Long.parseLong(v.trim());
+                    if (bytes < 0) {
+                        throw new IllegalArgumentException("must be >= 0 (0 decodes each row's adapter table anew)");
                     }
                     return bytes;
                 }),

@@ -72,6 +72,15 @@ class ServingConfigTest {
     }
 
     @Test
+    void shouldBoundTheDecodedAdapterTablesBy128MiBByDefaultAndRefuseANegativeBound() throws Exception {
+        assertThat(ServingConfig.load(Optional.of(file(required())), Map.of()).adapterCacheBytes()).isEqualTo(128L << 20);
+        assertThat(ServingConfig.load(Optional.of(file(required())), Map.of("TUNESTREAM_ADAPTERS_CACHE_BYTES", "1048576"))
+                .adapterCacheBytes()).isEqualTo(1L << 20);
+        assertThatThrownBy(() -> ServingConfig.load(Optional.of(file(required() + "adapters.cache.bytes=-1\n")), Map.of()))
+                .hasMessageContaining("adapters.cache.bytes").hasMessageContaining("must be >= 0");
+    }
+
+    @Test
     void shouldRefuseToStartWithVerificationOnAndNoTrustedKey() throws Exception {
         Path f = file("bootstrap.servers=localhost:9092\nregistry.url=http://localhost:8080\nmodel.dir=" + dir + "\n");
 
@@ -279,7 +288,7 @@ class ServingConfigTest {
         Path f = file(required() + "batch.size=4\n");
 
         assertThatThrownBy(() -> ServingConfig.load(Optional.of(f), Map.of()))
-                .hasMessageStartingWith("config key 'batch.size' is unknown; known keys: [adapters.accept.unsigned, "
+                .hasMessageStartingWith("config key 'batch.size' is unknown; known keys: [adapters.accept.unsigned, adapters.cache.bytes, "
                         + "adapters.keep.versions, adapters.trusted.keys, adapters.verify.signatures, ");
     }
 

@@ -43,8 +43,12 @@ public final class AdapterStore {
         return Optional.ofNullable(store.get(key(task, version)));
     }
 
-    /** Stores {@code adapter} and drops the task's versions beyond the {@code keep} most recent. */
-    static void put(KeyValueStore<String, AdapterVersion> store, AdapterVersion adapter, int keep) {
+    /**
+     * Stores {@code adapter} and drops the task's versions beyond the {@code keep} most recent.
+     *
+     * @return the versions dropped
+     */
+    static java.util.List<Integer> put(KeyValueStore<String, AdapterVersion> store, AdapterVersion adapter, int keep) {
         store.put(key(adapter.getTask(), adapter.getVersion()), adapter);
         int seen = 0;
         try (KeyValueIterator<String, AdapterVersion> it = store.reverseRange(from(adapter.getTask()),
@@ -57,15 +61,25 @@ public final class AdapterStore {
                 }
             }
             stale.forEach(store::delete);
+            return stale.stream().map(AdapterStore::version).toList();
         }
     }
 
-    /** Drops every version of {@code task} (its key was deleted on the adapters topic). */
-    static void deleteTask(KeyValueStore<String, AdapterVersion> store, String task) {
+    private static int version(String key) {
+        return Integer.parseInt(key.substring(key.lastIndexOf(SEPARATOR) + 1));
+    }
+
+    /**
+     * Drops every version of {@code task} (its key was deleted on the adapters topic).
+     *
+     * @return the versions dropped
+     */
+    static java.util.List<Integer> deleteTask(KeyValueStore<String, AdapterVersion> store, String task) {
         var keys = new java.util.ArrayList<String>();
         try (KeyValueIterator<String, AdapterVersion> it = store.range(from(task), to(task))) {
             it.forEachRemaining(kv -> keys.add(kv.key));
         }
         keys.forEach(store::delete);
+        return keys.stream().map(AdapterStore::version).toList();
     }
 }

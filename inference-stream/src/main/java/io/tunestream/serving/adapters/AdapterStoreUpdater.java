@@ -70,7 +70,7 @@ public final class AdapterStoreUpdater implements Processor<byte[], byte[], Void
         String key = record.key() == null ? null : new String(record.key(), StandardCharsets.UTF_8);
         if (adapter == null) {
             if (key != null) {
-                AdapterStore.deleteTask(store, key);
+                AdapterStore.deleteTask(store, key).forEach(v -> metrics.adapterVersionDropped(key, v));
                 LOG.info("adapters of task {} deleted (tombstone at {})", key, at);
             }
             return;
@@ -85,7 +85,7 @@ public final class AdapterStoreUpdater implements Processor<byte[], byte[], Void
             refuse(adapter, at, refusal.get());
             return;
         }
-        AdapterStore.put(store, adapter, keep);
+        AdapterStore.put(store, adapter, keep).forEach(v -> metrics.adapterVersionDropped(adapter.getTask(), v));
         LOG.info("adapter {} v{} accepted ({} virtual tokens, {})", adapter.getTask(), adapter.getVersion(),
                 adapter.getTable().getShape().get(0), at);
     }

@@ -34,4 +34,9 @@ public interface BatchAnswerer {
     default Optional<PrefixCache> prefixCache() {
         return Optional.empty();
     }
+
+    /** The model's decoded adapter tables, for their metrics; empty when there are none (stand-ins). */
+    default Optional<io.tunestream.serving.model.AdapterTableCache> adapterTableCache() {
+        return Optional.empty();
+    }
 }

@@ -12,13 +12,10 @@ import io.tunestream.model.onnx.RuntimeConfig;
 import io.tunestream.model.prompt.TaskTemplate;
 import io.tunestream.model.prompt.DeepPromptTable;
 import io.tunestream.model.prompt.VirtualTokenTable;
-import io.tunestream.schemas.DeepPromptShape;
 import io.tunestream.schemas.adapters.AdapterCheck;
 import io.tunestream.model.tokenize.HuggingFaceTextTokenizer;
-import io.tunestream.schemas.AdapterVersion;
 import io.tunestream.schemas.ErrorKind;
 import io.tunestream.schemas.FinishReason;
-import io.tunestream.schemas.tensor.TensorCodec;
 import io.tunestream.model.onnx.RunControl;
 import io.tunestream.serving.batch.BatchAnswerer;
 import io.tunestream.serving.batch.BatchCancellation;
@@ -50,11 +47,15 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
     private final Map<Integer, Generator> generatorsBySequenceLimit = new ConcurrentHashMap<>();
     /** Shared by the generators of every sequence limit (a task's start does not depend on it); null when off. */
     private final PrefixCache prefixCache;
+    /** Decoded tables of the adapter versions batches used lately, bounded in bytes (the store holds every version). */
+    private final AdapterTableCache adapterTables;
 
-    private ModelBatchAnswerer(DecoderModel model, HuggingFaceTextTokenizer tokenizer, long prefixCacheBytes) {
+    private ModelBatchAnswerer(DecoderModel model, HuggingFaceTextTokenizer tokenizer, long prefixCacheBytes,
+                               long adapterTableCacheBytes) {
         this.model = model;
         this.tokenizer = tokenizer;
         this.prefixCache = prefixCacheBytes > 0 ? new PrefixCache(prefixCacheBytes) : null;
+        this.adapterTables = new AdapterTableCache(adapterTableCacheBytes);
         this.info = new ServingModelInfo(model.fingerprint(), model.config().hiddenSize(),
                 model.config().maxPositions(), Optional.of(new AdapterCheck.Decoder(model.config().layers(),
                 model.config().kvHeads(), model.config().headDim())));
@@ -71,12 +72,28 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
      * @param prefixCacheBytes bound of the prefix cache ({@code prefix.cache.bytes}); 0 for none
      */
     public static ModelBatchAnswerer load(Path modelDir, RuntimeConfig runtime, long prefixCacheBytes) {
+        return load(modelDir, runtime, prefixCacheBytes, io.tunestream.serving.ServingConfig.DEFAULT_ADAPTER_CACHE_BYTES);
+    }
+
+    /**
+     * Loads the model and its tokenizer from {@code modelDir}.
+     *
+     * @param prefixCacheBytes       bound of the prefix cache ({@code prefix.cache.bytes}); 0 for none
+     * @param adapterTableCacheBytes bound of the decoded adapter tables ({@code adapters.cache.bytes}); 0 decodes
+     *                               every row's table anew
+     */
+    public static ModelBatchAnswerer load(Path modelDir, RuntimeConfig runtime, long prefixCacheBytes,
+                                          long adapterTableCacheBytes) {
         if (prefixCacheBytes < 0) {
             throw new IllegalArgumentException("prefix cache bytes must be >= 0, got " + prefixCacheBytes);
         }
+        if (adapterTableCacheBytes < 0) {
+            throw new IllegalArgumentException("adapter cache bytes must be >= 0, got " + adapterTableCacheBytes);
+        }
         DecoderModel model = DecoderModel.load(modelDir, runtime);
         try {
-            return new ModelBatchAnswerer(model, HuggingFaceTextTokenizer.load(modelDir), prefixCacheBytes);
+            return new ModelBatchAnswerer(model, HuggingFaceTextTokenizer.load(modelDir), prefixCacheBytes,
+                    adapterTableCacheBytes);
         } catch (RuntimeException e) {
             model.close();
             throw e;
@@ -152,37 +169,33 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
         return "request " + item.requestId() + ", task " + item.task() + ": ";
     }
 
+    /** The decoded adapter tables it keeps (bounded by {@code adapters.cache.bytes}). */
+    public AdapterTableCache adapterTables() {
+        return adapterTables;
+    }
+
+    @Override
+    public Optional<AdapterTableCache> adapterTableCache() {
+        return Optional.of(adapterTables);
+    }
+
     /** The model runtime's request for {@code item}. */
-    private static GenerationRequest toRequest(BatchItem item) {
+    private GenerationRequest toRequest(BatchItem item) {
         io.tunestream.schemas.TaskTemplate t = item.template();
         var template = new TaskTemplate(t.getTask(), t.getPromptTemplate(), t.getPromptTemplateFields(),
                 t.getAnswerOnlyLoss(), t.getAnswerField(), t.getTruncateField(), t.getVirtualTokenSplits(),
                 t.getTotalVirtualTokens());
         // a deep-prompt adapter (checked against the model's layers, kv heads and head size when stored) fills
         // the row's KV-cache prefix instead of the template's virtual-token slots
-        Optional<AdapterVersion> adapter = item.adapter();
-        Optional<DeepPromptTable> deep = adapter.filter(a -> a.getDeepPrompt() != null)
-                .map(ModelBatchAnswerer::deepPrompt);
-        Optional<VirtualTokenTable> table = adapter.filter(a -> a.getDeepPrompt() == null)
-                .map(ModelBatchAnswerer::table);
+        Optional<AdapterTableCache.Tables> tables = item.adapter().map(adapterTables::tables);
+        Optional<DeepPromptTable> deep = tables.flatMap(AdapterTableCache.Tables::deepPrompt);
+        Optional<VirtualTokenTable> table = tables.flatMap(AdapterTableCache.Tables::virtualTokens);
         var o = item.request().getOptions();
         var options = new GenerationOptions(o.getMaxNewTokens(), o.getMinNewTokens(), o.getTemperature(), o.getTopK(),
                 o.getTopP(), o.getRepetitionPenalty(), List.copyOf(o.getStop()),
                 o.getSeed() == null ? OptionalLong.empty() : OptionalLong.of(o.getSeed()));
         return new GenerationRequest(item.requestId(), template, item.request().getFields(), table, options,
-                adapter.isEmpty() && t.getAllowBaseModel(), deep);
-    }
-
-    private static DeepPromptTable deepPrompt(AdapterVersion adapter) {
-        DeepPromptShape shape = adapter.getDeepPrompt();
-        return new DeepPromptTable(adapter.getTask(), adapter.getTable().getShape().get(0), shape.getLayers(),
-                shape.getKvHeads(), shape.getHeadDim(), TensorCodec.decode(adapter.getTable()),
-                adapter.getModelFingerprint());
-    }
-
-    private static VirtualTokenTable table(AdapterVersion adapter) {
-        return new VirtualTokenTable(adapter.getTask(), adapter.getTable().getShape().get(0), adapter.getHiddenSize(),
-                TensorCodec.decode(adapter.getTable()), adapter.getModelFingerprint());
+                item.adapter().isEmpty() && t.getAllowBaseModel(), deep);
     }
 
     private static BatchOutcome toOutcome(BatchItem item, GenerationResult result) {

@@ -13,7 +13,8 @@ import java.util.Objects;
  * {@code tunestream_batch_size}, {@code tunestream_queue_time_seconds} and
  * {@code tunestream_generation_time_seconds} (histograms: {@code _bucket{le}}), {@code tunestream_generated_tokens_total} (tokens/s is
  * its rate; {@code tunestream_generation_tokens_per_second} is the per-batch figure),
- * {@code tunestream_answers_total{task,adapter_version}}, {@code tunestream_errors_total{kind}},
+ * {@code tunestream_answers_total{task,adapter_version}} (a version's series is removed when the adapters store drops
+ * the version), {@code tunestream_errors_total{kind}},
  * {@code tunestream_adapters_refused_total{task,reason}}, {@code tunestream_dead_letters_total{topic,reason}},
  * {@code tunestream_registry_waits_total{topic}}, {@code tunestream_templates_refused_total{task,reason}},
  * {@code tunestream_batches_timed_out_total}, {@code tunestream_model_stuck_calls},
@@ -22,7 +23,9 @@ import java.util.Objects;
  * {@code tunestream_duplicates_total}, {@code tunestream_backpressure_wait_seconds},
  * {@code tunestream_answers_shrunk_total}, and for the prefix cache {@code tunestream_prefix_cache_hits_total},
  * {@code _misses_total}, {@code _fallbacks_total}, {@code _failures_total}, {@code _evictions_total},
- * {@code _reused_positions_total}, {@code tunestream_prefix_cache_bytes} and {@code tunestream_prefix_cache_entries}.
+ * {@code _reused_positions_total}, {@code tunestream_prefix_cache_bytes} and {@code tunestream_prefix_cache_entries},
+ * and for the decoded adapter tables {@code tunestream_adapter_tables_hits_total}, {@code _misses_total},
+ * {@code _evictions_total}, {@code tunestream_adapter_tables_bytes} and {@code tunestream_adapter_tables_entries}.
  */
 public final class ServingMetrics {
 
@@ -67,6 +70,19 @@ public final class ServingMetrics {
     public void answered(String task, Integer adapterVersion) {
         registry.counter("tunestream.answers", "task", task,
                 "adapter_version", adapterVersion == null ? "none" : adapterVersion.toString()).increment();
+    }
+
+    /**
+     * The adapters store dropped {@code task}'s {@code adapterVersion} (beyond the versions kept, or the task deleted):
+     * its answers counter goes too, so the meters stay bounded by the versions kept, however many versions
+     * thousands of tasks publish over time. A batch in flight with that version may count it once more.
+     */
+    public void adapterVersionDropped(String task, int adapterVersion) {
+        var counter = registry.find("tunestream.answers").tags("task", task, "adapter_version",
+                Integer.toString(adapterVersion)).counter();
+        if (counter != null) {
+            registry.remove(counter);
+        }
     }
 
     /** An error answer went out. */
@@ -168,5 +184,20 @@ public final class ServingMetrics {
                                  java.util.function.ToDoubleFunction<io.tunestream.model.generate.PrefixCache> count) {
         io.micrometer.core.instrument.FunctionCounter.builder("tunestream.prefix.cache." + name, cache, count)
                 .description(description).register(registry);
+    }
+
+    /** Exports what the decoded adapter tables do ({@code adapters.cache.bytes}). */
+    public void bindAdapterTables(io.tunestream.serving.model.AdapterTableCache tables) {
+        io.micrometer.core.instrument.FunctionCounter.builder("tunestream.adapter.tables.hits", tables,
+                t -> t.stats().hits()).description("Adapter versions whose decoded table was kept").register(registry);
+        io.micrometer.core.instrument.FunctionCounter.builder("tunestream.adapter.tables.misses", tables,
+                t -> t.stats().misses()).description("Adapter tables decoded from the store's records").register(registry);
+        io.micrometer.core.instrument.FunctionCounter.builder("tunestream.adapter.tables.evictions", tables,
+                t -> t.stats().evictions()).description("Decoded tables evicted to stay within adapters.cache.bytes")
+                .register(registry);
+        io.micrometer.core.instrument.Gauge.builder("tunestream.adapter.tables.bytes", tables, t -> t.stats().bytes())
+                .description("Bytes the decoded adapter tables hold").baseUnit("bytes").register(registry);
+        io.micrometer.core.instrument.Gauge.builder("tunestream.adapter.tables.entries", tables,
+                t -> t.stats().entries()).description("Decoded adapter tables held").register(registry);
     }
 }

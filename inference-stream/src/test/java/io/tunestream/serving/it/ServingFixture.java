@@ -148,6 +148,15 @@ final class ServingFixture implements AutoCloseable {
         send(topics.adapters(), adapter.getTask(), signer.sign(adapter));
     }
 
+    /** Publishes {@code adapter} signed as {@link #publish(AdapterVersion)} does, without waiting for it (then {@link #flush}). */
+    java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata> publishAsync(AdapterVersion adapter) {
+        return producer.send(new ProducerRecord<>(topics.adapters(), adapter.getTask(), signer.sign(adapter)));
+    }
+
+    void flush() {
+        producer.flush();
+    }
+
     void send(InferenceRequest request) throws Exception {
         send(topics.requests(), request.getRequestId(), request);
     }

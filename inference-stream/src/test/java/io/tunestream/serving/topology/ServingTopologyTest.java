@@ -309,6 +309,24 @@ class ServingTopologyTest {
     }
 
     @Test
+    void shouldForgetTheAnswersCounterOfAVersionTheStoreNoLongerKeeps() {
+        start(new BatchingSettings(2, Duration.ofSeconds(1), Duration.ofMillis(100), 2, 2, 1000));
+        publish(squad("squad", 4));
+        publish(adapter("squad", 1, FINGERPRINT, HIDDEN, 4));
+        publish(adapter("squad", 2, FINGERPRINT, HIDDEN, 4));
+        send(pinned(squadRequest("old", "squad"), 1));
+        send(squadRequest("latest", "squad"));
+        assertThat(answersById()).hasSize(2);
+        assertThat(registry.find("tunestream.answers").tags("adapter_version", "1").counter()).isNotNull();
+
+        publish(adapter("squad", 3, FINGERPRINT, HIDDEN, 4)); // keeps 2: v1 leaves the store
+
+        assertThat(registry.find("tunestream.answers").tags("task", "squad", "adapter_version", "1").counter()).isNull();
+        assertThat(registry.get("tunestream.answers").tags("task", "squad", "adapter_version", "2").counter().count())
+                .isEqualTo(1);
+    }
+
+    @Test
     void shouldRefuseAnAdapterTunedForAnotherModel() {
         start(BatchingSettings.of(1, Duration.ofSeconds(10)));
         publish(squad("squad", 4));

@@ -1,0 +1,148 @@
+package io.tunestream.serving.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.tunestream.model.prompt.VirtualTokenTable;
+import io.tunestream.schemas.AdapterVersion;
+import io.tunestream.schemas.DType;
+import io.tunestream.schemas.DeepPromptShape;
+import io.tunestream.schemas.tensor.TensorCodec;
+import io.tunestream.serving.testing.Fixtures;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The decoded adapter tables stay within their bound in bytes and always match the record they came from. */
+class AdapterTableCacheTest {
+
+    private static final String MODEL = "model-sha256";
+    private static final int HIDDEN = 8;
+    private static final int ROWS = 4;
+    /** One 4 × 8 float table: 128 bytes of floats plus the entry overhead. */
+    private static final long ENTRY = ROWS * HIDDEN * Float.BYTES + AdapterTableCache.ENTRY_OVERHEAD_BYTES;
+
+    private static AdapterVersion adapter(String task, int version) {
+        return Fixtures.adapter(task, version, MODEL, HIDDEN, ROWS);
+    }
+
+    @Test
+    void shouldDecodeOnceAndShareTheTableWhileItIsKept() {
+        var cache = new AdapterTableCache(10 * ENTRY);
+
+        var first = cache.tables(adapter("a", 1));
+        var second = cache.tables(adapter("a", 1));
+
+        assertThat(second.virtualTokens().orElseThrow()).isSameAs(first.virtualTokens().orElseThrow());
+        assertThat(first.virtualTokens().orElseThrow().values()).containsOnly(0.1f);
+        assertThat(first.deepPrompt()).isEmpty();
+        assertThat(cache.stats()).isEqualTo(new AdapterTableCache.Stats(1, 1, 0, 1, ENTRY));
+    }
+
+    @Test
+    void shouldEvictTheLeastRecentlyUsedToStayWithinTheBoundAndDecodeEqualTablesAgain() {
+        var cache = new AdapterTableCache(3 * ENTRY);
+        VirtualTokenTable a = cache.tables(adapter("a", 1)).virtualTokens().orElseThrow();
+        cache.tables(adapter("b", 1));
+        cache.tables(adapter("c", 1));
+        cache.tables(adapter("a", 1)); // a is now the most recently used: b goes first
+
+        cache.tables(adapter("d", 1));
+
+        assertThat(cache.stats().evictions()).isEqualTo(1);
+        assertThat(cache.bytes()).isEqualTo(3 * ENTRY).isLessThanOrEqualTo(cache.maxBytes());
+        assertThat(cache.tables(adapter("a", 1)).virtualTokens().orElseThrow()).isSameAs(a);
+        long missesBefore = cache.stats().misses();
+        VirtualTokenTable b = cache.tables(adapter("b", 1)).virtualTokens().orElseThrow();
+        assertThat(cache.stats().misses()).isEqualTo(missesBefore + 1);
+        assertThat(b).isEqualTo(AdapterTableCache.decode(adapter("b", 1)).virtualTokens().orElseThrow());
+        assertThat(b.values()).containsOnly(0.1f);
+    }
+
+    @Test
+    void shouldKeepPinnedAndLatestVersionsOfATaskApart() {
+        var cache = new AdapterTableCache(10 * ENTRY);
+
+        var v1 = cache.tables(adapter("squad", 1)).virtualTokens().orElseThrow();
+        var v2 = cache.tables(adapter("squad", 2)).virtualTokens().orElseThrow();
+
+        assertThat(v1.values()).containsOnly(0.1f);
+        assertThat(v2.values()).containsOnly(0.2f);
+        assertThat(cache.tables(adapter("squad", 1)).virtualTokens().orElseThrow()).isSameAs(v1);
+        assertThat(cache.stats().entries()).isEqualTo(2);
+    }
+
+    @Test
+    void shouldNotServeAnOldTableForAVersionPublishedAgainWithOtherContent() {
+        var cache = new AdapterTableCache(10 * ENTRY);
+        cache.tables(adapter("a", 1));
+        AdapterVersion republished = AdapterVersion.newBuilder(adapter("a", 1))
+                .setTable(TensorCodec.encodeMatrix("virtual_tokens", filled(ROWS * HIDDEN, 0.7f), ROWS, HIDDEN,
+                        DType.FLOAT32))
+                .build();
+
+        assertThat(cache.tables(republished).virtualTokens().orElseThrow().values()).containsOnly(0.7f);
+    }
+
+    @Test
+    void shouldUseButNotKeepATableLargerThanTheBound() {
+        var cache = new AdapterTableCache(ENTRY - 1);
+
+        var tables = cache.tables(adapter("a", 1));
+
+        assertThat(tables.virtualTokens().orElseThrow().values()).hasSize(ROWS * HIDDEN);
+        assertThat(cache.stats()).isEqualTo(new AdapterTableCache.Stats(0, 1, 1, 0, 0));
+    }
+
+    @Test
+    void shouldDecodeEveryTimeWithABoundOfZero() {
+        var cache = new AdapterTableCache(0);
+
+        var first = cache.tables(adapter("a", 1)).virtualTokens().orElseThrow();
+        var second = cache.tables(adapter("a", 1)).virtualTokens().orElseThrow();
+
+        assertThat(second).isEqualTo(first).isNotSameAs(first);
+        assertThat(cache.stats().entries()).isZero();
+        assertThatThrownBy(() -> new AdapterTableCache(-1)).hasMessageContaining("must be >= 0, got -1");
+    }
+
+    @Test
+    void shouldDecodeADeepPromptIntoItsPerLayerTable() {
+        int layers = 2;
+        int kvHeads = 1;
+        int headDim = 4;
+        int width = 2 * layers * kvHeads * headDim;
+        AdapterVersion deep = AdapterVersion.newBuilder(adapter("deep", 3))
+                .setTable(TensorCodec.encodeMatrix("prefix", filled(ROWS * width, 0.5f), ROWS, width, DType.FLOAT32))
+                .setDeepPrompt(new DeepPromptShape(layers, kvHeads, headDim))
+                .build();
+        var cache = new AdapterTableCache(10 * ENTRY);
+
+        var tables = cache.tables(deep);
+
+        assertThat(tables.virtualTokens()).isEmpty();
+        var prefix = tables.deepPrompt().orElseThrow();
+        assertThat(List.of(prefix.virtualTokens(), prefix.layers(), prefix.kvHeads(), prefix.headDim()))
+                .containsExactly(ROWS, layers, kvHeads, headDim);
+        assertThat(prefix.values()).hasSize(ROWS * width).containsOnly(0.5f);
+    }
+
+    @Test
+    void shouldHoldNoMoreThanItsBoundAfterThousandsOfTasks() {
+        long bound = 100 * ENTRY + ENTRY / 2;
+        var cache = new AdapterTableCache(bound);
+
+        for (int task = 0; task < 5_000; task++) {
+            cache.tables(adapter("task-" + task, 1 + task % 3));
+        }
+
+        assertThat(cache.bytes()).isLessThanOrEqualTo(bound);
+        assertThat(cache.stats().entries()).isEqualTo(100);
+        assertThat(cache.stats().evictions()).isEqualTo(4_900);
+    }
+
+    private static float[] filled(int n, float value) {
+        float[] values = new float[n];
+        java.util.Arrays.fill(values, value);
+        return values;
+    }
+}
