@@ -189,6 +189,7 @@ class DashboardMetricsTest {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         TrainerMetrics metrics = new TrainerMetrics(registry);
         metrics.runStarted("squad");
+        metrics.progress("squad", run("r0", RunStatus.RUNNING));
         // the metrics read only the run record of an outcome: the published adapter and checkpoint stay empty
         metrics.runEnded("squad", new RunOutcome.Published(new AdapterVersion(), new AdapterCheckpoint(),
                 run("r1", RunStatus.PUBLISHED)), Duration.ofSeconds(30));

@@ -42,6 +42,9 @@ public final class TrainerMetrics {
                 .tag("task", task).register(registry).record(took);
         Map<String, Long> skipped = outcome.run().getSkipped();
         skipped.forEach((reason, n) -> skipped(reason, n));
+        if (outcome.run().getValidationLoss() != null) {
+            progress(task).validated(outcome.run().getValidationLoss());
+        }
     }
 
     /**
@@ -49,22 +52,34 @@ public final class TrainerMetrics {
      * latest run's values stay until the next run reports.
      */
     public void progress(String task, io.tunestream.schemas.TrainingRun running) {
-        progress.computeIfAbsent(task, t -> {
+        RunProgress p = progress(task);
+        p.update(running.getStep(), running.getTrainLoss() == null ? Double.NaN : running.getTrainLoss());
+        if (running.getValidationLoss() != null) {
+            p.validated(running.getValidationLoss());
+        }
+    }
+
+    private RunProgress progress(String task) {
+        return progress.computeIfAbsent(task, t -> {
             RunProgress p = new RunProgress();
             Gauge.builder("tunestream.trainer.run.step", p, RunProgress::step)
                     .description("Optimizer step of the task's latest run").tag("task", t).register(registry);
             Gauge.builder("tunestream.trainer.run.train.loss", p, RunProgress::trainLoss)
                     .description("Training loss at the latest step of the task's latest run").tag("task", t)
                     .register(registry);
+            // the quality gate's number: a task's curve over runs shows whether new examples still help
+            Gauge.builder("tunestream.trainer.run.validation.loss", p, RunProgress::validationLoss)
+                    .description("Validation loss of the task's latest run, at its latest evaluation").tag("task", t)
+                    .register(registry);
             return p;
-        }).update(running.getStep(),
-                running.getTrainLoss() == null ? Double.NaN : running.getTrainLoss());
+        });
     }
 
     /** Written by run workers, read by the meter registry. */
     private static final class RunProgress {
         private volatile double step;
         private volatile double trainLoss = Double.NaN;
+        private volatile double validationLoss = Double.NaN;
 
         void update(double latestStep, double latestLoss) {
             step = latestStep;
@@ -77,6 +92,14 @@ public final class TrainerMetrics {
 
         double trainLoss() {
             return trainLoss;
+        }
+
+        void validated(double loss) {
+            validationLoss = loss;
+        }
+
+        double validationLoss() {
+            return validationLoss;
         }
     }
 

@@ -39,4 +39,20 @@ class TrainerMetricsTest {
 
         assertThat(gauge("tunestream.trainer.run.train.loss", "squad")).isNaN();
     }
+
+    @Test
+    void shouldShowEachTasksLatestValidationLossFromItsRunsAndTheirEnd() {
+        metrics.progress("squad", running("squad", 5, 1.5));
+        assertThat(gauge("tunestream.trainer.run.validation.loss", "squad")).as("no evaluation yet").isNaN();
+
+        metrics.progress("squad", TrainingRun.newBuilder(running("squad", 10, 1.0)).setValidationLoss(0.875).build());
+        assertThat(gauge("tunestream.trainer.run.validation.loss", "squad")).isEqualTo(0.875);
+
+        TrainingRun ended = TrainingRun.newBuilder(running("squad", 12, 0.9)).setStatus(RunStatus.NOT_PUBLISHED)
+                .setValidationLoss(0.8125).build();
+        metrics.runEnded("squad", new io.tunestream.trainer.run.RunOutcome.NotPublished(ended),
+                java.time.Duration.ofSeconds(3));
+        assertThat(gauge("tunestream.trainer.run.validation.loss", "squad")).isEqualTo(0.8125);
+        assertThat(gauge("tunestream.trainer.run.step", "squad")).as("the step stays the last reported").isEqualTo(10.0);
+    }
 }
