@@ -94,6 +94,21 @@ class ModelTaskRunnerIT {
                 .isEqualTo("task 'yes': virtual_token_splits [3] sum to 3, not total_virtual_tokens 4");
     }
 
+    @Test
+    void shouldTrainAnAddBosTemplateOnSequencesStartingWithTheBos() {
+        // the same seed and examples give the same run; add_bos (tiny-gpt2's bos_token_id 0 first) changes the loss
+        var plain = (RunOutcome.Published) runner.run(snapshot(Fixtures.template("yes").build(), Optional.empty()),
+                "run-plain-a", running -> { });
+        var plainAgain = (RunOutcome.Published) runner.run(snapshot(Fixtures.template("yes").build(), Optional.empty()),
+                "run-plain-b", running -> { });
+        var bos = (RunOutcome.Published) runner.run(snapshot(Fixtures.template("yes").setAddBos(true).build(),
+                Optional.empty()), "run-bos", running -> { });
+
+        assertThat(plainAgain.adapter().getValidationLoss()).isEqualTo(plain.adapter().getValidationLoss());
+        assertThat(bos.adapter().getValidationLoss()).isNotEqualTo(plain.adapter().getValidationLoss());
+        assertThat(bos.run().getTrainingExamples()).isEqualTo(plain.run().getTrainingExamples());
+    }
+
     /** tiny-gpt2's decoder: 2 layers x 4 kv heads x head size 16, a deep-prompt row of 256 floats. */
     private static final AdapterCheck.Decoder TINY_GPT2 = new AdapterCheck.Decoder(2, 4, 16);
 
