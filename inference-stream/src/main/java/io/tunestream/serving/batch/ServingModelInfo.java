@@ -12,13 +12,21 @@ import java.util.Optional;
  * @param maxPositions longest sequence the model accepts (virtual tokens, prompt and answer)
  * @param decoder      layers, kv heads and head size a deep-prompt adapter must match; empty when not
  *                     known (then deep-prompt adapters are refused)
+ * @param hasBos       whether the model has a BOS token ({@code bos_token_id}); templates with {@code add_bos}
+ *                     are refused without one
  */
 public record ServingModelInfo(String fingerprint, int hiddenSize, int maxPositions,
-                               Optional<AdapterCheck.Decoder> decoder) {
+                               Optional<AdapterCheck.Decoder> decoder, boolean hasBos) {
 
     /** A model whose decoder shape is not known: it serves virtual-token adapters only. */
     public ServingModelInfo(String fingerprint, int hiddenSize, int maxPositions) {
         this(fingerprint, hiddenSize, maxPositions, Optional.empty());
+    }
+
+    /** A model without a BOS token: templates with {@code add_bos} are refused. */
+    public ServingModelInfo(String fingerprint, int hiddenSize, int maxPositions,
+                            Optional<AdapterCheck.Decoder> decoder) {
+        this(fingerprint, hiddenSize, maxPositions, decoder, false);
     }
 
     public ServingModelInfo {

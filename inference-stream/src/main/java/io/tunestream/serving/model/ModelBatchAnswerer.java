@@ -58,7 +58,7 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
         this.adapterTables = new AdapterTableCache(adapterTableCacheBytes);
         this.info = new ServingModelInfo(model.fingerprint(), model.config().hiddenSize(),
                 model.config().maxPositions(), Optional.of(new AdapterCheck.Decoder(model.config().layers(),
-                model.config().kvHeads(), model.config().headDim())));
+                model.config().kvHeads(), model.config().headDim())), model.config().bosTokenId().isPresent());
     }
 
     /** Loads the model and its tokenizer from {@code modelDir}, with a prefix cache of the default bound. */
@@ -184,7 +184,7 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
         io.tunestream.schemas.TaskTemplate t = item.template();
         var template = new TaskTemplate(t.getTask(), t.getPromptTemplate(), t.getPromptTemplateFields(),
                 t.getAnswerOnlyLoss(), t.getAnswerField(), t.getTruncateField(), t.getVirtualTokenSplits(),
-                t.getTotalVirtualTokens());
+                t.getTotalVirtualTokens(), t.getAddBos());
         // a deep-prompt adapter (checked against the model's layers, kv heads and head size when stored) fills
         // the row's KV-cache prefix instead of the template's virtual-token slots
         Optional<AdapterTableCache.Tables> tables = item.adapter().map(adapterTables::tables);

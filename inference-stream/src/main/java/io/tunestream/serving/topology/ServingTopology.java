@@ -100,7 +100,7 @@ public final class ServingTopology {
                 topics.templates(), "templates-updater",
                 () -> new TemplateStoreUpdater(TEMPLATE_STORE, new GlobalRecordReader<>(TEMPLATE_STORE,
                         serdes.templates(), topics.deadLetter(), recovery.globalDeadLetters(), recovery.waits(),
-                        metrics, recovery.stop()), metrics));
+                        metrics, recovery.stop()), metrics, answerer.model().hasBos()));
         topology.addGlobalStore(
                 Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(ADAPTER_STORE), Serdes.String(),
                         storeAdapters).withLoggingDisabled(),

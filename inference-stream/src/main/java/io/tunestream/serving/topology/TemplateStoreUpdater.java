@@ -19,7 +19,8 @@ import org.slf4j.LoggerFactory;
  * Feeds the global templates store from the compacted {@code task-templates} topic (key: task),
  * reading the raw bytes through a {@link GlobalRecordReader} (waits out registry outages,
  * dead-letters what can never be read). A template whose virtual-token splits do not add up, or that
- * is published under another task's key, is refused (logged with its topic, partition and offset,
+ * is published under another task's key, or that the serving model cannot build ({@code add_bos} without a BOS
+ * token, {@link TemplateRules#problemsOnModel}), is refused (logged with its topic, partition and offset,
  * counted) and not stored, so its task's requests are answered with an error rather than run with a
  * broken prompt. Runs on the global thread, also when the store is restored at start.
  */
@@ -30,13 +31,16 @@ final class TemplateStoreUpdater implements Processor<byte[], byte[], Void, Void
     private final String storeName;
     private final GlobalRecordReader<TaskTemplate> reader;
     private final ServingMetrics metrics;
+    private final boolean modelHasBos;
     private ProcessorContext<Void, Void> context;
     private KeyValueStore<String, TaskTemplate> store;
 
-    TemplateStoreUpdater(String storeName, GlobalRecordReader<TaskTemplate> reader, ServingMetrics metrics) {
+    TemplateStoreUpdater(String storeName, GlobalRecordReader<TaskTemplate> reader, ServingMetrics metrics,
+                         boolean modelHasBos) {
         this.storeName = storeName;
         this.reader = reader;
         this.metrics = metrics;
+        this.modelHasBos = modelHasBos;
     }
 
     @Override
@@ -73,6 +77,11 @@ final class TemplateStoreUpdater implements Processor<byte[], byte[], Void, Void
         if (!key.equals(template.getTask())) {
             refuse(key, "key", "template of task " + template.getTask() + " at " + at
                     + " ignored: published under key '" + key + "'");
+            return;
+        }
+        List<String> onModel = TemplateRules.problemsOnModel(template, modelHasBos);
+        if (!onModel.isEmpty()) {
+            refuse(key, "model", "template of task " + key + " at " + at + " ignored: " + String.join("; ", onModel));
             return;
         }
         store.put(key, template);

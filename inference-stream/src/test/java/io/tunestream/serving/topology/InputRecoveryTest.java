@@ -368,6 +368,22 @@ class InputRecoveryTest {
         assertThat(globalDeadLetters).isEmpty();
     }
 
+    @Test
+    void shouldRefuseAndCountAnAddBosTemplateWhenTheModelHasNoBosAndKeepTheStoredOne() {
+        start();
+        templates.pipeInput("assistant", assistant("assistant", 4));
+        TaskTemplate withBos = assistant("assistant", 4);
+        withBos.setAddBos(true);
+
+        templates.pipeInput("assistant", withBos);
+
+        KeyValueStore<String, TaskTemplate> store = driver.getKeyValueStore(ServingTopology.TEMPLATE_STORE);
+        assertThat(EchoAnswerer.MODEL.hasBos()).isFalse();
+        assertThat(store.get("assistant")).isEqualTo(assistant("assistant", 4));
+        assertThat(counter("tunestream.templates.refused", "task", "assistant", "reason", "model")).isEqualTo(1.0);
+        assertThat(globalDeadLetters).isEmpty();
+    }
+
     private static String globalHeader(ProducerRecord<byte[], byte[]> record, String name) {
         return new String(record.headers().lastHeader(name).value(), StandardCharsets.UTF_8);
     }

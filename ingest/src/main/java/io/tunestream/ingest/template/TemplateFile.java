@@ -31,7 +31,8 @@ import org.apache.avro.specific.SpecificRecord;
  * answer_only_loss} (default false, as NeMo), {@code answer_field}, {@code truncate_field}, {@code
  * virtual_token_splits}, {@code total_virtual_tokens}), so a verbatim NeMo v1.15.0 {@code
  * task_templates} block loads; {@code prompt_template_fields} is optional: NeMo derives the fields
- * from the template ({@link TemplateRules#fields}), and a listed key must name the same fields. And, optionally,
+ * from the template ({@link TemplateRules#fields}), and a listed key must name the same fields; NeMo's {@code
+ * add_bos} ({@code model.data.add_bos}, default false) is a key of the entry. And, optionally,
  * Tunestream's in snake_case: {@code max_seq_length}, {@code allow_base_model} and the maps
  * {@code tuning:} and {@code retraining:} whose keys are the snake_case names of {@link
  * TuningSettings} and {@link RetrainingSettings} fields (NeMo's {@code num_layers} is accepted for

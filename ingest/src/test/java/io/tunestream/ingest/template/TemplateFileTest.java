@@ -255,4 +255,28 @@ class TemplateFileTest {
                         file + ": task_templates[0] (task 't'): 'virtual_token_splits' must be an integer, was \"one\"",
                         file + ": task_templates[0] (task 't'): 'answer_only_loss' must be true or false, was \"yes\""));
     }
+
+    @Test
+    void shouldReadAddBosAndDefaultItToFalseAsNemo() throws IOException {
+        // NeMo's model.data.add_bos, default false (gpt_prompt_learning_dataset.py lines 161-162)
+        Path file = write("bos.yaml", """
+                task_templates:
+                  - taskname: with_bos
+                    prompt_template: "<|VIRTUAL_PROMPT_0|> {text} => {answer}"
+                    total_virtual_tokens: 2
+                    virtual_token_splits: [2]
+                    answer_field: answer
+                    add_bos: true
+                  - taskname: without
+                    prompt_template: "<|VIRTUAL_PROMPT_0|> {text} => {answer}"
+                    total_virtual_tokens: 2
+                    virtual_token_splits: [2]
+                    answer_field: answer
+                """);
+
+        List<TaskTemplate> templates = TemplateFile.read(file, 0L);
+
+        assertThat(templates.get(0).getAddBos()).isTrue();
+        assertThat(templates.get(1).getAddBos()).isFalse();
+    }
 }

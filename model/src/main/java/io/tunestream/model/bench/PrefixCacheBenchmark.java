@@ -62,7 +62,7 @@ public final class PrefixCacheBenchmark {
 
         try (DecoderModel model = DecoderModel.load(modelDir, RuntimeConfig.cpu(threads));
              HuggingFaceTextTokenizer tokenizer = HuggingFaceTextTokenizer.load(modelDir)) {
-            PromptBuilder builder = new PromptBuilder(tokenizer);
+            PromptBuilder builder = new PromptBuilder(tokenizer, model.config().bosTokenId());
             int instructionTokens = startTokens - virtual;
             TaskTemplate template = template(tokenizer, instructionTokens, virtual);
             // the text after the instruction ("Context:") belongs to the start too

@@ -72,7 +72,7 @@ public final class Generator {
         }
         this.model = model;
         this.tokenizer = tokenizer;
-        this.prompts = new PromptBuilder(tokenizer);
+        this.prompts = new PromptBuilder(tokenizer, model.config().bosTokenId());
         this.config = config;
         this.eosIds = model.config().eosTokenIds().stream().mapToInt(Integer::intValue).toArray();
         this.prefixCache = prefixCache;

@@ -9,10 +9,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalInt;
 
 /**
  * What the runtime needs to know about a decoder, read from transformers' {@code config.json}
- * (and {@code generation_config.json} for end-of-sequence ids when present).
+ * (and {@code generation_config.json} for the beginning- and end-of-sequence ids when present).
  *
  * @param family       architecture, from {@code model_type}
  * @param hiddenSize   width of the token embeddings ({@code n_embd} / {@code hidden_size})
@@ -23,9 +24,11 @@ import java.util.List;
  * @param vocabSize    rows of the token-embedding table and columns of the logits
  * @param maxPositions longest sequence the position embeddings cover
  * @param eosTokenIds  tokens that end a generation (may be empty)
+ * @param bosTokenId   the beginning-of-sequence token ({@code bos_token_id}), put first by a template with
+ *                     {@code add_bos}; empty when the model declares none
  */
 public record ModelConfig(ModelFamily family, int hiddenSize, int layers, int heads, int kvHeads, int headDim,
-                          int vocabSize, int maxPositions, List<Integer> eosTokenIds) {
+                          int vocabSize, int maxPositions, List<Integer> eosTokenIds, OptionalInt bosTokenId) {
 
     public ModelConfig {
         if (family == null) {
@@ -42,6 +45,20 @@ public record ModelConfig(ModelFamily family, int hiddenSize, int layers, int he
             throw new IllegalArgumentException("heads (" + heads + ") is not a multiple of kvHeads (" + kvHeads + ")");
         }
         eosTokenIds = List.copyOf(eosTokenIds);
+        if (bosTokenId == null) {
+            throw new IllegalArgumentException("bosTokenId is required (OptionalInt.empty() for none)");
+        }
+        if (bosTokenId.isPresent() && (bosTokenId.getAsInt() < 0 || bosTokenId.getAsInt() >= vocabSize)) {
+            throw new IllegalArgumentException("bos_token_id " + bosTokenId.getAsInt() + " is outside the vocabulary of "
+                    + vocabSize + " tokens");
+        }
+    }
+
+    /** A model that declares no BOS token. */
+    public ModelConfig(ModelFamily family, int hiddenSize, int layers, int heads, int kvHeads, int headDim,
+                       int vocabSize, int maxPositions, List<Integer> eosTokenIds) {
+        this(family, hiddenSize, layers, heads, kvHeads, headDim, vocabSize, maxPositions, eosTokenIds,
+                OptionalInt.empty());
     }
 
     /** The first end-of-sequence token, or -1 when the model declares none. */
@@ -86,6 +103,7 @@ public record ModelConfig(ModelFamily family, int hiddenSize, int layers, int he
         int headDim = c.hasNonNull("head_dim") ? c.get("head_dim").asInt() : hidden / heads;
         int vocab = required(c, configFile, "vocab_size");
         List<Integer> eos = ids(c.get("eos_token_id"));
+        OptionalInt bos = id(c.get("bos_token_id"));
         Path generationConfig = modelDir.resolve("generation_config.json");
         if (Files.exists(generationConfig)) {
             try {
@@ -93,11 +111,19 @@ public record ModelConfig(ModelFamily family, int hiddenSize, int layers, int he
                 if (g.hasNonNull("eos_token_id")) {
                     eos = ids(g.get("eos_token_id"));
                 }
+                if (g.hasNonNull("bos_token_id")) {
+                    bos = id(g.get("bos_token_id"));
+                }
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read " + generationConfig, e);
             }
         }
-        return new ModelConfig(family, hidden, layers, heads, kvHeads, headDim, vocab, maxPositions, eos);
+        return new ModelConfig(family, hidden, layers, heads, kvHeads, headDim, vocab, maxPositions, eos, bos);
+    }
+
+    /** A single id ({@code bos_token_id} is one id in transformers' configs), or empty for none. */
+    private static OptionalInt id(JsonNode node) {
+        return node == null || node.isNull() || !node.canConvertToInt() ? OptionalInt.empty() : OptionalInt.of(node.asInt());
     }
 
     private static List<Integer> ids(JsonNode node) {

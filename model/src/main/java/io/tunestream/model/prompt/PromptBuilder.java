@@ -30,7 +30,7 @@ import java.util.regex.Matcher;
  *       tokenizer does around special tokens. So a field and the template text around it are tokenized
  *       together: in {@code "Answer:{answer}"} with the answer {@code "."}, {@code ":."} is one pre-token that
  *       BPE may merge.</li>
- *   <li>With a BOS token ({@code add_bos}), it comes first (lines 161-162).</li>
+ *   <li>With {@code add_bos} in the template, the model's BOS token comes first (lines 161-162).</li>
  *   <li>At training, the answer span is the last {@code len(tokenize(answer))} positions, the answer
  *       taking a leading space when the template has one before {@code {answer}} ({@code
  *       _find_answer_start}, {@code _add_leading_space}, lines 289-312).</li>
@@ -48,18 +48,35 @@ public final class PromptBuilder {
     private final TextTokenizer tokenizer;
     private final OptionalInt bosTokenId;
 
-    /** A builder without BOS (NeMo's default {@code add_bos: false}). */
+    /** A builder for a model without a BOS token: a template with {@code add_bos} is refused. */
     public PromptBuilder(TextTokenizer tokenizer) {
         this(tokenizer, OptionalInt.empty());
     }
 
     /**
-     * A builder that, when {@code bosTokenId} is present, starts every sequence with it (NeMo's
-     * {@code model.data.add_bos: true}, at training and inference alike).
+     * A builder for a model whose BOS token is {@code bosTokenId} (its config's {@code bos_token_id}, {@link
+     * io.tunestream.model.onnx.ModelConfig#bosTokenId()}). A template with {@code add_bos} (NeMo's {@code
+     * model.data.add_bos}) starts every sequence with it, at training and inference alike; a template without it
+     * never does (NeMo's default).
      */
     public PromptBuilder(TextTokenizer tokenizer, OptionalInt bosTokenId) {
         this.tokenizer = tokenizer;
         this.bosTokenId = bosTokenId;
+    }
+
+    /**
+     * Refuses a template this builder cannot build: one with {@code add_bos} for a model without a BOS token.
+     * Called where templates are checked against the model, before any request, and by {@link #build} and
+     * {@link #sharedStart}.
+     *
+     * @throws IllegalArgumentException naming the task
+     */
+    public void check(TaskTemplate template) {
+        if (template.addBos() && bosTokenId.isEmpty()) {
+            throw new IllegalArgumentException(TaskTemplate.problem(template.taskName(),
+                    "add_bos is set but the model has no BOS token (no bos_token_id in its config.json or "
+                            + "generation_config.json)"));
+        }
     }
 
     /**
@@ -70,10 +87,12 @@ public final class PromptBuilder {
      * @param mode      inference (the answer field left out) or training (every field given)
      * @param maxTokens the longest sequence allowed, BOS, virtual tokens and (at training) the answer included;
      *                  at inference pass max_seq_length minus the tokens to generate
-     * @throws IllegalArgumentException naming the task and the problem: unknown or missing field, a prompt that
-     *                                  cannot be truncated to fit ({@link PromptTooLongException})
+     * @throws IllegalArgumentException naming the task and the problem: unknown or missing field, {@code add_bos}
+     *                                  without a BOS token, a prompt that cannot be truncated to fit
+     *                                  ({@link PromptTooLongException})
      */
     public Prompt build(TaskTemplate template, Map<String, String> fields, PromptMode mode, int maxTokens) {
+        check(template);
         String task = template.taskName();
         List<String> declared = template.promptTemplateFields();
         for (String name : fields.keySet()) {
@@ -126,8 +145,10 @@ public final class PromptBuilder {
      * anything computed from it.
      *
      * @return the shared positions (possibly none), answer span empty
+     * @throws IllegalArgumentException for a template with {@code add_bos} when the model has no BOS token
      */
     public Prompt sharedStart(TaskTemplate template) {
+        check(template);
         List<Piece> pieces = parse(template.promptTemplate());
         int firstField = 0;
         while (firstField < pieces.size() && !(pieces.get(firstField) instanceof Placeholder)) {
@@ -232,10 +253,10 @@ public final class PromptBuilder {
     private Sequence tokenize(TaskTemplate template, List<Piece> pieces) {
         List<Integer> ids = new ArrayList<>();
         List<Integer> rows = new ArrayList<>();
-        bosTokenId.ifPresent(bos -> {
-            ids.add(bos);
+        if (template.addBos()) {
+            ids.add(bosTokenId.orElseThrow());
             rows.add(-1);
-        });
+        }
         StringBuilder text = new StringBuilder();
         boolean afterMarker = false;
         for (Piece piece : pieces) {

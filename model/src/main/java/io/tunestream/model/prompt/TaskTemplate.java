@@ -31,10 +31,12 @@ import java.util.regex.Pattern;
  * @param virtualTokenSplits   {@code virtual_token_splits}: marker n takes the next {@code splits[n]} rows of the
  *                             task's virtual-token table
  * @param totalVirtualTokens   {@code total_virtual_tokens}: the sum of the splits
+ * @param addBos               NeMo's {@code model.data.add_bos}: every prompt, at training and inference, starts with
+ *                             the model's BOS token ({@link PromptBuilder} refuses it for a model without one)
  */
 public record TaskTemplate(String taskName, String promptTemplate, List<String> promptTemplateFields,
                            boolean answerOnlyLoss, String answerField, String truncateField,
-                           List<Integer> virtualTokenSplits, int totalVirtualTokens) {
+                           List<Integer> virtualTokenSplits, int totalVirtualTokens, boolean addBos) {
 
     /** NeMo's marker of the n-th group of virtual tokens. */
     public static final Pattern VIRTUAL_MARKER = Pattern.compile("<\\|VIRTUAL_PROMPT_(\\d+)\\|>");
@@ -135,6 +137,20 @@ public record TaskTemplate(String taskName, String promptTemplate, List<String> 
         }
     }
 
+    /** A template without BOS (NeMo's default {@code add_bos: false}). */
+    public TaskTemplate(String taskName, String promptTemplate, List<String> promptTemplateFields,
+                        boolean answerOnlyLoss, String answerField, String truncateField,
+                        List<Integer> virtualTokenSplits, int totalVirtualTokens) {
+        this(taskName, promptTemplate, promptTemplateFields, answerOnlyLoss, answerField, truncateField,
+                virtualTokenSplits, totalVirtualTokens, false);
+    }
+
+    /** The same template with {@code add_bos} set to {@code addBos}. */
+    public TaskTemplate withAddBos(boolean addBos) {
+        return new TaskTemplate(taskName, promptTemplate, promptTemplateFields, answerOnlyLoss, answerField,
+                truncateField, virtualTokenSplits, totalVirtualTokens, addBos);
+    }
+
     /** NeMo's SQuAD template with {@code virtualTokens} virtual tokens in front. */
     public static TaskTemplate squad(String taskName, int virtualTokens) {
         return new TaskTemplate(taskName,
@@ -142,14 +158,14 @@ public record TaskTemplate(String taskName, String promptTemplate, List<String> 
                 List.of("context", "question", "answer"), true, "answer", "context", List.of(virtualTokens), virtualTokens);
     }
 
-    /** The same task with its virtual-token markers removed: what runs when a task has no adapter yet. */
+    /** The same task with its virtual-token markers removed (BOS kept): what runs when a task has no adapter yet. */
     public TaskTemplate withoutVirtualTokens() {
         if (totalVirtualTokens == 0) {
             return this;
         }
         String plain = VIRTUAL_MARKER.matcher(promptTemplate).replaceAll("").strip();
         return new TaskTemplate(taskName, plain, promptTemplateFields, answerOnlyLoss, answerField, truncateField,
-                List.of(), 0);
+                List.of(), 0, addBos);
     }
 
     /** Row of the virtual-token table where marker {@code n}'s tokens start. */

@@ -37,7 +37,7 @@ import java.util.OptionalInt;
  * encoder-hidden, num-layers, dropout, init (normal|vocab|random|text; default normal for p-tuning encoders, vocab for prompt tuning), init-text, epochs, lr, min-lr, warmup,
  * micro-batch, global-batch, patience, min-delta, max-train, max-validation, budget-minutes, threads, seed,
  * out, eval-batch, style (p-tuning|deep), template (a prompt_template replacing the task's, {@code \\n} for a newline, e.g. to
- * measure another format zero-shot), zero-shot-only (true: measure the zero-shot exact match only). Paths are relative to the working directory. Training stops at the
+ * measure another format zero-shot), add-bos (true: the template's {@code add_bos}, the model's BOS token first), zero-shot-only (true: measure the zero-shot exact match only). Paths are relative to the working directory. Training stops at the
  * end of the epoch after which the next one would exceed {@code budget-minutes}.
  *
  * <p>{@code --style deep} tunes a deep prompt (prefix tuning, {@link DeepPromptObjective}) of
@@ -173,7 +173,7 @@ public final class TuneCommand {
             ModelConfig modelConfig = weights.config();
             int hidden = modelConfig.hiddenSize();
             float[] embeddings = weights.tokenEmbeddings();
-            PromptBuilder builder = new PromptBuilder(tokenizer);
+            PromptBuilder builder = new PromptBuilder(tokenizer, modelConfig.bosTokenId());
             Generator generator = Generator.withDefaults(model, tokenizer);
             PromptTuner tuner = new PromptTuner();
             System.out.printf(Locale.ROOT, "model %s, %s, encoder %s (encoder_hidden %d), %d virtual tokens, lr %g, "
@@ -183,6 +183,8 @@ public final class TuneCommand {
             for (String task : tasks) {
                 TaskTemplate template = options.containsKey("template")
                         ? template(task, options.get("template").replace("\\n", "\n"), virtualTokens) : template(task, virtualTokens);
+                template = template.withAddBos(Boolean.parseBoolean(text("add-bos", "false")));
+                builder.check(template);
                 // a deep prompt sits in the KV cache: its examples have no virtual slots, and it takes positions
                 TaskTemplate examplesTemplate = deep ? template.withoutVirtualTokens() : template;
                 int maxTokens = modelConfig.maxPositions() - (deep ? virtualTokens : 0);

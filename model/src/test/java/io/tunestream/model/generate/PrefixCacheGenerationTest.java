@@ -128,6 +128,42 @@ class PrefixCacheGenerationTest {
         assertThat(afterSecond.evictions()).isZero();
     }
 
+    /**
+     * add_bos: the same rows with and without BOS (soft prompt, base model, deep prompt) give the tokens of a whole
+     * prefill, each with one prompt token more than without, and the starts with BOS are other cache entries.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("modelsAndCaches")
+    void shouldGiveTheTokensOfAWholePrefillToAddBosRowsAndCacheTheirStartsApart(String name, String cache) {
+        DecoderModel model = models.get(name + "/" + cache);
+        HuggingFaceTextTokenizer tokenizer = tokenizers.get(name);
+        PrefixCache prefixCache = new PrefixCache(64L << 20);
+        Generator cached = new Generator(model, tokenizer, new GeneratorConfig(256, true), prefixCache);
+        Generator whole = new Generator(model, tokenizer, new GeneratorConfig(256, true));
+        List<GenerationRequest> plain = mixedBatch(model, tokenizer).subList(0, 3);
+        List<GenerationRequest> batch = new ArrayList<>(plain);
+        for (GenerationRequest r : plain) {
+            batch.add(new GenerationRequest(r.id() + "-bos", r.template().withAddBos(true), r.fields(), r.virtualTokens(),
+                    r.options(), r.allowPlainPrompt(), r.deepPrompt()));
+        }
+
+        List<GenerationResult> expected = whole.generate(batch);
+        List<GenerationResult> first = cached.generate(batch);
+        List<GenerationResult> second = cached.generate(batch);
+
+        assertThat(expected).noneMatch(GenerationResult::isError);
+        assertThat(first).isEqualTo(expected);
+        assertThat(second).isEqualTo(expected);
+        for (int i = 0; i < plain.size(); i++) {
+            assertThat(expected.get(i + plain.size()).promptTokens()).as(batch.get(i).id())
+                    .isEqualTo(expected.get(i).promptTokens() + 1);
+        }
+        // qa v0, qa base, summary after its deep prompt: each with and without BOS
+        assertThat(prefixCache.stats().misses()).isEqualTo(6);
+        assertThat(prefixCache.stats().entries()).isEqualTo(6);
+        assertThat(prefixCache.stats().hits()).isEqualTo(6);
+    }
+
     /** The instruction's tokens and the row's differ at the boundary when BPE merges across it. */
     @Test
     void shouldReuseOnlyThePositionsARowSharesWithTheCachedStartWhenBpeMergesAcrossTheBoundary() {

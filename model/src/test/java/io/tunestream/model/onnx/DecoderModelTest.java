@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.OptionalInt;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -51,7 +52,8 @@ class DecoderModelTest {
     @Test
     void shouldReadTheGroupedQueryAttentionShapesOfLlama() {
         try (DecoderModel model = DecoderModel.load(TestModels.model("tiny-llama"), RuntimeConfig.cpu(1))) {
-            assertThat(model.config()).isEqualTo(new ModelConfig(ModelFamily.LLAMA, 64, 2, 4, 2, 16, 1024, 256, List.of(0)));
+            assertThat(model.config()).isEqualTo(new ModelConfig(ModelFamily.LLAMA, 64, 2, 4, 2, 16, 1024, 256, List.of(0),
+                    OptionalInt.of(0)));
             assertThat(model.provider()).isEqualTo(ExecutionProvider.CPU);
         }
     }
@@ -66,6 +68,20 @@ class DecoderModelTest {
 
         assertThat(ModelConfig.read(dir)).isEqualTo(new ModelConfig(ModelFamily.QWEN2, 896, 24, 14, 2, 64, 151936, 32768,
                 List.of(151645, 151643)));
+    }
+
+    @Test
+    void shouldReadTheBosIdFromTheGenerationConfigBeforeTheModelConfig(@TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve("config.json"), """
+                {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+                 "vocab_size": 1024, "max_position_embeddings": 256, "bos_token_id": 7, "eos_token_id": 2}
+                """);
+        assertThat(ModelConfig.read(dir).bosTokenId()).isEqualTo(OptionalInt.of(7));
+
+        Files.writeString(dir.resolve("generation_config.json"), "{\"bos_token_id\": 1, \"eos_token_id\": 2}");
+        ModelConfig config = ModelConfig.read(dir);
+        assertThat(config.bosTokenId()).isEqualTo(OptionalInt.of(1));
+        assertThat(config.eosTokenIds()).containsExactly(2);
     }
 
     @Test

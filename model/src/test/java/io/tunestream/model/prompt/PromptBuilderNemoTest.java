@@ -38,7 +38,6 @@ class PromptBuilderNemoTest {
     private static final int V = -1;
     private static HuggingFaceTextTokenizer tokenizer;
     private static PromptBuilder builder;
-    private static PromptBuilder withBos;
 
     // megatron_gpt_prompt_learning_config.yaml lines 71-100; prompt_template_fields derived as NeMo does
     private static final TaskTemplate BOOLQ = new TaskTemplate("boolq",
@@ -70,8 +69,8 @@ class PromptBuilderNemoTest {
     @BeforeAll
     static void load() {
         tokenizer = HuggingFaceTextTokenizer.load(TestModels.model("demo-gpt2"));
-        builder = new PromptBuilder(tokenizer);
-        withBos = new PromptBuilder(tokenizer, OptionalInt.of(0));
+        // demo-gpt2's bos_token_id: BOS only for templates with add_bos
+        builder = new PromptBuilder(tokenizer, OptionalInt.of(0));
     }
 
     @AfterAll
@@ -105,7 +104,7 @@ class PromptBuilderNemoTest {
 
     @Test
     void shouldEndBoolqAtAnswerColonAtInferenceWithBos() {
-        Prompt p = withBos.build(BOOLQ, BOOLQ_DOC, PromptMode.INFERENCE, 2048);
+        Prompt p = builder.build(BOOLQ.withAddBos(true), BOOLQ_DOC, PromptMode.INFERENCE, 2048);
 
         // "\nAnswer: {answer}" with the answer left out is stripped to "\nAnswer:" (line 250): ends at 26 (":"),
         // no 221 (" ") token before generation; BOS (0) first, before the virtual tokens (line 162)
@@ -131,7 +130,7 @@ class PromptBuilderNemoTest {
                         76, 522, 63, 83, 277, 221, 199, 83, 413, 84, 26, 347, 464, 69, 8, 23, 258, 77, 9});
 
         Prompt training = builder.build(INTENT_AND_SLOT, INTENT_DOC, PromptMode.TRAINING, 2048);
-        Prompt inference = withBos.build(INTENT_AND_SLOT, INTENT_DOC, PromptMode.INFERENCE, 2048);
+        Prompt inference = builder.build(INTENT_AND_SLOT.withAddBos(true), INTENT_DOC, PromptMode.INFERENCE, 2048);
 
         // no answer_field, answer_only_loss False: NeMo's answer_start is None (loss on every non-virtual token)
         assertThat(training.tokenIds()).containsExactly(expected);
@@ -142,7 +141,7 @@ class PromptBuilderNemoTest {
     @Test
     void shouldTokenizeRteAsNemo() {
         Prompt training = builder.build(RTE, RTE_DOC, PromptMode.TRAINING, 2048);
-        Prompt inference = withBos.build(RTE, RTE_DOC, PromptMode.INFERENCE, 2048);
+        Prompt inference = builder.build(RTE.withAddBos(true), RTE_DOC, PromptMode.INFERENCE, 2048);
 
         int[] prompt = {857, 599, 293, 291, 258, 492, 14, 199, 857, 599, 270, 268, 328, 265, 76, 299, 328, 14, 199, 624,
                 83, 87, 304, 26};
@@ -155,7 +154,7 @@ class PromptBuilderNemoTest {
     @Test
     void shouldTokenizeSquadAsNemo() {
         Prompt training = builder.build(SQUAD, SQUAD_DOC, PromptMode.TRAINING, 2048);
-        Prompt inference = withBos.build(SQUAD, SQUAD_DOC, PromptMode.INFERENCE, 2048);
+        Prompt inference = builder.build(SQUAD.withAddBos(true), SQUAD_DOC, PromptMode.INFERENCE, 2048);
 
         int[] prompt = {67, 79, 78, 84, 69, 88, 84, 26, 385, 599, 295, 294, 359, 610, 14, 221, 81, 85, 328, 84, 73, 79, 78,
                 26, 550, 329, 385, 599, 279, 31, 258, 78, 83, 87, 304, 26};

@@ -72,6 +72,38 @@ class PromptBuilderTest {
     }
 
     @Test
+    void shouldPutTheModelsBosFirstOnlyForATemplateWithAddBos() {
+        PromptBuilder withBosId = new PromptBuilder(tokenizer, java.util.OptionalInt.of(7));
+        TaskTemplate squad = TaskTemplate.squad("squad", 3);
+
+        Prompt plain = withBosId.build(squad, SQUAD_FIELDS, PromptMode.INFERENCE, 256);
+        Prompt bos = withBosId.build(squad.withAddBos(true), SQUAD_FIELDS, PromptMode.INFERENCE, 256);
+        Prompt bosTraining = withBosId.build(squad.withAddBos(true), SQUAD_FIELDS, PromptMode.TRAINING, 256);
+
+        assertThat(plain.tokenIds()).containsExactly(builder.build(squad, SQUAD_FIELDS, PromptMode.INFERENCE, 256).tokenIds());
+        assertThat(bos.tokenIds()).containsExactly(concat(new int[] {7}, plain.tokenIds()));
+        assertThat(bos.virtualRows()).startsWith(-1, 0, 1, 2);
+        assertThat(bosTraining.tokenIds()).startsWith(7, -1, -1, -1);
+        assertThat(bosTraining.answerLength())
+                .isEqualTo(builder.build(squad, SQUAD_FIELDS, PromptMode.TRAINING, 256).answerLength());
+        // the shared start begins with BOS too, so the prefix cache keeps it apart from the template without
+        assertThat(withBosId.sharedStart(squad.withAddBos(true)).tokenIds())
+                .containsExactly(concat(new int[] {7}, withBosId.sharedStart(squad).tokenIds()));
+    }
+
+    @Test
+    void shouldRefuseAnAddBosTemplateNamingTheTaskWhenTheModelHasNoBos() {
+        TaskTemplate squad = TaskTemplate.squad("squad", 3).withAddBos(true);
+        String message = "task 'squad': add_bos is set but the model has no BOS token (no bos_token_id in its "
+                + "config.json or generation_config.json)";
+
+        assertThatThrownBy(() -> builder.check(squad)).isInstanceOf(IllegalArgumentException.class).hasMessage(message);
+        assertThatThrownBy(() -> builder.build(squad, SQUAD_FIELDS, PromptMode.INFERENCE, 256)).hasMessage(message);
+        assertThatThrownBy(() -> builder.sharedStart(squad)).hasMessage(message);
+        builder.check(TaskTemplate.squad("squad", 3));
+    }
+
+    @Test
     void shouldShareNothingWhenATemplateStartsWithAField() {
         TaskTemplate template = new TaskTemplate("plain", "{prompt}{answer}", List.of("prompt", "answer"), false, "answer",
                 null, List.of(), 0);

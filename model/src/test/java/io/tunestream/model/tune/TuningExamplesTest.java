@@ -100,4 +100,43 @@ class TuningExamplesTest {
                 List.of("question", "answer"), true, "answer", null, List.of(4), 4))
                 .hasMessage("task 'qa': with answer_only_loss, prompt_template must end with the answer field {answer}");
     }
+
+    private static final List<String> ONE_EXAMPLE =
+            List.of("{\"taskname\": \"qa\", \"question\": \"Where does Kamiro live?\", \"answer\": \" Talenburg\"}");
+
+    /** The fixtures' config.json say bos_token_id 0 (GPT-2's and this tokenizer's <|endoftext|>), eos_token_id 0. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"tiny-llama", "demo-gpt2"})
+    void shouldStartEveryTrainingSequenceWithTheModelsBosForAnAddBosTemplate(String name) {
+        Path dir = io.tunestream.model.TestModels.model(name);
+        io.tunestream.model.onnx.ModelConfig config = io.tunestream.model.onnx.ModelConfig.read(dir);
+        try (var tokenizer = io.tunestream.model.tokenize.HuggingFaceTextTokenizer.load(dir)) {
+            PromptBuilder builder = new PromptBuilder(tokenizer, config.bosTokenId());
+            OptionalInt eos = OptionalInt.of(config.eosTokenId());
+
+            Prompt plain = TuningExamples.of(ONE_EXAMPLE, QA, builder, 64, eos).prompts().get(0);
+            Prompt bos = TuningExamples.of(ONE_EXAMPLE, QA.withAddBos(true), builder, 64, eos).prompts().get(0);
+
+            assertThat(plain.tokenIds()).startsWith(-1, -1).endsWith(0);
+            assertThat(bos.tokenIds()).startsWith(0, -1, -1).endsWith(0).hasSize(plain.length() + 1);
+            assertThat(java.util.Arrays.copyOfRange(bos.tokenIds(), 1, bos.length())).containsExactly(plain.tokenIds());
+            assertThat(bos.answerLength()).isEqualTo(plain.answerLength());
+        }
+    }
+
+    @Test
+    void shouldTakeBosFromBosTokenIdNotFromEos(@TempDir Path dir) throws IOException {
+        // a Llama-style config: BOS 1, EOS 2 (the fixtures have BOS = EOS)
+        Files.writeString(dir.resolve("config.json"), """
+                {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+                 "vocab_size": 1024, "max_position_embeddings": 256, "bos_token_id": 1, "eos_token_id": 2}
+                """);
+        io.tunestream.model.onnx.ModelConfig config = io.tunestream.model.onnx.ModelConfig.read(dir);
+        PromptBuilder builder = new PromptBuilder(CHARS, config.bosTokenId());
+
+        Prompt p = TuningExamples.of(List.of("{\"taskname\": \"qa\", \"question\": \"why\", \"answer\": \" so\"}"),
+                QA.withAddBos(true), builder, 64, OptionalInt.of(config.eosTokenId())).prompts().get(0);
+
+        assertThat(p.tokenIds()).startsWith(1, -1, -1).endsWith(2);
+    }
 }

@@ -64,6 +64,22 @@ public final class TemplateRules {
         return List.copyOf(fields);
     }
 
+    /**
+     * What keeps {@code template} from running on a model, as messages starting with {@code task '<name>': };
+     * empty if nothing. Serving checks it against its model when a template arrives, the trainer before a run,
+     * so a template the model cannot build is refused there with its task named, not at its first request:
+     * {@code add_bos} needs a model with a BOS token ({@code bos_token_id}).
+     *
+     * @param modelHasBos whether the model's config declares a {@code bos_token_id}
+     */
+    public static List<String> problemsOnModel(TaskTemplate template, boolean modelHasBos) {
+        if (template.getAddBos() && !modelHasBos) {
+            return List.of("task '" + template.getTask() + "': add_bos is set but the model has no BOS token "
+                    + "(no bos_token_id in its config.json or generation_config.json)");
+        }
+        return List.of();
+    }
+
     /** Every rule {@code template} breaks, as messages starting with {@code task '<name>': }; empty if none. */
     public static List<String> problems(TaskTemplate template) {
         String task = template.getTask();

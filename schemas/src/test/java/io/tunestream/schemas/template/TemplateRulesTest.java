@@ -193,4 +193,15 @@ class TemplateRulesTest {
         assertThat(TemplateRules.problems(pTuning)).containsExactly("task 'squad': tuning.prefix_projection applies to "
                 + "prefix-tuning only, but virtual_prompt_style is p-tuning");
     }
+
+    @Test
+    void shouldRefuseAddBosOnlyOnAModelWithoutABosToken() {
+        TaskTemplate withBos = squad().setAddBos(true).build();
+
+        assertThat(TemplateRules.problems(withBos)).isEmpty();
+        assertThat(TemplateRules.problemsOnModel(withBos, true)).isEmpty();
+        assertThat(TemplateRules.problemsOnModel(withBos, false)).containsExactly("task 'squad': add_bos is set but the "
+                + "model has no BOS token (no bos_token_id in its config.json or generation_config.json)");
+        assertThat(TemplateRules.problemsOnModel(squad().build(), false)).isEmpty();
+    }
 }

@@ -144,7 +144,9 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
         int maxTokens = Math.min(avro.getMaxSeqLength(), model.config().maxPositions()) - (deep ? virtualTokens : 0);
         io.tunestream.model.prompt.TaskTemplate examplesTemplate = deep ? template.withoutVirtualTokens() : template;
         OptionalInt eos = model.config().eosTokenId() >= 0 ? OptionalInt.of(model.config().eosTokenId()) : OptionalInt.empty();
-        PromptBuilder builder = new PromptBuilder(model.tokenizer());
+        PromptBuilder builder = new PromptBuilder(model.tokenizer(), model.config().bosTokenId());
+        // add_bos on a model without BOS: refuse the run, named, rather than skip every example
+        builder.check(template);
         TuningExamples train = TuningExamples.of(jsonLines(task, snapshot.train()), examplesTemplate, builder,
                 maxTokens, eos);
         TuningExamples validation = TuningExamples.of(jsonLines(task, snapshot.validation()), examplesTemplate,
@@ -367,7 +369,7 @@ public final class ModelTaskRunner implements TaskRunner, AutoCloseable {
     static io.tunestream.model.prompt.TaskTemplate modelTemplate(TaskTemplate t) {
         return new io.tunestream.model.prompt.TaskTemplate(t.getTask(), t.getPromptTemplate(),
                 t.getPromptTemplateFields(), t.getAnswerOnlyLoss(), t.getAnswerField(), t.getTruncateField(),
-                t.getVirtualTokenSplits(), t.getTotalVirtualTokens());
+                t.getVirtualTokenSplits(), t.getTotalVirtualTokens(), t.getAddBos());
     }
 
     /** Examples as NeMo JSONL lines ({@code taskname} plus the fields), what {@link TuningExamples} reads. */

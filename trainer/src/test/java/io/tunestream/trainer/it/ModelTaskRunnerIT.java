@@ -94,6 +94,44 @@ class ModelTaskRunnerIT {
                 .isEqualTo("task 'yes': virtual_token_splits [3] sum to 3, not total_virtual_tokens 4");
     }
 
+    @Test
+    void shouldTrainAnAddBosTemplateOnSequencesStartingWithTheBos() {
+        // the same seed and examples give the same run; add_bos (tiny-gpt2's bos_token_id 0 first) changes the loss
+        var plain = (RunOutcome.Published) runner.run(snapshot(Fixtures.template("yes").build(), Optional.empty()),
+                "run-plain-a", running -> { });
+        var plainAgain = (RunOutcome.Published) runner.run(snapshot(Fixtures.template("yes").build(), Optional.empty()),
+                "run-plain-b", running -> { });
+        var bos = (RunOutcome.Published) runner.run(snapshot(Fixtures.template("yes").setAddBos(true).build(),
+                Optional.empty()), "run-bos", running -> { });
+
+        assertThat(plainAgain.adapter().getValidationLoss()).isEqualTo(plain.adapter().getValidationLoss());
+        assertThat(bos.adapter().getValidationLoss()).isNotEqualTo(plain.adapter().getValidationLoss());
+        assertThat(bos.run().getTrainingExamples()).isEqualTo(plain.run().getTrainingExamples());
+    }
+
+    @Test
+    void shouldFailNamingTheTaskWhenAnAddBosTemplateMeetsAModelWithoutBos(@org.junit.jupiter.api.io.TempDir
+                                                                           java.nio.file.Path dir)
+            throws java.io.IOException {
+        // tiny-gpt2 with bos_token_id taken out of its config.json: no fixture lacks one
+        java.nio.file.Path source = Fixtures.tinyGpt2();
+        var config = (com.fasterxml.jackson.databind.node.ObjectNode) new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(source.resolve("config.json").toFile());
+        assertThat(config.remove("bos_token_id")).isNotNull();
+        java.nio.file.Files.writeString(dir.resolve("config.json"), config.toString());
+        for (String file : List.of("model.onnx", "tokenizer.json")) {
+            java.nio.file.Files.createSymbolicLink(dir.resolve(file), source.resolve(file).toAbsolutePath());
+        }
+        try (ModelTaskRunner noBos = ModelTaskRunner.load(dir, RuntimeConfig.cpu(1), 100, Clock.systemUTC())) {
+            RunOutcome outcome = noBos.run(snapshot(Fixtures.template("yes").setAddBos(true).build(), Optional.empty()),
+                    "run-no-bos", running -> { });
+
+            assertThat(outcome).isInstanceOf(RunOutcome.Failed.class);
+            assertThat(outcome.run().getMessage()).isEqualTo("task 'yes': add_bos is set but the model has no BOS "
+                    + "token (no bos_token_id in its config.json or generation_config.json)");
+        }
+    }
+
     /** tiny-gpt2's decoder: 2 layers x 4 kv heads x head size 16, a deep-prompt row of 256 floats. */
     private static final AdapterCheck.Decoder TINY_GPT2 = new AdapterCheck.Decoder(2, 4, 16);
 

@@ -51,5 +51,8 @@ class TemplateRuleAgreementTest {
 
         assertThat(model.promptTemplateFields()).isEqualTo(template.getPromptTemplateFields());
         assertThat(model.totalVirtualTokens()).isEqualTo(template.getTotalVirtualTokens());
+        assertThat(model.addBos()).isFalse();
+        template.setAddBos(true);
+        assertThat(ModelTaskRunner.modelTemplate(template).addBos()).isTrue();
     }
 }
