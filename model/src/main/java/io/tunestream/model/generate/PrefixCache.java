@@ -1,31 +1,37 @@
 package io.tunestream.model.generate;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import io.tunestream.model.onnx.ComputedPrefix;
 import io.tunestream.model.prompt.DeepPromptTable;
 import io.tunestream.model.prompt.Prompt;
 import io.tunestream.model.prompt.TaskTemplate;
 import io.tunestream.model.prompt.VirtualTokenTable;
 
-import java.util.Iterator;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The keys and values of each task's shared prompt start (virtual tokens or deep prompt, then the template
  * text before the first field), computed once and reused by every row that starts the same way, so that
- * prefill runs only on the rest of the prompt ({@link Generator}). Bounded by bytes; the least recently used
- * entries are evicted to make room, and an entry larger than the whole bound is used by the batch that
- * computed it (by all its rows with that start) and not kept.
+ * prefill runs only on the rest of the prompt ({@link Generator}). Bounded by bytes: a Caffeine cache weighed in
+ * bytes, whose eviction policy is W-TinyLFU, not strict LRU: an entry used often stays, and a new entry used
+ * less than the one it would displace may be the one evicted (it is still used by the batch that computed it).
+ * An entry larger than the whole bound is used by the batch that computed it (by all its rows with that start)
+ * and not kept (Caffeine evicts it at once, counted as an eviction).
  *
  * <p>Entries are keyed by content: the model, the template as the row uses it and the adapter's tables. A
  * new template or adapter version is another key, so an entry is never used after its template or adapter
  * changed; the stale entry is evicted when room is needed. Two threads missing the same key at once may both
  * compute it (the last one is kept).
  *
- * <p>Memory: {@link #bytes()} counts the keys and values held and the adapter tables the keys refer to. A
- * batch keeps using the entries its rows took even when they are evicted meanwhile, so in-flight batches can
- * hold more. Thread-safe.
+ * <p>Memory: {@link #bytes()} counts the keys and values held and the adapter tables the keys refer to (an entry
+ * weighs at most {@link Integer#MAX_VALUE} bytes, Caffeine's weights being ints). A batch keeps using the entries
+ * its rows took even when they are evicted meanwhile, so in-flight batches can hold more.
+ *
+ * <p>Thread-safe. The cache's upkeep (eviction, counting) runs on the thread that reads or writes it, never on
+ * a pool, so {@link #stats()} and {@link #bytes()} are exact once the writes they follow are done; the counters
+ * are read one by one, so a snapshot taken while batches run may be mid-update.
  */
 public final class PrefixCache {
 
@@ -67,17 +73,13 @@ public final class PrefixCache {
     }
 
     private final long maxBytes;
-    private final LinkedHashMap<Key, Held> entries = new LinkedHashMap<>(16, 0.75f, true);
-    private long bytes;
-    private long hits;
-    private long misses;
-    private long fallbacks;
-    private long failures;
-    private long evictions;
-    private long reusedPositions;
-
-    private record Held(Entry entry, long bytes) {
-    }
+    private final Cache<Key, Entry> entries;
+    private final LongAdder hits = new LongAdder();
+    private final LongAdder misses = new LongAdder();
+    private final LongAdder fallbacks = new LongAdder();
+    private final LongAdder failures = new LongAdder();
+    private final LongAdder evictions = new LongAdder();
+    private final LongAdder reusedPositions = new LongAdder();
 
     /**
      * @param maxBytes the most bytes held; at least 1
@@ -88,6 +90,12 @@ public final class PrefixCache {
             throw new IllegalArgumentException("a prefix cache needs a bound of at least 1 byte, got " + maxBytes);
         }
         this.maxBytes = maxBytes;
+        this.entries = Caffeine.newBuilder()
+                .maximumWeight(maxBytes)
+                .weigher((Key key, Entry entry) -> (int) Math.min(Integer.MAX_VALUE, sizeOf(key, entry)))
+                .evictionListener((key, entry, cause) -> evictions.increment())
+                .executor(Runnable::run)
+                .build();
     }
 
     /** The bound it was made with. */
@@ -96,68 +104,54 @@ public final class PrefixCache {
     }
 
     /** The entry of {@code key}, counted as a hit, or empty (the caller computes it and {@link #put}s it). */
-    synchronized Optional<Entry> get(Key key) {
-        Held held = entries.get(key);
-        if (held == null) {
-            return Optional.empty();
+    Optional<Entry> get(Key key) {
+        Entry entry = entries.getIfPresent(key);
+        if (entry != null) {
+            hits.increment();
         }
-        hits++;
-        return Optional.of(held.entry());
+        return Optional.ofNullable(entry);
     }
 
-    /** Keeps a computed entry (counted as a miss), evicting the least recently used ones to stay within the bound. */
-    synchronized void put(Key key, Entry entry) {
-        misses++;
-        Held previous = entries.remove(key);
-        if (previous != null) {
-            bytes -= previous.bytes();
-        }
-        long size = sizeOf(key, entry);
-        if (size > maxBytes) {
-            evictions++;
-            return;
-        }
-        Iterator<Map.Entry<Key, Held>> eldest = entries.entrySet().iterator();
-        while (bytes + size > maxBytes && eldest.hasNext()) {
-            bytes -= eldest.next().getValue().bytes();
-            eldest.remove();
-            evictions++;
-        }
-        entries.put(key, new Held(entry, size));
-        bytes += size;
+    /** Keeps a computed entry (counted as a miss); the cache evicts entries to stay within the bound. */
+    void put(Key key, Entry entry) {
+        misses.increment();
+        entries.put(key, entry);
     }
 
     /** A row found its entry among those its batch already took (counted as a hit; the cache may have evicted it). */
-    synchronized void hitInBatch() {
-        hits++;
+    void hitInBatch() {
+        hits.increment();
     }
 
-    synchronized void failed() {
-        misses++;
-        failures++;
+    void failed() {
+        misses.increment();
+        failures.increment();
     }
 
-    synchronized void fellBack() {
-        fallbacks++;
+    void fellBack() {
+        fallbacks.increment();
     }
 
-    synchronized void reused(int positions) {
-        reusedPositions += positions;
+    void reused(int positions) {
+        reusedPositions.add(positions);
     }
 
     /** Bytes held now. */
-    public synchronized long bytes() {
-        return bytes;
+    public long bytes() {
+        entries.cleanUp();
+        return entries.policy().eviction().orElseThrow().weightedSize().orElseThrow();
     }
 
-    public synchronized Stats stats() {
-        return new Stats(hits, misses, fallbacks, failures, evictions, reusedPositions, entries.size(), bytes);
+    public Stats stats() {
+        entries.cleanUp();
+        return new Stats(hits.sum(), misses.sum(), fallbacks.sum(), failures.sum(), evictions.sum(),
+                reusedPositions.sum(), Math.toIntExact(entries.estimatedSize()), bytes());
     }
 
-    /** Drops every entry (counters stay). */
-    public synchronized void clear() {
-        entries.clear();
-        bytes = 0;
+    /** Drops every entry (counters stay; not counted as evictions). */
+    public void clear() {
+        entries.invalidateAll();
+        entries.cleanUp();
     }
 
     private static long sizeOf(Key key, Entry entry) {
