@@ -76,10 +76,10 @@ import java.util.function.Function;
  *                                 batch stays buffered and is tried again (default 16)
  * @param prefixCacheBytes         {@code prefix.cache.bytes}: bound of the prefix cache, the keys and values of each
  *                                 task's shared prompt start computed once per template and adapter version (default
- *                                 {@link #DEFAULT_PREFIX_CACHE_BYTES}; 0: off); least recently used entries are evicted
+ *                                 {@link #DEFAULT_PREFIX_CACHE_BYTES}; 0: off); Caffeine (W-TinyLFU) evicts
  * @param adapterCacheBytes        {@code adapters.cache.bytes}: bound of the adapter tables decoded for the model (default
  *                                 {@link #DEFAULT_ADAPTER_CACHE_BYTES}; 0: decode each row's table anew); the adapters
- *                                 store keeps every version's record, least recently used tables are evicted
+ *                                 store keeps every version's record, Caffeine (W-TinyLFU) evicts tables
  * @param adapterVerifier          {@code adapters.verify.signatures} (default true), {@code adapters.trusted.keys}
  *                                 ({@code keyId=path} entries, comma-separated: Ed25519 public keys, PEM or raw;
  *                                 required while verification is on), {@code adapters.accept.unsigned} (default

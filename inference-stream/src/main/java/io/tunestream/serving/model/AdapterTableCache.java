@@ -1,5 +1,8 @@
 package io.tunestream.serving.model;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.stats.CacheStats;
 import io.tunestream.model.prompt.DeepPromptTable;
 import io.tunestream.model.prompt.VirtualTokenTable;
 import io.tunestream.schemas.AdapterVersion;
@@ -7,26 +10,30 @@ import io.tunestream.schemas.DeepPromptShape;
 import io.tunestream.schemas.Tensor;
 import io.tunestream.schemas.tensor.TensorCodec;
 import java.nio.ByteBuffer;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.Optional;
 import java.util.zip.CRC32C;
 
 /**
  * The model's tables of recently used adapter versions, decoded from the adapters store's records and kept
- * within a bound in bytes (least recently used out). The store (RocksDB, off the heap) stays the source of every
+ * within a bound in bytes. The store (RocksDB, off the heap) stays the source of every
  * version serving keeps, thousands of tasks included; only the versions batches use are decoded, once each while
  * they stay in here, and a batch of rows on the same version shares one table instance (so the prefix cache,
  * keyed by content, compares them by reference). A table larger than the whole bound is decoded for its batch
- * and not kept.
+ * and not kept (Caffeine evicts it at once, counted as an eviction).
+ *
+ * <p>A Caffeine cache weighed in bytes (an entry weighs at most {@link Integer#MAX_VALUE}, Caffeine's weights being
+ * ints). Its eviction policy is W-TinyLFU, not strict LRU: a version used often stays, and a new version used less
+ * than the one it would displace may be the one evicted (its batch still gets the decoded table).
  *
  * <p>Keyed by task, version, model fingerprint and a CRC32C of the table's dtype, shape, deep-prompt shape and
  * bytes: a version published again with other content (possible on the compacted topic when signatures are off)
  * is another key, never the old table. Signatures are verified when a version enters the store
  * ({@link io.tunestream.serving.adapters.AdapterStoreUpdater}), not here.
  *
- * <p>Thread-safe: model workers decode outside the lock; two missing the same key at once may both decode it.
+ * <p>Thread-safe: a version is decoded once however many model workers miss it at once (the others wait for
+ * that decode; workers on other versions do not). The cache's upkeep (eviction, counting) runs on the thread that
+ * reads or writes it, never on a pool, so {@link #stats()} and {@link #bytes()} are exact once the lookups they
+ * follow are done.
  */
 public final class AdapterTableCache {
 
@@ -62,15 +69,8 @@ public final class AdapterTableCache {
     private record Key(String task, int version, String modelFingerprint, long contentCrc) {
     }
 
-    private record Held(Tables tables, long bytes) {
-    }
-
     private final long maxBytes;
-    private final LinkedHashMap<Key, Held> entries = new LinkedHashMap<>(16, 0.75f, true);
-    private long bytes;
-    private long hits;
-    private long misses;
-    private long evictions;
+    private final Cache<Key, Tables> entries;
 
     /**
      * @param maxBytes the most bytes held; 0 keeps nothing (every lookup decodes)
@@ -81,6 +81,12 @@ public final class AdapterTableCache {
             throw new IllegalArgumentException("adapter table cache bytes must be >= 0, got " + maxBytes);
         }
         this.maxBytes = maxBytes;
+        this.entries = Caffeine.newBuilder()
+                .maximumWeight(maxBytes)
+                .weigher((Key key, Tables tables) -> (int) Math.min(Integer.MAX_VALUE, bytesOf(tables)))
+                .recordStats()
+                .executor(Runnable::run)
+                .build();
     }
 
     /** The bound it was made with. */
@@ -91,44 +97,24 @@ public final class AdapterTableCache {
     /** The decoded tables of {@code adapter}, from the cache or decoded now (and kept if they fit). */
     public Tables tables(AdapterVersion adapter) {
         Key key = new Key(adapter.getTask(), adapter.getVersion(), adapter.getModelFingerprint(), contentCrc(adapter));
-        synchronized (this) {
-            Held held = entries.get(key);
-            if (held != null) {
-                hits++;
-                return held.tables();
-            }
-        }
-        Tables tables = decode(adapter);
-        long size = tables.floats() * Float.BYTES + ENTRY_OVERHEAD_BYTES;
-        synchronized (this) {
-            misses++;
-            if (size > maxBytes) {
-                evictions++;
-                return tables;
-            }
-            Held previous = entries.remove(key);
-            if (previous != null) {
-                bytes -= previous.bytes();
-            }
-            Iterator<Map.Entry<Key, Held>> eldest = entries.entrySet().iterator();
-            while (bytes + size > maxBytes && eldest.hasNext()) {
-                bytes -= eldest.next().getValue().bytes();
-                eldest.remove();
-                evictions++;
-            }
-            entries.put(key, new Held(tables, size));
-            bytes += size;
-        }
-        return tables;
+        return entries.get(key, k -> decode(adapter));
     }
 
     /** Bytes held now. */
-    public synchronized long bytes() {
-        return bytes;
+    public long bytes() {
+        entries.cleanUp();
+        return entries.policy().eviction().orElseThrow().weightedSize().orElseThrow();
     }
 
-    public synchronized Stats stats() {
-        return new Stats(hits, misses, evictions, entries.size(), bytes);
+    public Stats stats() {
+        entries.cleanUp();
+        CacheStats counted = entries.stats();
+        return new Stats(counted.hitCount(), counted.missCount(), counted.evictionCount(),
+                Math.toIntExact(entries.estimatedSize()), bytes());
+    }
+
+    private static long bytesOf(Tables tables) {
+        return tables.floats() * Float.BYTES + ENTRY_OVERHEAD_BYTES;
     }
 
     /** Decodes {@code adapter}'s table into the model's type for its style (what the store checked it against). */
