@@ -189,8 +189,13 @@ public final class InputsEmbedsRewrite {
                         .setElemType(table.getDataType()).setShape(embedsShapeProto)))
                 .build();
 
+        // a Slice that replaced a Shape nothing live reads went with the dead nodes: so do its bounds (ONNX
+        // Runtime warns about every unread initializer at every session it creates)
+        Set<String> read = new HashSet<>();
+        live.forEach(n -> read.addAll(n.getInputList()));
         OnnxMl.GraphProto.Builder newGraph = graph.toBuilder().clearNode().addAllNode(live)
-                .addAllInitializer(addedInitializers).clearInput();
+                .addAllInitializer(addedInitializers.stream().filter(t -> read.contains(t.getName())).toList())
+                .clearInput();
         for (OnnxMl.ValueInfoProto input : graph.getInputList()) {
             newGraph.addInput(input.getName().equals(INPUT_IDS) ? embedsInput : input);
         }

@@ -15,6 +15,7 @@ import io.tunestream.model.graph.RotaryCache;
 import io.tunestream.model.graph.SingleInputConcatRemoval;
 import io.tunestream.model.graph.SkipLayerNormRewrite;
 import io.tunestream.model.graph.TensorProtoReader;
+import io.tunestream.model.graph.UnreadInitializers;
 import io.tunestream.model.graph.WeightsFingerprint;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -224,7 +225,7 @@ public final class DecoderModel implements AutoCloseable {
 
     /** The graph of prefills and copying steps: last-position logits, fused residual layer norms. */
     static OnnxMl.ModelProto servingGraph(Parsed parsed) {
-        return withoutUnusedInitializers(SkipLayerNormRewrite.rewrite(
+        return UnreadInitializers.removed(SkipLayerNormRewrite.rewrite(
                 SingleInputConcatRemoval.rewrite(LastTokenLogits.rewrite(parsed.rewritten().model()))));
     }
 
@@ -277,7 +278,7 @@ public final class DecoderModel implements AutoCloseable {
         decode = DecodeShapeFolding.rewrite(decode, Map.of(
                 InputsEmbedsRewrite.INPUTS_EMBEDS, List.of(DecodeShapeFolding.BATCH, 1L, (long) config.hiddenSize()),
                 "position_ids", List.of(DecodeShapeFolding.BATCH, 1L)));
-        return withoutUnusedInitializers(decode);
+        return UnreadInitializers.removed(decode);
     }
 
     /**
@@ -352,18 +353,6 @@ public final class DecoderModel implements AutoCloseable {
     }
 
     /** The embedding table is held in Java once read; an untied head leaves it unread by the graph. */
-    private static OnnxMl.ModelProto withoutUnusedInitializers(OnnxMl.ModelProto model) {
-        Set<String> read = new java.util.HashSet<>();
-        model.getGraph().getNodeList().forEach(n -> read.addAll(n.getInputList()));
-        model.getGraph().getOutputList().forEach(o -> read.add(o.getName()));
-        List<OnnxMl.TensorProto> kept = model.getGraph().getInitializerList().stream()
-                .filter(t -> read.contains(t.getName())).toList();
-        if (kept.size() == model.getGraph().getInitializerCount()) {
-            return model;
-        }
-        return model.toBuilder().setGraph(model.getGraph().toBuilder().clearInitializer().addAllInitializer(kept)).build();
-    }
-
     private static OrtSession createSession(OrtEnvironment env, byte[] graph, Path dir, boolean external,
                                             RuntimeConfig runtime, ExecutionProvider provider) throws OrtException {
         try (OrtSession.SessionOptions options = OrtSessions.options(runtime, provider)) {

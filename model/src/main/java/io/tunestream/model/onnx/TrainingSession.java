@@ -8,6 +8,7 @@ import ai.onnxruntime.OrtSession;
 import io.tunestream.model.autodiff.HeadPositions;
 import io.tunestream.model.autodiff.SoftPromptTrainingGraph;
 import io.tunestream.model.graph.InputsEmbedsRewrite;
+import io.tunestream.model.graph.UnreadInitializers;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -128,7 +129,9 @@ public final class TrainingSession implements AutoCloseable {
             // Batches change shape from step to step, so a memory pattern is never reused; planning one
             // anyway kept ~230 MB more resident on demo-gpt2 at 8 x 128 (TrainingStepBenchmark).
             options.setMemoryPatternOptimization(false);
-            return OrtSessions.create(env, "the training graph of " + dir, model.toByteArray(), dir, external, options);
+            // the graph builders drop nodes (the serving head, unused shape chains) but not the constants they read
+            return OrtSessions.create(env, "the training graph of " + dir, UnreadInitializers.removed(model).toByteArray(),
+                    dir, external, options);
         }
     }
 

@@ -47,6 +47,11 @@ class InputsEmbedsRewriteTest {
         assertThat(r.vocabSize()).isEqualTo(1024);
         assertThat(r.hiddenSize()).isEqualTo(64);
         assertThat(r.embeddingTable().getDimsList()).containsExactly(1024L, 64L);
+        // every initializer the rewrite added is read by a node it kept (ONNX Runtime warns about unread ones)
+        java.util.Set<String> read = new java.util.HashSet<>();
+        g.getNodeList().forEach(n -> read.addAll(n.getInputList()));
+        assertThat(g.getInitializerList()).extracting(OnnxMl.TensorProto::getName)
+                .filteredOn(t -> t.startsWith("/tunestream/inputs_embeds/")).allMatch(read::contains);
     }
 
     @Test
