@@ -12,15 +12,11 @@ import io.tunestream.schemas.DatasetSplit;
 import io.tunestream.schemas.ExampleKey;
 import io.tunestream.schemas.LabelledExample;
 import io.tunestream.schemas.RunStatus;
-import io.tunestream.schemas.TopicSpec;
 import io.tunestream.schemas.Topics;
-import io.tunestream.schemas.TopicsAdmin;
 import io.tunestream.schemas.TrainingRun;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.kafka.TaskPartitioner;
 import io.tunestream.schemas.registry.AvroSerdes;
-import io.tunestream.schemas.registry.RegistryConfig;
-import io.tunestream.schemas.registry.SchemaRegistration;
 import io.tunestream.trainer.loop.LoopSettings;
 import io.tunestream.trainer.loop.RunPhase;
 import io.tunestream.trainer.loop.TrainerLoop;
@@ -40,14 +36,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.MemberDescription;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
@@ -91,23 +85,10 @@ class TrainerReplicasIT {
 
     /** Topics for this case, {@code examples} with {@code examplesPartitions} partitions, the others as catalogued. */
     private void topics(PlatformEndpoints platform, String name, int examplesPartitions) {
-        String id = name + "-" + UUID.randomUUID().toString().substring(0, 8);
-        kafka = new KafkaClientConfig(platform.bootstrapServers(), RegistryConfig.forRegistry(platform.registryUrl()));
-        topics = new TrainerTopics(id + "-");
-        group = id;
-        try (Admin admin = Admin.create(kafka.adminProperties())) {
-            TopicsAdmin catalogue = new TopicsAdmin(admin, TopicsAdmin.Layout.catalogue(), Duration.ofSeconds(30));
-            NewTopic examples = catalogue.newTopic(Topics.EXAMPLES.withName(topics.examples()));
-            admin.createTopics(List.of(new NewTopic(examples.name(), examplesPartitions, (short) 1)
-                    .configs(examples.configs()))).all().get(30, TimeUnit.SECONDS);
-            catalogue.ensure(topics.specs());
-            // the replicas' preflight lists the topics: wait until the broker's metadata shows every one
-            List<String> names = topics.specs().stream().map(TopicSpec::name).toList();
-            await().atMost(Duration.ofSeconds(10)).until(() -> admin.listTopics().names().get().containsAll(names));
-        } catch (Exception e) {
-            throw new AssertionError("creating the topics of " + id, e);
-        }
-        new SchemaRegistration(kafka.registry()).registerAll(topics.specs());
+        CaseTopics created = CaseTopics.create(platform, name, examplesPartitions);
+        kafka = created.kafka();
+        topics = created.topics();
+        group = created.group();
     }
 
     /**
