@@ -20,20 +20,12 @@ import io.tunestream.trainer.run.RunOutcome;
 import io.tunestream.trainer.run.TaskRunner;
 import io.tunestream.trainer.state.TaskSnapshot;
 import io.tunestream.trainer.testing.Fixtures;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.stream.IntStream;
-import org.apache.avro.io.BinaryEncoder;
-import org.apache.avro.io.DecoderFactory;
-import org.apache.avro.io.EncoderFactory;
-import org.apache.avro.specific.SpecificDatumReader;
-import org.apache.avro.specific.SpecificDatumWriter;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -198,23 +190,10 @@ class ExactResumeIT {
     }
 
     private static byte[] encode(AdapterCheckpoint record) {
-        try {
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            BinaryEncoder encoder = EncoderFactory.get().binaryEncoder(out, null);
-            new SpecificDatumWriter<>(AdapterCheckpoint.class).write(record, encoder);
-            encoder.flush();
-            return out.toByteArray();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return Fixtures.avroBytes(record);
     }
 
     private static AdapterCheckpoint decode(byte[] bytes) {
-        try {
-            return new SpecificDatumReader<>(AdapterCheckpoint.class).read(null,
-                    DecoderFactory.get().binaryDecoder(bytes, null));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return Fixtures.avroRecord(bytes, AdapterCheckpoint.class);
     }
 }

@@ -8,20 +8,13 @@ import io.tunestream.schemas.PromptEncoderType;
 import io.tunestream.schemas.ResumeState;
 import io.tunestream.schemas.VirtualPromptStyle;
 import io.tunestream.schemas.tensor.TensorCodec;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.UncheckedIOException;
+import io.tunestream.trainer.testing.Fixtures;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.Random;
-import org.apache.avro.io.BinaryEncoder;
-import org.apache.avro.io.DecoderFactory;
-import org.apache.avro.io.EncoderFactory;
-import org.apache.avro.specific.SpecificDatumReader;
-import org.apache.avro.specific.SpecificDatumWriter;
 import org.junit.jupiter.api.Test;
 
 class CheckpointChunksTest {
@@ -52,24 +45,11 @@ class CheckpointChunksTest {
     }
 
     private static byte[] encode(AdapterCheckpoint record) {
-        try {
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            BinaryEncoder encoder = EncoderFactory.get().binaryEncoder(out, null);
-            new SpecificDatumWriter<>(AdapterCheckpoint.class).write(record, encoder);
-            encoder.flush();
-            return out.toByteArray();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return Fixtures.avroBytes(record);
     }
 
     private static AdapterCheckpoint decode(byte[] bytes) {
-        try {
-            return new SpecificDatumReader<>(AdapterCheckpoint.class).read(null,
-                    DecoderFactory.get().binaryDecoder(bytes, null));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return Fixtures.avroRecord(bytes, AdapterCheckpoint.class);
     }
 
     private static List<AdapterCheckpoint> pieces(List<CheckpointChunks.Keyed> records) {

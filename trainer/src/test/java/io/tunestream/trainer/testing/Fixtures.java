@@ -7,6 +7,15 @@ import io.tunestream.schemas.RetrainingSettings;
 import io.tunestream.schemas.TaskTemplate;
 import io.tunestream.schemas.TuningSettings;
 import io.tunestream.schemas.VirtualPromptStyle;
+import org.apache.avro.io.BinaryEncoder;
+import org.apache.avro.io.DecoderFactory;
+import org.apache.avro.io.EncoderFactory;
+import org.apache.avro.specific.SpecificDatumReader;
+import org.apache.avro.specific.SpecificDatumWriter;
+import org.apache.avro.specific.SpecificRecord;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -76,5 +85,28 @@ public final class Fixtures {
     /** The i-th example of a trivial task: the answer is always " yes". */
     public static LabelledExample yes(String task, int i, DatasetSplit split) {
         return example(task, task + "-" + split + "-" + i, "is " + i + " a number?", " yes", split);
+    }
+
+    /** A record's Avro binary encoding (what a record value holds after the registry's header). */
+    @SuppressWarnings("unchecked")
+    public static <T extends SpecificRecord> byte[] avroBytes(T record) {
+        try {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            BinaryEncoder encoder = EncoderFactory.get().binaryEncoder(out, null);
+            new SpecificDatumWriter<>((Class<T>) record.getClass()).write(record, encoder);
+            encoder.flush();
+            return out.toByteArray();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** {@link #avroBytes} read back as {@code type}. */
+    public static <T extends SpecificRecord> T avroRecord(byte[] bytes, Class<T> type) {
+        try {
+            return new SpecificDatumReader<>(type).read(null, DecoderFactory.get().binaryDecoder(bytes, null));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 }
