@@ -100,6 +100,28 @@ class AdapterTableCacheTest {
         assertThat(cache.tables(republished).virtualTokens().orElseThrow().values()).containsOnly(0.7f);
     }
 
+    /**
+     * A signed version is known by its signature, which the store verified against the content when the version
+     * entered it: a lookup does not read the table again. The record below carries a verified version's signature
+     * over other bytes, which the store would have refused: it is what shows the table bytes were not read.
+     */
+    @Test
+    void shouldKnowASignedVersionByItsSignature() {
+        var cache = new AdapterTableCache(10 * ENTRY);
+        AdapterVersion signed = signed(adapter("a", 1), (byte) 1);
+        var first = cache.tables(signed).virtualTokens().orElseThrow();
+        AdapterVersion sameSignatureOtherBytes = AdapterVersion.newBuilder(signed)
+                .setTable(TensorCodec.encodeMatrix("virtual_tokens", filled(ROWS * HIDDEN, 0.7f), ROWS, HIDDEN,
+                        DType.FLOAT32))
+                .build();
+
+        assertThat(cache.tables(sameSignatureOtherBytes).virtualTokens().orElseThrow()).isSameAs(first);
+        AdapterVersion signedAgain = signed(sameSignatureOtherBytes, (byte) 2);
+        assertThat(cache.tables(signedAgain).virtualTokens().orElseThrow().values()).containsOnly(0.7f);
+        assertThat(first.values()).containsOnly(0.1f);
+        assertThat(cache.stats()).isEqualTo(new AdapterTableCache.Stats(1, 2, 0, 2, 2 * ENTRY));
+    }
+
     @Test
     void shouldUseButNotKeepATableLargerThanTheBound() {
         var cache = new AdapterTableCache(ENTRY - 1);
@@ -155,6 +177,14 @@ class AdapterTableCacheTest {
         assertThat(cache.bytes()).isLessThanOrEqualTo(bound);
         assertThat(cache.stats().entries()).isEqualTo(100);
         assertThat(cache.stats().evictions()).isEqualTo(4_900);
+    }
+
+    /** {@code adapter} with a 64-byte signature of {@code fill} bytes (the cache does not verify it). */
+    private static AdapterVersion signed(AdapterVersion adapter, byte fill) {
+        byte[] signature = new byte[64];
+        java.util.Arrays.fill(signature, fill);
+        return AdapterVersion.newBuilder(adapter).setSignatureKeyId("trainer-1")
+                .setSignature(java.nio.ByteBuffer.wrap(signature)).build();
     }
 
     private static float[] filled(int n, float value) {
