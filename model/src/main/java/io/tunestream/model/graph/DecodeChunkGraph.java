@@ -71,6 +71,14 @@ public final class DecodeChunkGraph {
         return "chunk.past_key_values." + layer + "." + kind;
     }
 
+    /**
+     * The output of a chunk that reads its past ({@link ChunkSegmentAttention}): layer {@code layer}'s keys or values
+     * of the tokens the chunk fed, [batch, kvHeads, steps, headDim].
+     */
+    public static String chunkOutput(int layer, String kind) {
+        return "chunk.new." + layer + "." + kind;
+    }
+
     /** The outer graph's output for layer {@code layer}'s keys or values after the chunk. */
     public static String presentOutput(int layer, String kind) {
         return "chunk.present." + layer + "." + kind;
@@ -108,6 +116,64 @@ public final class DecodeChunkGraph {
 
     private static OnnxMl.ModelProto wrap(OnnxMl.ModelProto serving, boolean inPlace, int layers,
                                           OnnxMl.TensorProto embeddingTable, int vocab, List<Integer> eosIds) {
+        return wrap(serving, inPlace, embeddingTable, vocab, eosIds, graph -> wholeCache(graph, layers, inPlace));
+    }
+
+    /**
+     * How the loop holds the KV cache: the step's nodes as the body runs them, the cache's loop-carried values
+     * (their initial values in the outer graph, the body's inputs and outputs, the loop's final values, in the same
+     * order), what the outer graph computes before and after the loop, its cache inputs and outputs and constants.
+     */
+    record CacheLoop(List<OnnxMl.NodeProto> stepNodes, List<OnnxMl.NodeProto> beforeLoop, List<String> initial,
+                     List<OnnxMl.ValueInfoProto> bodyInputs, List<OnnxMl.ValueInfoProto> bodyOutputs, List<String> finals,
+                     List<OnnxMl.NodeProto> afterLoop, List<OnnxMl.ValueInfoProto> outerInputs,
+                     List<OnnxMl.ValueInfoProto> outerOutputs, List<OnnxMl.TensorProto> outerConstants) {
+    }
+
+    /**
+     * The whole cache as loop-carried state: the step's nodes unchanged, each step's present.* the next one's past.
+     * In place, ONNX Runtime's GroupQueryAttention then copies every row's cached positions into a new present at
+     * every step (inside a Loop its present is never the past's buffer): {@link ChunkSegmentAttention} avoids that.
+     */
+    private static CacheLoop wholeCache(OnnxMl.GraphProto graph, int layers, boolean inPlace) {
+        List<OnnxMl.ValueInfoProto> bodyInputs = new ArrayList<>();
+        List<OnnxMl.ValueInfoProto> bodyOutputs = new ArrayList<>();
+        List<String> initial = new ArrayList<>();
+        List<String> finals = new ArrayList<>();
+        List<OnnxMl.ValueInfoProto> outerInputs = new ArrayList<>();
+        List<OnnxMl.ValueInfoProto> outerOutputs = new ArrayList<>();
+        for (int layer = 0; layer < layers; layer++) {
+            for (String kind : List.of("key", "value")) {
+                String past = "past_key_values." + layer + "." + kind;
+                String present = "present." + layer + "." + kind;
+                OnnxMl.ValueInfoProto pastInfo = graph.getInputList().stream().filter(i -> i.getName().equals(past))
+                        .findFirst().orElseThrow(() -> new IllegalArgumentException("the serving graph has no input '" + past + "'"));
+                OnnxMl.ValueInfoProto presentInfo = graph.getOutputList().stream().filter(o -> o.getName().equals(present))
+                        .findFirst().orElseThrow(() -> new IllegalArgumentException("the serving graph has no output '"
+                                + present + "'"));
+                bodyInputs.add(pastInfo);
+                bodyOutputs.add(presentInfo);
+                outerInputs.add(pastInfo.toBuilder().setName(pastInput(layer, kind)).build());
+                outerOutputs.add(presentInfo.toBuilder().setName(presentOutput(layer, kind)).build());
+                initial.add(pastInput(layer, kind));
+                finals.add(presentOutput(layer, kind));
+            }
+        }
+        if (inPlace) {
+            // read by the body's attention from the outer scope
+            outerInputs.add(info(GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH,
+                    OnnxMl.TensorProto.DataType.INT32.getNumber(), 0));
+        }
+        return new CacheLoop(graph.getNodeList(), List.of(), initial, bodyInputs, bodyOutputs, finals, List.of(),
+                outerInputs, outerOutputs, List.of());
+    }
+
+    /**
+     * The loop around a step graph with the cache held as {@code cacheLoop} says (built from the step graph once its
+     * inputs are checked); the rest as the class doc says.
+     */
+    static OnnxMl.ModelProto wrap(OnnxMl.ModelProto serving, boolean inPlace, OnnxMl.TensorProto embeddingTable, int vocab,
+                                  List<Integer> eosIds, java.util.function.Function<OnnxMl.GraphProto, CacheLoop> cacheLoop) {
         OnnxMl.GraphProto graph = serving.getGraph();
         long opset = serving.getOpsetImportList().stream().filter(o -> o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx"))
                 .mapToLong(OnnxMl.OperatorSetIdProto::getVersion).max()
@@ -139,6 +205,7 @@ public final class DecodeChunkGraph {
                 }
             }
         }
+        CacheLoop cache = cacheLoop.apply(graph);
         Ops ops = new Ops(opset);
         String iter = P + "iter";
         String condIn = P + "cond_in";
@@ -201,7 +268,7 @@ public final class DecodeChunkGraph {
                             .setT(OnnxMl.TensorProto.newBuilder().setDataType(INT64).addDims(1).addInt64Data(1)).build()));
             body.add(node("Concat", List.of(mask, P + "ones_column"), STEP_MASK, intAttr("axis", 1)));
         }
-        body.addAll(graph.getNodeList());
+        body.addAll(cache.stepNodes());
         body.addAll(ops.squeeze(LastTokenLogits.LAST_LOGITS, 1, P + "step_logits"));
         // the choice runs in float whatever the export's logits are (an fp16 export's included)
         body.add(node("Cast", List.of(P + "step_logits"), P + "logits", intAttr("to", FLOAT)));
@@ -272,35 +339,21 @@ public final class DecodeChunkGraph {
                 .addInput(info(TEMPERATURE, FLOAT, 1)).addInput(info(TOP_K, INT64, 1)).addInput(info(TOP_P, FLOAT, 1))
                 .addInput(info(REPETITION_PENALTY, FLOAT, 1)).addInput(info(SEEN, BOOL, 2))
                 .addInput(info(UNIFORMS, FLOAT, 2));
-        for (int layer = 0; layer < layers; layer++) {
-            for (String kind : List.of("key", "value")) {
-                String past = "past_key_values." + layer + "." + kind;
-                String present = "present." + layer + "." + kind;
-                OnnxMl.ValueInfoProto pastInfo = graph.getInputList().stream().filter(i -> i.getName().equals(past))
-                        .findFirst().orElseThrow(() -> new IllegalArgumentException("the serving graph has no input '" + past + "'"));
-                OnnxMl.ValueInfoProto presentInfo = graph.getOutputList().stream().filter(o -> o.getName().equals(present))
-                        .findFirst().orElseThrow(() -> new IllegalArgumentException("the serving graph has no output '"
-                                + present + "'"));
-                bodyGraph.addInput(pastInfo);
-                bodyGraph.addOutput(presentInfo);
-                outer.addInput(pastInfo.toBuilder().setName(pastInput(layer, kind)));
-                outer.addOutput(presentInfo.toBuilder().setName(presentOutput(layer, kind)));
-                loopInputs.add(pastInput(layer, kind));
-                loopOutputs.add(presentOutput(layer, kind));
-            }
-        }
+        bodyGraph.addAllInput(cache.bodyInputs()).addAllOutput(cache.bodyOutputs());
+        outer.addAllInput(cache.outerInputs()).addAllOutput(cache.outerOutputs());
+        loopInputs.addAll(cache.initial());
+        loopOutputs.addAll(cache.finals());
         bodyGraph.addOutput(info(P + "scan_next", INT64, 1));
-        if (inPlace) {
-            outer.addInput(info(GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH, maskType, 0));
-        }
         loopOutputs.add(TOKENS);
         outer.addOutput(info(TOKENS, INT64, 2));
 
         outer.addNode(node("Less", List.of(REMAINING, P + "one"), P + "finished0"));
+        outer.addAllNode(cache.beforeLoop());
         outer.addNode(OnnxMl.NodeProto.newBuilder().setOpType("Loop").setName(P + "Loop").addAllInput(loopInputs)
                 .addAllOutput(loopOutputs).addAttribute(OnnxMl.AttributeProto.newBuilder().setName("body")
                         .setType(OnnxMl.AttributeProto.AttributeType.GRAPH).setG(bodyGraph)).build());
-        outer.addAllInitializer(constants);
+        outer.addAllNode(cache.afterLoop());
+        outer.addAllInitializer(constants).addAllInitializer(cache.outerConstants());
         return serving.toBuilder().setGraph(outer).build();
     }
 

@@ -156,6 +156,37 @@ final class KvBuffer implements AutoCloseable {
         }
     }
 
+    /**
+     * Appends a chunk's keys and values after each row's positions and records the steps appended: {@code chunk}
+     * holds, in buffer order, [batch, kvHeads, steps, headDim] each (a chunk that reads its past and returns what it
+     * fed, {@code DecodeChunkGraph.chunkOutput}). A row gets as many of the steps as fit its capacity: a row with
+     * fewer finished inside the chunk, and its later positions are garbage the caller drops.
+     */
+    void append(List<FloatBuffer> chunk, int steps) {
+        checkOpen();
+        int batch = lengths.length;
+        if (chunk.size() != buffers.size()) {
+            throw new IllegalArgumentException(chunk.size() + " chunk tensors for " + buffers.size() + " buffers");
+        }
+        for (int i = 0; i < buffers.size(); i++) {
+            FloatBuffer from = chunk.get(i);
+            if (from.remaining() != batch * kvHeads * steps * headDim) {
+                throw new IllegalArgumentException("chunk tensor " + i + " holds " + from.remaining() + " values, not "
+                        + batch + " x " + kvHeads + " x " + steps + " x " + headDim);
+            }
+            FloatBuffer to = buffers.get(i);
+            for (int b = 0; b < batch; b++) {
+                int fit = Math.max(0, Math.min(steps, capacity - lengths[b]));
+                for (int h = 0; h < kvHeads; h++) {
+                    int src = from.position() + (b * kvHeads + h) * steps * headDim;
+                    int dst = ((b * kvHeads + h) * capacity + lengths[b]) * headDim;
+                    to.put(dst, from, src, fit * headDim);
+                }
+            }
+        }
+        appended(steps);
+    }
+
     /** Records that a step wrote one more position to every row. */
     void appended() {
         for (int b = 0; b < lengths.length; b++) {

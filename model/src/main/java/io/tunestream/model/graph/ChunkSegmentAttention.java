@@ -1,0 +1,322 @@
+package io.tunestream.model.graph;
+
+import ai.onnx.proto.OnnxMl;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The decode-chunk loop of an in-place decode graph ({@link GroupQueryAttentionRewrite}) that does not carry the KV
+ * cache: the cache from before the chunk is a read-only input the loop body reads from the outer scope, and the
+ * body carries only the chunk's own keys and values (at most {@code steps} positions a row). Each layer's
+ * GroupQueryAttention becomes explicit attention over the two segments; the chunk's keys and values come back as
+ * outputs ({@link DecodeChunkGraph#chunkOutput}), which the caller appends to its KV buffers at each row's length.
+ *
+ * <p>Why: ONNX Runtime's CPU GroupQueryAttention appends in place only when its present is its past's buffer, and
+ * inside a Loop body the present is a new tensor at every iteration, so a loop carrying the cache
+ * ({@link DecodeChunkGraph#wrapInPlace}) copies every row's cached positions at every step: at batch 32 that cost
+ * more than the runs a chunk saves.
+ *
+ * <p>Per chunk, before the loop: each row's valid past positions ({@code position < seqlens_k[b]}), the past cut to
+ * the longest row's length, its keys transposed once ([batch, kvHeads, headDim, past]: one copy a chunk, not a
+ * step). Per step and layer: queries as [batch, kvHeads, groups, headDim] (query head h reads key/value head
+ * h / groups, as GroupQueryAttention and HF's repeat_kv do), so the products broadcast over the groups with no copy
+ * of the cache; rotary embeddings (not interleaved, at the step's position ids, from the rewrite's cos/sin caches)
+ * on queries and the new keys; scores over the past (invalid positions -inf) and over the chunk's positions so far
+ * (every one visible), scaled as the operator's {@code scale} says, one Softmax over both, and the weighted sum of
+ * both value segments. A pure proto transformation.
+ */
+public final class ChunkSegmentAttention {
+
+    private static final String P = "/tunestream/chunk_segment/";
+    private static final String GQA = "GroupQueryAttention";
+    private static final int INT64 = OnnxMl.TensorProto.DataType.INT64.getNumber();
+    private static final int BOOL = OnnxMl.TensorProto.DataType.BOOL.getNumber();
+    private static final int FLOAT = OnnxMl.TensorProto.DataType.FLOAT.getNumber();
+
+    private ChunkSegmentAttention() {
+    }
+
+    /**
+     * Wraps an in-place decode-step graph in a decode-chunk loop whose attention reads the past from outside the
+     * loop. Inputs as {@link DecodeChunkGraph#wrapInPlace} takes them, without {@code total_sequence_length}; the
+     * past inputs are read, never written. Outputs: {@link DecodeChunkGraph#TOKENS} and, per layer and kind,
+     * {@link DecodeChunkGraph#chunkOutput} [batch, kvHeads, steps, headDim], the keys and values of every token the
+     * chunk fed (a row's positions after it finished hold garbage).
+     *
+     * @param decode         an in-place decode graph: one GroupQueryAttention a layer, reading
+     *                       {@code past_key_values.i.*}
+     * @param layers         decoder layers
+     * @param embeddingTable the token-embedding initializer
+     * @param vocab          vocabulary size
+     * @param eosIds         end-of-sequence tokens
+     * @throws IllegalArgumentException if a layer has no GroupQueryAttention of the rewrite's form, or anything else
+     *                                  in the step reads the cache
+     */
+    public static OnnxMl.ModelProto wrap(OnnxMl.ModelProto decode, int layers, OnnxMl.TensorProto embeddingTable,
+                                         int vocab, List<Integer> eosIds) {
+        return DecodeChunkGraph.wrap(decode, true, embeddingTable, vocab, eosIds, graph -> cacheLoop(graph, layers));
+    }
+
+    private static DecodeChunkGraph.CacheLoop cacheLoop(OnnxMl.GraphProto graph, int layers) {
+        Map<String, OnnxMl.NodeProto> attention = new HashMap<>();
+        for (OnnxMl.NodeProto n : graph.getNodeList()) {
+            if (n.getOpType().equals(GQA) && n.getDomain().equals("com.microsoft")) {
+                if (n.getInputCount() < 7 || n.getOutputCount() < 3) {
+                    throw new IllegalArgumentException("GroupQueryAttention " + n.getName() + " has " + n.getInputCount()
+                            + " inputs and " + n.getOutputCount() + " outputs, not the in-place rewrite's");
+                }
+                attention.put(n.getInput(3), n);
+            }
+        }
+        Map<String, OnnxMl.TensorProto> initializers = new HashMap<>();
+        graph.getInitializerList().forEach(t -> initializers.put(t.getName(), t));
+        List<OnnxMl.NodeProto> before = new ArrayList<>();
+        List<OnnxMl.TensorProto> constants = new ArrayList<>();
+        // the valid past positions of each row, [batch, 1, 1, longest] (shared by the layers), and the longest length
+        constants.add(longs(P + "zero", List.of(), 0));
+        constants.add(longs(P + "one", List.of(), 1));
+        constants.add(longs(P + "zeros1", List.of(1L), 0));
+        constants.add(longs(P + "axis2", List.of(1L), 2));
+        constants.add(longs(P + "row_shape", List.of(4L), -1, 1, 1, 1));
+        constants.add(longs(P + "length_shape", List.of(1L), 1));
+        before.add(node("Cast", List.of(DecodeChunkGraph.SEQLENS), P + "lengths", intAttr("to", INT64)));
+        before.add(node("ReduceMax", List.of(P + "lengths"), P + "longest", intAttr("keepdims", 0)));
+        before.add(node("Reshape", List.of(P + "longest", P + "length_shape"), P + "longest1"));
+        before.add(node("Range", List.of(P + "zero", P + "longest", P + "one"), P + "past_positions"));
+        before.add(node("Reshape", List.of(P + "lengths", P + "row_shape"), P + "lengths4"));
+        before.add(node("Less", List.of(P + "past_positions", P + "lengths4"), P + "past_valid"));
+
+        List<OnnxMl.NodeProto> step = new ArrayList<>();
+        List<OnnxMl.ValueInfoProto> bodyInputs = new ArrayList<>();
+        List<OnnxMl.ValueInfoProto> bodyOutputs = new ArrayList<>();
+        List<String> initial = new ArrayList<>();
+        List<String> finals = new ArrayList<>();
+        List<OnnxMl.NodeProto> after = new ArrayList<>();
+        List<OnnxMl.ValueInfoProto> outerInputs = new ArrayList<>();
+        List<OnnxMl.ValueInfoProto> outerOutputs = new ArrayList<>();
+        Map<OnnxMl.NodeProto, List<OnnxMl.NodeProto>> replaced = new HashMap<>();
+        for (int layer = 0; layer < layers; layer++) {
+            String pastKey = "past_key_values." + layer + ".key";
+            OnnxMl.NodeProto gqa = attention.get(pastKey);
+            if (gqa == null) {
+                throw new IllegalArgumentException("layer " + layer + " has no GroupQueryAttention reading " + pastKey);
+            }
+            if (!gqa.getInput(4).equals("past_key_values." + layer + ".value")) {
+                throw new IllegalArgumentException("GroupQueryAttention " + gqa.getName() + " reads values " + gqa.getInput(4));
+            }
+            OnnxMl.ValueInfoProto pastInfo = graph.getInputList().stream().filter(i -> i.getName().equals(pastKey))
+                    .findFirst().orElseThrow(() -> new IllegalArgumentException("the decode graph has no input '" + pastKey + "'"));
+            int elemType = pastInfo.getType().getTensorType().getElemType();
+            String l = P + "layer" + layer + "/";
+            String pastK = DecodeChunkGraph.pastInput(layer, "key");
+            String pastV = DecodeChunkGraph.pastInput(layer, "value");
+            outerInputs.add(pastInfo.toBuilder().setName(pastK).build());
+            outerInputs.add(pastInfo.toBuilder().setName(pastV).build());
+            // once a chunk: the past cut to the longest row, keys transposed; the chunk's segment starts empty
+            before.add(node("Slice", List.of(pastK, P + "zeros1", P + "longest1", P + "axis2"), l + "past_keys"));
+            before.add(node("Transpose", List.of(l + "past_keys"), l + "past_keys_t", intsAttr("perm", 0, 1, 3, 2)));
+            before.add(node("Slice", List.of(pastV, P + "zeros1", P + "longest1", P + "axis2"), l + "past_values"));
+            before.add(node("Slice", List.of(pastK, P + "zeros1", P + "zeros1", P + "axis2"), l + "no_values"));
+            before.add(node("Transpose", List.of(l + "no_values"), l + "no_keys_t", intsAttr("perm", 0, 1, 3, 2)));
+            String keysIn = l + "chunk_keys_t";
+            String valuesIn = l + "chunk_values";
+            String keysOut = l + "chunk_keys_t_out";
+            String valuesOut = l + "chunk_values_out";
+            initial.add(l + "no_keys_t");
+            initial.add(l + "no_values");
+            bodyInputs.add(info(keysIn, elemType, 4));
+            bodyInputs.add(info(valuesIn, elemType, 4));
+            bodyOutputs.add(info(keysOut, elemType, 4));
+            bodyOutputs.add(info(valuesOut, elemType, 4));
+            finals.add(l + "last_keys_t");
+            finals.add(DecodeChunkGraph.chunkOutput(layer, "value"));
+            after.add(node("Transpose", List.of(l + "last_keys_t"), DecodeChunkGraph.chunkOutput(layer, "key"),
+                    intsAttr("perm", 0, 1, 3, 2)));
+            outerOutputs.add(info(DecodeChunkGraph.chunkOutput(layer, "key"), elemType, 4));
+            outerOutputs.add(info(DecodeChunkGraph.chunkOutput(layer, "value"), elemType, 4));
+            replaced.put(gqa, attention(gqa, l, initializers, constants, keysIn, valuesIn, keysOut, valuesOut,
+                    l + "past_keys_t", l + "past_values"));
+        }
+        if (attention.size() != layers) {
+            throw new IllegalArgumentException("the decode graph has " + attention.size() + " GroupQueryAttention nodes for "
+                    + layers + " layers");
+        }
+        for (OnnxMl.NodeProto n : graph.getNodeList()) {
+            if (replaced.containsKey(n)) {
+                step.addAll(replaced.get(n));
+                continue;
+            }
+            for (String input : n.getInputList()) {
+                // the past is read-only and cut to the longest row: nothing else may read it (or write a present)
+                if (input.startsWith("past_key_values.") || input.startsWith("present.")
+                        || input.equals(GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH)) {
+                    throw new IllegalArgumentException("node " + n.getName() + " (" + n.getOpType() + ") reads " + input
+                            + " outside the attention");
+                }
+            }
+            step.add(n);
+        }
+        return new DecodeChunkGraph.CacheLoop(step, before, initial, bodyInputs, bodyOutputs, finals, after, outerInputs,
+                outerOutputs, constants);
+    }
+
+    /** The nodes computing one GroupQueryAttention's output (its first) over the past and the chunk's segment. */
+    private static List<OnnxMl.NodeProto> attention(OnnxMl.NodeProto gqa, String l, Map<String, OnnxMl.TensorProto> initializers,
+                                                    List<OnnxMl.TensorProto> constants, String keysIn, String valuesIn,
+                                                    String keysOut, String valuesOut, String pastKeysT, String pastValues) {
+        long heads = intAttribute(gqa, "num_heads", -1);
+        long kvHeads = intAttribute(gqa, "kv_num_heads", -1);
+        if (heads < 1 || kvHeads < 1 || heads % kvHeads != 0) {
+            throw new IllegalArgumentException("GroupQueryAttention " + gqa.getName() + " has " + heads + " heads over "
+                    + kvHeads + " key/value heads");
+        }
+        if (intAttribute(gqa, "local_window_size", -1) != -1 || intAttribute(gqa, "smooth_softmax", 0) != 0
+                || intAttribute(gqa, "rotary_interleaved", 0) != 0 || gqa.getAttributeList().stream()
+                .anyMatch(a -> a.getName().equals("softcap") && a.getF() != 0)) {
+            throw new IllegalArgumentException("GroupQueryAttention " + gqa.getName() + " uses a sliding window, softcap, "
+                    + "smooth softmax or interleaved rotation, which the chunk's attention does not");
+        }
+        long groups = heads / kvHeads;
+        float scale = gqa.getAttributeList().stream().filter(a -> a.getName().equals("scale")).map(OnnxMl.AttributeProto::getF)
+                .findFirst().orElse(0f);
+        if (scale == 0f) {
+            throw new IllegalArgumentException("GroupQueryAttention " + gqa.getName() + " leaves its scale to the head size");
+        }
+        List<OnnxMl.NodeProto> n = new ArrayList<>();
+        constants.add(longs(l + "q_shape", List.of(4L), 0, kvHeads, groups, -1));
+        constants.add(longs(l + "kv_shape", List.of(4L), 0, kvHeads, 1, -1));
+        constants.add(longs(l + "kt_shape", List.of(4L), 0, kvHeads, -1, 1));
+        constants.add(longs(l + "out_shape", List.of(3L), 0, 1, -1));
+        constants.add(longs(l + "axis3", List.of(1L), 3));
+        constants.add(longs(l + "end", List.of(1L), Long.MAX_VALUE));
+        constants.add(floats(l + "scale", scale));
+        constants.add(floats(l + "minus_inf", Float.NEGATIVE_INFINITY));
+        String q = l + "q";
+        String k = l + "k";
+        String v = l + "v";
+        if (gqa.getInput(1).isEmpty()) {
+            // packed [batch, 1, (heads + 2 kvHeads) headDim]: queries, keys, values one after the other
+            constants.add(longs(l + "packed_shape", List.of(3L), 0, heads + 2 * kvHeads, -1));
+            constants.add(longs(l + "axis1", List.of(1L), 1));
+            constants.add(longs(l + "at0", List.of(1L), 0));
+            constants.add(longs(l + "at_k", List.of(1L), heads));
+            constants.add(longs(l + "at_v", List.of(1L), heads + kvHeads));
+            constants.add(longs(l + "at_end", List.of(1L), heads + 2 * kvHeads));
+            n.add(node("Reshape", List.of(gqa.getInput(0), l + "packed_shape"), l + "packed"));
+            n.add(node("Slice", List.of(l + "packed", l + "at0", l + "at_k", l + "axis1"), l + "q3"));
+            n.add(node("Slice", List.of(l + "packed", l + "at_k", l + "at_v", l + "axis1"), l + "k3"));
+            n.add(node("Slice", List.of(l + "packed", l + "at_v", l + "at_end", l + "axis1"), l + "v3"));
+            n.add(node("Reshape", List.of(l + "q3", l + "q_shape"), q));
+            n.add(node("Reshape", List.of(l + "k3", l + "kv_shape"), k));
+            n.add(node("Reshape", List.of(l + "v3", l + "kv_shape"), v));
+        } else {
+            n.add(node("Reshape", List.of(gqa.getInput(0), l + "q_shape"), q));
+            n.add(node("Reshape", List.of(gqa.getInput(1), l + "kv_shape"), k));
+            n.add(node("Reshape", List.of(gqa.getInput(2), l + "kv_shape"), v));
+        }
+        if (intAttribute(gqa, "do_rotary", 0) != 0) {
+            if (gqa.getInputCount() < 10 || gqa.getInput(9).isEmpty()) {
+                throw new IllegalArgumentException("GroupQueryAttention " + gqa.getName() + " rotates without position ids");
+            }
+            OnnxMl.TensorProto cosCache = initializers.get(gqa.getInput(7));
+            if (cosCache == null || cosCache.getDimsCount() != 2) {
+                throw new IllegalArgumentException("GroupQueryAttention " + gqa.getName() + " rotates with cos cache "
+                        + gqa.getInput(7) + ", not a [positions, half] initializer");
+            }
+            long half = cosCache.getDims(1);
+            constants.add(longs(l + "angle_shape", List.of(4L), 0, 1, 1, -1));
+            constants.add(longs(l + "at0_3", List.of(1L), 0));
+            constants.add(longs(l + "half", List.of(1L), half));
+            constants.add(longs(l + "whole", List.of(1L), 2 * half));
+            n.add(node("Gather", List.of(gqa.getInput(7), gqa.getInput(9)), l + "cos3"));
+            n.add(node("Gather", List.of(gqa.getInput(8), gqa.getInput(9)), l + "sin3"));
+            n.add(node("Reshape", List.of(l + "cos3", l + "angle_shape"), l + "cos"));
+            n.add(node("Reshape", List.of(l + "sin3", l + "angle_shape"), l + "sin"));
+            n.addAll(rotate(l, q, l + "q_rotated"));
+            n.addAll(rotate(l, k, l + "k_rotated"));
+            q = l + "q_rotated";
+            k = l + "k_rotated";
+        }
+        // [batch, kvHeads, 1, headDim] and [batch, kvHeads, headDim, 1] are the same memory: no transpose a step
+        n.add(node("Reshape", List.of(k, l + "kt_shape"), l + "k_t"));
+        n.add(node("Concat", List.of(keysIn, l + "k_t"), keysOut, intAttr("axis", 3)));
+        n.add(node("Concat", List.of(valuesIn, v), valuesOut, intAttr("axis", 2)));
+        n.add(node("MatMul", List.of(q, pastKeysT), l + "past_scores"));
+        n.add(node("Where", List.of(P + "past_valid", l + "past_scores", l + "minus_inf"), l + "past_scores_masked"));
+        n.add(node("MatMul", List.of(q, keysOut), l + "chunk_scores"));
+        n.add(node("Concat", List.of(l + "past_scores_masked", l + "chunk_scores"), l + "scores", intAttr("axis", 3)));
+        n.add(node("Mul", List.of(l + "scores", l + "scale"), l + "scaled"));
+        n.add(node("Softmax", List.of(l + "scaled"), l + "probs", intAttr("axis", 3)));
+        n.add(node("Slice", List.of(l + "probs", P + "zeros1", P + "longest1", l + "axis3"), l + "past_probs"));
+        n.add(node("Slice", List.of(l + "probs", P + "longest1", l + "end", l + "axis3"), l + "chunk_probs"));
+        n.add(node("MatMul", List.of(l + "past_probs", pastValues), l + "past_out"));
+        n.add(node("MatMul", List.of(l + "chunk_probs", valuesOut), l + "chunk_out"));
+        n.add(node("Add", List.of(l + "past_out", l + "chunk_out"), l + "out"));
+        n.add(node("Reshape", List.of(l + "out", l + "out_shape"), gqa.getOutput(0)));
+        return n;
+    }
+
+    /** HF's rotate_half rotation: first half x1 cos - x2 sin, second half x2 cos + x1 sin. */
+    private static List<OnnxMl.NodeProto> rotate(String l, String x, String out) {
+        List<OnnxMl.NodeProto> n = new ArrayList<>();
+        n.add(node("Slice", List.of(x, l + "at0_3", l + "half", l + "axis3"), x + "_1"));
+        n.add(node("Slice", List.of(x, l + "half", l + "whole", l + "axis3"), x + "_2"));
+        n.add(node("Mul", List.of(x + "_1", l + "cos"), x + "_1cos"));
+        n.add(node("Mul", List.of(x + "_2", l + "sin"), x + "_2sin"));
+        n.add(node("Sub", List.of(x + "_1cos", x + "_2sin"), x + "_r1"));
+        n.add(node("Mul", List.of(x + "_2", l + "cos"), x + "_2cos"));
+        n.add(node("Mul", List.of(x + "_1", l + "sin"), x + "_1sin"));
+        n.add(node("Add", List.of(x + "_2cos", x + "_1sin"), x + "_r2"));
+        n.add(node("Concat", List.of(x + "_r1", x + "_r2"), out, intAttr("axis", 3)));
+        return n;
+    }
+
+    private static long intAttribute(OnnxMl.NodeProto n, String name, long absent) {
+        return n.getAttributeList().stream().filter(a -> a.getName().equals(name)).mapToLong(OnnxMl.AttributeProto::getI)
+                .findFirst().orElse(absent);
+    }
+
+    private static OnnxMl.NodeProto node(String op, List<String> inputs, String output, OnnxMl.AttributeProto... attributes) {
+        OnnxMl.NodeProto.Builder n = OnnxMl.NodeProto.newBuilder().setOpType(op).setName(P + op + "/" + output)
+                .addAllInput(inputs).addOutput(output);
+        for (OnnxMl.AttributeProto a : attributes) {
+            n.addAttribute(a);
+        }
+        return n.build();
+    }
+
+    private static OnnxMl.AttributeProto intAttr(String name, long value) {
+        return OnnxMl.AttributeProto.newBuilder().setName(name).setType(OnnxMl.AttributeProto.AttributeType.INT).setI(value)
+                .build();
+    }
+
+    private static OnnxMl.AttributeProto intsAttr(String name, long... values) {
+        OnnxMl.AttributeProto.Builder a = OnnxMl.AttributeProto.newBuilder().setName(name)
+                .setType(OnnxMl.AttributeProto.AttributeType.INTS);
+        for (long v : values) {
+            a.addInts(v);
+        }
+        return a.build();
+    }
+
+    private static OnnxMl.TensorProto longs(String name, List<Long> dims, long... values) {
+        return OnnxMl.TensorProto.newBuilder().setName(name).setDataType(INT64).addAllDims(dims)
+                .addAllInt64Data(java.util.Arrays.stream(values).boxed().toList()).build();
+    }
+
+    private static OnnxMl.TensorProto floats(String name, float value) {
+        return OnnxMl.TensorProto.newBuilder().setName(name).setDataType(FLOAT).addFloatData(value).build();
+    }
+
+    private static OnnxMl.ValueInfoProto info(String name, int elemType, int rank) {
+        OnnxMl.TensorShapeProto.Builder shape = OnnxMl.TensorShapeProto.newBuilder();
+        for (int d = 0; d < rank; d++) {
+            shape.addDim(OnnxMl.TensorShapeProto.Dimension.newBuilder());
+        }
+        return OnnxMl.ValueInfoProto.newBuilder().setName(name).setType(OnnxMl.TypeProto.newBuilder()
+                .setTensorType(OnnxMl.TypeProto.Tensor.newBuilder().setElemType(elemType).setShape(shape))).build();
+    }
+}
