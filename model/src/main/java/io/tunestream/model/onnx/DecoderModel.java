@@ -777,6 +777,14 @@ public final class DecoderModel implements AutoCloseable {
         return chunkSession != null && decodeSession != null;
     }
 
+    /**
+     * Whether decode chunks read the KV buffers from outside their loop and return the chunk's keys and values, which
+     * {@link #chunk} appends ({@link ChunkSegmentAttention}), rather than carrying the whole cache; fixed at load.
+     */
+    boolean chunksReadPast() {
+        return chunkReadsPast;
+    }
+
     /** Most steps a row one decode-chunk run takes; 0 when this model decodes one step a run. Fixed at load. */
     public int chunkSteps() {
         return chunkSteps;
