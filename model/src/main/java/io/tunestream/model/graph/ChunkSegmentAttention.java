@@ -116,9 +116,10 @@ public final class ChunkSegmentAttention {
             outerInputs.add(pastInfo.toBuilder().setName(pastK).build());
             outerInputs.add(pastInfo.toBuilder().setName(pastV).build());
             // once a chunk: the past cut to the longest row, keys transposed; the chunk's segment starts empty
-            before.add(node("Slice", List.of(pastK, P + "zeros1", P + "longest1", P + "axis2"), l + "past_keys"));
+            // (Gather, not Slice: ONNX Runtime's optimizer warns at every session about a Slice feeding the loop)
+            before.add(node("Gather", List.of(pastK, P + "past_positions"), l + "past_keys", intAttr("axis", 2)));
             before.add(node("Transpose", List.of(l + "past_keys"), l + "past_keys_t", intsAttr("perm", 0, 1, 3, 2)));
-            before.add(node("Slice", List.of(pastV, P + "zeros1", P + "longest1", P + "axis2"), l + "past_values"));
+            before.add(node("Gather", List.of(pastV, P + "past_positions"), l + "past_values", intAttr("axis", 2)));
             before.add(node("Slice", List.of(pastK, P + "zeros1", P + "zeros1", P + "axis2"), l + "no_values"));
             before.add(node("Transpose", List.of(l + "no_values"), l + "no_keys_t", intsAttr("perm", 0, 1, 3, 2)));
             String keysIn = l + "chunk_keys_t";
