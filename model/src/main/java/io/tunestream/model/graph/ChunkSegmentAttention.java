@@ -19,13 +19,13 @@ import java.util.Map;
  * ({@link DecodeChunkGraph#wrapInPlace}) copies every row's cached positions at every step: at batch 32 that cost
  * more than the runs a chunk saves.
  *
- * <p>Per chunk, before the loop: each row's valid past positions ({@code position < seqlens_k[b]}), the past cut to
- * the longest row's length, its keys transposed once ([batch, kvHeads, headDim, past]: one copy a chunk, not a
- * step). Per step and layer: queries as [batch, kvHeads, groups, headDim] (query head h reads key/value head
+ * <p>Per chunk, before the loop: each row's valid past positions ({@code position < seqlens_k[b]} over the buffers'
+ * capacity). Per step and layer: queries as [batch, kvHeads, groups, headDim] (query head h reads key/value head
  * h / groups, as GroupQueryAttention and HF's repeat_kv do), so the products broadcast over the groups with no copy
  * of the cache; rotary embeddings (not interleaved, at the step's position ids, from the rewrite's cos/sin caches)
- * on queries and the new keys; scores over the past (invalid positions -inf) and over the chunk's positions so far
- * (every one visible), scaled as the operator's {@code scale} says, one Softmax over both, and the weighted sum of
+ * on queries and the new keys; scores over the past read in place (ONNX Runtime's FusedMatMul with transB: no
+ * transposed copy of the keys a step or a chunk; invalid positions -inf) and over the chunk's positions so far
+ * (every one visible), scaled by the operator's {@code scale}, one Softmax over both, and the weighted sum of
  * both value segments. A pure proto transformation.
  */
 public final class ChunkSegmentAttention {
@@ -49,18 +49,22 @@ public final class ChunkSegmentAttention {
      * @param decode         an in-place decode graph: one GroupQueryAttention a layer, reading
      *                       {@code past_key_values.i.*}
      * @param layers         decoder layers
+     * @param headDim        width of one head
      * @param embeddingTable the token-embedding initializer
      * @param vocab          vocabulary size
      * @param eosIds         end-of-sequence tokens
      * @throws IllegalArgumentException if a layer has no GroupQueryAttention of the rewrite's form, or anything else
      *                                  in the step reads the cache
      */
-    public static OnnxMl.ModelProto wrap(OnnxMl.ModelProto decode, int layers, OnnxMl.TensorProto embeddingTable,
-                                         int vocab, List<Integer> eosIds) {
-        return DecodeChunkGraph.wrap(decode, true, embeddingTable, vocab, eosIds, graph -> cacheLoop(graph, layers));
+    public static OnnxMl.ModelProto wrap(OnnxMl.ModelProto decode, int layers, int headDim,
+                                         OnnxMl.TensorProto embeddingTable, int vocab, List<Integer> eosIds) {
+        long opset = decode.getOpsetImportList().stream().filter(o -> o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx"))
+                .mapToLong(OnnxMl.OperatorSetIdProto::getVersion).max().orElse(0);
+        return DecodeChunkGraph.wrap(decode, true, embeddingTable, vocab, eosIds,
+                graph -> cacheLoop(graph, layers, headDim, opset));
     }
 
-    private static DecodeChunkGraph.CacheLoop cacheLoop(OnnxMl.GraphProto graph, int layers) {
+    private static DecodeChunkGraph.CacheLoop cacheLoop(OnnxMl.GraphProto graph, int layers, int headDim, long opset) {
         Map<String, OnnxMl.NodeProto> attention = new HashMap<>();
         for (OnnxMl.NodeProto n : graph.getNodeList()) {
             if (n.getOpType().equals(GQA) && n.getDomain().equals("com.microsoft")) {
@@ -75,7 +79,7 @@ public final class ChunkSegmentAttention {
         graph.getInitializerList().forEach(t -> initializers.put(t.getName(), t));
         List<OnnxMl.NodeProto> before = new ArrayList<>();
         List<OnnxMl.TensorProto> constants = new ArrayList<>();
-        // the valid past positions of each row, [batch, 1, 1, longest] (shared by the layers), and the longest length
+        // the valid past positions of each row, [batch, 1, 1, capacity] (shared by the layers), and the capacity
         constants.add(longs(P + "zero", List.of(), 0));
         constants.add(longs(P + "one", List.of(), 1));
         constants.add(longs(P + "zeros1", List.of(1L), 0));
@@ -83,9 +87,11 @@ public final class ChunkSegmentAttention {
         constants.add(longs(P + "row_shape", List.of(4L), -1, 1, 1, 1));
         constants.add(longs(P + "length_shape", List.of(1L), 1));
         before.add(node("Cast", List.of(DecodeChunkGraph.SEQLENS), P + "lengths", intAttr("to", INT64)));
-        before.add(node("ReduceMax", List.of(P + "lengths"), P + "longest", intAttr("keepdims", 0)));
-        before.add(node("Reshape", List.of(P + "longest", P + "length_shape"), P + "longest1"));
-        before.add(node("Range", List.of(P + "zero", P + "longest", P + "one"), P + "past_positions"));
+        constants.add(longs(P + "two", List.of(), 2));
+        before.add(node("Shape", List.of(DecodeChunkGraph.pastInput(0, "key")), P + "past_shape"));
+        before.add(node("Gather", List.of(P + "past_shape", P + "two"), P + "capacity", intAttr("axis", 0)));
+        before.add(node("Reshape", List.of(P + "capacity", P + "length_shape"), P + "capacity1"));
+        before.add(node("Range", List.of(P + "zero", P + "capacity", P + "one"), P + "past_positions"));
         before.add(node("Reshape", List.of(P + "lengths", P + "row_shape"), P + "lengths4"));
         before.add(node("Less", List.of(P + "past_positions", P + "lengths4"), P + "past_valid"));
 
@@ -115,11 +121,7 @@ public final class ChunkSegmentAttention {
             String pastV = DecodeChunkGraph.pastInput(layer, "value");
             outerInputs.add(pastInfo.toBuilder().setName(pastK).build());
             outerInputs.add(pastInfo.toBuilder().setName(pastV).build());
-            // once a chunk: the past cut to the longest row, keys transposed; the chunk's segment starts empty
-            // (Gather, not Slice: ONNX Runtime's optimizer warns at every session about a Slice feeding the loop)
-            before.add(node("Gather", List.of(pastK, P + "past_positions"), l + "past_keys", intAttr("axis", 2)));
-            before.add(node("Transpose", List.of(l + "past_keys"), l + "past_keys_t", intsAttr("perm", 0, 1, 3, 2)));
-            before.add(node("Gather", List.of(pastV, P + "past_positions"), l + "past_values", intAttr("axis", 2)));
+            // the chunk's segment starts empty: [batch, kvHeads, headDim, 0] keys (transposed), [batch, kvHeads, 0, headDim] values
             before.add(node("Slice", List.of(pastK, P + "zeros1", P + "zeros1", P + "axis2"), l + "no_values"));
             before.add(node("Transpose", List.of(l + "no_values"), l + "no_keys_t", intsAttr("perm", 0, 1, 3, 2)));
             String keysIn = l + "chunk_keys_t";
@@ -138,8 +140,8 @@ public final class ChunkSegmentAttention {
                     intsAttr("perm", 0, 1, 3, 2)));
             outerOutputs.add(info(DecodeChunkGraph.chunkOutput(layer, "key"), elemType, 4));
             outerOutputs.add(info(DecodeChunkGraph.chunkOutput(layer, "value"), elemType, 4));
-            replaced.put(gqa, attention(gqa, l, initializers, constants, keysIn, valuesIn, keysOut, valuesOut,
-                    l + "past_keys_t", l + "past_values"));
+            replaced.put(gqa, attention(gqa, l, headDim, opset, initializers, constants, keysIn, valuesIn, keysOut, valuesOut,
+                    pastK, pastV));
         }
         if (attention.size() != layers) {
             throw new IllegalArgumentException("the decode graph has " + attention.size() + " GroupQueryAttention nodes for "
@@ -151,7 +153,7 @@ public final class ChunkSegmentAttention {
                 continue;
             }
             for (String input : n.getInputList()) {
-                // the past is read-only and cut to the longest row: nothing else may read it (or write a present)
+                // the past is read-only: nothing else may read it (or write a present)
                 if (input.startsWith("past_key_values.") || input.startsWith("present.")
                         || input.equals(GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH)) {
                     throw new IllegalArgumentException("node " + n.getName() + " (" + n.getOpType() + ") reads " + input
@@ -165,9 +167,10 @@ public final class ChunkSegmentAttention {
     }
 
     /** The nodes computing one GroupQueryAttention's output (its first) over the past and the chunk's segment. */
-    private static List<OnnxMl.NodeProto> attention(OnnxMl.NodeProto gqa, String l, Map<String, OnnxMl.TensorProto> initializers,
+    private static List<OnnxMl.NodeProto> attention(OnnxMl.NodeProto gqa, String l, int headDim, long opset,
+                                                    Map<String, OnnxMl.TensorProto> initializers,
                                                     List<OnnxMl.TensorProto> constants, String keysIn, String valuesIn,
-                                                    String keysOut, String valuesOut, String pastKeysT, String pastValues) {
+                                                    String keysOut, String valuesOut, String pastKeys, String pastValues) {
         long heads = intAttribute(gqa, "num_heads", -1);
         long kvHeads = intAttribute(gqa, "kv_num_heads", -1);
         if (heads < 1 || kvHeads < 1 || heads % kvHeads != 0) {
@@ -193,45 +196,49 @@ public final class ChunkSegmentAttention {
         constants.add(longs(l + "out_shape", List.of(3L), 0, 1, -1));
         constants.add(longs(l + "axis3", List.of(1L), 3));
         constants.add(longs(l + "end", List.of(1L), Long.MAX_VALUE));
-        constants.add(floats(l + "scale", scale));
         constants.add(floats(l + "minus_inf", Float.NEGATIVE_INFINITY));
+        constants.add(floats(l + "scale", scale));
         String q = l + "q";
         String k = l + "k";
         String v = l + "v";
-        if (gqa.getInput(1).isEmpty()) {
+        String query = gqa.getInput(0);
+        String key = gqa.getInput(1);
+        String value = gqa.getInput(2);
+        if (key.isEmpty()) {
             // packed [batch, 1, (heads + 2 kvHeads) headDim]: queries, keys, values one after the other
-            constants.add(longs(l + "packed_shape", List.of(3L), 0, heads + 2 * kvHeads, -1));
-            constants.add(longs(l + "axis1", List.of(1L), 1));
-            constants.add(longs(l + "at0", List.of(1L), 0));
-            constants.add(longs(l + "at_k", List.of(1L), heads));
-            constants.add(longs(l + "at_v", List.of(1L), heads + kvHeads));
-            constants.add(longs(l + "at_end", List.of(1L), heads + 2 * kvHeads));
-            n.add(node("Reshape", List.of(gqa.getInput(0), l + "packed_shape"), l + "packed"));
-            n.add(node("Slice", List.of(l + "packed", l + "at0", l + "at_k", l + "axis1"), l + "q3"));
-            n.add(node("Slice", List.of(l + "packed", l + "at_k", l + "at_v", l + "axis1"), l + "k3"));
-            n.add(node("Slice", List.of(l + "packed", l + "at_v", l + "at_end", l + "axis1"), l + "v3"));
-            n.add(node("Reshape", List.of(l + "q3", l + "q_shape"), q));
-            n.add(node("Reshape", List.of(l + "k3", l + "kv_shape"), k));
-            n.add(node("Reshape", List.of(l + "v3", l + "kv_shape"), v));
-        } else {
-            n.add(node("Reshape", List.of(gqa.getInput(0), l + "q_shape"), q));
-            n.add(node("Reshape", List.of(gqa.getInput(1), l + "kv_shape"), k));
-            n.add(node("Reshape", List.of(gqa.getInput(2), l + "kv_shape"), v));
+            OnnxMl.NodeProto.Builder split = OnnxMl.NodeProto.newBuilder().setOpType("Split").setName(l + "Split")
+                    .addInput(query).addOutput(l + "q3").addOutput(l + "k3").addOutput(l + "v3")
+                    .addAttribute(intAttr("axis", 2));
+            long[] sizes = {heads * headDim, kvHeads * headDim, kvHeads * headDim};
+            if (opset >= 13) {
+                constants.add(longs(l + "split", List.of(3L), sizes));
+                split.addInput(l + "split");
+            } else {
+                split.addAttribute(intsAttr("split", sizes));
+            }
+            n.add(split.build());
+            query = l + "q3";
+            key = l + "k3";
+            value = l + "v3";
         }
+        n.add(node("Reshape", List.of(query, l + "q_shape"), q));
+        n.add(node("Reshape", List.of(value, l + "kv_shape"), v));
+        String keyT = l + "k_t";
         if (intAttribute(gqa, "do_rotary", 0) != 0) {
             if (gqa.getInputCount() < 10 || gqa.getInput(9).isEmpty()) {
                 throw new IllegalArgumentException("GroupQueryAttention " + gqa.getName() + " rotates without position ids");
             }
             OnnxMl.TensorProto cosCache = initializers.get(gqa.getInput(7));
-            if (cosCache == null || cosCache.getDimsCount() != 2) {
+            if (cosCache == null || cosCache.getDimsCount() != 2 || 2 * cosCache.getDims(1) != headDim) {
                 throw new IllegalArgumentException("GroupQueryAttention " + gqa.getName() + " rotates with cos cache "
-                        + gqa.getInput(7) + ", not a [positions, half] initializer");
+                        + gqa.getInput(7) + ", not a [positions, " + headDim / 2 + "] initializer");
             }
             long half = cosCache.getDims(1);
             constants.add(longs(l + "angle_shape", List.of(4L), 0, 1, 1, -1));
             constants.add(longs(l + "at0_3", List.of(1L), 0));
             constants.add(longs(l + "half", List.of(1L), half));
             constants.add(longs(l + "whole", List.of(1L), 2 * half));
+            n.add(node("Reshape", List.of(key, l + "kv_shape"), k));
             n.add(node("Gather", List.of(gqa.getInput(7), gqa.getInput(9)), l + "cos3"));
             n.add(node("Gather", List.of(gqa.getInput(8), gqa.getInput(9)), l + "sin3"));
             n.add(node("Reshape", List.of(l + "cos3", l + "angle_shape"), l + "cos"));
@@ -239,25 +246,36 @@ public final class ChunkSegmentAttention {
             n.addAll(rotate(l, q, l + "q_rotated"));
             n.addAll(rotate(l, k, l + "k_rotated"));
             q = l + "q_rotated";
-            k = l + "k_rotated";
+            // [batch, kvHeads, 1, headDim] and [batch, kvHeads, headDim, 1] are the same memory: no transpose a step
+            n.add(node("Reshape", List.of(l + "k_rotated", l + "kt_shape"), keyT));
+        } else {
+            n.add(node("Reshape", List.of(key, l + "kt_shape"), keyT));
         }
-        // [batch, kvHeads, 1, headDim] and [batch, kvHeads, headDim, 1] are the same memory: no transpose a step
-        n.add(node("Reshape", List.of(k, l + "kt_shape"), l + "k_t"));
-        n.add(node("Concat", List.of(keysIn, l + "k_t"), keysOut, intAttr("axis", 3)));
+        n.add(node("Concat", List.of(keysIn, keyT), keysOut, intAttr("axis", 3)));
         n.add(node("Concat", List.of(valuesIn, v), valuesOut, intAttr("axis", 2)));
-        n.add(node("MatMul", List.of(q, pastKeysT), l + "past_scores"));
+        n.add(keyProduct(q, pastKeys, l + "past_scores"));
         n.add(node("Where", List.of(P + "past_valid", l + "past_scores", l + "minus_inf"), l + "past_scores_masked"));
         n.add(node("MatMul", List.of(q, keysOut), l + "chunk_scores"));
         n.add(node("Concat", List.of(l + "past_scores_masked", l + "chunk_scores"), l + "scores", intAttr("axis", 3)));
         n.add(node("Mul", List.of(l + "scores", l + "scale"), l + "scaled"));
         n.add(node("Softmax", List.of(l + "scaled"), l + "probs", intAttr("axis", 3)));
-        n.add(node("Slice", List.of(l + "probs", P + "zeros1", P + "longest1", l + "axis3"), l + "past_probs"));
-        n.add(node("Slice", List.of(l + "probs", P + "longest1", l + "end", l + "axis3"), l + "chunk_probs"));
+        n.add(node("Slice", List.of(l + "probs", P + "zeros1", P + "capacity1", l + "axis3"), l + "past_probs"));
+        n.add(node("Slice", List.of(l + "probs", P + "capacity1", l + "end", l + "axis3"), l + "chunk_probs"));
         n.add(node("MatMul", List.of(l + "past_probs", pastValues), l + "past_out"));
         n.add(node("MatMul", List.of(l + "chunk_probs", valuesOut), l + "chunk_out"));
         n.add(node("Add", List.of(l + "past_out", l + "chunk_out"), l + "out"));
         n.add(node("Reshape", List.of(l + "out", l + "out_shape"), gqa.getOutput(0)));
         return n;
+    }
+
+    /**
+     * {@code queries · keysᵀ} over keys as the buffers hold them ([batch, kvHeads, positions, headDim]): ONNX Runtime's
+     * FusedMatMul with transB, whose CPU kernel hands the transposition to MLAS (a single query row a group takes its
+     * M = 1 kernel for a transposed B, which reads the keys in place: no copy of the cache a step or a chunk).
+     */
+    private static OnnxMl.NodeProto keyProduct(String queries, String keys, String output) {
+        return OnnxMl.NodeProto.newBuilder().setOpType("FusedMatMul").setDomain("com.microsoft").setName(P + "FusedMatMul/" + output)
+                .addInput(queries).addInput(keys).addOutput(output).addAttribute(intAttr("transB", 1)).build();
     }
 
     /** HF's rotate_half rotation: first half x1 cos - x2 sin, second half x2 cos + x1 sin. */

@@ -265,8 +265,8 @@ public final class DecoderModel implements AutoCloseable {
      */
     static OnnxMl.ModelProto chunkGraphReadingPast(Parsed parsed, OnnxMl.ModelProto decode) {
         ModelConfig config = parsed.weights().config();
-        return ChunkSegmentAttention.wrap(decode, config.layers(), parsed.rewritten().embeddingTable(), config.vocabSize(),
-                config.eosTokenIds());
+        return ChunkSegmentAttention.wrap(decode, config.layers(), config.headDim(), parsed.rewritten().embeddingTable(),
+                config.vocabSize(), config.eosTokenIds());
     }
 
     /**
