@@ -194,10 +194,12 @@ public final class DecoderModel implements AutoCloseable {
         OrtSession smallChunkSession = null;
         if (runtime.decodeChunkSteps() > 0) {
             OnnxMl.ModelProto chunk = null;
+            String chunkForm = "";
             try {
                 if (startedDecode != null) {
                     try {
                         chunk = chunkGraphReadingPast(parsed, startedDecode);
+                        chunkForm = ", reading the KV buffers in place and appending the chunk's keys and values after it";
                     } catch (IllegalArgumentException e) {
                         decoding += "; the decode chunk carries the whole KV cache, copied at every step (its attention "
                                 + "cannot read the past in place: " + e.getMessage() + ")";
@@ -215,7 +217,7 @@ public final class DecoderModel implements AutoCloseable {
                     byte[] chunkBytes = chunk.toByteArray();
                     chunkSession = createSession(env, chunkBytes, dir, external, runtime, provider);
                     decoding += "; up to " + runtime.decodeChunkSteps() + " steps a run inside a decode-chunk loop "
-                            + "(tokens chosen in the graph)";
+                            + "(tokens chosen in the graph" + chunkForm + ")";
                     if (provider == ExecutionProvider.CPU && runtime.parallelDecodeRows() > 0
                             && runtime.resolvedIntraOpThreads() > 1) {
                         smallChunkSession = createSession(env, chunkBytes, dir, external, runtime.withIntraOpThreads(1),
