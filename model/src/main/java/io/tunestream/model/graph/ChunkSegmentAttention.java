@@ -22,8 +22,8 @@ import java.util.Map;
  * <p>Per chunk, before the loop: each row's valid past positions ({@code position < seqlens_k[b]} over the buffers'
  * capacity). Per step and layer: queries as [batch, kvHeads, groups, headDim] (query head h reads key/value head
  * h / groups, as GroupQueryAttention and HF's repeat_kv do), so the products broadcast over the groups with no copy
- * of the cache; rotary embeddings (not interleaved, at the step's position ids, from the rewrite's cos/sin caches)
- * on queries and the new keys; scores over the past read in place (ONNX Runtime's FusedMatMul with transB: no
+ * of the cache; rotary embeddings on queries and the new keys by ONNX Runtime's RotaryEmbedding (the kernel
+ * GroupQueryAttention rotates with: not interleaved, at the step's position ids, the rewrite's cos/sin caches); scores over the past read in place (ONNX Runtime's FusedMatMul with transB: no
  * transposed copy of the keys a step or a chunk; invalid positions -inf) and over the chunk's positions so far
  * (every one visible), scaled by the operator's {@code scale}, one Softmax over both, and the weighted sum of
  * both value segments. A pure proto transformation.
@@ -199,7 +199,6 @@ public final class ChunkSegmentAttention {
         constants.add(floats(l + "minus_inf", Float.NEGATIVE_INFINITY));
         constants.add(floats(l + "scale", scale));
         String q = l + "q";
-        String k = l + "k";
         String v = l + "v";
         String query = gqa.getInput(0);
         String key = gqa.getInput(1);
@@ -221,8 +220,6 @@ public final class ChunkSegmentAttention {
             key = l + "k3";
             value = l + "v3";
         }
-        n.add(node("Reshape", List.of(query, l + "q_shape"), q));
-        n.add(node("Reshape", List.of(value, l + "kv_shape"), v));
         String keyT = l + "k_t";
         if (intAttribute(gqa, "do_rotary", 0) != 0) {
             if (gqa.getInputCount() < 10 || gqa.getInput(9).isEmpty()) {
@@ -233,24 +230,16 @@ public final class ChunkSegmentAttention {
                 throw new IllegalArgumentException("GroupQueryAttention " + gqa.getName() + " rotates with cos cache "
                         + gqa.getInput(7) + ", not a [positions, " + headDim / 2 + "] initializer");
             }
-            long half = cosCache.getDims(1);
-            constants.add(longs(l + "angle_shape", List.of(4L), 0, 1, 1, -1));
-            constants.add(longs(l + "at0_3", List.of(1L), 0));
-            constants.add(longs(l + "half", List.of(1L), half));
-            constants.add(longs(l + "whole", List.of(1L), 2 * half));
-            n.add(node("Reshape", List.of(key, l + "kv_shape"), k));
-            n.add(node("Gather", List.of(gqa.getInput(7), gqa.getInput(9)), l + "cos3"));
-            n.add(node("Gather", List.of(gqa.getInput(8), gqa.getInput(9)), l + "sin3"));
-            n.add(node("Reshape", List.of(l + "cos3", l + "angle_shape"), l + "cos"));
-            n.add(node("Reshape", List.of(l + "sin3", l + "angle_shape"), l + "sin"));
-            n.addAll(rotate(l, q, l + "q_rotated"));
-            n.addAll(rotate(l, k, l + "k_rotated"));
-            q = l + "q_rotated";
-            // [batch, kvHeads, 1, headDim] and [batch, kvHeads, headDim, 1] are the same memory: no transpose a step
-            n.add(node("Reshape", List.of(l + "k_rotated", l + "kt_shape"), keyT));
-        } else {
-            n.add(node("Reshape", List.of(key, l + "kt_shape"), keyT));
+            // the operator GroupQueryAttention rotates with itself (ONNX Runtime's rotary kernel), one node each
+            n.add(rotary(query, gqa, heads, l + "q_rotated"));
+            n.add(rotary(key, gqa, kvHeads, l + "k_rotated"));
+            query = l + "q_rotated";
+            key = l + "k_rotated";
         }
+        n.add(node("Reshape", List.of(query, l + "q_shape"), q));
+        n.add(node("Reshape", List.of(value, l + "kv_shape"), v));
+        // [batch, 1, kvHeads headDim] is [batch, kvHeads, headDim, 1] in memory: no transpose a step
+        n.add(node("Reshape", List.of(key, l + "kt_shape"), keyT));
         n.add(node("Concat", List.of(keysIn, keyT), keysOut, intAttr("axis", 3)));
         n.add(node("Concat", List.of(valuesIn, v), valuesOut, intAttr("axis", 2)));
         n.add(keyProduct(q, pastKeys, l + "past_scores"));
@@ -278,19 +267,15 @@ public final class ChunkSegmentAttention {
                 .addInput(queries).addInput(keys).addOutput(output).addAttribute(intAttr("transB", 1)).build();
     }
 
-    /** HF's rotate_half rotation: first half x1 cos - x2 sin, second half x2 cos + x1 sin. */
-    private static List<OnnxMl.NodeProto> rotate(String l, String x, String out) {
-        List<OnnxMl.NodeProto> n = new ArrayList<>();
-        n.add(node("Slice", List.of(x, l + "at0_3", l + "half", l + "axis3"), x + "_1"));
-        n.add(node("Slice", List.of(x, l + "half", l + "whole", l + "axis3"), x + "_2"));
-        n.add(node("Mul", List.of(x + "_1", l + "cos"), x + "_1cos"));
-        n.add(node("Mul", List.of(x + "_2", l + "sin"), x + "_2sin"));
-        n.add(node("Sub", List.of(x + "_1cos", x + "_2sin"), x + "_r1"));
-        n.add(node("Mul", List.of(x + "_2", l + "cos"), x + "_2cos"));
-        n.add(node("Mul", List.of(x + "_1", l + "sin"), x + "_1sin"));
-        n.add(node("Add", List.of(x + "_2cos", x + "_1sin"), x + "_r2"));
-        n.add(node("Concat", List.of(x + "_r1", x + "_r2"), out, intAttr("axis", 3)));
-        return n;
+    /**
+     * ONNX Runtime's RotaryEmbedding (not interleaved) of [batch, 1, heads * headDim] at the step's position ids, with
+     * the cos/sin caches GroupQueryAttention rotated with.
+     */
+    private static OnnxMl.NodeProto rotary(String input, OnnxMl.NodeProto gqa, long heads, String output) {
+        return OnnxMl.NodeProto.newBuilder().setOpType("RotaryEmbedding").setDomain("com.microsoft")
+                .setName(P + "RotaryEmbedding/" + output)
+                .addInput(input).addInput(gqa.getInput(9)).addInput(gqa.getInput(7)).addInput(gqa.getInput(8))
+                .addOutput(output).addAttribute(intAttr("interleaved", 0)).addAttribute(intAttr("num_heads", heads)).build();
     }
 
     private static long intAttribute(OnnxMl.NodeProto n, String name, long absent) {
