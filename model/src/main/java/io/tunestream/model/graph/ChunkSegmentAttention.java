@@ -82,12 +82,12 @@ public final class ChunkSegmentAttention {
         // the valid past positions of each row, [batch, 1, 1, capacity] (shared by the layers), and the capacity
         constants.add(longs(P + "zero", List.of(), 0));
         constants.add(longs(P + "one", List.of(), 1));
+        constants.add(longs(P + "two", List.of(), 2));
         constants.add(longs(P + "zeros1", List.of(1L), 0));
         constants.add(longs(P + "axis2", List.of(1L), 2));
         constants.add(longs(P + "row_shape", List.of(4L), -1, 1, 1, 1));
         constants.add(longs(P + "length_shape", List.of(1L), 1));
         before.add(node("Cast", List.of(DecodeChunkGraph.SEQLENS), P + "lengths", intAttr("to", INT64)));
-        constants.add(longs(P + "two", List.of(), 2));
         before.add(node("Shape", List.of(DecodeChunkGraph.pastInput(0, "key")), P + "past_shape"));
         before.add(node("Gather", List.of(P + "past_shape", P + "two"), P + "capacity", intAttr("axis", 0)));
         before.add(node("Reshape", List.of(P + "capacity", P + "length_shape"), P + "capacity1"));
