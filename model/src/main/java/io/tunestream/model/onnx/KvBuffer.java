@@ -77,6 +77,9 @@ final class KvBuffer implements AutoCloseable {
             lengths[b] = length - pads[b];
         }
         List<FloatBuffer> buffers = new ArrayList<>(tensors.size());
+        // a pooled buffer holds an earlier batch's values: each row's unused positions are zeroed, since a decode chunk
+        // that reads its past in place multiplies them by zero probabilities (and a NaN there would not vanish)
+        float[] zeros = new float[capacity * headDim];
         for (int i = 0; i < tensors.size(); i++) {
             FloatBuffer from = cache.floats(i);
             FloatBuffer to = pool.take(batch * kvHeads * capacity * headDim);
@@ -85,6 +88,7 @@ final class KvBuffer implements AutoCloseable {
                     int src = ((b * kvHeads + h) * length + pads[b]) * headDim;
                     int dst = (b * kvHeads + h) * capacity * headDim;
                     to.put(dst, from, src, lengths[b] * headDim);
+                    to.put(dst + lengths[b] * headDim, zeros, 0, (capacity - lengths[b]) * headDim);
                 }
             }
             buffers.add(to);

@@ -66,6 +66,26 @@ class KvBufferTest {
     }
 
     @Test
+    void shouldZeroEachRowsUnusedPositionsOfAPooledBuffer() throws OrtException {
+        DirectBufferPool pool = new DirectBufferPool(4);
+        for (int t = 0; t < 2; t++) {
+            FloatBuffer dirty = pool.take(3 * HEADS * 6 * DIM);
+            for (int i = 0; i < dirty.limit(); i++) {
+                dirty.put(i, Float.NaN);
+            }
+            pool.give(dirty);
+        }
+        try (KvCache cache = paddedCache(3); KvBuffer kv = KvBuffer.fromPadded(cache, new int[]{0, 2, 1}, 6, pool)) {
+            assertThat(slot(kv, 0, 1, 1, 1)).containsExactly(value(0, 1, 1, 3, 0), value(0, 1, 1, 3, 1), value(0, 1, 1, 3, 2));
+            for (int t = 0; t < 2; t++) {
+                assertThat(slot(kv, t, 1, 1, 2)).containsOnly(0f);
+                assertThat(slot(kv, t, 1, 0, 5)).containsOnly(0f);
+                assertThat(slot(kv, t, 0, 1, 4)).containsOnly(0f);
+            }
+        }
+    }
+
+    @Test
     void shouldKeepRowsInPlaceWithTheirLengths() throws OrtException {
         try (KvCache cache = paddedCache(4); KvBuffer kv = KvBuffer.fromPadded(cache, new int[]{3, 0, 1, 2}, 5, new DirectBufferPool(0))) {
             kv.keepRows(new int[]{1, 3});
