@@ -18,6 +18,9 @@ import java.util.List;
  * headDim] in native memory that ONNX Runtime reads and writes directly. Row b holds
  * {@link #length(int)} positions, left-aligned: no padding. Rows are dropped in place
  * ({@link #keepRows}), moving the kept rows down, so a batch allocates its buffers once.
+ * Positions past a row's length hold zeros or values the model wrote, never a pooled buffer's stale contents: the
+ * decode chunk that reads its past in place ({@code ChunkSegmentAttention}) weighs them by zero, and a stale NaN
+ * would survive that (whatever fills the buffers must keep this).
  *
  * <p>Owns its native memory; {@link #close()} releases the tensors and returns the buffers to the
  * model's pool. Not thread-safe: one generation
