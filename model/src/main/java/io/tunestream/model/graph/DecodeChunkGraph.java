@@ -13,6 +13,9 @@ import java.util.Set;
  * chunk. The step is a serving graph (inputs_embeds, attention_mask, position_ids, past_key_values.* in;
  * {@link LastTokenLogits#LAST_LOGITS} and present.* out: {@link #wrap}) or an in-place decode graph
  * ({@link GroupQueryAttentionRewrite}: seqlens_k and total_sequence_length instead of the mask: {@link #wrapInPlace}).
+ * How the loop holds the KV cache is a {@link CacheLoop}: here the whole cache is loop-carried;
+ * {@link ChunkSegmentAttention} reads the past from outside the loop and carries only the chunk's keys and values,
+ * with this class's token choice.
  *
  * <p>The loop body is the step's own nodes, unchanged, and its weights as the body's initializers. The carried
  * state is each row's token, position, finished flag and seen tokens, the attention mask (one column longer a
@@ -71,6 +74,14 @@ public final class DecodeChunkGraph {
         return "chunk.past_key_values." + layer + "." + kind;
     }
 
+    /**
+     * The output of a chunk that reads its past ({@link ChunkSegmentAttention}): layer {@code layer}'s keys or values
+     * of the tokens the chunk fed, [batch, kvHeads, steps, headDim].
+     */
+    public static String chunkOutput(int layer, String kind) {
+        return "chunk.new." + layer + "." + kind;
+    }
+
     /** The outer graph's output for layer {@code layer}'s keys or values after the chunk. */
     public static String presentOutput(int layer, String kind) {
         return "chunk.present." + layer + "." + kind;
@@ -108,6 +119,64 @@ public final class DecodeChunkGraph {
 
     private static OnnxMl.ModelProto wrap(OnnxMl.ModelProto serving, boolean inPlace, int layers,
                                           OnnxMl.TensorProto embeddingTable, int vocab, List<Integer> eosIds) {
+        return wrap(serving, inPlace, embeddingTable, vocab, eosIds, graph -> wholeCache(graph, layers, inPlace));
+    }
+
+    /**
+     * How the loop holds the KV cache: the step's nodes as the body runs them, the cache's loop-carried values
+     * (their initial values in the outer graph, the body's inputs and outputs, the loop's final values, in the same
+     * order), what the outer graph computes before and after the loop, its cache inputs and outputs and constants.
+     */
+    record CacheLoop(List<OnnxMl.NodeProto> stepNodes, List<OnnxMl.NodeProto> beforeLoop, List<String> initial,
+                     List<OnnxMl.ValueInfoProto> bodyInputs, List<OnnxMl.ValueInfoProto> bodyOutputs, List<String> finals,
+                     List<OnnxMl.NodeProto> afterLoop, List<OnnxMl.ValueInfoProto> outerInputs,
+                     List<OnnxMl.ValueInfoProto> outerOutputs, List<OnnxMl.TensorProto> outerConstants) {
+    }
+
+    /**
+     * The whole cache as loop-carried state: the step's nodes unchanged, each step's present.* the next one's past.
+     * In place, ONNX Runtime's GroupQueryAttention then copies every row's cached positions into a new present at
+     * every step (inside a Loop its present is never the past's buffer): {@link ChunkSegmentAttention} avoids that.
+     */
+    private static CacheLoop wholeCache(OnnxMl.GraphProto graph, int layers, boolean inPlace) {
+        List<OnnxMl.ValueInfoProto> bodyInputs = new ArrayList<>();
+        List<OnnxMl.ValueInfoProto> bodyOutputs = new ArrayList<>();
+        List<String> initial = new ArrayList<>();
+        List<String> finals = new ArrayList<>();
+        List<OnnxMl.ValueInfoProto> outerInputs = new ArrayList<>();
+        List<OnnxMl.ValueInfoProto> outerOutputs = new ArrayList<>();
+        for (int layer = 0; layer < layers; layer++) {
+            for (String kind : List.of("key", "value")) {
+                String past = "past_key_values." + layer + "." + kind;
+                String present = "present." + layer + "." + kind;
+                OnnxMl.ValueInfoProto pastInfo = graph.getInputList().stream().filter(i -> i.getName().equals(past))
+                        .findFirst().orElseThrow(() -> new IllegalArgumentException("the serving graph has no input '" + past + "'"));
+                OnnxMl.ValueInfoProto presentInfo = graph.getOutputList().stream().filter(o -> o.getName().equals(present))
+                        .findFirst().orElseThrow(() -> new IllegalArgumentException("the serving graph has no output '"
+                                + present + "'"));
+                bodyInputs.add(pastInfo);
+                bodyOutputs.add(presentInfo);
+                outerInputs.add(pastInfo.toBuilder().setName(pastInput(layer, kind)).build());
+                outerOutputs.add(presentInfo.toBuilder().setName(presentOutput(layer, kind)).build());
+                initial.add(pastInput(layer, kind));
+                finals.add(presentOutput(layer, kind));
+            }
+        }
+        if (inPlace) {
+            // read by the body's attention from the outer scope
+            outerInputs.add(info(GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH,
+                    OnnxMl.TensorProto.DataType.INT32.getNumber(), 0));
+        }
+        return new CacheLoop(graph.getNodeList(), List.of(), initial, bodyInputs, bodyOutputs, finals, List.of(),
+                outerInputs, outerOutputs, List.of());
+    }
+
+    /**
+     * The loop around a step graph with the cache held as {@code cacheLoop} says (built from the step graph once its
+     * inputs are checked); the rest as the class doc says.
+     */
+    static OnnxMl.ModelProto wrap(OnnxMl.ModelProto serving, boolean inPlace, OnnxMl.TensorProto embeddingTable, int vocab,
+                                  List<Integer> eosIds, java.util.function.Function<OnnxMl.GraphProto, CacheLoop> cacheLoop) {
         OnnxMl.GraphProto graph = serving.getGraph();
         long opset = serving.getOpsetImportList().stream().filter(o -> o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx"))
                 .mapToLong(OnnxMl.OperatorSetIdProto::getVersion).max()
@@ -139,6 +208,7 @@ public final class DecodeChunkGraph {
                 }
             }
         }
+        CacheLoop cache = cacheLoop.apply(graph);
         Ops ops = new Ops(opset);
         String iter = P + "iter";
         String condIn = P + "cond_in";
@@ -201,7 +271,7 @@ public final class DecodeChunkGraph {
                             .setT(OnnxMl.TensorProto.newBuilder().setDataType(INT64).addDims(1).addInt64Data(1)).build()));
             body.add(node("Concat", List.of(mask, P + "ones_column"), STEP_MASK, intAttr("axis", 1)));
         }
-        body.addAll(graph.getNodeList());
+        body.addAll(cache.stepNodes());
         body.addAll(ops.squeeze(LastTokenLogits.LAST_LOGITS, 1, P + "step_logits"));
         // the choice runs in float whatever the export's logits are (an fp16 export's included)
         body.add(node("Cast", List.of(P + "step_logits"), P + "logits", intAttr("to", FLOAT)));
@@ -210,7 +280,8 @@ public final class DecodeChunkGraph {
         body.add(node("Less", List.of(P + "generated_now", MIN_NEW_TOKENS), P + "too_short"));
         body.addAll(ops.unsqueeze(P + "too_short", 1, P + "too_short_column"));
         body.add(node("And", List.of(P + "too_short_column", P + "eos_columns"), P + "suppressed"));
-        body.addAll(choice(ops, iter, P + "logits", P + "next"));
+        List<OnnxMl.NodeProto> invariant = new ArrayList<>();
+        body.addAll(choice(ops, iter, P + "logits", P + "next", invariant));
         String isEos = null;
         for (int i = 0; i < eosIds.size(); i++) {
             String equal = P + "is_eos" + i;
@@ -272,52 +343,43 @@ public final class DecodeChunkGraph {
                 .addInput(info(TEMPERATURE, FLOAT, 1)).addInput(info(TOP_K, INT64, 1)).addInput(info(TOP_P, FLOAT, 1))
                 .addInput(info(REPETITION_PENALTY, FLOAT, 1)).addInput(info(SEEN, BOOL, 2))
                 .addInput(info(UNIFORMS, FLOAT, 2));
-        for (int layer = 0; layer < layers; layer++) {
-            for (String kind : List.of("key", "value")) {
-                String past = "past_key_values." + layer + "." + kind;
-                String present = "present." + layer + "." + kind;
-                OnnxMl.ValueInfoProto pastInfo = graph.getInputList().stream().filter(i -> i.getName().equals(past))
-                        .findFirst().orElseThrow(() -> new IllegalArgumentException("the serving graph has no input '" + past + "'"));
-                OnnxMl.ValueInfoProto presentInfo = graph.getOutputList().stream().filter(o -> o.getName().equals(present))
-                        .findFirst().orElseThrow(() -> new IllegalArgumentException("the serving graph has no output '"
-                                + present + "'"));
-                bodyGraph.addInput(pastInfo);
-                bodyGraph.addOutput(presentInfo);
-                outer.addInput(pastInfo.toBuilder().setName(pastInput(layer, kind)));
-                outer.addOutput(presentInfo.toBuilder().setName(presentOutput(layer, kind)));
-                loopInputs.add(pastInput(layer, kind));
-                loopOutputs.add(presentOutput(layer, kind));
-            }
-        }
+        bodyGraph.addAllInput(cache.bodyInputs()).addAllOutput(cache.bodyOutputs());
+        outer.addAllInput(cache.outerInputs()).addAllOutput(cache.outerOutputs());
+        loopInputs.addAll(cache.initial());
+        loopOutputs.addAll(cache.finals());
         bodyGraph.addOutput(info(P + "scan_next", INT64, 1));
-        if (inPlace) {
-            outer.addInput(info(GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH, maskType, 0));
-        }
         loopOutputs.add(TOKENS);
         outer.addOutput(info(TOKENS, INT64, 2));
 
         outer.addNode(node("Less", List.of(REMAINING, P + "one"), P + "finished0"));
+        outer.addAllNode(invariant);
+        outer.addAllNode(cache.beforeLoop());
         outer.addNode(OnnxMl.NodeProto.newBuilder().setOpType("Loop").setName(P + "Loop").addAllInput(loopInputs)
                 .addAllOutput(loopOutputs).addAttribute(OnnxMl.AttributeProto.newBuilder().setName("body")
                         .setType(OnnxMl.AttributeProto.AttributeType.GRAPH).setG(bodyGraph)).build());
-        outer.addAllInitializer(constants);
+        outer.addAllNode(cache.afterLoop());
+        outer.addAllInitializer(constants).addAllInitializer(cache.outerConstants());
         return serving.toBuilder().setGraph(outer).build();
     }
 
     /**
      * The next token of each row from its [batch, vocab] logits, as {@code TokenSampler} picks it (see the class
-     * doc); {@code iter} selects the step's row of uniforms.
+     * doc); {@code iter} selects the step's row of uniforms. What depends on the rows' settings alone (which rows
+     * sample, whether any has a penalty) goes to {@code invariant}, computed once a chunk before the loop: a node
+     * less a step matters at batch 1.
      */
-    private static List<OnnxMl.NodeProto> choice(Ops ops, String iter, String logits, String next) {
+    private static List<OnnxMl.NodeProto> choice(Ops ops, String iter, String logits, String next,
+                                                 List<OnnxMl.NodeProto> invariant) {
         List<OnnxMl.NodeProto> n = new ArrayList<>();
         // repetition penalty on the seen tokens: positive scores divided by it, the others multiplied
         // (only when a row of the batch has one: a node less to run a step matters on small models)
-        n.add(node("Equal", List.of(REPETITION_PENALTY, P + "float_one"), P + "no_penalty"));
-        n.add(node("Not", List.of(P + "no_penalty"), P + "has_penalty"));
-        n.add(node("Cast", List.of(P + "has_penalty"), P + "has_penalty_long", intAttr("to", INT64)));
-        n.add(node("ReduceMax", List.of(P + "has_penalty_long"), P + "any_penalty_long", intAttr("keepdims", 0)));
-        n.add(node("Greater", List.of(P + "any_penalty_long", P + "zero"), P + "any_penalty"));
-        List<OnnxMl.NodeProto> p = new ArrayList<>(ops.unsqueeze(REPETITION_PENALTY, 1, P + "penalty"));
+        invariant.add(node("Equal", List.of(REPETITION_PENALTY, P + "float_one"), P + "no_penalty"));
+        invariant.add(node("Not", List.of(P + "no_penalty"), P + "has_penalty"));
+        invariant.add(node("Cast", List.of(P + "has_penalty"), P + "has_penalty_long", intAttr("to", INT64)));
+        invariant.add(node("ReduceMax", List.of(P + "has_penalty_long"), P + "any_penalty_long", intAttr("keepdims", 0)));
+        invariant.add(node("Greater", List.of(P + "any_penalty_long", P + "zero"), P + "any_penalty"));
+        invariant.addAll(ops.unsqueeze(REPETITION_PENALTY, 1, P + "penalty"));
+        List<OnnxMl.NodeProto> p = new ArrayList<>();
         p.add(node("Div", List.of(logits, P + "penalty"), P + "penalty_divided"));
         p.add(node("Mul", List.of(logits, P + "penalty"), P + "penalty_multiplied"));
         p.add(node("Greater", List.of(logits, P + "float_zero"), P + "positive"));
@@ -327,24 +389,24 @@ public final class DecodeChunkGraph {
                 node("Identity", List.of(logits), P + "else_penalty"), P + "else_penalty"));
         n.add(node("Where", List.of(P + "suppressed", P + "minus_inf", P + "after_penalty"), P + "scores"));
         n.add(node("ArgMax", List.of(P + "scores"), P + "greedy", intAttr("axis", 1), intAttr("keepdims", 0)));
-        n.add(node("Greater", List.of(TEMPERATURE, P + "float_zero"), P + "sampling"));
-        n.add(node("Cast", List.of(P + "sampling"), P + "sampling_long", intAttr("to", INT64)));
-        n.add(node("ReduceMax", List.of(P + "sampling_long"), P + "any_sampling_long", intAttr("keepdims", 0)));
-        n.add(node("Greater", List.of(P + "any_sampling_long", P + "zero"), P + "any_sampling"));
+        invariant.add(node("Greater", List.of(TEMPERATURE, P + "float_zero"), P + "sampling"));
+        invariant.add(node("Cast", List.of(P + "sampling"), P + "sampling_long", intAttr("to", INT64)));
+        invariant.add(node("ReduceMax", List.of(P + "sampling_long"), P + "any_sampling_long", intAttr("keepdims", 0)));
+        invariant.add(node("Greater", List.of(P + "any_sampling_long", P + "zero"), P + "any_sampling"));
         // the sampling pipeline (two sorts of the vocabulary a row) runs only when a row samples: a greedy batch
         // takes the else branch
         List<OnnxMl.NodeProto> s = new ArrayList<>();
         // temperature (1 for greedy rows, whose sample is not used)
-        s.add(node("Where", List.of(P + "sampling", TEMPERATURE, P + "float_one"), P + "temperature_safe"));
-        s.addAll(ops.unsqueeze(P + "temperature_safe", 1, P + "temperature_column"));
+        invariant.add(node("Where", List.of(P + "sampling", TEMPERATURE, P + "float_one"), P + "temperature_safe"));
+        invariant.addAll(ops.unsqueeze(P + "temperature_safe", 1, P + "temperature_column"));
         s.add(node("Div", List.of(P + "scores", P + "temperature_column"), P + "tempered"));
         // top-k: scores below the k-th largest are out (k = vocab when off)
-        s.add(node("Greater", List.of(TOP_K, P + "zero"), P + "top_k_positive"));
-        s.add(node("Less", List.of(TOP_K, P + "vocab"), P + "top_k_below_vocab"));
-        s.add(node("And", List.of(P + "top_k_positive", P + "top_k_below_vocab"), P + "top_k_on"));
-        s.add(node("Where", List.of(P + "top_k_on", TOP_K, P + "vocab"), P + "k"));
-        s.add(node("Sub", List.of(P + "k", P + "one"), P + "kth_index"));
-        s.addAll(ops.unsqueeze(P + "kth_index", 1, P + "kth_column"));
+        invariant.add(node("Greater", List.of(TOP_K, P + "zero"), P + "top_k_positive"));
+        invariant.add(node("Less", List.of(TOP_K, P + "vocab"), P + "top_k_below_vocab"));
+        invariant.add(node("And", List.of(P + "top_k_positive", P + "top_k_below_vocab"), P + "top_k_on"));
+        invariant.add(node("Where", List.of(P + "top_k_on", TOP_K, P + "vocab"), P + "k"));
+        invariant.add(node("Sub", List.of(P + "k", P + "one"), P + "kth_index"));
+        invariant.addAll(ops.unsqueeze(P + "kth_index", 1, P + "kth_column"));
         s.add(OnnxMl.NodeProto.newBuilder().setOpType("TopK").setName(P + "TopK/tempered").addInput(P + "tempered")
                 .addInput(P + "vocab").addOutput(P + "tempered_sorted").addOutput(P + "tempered_order")
                 .addAttribute(intAttr("axis", 1)).build());
@@ -362,7 +424,7 @@ public final class DecodeChunkGraph {
                 .addInput(P + "vocab").addOutput(P + "probs_sorted").addOutput(P + "probs_order")
                 .addAttribute(intAttr("axis", 1)).build());
         s.add(node("CumSum", List.of(P + "probs_sorted", P + "one"), P + "mass_before", intAttr("exclusive", 1)));
-        s.addAll(ops.unsqueeze(TOP_P, 1, P + "top_p_column"));
+        invariant.addAll(ops.unsqueeze(TOP_P, 1, P + "top_p_column"));
         s.add(node("Less", List.of(P + "mass_before", P + "top_p_column"), P + "within_p"));
         s.add(node("Or", List.of(P + "within_p", P + "first_column"), P + "kept_sorted"));
         s.add(node("Cast", List.of(P + "kept_sorted"), P + "kept_sorted_float", intAttr("to", FLOAT)));
@@ -372,8 +434,8 @@ public final class DecodeChunkGraph {
         s.add(node("Mul", List.of(P + "probs", P + "kept"), P + "nucleus"));
         s.addAll(ops.reduce("ReduceSum", P + "nucleus", 1, P + "nucleus_mass"));
         s.add(node("Div", List.of(P + "nucleus", P + "nucleus_mass"), P + "nucleus_probs"));
-        s.add(node("Less", List.of(TOP_P, P + "float_one"), P + "top_p_on"));
-        s.addAll(ops.unsqueeze(P + "top_p_on", 1, P + "top_p_on_column"));
+        invariant.add(node("Less", List.of(TOP_P, P + "float_one"), P + "top_p_on"));
+        invariant.addAll(ops.unsqueeze(P + "top_p_on", 1, P + "top_p_on_column"));
         s.add(node("Where", List.of(P + "top_p_on_column", P + "nucleus_probs", P + "probs"), P + "final_probs"));
         // the first token whose cumulative probability exceeds u: as many as have a cumulative one <= u, at most the
         // last token of positive probability (rounding can leave the total just below u)

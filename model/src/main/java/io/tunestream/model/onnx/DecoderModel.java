@@ -6,6 +6,7 @@ import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import io.tunestream.model.graph.ChunkSegmentAttention;
 import io.tunestream.model.graph.DecodeChunkGraph;
 import io.tunestream.model.graph.DecodeShapeFolding;
 import io.tunestream.model.graph.GroupQueryAttentionRewrite;
@@ -69,6 +70,8 @@ public final class DecoderModel implements AutoCloseable {
     /** The same on one thread, for chunks of fewer than {@link #parallelDecodeRows} rows; or null. */
     private final OrtSession smallChunkSession;
     private final int chunkSteps;
+    /** Whether the chunk graph reads its past and returns the chunk's keys and values ({@link ChunkSegmentAttention}). */
+    private final boolean chunkReadsPast;
     private final int parallelDecodeRows;
     private final RunTransfers.Counter transfers = new RunTransfers.Counter();
     /** Fails every chunk run when set: how the tests show the fallback to steps (see {@link #failChunks}). */
@@ -97,6 +100,8 @@ public final class DecoderModel implements AutoCloseable {
         this.chunkSession = chunkSession;
         this.smallChunkSession = smallChunkSession;
         this.chunkSteps = chunkSession == null ? 0 : chunkSteps;
+        this.chunkReadsPast = chunkSession != null
+                && chunkSession.getOutputNames().contains(DecodeChunkGraph.chunkOutput(0, "key"));
         this.parallelDecodeRows = parallelDecodeRows;
         List<String> past = new ArrayList<>();
         List<String> present = new ArrayList<>();
@@ -189,8 +194,20 @@ public final class DecoderModel implements AutoCloseable {
         OrtSession smallChunkSession = null;
         if (runtime.decodeChunkSteps() > 0) {
             OnnxMl.ModelProto chunk = null;
+            String chunkForm = "";
             try {
-                chunk = startedDecode != null ? chunkGraphInPlace(parsed, startedDecode) : chunkGraph(parsed, serving);
+                if (startedDecode != null) {
+                    try {
+                        chunk = chunkGraphReadingPast(parsed, startedDecode);
+                        chunkForm = ", reading the KV buffers in place and appending the chunk's keys and values after it";
+                    } catch (IllegalArgumentException e) {
+                        decoding += "; the decode chunk carries the whole KV cache, copied at every step (its attention "
+                                + "cannot read the past in place: " + e.getMessage() + ")";
+                    }
+                }
+                if (chunk == null) {
+                    chunk = startedDecode != null ? chunkGraphInPlace(parsed, startedDecode) : chunkGraph(parsed, serving);
+                }
             } catch (IllegalArgumentException e) {
                 decoding += "; chunks of " + runtime.decodeChunkSteps() + " steps a run are off: the step graph cannot be "
                         + "wrapped in a loop (" + e.getMessage() + "), one step a run";
@@ -200,7 +217,7 @@ public final class DecoderModel implements AutoCloseable {
                     byte[] chunkBytes = chunk.toByteArray();
                     chunkSession = createSession(env, chunkBytes, dir, external, runtime, provider);
                     decoding += "; up to " + runtime.decodeChunkSteps() + " steps a run inside a decode-chunk loop "
-                            + "(tokens chosen in the graph)";
+                            + "(tokens chosen in the graph" + chunkForm + ")";
                     if (provider == ExecutionProvider.CPU && runtime.parallelDecodeRows() > 0
                             && runtime.resolvedIntraOpThreads() > 1) {
                         smallChunkSession = createSession(env, chunkBytes, dir, external, runtime.withIntraOpThreads(1),
@@ -239,6 +256,19 @@ public final class DecoderModel implements AutoCloseable {
         ModelConfig config = parsed.weights().config();
         return DecodeChunkGraph.wrap(serving, config.layers(), parsed.rewritten().embeddingTable(), config.vocabSize(),
                 config.eosTokenIds());
+    }
+
+    /**
+     * The decode-chunk graph of an in-place decode graph ({@link #decodeGraph}) that reads the past from outside its
+     * loop and returns the chunk's keys and values, which {@link #chunk} appends to the KV buffers
+     * ({@link ChunkSegmentAttention}).
+     *
+     * @throws IllegalArgumentException if the step's attention has no such form
+     */
+    static OnnxMl.ModelProto chunkGraphReadingPast(Parsed parsed, OnnxMl.ModelProto decode) {
+        ModelConfig config = parsed.weights().config();
+        return ChunkSegmentAttention.wrap(decode, config.layers(), config.headDim(), parsed.rewritten().embeddingTable(),
+                config.vocabSize(), config.eosTokenIds());
     }
 
     /**
@@ -749,6 +779,14 @@ public final class DecoderModel implements AutoCloseable {
         return chunkSession != null && decodeSession != null;
     }
 
+    /**
+     * Whether decode chunks read the KV buffers from outside their loop and return the chunk's keys and values, which
+     * {@link #chunk} appends ({@link ChunkSegmentAttention}), rather than carrying the whole cache; fixed at load.
+     */
+    boolean chunksReadPast() {
+        return chunkReadsPast;
+    }
+
     /** Most steps a row one decode-chunk run takes; 0 when this model decodes one step a run. Fixed at load. */
     public int chunkSteps() {
         return chunkSteps;
@@ -843,8 +881,10 @@ public final class DecoderModel implements AutoCloseable {
                     }
                 }
                 feeds.put(DecodeChunkGraph.SEQLENS, track(created, OnnxTensor.createTensor(env, IntBuffer.wrap(seqlens), shape)));
-                feeds.put(GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH, track(created, OnnxTensor.createTensor(env,
-                        kv.capacity())));
+                if (!chunkReadsPast) {
+                    feeds.put(GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH, track(created, OnnxTensor.createTensor(env,
+                            kv.capacity())));
+                }
             }
             feeds.put(DecodeChunkGraph.REMAINING, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(remaining), shape)));
             feeds.put(DecodeChunkGraph.GENERATED, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(generated), shape)));
@@ -869,15 +909,16 @@ public final class DecoderModel implements AutoCloseable {
             for (int layer = 0, i = 0; layer < config.layers(); layer++) {
                 for (String kind : List.of("key", "value")) {
                     feeds.put(DecodeChunkGraph.pastInput(layer, kind), cached.get(i));
-                    presents.add(DecodeChunkGraph.presentOutput(layer, kind));
-                    if (kv != null) {
+                    presents.add(chunkReadsPast ? DecodeChunkGraph.chunkOutput(layer, kind)
+                            : DecodeChunkGraph.presentOutput(layer, kind));
+                    if (kv != null && !chunkReadsPast) {
                         // the loop's last keys and values land in the buffers it started from
                         pinned.put(DecodeChunkGraph.presentOutput(layer, kind), kv.outputs().get(i));
                     }
                     i++;
                 }
             }
-            if (kv == null) {
+            if (kv == null || chunkReadsPast) {
                 fetched.addAll(presents);
             }
             OrtSession runner = smallChunkSession != null && batch < parallelDecodeRows ? smallChunkSession : chunkSession;
@@ -888,6 +929,15 @@ public final class DecoderModel implements AutoCloseable {
             LongBuffer chosenBuffer = chosen.getLongBuffer();
             long[] out = new long[chosenBuffer.remaining()];
             chosenBuffer.get(out);
+            if (kv != null && chunkReadsPast) {
+                List<FloatBuffer> appended = new ArrayList<>(presents.size());
+                for (String name : presents) {
+                    appended.add(((OnnxTensor) result.get(name).orElseThrow(
+                            () -> new IllegalStateException("the decode-chunk run returned no " + name))).getFloatBuffer());
+                }
+                kv.append(appended, steps);
+                return new Chunk(steps, out, null);
+            }
             if (kv != null) {
                 kv.appended(steps);
                 return new Chunk(steps, out, null);

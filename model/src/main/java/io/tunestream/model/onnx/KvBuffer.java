@@ -18,6 +18,9 @@ import java.util.List;
  * headDim] in native memory that ONNX Runtime reads and writes directly. Row b holds
  * {@link #length(int)} positions, left-aligned: no padding. Rows are dropped in place
  * ({@link #keepRows}), moving the kept rows down, so a batch allocates its buffers once.
+ * Positions past a row's length hold zeros or values the model wrote, never a pooled buffer's stale contents: the
+ * decode chunk that reads its past in place ({@code ChunkSegmentAttention}) weighs them by zero, and a stale NaN
+ * would survive that (whatever fills the buffers must keep this).
  *
  * <p>Owns its native memory; {@link #close()} releases the tensors and returns the buffers to the
  * model's pool. Not thread-safe: one generation
@@ -77,6 +80,9 @@ final class KvBuffer implements AutoCloseable {
             lengths[b] = length - pads[b];
         }
         List<FloatBuffer> buffers = new ArrayList<>(tensors.size());
+        // a pooled buffer holds an earlier batch's values: each row's unused positions are zeroed, since a decode chunk
+        // that reads its past in place multiplies them by zero probabilities (and a NaN there would not vanish)
+        float[] zeros = new float[capacity * headDim];
         for (int i = 0; i < tensors.size(); i++) {
             FloatBuffer from = cache.floats(i);
             FloatBuffer to = pool.take(batch * kvHeads * capacity * headDim);
@@ -85,6 +91,7 @@ final class KvBuffer implements AutoCloseable {
                     int src = ((b * kvHeads + h) * length + pads[b]) * headDim;
                     int dst = (b * kvHeads + h) * capacity * headDim;
                     to.put(dst, from, src, lengths[b] * headDim);
+                    to.put(dst + lengths[b] * headDim, zeros, 0, (capacity - lengths[b]) * headDim);
                 }
             }
             buffers.add(to);
@@ -154,6 +161,37 @@ final class KvBuffer implements AutoCloseable {
         for (int b = 0; b < lengths.length; b++) {
             lengths[b] += steps;
         }
+    }
+
+    /**
+     * Appends a chunk's keys and values after each row's positions and records the steps appended: {@code chunk}
+     * holds, in buffer order, [batch, kvHeads, steps, headDim] each (a chunk that reads its past and returns what it
+     * fed, {@code DecodeChunkGraph.chunkOutput}). A row gets as many of the steps as fit its capacity: a row with
+     * fewer finished inside the chunk, and its later positions are garbage the caller drops.
+     */
+    void append(List<FloatBuffer> chunk, int steps) {
+        checkOpen();
+        int batch = lengths.length;
+        if (chunk.size() != buffers.size()) {
+            throw new IllegalArgumentException(chunk.size() + " chunk tensors for " + buffers.size() + " buffers");
+        }
+        for (int i = 0; i < buffers.size(); i++) {
+            FloatBuffer from = chunk.get(i);
+            if (from.remaining() != batch * kvHeads * steps * headDim) {
+                throw new IllegalArgumentException("chunk tensor " + i + " holds " + from.remaining() + " values, not "
+                        + batch + " x " + kvHeads + " x " + steps + " x " + headDim);
+            }
+            FloatBuffer to = buffers.get(i);
+            for (int b = 0; b < batch; b++) {
+                int fit = Math.max(0, Math.min(steps, capacity - lengths[b]));
+                for (int h = 0; h < kvHeads; h++) {
+                    int src = from.position() + (b * kvHeads + h) * steps * headDim;
+                    int dst = ((b * kvHeads + h) * capacity + lengths[b]) * headDim;
+                    to.put(dst, from, src, fit * headDim);
+                }
+            }
+        }
+        appended(steps);
     }
 
     /** Records that a step wrote one more position to every row. */

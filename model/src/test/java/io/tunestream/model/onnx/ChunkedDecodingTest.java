@@ -199,6 +199,87 @@ class ChunkedDecodingTest {
         return models.get(name).transfers().since(before);
     }
 
+    /**
+     * The in-place chunk reads the KV buffers from outside its loop and appends the chunk's keys and values after
+     * each row: two chunks from rows of three lengths, a row dropped between them (the buffers move), against greedy
+     * steps of the step path (end of sequence suppressed on both sides, so every row runs every step).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt2", "tiny-llama", "demo-gpt2"})
+    void shouldStartChunksFromRowsOfDifferentLengthsAndAppendTheirKeysAfterEachRow(String name) {
+        DecoderModel model = chunked.get(name);
+        assertThat(model.chunksReadPast()).isTrue();
+        HuggingFaceTextTokenizer tokenizer = tokenizers.get(name);
+        List<float[]> prompts = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            prompts.add(model.embedTokens(tokenizer.encode(PROMPTS[i])));
+        }
+        int vocab = model.config().vocabSize();
+        List<Integer> eos = model.config().eosTokenIds();
+        int[][] expected = new int[3][2 * CHUNK + 1];
+        try (DecodeState state = stepping.get(name).newDecodeState(128, true)) {
+            float[] logits = state.prefill(prompts);
+            for (int t = 0; t <= 2 * CHUNK; t++) {
+                int[] next = new int[3];
+                for (int b = 0; b < 3; b++) {
+                    next[b] = argmaxWithout(logits, b * vocab, vocab, eos);
+                    expected[b][t] = next[b];
+                }
+                if (t < 2 * CHUNK) {
+                    logits = state.step(next);
+                }
+            }
+        }
+        int[][] first;
+        int[][] second;
+        try (DecodeState state = model.newDecodeState(128, true)) {
+            float[] logits = state.prefill(prompts);
+            int[] fed = new int[3];
+            for (int b = 0; b < 3; b++) {
+                fed[b] = argmaxWithout(logits, b * vocab, vocab, eos);
+            }
+            int[] big = {1000, 1000, 1000};
+            first = state.generateChunk(ChunkRows.greedy(CHUNK, fed, big, new int[3], big));
+            state.keepRows(new int[] {0, 2});
+            second = state.generateChunk(ChunkRows.greedy(CHUNK, new int[] {first[0][CHUNK - 1], first[2][CHUNK - 1]},
+                    new int[] {1000, 1000}, new int[] {CHUNK, CHUNK}, new int[] {1000, 1000}));
+        }
+
+        assertThat(expected[0]).isNotEqualTo(expected[2]);
+        for (int b = 0; b < 3; b++) {
+            assertThat(first[b]).as(name + " row " + b).containsExactly(java.util.Arrays.copyOfRange(expected[b], 1, CHUNK + 1));
+        }
+        assertThat(second[0]).as(name + " row 0").containsExactly(java.util.Arrays.copyOfRange(expected[0], CHUNK + 1, 2 * CHUNK + 1));
+        assertThat(second[1]).as(name + " row 2").containsExactly(java.util.Arrays.copyOfRange(expected[2], CHUNK + 1, 2 * CHUNK + 1));
+    }
+
+    @Test
+    void shouldRefuseAChunkThatWouldRunPastTheCapacityAndGoOnStepByStep() {
+        DecoderModel model = chunked.get("tiny-gpt2");
+        int[] prompt = tokenizers.get("tiny-gpt2").encode(PROMPTS[1]);
+        try (DecodeState state = model.newDecodeState(prompt.length + 2, true)) {
+            state.prefill(List.of(model.embedTokens(prompt)));
+
+            assertThatThrownBy(() -> state.generateChunk(ChunkRows.greedy(CHUNK, new int[] {prompt[0]},
+                    new int[] {CHUNK}, new int[] {0}, new int[] {0})))
+                    .isInstanceOf(ChunkFailedException.class)
+                    .hasMessageContaining("has no room for " + CHUNK + " more");
+            // the state is as it was: its last two positions still take a step each
+            assertThat(state.step(new int[] {prompt[0]})).hasSize(model.config().vocabSize());
+            assertThat(state.step(new int[] {prompt[0]})).hasSize(model.config().vocabSize());
+        }
+    }
+
+    private static int argmaxWithout(float[] logits, int offset, int length, List<Integer> excluded) {
+        int best = -1;
+        for (int i = 0; i < length; i++) {
+            if (!excluded.contains(i) && (best < 0 || logits[offset + i] > logits[offset + best])) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
     @Test
     void shouldAnswerEveryRowStepByStepWhenAChunkFails() {
         String name = "tiny-gpt2";

@@ -66,6 +66,26 @@ class KvBufferTest {
     }
 
     @Test
+    void shouldZeroEachRowsUnusedPositionsOfAPooledBuffer() throws OrtException {
+        DirectBufferPool pool = new DirectBufferPool(4);
+        for (int t = 0; t < 2; t++) {
+            FloatBuffer dirty = pool.take(3 * HEADS * 6 * DIM);
+            for (int i = 0; i < dirty.limit(); i++) {
+                dirty.put(i, Float.NaN);
+            }
+            pool.give(dirty);
+        }
+        try (KvCache cache = paddedCache(3); KvBuffer kv = KvBuffer.fromPadded(cache, new int[]{0, 2, 1}, 6, pool)) {
+            assertThat(slot(kv, 0, 1, 1, 1)).containsExactly(value(0, 1, 1, 3, 0), value(0, 1, 1, 3, 1), value(0, 1, 1, 3, 2));
+            for (int t = 0; t < 2; t++) {
+                assertThat(slot(kv, t, 1, 1, 2)).containsOnly(0f);
+                assertThat(slot(kv, t, 1, 0, 5)).containsOnly(0f);
+                assertThat(slot(kv, t, 0, 1, 4)).containsOnly(0f);
+            }
+        }
+    }
+
+    @Test
     void shouldKeepRowsInPlaceWithTheirLengths() throws OrtException {
         try (KvCache cache = paddedCache(4); KvBuffer kv = KvBuffer.fromPadded(cache, new int[]{3, 0, 1, 2}, 5, new DirectBufferPool(0))) {
             kv.keepRows(new int[]{1, 3});
@@ -75,6 +95,39 @@ class KvBufferTest {
             assertThat(kv.inputs().get(0).getInfo().toString()).contains("shape=[2, 2, 5, 3]");
             assertThat(slot(kv, 0, 0, 1, 3)).containsExactly(value(0, 1, 1, 3, 0), value(0, 1, 1, 3, 1), value(0, 1, 1, 3, 2));
             assertThat(slot(kv, 1, 1, 0, 0)).containsExactly(value(1, 3, 0, 2, 0), value(1, 3, 0, 2, 1), value(1, 3, 0, 2, 2));
+        }
+    }
+
+    @Test
+    void shouldAppendAChunkAfterEachRowAsFarAsItsCapacity() throws OrtException {
+        try (KvCache cache = paddedCache(2); KvBuffer kv = KvBuffer.fromPadded(cache, new int[]{0, 3}, 6, new DirectBufferPool(0))) {
+            int steps = 3;
+            List<FloatBuffer> chunk = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                float[] data = new float[2 * HEADS * steps * DIM];
+                int i = 0;
+                for (int r = 0; r < 2; r++) {
+                    for (int h = 0; h < HEADS; h++) {
+                        for (int p = 0; p < steps; p++) {
+                            for (int d = 0; d < DIM; d++) {
+                                data[i++] = -value(t, r, h, p, d);
+                            }
+                        }
+                    }
+                }
+                chunk.add(FloatBuffer.wrap(data));
+            }
+
+            kv.append(chunk, steps);
+
+            // row 0 held 4 positions: 2 of the 3 fit; row 1 held 1: all 3 land after it
+            assertThat(new int[]{kv.length(0), kv.length(1)}).containsExactly(7, 4);
+            assertThat(slot(kv, 0, 0, 1, 3)).containsExactly(value(0, 0, 1, 3, 0), value(0, 0, 1, 3, 1), value(0, 0, 1, 3, 2));
+            assertThat(slot(kv, 1, 0, 1, 5)).containsExactly(-value(1, 0, 1, 1, 0), -value(1, 0, 1, 1, 1), -value(1, 0, 1, 1, 2));
+            assertThat(slot(kv, 0, 1, 0, 1)).containsExactly(-value(0, 1, 0, 0, 0), -value(0, 1, 0, 0, 1), -value(0, 1, 0, 0, 2));
+            assertThat(slot(kv, 1, 1, 1, 3)).containsExactly(-value(1, 1, 1, 2, 0), -value(1, 1, 1, 2, 1), -value(1, 1, 1, 2, 2));
+            assertThat(slot(kv, 0, 1, 1, 4)).containsOnly(0f);
+            assertThatThrownBy(() -> kv.append(chunk.subList(0, 1), steps)).hasMessage("1 chunk tensors for 2 buffers");
         }
     }
 
