@@ -92,6 +92,29 @@ final class KvBuffer implements AutoCloseable {
         return new KvBuffer(OrtEnvironment.getEnvironment(), pool, List.copyOf(buffers), kvHeads, headDim, capacity, lengths);
     }
 
+    /**
+     * New buffers for a prefill that writes each row's positions into them in place ({@link InPlacePrefill}): row b
+     * counts {@code lengths[b]} positions from the start, which hold whatever the pool left until the prefill runs.
+     *
+     * @param lengths  positions each row holds once prefilled, each at least 1
+     * @param capacity positions per row the buffers hold; at least every row's length
+     * @param pool     where the buffers come from and go back to on {@link #close()}
+     */
+    static KvBuffer forPrefill(int[] lengths, int entries, int kvHeads, int headDim, int capacity, DirectBufferPool pool) {
+        for (int b = 0; b < lengths.length; b++) {
+            if (lengths[b] < 1 || lengths[b] > capacity) {
+                throw new IllegalArgumentException("row " + b + " has " + lengths[b] + " positions, outside [1, capacity "
+                        + capacity + "]");
+            }
+        }
+        List<FloatBuffer> buffers = new ArrayList<>(entries);
+        for (int i = 0; i < entries; i++) {
+            buffers.add(pool.take(lengths.length * kvHeads * capacity * headDim));
+        }
+        return new KvBuffer(OrtEnvironment.getEnvironment(), pool, List.copyOf(buffers), kvHeads, headDim, capacity,
+                lengths.clone());
+    }
+
     /** Rows of the batch. */
     int batch() {
         return lengths.length;
