@@ -60,46 +60,10 @@ class InPlacePrefillTest {
         return rows;
     }
 
-    /** Greedy decoding of {@link #prompts} through the state's contract, rows dropped as they finish. */
-    private record Decoded(List<List<Integer>> tokens, List<List<float[]>> logits) {
-    }
-
-    private static Decoded greedy(DecoderModel model, List<float[]> prompts) {
-        int vocab = model.config().vocabSize();
-        List<List<Integer>> tokens = new ArrayList<>();
-        List<List<float[]>> logits = new ArrayList<>();
-        List<Integer> active = new ArrayList<>();
-        for (int r = 0; r < prompts.size(); r++) {
-            tokens.add(new ArrayList<>());
-            logits.add(new ArrayList<>());
-            active.add(r);
-        }
+    private static GreedyBatch.Decoded greedy(DecoderModel model, List<float[]> prompts) {
         try (DecodeState state = model.newDecodeState(CAPACITY, true)) {
             assertThat(state).isInstanceOf(InPlaceDecodeState.class);
-            float[] step = state.prefill(prompts);
-            while (true) {
-                List<Integer> still = new ArrayList<>();
-                List<Integer> keep = new ArrayList<>();
-                int[] next = new int[active.size()];
-                for (int b = 0; b < active.size(); b++) {
-                    int row = active.get(b);
-                    logits.get(row).add(Arrays.copyOfRange(step, b * vocab, (b + 1) * vocab));
-                    next[b] = argmax(step, b * vocab, vocab);
-                    tokens.get(row).add(next[b]);
-                    if (tokens.get(row).size() < NEW_TOKENS[row]) {
-                        keep.add(b);
-                        still.add(row);
-                    }
-                }
-                if (still.isEmpty()) {
-                    return new Decoded(tokens, logits);
-                }
-                if (still.size() < active.size()) {
-                    state.keepRows(keep.stream().mapToInt(Integer::intValue).toArray());
-                }
-                active = still;
-                step = state.step(keep.stream().mapToInt(b -> next[b]).toArray());
-            }
+            return GreedyBatch.decode(state, prompts, NEW_TOKENS);
         }
     }
 
@@ -114,8 +78,8 @@ class InPlacePrefillTest {
             assertThat(copied.decodesInPlace()).isTrue();
             List<float[]> prompts = prompts(direct);
 
-            Decoded written = greedy(direct, prompts);
-            Decoded copiedTokens = greedy(copied, prompts);
+            GreedyBatch.Decoded written = greedy(direct, prompts);
+            GreedyBatch.Decoded copiedTokens = greedy(copied, prompts);
 
             assertThat(written.tokens()).extracting(List::size).containsExactly(6, 3, 9, 1, 4);
             // rows that generate alike could hide a mix-up of rows
@@ -179,15 +143,5 @@ class InPlacePrefillTest {
                     .isInstanceOf(IllegalStateException.class)
                     .hasMessageEndingWith(" has no in-place prefill graph");
         }
-    }
-
-    private static int argmax(float[] logits, int offset, int length) {
-        int best = 0;
-        for (int i = 1; i < length; i++) {
-            if (logits[offset + i] > logits[offset + best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 }
