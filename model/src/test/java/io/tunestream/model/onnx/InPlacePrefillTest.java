@@ -112,6 +112,38 @@ class InPlacePrefillTest {
         }
     }
 
+    /**
+     * The prefill is one run of the model's session calls: counted in {@link DecoderModel#transfers()} (every input
+     * and pinned output, the buffers at their capacity), and stopped by a terminated {@link RunControl}.
+     */
+    @Test
+    void shouldRunOnceThroughTheModelsRunWithItsControl() {
+        try (DecoderModel model = DecoderModel.load(TestModels.model("tiny-gpt2"), RuntimeConfig.cpu(1))) {
+            ModelConfig c = model.config();
+            List<float[]> prompts = List.of(model.embedTokens(new int[]{5, 6, 7}), model.embedTokens(new int[]{1, 2, 3, 4, 5}));
+            RunTransfers before = model.transfers();
+            try (DecodeState state = model.newDecodeState(CAPACITY, true)) {
+                state.prefill(prompts);
+            }
+            RunTransfers prefill = model.transfers().since(before);
+            long buffers = 2L * c.layers() * 2 * c.kvHeads() * CAPACITY * c.headDim() * Float.BYTES;
+            // embeddings [2, 5, hidden], position ids [2, 5], seqlens_k [2], total_sequence_length, last_positions [2, 1, 1]
+            long small = 2L * 5 * c.hiddenSize() * Float.BYTES + 2 * 5 * Long.BYTES + 2 * Integer.BYTES + Integer.BYTES
+                    + 2 * Long.BYTES;
+            assertThat(prefill).isEqualTo(new RunTransfers(1, small + buffers, buffers + 2L * c.vocabSize() * Float.BYTES));
+
+            try (RunControl control = RunControl.create();
+                 DecodeState state = model.newDecodeState(CAPACITY, true, control)) {
+                control.terminate();
+                assertThatThrownBy(() -> state.prefill(prompts))
+                        .isInstanceOf(IllegalStateException.class)
+                        .hasMessageStartingWith("in-place prefill of model " + TestModels.model("tiny-gpt2")
+                                + " failed (batch 2, sequence 5, capacity " + CAPACITY + "): ")
+                        .hasMessageContaining("terminate");
+            }
+        }
+    }
+
     @Test
     void shouldRefuseAPromptLongerThanTheBuffers() {
         try (DecoderModel model = DecoderModel.load(TestModels.model("tiny-gpt2"), RuntimeConfig.cpu(1))) {
