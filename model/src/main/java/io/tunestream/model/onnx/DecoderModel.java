@@ -689,46 +689,52 @@ public final class DecoderModel implements AutoCloseable {
     }
 
     /**
-     * Runs a first prompt writing each row's keys and values into {@code kv} in place.
+     * Runs prompts writing each row's keys and values into {@code kv} in place: a first prompt (no {@code past}),
+     * or one row's prompt after the {@code past} positions its buffer already holds (GroupQueryAttention's
+     * subsequent prompt, which ONNX Runtime takes for one row only).
      *
      * @param embeds   [batch, sequence, hidden] row-major prompts, row b's {@code lengths[b]} positions first, then
      *                 padding
      * @param sequence positions of every row in {@code embeds}
-     * @param lengths  real positions of each row, in [1, sequence]; the longest is {@code sequence}
-     * @param kv       buffers of the batch, their rows' lengths already {@code lengths}; positions [0, sequence) of
-     *                 every row are written
+     * @param past     positions every row's buffer holds before its prompt: 0, or any for a batch of one row
+     * @param lengths  prompt positions of each row, in [1, sequence]; the longest is {@code sequence}
+     * @param kv       buffers of the batch, row b's length already {@code past + lengths[b]}; positions
+     *                 [past, past + sequence) of every row are written
      * @return [batch, vocab] row-major logits of each row's last real position
      * @throws IllegalStateException if the model has no in-place prefill graph ({@link #prefillsInPlace()}) or the
      *                               run fails
      */
-    float[] prefill(float[] embeds, int sequence, int[] lengths, KvBuffer kv, RunControl control) {
+    float[] prefill(float[] embeds, int sequence, int past, int[] lengths, KvBuffer kv, RunControl control) {
         if (prefillSession == null) {
             throw new IllegalStateException("model " + directory + " has no in-place prefill graph");
         }
         int batch = kv.batch();
         int hidden = config.hiddenSize();
-        if (embeds.length != batch * sequence * hidden || lengths.length != batch || sequence > kv.capacity()) {
-            throw new IllegalArgumentException("a prefill of " + batch + " rows of " + sequence + " positions takes "
-                    + batch * sequence * hidden + " embedding values and " + batch + " lengths within capacity "
-                    + kv.capacity() + ", got " + embeds.length + " and " + lengths.length);
+        if (embeds.length != batch * sequence * hidden || lengths.length != batch || past + sequence > kv.capacity()) {
+            throw new IllegalArgumentException("a prefill of " + batch + " rows of " + sequence + " positions after "
+                    + past + " takes " + batch * sequence * hidden + " embedding values and " + batch
+                    + " lengths within capacity " + kv.capacity() + ", got " + embeds.length + " and " + lengths.length);
+        }
+        if (past < 0 || past > 0 && batch != 1) {
+            throw new IllegalArgumentException("a prefill after " + past + " cached positions takes one row, got " + batch);
         }
         long[] positions = new long[batch * sequence];
         int[] seqlens = new int[batch];
         long[] last = new long[batch];
         for (int b = 0; b < batch; b++) {
-            if (lengths[b] < 1 || lengths[b] > sequence || kv.length(b) != lengths[b]) {
-                throw new IllegalArgumentException("row " + b + " has " + lengths[b] + " positions (buffer: " + kv.length(b)
-                        + "), outside [1, " + sequence + "]");
+            if (lengths[b] < 1 || lengths[b] > sequence || kv.length(b) != past + lengths[b]) {
+                throw new IllegalArgumentException("row " + b + " has " + lengths[b] + " prompt positions after " + past
+                        + " (buffer: " + kv.length(b) + "), outside [1, " + sequence + "]");
             }
             // pads take the positions after the row's: valid ids whose results nothing reads
             for (int j = 0; j < sequence; j++) {
-                positions[b * sequence + j] = j;
+                positions[b * sequence + j] = past + j;
             }
-            seqlens[b] = lengths[b] - 1;
+            seqlens[b] = past + lengths[b] - 1;
             last[b] = lengths[b] - 1;
         }
-        if (sequence > config.maxPositions()) {
-            throw new IllegalArgumentException("a prompt of " + sequence + " positions is longer than the "
+        if (past + sequence > config.maxPositions()) {
+            throw new IllegalArgumentException("a prompt of " + sequence + " positions after " + past + " is longer than the "
                     + config.maxPositions() + " positions of model " + directory);
         }
         List<OnnxTensor> created = new ArrayList<>();
@@ -741,17 +747,18 @@ public final class DecoderModel implements AutoCloseable {
                     new long[]{batch, sequence})));
             feeds.put(GroupQueryAttentionRewrite.SEQLENS_K, track(created, OnnxTensor.createTensor(env,
                     IntBuffer.wrap(seqlens), new long[]{batch})));
-            // a first prompt: GroupQueryAttention takes total_sequence_length == sequence length as that
+            // GroupQueryAttention takes total_sequence_length == sequence length as a first prompt, a longer one as a
+            // prompt after the past
             feeds.put(GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH, track(created, OnnxTensor.createTensor(env,
-                    sequence)));
+                    past + sequence)));
             feeds.put(RowLastPositions.LAST_POSITIONS, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(last),
                     new long[]{batch, 1, 1})));
             Map<String, OnnxValue> pinned = new HashMap<>();
-            List<OnnxTensor> past = kv.inputs();
-            List<OnnxTensor> present = kv.outputs();
+            List<OnnxTensor> cached = kv.inputs();
+            List<OnnxTensor> written = kv.outputs();
             for (int i = 0; i < pastNames.size(); i++) {
-                feeds.put(pastNames.get(i), past.get(i));
-                pinned.put(presentNames.get(i), present.get(i));
+                feeds.put(pastNames.get(i), cached.get(i));
+                pinned.put(presentNames.get(i), written.get(i));
             }
             logits = buffers.take(batch * config.vocabSize());
             pinned.put(LastTokenLogits.LAST_LOGITS, track(created, OnnxTensor.createTensor(env, logits,
@@ -764,7 +771,8 @@ public final class DecoderModel implements AutoCloseable {
             return out;
         } catch (OrtException e) {
             throw new IllegalStateException("in-place prefill of model " + directory + " failed (batch " + batch
-                    + ", sequence " + sequence + ", capacity " + kv.capacity() + "): " + e.getMessage(), e);
+                    + ", sequence " + sequence + (past > 0 ? " after " + past : "") + ", capacity " + kv.capacity() + "): "
+                    + e.getMessage(), e);
         } finally {
             created.forEach(OnnxTensor::close);
             if (logits != null) {

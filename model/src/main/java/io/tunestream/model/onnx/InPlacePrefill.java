@@ -1,6 +1,7 @@
 package io.tunestream.model.onnx;
 
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The first step of an in-place batch written straight into its {@link KvBuffer}: the prompts right-padded to
@@ -11,8 +12,12 @@ import java.util.List;
  * <p>Rows are left-aligned in the buffers, as decoding steps expect them. GroupQueryAttention's first prompt writes
  * every one of the batch's positions of a row, padding included; row b's real positions are [0, length_b), and
  * the pads' keys and values after them are overwritten by the row's following steps before any step reads them
- * (a step writes at the row's length and attends to the positions below it). Rows with a {@link KvPrefix} are
- * not handled here: they take {@link Prefill}.
+ * (a step writes at the row's length and attends to the positions below it).
+ *
+ * <p>A row with a {@link KvPrefix} is handled when it is the batch's only row: the prefix is copied into the buffers'
+ * first positions and the prompt follows it at positions P, P + 1, ... (PEFT's convention), as GroupQueryAttention's
+ * subsequent prompt, which ONNX Runtime takes for one row only. Larger batches with prefixes take {@link Prefill}
+ * ({@link #handles}).
  */
 final class InPlacePrefill {
 
@@ -27,19 +32,37 @@ final class InPlacePrefill {
     record Prefilled(float[] logits, KvBuffer kv, long[] lengths) {
     }
 
+    /** Whether {@link #run} takes these rows' prefixes: none, or a batch of one row. */
+    static boolean handles(List<Optional<? extends KvPrefix>> prefixes) {
+        return prefixes.size() == 1 || prefixes.stream().allMatch(Optional::isEmpty);
+    }
+
     /**
      * @param prompts  row b's prompt as [length_b, hidden] row-major embeddings, at least one position
-     * @param capacity positions per row the buffers hold; at least the longest prompt
+     * @param prefixes row b's prefix, or empty; one entry a row, as {@link #handles} takes them
+     * @param capacity positions per row the buffers hold; at least the longest prompt and its prefix
      * @param control  terminates the prefill from another thread; null when nobody cancels it
-     * @throws IllegalArgumentException if there is no row, a prompt is empty or longer than {@code capacity}
+     * @throws IllegalArgumentException if there is no row, a prompt is empty, the prefixes are not {@link #handles
+     *                                  handled}, a prefix does not fit the model, or a row is longer than {@code capacity}
      * @throws IllegalStateException    if the run fails (the buffers are then released)
      */
-    static Prefilled run(DecoderModel model, List<float[]> prompts, int capacity, RunControl control) {
+    static Prefilled run(DecoderModel model, List<float[]> prompts, List<Optional<? extends KvPrefix>> prefixes,
+                         int capacity, RunControl control) {
         ModelConfig config = model.config();
         int hidden = config.hiddenSize();
         if (prompts.isEmpty()) {
             throw new IllegalArgumentException("a batch needs at least one row");
         }
+        if (prefixes.size() != prompts.size()) {
+            throw new IllegalArgumentException(prompts.size() + " prompts but " + prefixes.size() + " prefix entries");
+        }
+        if (!handles(prefixes)) {
+            throw new IllegalArgumentException("an in-place prefill takes prefixes in a batch of one row, got "
+                    + prompts.size() + " rows");
+        }
+        Optional<? extends KvPrefix> prefix = prefixes.get(0);
+        prefix.ifPresent(p -> p.checkFits(config));
+        int past = prefix.map(KvPrefix::positions).orElse(0);
         int batch = prompts.size();
         int[] lengths = new int[batch];
         int longest = 0;
@@ -52,22 +75,27 @@ final class InPlacePrefill {
             lengths[b] = p.length / hidden;
             longest = Math.max(longest, lengths[b]);
         }
-        if (longest > capacity) {
+        if (past + longest > capacity) {
             throw new IllegalArgumentException("capacity " + capacity + " is below the " + longest + " positions of the "
-                    + "longest prompt");
+                    + "longest prompt" + (past > 0 ? " after its prefix of " + past : ""));
         }
         // right-padded with zeros: the pads' positions are computed and never read (see the class doc)
         float[] embeds = new float[batch * longest * hidden];
         for (int b = 0; b < batch; b++) {
             System.arraycopy(prompts.get(b), 0, embeds, b * longest * hidden, lengths[b] * hidden);
         }
-        KvBuffer kv = KvBuffer.forPrefill(lengths, 2 * config.layers(), config.kvHeads(), config.headDim(), capacity,
+        int[] held = new int[batch];
+        for (int b = 0; b < batch; b++) {
+            held[b] = past + lengths[b];
+        }
+        KvBuffer kv = KvBuffer.forPrefill(held, 2 * config.layers(), config.kvHeads(), config.headDim(), capacity,
                 model.bufferPool());
         try {
-            float[] logits = model.prefill(embeds, longest, lengths, kv, control);
+            prefix.ifPresent(p -> kv.writePrefix(0, p));
+            float[] logits = model.prefill(embeds, longest, past, lengths, kv, control);
             long[] positions = new long[batch];
             for (int b = 0; b < batch; b++) {
-                positions[b] = lengths[b];
+                positions[b] = held[b];
             }
             return new Prefilled(logits, kv, positions);
         } catch (RuntimeException e) {

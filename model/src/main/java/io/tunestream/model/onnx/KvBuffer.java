@@ -115,6 +115,27 @@ final class KvBuffer implements AutoCloseable {
                 lengths.clone());
     }
 
+    /**
+     * Copies a prefix into row {@code row}'s first {@code prefix.positions()} positions of every entry (before a
+     * prefill that continues it, {@link InPlacePrefill}).
+     */
+    void writePrefix(int row, KvPrefix prefix) {
+        checkOpen();
+        int positions = prefix.positions();
+        if (row < 0 || row >= lengths.length || positions > lengths[row]) {
+            throw new IllegalArgumentException("a prefix of " + positions + " positions does not fit row " + row + " of "
+                    + lengths.length + (row >= 0 && row < lengths.length ? " (" + lengths[row] + " positions)" : ""));
+        }
+        float[] entry = new float[kvHeads * positions * headDim];
+        for (int k = 0; k < buffers.size(); k++) {
+            prefix.copyEntry(k, entry, 0, positions, 0);
+            for (int h = 0; h < kvHeads; h++) {
+                buffers.get(k).put((row * kvHeads + h) * capacity * headDim, entry, h * positions * headDim,
+                        positions * headDim);
+            }
+        }
+    }
+
     /** Rows of the batch. */
     int batch() {
         return lengths.length;

@@ -2,7 +2,9 @@ package io.tunestream.model.onnx;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Greedy decoding of a batch through nothing but a {@link DecodeState}'s contract, each row generating its own number
@@ -23,6 +25,12 @@ final class GreedyBatch {
      * @param newTokens tokens row b generates (the first from the prefill's logits)
      */
     static Decoded decode(DecodeState state, List<float[]> prompts, int[] newTokens) {
+        return decode(state, prompts, Collections.nCopies(prompts.size(), Optional.empty()), newTokens);
+    }
+
+    /** {@link #decode(DecodeState, List, int[])} with row b's prompt after {@code prefixes.get(b)}. */
+    static Decoded decode(DecodeState state, List<float[]> prompts, List<Optional<? extends KvPrefix>> prefixes,
+                          int[] newTokens) {
         List<List<Integer>> tokens = new ArrayList<>();
         List<List<float[]>> logits = new ArrayList<>();
         List<Integer> active = new ArrayList<>();
@@ -31,7 +39,7 @@ final class GreedyBatch {
             logits.add(new ArrayList<>());
             active.add(r);
         }
-        float[] step = state.prefill(prompts);
+        float[] step = state.prefill(prompts, prefixes);
         int vocab = step.length / prompts.size();
         while (true) {
             List<Integer> still = new ArrayList<>();

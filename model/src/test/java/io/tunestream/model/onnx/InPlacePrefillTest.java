@@ -2,13 +2,16 @@ package io.tunestream.model.onnx;
 
 import ai.onnx.proto.OnnxMl;
 import io.tunestream.model.TestModels;
+import io.tunestream.model.prompt.DeepPromptTable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
+import java.util.Optional;
 import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -94,16 +97,88 @@ class InPlacePrefillTest {
         }
     }
 
+    private static List<Optional<? extends KvPrefix>> none(List<float[]> prompts) {
+        return none(prompts.size());
+    }
+
+    private static List<Optional<? extends KvPrefix>> none(int rows) {
+        return Collections.nCopies(rows, Optional.empty());
+    }
+
+    /**
+     * A batch of one row after a prefix, a deep prompt (seeded keys and values) or a cached prompt start (the keys and
+     * values of real tokens), is written straight into the buffers as GroupQueryAttention's subsequent prompt, with the
+     * copied prefill's logits and tokens; a larger batch with a prefix takes the copied prefill.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt2", "tiny-llama", "demo-gpt2"})
+    void shouldContinueAPrefixInABatchOfOneRow(String name) {
+        try (DecoderModel direct = DecoderModel.load(TestModels.model(name), RuntimeConfig.cpu(1));
+             DecoderModel copied = copiedPrefill(name)) {
+            ModelConfig c = direct.config();
+            Random random = new Random(3);
+            float[] deepValues = new float[5 * 2 * c.layers() * c.kvHeads() * c.headDim()];
+            for (int i = 0; i < deepValues.length; i++) {
+                deepValues[i] = (float) random.nextGaussian() * 0.5f;
+            }
+            KvPrefix deep = new DeepPromptTable("deep", 5, c.layers(), c.kvHeads(), c.headDim(), deepValues,
+                    direct.fingerprint());
+            KvPrefix start = ComputedPrefix.compute(direct, direct.embedTokens(random.ints(6, 0, c.vocabSize()).toArray()),
+                    Optional.empty(), null);
+            List<float[]> prompt = List.of(direct.embedTokens(random.ints(7, 0, c.vocabSize()).toArray()));
+            long buffers = 2L * c.layers() * c.kvHeads() * CAPACITY * c.headDim() * Float.BYTES;
+            for (KvPrefix prefix : List.of(deep, start)) {
+                List<Optional<? extends KvPrefix>> prefixes = List.of(Optional.of(prefix));
+                RunTransfers before = direct.transfers();
+                GreedyBatch.Decoded written;
+                try (DecodeState state = direct.newDecodeState(CAPACITY, true)) {
+                    written = GreedyBatch.decode(state, prompt, prefixes, new int[]{6});
+                }
+                GreedyBatch.Decoded copiedTokens;
+                try (DecodeState state = copied.newDecodeState(CAPACITY, true)) {
+                    copiedTokens = GreedyBatch.decode(state, prompt, prefixes, new int[]{6});
+                }
+                // the prefill wrote the buffers (pinned, at capacity) and the logits; then 5 steps did the same
+                assertThat(direct.transfers().since(before).bytesOut())
+                        .isEqualTo(6 * (buffers + (long) c.vocabSize() * Float.BYTES));
+                assertThat(written.tokens()).as("%s after %d positions", name, prefix.positions())
+                        .isEqualTo(copiedTokens.tokens());
+                for (int t = 0; t < 6; t++) {
+                    assertThat(written.logits().get(0).get(t)).as("%s, token %d", name, t)
+                            .containsExactly(copiedTokens.logits().get(0).get(t), within(1e-4f));
+                }
+            }
+            // the prefix changes the logits, so a prefill that ignored it could not pass
+            try (DecodeState with = direct.newDecodeState(CAPACITY, true);
+                 DecodeState without = direct.newDecodeState(CAPACITY, true)) {
+                float[] after = with.prefill(prompt, List.of(Optional.of(deep)));
+                float[] alone = without.prefill(prompt);
+                float max = 0;
+                for (int i = 0; i < after.length; i++) {
+                    max = Math.max(max, Math.abs(after[i] - alone[i]));
+                }
+                assertThat(max).isGreaterThan(1e-3f);
+            }
+            List<float[]> two = List.of(prompt.get(0), prompt.get(0));
+            List<Optional<? extends KvPrefix>> mixed = List.of(Optional.of(deep), Optional.empty());
+            assertThat(InPlacePrefill.handles(mixed)).isFalse();
+            try (DecodeState d = direct.newDecodeState(CAPACITY, true);
+                 DecodeState k = copied.newDecodeState(CAPACITY, true)) {
+                assertThat(d.prefill(two, mixed)).containsExactly(k.prefill(two, mixed), within(1e-4f));
+            }
+        }
+    }
+
     /** One row alone gives the logits it gets in the mixed batch: its padding reaches no other position. */
     @Test
     void shouldGiveARowTheLogitsItGetsAlone() {
         try (DecoderModel model = DecoderModel.load(TestModels.model("tiny-llama"), RuntimeConfig.cpu(1))) {
             int vocab = model.config().vocabSize();
             List<float[]> prompts = prompts(model);
-            InPlacePrefill.Prefilled batch = InPlacePrefill.run(model, prompts, CAPACITY, null);
+            InPlacePrefill.Prefilled batch = InPlacePrefill.run(model, prompts, none(prompts), CAPACITY, null);
             batch.kv().close();
             for (int row : new int[]{0, 2}) {
-                InPlacePrefill.Prefilled alone = InPlacePrefill.run(model, List.of(prompts.get(row)), CAPACITY, null);
+                InPlacePrefill.Prefilled alone = InPlacePrefill.run(model, List.of(prompts.get(row)), none(1), CAPACITY, null);
                 alone.kv().close();
                 assertThat(Arrays.copyOfRange(batch.logits(), row * vocab, (row + 1) * vocab)).as("row %d", row)
                         .containsExactly(alone.logits(), within(1e-4f));
@@ -148,7 +223,7 @@ class InPlacePrefillTest {
     void shouldRefuseAPromptLongerThanTheBuffers() {
         try (DecoderModel model = DecoderModel.load(TestModels.model("tiny-gpt2"), RuntimeConfig.cpu(1))) {
             float[] tooLong = model.embedTokens(new int[CAPACITY + 1]);
-            assertThatThrownBy(() -> InPlacePrefill.run(model, List.of(tooLong), CAPACITY, null))
+            assertThatThrownBy(() -> InPlacePrefill.run(model, List.of(tooLong), none(1), CAPACITY, null))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("capacity " + CAPACITY + " is below the " + (CAPACITY + 1)
                             + " positions of the longest prompt");
@@ -171,7 +246,7 @@ class InPlacePrefillTest {
             assertThat(broken.decodesInPlace()).isTrue();
             List<float[]> prompts = prompts(direct);
             assertThat(greedy(broken, prompts).tokens()).isEqualTo(greedy(direct, prompts).tokens());
-            assertThatThrownBy(() -> InPlacePrefill.run(broken, prompts, CAPACITY, null))
+            assertThatThrownBy(() -> InPlacePrefill.run(broken, prompts, none(prompts), CAPACITY, null))
                     .isInstanceOf(IllegalStateException.class)
                     .hasMessageEndingWith(" has no in-place prefill graph");
         }
