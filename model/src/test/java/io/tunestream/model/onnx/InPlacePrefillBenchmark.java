@@ -53,6 +53,30 @@ public final class InPlacePrefillBenchmark {
                 System.out.printf("batch %2d: copied prefill %7.2f ms, straight into the buffers %7.2f ms (%.2fx)%n", batch,
                         c[rounds / 2], d[rounds / 2], c[rounds / 2] / d[rounds / 2]);
             }
+            // one row after a cached prompt start (the prefix cache's case): the prefix is copied into the buffers, the
+            // prompt runs as GroupQueryAttention's subsequent prompt
+            int startLength = Math.min(64, capacity - tokens);
+            if (startLength > 0) {
+                KvPrefix start = ComputedPrefix.compute(direct, direct.embedTokens(random.ints(startLength, 0,
+                        direct.config().vocabSize()).toArray()), java.util.Optional.empty(), null);
+                List<float[]> prompt = List.of(direct.embedTokens(random.ints(tokens, 0, direct.config().vocabSize())
+                        .toArray()));
+                List<java.util.Optional<? extends KvPrefix>> prefixes = List.of(java.util.Optional.of(start));
+                double[] d = new double[rounds];
+                double[] c = new double[rounds];
+                for (int i = -3; i < rounds; i++) {
+                    double x = time(direct, prompt, prefixes, capacity);
+                    double y = time(copied, prompt, prefixes, capacity);
+                    if (i >= 0) {
+                        d[i] = x;
+                        c[i] = y;
+                    }
+                }
+                Arrays.sort(d);
+                Arrays.sort(c);
+                System.out.printf("batch  1 after a %d-position prompt start: copied prefill %7.2f ms, straight into the "
+                        + "buffers %7.2f ms (%.2fx)%n", startLength, c[rounds / 2], d[rounds / 2], c[rounds / 2] / d[rounds / 2]);
+            }
             System.out.printf("system load average at the end: %.1f%n",
                     java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
         }
@@ -60,9 +84,14 @@ public final class InPlacePrefillBenchmark {
 
     /** Milliseconds of one prefill of an in-place decode state. */
     private static double time(DecoderModel model, List<float[]> prompts, int capacity) {
+        return time(model, prompts, java.util.Collections.nCopies(prompts.size(), java.util.Optional.empty()), capacity);
+    }
+
+    private static double time(DecoderModel model, List<float[]> prompts,
+                               List<java.util.Optional<? extends KvPrefix>> prefixes, int capacity) {
         long t0 = System.nanoTime();
         try (DecodeState state = model.newDecodeState(capacity, true)) {
-            state.prefill(prompts);
+            state.prefill(prompts, prefixes);
         }
         return (System.nanoTime() - t0) / 1e6;
     }
