@@ -21,6 +21,8 @@ public final class LastTokenLogits {
     public static final String LAST_LOGITS = "last_logits";
     private static final String LOGITS = "logits";
     private static final String PREFIX = "/tunestream/last_logits/";
+    /** Name of the node that takes the last position ({@link RowLastPositions} replaces it). */
+    static final String LAST_POSITION_SLICE = PREFIX + "Slice";
 
     private LastTokenLogits() {
     }
@@ -70,7 +72,7 @@ public final class LastTokenLogits {
     }
 
     private static OnnxMl.NodeProto slice(String input, String output) {
-        return OnnxMl.NodeProto.newBuilder().setOpType("Slice").setName(PREFIX + "Slice")
+        return OnnxMl.NodeProto.newBuilder().setOpType("Slice").setName(LAST_POSITION_SLICE)
                 .addInput(input).addInput(PREFIX + "starts").addInput(PREFIX + "ends").addInput(PREFIX + "axes")
                 .addOutput(output).build();
     }

@@ -13,6 +13,7 @@ import io.tunestream.model.graph.GroupQueryAttentionRewrite;
 import io.tunestream.model.graph.InputsEmbedsRewrite;
 import io.tunestream.model.graph.LastTokenLogits;
 import io.tunestream.model.graph.RotaryCache;
+import io.tunestream.model.graph.RowLastPositions;
 import io.tunestream.model.graph.SingleInputConcatRemoval;
 import io.tunestream.model.graph.SkipLayerNormRewrite;
 import io.tunestream.model.graph.TensorProtoReader;
@@ -34,6 +35,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 
 /**
  * A decoder-only language model exported in Optimum's "text-generation-with-past" layout, loaded
@@ -65,6 +67,8 @@ public final class DecoderModel implements AutoCloseable {
     private final OrtSession session;
     private final OrtSession decodeSession;
     private final OrtSession smallDecodeSession;
+    /** The in-place prefill graph's session ({@link #prefillGraph}), or null: prefills copy into the KV buffers. */
+    private final OrtSession prefillSession;
     /** The decode-chunk graph's session (an ONNX Loop over the step), or null: decoding one step a run. */
     private final OrtSession chunkSession;
     /** The same on one thread, for chunks of fewer than {@link #parallelDecodeRows} rows; or null. */
@@ -86,8 +90,9 @@ public final class DecoderModel implements AutoCloseable {
     private DecoderModel(Path directory, ModelConfig config, String fingerprint, float[] embeddingTable,
                          ExecutionProvider provider, OrtEnvironment env, OrtSession session, OrtSession decodeSession,
                          OrtSession smallDecodeSession, OrtSession chunkSession, OrtSession smallChunkSession, int chunkSteps,
-                         int parallelDecodeRows, String decoding) {
+                         int parallelDecodeRows, String decoding, OrtSession prefillSession) {
         this.decoding = decoding;
+        this.prefillSession = prefillSession;
         this.directory = directory;
         this.config = config;
         this.fingerprint = fingerprint;
@@ -127,6 +132,15 @@ public final class DecoderModel implements AutoCloseable {
      * @throws UncheckedIOException     if a file cannot be read
      */
     public static DecoderModel load(Path dir, RuntimeConfig runtime) {
+        return load(dir, runtime, UnaryOperator.identity());
+    }
+
+    /**
+     * {@link #load(Path, RuntimeConfig)} with {@code prefillGraphChange} applied to the in-place prefill graph before
+     * its session starts: how the tests break that graph (throw, or return one ONNX Runtime refuses) to show the
+     * fallback to the copied prefill.
+     */
+    static DecoderModel load(Path dir, RuntimeConfig runtime, UnaryOperator<OnnxMl.ModelProto> prefillGraphChange) {
         Path modelFile = dir.resolve("model.onnx");
         Parsed parsed = parse(dir);
         OnnxMl.ModelProto original = parsed.original();
@@ -190,6 +204,27 @@ public final class DecoderModel implements AutoCloseable {
                 }
             }
         }
+        OrtSession prefillSession = null;
+        if (startedDecode != null) {
+            OnnxMl.ModelProto prefill = null;
+            try {
+                prefill = prefillGraphChange.apply(prefillGraph(serving, config, env, dir, external));
+            } catch (IllegalArgumentException e) {
+                decoding += "; prompts prefilled by the export's attention and copied into the KV buffers: the in-place "
+                        + "prefill graph cannot be built (" + e.getMessage() + ")";
+            }
+            if (prefill != null) {
+                try {
+                    prefillSession = createSession(env, prefill.toByteArray(), dir, external, runtime, provider);
+                    decoding += "; prompts prefilled straight into the KV buffers";
+                } catch (OrtException | RuntimeException e) {
+                    OrtSessions.closeQuietly(prefillSession);
+                    prefillSession = null;
+                    decoding += "; prompts prefilled by the export's attention and copied into the KV buffers: the in-place "
+                            + "prefill graph did not start (" + e.getMessage() + ")";
+                }
+            }
+        }
         OrtSession chunkSession = null;
         OrtSession smallChunkSession = null;
         if (runtime.decodeChunkSteps() > 0) {
@@ -237,7 +272,7 @@ public final class DecoderModel implements AutoCloseable {
                 fingerprint, provider, runtime.resolvedIntraOpThreads(), decoding);
         return new DecoderModel(dir, config, fingerprint, table, provider, env, session, decodeSession, smallDecodeSession,
                 chunkSession, smallChunkSession, runtime.decodeChunkSteps(), runtime.parallelDecodeRows(),
-                decoding);
+                decoding, prefillSession);
     }
 
     /** The graph of prefills and copying steps: last-position logits, fused residual layer norms. */
@@ -300,15 +335,35 @@ public final class DecoderModel implements AutoCloseable {
      */
     static OnnxMl.ModelProto decodeGraph(OnnxMl.ModelProto serving, ModelConfig config, OrtEnvironment env, Path dir,
                                          boolean external) {
-        RotaryCache rotary = GroupQueryAttentionRewrite.rotaryTables(serving, config.layers(), config.heads(),
-                        config.kvHeads(), config.maxPositions())
-                .map(tables -> rotaryCache(tables, config, env, dir, external)).orElse(null);
+        RotaryCache rotary = rotaryCacheOf(serving, config, env, dir, external);
         OnnxMl.ModelProto decode = GroupQueryAttentionRewrite.rewrite(serving, config.layers(), config.heads(),
                 config.kvHeads(), rotary);
         decode = DecodeShapeFolding.rewrite(decode, Map.of(
                 InputsEmbedsRewrite.INPUTS_EMBEDS, List.of(DecodeShapeFolding.BATCH, 1L, (long) config.hiddenSize()),
                 "position_ids", List.of(DecodeShapeFolding.BATCH, 1L)));
         return UnreadInitializers.removed(decode);
+    }
+
+    /**
+     * The in-place prefill graph of a serving graph ({@link InPlacePrefill}): the decode step's GroupQueryAttention,
+     * its sequence length left free (a first prompt), and the logits of each row's own last position
+     * ({@link RowLastPositions}), since the prompts are right-padded.
+     *
+     * @throws IllegalArgumentException if the attention has no in-place form or the last position cannot be gathered
+     */
+    static OnnxMl.ModelProto prefillGraph(OnnxMl.ModelProto serving, ModelConfig config, OrtEnvironment env, Path dir,
+                                          boolean external) {
+        RotaryCache rotary = rotaryCacheOf(serving, config, env, dir, external);
+        return UnreadInitializers.removed(RowLastPositions.rewrite(GroupQueryAttentionRewrite.rewrite(serving,
+                config.layers(), config.heads(), config.kvHeads(), rotary)));
+    }
+
+    /** The rotary caches of a serving graph's attention, or null when it does not rotate. */
+    private static RotaryCache rotaryCacheOf(OnnxMl.ModelProto serving, ModelConfig config, OrtEnvironment env, Path dir,
+                                           boolean external) {
+        return GroupQueryAttentionRewrite.rotaryTables(serving, config.layers(), config.heads(), config.kvHeads(),
+                        config.maxPositions())
+                .map(tables -> rotaryCache(tables, config, env, dir, external)).orElse(null);
     }
 
     /**
@@ -650,6 +705,112 @@ public final class DecoderModel implements AutoCloseable {
         return KvBuffer.fromPadded(prefill, pads, capacity, buffers);
     }
 
+    /** The pool of this model's KV buffers and prefill caches. */
+    DirectBufferPool bufferPool() {
+        return buffers;
+    }
+
+    /**
+     * Whether first prompts are written straight into the KV buffers ({@link #prefill}, the in-place prefill graph
+     * started) rather than prefilled by the export's attention and copied; fixed at load.
+     */
+    boolean prefillsInPlace() {
+        return prefillSession != null;
+    }
+
+    /**
+     * Runs prompts writing each row's keys and values into {@code kv} in place: a first prompt (no {@code past}),
+     * or one row's prompt after the {@code past} positions its buffer already holds (GroupQueryAttention's
+     * subsequent prompt, which ONNX Runtime takes for one row only).
+     *
+     * @param embeds   [batch, sequence, hidden] row-major prompts, row b's {@code lengths[b]} positions first, then
+     *                 padding
+     * @param sequence positions of every row in {@code embeds}
+     * @param past     positions every row's buffer holds before its prompt: 0, or any for a batch of one row
+     * @param lengths  prompt positions of each row, in [1, sequence]; the longest is {@code sequence}
+     * @param kv       buffers of the batch, row b's length already {@code past + lengths[b]}; positions
+     *                 [past, past + sequence) of every row are written
+     * @return [batch, vocab] row-major logits of each row's last real position
+     * @throws IllegalStateException if the model has no in-place prefill graph ({@link #prefillsInPlace()}) or the
+     *                               run fails
+     */
+    float[] prefill(float[] embeds, int sequence, int past, int[] lengths, KvBuffer kv, RunControl control) {
+        if (prefillSession == null) {
+            throw new IllegalStateException("model " + directory + " has no in-place prefill graph");
+        }
+        int batch = kv.batch();
+        int hidden = config.hiddenSize();
+        if (embeds.length != batch * sequence * hidden || lengths.length != batch || past + sequence > kv.capacity()) {
+            throw new IllegalArgumentException("a prefill of " + batch + " rows of " + sequence + " positions after "
+                    + past + " takes " + batch * sequence * hidden + " embedding values and " + batch
+                    + " lengths within capacity " + kv.capacity() + ", got " + embeds.length + " and " + lengths.length);
+        }
+        if (past < 0 || past > 0 && batch != 1) {
+            throw new IllegalArgumentException("a prefill after " + past + " cached positions takes one row, got " + batch);
+        }
+        long[] positions = new long[batch * sequence];
+        int[] seqlens = new int[batch];
+        long[] last = new long[batch];
+        for (int b = 0; b < batch; b++) {
+            if (lengths[b] < 1 || lengths[b] > sequence || kv.length(b) != past + lengths[b]) {
+                throw new IllegalArgumentException("row " + b + " has " + lengths[b] + " prompt positions after " + past
+                        + " (buffer: " + kv.length(b) + "), outside [1, " + sequence + "]");
+            }
+            // pads take the positions after the row's: valid ids whose results nothing reads
+            for (int j = 0; j < sequence; j++) {
+                positions[b * sequence + j] = past + j;
+            }
+            seqlens[b] = past + lengths[b] - 1;
+            last[b] = lengths[b] - 1;
+        }
+        if (past + sequence > config.maxPositions()) {
+            throw new IllegalArgumentException("a prompt of " + sequence + " positions after " + past + " is longer than the "
+                    + config.maxPositions() + " positions of model " + directory);
+        }
+        List<OnnxTensor> created = new ArrayList<>();
+        FloatBuffer logits = null;
+        try {
+            Map<String, OnnxTensor> feeds = new HashMap<>();
+            feeds.put(InputsEmbedsRewrite.INPUTS_EMBEDS, track(created, OnnxTensor.createTensor(env,
+                    FloatBuffer.wrap(embeds), new long[]{batch, sequence, hidden})));
+            feeds.put("position_ids", track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(positions),
+                    new long[]{batch, sequence})));
+            feeds.put(GroupQueryAttentionRewrite.SEQLENS_K, track(created, OnnxTensor.createTensor(env,
+                    IntBuffer.wrap(seqlens), new long[]{batch})));
+            // GroupQueryAttention takes total_sequence_length == sequence length as a first prompt, a longer one as a
+            // prompt after the past
+            feeds.put(GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH, track(created, OnnxTensor.createTensor(env,
+                    past + sequence)));
+            feeds.put(RowLastPositions.LAST_POSITIONS, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(last),
+                    new long[]{batch, 1, 1})));
+            Map<String, OnnxValue> pinned = new HashMap<>();
+            List<OnnxTensor> cached = kv.inputs();
+            List<OnnxTensor> written = kv.outputs();
+            for (int i = 0; i < pastNames.size(); i++) {
+                feeds.put(pastNames.get(i), cached.get(i));
+                pinned.put(presentNames.get(i), written.get(i));
+            }
+            logits = buffers.take(batch * config.vocabSize());
+            pinned.put(LastTokenLogits.LAST_LOGITS, track(created, OnnxTensor.createTensor(env, logits,
+                    new long[]{batch, 1, config.vocabSize()})));
+            // every output is pinned: the result holds nothing of its own
+            run(prefillSession, feeds, Set.of(), pinned, control).close();
+            float[] out = new float[batch * config.vocabSize()];
+            logits.rewind();
+            logits.get(out);
+            return out;
+        } catch (OrtException e) {
+            throw new IllegalStateException("in-place prefill of model " + directory + " failed (batch " + batch
+                    + ", sequence " + sequence + (past > 0 ? " after " + past : "") + ", capacity " + kv.capacity() + "): "
+                    + e.getMessage(), e);
+        } finally {
+            created.forEach(OnnxTensor::close);
+            if (logits != null) {
+                buffers.give(logits);
+            }
+        }
+    }
+
     /**
      * Whether decoding appends to the KV cache in place (the GroupQueryAttention decode graph started) rather
      * than copying it at every step; fixed at load.
@@ -978,6 +1139,9 @@ public final class DecoderModel implements AutoCloseable {
             }
             if (smallDecodeSession != null) {
                 smallDecodeSession.close();
+            }
+            if (prefillSession != null) {
+                prefillSession.close();
             }
             if (decodeSession != null) {
                 decodeSession.close();

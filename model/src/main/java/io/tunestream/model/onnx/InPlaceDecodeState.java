@@ -5,8 +5,10 @@ import java.util.Optional;
 
 /**
  * Decoding that appends each step's keys and values to a {@link KvBuffer} in place (the
- * GroupQueryAttention decode graph): the prefill's left-padded cache is copied once into buffers that
- * hold {@code capacity} positions a row, rows left-aligned; dropping rows moves the kept ones down.
+ * GroupQueryAttention decode graph), in buffers that hold {@code capacity} positions a row, rows left-aligned;
+ * dropping rows moves the kept ones down. Prompts without a prefix (or a batch of one row) are written straight into the
+ * buffers where the model allows ({@link InPlacePrefill}); otherwise the prefill's left-padded cache is copied into
+ * them once.
  */
 final class InPlaceDecodeState implements ChunkedDecodeState.ChunkableState {
 
@@ -30,6 +32,13 @@ final class InPlaceDecodeState implements ChunkedDecodeState.ChunkableState {
         lifecycle.checkOpen();
         if (kv != null) {
             throw new IllegalStateException("the decode state is already prefilled");
+        }
+        if (model.prefillsInPlace() && prefixes.size() == prompts.size() && InPlacePrefill.handles(prefixes)) {
+            // no row continues a prefix, or the only row does: the prompts go straight into the buffers
+            InPlacePrefill.Prefilled direct = InPlacePrefill.run(model, prompts, prefixes, capacity, control);
+            kv = direct.kv();
+            lengths = direct.lengths();
+            return direct.logits();
         }
         Prefill.Prefilled prefilled = Prefill.run(model, prompts, prefixes, control);
         try (KvCache cache = prefilled.cache()) {

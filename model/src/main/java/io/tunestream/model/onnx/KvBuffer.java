@@ -99,6 +99,50 @@ final class KvBuffer implements AutoCloseable {
         return new KvBuffer(OrtEnvironment.getEnvironment(), pool, List.copyOf(buffers), kvHeads, headDim, capacity, lengths);
     }
 
+    /**
+     * New buffers for a prefill that writes each row's positions into them in place ({@link InPlacePrefill}): row b
+     * counts {@code lengths[b]} positions from the start, which hold whatever the pool left until the prefill runs.
+     *
+     * @param lengths  positions each row holds once prefilled, each at least 1
+     * @param capacity positions per row the buffers hold; at least every row's length
+     * @param pool     where the buffers come from and go back to on {@link #close()}
+     */
+    static KvBuffer forPrefill(int[] lengths, int entries, int kvHeads, int headDim, int capacity, DirectBufferPool pool) {
+        for (int b = 0; b < lengths.length; b++) {
+            if (lengths[b] < 1 || lengths[b] > capacity) {
+                throw new IllegalArgumentException("row " + b + " has " + lengths[b] + " positions, outside [1, capacity "
+                        + capacity + "]");
+            }
+        }
+        List<FloatBuffer> buffers = new ArrayList<>(entries);
+        for (int i = 0; i < entries; i++) {
+            buffers.add(pool.take(lengths.length * kvHeads * capacity * headDim));
+        }
+        return new KvBuffer(OrtEnvironment.getEnvironment(), pool, List.copyOf(buffers), kvHeads, headDim, capacity,
+                lengths.clone());
+    }
+
+    /**
+     * Copies a prefix into row {@code row}'s first {@code prefix.positions()} positions of every entry (before a
+     * prefill that continues it, {@link InPlacePrefill}).
+     */
+    void writePrefix(int row, KvPrefix prefix) {
+        checkOpen();
+        int positions = prefix.positions();
+        if (row < 0 || row >= lengths.length || positions > lengths[row]) {
+            throw new IllegalArgumentException("a prefix of " + positions + " positions does not fit row " + row + " of "
+                    + lengths.length + (row >= 0 && row < lengths.length ? " (" + lengths[row] + " positions)" : ""));
+        }
+        float[] entry = new float[kvHeads * positions * headDim];
+        for (int k = 0; k < buffers.size(); k++) {
+            prefix.copyEntry(k, entry, 0, positions, 0);
+            for (int h = 0; h < kvHeads; h++) {
+                buffers.get(k).put((row * kvHeads + h) * capacity * headDim, entry, h * positions * headDim,
+                        positions * headDim);
+            }
+        }
+    }
+
     /** Rows of the batch. */
     int batch() {
         return lengths.length;

@@ -73,53 +73,20 @@ class RotaryInPlaceDecodingTest {
     }
 
     /** Greedy decoding of every prompt in one batch, rows dropped as they finish; each row's tokens and logits. */
-    private record Decoded(List<List<Integer>> tokens, List<List<float[]>> logits) {
-    }
-
-    private Decoded greedy(DecoderModel model) {
-        int vocab = model.config().vocabSize();
-        List<List<Integer>> tokens = new ArrayList<>();
-        List<List<float[]>> logits = new ArrayList<>();
-        List<Integer> active = new ArrayList<>();
+    private GreedyBatch.Decoded greedy(DecoderModel model) {
         List<float[]> embedded = new ArrayList<>();
-        for (int r = 0; r < prompts.length; r++) {
-            tokens.add(new ArrayList<>());
-            logits.add(new ArrayList<>());
-            active.add(r);
-            embedded.add(model.embedTokens(prompts[r]));
+        for (int[] prompt : prompts) {
+            embedded.add(model.embedTokens(prompt));
         }
         try (DecodeState state = model.newDecodeState(CAPACITY, true)) {
-            float[] step = state.prefill(embedded);
-            while (true) {
-                List<Integer> still = new ArrayList<>();
-                List<Integer> keep = new ArrayList<>();
-                int[] next = new int[active.size()];
-                for (int b = 0; b < active.size(); b++) {
-                    int row = active.get(b);
-                    logits.get(row).add(Arrays.copyOfRange(step, b * vocab, (b + 1) * vocab));
-                    next[b] = argmax(step, b * vocab, vocab);
-                    tokens.get(row).add(next[b]);
-                    if (tokens.get(row).size() < NEW_TOKENS[row]) {
-                        keep.add(b);
-                        still.add(row);
-                    }
-                }
-                if (still.isEmpty()) {
-                    return new Decoded(tokens, logits);
-                }
-                if (still.size() < active.size()) {
-                    state.keepRows(keep.stream().mapToInt(Integer::intValue).toArray());
-                }
-                active = still;
-                step = state.step(keep.stream().mapToInt(b -> next[b]).toArray());
-            }
+            return GreedyBatch.decode(state, embedded, NEW_TOKENS);
         }
     }
 
     @Test
     void shouldGiveTheCopyingPathsTokensAndLogitsInAMixedBatchWhoseRowsFinishAtDifferentSteps() {
-        Decoded appended = greedy(inPlace);
-        Decoded copied = greedy(copying);
+        GreedyBatch.Decoded appended = greedy(inPlace);
+        GreedyBatch.Decoded copied = greedy(copying);
 
         assertThat(appended.tokens()).extracting(List::size).containsExactly(9, 3, 12, 6);
         // rows that generate alike could hide a mix-up of rows
@@ -198,9 +165,9 @@ class RotaryInPlaceDecodingTest {
             assertThat(biasedInPlace.config().family()).isEqualTo(ModelFamily.QWEN2);
             assertThat(biasedInPlace.decodesInPlace()).isTrue();
 
-            Decoded appended = greedy(biasedInPlace);
-            Decoded copied = greedy(biasedCopying);
-            Decoded unbiased = greedy(inPlace);
+            GreedyBatch.Decoded appended = greedy(biasedInPlace);
+            GreedyBatch.Decoded copied = greedy(biasedCopying);
+            GreedyBatch.Decoded unbiased = greedy(inPlace);
 
             assertThat(appended.tokens()).isEqualTo(copied.tokens());
             for (int row = 0; row < prompts.length; row++) {
@@ -288,7 +255,7 @@ class RotaryInPlaceDecodingTest {
             assertThat(state).isInstanceOf(InPlaceDecodeState.class);
             float[] logits = state.prefill(List.of(inPlace.embedTokens(prompt)));
             while (true) {
-                int next = argmax(logits, 0, vocab);
+                int next = GreedyBatch.argmax(logits, 0, vocab);
                 tokens.add(next);
                 if (tokens.size() == expected.length) {
                     break;
@@ -297,15 +264,5 @@ class RotaryInPlaceDecodingTest {
             }
         }
         assertThat(tokens).containsExactly(Arrays.stream(expected).boxed().toArray(Integer[]::new));
-    }
-
-    private static int argmax(float[] logits, int offset, int length) {
-        int best = 0;
-        for (int i = 1; i < length; i++) {
-            if (logits[offset + i] > logits[offset + best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 }
