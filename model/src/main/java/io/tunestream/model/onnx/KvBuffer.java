@@ -102,6 +102,8 @@ final class KvBuffer implements AutoCloseable {
     /**
      * New buffers for a prefill that writes each row's positions into them in place ({@link InPlacePrefill}): row b
      * counts {@code lengths[b]} positions from the start, which hold whatever the pool left until the prefill runs.
+     * The prefill writes every row's first {@code max(lengths)} positions (a shorter row's pads included); the positions
+     * after them are zeroed here, so that no pooled buffer's stale contents stay (see the class doc).
      *
      * @param lengths  positions each row holds once prefilled, each at least 1
      * @param capacity positions per row the buffers hold; at least every row's length
@@ -114,9 +116,15 @@ final class KvBuffer implements AutoCloseable {
                         + capacity + "]");
             }
         }
+        int written = java.util.Arrays.stream(lengths).max().orElse(0);
+        float[] zeros = new float[(capacity - written) * headDim];
         List<FloatBuffer> buffers = new ArrayList<>(entries);
         for (int i = 0; i < entries; i++) {
-            buffers.add(pool.take(lengths.length * kvHeads * capacity * headDim));
+            FloatBuffer buffer = pool.take(lengths.length * kvHeads * capacity * headDim);
+            for (int row = 0; row < lengths.length * kvHeads; row++) {
+                buffer.put((row * capacity + written) * headDim, zeros);
+            }
+            buffers.add(buffer);
         }
         return new KvBuffer(OrtEnvironment.getEnvironment(), pool, List.copyOf(buffers), kvHeads, headDim, capacity,
                 lengths.clone());

@@ -45,6 +45,21 @@ class KvBufferTest {
         return new KvCache(owned, () -> owned.forEach(OnnxTensor::close), rows, LENGTH);
     }
 
+    /** A pool holding {@code count} distinct buffers of {@code floats} NaNs, as an earlier batch could leave them. */
+    private static DirectBufferPool pooledNaNs(int count, int floats) {
+        DirectBufferPool pool = new DirectBufferPool(count);
+        List<FloatBuffer> dirty = new ArrayList<>();
+        for (int t = 0; t < count; t++) {
+            FloatBuffer buffer = pool.take(floats);
+            for (int i = 0; i < buffer.limit(); i++) {
+                buffer.put(i, Float.NaN);
+            }
+            dirty.add(buffer);
+        }
+        dirty.forEach(pool::give);
+        return pool;
+    }
+
     /** (tensor t, row, head, slot) of the buffer, read through the tensors ONNX Runtime is given. */
     private static float[] slot(KvBuffer kv, int t, int row, int head, int slot) throws OrtException {
         FloatBuffer b = kv.inputs().get(t).getFloatBuffer();
@@ -67,20 +82,31 @@ class KvBufferTest {
 
     @Test
     void shouldZeroEachRowsUnusedPositionsOfAPooledBuffer() throws OrtException {
-        DirectBufferPool pool = new DirectBufferPool(4);
-        for (int t = 0; t < 2; t++) {
-            FloatBuffer dirty = pool.take(3 * HEADS * 6 * DIM);
-            for (int i = 0; i < dirty.limit(); i++) {
-                dirty.put(i, Float.NaN);
-            }
-            pool.give(dirty);
-        }
+        DirectBufferPool pool = pooledNaNs(2, 3 * HEADS * 6 * DIM);
         try (KvCache cache = paddedCache(3); KvBuffer kv = KvBuffer.fromPadded(cache, new int[]{0, 2, 1}, 6, pool)) {
             assertThat(slot(kv, 0, 1, 1, 1)).containsExactly(value(0, 1, 1, 3, 0), value(0, 1, 1, 3, 1), value(0, 1, 1, 3, 2));
             for (int t = 0; t < 2; t++) {
                 assertThat(slot(kv, t, 1, 1, 2)).containsOnly(0f);
                 assertThat(slot(kv, t, 1, 0, 5)).containsOnly(0f);
                 assertThat(slot(kv, t, 0, 1, 4)).containsOnly(0f);
+            }
+        }
+    }
+
+    /** The in-place prefill writes each row's first max(lengths) positions; the rest must not keep a stale NaN. */
+    @Test
+    void shouldZeroThePositionsAnInPlacePrefillDoesNotWrite() throws OrtException {
+        DirectBufferPool pool = pooledNaNs(2, 2 * HEADS * 6 * DIM);
+        try (KvBuffer kv = KvBuffer.forPrefill(new int[]{2, 4}, 2, HEADS, DIM, 6, pool)) {
+            for (int t = 0; t < 2; t++) {
+                for (int row = 0; row < 2; row++) {
+                    for (int head = 0; head < HEADS; head++) {
+                        assertThat(slot(kv, t, row, head, 4)).containsOnly(0f);
+                        assertThat(slot(kv, t, row, head, 5)).containsOnly(0f);
+                        // the prefill's own positions are left for it to write
+                        assertThat(slot(kv, t, row, head, 3)).containsOnly(Float.NaN);
+                    }
+                }
             }
         }
     }
