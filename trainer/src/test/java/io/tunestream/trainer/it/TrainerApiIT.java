@@ -171,14 +171,15 @@ class TrainerApiIT {
         assertThat(served.getVersion()).isEqualTo(3);
         assertThat(firstValue(served)).isEqualTo(1.0f);
         assertThat(firstValue(adapters("qa").get(1))).isEqualTo(2.0f);
-        assertThat(read(topics.runs(), TrainingRun.class)).filteredOn(r -> r.getStatus() == RunStatus.ROLLBACK)
-                .singleElement().satisfies(r -> {
+        // one transaction, but each partition's commit marker lands on its own time (read_committed)
+        await().atMost(WAIT).untilAsserted(() -> assertThat(read(topics.runs(), TrainingRun.class))
+                .filteredOn(r -> r.getStatus() == RunStatus.ROLLBACK).singleElement().satisfies(r -> {
                     assertThat(r.getPublishedVersion()).isEqualTo(3);
                     assertThat(r.getSourceVersion()).isEqualTo(1);
                     assertThat(r.getMessage()).contains("rollback to v1").contains("v2 answers worse");
-                });
-        assertThat(read(topics.history(), AdapterVersion.class)).extracting(AdapterVersion::getVersion)
-                .containsExactly(1, 2, 3);
+                }));
+        await().atMost(WAIT).untilAsserted(() -> assertThat(read(topics.history(), AdapterVersion.class))
+                .extracting(AdapterVersion::getVersion).containsExactly(1, 2, 3));
         assertThat(api.runs("qa")).extracting(r -> r.status()).contains("PUBLISHED", "ROLLBACK");
 
         // refusals, with their reasons
@@ -205,8 +206,9 @@ class TrainerApiIT {
         await().atMost(WAIT).until(() -> adapters("qa").size() == 4);
         assertThat(adapters("qa").get(3).getVersion()).isEqualTo(5);
         assertThat(firstValue(adapters("qa").get(3))).isEqualTo(2.0f);
-        assertThat(read(topics.runs(), TrainingRun.class)).filteredOn(r -> r.getStatus() == RunStatus.IMPORTED)
-                .singleElement().satisfies(r -> assertThat(r.getPublishedVersion()).isEqualTo(5));
+        await().atMost(WAIT).untilAsserted(() -> assertThat(read(topics.runs(), TrainingRun.class))
+                .filteredOn(r -> r.getStatus() == RunStatus.IMPORTED).singleElement()
+                .satisfies(r -> assertThat(r.getPublishedVersion()).isEqualTo(5)));
         AdapterTables foreign = new AdapterTables(null, null, "another-model", v2.hiddenSize(), v2.virtualTokenSplits(),
                 null, null, null, null, null, v2.table(), "from elsewhere");
         ApiError refusedImport = catchThrowableOfType(() -> api.importTables("qa", foreign), ApiError.class);
@@ -218,8 +220,9 @@ class TrainerApiIT {
         ApiError paused = catchThrowableOfType(() -> api.trigger("qa"), ApiError.class);
         assertThat(paused.status()).isEqualTo(409);
         assertThat(paused.body().reason()).contains("paused").contains("label audit");
-        assertThat(read(topics.controls(), TaskControl.class)).singleElement()
-                .satisfies(c -> assertThat(c.getPaused()).isTrue());
+        // the transaction's commit marker reaches the partition after commitTransaction returns (read_committed)
+        await().atMost(WAIT).untilAsserted(() -> assertThat(read(topics.controls(), TaskControl.class)).singleElement()
+                .satisfies(c -> assertThat(c.getPaused()).isTrue()));
         loop.close();
         TrainerLoop restarted = replica("trainer-0");
         TrainerApi again = api(restarted);
