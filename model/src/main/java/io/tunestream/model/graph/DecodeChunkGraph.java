@@ -58,7 +58,10 @@ public final class DecodeChunkGraph {
     public static final String SEEN = "chunk.seen";
     public static final String UNIFORMS = "chunk.uniforms";
     public static final String TOKENS = "chunk.tokens";
-    private static final String P = "/tunestream/chunk/";
+    /** Prefix of the wrapper's own tensor names. */
+    static final String P = "/tunestream/chunk/";
+    /** The in-place body's value of each row's length after the step ({@link UnrolledDecodeChunk} changes its rule). */
+    static final String SEQLENS_OUT = P + "seqlens_out";
     private static final String STEP_EMBEDS = InputsEmbedsRewrite.INPUTS_EMBEDS;
     private static final String STEP_MASK = "attention_mask";
     private static final String STEP_POSITIONS = "position_ids";
@@ -216,7 +219,7 @@ public final class DecodeChunkGraph {
         String position = P + "position";
         // the carried value that tells the attention which positions are real: a mask, or each row's length
         String mask = inPlace ? GroupQueryAttentionRewrite.SEQLENS_K : P + "mask";
-        String maskOut = inPlace ? P + "seqlens_out" : STEP_MASK;
+        String maskOut = inPlace ? SEQLENS_OUT : STEP_MASK;
         int maskType = inPlace ? OnnxMl.TensorProto.DataType.INT32.getNumber() : INT64;
         int maskRank = inPlace ? 1 : 2;
         String maskInput = inPlace ? SEQLENS : ATTENTION_MASK;
