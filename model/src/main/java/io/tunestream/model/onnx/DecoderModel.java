@@ -75,9 +75,15 @@ public final class DecoderModel implements AutoCloseable {
     /** The same on one thread, for chunks of fewer than {@link #parallelDecodeRows} rows; or null. */
     private final OrtSession smallChunkSession;
     private final int chunkSteps;
-    /** Whether the chunk graph reads its past and returns the chunk's keys and values ({@link ChunkSegmentAttention}). */
+    /**
+     * Whether the chunk graph reads its past and returns the chunk's keys and values ({@link ChunkSegmentAttention});
+     * of {@link #chunkSession}, the small session's may differ.
+     */
     private final boolean chunkReadsPast;
-    /** Whether the chunk graph is the step unrolled {@link #chunkSteps} times ({@link UnrolledDecodeChunk}), no Loop. */
+    /**
+     * Whether the chunk graph is the step unrolled {@link #chunkSteps} times ({@link UnrolledDecodeChunk}), no Loop; of
+     * {@link #chunkSession}, the small session's may differ.
+     */
     private final boolean chunkUnrolled;
     private final int parallelDecodeRows;
     private final RunTransfers.Counter transfers = new RunTransfers.Counter();
@@ -253,8 +259,21 @@ public final class DecoderModel implements AutoCloseable {
                         + "many times (tokens chosen in the graph, every step appending to the KV buffers in place)";
                 if (provider == ExecutionProvider.CPU && runtime.parallelDecodeRows() > 0
                         && runtime.resolvedIntraOpThreads() > 1) {
-                    smallChunkSession = createSession(env, unrolled, dir, external, runtime.withIntraOpThreads(1), provider);
-                    decoding += ", chunks of fewer than " + runtime.parallelDecodeRows() + " rows on one thread";
+                    // few rows: the loop reading the past in place runs a step faster than an unrolled copy does (ONNX
+                    // Runtime's cost a node weighs more there than the attention's operators the loop adds), see BENCHMARKS
+                    String smallForm;
+                    try {
+                        smallChunkSession = createSession(env, chunkGraphReadingPast(parsed, startedDecode).toByteArray(), dir,
+                                external, runtime.withIntraOpThreads(1), provider);
+                        smallForm = " in a loop reading the KV buffers in place and appending the chunk's keys and values "
+                                + "after it";
+                    } catch (OrtException | RuntimeException e) {
+                        OrtSessions.closeQuietly(smallChunkSession);
+                        smallChunkSession = createSession(env, unrolled, dir, external, runtime.withIntraOpThreads(1), provider);
+                        smallForm = " unrolled too (the loop " + (e instanceof IllegalArgumentException ? "cannot be built: "
+                                : "did not start: ") + e.getMessage() + ")";
+                    }
+                    decoding += ", chunks of fewer than " + runtime.parallelDecodeRows() + " rows on one thread" + smallForm;
                 }
             } catch (OrtException | RuntimeException e) {
                 OrtSessions.closeQuietly(smallChunkSession);
@@ -1060,6 +1079,10 @@ public final class DecoderModel implements AutoCloseable {
         int batch = past != null ? past.batch() : kv.batch();
         int vocab = config.vocabSize();
         int maxSteps = rows.steps();
+        OrtSession runner = smallChunkSession != null && batch < parallelDecodeRows ? smallChunkSession : chunkSession;
+        // the small session's form may differ from the large one's (a loop for few rows, the step unrolled for many)
+        boolean chunkUnrolled = runner.getOutputNames().contains(UnrolledDecodeChunk.GOING);
+        boolean chunkReadsPast = runner.getOutputNames().contains(DecodeChunkGraph.chunkOutput(0, "key"));
         long[] tokens = new long[batch];
         long[] remaining = new long[batch];
         long[] generated = new long[batch];
@@ -1155,7 +1178,6 @@ public final class DecoderModel implements AutoCloseable {
             if (chunkUnrolled) {
                 fetched.add(UnrolledDecodeChunk.GOING);
             }
-            OrtSession runner = smallChunkSession != null && batch < parallelDecodeRows ? smallChunkSession : chunkSession;
             result = run(runner, feeds, fetched, pinned, control);
             OnnxTensor chosen = (OnnxTensor) result.get(DecodeChunkGraph.TOKENS).orElseThrow(
                     () -> new IllegalStateException("the decode-chunk run returned no tokens"));

@@ -279,6 +279,34 @@ class ChunkedDecodingTest {
         }
     }
 
+    /**
+     * On two threads, chunks of fewer rows than {@link RuntimeConfig#DEFAULT_PARALLEL_DECODE_ROWS} run in the loop that
+     * reads its past (one thread), larger ones in the unrolled step: a batch that starts large and shrinks as rows
+     * finish moves from one to the other on the same KV buffers, and both give the step path's tokens.
+     */
+    @Test
+    void shouldChunkFewRowsInTheLoopAndManyInTheUnrolledStepOnTheSameBuffers() {
+        String name = "tiny-gpt2";
+        try (DecoderModel model = DecoderModel.load(TestModels.model(name), RuntimeConfig.cpu(2).withDecodeChunkSteps(CHUNK))) {
+            assertThat(model.chunksUnrolled()).isTrue();
+            assertThat(model.decoding()).contains("rows on one thread in a loop reading the KV buffers in place");
+            Map<String, DecoderModel> models = Map.of(name, model);
+            List<GenerationRequest> few = mixedBatch(name);
+            assertThat(few.size()).isLessThan(RuntimeConfig.DEFAULT_PARALLEL_DECODE_ROWS);
+            List<GenerationRequest> many = new ArrayList<>();
+            for (int copy = 0; copy < 2; copy++) {
+                for (GenerationRequest r : few) {
+                    many.add(new GenerationRequest(r.id() + "-" + copy, r.template(), r.fields(), r.virtualTokens(),
+                            r.options(), r.allowPlainPrompt(), r.deepPrompt()));
+                }
+            }
+            assertThat(many.size()).isGreaterThanOrEqualTo(RuntimeConfig.DEFAULT_PARALLEL_DECODE_ROWS);
+
+            assertThat(generator(models, name).generate(few)).isEqualTo(generator(stepping, name).generate(few));
+            assertThat(generator(models, name).generate(many)).isEqualTo(generator(stepping, name).generate(many));
+        }
+    }
+
     /** The chunked models of a form, "unrolled" or "loop" (reading the past in place), checked to be that form. */
     private Map<String, DecoderModel> chunks(String name, String form) {
         Map<String, DecoderModel> models = form.equals("unrolled") ? chunked : looped;
