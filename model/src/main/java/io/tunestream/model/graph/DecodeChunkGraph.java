@@ -15,7 +15,9 @@ import java.util.Set;
  * ({@link GroupQueryAttentionRewrite}: seqlens_k and total_sequence_length instead of the mask: {@link #wrapInPlace}).
  * How the loop holds the KV cache is a {@link CacheLoop}: here the whole cache is loop-carried;
  * {@link ChunkSegmentAttention} reads the past from outside the loop and carries only the chunk's keys and values,
- * with this class's token choice.
+ * with this class's token choice. The third way has no loop: {@link UnrolledDecodeChunk} copies the in-place body
+ * (step and token choice) a fixed number of times, every copy's present a graph output pinned to the KV buffers, so
+ * each copy's attention appends in place.
  *
  * <p>The loop body is the step's own nodes, unchanged, and its weights as the body's initializers. The carried
  * state is each row's token, position, finished flag and seen tokens, the attention mask (one column longer a

@@ -133,7 +133,8 @@ public final class UnrolledDecodeChunk {
         out.addNode(concat(going, GOING));
         out.addOutput(info(DecodeChunkGraph.TOKENS, INT64, 2));
         out.addOutput(info(GOING, BOOL, 1));
-        return chunk.toBuilder().setGraph(out).build();
+        // the loop's condition constant is read by no copy: ONNX Runtime would warn about it at every session
+        return UnreadInitializers.removed(chunk.toBuilder().setGraph(out).build());
     }
 
     /**

@@ -70,9 +70,15 @@ public final class DecoderModel implements AutoCloseable {
     private final OrtSession smallDecodeSession;
     /** The in-place prefill graph's session ({@link #prefillGraph}), or null: prefills copy into the KV buffers. */
     private final OrtSession prefillSession;
-    /** The decode-chunk graph's session (an ONNX Loop over the step), or null: decoding one step a run. */
+    /**
+     * The decode-chunk graph's session (the in-place step unrolled, else an ONNX Loop over the step), or null: decoding
+     * one step a run.
+     */
     private final OrtSession chunkSession;
-    /** The same on one thread, for chunks of fewer than {@link #parallelDecodeRows} rows; or null. */
+    /**
+     * The same on one thread, for chunks of fewer than {@link #parallelDecodeRows} rows (a Loop reading the past in
+     * place where {@link #chunkSession} is unrolled); or null.
+     */
     private final OrtSession smallChunkSession;
     private final int chunkSteps;
     /**
