@@ -8,7 +8,6 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import io.tunestream.model.graph.ChunkSegmentAttention;
 import io.tunestream.model.graph.DecodeChunkGraph;
-import io.tunestream.model.graph.UnrolledDecodeChunk;
 import io.tunestream.model.graph.DecodeShapeFolding;
 import io.tunestream.model.graph.GroupQueryAttentionRewrite;
 import io.tunestream.model.graph.InputsEmbedsRewrite;
@@ -19,6 +18,7 @@ import io.tunestream.model.graph.SingleInputConcatRemoval;
 import io.tunestream.model.graph.SkipLayerNormRewrite;
 import io.tunestream.model.graph.TensorProtoReader;
 import io.tunestream.model.graph.UnreadInitializers;
+import io.tunestream.model.graph.UnrolledDecodeChunk;
 import io.tunestream.model.graph.WeightsFingerprint;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -265,8 +265,8 @@ public final class DecoderModel implements AutoCloseable {
                         + "many times (tokens chosen in the graph, every step appending to the KV buffers in place)";
                 if (provider == ExecutionProvider.CPU && runtime.parallelDecodeRows() > 0
                         && runtime.resolvedIntraOpThreads() > 1) {
-                    // few rows: the loop reading the past in place runs a step faster than an unrolled copy does (ONNX
-                    // Runtime's cost a node weighs more there than the attention's operators the loop adds), see BENCHMARKS
+                    // few rows: the loop reading the past in place ran a step faster than an unrolled copy on demo-gpt2
+                    // at batch 1 (BENCHMARKS.md, issue 11), the unrolled copy faster at batch 32
                     String smallForm;
                     try {
                         smallChunkSession = createSession(env, chunkGraphReadingPast(parsed, startedDecode).toByteArray(), dir,
@@ -1087,8 +1087,8 @@ public final class DecoderModel implements AutoCloseable {
         int maxSteps = rows.steps();
         OrtSession runner = smallChunkSession != null && batch < parallelDecodeRows ? smallChunkSession : chunkSession;
         // the small session's form may differ from the large one's (a loop for few rows, the step unrolled for many)
-        boolean chunkUnrolled = runner.getOutputNames().contains(UnrolledDecodeChunk.GOING);
-        boolean chunkReadsPast = runner.getOutputNames().contains(DecodeChunkGraph.chunkOutput(0, "key"));
+        boolean unrolled = runner.getOutputNames().contains(UnrolledDecodeChunk.GOING);
+        boolean readsPast = runner.getOutputNames().contains(DecodeChunkGraph.chunkOutput(0, "key"));
         long[] tokens = new long[batch];
         long[] remaining = new long[batch];
         long[] generated = new long[batch];
@@ -1096,11 +1096,11 @@ public final class DecoderModel implements AutoCloseable {
         long[] topK = new long[batch];
         byte[] seen = new byte[batch * vocab];
         // an unrolled chunk runs all its copies: uniforms for each, and rows done after the steps asked
-        int copies = chunkUnrolled ? chunkSteps : maxSteps;
+        int copies = unrolled ? chunkSteps : maxSteps;
         float[] uniforms = new float[copies * batch];
         for (int b = 0; b < batch; b++) {
             tokens[b] = rows.tokens()[b];
-            remaining[b] = chunkUnrolled ? Math.min(rows.remaining()[b], maxSteps) : rows.remaining()[b];
+            remaining[b] = unrolled ? Math.min(rows.remaining()[b], maxSteps) : rows.remaining()[b];
             generated[b] = rows.generated()[b];
             minNew[b] = rows.minNewTokens()[b];
             topK[b] = rows.topK()[b];
@@ -1134,7 +1134,7 @@ public final class DecoderModel implements AutoCloseable {
                     }
                 }
                 feeds.put(DecodeChunkGraph.SEQLENS, track(created, OnnxTensor.createTensor(env, IntBuffer.wrap(seqlens), shape)));
-                if (!chunkReadsPast) {
+                if (!readsPast) {
                     feeds.put(GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH, track(created, OnnxTensor.createTensor(env,
                             kv.capacity())));
                 }
@@ -1143,7 +1143,7 @@ public final class DecoderModel implements AutoCloseable {
             feeds.put(DecodeChunkGraph.GENERATED, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(generated), shape)));
             feeds.put(DecodeChunkGraph.MIN_NEW_TOKENS, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(minNew),
                     shape)));
-            if (!chunkUnrolled) {
+            if (!unrolled) {
                 feeds.put(DecodeChunkGraph.MAX_STEPS, track(created, OnnxTensor.createTensor(env, (long) maxSteps)));
             }
             feeds.put(DecodeChunkGraph.TEMPERATURE, track(created, OnnxTensor.createTensor(env,
@@ -1164,37 +1164,37 @@ public final class DecoderModel implements AutoCloseable {
             for (int layer = 0, i = 0; layer < config.layers(); layer++) {
                 for (String kind : List.of("key", "value")) {
                     feeds.put(DecodeChunkGraph.pastInput(layer, kind), cached.get(i));
-                    presents.add(chunkReadsPast ? DecodeChunkGraph.chunkOutput(layer, kind)
+                    presents.add(readsPast ? DecodeChunkGraph.chunkOutput(layer, kind)
                             : DecodeChunkGraph.presentOutput(layer, kind));
-                    if (chunkUnrolled) {
+                    if (unrolled) {
                         // every copy's attention writes into the buffers its past is read from: it appends in place
                         for (int copy = 0; copy < copies; copy++) {
                             pinned.put(UnrolledDecodeChunk.presentOutput(copy, layer, kind), kv.outputs().get(i));
                         }
-                    } else if (kv != null && !chunkReadsPast) {
+                    } else if (kv != null && !readsPast) {
                         // the loop's last keys and values land in the buffers it started from
                         pinned.put(DecodeChunkGraph.presentOutput(layer, kind), kv.outputs().get(i));
                     }
                     i++;
                 }
             }
-            if (kv == null || chunkReadsPast) {
+            if (kv == null || readsPast) {
                 fetched.addAll(presents);
             }
-            if (chunkUnrolled) {
+            if (unrolled) {
                 fetched.add(UnrolledDecodeChunk.GOING);
             }
             result = run(runner, feeds, fetched, pinned, control);
             OnnxTensor chosen = (OnnxTensor) result.get(DecodeChunkGraph.TOKENS).orElseThrow(
                     () -> new IllegalStateException("the decode-chunk run returned no tokens"));
             int steps = Math.toIntExact(chosen.getInfo().getShape()[0]);
-            if (chunkUnrolled) {
+            if (unrolled) {
                 steps = unrolledSteps(result, maxSteps);
             }
             LongBuffer chosenBuffer = chosen.getLongBuffer();
             long[] out = new long[steps * batch];
             chosenBuffer.get(out);
-            if (kv != null && chunkReadsPast) {
+            if (kv != null && readsPast) {
                 List<FloatBuffer> appended = new ArrayList<>(presents.size());
                 for (String name : presents) {
                     appended.add(((OnnxTensor) result.get(name).orElseThrow(
