@@ -33,8 +33,11 @@ public final class DecodeChunkBenchmark {
         ThreadMXBean cpu = ManagementFactory.getThreadMXBean();
         try (DecoderModel steps = DecoderModel.load(dir, runtime);
              DecoderModel unrolled = DecoderModel.load(dir, runtime.withDecodeChunkSteps(k));
+             // few rows run in the model's one-thread session, which is the loop where the large one is unrolled: the
+             // unrolled chunk on one thread is a model of its own
+             DecoderModel unrolledOneThread = DecoderModel.load(dir, RuntimeConfig.cpu(1).withDecodeChunkSteps(k));
              DecoderModel looped = DecoderModel.loadWithLoopChunks(dir, runtime.withDecodeChunkSteps(k))) {
-            if (!unrolled.chunksUnrolled() || !looped.chunksReadPast()) {
+            if (!unrolled.chunksUnrolled() || !unrolledOneThread.chunksUnrolled() || !looped.chunksReadPast()) {
                 throw new IllegalStateException("the chunks did not load as unrolled and loop: " + unrolled.decoding());
             }
             int vocab = steps.config().vocabSize();
@@ -50,7 +53,8 @@ public final class DecodeChunkBenchmark {
                 double[][] cpuTime = new double[3][rounds];
                 for (int r = -2; r < rounds; r++) {
                     for (int form = 0; form < 3; form++) {
-                        DecoderModel model = form == 0 ? steps : form == 1 ? unrolled : looped;
+                        DecoderModel model = form == 0 ? steps : form == 2 ? looped
+                                : batch < RuntimeConfig.DEFAULT_PARALLEL_DECODE_ROWS ? unrolledOneThread : unrolled;
                         try (DecodeState state = model.newDecodeState(tokens + k + 1, true)) {
                             float[] logits = state.prefill(prompts);
                             int[] fed = new int[batch];
