@@ -194,6 +194,7 @@ public final class GenerationBenchmark {
         try (DecoderModel inPlace = DecoderModel.load(modelDir, runtime);
              DecoderModel copying = DecoderModel.load(modelDir, runtime.withInPlaceKvCache(false));
              DecoderModel chunked = DecoderModel.load(modelDir, runtime.withDecodeChunkSteps(chunkSteps));
+             DecoderModel looped = DecoderModel.loadWithLoopChunks(modelDir, runtime.withDecodeChunkSteps(chunkSteps));
              HuggingFaceTextTokenizer tokenizer = HuggingFaceTextTokenizer.load(modelDir)) {
             if (chunked.chunkSteps() != chunkSteps) {
                 throw new IllegalStateException("model " + modelDir + " has no decode-chunk graph (see the log line at load)");
@@ -202,6 +203,8 @@ public final class GenerationBenchmark {
             Generator steps = new Generator(inPlace, tokenizer, cached);
             Generator copied = new Generator(copying, tokenizer, cached);
             Generator chunks = new Generator(chunked, tokenizer, cached);
+            // the chunk as an ONNX Loop (what the model falls back to when the step cannot be unrolled)
+            Generator loops = new Generator(looped, tokenizer, cached);
             List<GenerationRequest> requests = requests(tokenizer, texts, template, options, promptTokens);
             checkLengths(chunks, requests, promptTokens, newTokens);
             checkLengths(steps, requests, promptTokens, newTokens);
@@ -209,6 +212,11 @@ public final class GenerationBenchmark {
             if (!expected.equals(chunks.generate(requests))) {
                 throw new IllegalStateException("chunked decoding gave other tokens than the step path on " + modelDir);
             }
+            if (!expected.equals(loops.generate(requests))) {
+                throw new IllegalStateException("loop chunks gave other tokens than the step path on " + modelDir);
+            }
+            System.out.println("chunks: " + chunked.decoding());
+            System.out.println("loop chunks: " + looped.decoding());
             System.out.printf("chunked decoding, %s, up to %d steps a run, prompt %d tokens, %d new tokens:%n",
                     modelDir.getFileName(), chunkSteps, promptTokens, newTokens);
             samplingAgreement(steps, chunks, requests, newTokens);
@@ -227,19 +235,28 @@ public final class GenerationBenchmark {
                 List<GenerationRequest> batchRequests = requests.subList(0, batch);
                 double[] stepBest = {Double.MAX_VALUE, Double.MAX_VALUE};
                 double[] chunkBest = {Double.MAX_VALUE, Double.MAX_VALUE};
+                double[] loopBest = {Double.MAX_VALUE, Double.MAX_VALUE};
                 double[] ratios = new double[rounds];
+                double[] loopRatios = new double[rounds];
                 for (int r = 0; r < rounds; r++) {
                     double[] s = measure(steps, batchRequests);
                     double[] c = measure(chunks, batchRequests);
+                    double[] l = measure(loops, batchRequests);
                     min(stepBest, s);
                     min(chunkBest, c);
+                    min(loopBest, l);
                     ratios[r] = s[0] / c[0];
+                    loopRatios[r] = s[0] / l[0];
                 }
                 double tokens = (double) batch * newTokens;
                 System.out.printf("batch %2d: in-place steps %8.1f tokens/s, chunks %8.1f tokens/s (wall, best of %d); "
                                 + "chunks / steps %5.2fx wall, %5.2fx CPU; per alternating round %s%n", batch,
                         tokens / stepBest[0], tokens / chunkBest[0], rounds, stepBest[0] / chunkBest[0],
                         stepBest[1] / chunkBest[1], java.util.Arrays.toString(java.util.Arrays.stream(ratios)
+                                .mapToObj(x -> String.format("%.2f", x)).toArray()));
+                System.out.printf("batch %2d: loop chunks %8.1f tokens/s; loop chunks / steps %5.2fx wall, %5.2fx CPU; "
+                                + "per round %s%n", batch, tokens / loopBest[0], stepBest[0] / loopBest[0],
+                        stepBest[1] / loopBest[1], java.util.Arrays.toString(java.util.Arrays.stream(loopRatios)
                                 .mapToObj(x -> String.format("%.2f", x)).toArray()));
             }
         }

@@ -15,7 +15,9 @@ import java.util.Set;
  * ({@link GroupQueryAttentionRewrite}: seqlens_k and total_sequence_length instead of the mask: {@link #wrapInPlace}).
  * How the loop holds the KV cache is a {@link CacheLoop}: here the whole cache is loop-carried;
  * {@link ChunkSegmentAttention} reads the past from outside the loop and carries only the chunk's keys and values,
- * with this class's token choice.
+ * with this class's token choice. The third way has no loop: {@link UnrolledDecodeChunk} copies the in-place body
+ * (step and token choice) a fixed number of times, every copy's present a graph output pinned to the KV buffers, so
+ * each copy's attention appends in place.
  *
  * <p>The loop body is the step's own nodes, unchanged, and its weights as the body's initializers. The carried
  * state is each row's token, position, finished flag and seen tokens, the attention mask (one column longer a
@@ -58,7 +60,10 @@ public final class DecodeChunkGraph {
     public static final String SEEN = "chunk.seen";
     public static final String UNIFORMS = "chunk.uniforms";
     public static final String TOKENS = "chunk.tokens";
-    private static final String P = "/tunestream/chunk/";
+    /** Prefix of the wrapper's own tensor names. */
+    static final String P = "/tunestream/chunk/";
+    /** The in-place body's value of each row's length after the step ({@link UnrolledDecodeChunk} changes its rule). */
+    static final String SEQLENS_OUT = P + "seqlens_out";
     private static final String STEP_EMBEDS = InputsEmbedsRewrite.INPUTS_EMBEDS;
     private static final String STEP_MASK = "attention_mask";
     private static final String STEP_POSITIONS = "position_ids";
@@ -216,7 +221,7 @@ public final class DecodeChunkGraph {
         String position = P + "position";
         // the carried value that tells the attention which positions are real: a mask, or each row's length
         String mask = inPlace ? GroupQueryAttentionRewrite.SEQLENS_K : P + "mask";
-        String maskOut = inPlace ? P + "seqlens_out" : STEP_MASK;
+        String maskOut = inPlace ? SEQLENS_OUT : STEP_MASK;
         int maskType = inPlace ? OnnxMl.TensorProto.DataType.INT32.getNumber() : INT64;
         int maskRank = inPlace ? 1 : 2;
         String maskInput = inPlace ? SEQLENS : ATTENTION_MASK;

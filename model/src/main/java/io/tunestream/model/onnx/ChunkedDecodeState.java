@@ -8,7 +8,7 @@ import java.util.Optional;
 
 /**
  * Decoding in chunks: up to {@link DecoderModel#chunkSteps()} steps a session run in the decode-chunk graph (an
- * ONNX Loop over the step, tokens chosen inside it), so the KV cache stays inside ONNX Runtime for the whole
+ * ONNX Loop over the step, or the in-place step unrolled; tokens chosen inside it), so the KV cache stays inside ONNX Runtime for the whole
  * chunk and crosses to Java once a chunk instead of once a step. The cache is the one of the model's step path
  * (in-place KV buffers where the model decodes in place, else the copying cache) and {@link #step} runs that path's
  * step on it, which is how a batch goes on when a chunk fails.

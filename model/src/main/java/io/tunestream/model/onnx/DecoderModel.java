@@ -18,6 +18,7 @@ import io.tunestream.model.graph.SingleInputConcatRemoval;
 import io.tunestream.model.graph.SkipLayerNormRewrite;
 import io.tunestream.model.graph.TensorProtoReader;
 import io.tunestream.model.graph.UnreadInitializers;
+import io.tunestream.model.graph.UnrolledDecodeChunk;
 import io.tunestream.model.graph.WeightsFingerprint;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -69,13 +70,27 @@ public final class DecoderModel implements AutoCloseable {
     private final OrtSession smallDecodeSession;
     /** The in-place prefill graph's session ({@link #prefillGraph}), or null: prefills copy into the KV buffers. */
     private final OrtSession prefillSession;
-    /** The decode-chunk graph's session (an ONNX Loop over the step), or null: decoding one step a run. */
+    /**
+     * The decode-chunk graph's session (the in-place step unrolled, else an ONNX Loop over the step), or null: decoding
+     * one step a run.
+     */
     private final OrtSession chunkSession;
-    /** The same on one thread, for chunks of fewer than {@link #parallelDecodeRows} rows; or null. */
+    /**
+     * The same on one thread, for chunks of fewer than {@link #parallelDecodeRows} rows (a Loop reading the past in
+     * place where {@link #chunkSession} is unrolled); or null.
+     */
     private final OrtSession smallChunkSession;
     private final int chunkSteps;
-    /** Whether the chunk graph reads its past and returns the chunk's keys and values ({@link ChunkSegmentAttention}). */
+    /**
+     * Whether the chunk graph reads its past and returns the chunk's keys and values ({@link ChunkSegmentAttention});
+     * of {@link #chunkSession}, the small session's may differ.
+     */
     private final boolean chunkReadsPast;
+    /**
+     * Whether the chunk graph is the step unrolled {@link #chunkSteps} times ({@link UnrolledDecodeChunk}), no Loop; of
+     * {@link #chunkSession}, the small session's may differ.
+     */
+    private final boolean chunkUnrolled;
     private final int parallelDecodeRows;
     private final RunTransfers.Counter transfers = new RunTransfers.Counter();
     /** Fails every chunk run when set: how the tests show the fallback to steps (see {@link #failChunks}). */
@@ -107,6 +122,7 @@ public final class DecoderModel implements AutoCloseable {
         this.chunkSteps = chunkSession == null ? 0 : chunkSteps;
         this.chunkReadsPast = chunkSession != null
                 && chunkSession.getOutputNames().contains(DecodeChunkGraph.chunkOutput(0, "key"));
+        this.chunkUnrolled = chunkSession != null && chunkSession.getOutputNames().contains(UnrolledDecodeChunk.GOING);
         this.parallelDecodeRows = parallelDecodeRows;
         List<String> past = new ArrayList<>();
         List<String> present = new ArrayList<>();
@@ -132,7 +148,19 @@ public final class DecoderModel implements AutoCloseable {
      * @throws UncheckedIOException     if a file cannot be read
      */
     public static DecoderModel load(Path dir, RuntimeConfig runtime) {
-        return load(dir, runtime, UnaryOperator.identity());
+        return load(dir, runtime, UnaryOperator.identity(), true);
+    }
+
+    /**
+     * {@link #load(Path, RuntimeConfig)} with decode chunks in an ONNX Loop even where the step can be unrolled
+     * ({@link UnrolledDecodeChunk}): the chunk as it was before, for comparisons (benchmarks, tests of the loop).
+     */
+    public static DecoderModel loadWithLoopChunks(Path dir, RuntimeConfig runtime) {
+        return load(dir, runtime, UnaryOperator.identity(), false);
+    }
+
+    static DecoderModel load(Path dir, RuntimeConfig runtime, UnaryOperator<OnnxMl.ModelProto> prefillGraphChange) {
+        return load(dir, runtime, prefillGraphChange, true);
     }
 
     /**
@@ -140,7 +168,8 @@ public final class DecoderModel implements AutoCloseable {
      * its session starts: how the tests break that graph (throw, or return one ONNX Runtime refuses) to show the
      * fallback to the copied prefill.
      */
-    static DecoderModel load(Path dir, RuntimeConfig runtime, UnaryOperator<OnnxMl.ModelProto> prefillGraphChange) {
+    private static DecoderModel load(Path dir, RuntimeConfig runtime, UnaryOperator<OnnxMl.ModelProto> prefillGraphChange,
+                                     boolean unrollChunks) {
         Path modelFile = dir.resolve("model.onnx");
         Parsed parsed = parse(dir);
         OnnxMl.ModelProto original = parsed.original();
@@ -227,7 +256,41 @@ public final class DecoderModel implements AutoCloseable {
         }
         OrtSession chunkSession = null;
         OrtSession smallChunkSession = null;
-        if (runtime.decodeChunkSteps() > 0) {
+        if (runtime.decodeChunkSteps() > 0 && startedDecode != null && unrollChunks) {
+            // the step unrolled: each copy's attention appends in place, no Loop (falls back to the loop below)
+            try {
+                byte[] unrolled = chunkGraphUnrolled(parsed, startedDecode, runtime.decodeChunkSteps()).toByteArray();
+                chunkSession = createSession(env, unrolled, dir, external, runtime, provider);
+                decoding += "; " + runtime.decodeChunkSteps() + " steps a run in a decode chunk of the step unrolled as "
+                        + "many times (tokens chosen in the graph, every step appending to the KV buffers in place)";
+                if (provider == ExecutionProvider.CPU && runtime.parallelDecodeRows() > 0
+                        && runtime.resolvedIntraOpThreads() > 1) {
+                    // few rows: the loop reading the past in place ran a step faster than an unrolled copy on demo-gpt2
+                    // at batch 1 (BENCHMARKS.md, issue 11), the unrolled copy faster at batch 32
+                    String smallForm;
+                    try {
+                        smallChunkSession = createSession(env, chunkGraphReadingPast(parsed, startedDecode).toByteArray(), dir,
+                                external, runtime.withIntraOpThreads(1), provider);
+                        smallForm = " in a loop reading the KV buffers in place and appending the chunk's keys and values "
+                                + "after it";
+                    } catch (OrtException | RuntimeException e) {
+                        OrtSessions.closeQuietly(smallChunkSession);
+                        smallChunkSession = createSession(env, unrolled, dir, external, runtime.withIntraOpThreads(1), provider);
+                        smallForm = " unrolled too (the loop " + (e instanceof IllegalArgumentException ? "cannot be built: "
+                                : "did not start: ") + e.getMessage() + ")";
+                    }
+                    decoding += ", chunks of fewer than " + runtime.parallelDecodeRows() + " rows on one thread" + smallForm;
+                }
+            } catch (OrtException | RuntimeException e) {
+                OrtSessions.closeQuietly(smallChunkSession);
+                OrtSessions.closeQuietly(chunkSession);
+                smallChunkSession = null;
+                chunkSession = null;
+                decoding += "; the decode chunk is a loop: the step unrolled " + (e instanceof IllegalArgumentException
+                        ? "cannot be built (" : "did not start (") + e.getMessage() + ")";
+            }
+        }
+        if (runtime.decodeChunkSteps() > 0 && chunkSession == null) {
             OnnxMl.ModelProto chunk = null;
             String chunkForm = "";
             try {
@@ -304,6 +367,18 @@ public final class DecoderModel implements AutoCloseable {
         ModelConfig config = parsed.weights().config();
         return ChunkSegmentAttention.wrap(decode, config.layers(), config.headDim(), parsed.rewritten().embeddingTable(),
                 config.vocabSize(), config.eosTokenIds());
+    }
+
+    /**
+     * The decode-chunk graph of an in-place decode graph ({@link #decodeGraph}) unrolled {@code steps} times, every
+     * copy's attention appending to the KV buffers in place ({@link UnrolledDecodeChunk}).
+     *
+     * @throws IllegalArgumentException if the step cannot be unrolled
+     */
+    static OnnxMl.ModelProto chunkGraphUnrolled(Parsed parsed, OnnxMl.ModelProto decode, int steps) {
+        ModelConfig config = parsed.weights().config();
+        return UnrolledDecodeChunk.wrap(decode, config.layers(), parsed.rewritten().embeddingTable(), config.vocabSize(),
+                config.eosTokenIds(), steps);
     }
 
     /**
@@ -907,7 +982,10 @@ public final class DecoderModel implements AutoCloseable {
             in += RunTransfers.bytes(t);
         }
         long out = 0;
-        for (OnnxValue v : pinned.values()) {
+        // a tensor pinned under several names (an unrolled chunk's presents, one buffer) crosses once
+        Set<OnnxValue> distinct = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        distinct.addAll(pinned.values());
+        for (OnnxValue v : distinct) {
             out += RunTransfers.bytes(v);
         }
         for (Map.Entry<String, OnnxValue> e : result) {
@@ -946,6 +1024,14 @@ public final class DecoderModel implements AutoCloseable {
      */
     boolean chunksReadPast() {
         return chunkReadsPast;
+    }
+
+    /**
+     * Whether the decode chunk is the in-place step unrolled {@link #chunkSteps()} times, every copy appending to the
+     * KV buffers in place ({@link UnrolledDecodeChunk}), rather than a Loop; fixed at load.
+     */
+    boolean chunksUnrolled() {
+        return chunkUnrolled;
     }
 
     /** Most steps a row one decode-chunk run takes; 0 when this model decodes one step a run. Fixed at load. */
@@ -999,16 +1085,22 @@ public final class DecoderModel implements AutoCloseable {
         int batch = past != null ? past.batch() : kv.batch();
         int vocab = config.vocabSize();
         int maxSteps = rows.steps();
+        OrtSession runner = smallChunkSession != null && batch < parallelDecodeRows ? smallChunkSession : chunkSession;
+        // the small session's form may differ from the large one's (a loop for few rows, the step unrolled for many)
+        boolean unrolled = runner.getOutputNames().contains(UnrolledDecodeChunk.GOING);
+        boolean readsPast = runner.getOutputNames().contains(DecodeChunkGraph.chunkOutput(0, "key"));
         long[] tokens = new long[batch];
         long[] remaining = new long[batch];
         long[] generated = new long[batch];
         long[] minNew = new long[batch];
         long[] topK = new long[batch];
         byte[] seen = new byte[batch * vocab];
-        float[] uniforms = new float[maxSteps * batch];
+        // an unrolled chunk runs all its copies: uniforms for each, and rows done after the steps asked
+        int copies = unrolled ? chunkSteps : maxSteps;
+        float[] uniforms = new float[copies * batch];
         for (int b = 0; b < batch; b++) {
             tokens[b] = rows.tokens()[b];
-            remaining[b] = rows.remaining()[b];
+            remaining[b] = unrolled ? Math.min(rows.remaining()[b], maxSteps) : rows.remaining()[b];
             generated[b] = rows.generated()[b];
             minNew[b] = rows.minNewTokens()[b];
             topK[b] = rows.topK()[b];
@@ -1042,7 +1134,7 @@ public final class DecoderModel implements AutoCloseable {
                     }
                 }
                 feeds.put(DecodeChunkGraph.SEQLENS, track(created, OnnxTensor.createTensor(env, IntBuffer.wrap(seqlens), shape)));
-                if (!chunkReadsPast) {
+                if (!readsPast) {
                     feeds.put(GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH, track(created, OnnxTensor.createTensor(env,
                             kv.capacity())));
                 }
@@ -1051,7 +1143,9 @@ public final class DecoderModel implements AutoCloseable {
             feeds.put(DecodeChunkGraph.GENERATED, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(generated), shape)));
             feeds.put(DecodeChunkGraph.MIN_NEW_TOKENS, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(minNew),
                     shape)));
-            feeds.put(DecodeChunkGraph.MAX_STEPS, track(created, OnnxTensor.createTensor(env, (long) maxSteps)));
+            if (!unrolled) {
+                feeds.put(DecodeChunkGraph.MAX_STEPS, track(created, OnnxTensor.createTensor(env, (long) maxSteps)));
+            }
             feeds.put(DecodeChunkGraph.TEMPERATURE, track(created, OnnxTensor.createTensor(env,
                     FloatBuffer.wrap(rows.temperature()), shape)));
             feeds.put(DecodeChunkGraph.TOP_K, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(topK), shape)));
@@ -1061,7 +1155,7 @@ public final class DecoderModel implements AutoCloseable {
             feeds.put(DecodeChunkGraph.SEEN, track(created, OnnxTensor.createTensor(env, java.nio.ByteBuffer.wrap(seen),
                     new long[]{batch, vocab}, ai.onnxruntime.OnnxJavaType.BOOL)));
             feeds.put(DecodeChunkGraph.UNIFORMS, track(created, OnnxTensor.createTensor(env, FloatBuffer.wrap(uniforms),
-                    new long[]{maxSteps, batch})));
+                    new long[]{copies, batch})));
             List<OnnxTensor> cached = past != null ? past.tensors() : kv.inputs();
             Set<String> fetched = new LinkedHashSet<>();
             fetched.add(DecodeChunkGraph.TOKENS);
@@ -1070,27 +1164,37 @@ public final class DecoderModel implements AutoCloseable {
             for (int layer = 0, i = 0; layer < config.layers(); layer++) {
                 for (String kind : List.of("key", "value")) {
                     feeds.put(DecodeChunkGraph.pastInput(layer, kind), cached.get(i));
-                    presents.add(chunkReadsPast ? DecodeChunkGraph.chunkOutput(layer, kind)
+                    presents.add(readsPast ? DecodeChunkGraph.chunkOutput(layer, kind)
                             : DecodeChunkGraph.presentOutput(layer, kind));
-                    if (kv != null && !chunkReadsPast) {
+                    if (unrolled) {
+                        // every copy's attention writes into the buffers its past is read from: it appends in place
+                        for (int copy = 0; copy < copies; copy++) {
+                            pinned.put(UnrolledDecodeChunk.presentOutput(copy, layer, kind), kv.outputs().get(i));
+                        }
+                    } else if (kv != null && !readsPast) {
                         // the loop's last keys and values land in the buffers it started from
                         pinned.put(DecodeChunkGraph.presentOutput(layer, kind), kv.outputs().get(i));
                     }
                     i++;
                 }
             }
-            if (kv == null || chunkReadsPast) {
+            if (kv == null || readsPast) {
                 fetched.addAll(presents);
             }
-            OrtSession runner = smallChunkSession != null && batch < parallelDecodeRows ? smallChunkSession : chunkSession;
+            if (unrolled) {
+                fetched.add(UnrolledDecodeChunk.GOING);
+            }
             result = run(runner, feeds, fetched, pinned, control);
             OnnxTensor chosen = (OnnxTensor) result.get(DecodeChunkGraph.TOKENS).orElseThrow(
                     () -> new IllegalStateException("the decode-chunk run returned no tokens"));
             int steps = Math.toIntExact(chosen.getInfo().getShape()[0]);
+            if (unrolled) {
+                steps = unrolledSteps(result, maxSteps);
+            }
             LongBuffer chosenBuffer = chosen.getLongBuffer();
-            long[] out = new long[chosenBuffer.remaining()];
+            long[] out = new long[steps * batch];
             chosenBuffer.get(out);
-            if (kv != null && chunkReadsPast) {
+            if (kv != null && readsPast) {
                 List<FloatBuffer> appended = new ArrayList<>(presents.size());
                 for (String name : presents) {
                     appended.add(((OnnxTensor) result.get(name).orElseThrow(
@@ -1121,6 +1225,21 @@ public final class DecoderModel implements AutoCloseable {
             }
             created.forEach(OnnxTensor::close);
         }
+    }
+
+    /**
+     * The steps an unrolled chunk ran for its rows: up to the first copy after which no row was going, at most the
+     * steps asked (the copies after are garbage, see {@link UnrolledDecodeChunk}).
+     */
+    private static int unrolledSteps(OrtSession.Result result, int maxSteps) throws OrtException {
+        boolean[] going = (boolean[]) result.get(UnrolledDecodeChunk.GOING).orElseThrow(
+                () -> new IllegalStateException("the unrolled decode chunk returned no '" + UnrolledDecodeChunk.GOING + "'"))
+                .getValue();
+        int steps = 1;
+        while (steps < maxSteps && going[steps - 1]) {
+            steps++;
+        }
+        return steps;
     }
 
     private static OnnxTensor track(List<OnnxTensor> created, OnnxTensor t) {

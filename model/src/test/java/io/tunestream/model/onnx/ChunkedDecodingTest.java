@@ -17,6 +17,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.ArrayList;
@@ -49,7 +50,10 @@ class ChunkedDecodingTest {
     };
 
     private final Map<String, DecoderModel> stepping = new HashMap<>();
+    /** Chunks of the in-place step unrolled (the default where the step unrolls). */
     private final Map<String, DecoderModel> chunked = new HashMap<>();
+    /** Chunks in a Loop that reads the past in place (what a model falls back to when the step does not unroll). */
+    private final Map<String, DecoderModel> looped = new HashMap<>();
     /** Chunks over the export's attention (the copying cache), as on CUDA. */
     private final Map<String, DecoderModel> chunkedCopying = new HashMap<>();
     private final Map<String, HuggingFaceTextTokenizer> tokenizers = new HashMap<>();
@@ -59,6 +63,8 @@ class ChunkedDecodingTest {
         for (String name : MODELS) {
             stepping.put(name, DecoderModel.load(TestModels.model(name), RuntimeConfig.cpu(1)));
             chunked.put(name, DecoderModel.load(TestModels.model(name), RuntimeConfig.cpu(1).withDecodeChunkSteps(CHUNK)));
+            looped.put(name, DecoderModel.loadWithLoopChunks(TestModels.model(name),
+                    RuntimeConfig.cpu(1).withDecodeChunkSteps(CHUNK)));
             chunkedCopying.put(name, DecoderModel.load(TestModels.model(name), RuntimeConfig.cpu(1).withInPlaceKvCache(false)
                     .withDecodeChunkSteps(CHUNK)));
             tokenizers.put(name, HuggingFaceTextTokenizer.load(TestModels.model(name)));
@@ -69,6 +75,7 @@ class ChunkedDecodingTest {
     void close() {
         stepping.values().forEach(DecoderModel::close);
         chunked.values().forEach(DecoderModel::close);
+        looped.values().forEach(DecoderModel::close);
         chunkedCopying.values().forEach(DecoderModel::close);
         tokenizers.values().forEach(HuggingFaceTextTokenizer::close);
     }
@@ -126,13 +133,15 @@ class ChunkedDecodingTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"tiny-gpt2", "tiny-llama", "demo-gpt2"})
-    void shouldGiveTheStepByStepTokensForAMixedGreedyBatch(String name) {
-        assertThat(chunked.get(name).chunkSteps()).isEqualTo(CHUNK);
+    @CsvSource({"tiny-gpt2,unrolled", "tiny-llama,unrolled", "demo-gpt2,unrolled", "tiny-gpt2,loop", "tiny-llama,loop",
+            "demo-gpt2,loop"})
+    void shouldGiveTheStepByStepTokensForAMixedGreedyBatch(String name, String form) {
+        Map<String, DecoderModel> models = chunks(name, form);
+        assertThat(models.get(name).chunkSteps()).isEqualTo(CHUNK);
         List<GenerationRequest> batch = mixedBatch(name);
 
         List<GenerationResult> steps = generator(stepping, name).generate(batch);
-        List<GenerationResult> chunks = generator(chunked, name).generate(batch);
+        List<GenerationResult> chunks = generator(models, name).generate(batch);
 
         for (int i = 0; i < batch.size(); i++) {
             assertThat(steps.get(i).isError()).as(steps.get(i).error()).isFalse();
@@ -205,10 +214,10 @@ class ChunkedDecodingTest {
      * steps of the step path (end of sequence suppressed on both sides, so every row runs every step).
      */
     @ParameterizedTest
-    @ValueSource(strings = {"tiny-gpt2", "tiny-llama", "demo-gpt2"})
-    void shouldStartChunksFromRowsOfDifferentLengthsAndAppendTheirKeysAfterEachRow(String name) {
-        DecoderModel model = chunked.get(name);
-        assertThat(model.chunksReadPast()).isTrue();
+    @CsvSource({"tiny-gpt2,unrolled", "tiny-llama,unrolled", "demo-gpt2,unrolled", "tiny-gpt2,loop", "tiny-llama,loop",
+            "demo-gpt2,loop"})
+    void shouldStartChunksFromRowsOfDifferentLengthsAndAppendTheirKeysAfterEachRow(String name, String form) {
+        DecoderModel model = chunks(name, form).get(name);
         HuggingFaceTextTokenizer tokenizer = tokenizers.get(name);
         List<float[]> prompts = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
@@ -268,6 +277,112 @@ class ChunkedDecodingTest {
             assertThat(state.step(new int[] {prompt[0]})).hasSize(model.config().vocabSize());
             assertThat(state.step(new int[] {prompt[0]})).hasSize(model.config().vocabSize());
         }
+    }
+
+    /**
+     * On two threads, chunks of fewer rows than {@link RuntimeConfig#DEFAULT_PARALLEL_DECODE_ROWS} run in the loop that
+     * reads its past (one thread), larger ones in the unrolled step: a batch that starts large and shrinks as rows
+     * finish moves from one to the other on the same KV buffers, and both give the step path's tokens.
+     */
+    @Test
+    void shouldChunkFewRowsInTheLoopAndManyInTheUnrolledStepOnTheSameBuffers() {
+        String name = "tiny-gpt2";
+        try (DecoderModel model = DecoderModel.load(TestModels.model(name), RuntimeConfig.cpu(2).withDecodeChunkSteps(CHUNK))) {
+            assertThat(model.chunksUnrolled()).isTrue();
+            assertThat(model.decoding()).contains("rows on one thread in a loop reading the KV buffers in place");
+            Map<String, DecoderModel> models = Map.of(name, model);
+            List<GenerationRequest> few = mixedBatch(name);
+            assertThat(few.size()).isLessThan(RuntimeConfig.DEFAULT_PARALLEL_DECODE_ROWS);
+            List<GenerationRequest> many = new ArrayList<>();
+            for (int copy = 0; copy < 2; copy++) {
+                for (GenerationRequest r : few) {
+                    many.add(new GenerationRequest(r.id() + "-" + copy, r.template(), r.fields(), r.virtualTokens(),
+                            r.options(), r.allowPlainPrompt(), r.deepPrompt()));
+                }
+            }
+            assertThat(many.size()).isGreaterThanOrEqualTo(RuntimeConfig.DEFAULT_PARALLEL_DECODE_ROWS);
+
+            assertThat(generator(models, name).generate(few)).isEqualTo(generator(stepping, name).generate(few));
+            assertThat(generator(models, name).generate(many)).isEqualTo(generator(stepping, name).generate(many));
+        }
+    }
+
+    /** The chunked models of a form, "unrolled" or "loop" (reading the past in place), checked to be that form. */
+    private Map<String, DecoderModel> chunks(String name, String form) {
+        Map<String, DecoderModel> models = form.equals("unrolled") ? chunked : looped;
+        assertThat(models.get(name).chunksUnrolled()).as(name + " " + form).isEqualTo(form.equals("unrolled"));
+        assertThat(models.get(name).chunksReadPast()).as(name + " " + form).isEqualTo(form.equals("loop"));
+        return models;
+    }
+
+    /**
+     * Every copy of the unrolled step writes its keys and values into the KV buffers it read its past from: after
+     * one chunk run, a step on the buffers gives the logits of the step path fed the same tokens.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt2", "tiny-llama", "demo-gpt2"})
+    void shouldLeaveEveryFedTokensKeysInTheBuffersAfterOneUnrolledRun(String name) {
+        DecoderModel model = chunks(name, "unrolled").get(name);
+        int[] prompt = tokenizers.get(name).encode(PROMPTS[0]);
+        int vocab = model.config().vocabSize();
+        List<Integer> eos = model.config().eosTokenIds();
+        try (DecodeState chunkState = model.newDecodeState(prompt.length + 2 * CHUNK, true);
+             DecodeState stepState = stepping.get(name).newDecodeState(prompt.length + 2 * CHUNK, true)) {
+            int first = argmaxWithout(chunkState.prefill(List.of(model.embedTokens(prompt))), 0, vocab, eos);
+            stepState.prefill(List.of(model.embedTokens(prompt)));
+            RunTransfers before = model.transfers();
+            int[] big = {1000};
+            int[] chosen = chunkState.generateChunk(ChunkRows.greedy(CHUNK, new int[] {first}, big, new int[1], big))[0];
+            assertThat(model.transfers().since(before).runs()).isEqualTo(1);
+
+            float[] expected = stepState.step(new int[] {first});
+            for (int s = 0; s < CHUNK - 1; s++) {
+                expected = stepState.step(new int[] {chosen[s]});
+            }
+            expected = stepState.step(new int[] {chosen[CHUNK - 1]});
+            float[] actual = chunkState.step(new int[] {chosen[CHUNK - 1]});
+            for (int i = 0; i < vocab; i++) {
+                assertThat(actual[i]).as(name + " logit " + i).isCloseTo(expected[i], org.assertj.core.api.Assertions.within(1e-3f));
+            }
+        }
+    }
+
+    /**
+     * A row that finishes at the buffers' capacity inside an unrolled chunk goes on running (garbage) copies: they
+     * must stay inside its own buffer rows (past the capacity lies the next head's or row's first position), so the
+     * row still going gives the step path's tokens.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt2", "tiny-llama", "demo-gpt2"})
+    void shouldKeepAnUnrolledRowFinishedAtTheCapacityInsideItsBuffers(String name) {
+        DecoderModel model = chunks(name, "unrolled").get(name);
+        HuggingFaceTextTokenizer tokenizer = tokenizers.get(name);
+        int[] full = tokenizer.encode(PROMPTS[0]);
+        int[] going = tokenizer.encode(PROMPTS[1]);
+        int capacity = full.length + 2;
+        assertThat(going.length + CHUNK).isLessThanOrEqualTo(capacity);
+        int vocab = model.config().vocabSize();
+        List<Integer> eos = model.config().eosTokenIds();
+        int[] expected = new int[CHUNK + 1];
+        try (DecodeState state = stepping.get(name).newDecodeState(capacity, true)) {
+            float[] logits = state.prefill(List.of(model.embedTokens(going)));
+            for (int t = 0; t <= CHUNK; t++) {
+                expected[t] = argmaxWithout(logits, 0, vocab, eos);
+                if (t < CHUNK) {
+                    logits = state.step(new int[] {expected[t]});
+                }
+            }
+        }
+        int[][] chosen;
+        try (DecodeState state = model.newDecodeState(capacity, true)) {
+            float[] logits = state.prefill(List.of(model.embedTokens(full), model.embedTokens(going)));
+            int[] fed = {argmaxWithout(logits, 0, vocab, eos), argmaxWithout(logits, vocab, vocab, eos)};
+            // row 0 fills its buffers after 2 steps; row 1 goes on for all 4
+            chosen = state.generateChunk(ChunkRows.greedy(CHUNK, fed, new int[] {2, CHUNK}, new int[2],
+                    new int[] {1000, 1000}));
+        }
+
+        assertThat(chosen[1]).as(name).containsExactly(java.util.Arrays.copyOfRange(expected, 1, CHUNK + 1));
     }
 
     private static int argmaxWithout(float[] logits, int offset, int length, List<Integer> excluded) {
