@@ -705,6 +705,38 @@ public final class DecoderModel implements AutoCloseable {
      *                               run fails
      */
     float[] prefill(float[] embeds, int sequence, int past, int[] lengths, KvBuffer kv, RunControl control) {
+        return inPlacePrompt(embeds, sequence, past, lengths, kv, control, false);
+    }
+
+    /**
+     * Runs {@code sequence} tokens of one row at once after the positions its buffer holds, writing their keys and
+     * values in place, and returns the logits of every one of them: the verification pass of a prompt-lookup draft (the
+     * row's last token, then the draft). The same graph and GroupQueryAttention mode as a prompt after a prefix
+     * ({@link #prefill} with {@code past > 0}); the head runs on the fed positions only.
+     *
+     * @param embeds   [1, sequence, hidden] row-major embeddings of the fed tokens
+     * @param sequence tokens fed, at least 1
+     * @param kv       the buffers of one row, its length already counting the fed positions: they are written at
+     *                 [length - sequence, length)
+     * @return [sequence, vocab] row-major logits, position j's after the fed tokens 0..j
+     * @throws IllegalStateException    if the model has no in-place prefill graph ({@link #prefillsInPlace()}) or the
+     *                                  run fails
+     * @throws IllegalArgumentException if the buffers hold more than one row or fewer positions than are fed
+     */
+    float[] verify(float[] embeds, int sequence, KvBuffer kv, RunControl control) {
+        if (kv.batch() != 1 || sequence < 1 || kv.length(0) <= sequence) {
+            throw new IllegalArgumentException("a verification pass feeds at least one token to one row after its past, got "
+                    + sequence + " tokens for " + kv.batch() + " rows" + (kv.batch() == 1 ? " holding " + kv.length(0) : ""));
+        }
+        return inPlacePrompt(embeds, sequence, kv.length(0) - sequence, new int[] {sequence}, kv, control, true);
+    }
+
+    /**
+     * {@link #prefill}, returning the logits of every position of the one row ({@code everyPosition}, {@link #verify})
+     * or of each row's last.
+     */
+    private float[] inPlacePrompt(float[] embeds, int sequence, int past, int[] lengths, KvBuffer kv, RunControl control,
+                                  boolean everyPosition) {
         if (prefillSession == null) {
             throw new IllegalStateException("model " + directory + " has no in-place prefill graph");
         }
@@ -751,8 +783,15 @@ public final class DecoderModel implements AutoCloseable {
             // prompt after the past
             feeds.put(GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH, track(created, OnnxTensor.createTensor(env,
                     past + sequence)));
+            int gathered = everyPosition ? sequence : 1;
+            if (everyPosition) {
+                last = new long[sequence];
+                for (int j = 0; j < sequence; j++) {
+                    last[j] = j;
+                }
+            }
             feeds.put(RowLastPositions.LAST_POSITIONS, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(last),
-                    new long[]{batch, 1, 1})));
+                    new long[]{batch, gathered, 1})));
             Map<String, OnnxValue> pinned = new HashMap<>();
             List<OnnxTensor> cached = kv.inputs();
             List<OnnxTensor> written = kv.outputs();
@@ -760,17 +799,18 @@ public final class DecoderModel implements AutoCloseable {
                 feeds.put(pastNames.get(i), cached.get(i));
                 pinned.put(presentNames.get(i), written.get(i));
             }
-            logits = buffers.take(batch * config.vocabSize());
+            logits = buffers.take(batch * gathered * config.vocabSize());
             pinned.put(LastTokenLogits.LAST_LOGITS, track(created, OnnxTensor.createTensor(env, logits,
-                    new long[]{batch, 1, config.vocabSize()})));
+                    new long[]{batch, gathered, config.vocabSize()})));
             // every output is pinned: the result holds nothing of its own
             run(prefillSession, feeds, Set.of(), pinned, control).close();
-            float[] out = new float[batch * config.vocabSize()];
+            float[] out = new float[batch * gathered * config.vocabSize()];
             logits.rewind();
             logits.get(out);
             return out;
         } catch (OrtException e) {
-            throw new IllegalStateException("in-place prefill of model " + directory + " failed (batch " + batch
+            throw new IllegalStateException((everyPosition ? "verification pass" : "in-place prefill") + " of model "
+                    + directory + " failed (batch " + batch
                     + ", sequence " + sequence + (past > 0 ? " after " + past : "") + ", capacity " + kv.capacity() + "): "
                     + e.getMessage(), e);
         } finally {
