@@ -292,7 +292,7 @@ public final class Generator {
      * Decodes the rows as one batch until every row has finished. The loop only picks tokens; the model's
      * {@link DecodeState} runs them and keeps the cache, whichever kind the model has. A batch down to one greedy row
      * whose state verifies drafts runs a verification pass instead of a step whenever {@link PromptLookup} has a draft
-     * ({@link #verifyDraft}).
+     * ({@link #verifyDraft}), with or without a draft.
      */
     private void decode(List<Row> rows, RunControl control) {
         int capacity = 0;
@@ -321,9 +321,9 @@ public final class Generator {
                         inModel = false;
                     }
                 }
-                int[] draft = active.size() == 1 ? draft(state, active.get(0)) : new int[0];
-                if (draft.length > 0) {
-                    active = verifyDraft(state, active.get(0), draft) ? active : List.of();
+                if (active.size() == 1 && looksUp(state, active.get(0))) {
+                    Row row = active.get(0);
+                    active = verifyDraft(state, row, draft(state, row)) ? active : List.of();
                     continue;
                 }
                 active = advance(state, active, state.step(active.stream().mapToInt(r -> r.lastToken).toArray()));
@@ -332,25 +332,31 @@ public final class Generator {
     }
 
     /**
-     * The prompt-lookup draft of a batch's only row: empty unless drafting is on, the row is greedy (its picks depend on
-     * the logits alone, so picking them from a verification pass is picking them from steps) and the state verifies
-     * drafts; cut to the row's remaining tokens (a pass chooses up to the draft and one more) and the state's room.
+     * Whether the batch's only row decodes by verification passes: drafting is on, the row is greedy (its picks depend
+     * on the logits alone, so picking them from a pass is picking them from steps) and the state verifies. Such a row
+     * runs every token through passes, with a draft or without one: a pass of one token costs what a step costs, and
+     * alternating between the step's session and the pass's (each with its own copy of the weights) cost more than
+     * the drafts saved (GenerationBenchmark, BENCHMARKS.md).
+     */
+    private boolean looksUp(DecodeState state, Row row) {
+        return config.promptLookup().enabled() && row.options.isGreedy() && state.verifiablePositions() > 0;
+    }
+
+    /**
+     * The row's prompt-lookup draft, cut to its remaining tokens (a pass chooses up to the draft and one more) and the
+     * state's room; empty when there is no draft.
      */
     private int[] draft(DecodeState state, Row row) {
-        PromptLookup lookup = config.promptLookup();
-        if (!lookup.enabled() || !row.options.isGreedy()) {
-            return new int[0];
-        }
         int room = Math.min(state.verifiablePositions(), row.remaining()) - 1;
         if (room <= 0) {
             return new int[0];
         }
         int[] sequence = row.lookupSequence();
-        return lookup.draft(sequence, sequence.length, room);
+        return config.promptLookup().draft(sequence, sequence.length, room);
     }
 
     /**
-     * Feeds the row its last token and the draft in one verification pass, then picks the row's tokens as steps would:
+     * Feeds the row its last token and the draft (possibly empty) in one verification pass, then picks the row's tokens as steps would:
      * from the logits of fed position 0, then, while the pick equals the draft's next token and the row goes on, from
      * the next position. The picks are the row's tokens, never the draft; the state keeps the fed positions whose
      * tokens were picked (the next pass or step feeds the last pick).
@@ -376,7 +382,7 @@ public final class Generator {
         lookupPasses.increment();
         draftedTokens.add(draft.length);
         acceptedTokens.add(picked - 1);
-        if (first != draft[0]) {
+        if (draft.length > 0 && first != draft[0]) {
             rejectedPasses.increment();
         }
         if (row.finish != null) {

@@ -16,6 +16,11 @@ public record PromptLookup(int maxDraft, int maxNgram) {
 
     /** Drafting off. */
     public static final PromptLookup OFF = new PromptLookup(0, 1);
+    /**
+     * Serving's default: drafts of up to 4 tokens after the last 2 (or 1) tokens, the fastest of the measured K and N at
+     * batch 1 on demo-gpt2 (GenerationBenchmark, BENCHMARKS.md): longer drafts are accepted less and cost more to verify.
+     */
+    public static final PromptLookup DEFAULT = new PromptLookup(4, 2);
 
     public PromptLookup {
         if (maxDraft < 0) {

@@ -68,6 +68,11 @@ public final class DecoderModel implements AutoCloseable {
     private final OrtSession smallDecodeSession;
     /** The in-place prefill graph's session ({@link #prefillGraph}), or null: prefills copy into the KV buffers. */
     private final OrtSession prefillSession;
+    /**
+     * The verification graph's session ({@link #verifyGraph}: the prefill graph for one row, its shape arithmetic
+     * folded, on one thread where steps of one row run on one), or null: {@link #verify} runs the prefill session.
+     */
+    private final OrtSession verifySession;
     /** The decode-chunk graph's session (an ONNX Loop over the step), or null: decoding one step a run. */
     private final OrtSession chunkSession;
     /** The same on one thread, for chunks of fewer than {@link #parallelDecodeRows} rows; or null. */
@@ -87,9 +92,10 @@ public final class DecoderModel implements AutoCloseable {
     private DecoderModel(Path directory, ModelConfig config, String fingerprint, float[] embeddingTable,
                          ExecutionProvider provider, OrtEnvironment env, OrtSession session, OrtSession decodeSession,
                          OrtSession smallDecodeSession, OrtSession chunkSession, OrtSession smallChunkSession, int chunkSteps,
-                         int parallelDecodeRows, String decoding, OrtSession prefillSession) {
+                         int parallelDecodeRows, String decoding, OrtSession prefillSession, OrtSession verifySession) {
         this.decoding = decoding;
         this.prefillSession = prefillSession;
+        this.verifySession = verifySession;
         this.directory = directory;
         this.config = config;
         this.fingerprint = fingerprint;
@@ -200,6 +206,7 @@ public final class DecoderModel implements AutoCloseable {
             }
         }
         OrtSession prefillSession = null;
+        OrtSession verifySession = null;
         if (startedDecode != null) {
             OnnxMl.ModelProto prefill = null;
             try {
@@ -212,6 +219,8 @@ public final class DecoderModel implements AutoCloseable {
                 try {
                     prefillSession = createSession(env, prefill.toByteArray(), dir, external, runtime, provider);
                     decoding += "; prompts prefilled straight into the KV buffers";
+                    verifySession = verifySession(env, prefill, config, dir, external, runtime, provider);
+                    decoding += verifySession != null ? "; drafts verified by a one-row graph" : "";
                 } catch (OrtException | RuntimeException e) {
                     OrtSessions.closeQuietly(prefillSession);
                     prefillSession = null;
@@ -255,7 +264,36 @@ public final class DecoderModel implements AutoCloseable {
                 fingerprint, provider, runtime.resolvedIntraOpThreads(), decoding);
         return new DecoderModel(dir, config, fingerprint, table, provider, env, session, decodeSession, smallDecodeSession,
                 chunkSession, smallChunkSession, runtime.decodeChunkSteps(), runtime.parallelDecodeRows(),
-                decoding, prefillSession);
+                decoding, prefillSession, verifySession);
+    }
+
+    /**
+     * The session of {@link #verifyGraph}, on one thread when steps of one row run on one; null when it does not start
+     * (the load line says so: drafts are then verified by the prefill session).
+     */
+    private static OrtSession verifySession(OrtEnvironment env, OnnxMl.ModelProto prefill, ModelConfig config, Path dir,
+                                            boolean external, RuntimeConfig runtime, ExecutionProvider provider) {
+        RuntimeConfig oneRow = runtime.parallelDecodeRows() > 0 && runtime.resolvedIntraOpThreads() > 1
+                ? runtime.withIntraOpThreads(1) : runtime;
+        try {
+            return createSession(env, verifyGraph(prefill, config).toByteArray(), dir, external, oneRow, provider);
+        } catch (OrtException | RuntimeException e) {
+            LOG.warn("model {}: the one-row verification graph did not start ({}); drafts are verified by the prefill graph",
+                    dir, e.getMessage());
+            return null;
+        }
+    }
+
+    /**
+     * The prefill graph specialised for one row ({@link #verify}): with the batch known to be 1, the sequence takes the
+     * place of the one unknown size of {@link DecodeShapeFolding}, so the reshape targets become constants and the
+     * shape arithmetic of every layer goes, as in the decode step's graph. A verification pass is a small run, whose
+     * time those operators would otherwise dominate.
+     */
+    static OnnxMl.ModelProto verifyGraph(OnnxMl.ModelProto prefill, ModelConfig config) {
+        return UnreadInitializers.removed(DecodeShapeFolding.rewrite(prefill, Map.of(
+                InputsEmbedsRewrite.INPUTS_EMBEDS, List.of(1L, DecodeShapeFolding.BATCH, (long) config.hiddenSize()),
+                "position_ids", List.of(1L, DecodeShapeFolding.BATCH))));
     }
 
     /** The graph of prefills and copying steps: last-position logits, fused residual layer norms. */
@@ -803,7 +841,8 @@ public final class DecoderModel implements AutoCloseable {
             pinned.put(LastTokenLogits.LAST_LOGITS, track(created, OnnxTensor.createTensor(env, logits,
                     new long[]{batch, gathered, config.vocabSize()})));
             // every output is pinned: the result holds nothing of its own
-            run(prefillSession, feeds, Set.of(), pinned, control).close();
+            OrtSession session = everyPosition && verifySession != null ? verifySession : prefillSession;
+            run(session, feeds, Set.of(), pinned, control).close();
             float[] out = new float[batch * gathered * config.vocabSize()];
             logits.rewind();
             logits.get(out);
@@ -1129,6 +1168,9 @@ public final class DecoderModel implements AutoCloseable {
             }
             if (smallDecodeSession != null) {
                 smallDecodeSession.close();
+            }
+            if (verifySession != null) {
+                verifySession.close();
             }
             if (prefillSession != null) {
                 prefillSession.close();

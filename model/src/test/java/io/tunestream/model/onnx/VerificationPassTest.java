@@ -45,6 +45,7 @@ class VerificationPassTest {
     @ValueSource(strings = {"tiny-gpt2", "tiny-llama", "demo-gpt2"})
     void shouldGiveEveryFedPositionTheLogitsOfSteps(String name) {
         try (DecoderModel model = DecoderModel.load(TestModels.model(name), RuntimeConfig.cpu(1))) {
+            assertThat(model.decoding()).contains("drafts verified by a one-row graph");
             int vocab = model.config().vocabSize();
             int[] prompt = promptTokens(model, 12, 5);
             int[] fed = promptTokens(model, 5, 6);
