@@ -121,6 +121,26 @@ class VerificationPassTest {
         }
     }
 
+    /** A pass stopped by its RunControl fails as a step does and leaves the row holding what it held. */
+    @Test
+    void shouldStopOnATerminatedRunControlAndKeepTheRowAsItWas() {
+        try (DecoderModel model = DecoderModel.load(TestModels.model("demo-gpt2"), RuntimeConfig.cpu(1));
+             RunControl control = RunControl.create();
+             DecodeState state = model.newDecodeState(CAPACITY, true, control)) {
+            state.prefill(List.of(model.embedTokens(promptTokens(model, 10, 2))));
+            control.terminate();
+            RunTransfers before = model.transfers();
+            assertThatThrownBy(() -> state.verify(new int[] {1, 2, 3})).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("verification pass of model").hasMessageContaining("terminate");
+            assertThat(state.verifiablePositions()).isEqualTo(CAPACITY - 10);
+            assertThatThrownBy(() -> state.keepVerified(1)).isInstanceOf(IllegalStateException.class);
+            assertThatThrownBy(() -> state.step(new int[] {1})).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("terminate");
+            assertThat(model.transfers().since(before).runs()).as("a terminated run counts as a step's: not at all")
+                    .isZero();
+        }
+    }
+
     @Test
     void shouldNotVerifyWithTheCopyingOrRecomputingState() {
         try (DecoderModel model = DecoderModel.load(TestModels.model("tiny-gpt2"), RuntimeConfig.cpu(1));
