@@ -216,6 +216,30 @@ class PromptLookupGenerationTest {
         assertThat(deepPasses).as("deep prompt rows").isPositive();
     }
 
+    /** A row after a cached prompt start (its prefix copied into the buffers) looks up as a whole row does. */
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt2", "tiny-llama", "demo-gpt2"})
+    void shouldLookUpAfterACachedPromptStart(String name) {
+        load(name, 256);
+        TaskTemplate instructed = new TaskTemplate("instructed", "Answer from the context, in its own words.\n{prompt}{answer}",
+                List.of("prompt", "answer"), false, "answer", null, List.of(), 0);
+        PrefixCache cache = new PrefixCache(64L << 20);
+        Generator cachedLookingUp = new Generator(model, tokenizer, new GeneratorConfig(256, true, LOOKUP), cache);
+        PromptLookupCounts total = new PromptLookupCounts(0, 0, 0, 0);
+        for (String prompt : List.of(REPEATING, ANSWERED, "Seven")) {
+            GenerationRequest request = new GenerationRequest("c", instructed, Map.of("prompt", prompt), Optional.empty(),
+                    GenerationOptions.greedy(30), false);
+            PromptLookupCounts before = cachedLookingUp.promptLookupCounts();
+            GenerationResult result = cachedLookingUp.generate(List.of(request)).get(0);
+            assertThat(result.isError()).as(result.error()).isFalse();
+            assertThat(result).isEqualTo(stepping.generate(List.of(request)).get(0));
+            total = plus(total, cachedLookingUp.promptLookupCounts().since(before));
+        }
+        assertThat(cache.stats().reusedPositions()).as("positions taken from the cached start").isPositive();
+        assertThat(total.passes()).isPositive();
+        assertThat(total.draftedTokens()).isPositive();
+    }
+
     /** Batches of two rows step (lookup begins once one row is left); sampling rows never look up. */
     @ParameterizedTest
     @ValueSource(strings = {"tiny-gpt2", "tiny-llama", "demo-gpt2"})
