@@ -749,8 +749,9 @@ public final class DecoderModel implements AutoCloseable {
     /**
      * Runs {@code sequence} tokens of one row at once after the positions its buffer holds, writing their keys and
      * values in place, and returns the logits of every one of them: the verification pass of a prompt-lookup draft (the
-     * row's last token, then the draft). The same graph and GroupQueryAttention mode as a prompt after a prefix
-     * ({@link #prefill} with {@code past > 0}); the head runs on the fed positions only.
+     * row's last token, then the draft). The GroupQueryAttention mode of a prompt after a prefix ({@link #prefill} with
+     * {@code past > 0}), in the one-row verification graph ({@link #verifyGraph}; the prefill graph when that did not
+     * start); the head runs on the fed positions only.
      *
      * @param embeds   [1, sequence, hidden] row-major embeddings of the fed tokens
      * @param sequence tokens fed, at least 1

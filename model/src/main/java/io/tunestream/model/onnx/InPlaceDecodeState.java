@@ -71,8 +71,8 @@ final class InPlaceDecodeState implements ChunkedDecodeState.ChunkableState {
     }
 
     /**
-     * Runs the tokens through the in-place prefill graph as a prompt after the row's past (GroupQueryAttention's
-     * subsequent prompt, ONNX Runtime's for one row), its head on every fed position.
+     * Runs the tokens as a prompt after the row's past (GroupQueryAttention's subsequent prompt, ONNX Runtime's for one
+     * row) through the model's one-row verification graph, its head on every fed position ({@link DecoderModel#verify}).
      */
     @Override
     public float[] verify(int[] tokens) {
