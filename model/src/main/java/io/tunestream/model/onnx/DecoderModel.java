@@ -288,7 +288,9 @@ public final class DecoderModel implements AutoCloseable {
      * The prefill graph specialised for one row ({@link #verify}): with the batch known to be 1, the sequence takes the
      * place of the one unknown size of {@link DecodeShapeFolding}, so the reshape targets become constants and the
      * shape arithmetic of every layer goes, as in the decode step's graph. A verification pass is a small run, whose
-     * time those operators would otherwise dominate.
+     * time those operators would otherwise dominate. It is the prefill graph rather than a variant whose head runs on
+     * every position: {@link RowLastPositions}' positions input already takes several positions a row, so the passes
+     * need no rewrite of their own, and the head runs on the fed positions only either way.
      */
     static OnnxMl.ModelProto verifyGraph(OnnxMl.ModelProto prefill, ModelConfig config) {
         return UnreadInitializers.removed(DecodeShapeFolding.rewrite(prefill, Map.of(
