@@ -27,6 +27,13 @@ for round in $(seq 1 "$rounds"); do
     printf 'round %d batch %2d: %s %8.1f tok/s, this checkout %8.1f tok/s, ratio %.2fx\n' \
       "$round" "$b" "$commit" "$ob" "$nb" "$(echo "$nb / $ob" | bc -l)"
   done
+  # batch 1 decodes with prompt-lookup drafts where the checkout has them: the same row step by step too
+  nl=$(grep -E "KV cache   batch +1 without prompt lookup:" <<<"$n" | awk '{print $8}' || true)
+  if [ -n "$nl" ]; then
+    printf 'round %d batch  1 without prompt lookup: this checkout %8.1f tok/s, ratio to %s %.2fx\n' \
+      "$round" "$nl" "$commit" "$(echo "$nl / $(tokens 1 <<<"$o")" | bc -l)"
+    grep -E "^prompt lookup .* / without" <<<"$n" | sed "s/^/round $round this checkout: /"
+  fi
   grep -E "of the bound" <<<"$n" | sed "s/^/round $round this checkout: /"
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -286,7 +286,7 @@ public final class ServingApp implements AutoCloseable {
         var registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         var done = new CountDownLatch(1);
         try (ModelBatchAnswerer answerer = ModelBatchAnswerer.load(config.modelDir(), runtime,
-                config.prefixCacheBytes(), config.adapterCacheBytes());
+                config.prefixCacheBytes(), config.adapterCacheBytes(), config.promptLookup());
              ServingApp app = new ServingApp(config, answerer, registry)) {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 LOG.info("shutting down: committing what is answered, handing the batch in flight back");

@@ -3,6 +3,7 @@ package io.tunestream.serving;
 import io.tunestream.schemas.adapters.AdapterVerifier;
 import io.tunestream.schemas.kafka.KafkaClientSettings;
 import io.tunestream.schemas.registry.RegistryConfig;
+import io.tunestream.model.generate.PromptLookup;
 import io.tunestream.model.onnx.RuntimeConfig;
 
 import io.tunestream.serving.topology.BatchingSettings;
@@ -80,6 +81,11 @@ import java.util.function.Function;
  * @param adapterCacheBytes        {@code adapters.cache.bytes}: bound of the adapter tables decoded for the model (default
  *                                 {@link #DEFAULT_ADAPTER_CACHE_BYTES}; 0: decode each row's table anew); the adapters
  *                                 store keeps every version's record, Caffeine (W-TinyLFU) evicts tables
+ * @param promptLookup             {@code decode.lookup.tokens} (default {@value #DEFAULT_LOOKUP_TOKENS}; 0: off) and
+ *                                 {@code decode.lookup.ngram} (default {@value #DEFAULT_LOOKUP_NGRAM}): prompt-lookup
+ *                                 decoding of a batch down to one greedy row, drafts of up to that many tokens after the
+ *                                 last n (falling back to fewer) tokens of its prompt and answer, checked in one model run
+ *                                 each; the same tokens either way
  * @param adapterVerifier          {@code adapters.verify.signatures} (default true), {@code adapters.trusted.keys}
  *                                 ({@code keyId=path} entries, comma-separated: Ed25519 public keys, PEM or raw;
  *                                 required while verification is on), {@code adapters.accept.unsigned} (default
@@ -100,7 +106,8 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                             int streamThreads, int httpPort, String httpBindAddress, String topicPrefix, Duration batchTimeout,
                             Duration cancelGrace, Duration requestMaxAge, int maxBufferedRequests,
                             Duration bufferFullMaxWait, Duration dedupeWindow, int batchRetries,
-                            int modelQueueCapacity, long prefixCacheBytes, long adapterCacheBytes, AdapterVerifier adapterVerifier, RegistryConfig registry,
+                            int modelQueueCapacity, long prefixCacheBytes, long adapterCacheBytes, PromptLookup promptLookup,
+                            AdapterVerifier adapterVerifier, RegistryConfig registry,
                             Map<String, String> kafka) {
 
     public static final String ENV_PREFIX = "TUNESTREAM_";
@@ -111,6 +118,10 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
      * each), some 170 10-token deep prompts of GPT-2 small (737 kB), or 80 tables of a 7B model (100 × 4096 floats).
      */
     public static final long DEFAULT_ADAPTER_CACHE_BYTES = 128L << 20;
+    /** Draft tokens of prompt lookup: {@link PromptLookup#DEFAULT}, the fastest measured (BENCHMARKS.md). */
+    public static final int DEFAULT_LOOKUP_TOKENS = 4;
+    /** Tokens prompt lookup matches first: {@link PromptLookup#DEFAULT}. */
+    public static final int DEFAULT_LOOKUP_NGRAM = 2;
     /** Chunks on CPU: GenerationBenchmark's chunked decoding against the in-place steps (BENCHMARKS.md). */
     public static final int DEFAULT_CPU_CHUNK_STEPS = 0;
     /** Chunks on CUDA: the KV cache crosses the PCIe bus once a chunk instead of twice a step. */
@@ -125,7 +136,8 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
             "adapters.keep.versions", "request.max.prompt.chars", "application.id", "state.dir", "stream.threads",
             "http.port", "http.bind.address", "topics.prefix", "batch.timeout.ms", "batch.cancel.grace.ms", "request.max.age.ms",
             "buffer.max.requests", "buffer.full.max.wait.ms", "dedupe.window.ms", "batch.retries",
-            "model.queue.capacity", "prefix.cache.bytes", "adapters.cache.bytes", "adapters.verify.signatures", "adapters.trusted.keys",
+            "model.queue.capacity", "prefix.cache.bytes", "adapters.cache.bytes", "decode.lookup.tokens", "decode.lookup.ngram",
+            "adapters.verify.signatures", "adapters.trusted.keys",
             "adapters.accept.unsigned").stream()).collect(java.util.stream.Collectors.toUnmodifiableSet());
 
     public ServingConfig {
@@ -310,6 +322,8 @@ public record ServingConfig(String bootstrapServers, String registryUrl, Path mo
                     }
                     return bytes;
                 }),
+                new PromptLookup(r.integer("decode.lookup.tokens", DEFAULT_LOOKUP_TOKENS, 0),
+                        r.integer("decode.lookup.ngram", DEFAULT_LOOKUP_NGRAM, 1)),
                 adapterVerifier(r),
                 registry(r, config),
                 kafka);

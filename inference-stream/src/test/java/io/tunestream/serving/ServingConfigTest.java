@@ -251,6 +251,20 @@ class ServingConfigTest {
     }
 
     @Test
+    void shouldLookUpDraftsOfFourTokensByDefaultAndAsConfigured() throws Exception {
+        assertThat(ServingConfig.load(Optional.of(file(required())), Map.of()).promptLookup())
+                .isEqualTo(new io.tunestream.model.generate.PromptLookup(4, 2))
+                .isEqualTo(io.tunestream.model.generate.PromptLookup.DEFAULT);
+        assertThat(ServingConfig.load(Optional.of(file(required() + "decode.lookup.tokens=0\n")),
+                Map.of("TUNESTREAM_DECODE_LOOKUP_NGRAM", "3")).promptLookup())
+                .isEqualTo(new io.tunestream.model.generate.PromptLookup(0, 3));
+        assertThatThrownBy(() -> ServingConfig.load(Optional.of(file(required() + "decode.lookup.ngram=0\n")), Map.of()))
+                .hasMessage("config 'decode.lookup.ngram' (env TUNESTREAM_DECODE_LOOKUP_NGRAM): must be >= 1, was '0'");
+        assertThatThrownBy(() -> ServingConfig.load(Optional.of(file(required() + "decode.lookup.tokens=-1\n")), Map.of()))
+                .hasMessage("config 'decode.lookup.tokens' (env TUNESTREAM_DECODE_LOOKUP_TOKENS): must be >= 0, was '-1'");
+    }
+
+    @Test
     void shouldRejectABatchSizeBelowOne() throws Exception {
         Path f = file(required());
 

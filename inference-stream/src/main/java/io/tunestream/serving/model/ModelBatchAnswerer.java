@@ -7,6 +7,7 @@ import io.tunestream.model.generate.RowError;
 import io.tunestream.model.generate.Generator;
 import io.tunestream.model.generate.GeneratorConfig;
 import io.tunestream.model.generate.PrefixCache;
+import io.tunestream.model.generate.PromptLookup;
 import io.tunestream.model.onnx.DecoderModel;
 import io.tunestream.model.onnx.RuntimeConfig;
 import io.tunestream.model.prompt.TaskTemplate;
@@ -49,10 +50,13 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
     private final PrefixCache prefixCache;
     /** Decoded tables of the adapter versions batches used lately, bounded in bytes (the store holds every version). */
     private final AdapterTableCache adapterTables;
+    /** Drafts of a batch down to one greedy row ({@code decode.lookup.tokens}, {@code decode.lookup.ngram}). */
+    private final PromptLookup promptLookup;
 
     private ModelBatchAnswerer(DecoderModel model, HuggingFaceTextTokenizer tokenizer, long prefixCacheBytes,
-                               long adapterTableCacheBytes) {
+                               long adapterTableCacheBytes, PromptLookup promptLookup) {
         this.model = model;
+        this.promptLookup = promptLookup;
         this.tokenizer = tokenizer;
         this.prefixCache = prefixCacheBytes > 0 ? new PrefixCache(prefixCacheBytes) : null;
         this.adapterTables = new AdapterTableCache(adapterTableCacheBytes);
@@ -84,6 +88,21 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
      */
     public static ModelBatchAnswerer load(Path modelDir, RuntimeConfig runtime, long prefixCacheBytes,
                                           long adapterTableCacheBytes) {
+        return load(modelDir, runtime, prefixCacheBytes, adapterTableCacheBytes, PromptLookup.DEFAULT);
+    }
+
+    /**
+     * Loads the model and its tokenizer from {@code modelDir}.
+     *
+     * @param prefixCacheBytes       bound of the prefix cache ({@code prefix.cache.bytes}); 0 for none
+     * @param adapterTableCacheBytes bound of the decoded adapter tables ({@code adapters.cache.bytes}); 0 decodes
+     *                               every row's table anew
+     * @param promptLookup           prompt-lookup drafts ({@code decode.lookup.tokens}, {@code decode.lookup.ngram});
+     *                               {@link PromptLookup#OFF} for none
+     */
+    public static ModelBatchAnswerer load(Path modelDir, RuntimeConfig runtime, long prefixCacheBytes,
+                                          long adapterTableCacheBytes, PromptLookup promptLookup) {
+        java.util.Objects.requireNonNull(promptLookup, "promptLookup (PromptLookup.OFF for none)");
         if (prefixCacheBytes < 0) {
             throw new IllegalArgumentException("prefix cache bytes must be >= 0, got " + prefixCacheBytes);
         }
@@ -93,7 +112,7 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
         DecoderModel model = DecoderModel.load(modelDir, runtime);
         try {
             return new ModelBatchAnswerer(model, HuggingFaceTextTokenizer.load(modelDir), prefixCacheBytes,
-                    adapterTableCacheBytes);
+                    adapterTableCacheBytes, promptLookup);
         } catch (RuntimeException e) {
             model.close();
             throw e;
@@ -157,7 +176,7 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
 
     private Generator generator(int sequenceLimit) {
         return generatorsBySequenceLimit.computeIfAbsent(sequenceLimit,
-                limit -> new Generator(model, tokenizer, new GeneratorConfig(limit, true), prefixCache));
+                limit -> new Generator(model, tokenizer, new GeneratorConfig(limit, true, promptLookup), prefixCache));
     }
 
     @Override

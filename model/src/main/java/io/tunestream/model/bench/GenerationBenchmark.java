@@ -5,6 +5,8 @@ import io.tunestream.model.generate.GenerationRequest;
 import io.tunestream.model.generate.GenerationResult;
 import io.tunestream.model.generate.Generator;
 import io.tunestream.model.generate.GeneratorConfig;
+import io.tunestream.model.generate.PromptLookup;
+import io.tunestream.model.generate.PromptLookupCounts;
 import io.tunestream.model.onnx.DecoderModel;
 import io.tunestream.model.onnx.RuntimeConfig;
 import io.tunestream.model.prompt.TaskTemplate;
@@ -26,7 +28,8 @@ import java.util.Optional;
  * run (ratios stay meaningful on a shared machine).
  *
  * <p>Usage: {@code GenerationBenchmark [modelDir=models/demo-gpt2] [promptTokens=128] [newTokens=64]
- * [intraOpThreads=0] [rounds=3] [chunkSteps=16] [chunked]}, the last to run the chunked comparison alone; relative paths resolve against the system property
+ * [intraOpThreads=0] [rounds=3] [chunkSteps=16] [chunked|lookup]}, the last to run the chunked comparison or the
+ * prompt-lookup comparison alone; relative paths resolve against the system property
  * {@code tunestream.home} or the working directory. Prompts are SQuAD validation contexts truncated
  * to {@code promptTokens}; EOS is suppressed so every row generates exactly {@code newTokens}.
  * Each figure is the best of {@code rounds} runs.
@@ -37,6 +40,10 @@ import java.util.Optional;
  * against batch 1 as measured. Last, the same in-place against export-attention ratio at batch 32 on
  * tiny-llama (rotary embeddings, grouped key/value heads). Then decoding in chunks of {@code chunkSteps} steps a
  * session run against the in-place step path: bytes crossing Java/ONNX Runtime per token, tokens/s at batch 1 and 32.
+ *
+ * <p>Batch 1 decodes as serving does, with prompt-lookup drafts ({@link PromptLookup#DEFAULT}); the line "without prompt
+ * lookup" is the same row decoded step by step, measured in the same alternating rounds, and the ratio of the two is
+ * printed with the tokens a verification pass chose. {@code lookup} compares several draft lengths and n-gram sizes.
  */
 public final class GenerationBenchmark {
 
@@ -58,6 +65,7 @@ public final class GenerationBenchmark {
         int rounds = args.length > 4 ? Integer.parseInt(args[4]) : 3;
         int chunkSteps = args.length > 5 ? Integer.parseInt(args[5]) : DEFAULT_CHUNK_STEPS;
         boolean chunkedOnly = args.length > 6 && args[6].equals("chunked");
+        boolean lookupOnly = args.length > 6 && args[6].equals("lookup");
 
         List<String> texts = new ArrayList<>();
         ObjectMapper json = new ObjectMapper();
@@ -75,6 +83,10 @@ public final class GenerationBenchmark {
         GenerationOptions options = GenerationOptions.greedy(newTokens).withMinNewTokens(newTokens);
 
         RuntimeConfig runtime = RuntimeConfig.cpu(threads);
+        if (lookupOnly) {
+            promptLookup(modelDir, texts, template, options, runtime, promptTokens, newTokens, rounds);
+            return;
+        }
         if (chunkedOnly) {
             chunked(modelDir, texts, template, options, runtime, promptTokens, newTokens, rounds, chunkSteps);
             return;
@@ -83,7 +95,9 @@ public final class GenerationBenchmark {
              DecoderModel copying = DecoderModel.load(modelDir, runtime.withInPlaceKvCache(false));
              HuggingFaceTextTokenizer tokenizer = HuggingFaceTextTokenizer.load(modelDir)) {
             GeneratorConfig cached = new GeneratorConfig(promptTokens + newTokens, true);
-            Generator withCache = new Generator(model, tokenizer, cached);
+            // as serving decodes: a batch of one greedy row with prompt-lookup drafts
+            Generator withCache = new Generator(model, tokenizer, cached.withPromptLookup(PromptLookup.DEFAULT));
+            Generator stepsOnly = new Generator(model, tokenizer, cached);
             Generator exportAttention = new Generator(copying, tokenizer, cached);
             Generator recompute = new Generator(model, tokenizer, new GeneratorConfig(promptTokens + newTokens, false));
             List<GenerationRequest> requests = requests(tokenizer, texts, template, options, promptTokens);
@@ -97,9 +111,9 @@ public final class GenerationBenchmark {
             // process CPU time (all threads, native ones included) gives a second view that sharing the
             // machine distorts less than wall time
             String[] names = {"KV cache   batch  1", "KV cache   batch  8", "KV cache   batch 32", "recompute  batch  1",
-                    "export attention (copies the cache) batch 32"};
-            Generator[] generators = {withCache, withCache, withCache, recompute, exportAttention};
-            int[] sizes = {1, 8, 32, 1, 32};
+                    "export attention (copies the cache) batch 32", "KV cache   batch  1 without prompt lookup"};
+            Generator[] generators = {withCache, withCache, withCache, recompute, exportAttention, stepsOnly};
+            int[] sizes = {1, 8, 32, 1, 32, 1};
             double[][] best = new double[names.length][2];
             for (double[] b : best) {
                 java.util.Arrays.fill(b, Double.MAX_VALUE);
@@ -118,6 +132,13 @@ public final class GenerationBenchmark {
                 cpu[c] = sizes[c] * newTokens / best[c][1];
                 System.out.printf("%s: %8.1f tokens/s (wall) %8.1f tokens/CPU-s%n", names[c], wall[c], cpu[c]);
             }
+            PromptLookupCounts before = withCache.promptLookupCounts();
+            withCache.generate(requests.subList(0, 1));
+            PromptLookupCounts counts = withCache.promptLookupCounts().since(before);
+            System.out.printf("prompt lookup (K=%d, N=%d) / without (batch 1): %5.2fx wall, %5.2fx CPU; %.2f tokens a "
+                            + "verification pass, %d passes for %d tokens (the first from the prefill)%n",
+                    PromptLookup.DEFAULT.maxDraft(), PromptLookup.DEFAULT.maxNgram(), wall[0] / wall[5], cpu[0] / cpu[5],
+                    counts.tokensPerPass(), counts.passes(), newTokens);
             System.out.printf("batch  8 / batch 1 throughput: %5.2fx wall, %5.2fx CPU%n", wall[1] / wall[0], cpu[1] / cpu[0]);
             System.out.printf("batch 32 / batch 1 throughput: %5.2fx wall, %5.2fx CPU%n", wall[2] / wall[0], cpu[2] / cpu[0]);
             System.out.printf("KV cache / recompute (batch 1): %5.2fx wall, %5.2fx CPU%n", wall[0] / wall[3], cpu[0] / cpu[3]);
@@ -260,6 +281,86 @@ public final class GenerationBenchmark {
                                 .mapToObj(x -> String.format("%.2f", x)).toArray()));
             }
         }
+    }
+
+    /** The draft lengths (K) and n-gram sizes (N) of prompt lookup compared with each other and with steps. */
+    private static final PromptLookup[] LOOKUPS = {new PromptLookup(3, 2), new PromptLookup(4, 1), new PromptLookup(4, 2),
+            new PromptLookup(4, 3), new PromptLookup(6, 2), new PromptLookup(8, 2)};
+    /** Rows generated one at a time (batch 1) for each prompt-lookup figure: the first rows of the requests. */
+    private static final int LOOKUP_ROWS = 8;
+
+    /**
+     * Prints batch-1 generation with prompt lookup ({@link PromptLookup}, several K and N) against steps: tokens/s over
+     * {@link #LOOKUP_ROWS} rows generated one at a time, rounds alternating between the configurations, the tokens a
+     * verification pass chose on average and the tokens a model run (pass or step, the prefill not counted); after
+     * checking every configuration gives the steps' tokens.
+     */
+    private static void promptLookup(Path modelDir, List<String> texts, TaskTemplate template, GenerationOptions options,
+                                     RuntimeConfig runtime, int promptTokens, int newTokens, int rounds) {
+        try (DecoderModel model = DecoderModel.load(modelDir, runtime);
+             HuggingFaceTextTokenizer tokenizer = HuggingFaceTextTokenizer.load(modelDir)) {
+            GeneratorConfig cached = new GeneratorConfig(promptTokens + newTokens, true);
+            List<GenerationRequest> rows = requests(tokenizer, texts, template, options, promptTokens).subList(0, LOOKUP_ROWS);
+            Generator[] generators = new Generator[LOOKUPS.length + 1];
+            generators[0] = new Generator(model, tokenizer, cached);
+            for (int i = 0; i < LOOKUPS.length; i++) {
+                generators[i + 1] = new Generator(model, tokenizer, cached.withPromptLookup(LOOKUPS[i]));
+            }
+            List<GenerationResult> expected = one(generators[0], rows);
+            double[] tokensPerPass = new double[generators.length];
+            double[] tokensPerRun = new double[generators.length];
+            for (int g = 0; g < generators.length; g++) {
+                PromptLookupCounts before = generators[g].promptLookupCounts();
+                var runs = model.transfers();
+                if (!one(generators[g], rows).equals(expected)) {
+                    throw new IllegalStateException("prompt lookup " + (g == 0 ? "off" : LOOKUPS[g - 1])
+                            + " gave other tokens than steps on " + modelDir);
+                }
+                tokensPerPass[g] = generators[g].promptLookupCounts().since(before).tokensPerPass();
+                // the prefill's run chooses the first token of each row
+                tokensPerRun[g] = (double) (rows.size() * (newTokens - 1))
+                        / (model.transfers().since(runs).runs() - rows.size());
+            }
+            double[] best = new double[generators.length];
+            java.util.Arrays.fill(best, Double.MAX_VALUE);
+            double[][] ratios = new double[generators.length][rounds];
+            for (int r = 0; r < rounds; r++) {
+                double[] seconds = new double[generators.length];
+                for (int g = 0; g < generators.length; g++) {
+                    long start = System.nanoTime();
+                    one(generators[g], rows);
+                    seconds[g] = (System.nanoTime() - start) / 1e9;
+                    best[g] = Math.min(best[g], seconds[g]);
+                }
+                for (int g = 0; g < generators.length; g++) {
+                    ratios[g][r] = seconds[0] / seconds[g];
+                }
+            }
+            double tokens = (double) rows.size() * newTokens;
+            System.out.printf("prompt lookup, %s, batch 1 (%d rows one at a time), prompt %d tokens, %d new tokens, best of %d "
+                    + "alternating rounds:%n", modelDir.getFileName(), rows.size(), promptTokens, newTokens, rounds);
+            for (int g = 0; g < generators.length; g++) {
+                String name = g == 0 ? "steps (lookup off)" : "lookup K=" + LOOKUPS[g - 1].maxDraft() + " N="
+                        + LOOKUPS[g - 1].maxNgram();
+                System.out.printf("  %-20s %8.1f tokens/s (wall), %5.2fx steps; tokens a verification pass %4.2f, tokens a "
+                                + "model run %4.2f; per round %s%n", name, tokens / best[g], best[0] / best[g],
+                        tokensPerPass[g], tokensPerRun[g], java.util.Arrays.toString(java.util.Arrays.stream(ratios[g])
+                                .mapToObj(x -> String.format("%.2f", x)).toArray()));
+            }
+        }
+    }
+
+    /** Each row generated alone (batch 1), in order. */
+    private static List<GenerationResult> one(Generator generator, List<GenerationRequest> rows) {
+        List<GenerationResult> results = new ArrayList<>();
+        for (GenerationRequest row : rows) {
+            GenerationResult result = generator.generate(List.of(row)).get(0);
+            if (result.isError()) {
+                throw new IllegalStateException("benchmark row failed: " + result.error());
+            }
+            results.add(result);
+        }
+        return results;
     }
 
     /**

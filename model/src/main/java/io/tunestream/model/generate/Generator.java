@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Batched generation where every row has its own task, template, adapter and options.
@@ -45,6 +46,10 @@ public final class Generator {
     private final int[] eosIds;
     /** Shared prompt starts, or null: every row is prefilled whole. */
     private final PrefixCache prefixCache;
+    private final LongAdder lookupPasses = new LongAdder();
+    private final LongAdder draftedTokens = new LongAdder();
+    private final LongAdder acceptedTokens = new LongAdder();
+    private final LongAdder rejectedPasses = new LongAdder();
 
     /**
      * A generator that prefills every row whole.
@@ -81,6 +86,12 @@ public final class Generator {
     /** A generator with the KV cache and the model's whole position range. */
     public static Generator withDefaults(DecoderModel model, TextTokenizer tokenizer) {
         return new Generator(model, tokenizer, new GeneratorConfig(model.config().maxPositions(), true));
+    }
+
+    /** What prompt-lookup decoding ({@link GeneratorConfig#promptLookup()}) did in this generator's calls so far. */
+    public PromptLookupCounts promptLookupCounts() {
+        return new PromptLookupCounts(lookupPasses.sum(), draftedTokens.sum(), acceptedTokens.sum(),
+                rejectedPasses.sum());
     }
 
     /** Generates every request as one batch; results come back in request order. */
@@ -195,7 +206,8 @@ public final class Generator {
         SplittableRandom random = new SplittableRandom(options.seed().orElseGet(System::nanoTime));
         Prefilled prefilled = prefixCache == null ? new Prefilled(embeds, deep)
                 : afterCachedStart(template, table, deep, prompt, embeds, batchStarts, control);
-        return new Row(index, request.id(), options, prompt.length(), prefilled, deep, seen, random);
+        return new Row(index, request.id(), options, prompt.length(), prompt.realTokenIds(), prefilled, deep, seen,
+                random);
     }
 
     /** {@code prompt}'s embeddings, [length, hidden] row-major: token embeddings and the table's virtual rows. */
@@ -278,7 +290,9 @@ public final class Generator {
 
     /**
      * Decodes the rows as one batch until every row has finished. The loop only picks tokens; the model's
-     * {@link DecodeState} runs them and keeps the cache, whichever kind the model has.
+     * {@link DecodeState} runs them and keeps the cache, whichever kind the model has. A batch down to one greedy row
+     * whose state verifies drafts runs a verification pass instead of a step whenever {@link PromptLookup} has a draft
+     * ({@link #verifyDraft}), with or without a draft.
      */
     private void decode(List<Row> rows, RunControl control) {
         int capacity = 0;
@@ -307,9 +321,75 @@ public final class Generator {
                         inModel = false;
                     }
                 }
+                if (active.size() == 1 && looksUp(state, active.get(0))) {
+                    Row row = active.get(0);
+                    active = verifyDraft(state, row, draft(state, row)) ? active : List.of();
+                    continue;
+                }
                 active = advance(state, active, state.step(active.stream().mapToInt(r -> r.lastToken).toArray()));
             }
         }
+    }
+
+    /**
+     * Whether the batch's only row decodes by verification passes: drafting is on, the row is greedy (its picks depend
+     * on the logits alone, so picking them from a pass is picking them from steps) and the state verifies. Such a row
+     * runs every token through passes, with a draft or without one: a pass of one token costs what a step costs, and
+     * alternating between the step's session and the pass's (each with its own copy of the weights) cost more than
+     * the drafts saved (GenerationBenchmark, BENCHMARKS.md).
+     */
+    private boolean looksUp(DecodeState state, Row row) {
+        return config.promptLookup().enabled() && row.options.isGreedy() && state.verifiablePositions() > 0;
+    }
+
+    /**
+     * The row's prompt-lookup draft, cut to its remaining tokens (a pass chooses up to the draft and one more) and the
+     * state's room; empty when there is no draft.
+     */
+    private int[] draft(DecodeState state, Row row) {
+        int room = Math.min(state.verifiablePositions(), row.remaining()) - 1;
+        if (room <= 0) {
+            return new int[0];
+        }
+        int[] sequence = row.lookupSequence();
+        return config.promptLookup().draft(sequence, sequence.length, room);
+    }
+
+    /**
+     * Feeds the row its last token and the draft (possibly empty) in one verification pass, then picks the row's tokens as steps would:
+     * from the logits of fed position 0, then, while the pick equals the draft's next token and the row goes on, from
+     * the next position. The picks are the row's tokens, never the draft; the state keeps the fed positions whose
+     * tokens were picked (the next pass or step feeds the last pick).
+     *
+     * @return whether the row goes on
+     */
+    private boolean verifyDraft(DecodeState state, Row row, int[] draft) {
+        int[] fed = new int[draft.length + 1];
+        fed[0] = row.lastToken;
+        System.arraycopy(draft, 0, fed, 1, draft.length);
+        float[] logits = state.verify(fed);
+        int picked = 0;
+        int first = -1;
+        while (true) {
+            int token = pick(logits, picked, row);
+            first = picked == 0 ? token : first;
+            row.accept(token);
+            picked++;
+            if (row.finish != null || picked == fed.length || token != fed[picked]) {
+                break;
+            }
+        }
+        lookupPasses.increment();
+        draftedTokens.add(draft.length);
+        acceptedTokens.add(picked - 1);
+        if (draft.length > 0 && first != draft[0]) {
+            rejectedPasses.increment();
+        }
+        if (row.finish != null) {
+            return false;
+        }
+        state.keepVerified(picked);
+        return true;
     }
 
     /**
@@ -433,6 +513,8 @@ public final class Generator {
         final String id;
         final GenerationOptions options;
         final int promptLength;
+        /** The prompt's token ids without its virtual tokens: what prompt lookup drafts from, with the row's tokens. */
+        final int[] promptIds;
         final Prefilled prefilled;
         final Optional<DeepPromptTable> deepPrompt;
         final BitSet seen;
@@ -447,12 +529,13 @@ public final class Generator {
         String error;
         RowError errorKind;
 
-        Row(int index, String id, GenerationOptions options, int promptLength, Prefilled prefilled,
+        Row(int index, String id, GenerationOptions options, int promptLength, int[] promptIds, Prefilled prefilled,
             Optional<DeepPromptTable> deepPrompt, BitSet seen, SplittableRandom random) {
             this.index = index;
             this.id = id;
             this.options = options;
             this.promptLength = promptLength;
+            this.promptIds = promptIds;
             this.prefilled = prefilled;
             this.deepPrompt = deepPrompt;
             this.seen = seen;
@@ -516,6 +599,15 @@ public final class Generator {
             finish = FinishReason.ERROR;
             errorKind = kind;
             error = message;
+        }
+
+        /** The prompt's token ids, then the row's tokens so far. */
+        int[] lookupSequence() {
+            int[] sequence = Arrays.copyOf(promptIds, promptIds.length + tokens.size());
+            for (int i = 0; i < tokens.size(); i++) {
+                sequence[promptIds.length + i] = tokens.get(i);
+            }
+            return sequence;
         }
 
         int[] tokenArray() {

@@ -11,13 +11,21 @@ import java.util.List;
  * prompts, whose rows end at different positions (the in-place prefill, rows left-aligned in the KV buffers).
  *
  * <p>The slice becomes {@code GatherND(x, last_positions, batch_dims=1)} at the same place (on the head's input when
- * {@link LastTokenLogits} sliced there, so the head still runs on one position a row). A pure proto transformation.
+ * {@link LastTokenLogits} sliced there, so the head still runs on one position a row). The gathered positions a row
+ * are left free (usually one): gathering several gives the logits of each, [batch, positions, vocab], with the head
+ * run on those positions only (the verification of a prompt-lookup draft takes every fed position). A pure proto
+ * transformation.
  */
 public final class RowLastPositions {
 
-    /** Input: int64 [batch, 1, 1], row b's last real position in the sequence. */
+    /**
+     * Input: int64 [batch, positions, 1], the positions of row b whose logits {@code last_logits} [batch, positions,
+     * vocab] holds: its last real one for a prompt.
+     */
     public static final String LAST_POSITIONS = "last_positions";
     private static final String PREFIX = "/tunestream/row_last_positions/";
+    /** The free dimension of the positions gathered a row. */
+    private static final String GATHERED = "gathered_positions";
 
     private RowLastPositions() {
     }
@@ -56,11 +64,23 @@ public final class RowLastPositions {
         }
         OnnxMl.TensorShapeProto.Builder shape = OnnxMl.TensorShapeProto.newBuilder()
                 .addDim(OnnxMl.TensorShapeProto.Dimension.newBuilder().setDimParam("batch_size"))
-                .addDim(OnnxMl.TensorShapeProto.Dimension.newBuilder().setDimValue(1))
+                .addDim(OnnxMl.TensorShapeProto.Dimension.newBuilder().setDimParam(GATHERED))
                 .addDim(OnnxMl.TensorShapeProto.Dimension.newBuilder().setDimValue(1));
         OnnxMl.ValueInfoProto input = OnnxMl.ValueInfoProto.newBuilder().setName(LAST_POSITIONS)
                 .setType(OnnxMl.TypeProto.newBuilder().setTensorType(OnnxMl.TypeProto.Tensor.newBuilder()
                         .setElemType(OnnxMl.TensorProto.DataType.INT64.getNumber()).setShape(shape))).build();
-        return model.toBuilder().setGraph(graph.toBuilder().clearNode().addAllNode(nodes).addInput(input)).build();
+        OnnxMl.GraphProto.Builder g = graph.toBuilder().clearNode().addAllNode(nodes).addInput(input).clearOutput();
+        for (OnnxMl.ValueInfoProto o : graph.getOutputList()) {
+            if (o.getName().equals(LastTokenLogits.LAST_LOGITS) && o.getType().getTensorType().getShape().getDimCount() == 3) {
+                // as many positions a row as are gathered
+                OnnxMl.ValueInfoProto.Builder b = o.toBuilder();
+                b.getTypeBuilder().getTensorTypeBuilder().getShapeBuilder()
+                        .setDim(1, OnnxMl.TensorShapeProto.Dimension.newBuilder().setDimParam(GATHERED));
+                g.addOutput(b);
+            } else {
+                g.addOutput(o);
+            }
+        }
+        return model.toBuilder().setGraph(g).build();
     }
 }

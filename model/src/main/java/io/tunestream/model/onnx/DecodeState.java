@@ -16,7 +16,8 @@ import java.util.Optional;
  *       ({@link #generateChunk}, {@link DecoderModel#chunkSteps()});</li>
  *   <li>recomputing: no cache, the whole sequence at every step (for checks and benchmarks).</li>
  * </ul>
- * All give the same tokens (the chunked state's sampling up to float rounding, see its tests).
+ * All give the same tokens (the chunked state's sampling up to float rounding, see its tests). The in-place state of
+ * one row also runs several tokens at once ({@link #verify}), for prompt-lookup decoding.
  *
  * <p>Rows are numbered 0..{@link #batch()}-1 in the order of the prompts, and renumbered by
  * {@link #keepRows}. The state left-pads rows to the longest and counts each row's positions from its
@@ -96,6 +97,41 @@ public interface DecodeState extends AutoCloseable {
      * @throws UnsupportedOperationException if {@link #chunkSteps()} is 0
      */
     default int[][] generateChunk(ChunkRows rows) {
+        throw new UnsupportedOperationException("this decode state feeds one token a row at a time");
+    }
+
+    /**
+     * Most tokens one {@link #verify} call takes now: the positions left in a one-row batch's buffers; 0 (the default)
+     * when this state does not verify (it is not in place, has more than one row, or the model has no graph for it).
+     */
+    default int verifiablePositions() {
+        return 0;
+    }
+
+    /**
+     * Feeds the batch's one row several tokens at once (its last token, then a draft of what may follow) and returns
+     * the logits after each: what {@code tokens.length} {@link #step}s would return, in one model run. The row then
+     * holds all the fed positions until {@link #keepVerified} keeps the accepted ones (prompt-lookup decoding).
+     *
+     * @param tokens at least one, at most {@link #verifiablePositions()}
+     * @return [tokens.length, vocab] row-major logits, position j's after tokens 0..j
+     * @throws UnsupportedOperationException if {@link #verifiablePositions()} is 0
+     * @throws IllegalArgumentException      if there are more tokens than {@link #verifiablePositions()}, none, or a
+     *                                       token is outside the vocabulary
+     * @throws IllegalStateException         if the model run fails or is cancelled (the row then holds what it held)
+     */
+    default float[] verify(int[] tokens) {
+        throw new UnsupportedOperationException("this decode state feeds one token a row at a time");
+    }
+
+    /**
+     * Keeps the first {@code accepted} of the positions the last {@link #verify} fed, as if only those tokens had been
+     * stepped: the next token the caller feeds follows them.
+     *
+     * @throws IllegalArgumentException if {@code accepted} is outside [1, tokens the last verify fed]
+     * @throws IllegalStateException    if the last call on this state was not {@link #verify}
+     */
+    default void keepVerified(int accepted) {
         throw new UnsupportedOperationException("this decode state feeds one token a row at a time");
     }
 

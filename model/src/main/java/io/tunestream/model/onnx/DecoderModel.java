@@ -71,6 +71,11 @@ public final class DecoderModel implements AutoCloseable {
     /** The in-place prefill graph's session ({@link #prefillGraph}), or null: prefills copy into the KV buffers. */
     private final OrtSession prefillSession;
     /**
+     * The verification graph's session ({@link #verifyGraph}: the prefill graph for one row, its shape arithmetic
+     * folded, on one thread where steps of one row run on one), or null: {@link #verify} runs the prefill session.
+     */
+    private final OrtSession verifySession;
+    /**
      * The decode-chunk graph's session (the in-place step unrolled, else an ONNX Loop over the step), or null: decoding
      * one step a run.
      */
@@ -105,9 +110,10 @@ public final class DecoderModel implements AutoCloseable {
     private DecoderModel(Path directory, ModelConfig config, String fingerprint, float[] embeddingTable,
                          ExecutionProvider provider, OrtEnvironment env, OrtSession session, OrtSession decodeSession,
                          OrtSession smallDecodeSession, OrtSession chunkSession, OrtSession smallChunkSession, int chunkSteps,
-                         int parallelDecodeRows, String decoding, OrtSession prefillSession) {
+                         int parallelDecodeRows, String decoding, OrtSession prefillSession, OrtSession verifySession) {
         this.decoding = decoding;
         this.prefillSession = prefillSession;
+        this.verifySession = verifySession;
         this.directory = directory;
         this.config = config;
         this.fingerprint = fingerprint;
@@ -234,6 +240,7 @@ public final class DecoderModel implements AutoCloseable {
             }
         }
         OrtSession prefillSession = null;
+        OrtSession verifySession = null;
         if (startedDecode != null) {
             OnnxMl.ModelProto prefill = null;
             try {
@@ -246,6 +253,8 @@ public final class DecoderModel implements AutoCloseable {
                 try {
                     prefillSession = createSession(env, prefill.toByteArray(), dir, external, runtime, provider);
                     decoding += "; prompts prefilled straight into the KV buffers";
+                    verifySession = verifySession(env, prefill, config, dir, external, runtime, provider);
+                    decoding += verifySession != null ? "; drafts verified by a one-row graph" : "";
                 } catch (OrtException | RuntimeException e) {
                     OrtSessions.closeQuietly(prefillSession);
                     prefillSession = null;
@@ -335,7 +344,38 @@ public final class DecoderModel implements AutoCloseable {
                 fingerprint, provider, runtime.resolvedIntraOpThreads(), decoding);
         return new DecoderModel(dir, config, fingerprint, table, provider, env, session, decodeSession, smallDecodeSession,
                 chunkSession, smallChunkSession, runtime.decodeChunkSteps(), runtime.parallelDecodeRows(),
-                decoding, prefillSession);
+                decoding, prefillSession, verifySession);
+    }
+
+    /**
+     * The session of {@link #verifyGraph}, on one thread when steps of one row run on one; null when it does not start
+     * (the load line says so: drafts are then verified by the prefill session).
+     */
+    private static OrtSession verifySession(OrtEnvironment env, OnnxMl.ModelProto prefill, ModelConfig config, Path dir,
+                                            boolean external, RuntimeConfig runtime, ExecutionProvider provider) {
+        RuntimeConfig oneRow = runtime.parallelDecodeRows() > 0 && runtime.resolvedIntraOpThreads() > 1
+                ? runtime.withIntraOpThreads(1) : runtime;
+        try {
+            return createSession(env, verifyGraph(prefill, config).toByteArray(), dir, external, oneRow, provider);
+        } catch (OrtException | RuntimeException e) {
+            LOG.warn("model {}: the one-row verification graph did not start ({}); drafts are verified by the prefill graph",
+                    dir, e.getMessage());
+            return null;
+        }
+    }
+
+    /**
+     * The prefill graph specialised for one row ({@link #verify}): with the batch known to be 1, the sequence takes the
+     * place of the one unknown size of {@link DecodeShapeFolding}, so the reshape targets become constants and the
+     * shape arithmetic of every layer goes, as in the decode step's graph. A verification pass is a small run, whose
+     * time those operators would otherwise dominate. It is the prefill graph rather than a variant whose head runs on
+     * every position: {@link RowLastPositions}' positions input already takes several positions a row, so the passes
+     * need no rewrite of their own, and the head runs on the fed positions only either way.
+     */
+    static OnnxMl.ModelProto verifyGraph(OnnxMl.ModelProto prefill, ModelConfig config) {
+        return UnreadInitializers.removed(DecodeShapeFolding.rewrite(prefill, Map.of(
+                InputsEmbedsRewrite.INPUTS_EMBEDS, List.of(1L, DecodeShapeFolding.BATCH, (long) config.hiddenSize()),
+                "position_ids", List.of(1L, DecodeShapeFolding.BATCH))));
     }
 
     /** The graph of prefills and copying steps: last-position logits, fused residual layer norms. */
@@ -810,6 +850,39 @@ public final class DecoderModel implements AutoCloseable {
      *                               run fails
      */
     float[] prefill(float[] embeds, int sequence, int past, int[] lengths, KvBuffer kv, RunControl control) {
+        return inPlacePrompt(embeds, sequence, past, lengths, kv, control, false);
+    }
+
+    /**
+     * Runs {@code sequence} tokens of one row at once after the positions its buffer holds, writing their keys and
+     * values in place, and returns the logits of every one of them: the verification pass of a prompt-lookup draft (the
+     * row's last token, then the draft). The GroupQueryAttention mode of a prompt after a prefix ({@link #prefill} with
+     * {@code past > 0}), in the one-row verification graph ({@link #verifyGraph}; the prefill graph when that did not
+     * start); the head runs on the fed positions only.
+     *
+     * @param embeds   [1, sequence, hidden] row-major embeddings of the fed tokens
+     * @param sequence tokens fed, at least 1
+     * @param kv       the buffers of one row, its length already counting the fed positions: they are written at
+     *                 [length - sequence, length)
+     * @return [sequence, vocab] row-major logits, position j's after the fed tokens 0..j
+     * @throws IllegalStateException    if the model has no in-place prefill graph ({@link #prefillsInPlace()}) or the
+     *                                  run fails
+     * @throws IllegalArgumentException if the buffers hold more than one row or fewer positions than are fed
+     */
+    float[] verify(float[] embeds, int sequence, KvBuffer kv, RunControl control) {
+        if (kv.batch() != 1 || sequence < 1 || kv.length(0) <= sequence) {
+            throw new IllegalArgumentException("a verification pass feeds at least one token to one row after its past, got "
+                    + sequence + " tokens for " + kv.batch() + " rows" + (kv.batch() == 1 ? " holding " + kv.length(0) : ""));
+        }
+        return inPlacePrompt(embeds, sequence, kv.length(0) - sequence, new int[] {sequence}, kv, control, true);
+    }
+
+    /**
+     * {@link #prefill}, returning the logits of every position of the one row ({@code everyPosition}, {@link #verify})
+     * or of each row's last.
+     */
+    private float[] inPlacePrompt(float[] embeds, int sequence, int past, int[] lengths, KvBuffer kv, RunControl control,
+                                  boolean everyPosition) {
         if (prefillSession == null) {
             throw new IllegalStateException("model " + directory + " has no in-place prefill graph");
         }
@@ -856,8 +929,15 @@ public final class DecoderModel implements AutoCloseable {
             // prompt after the past
             feeds.put(GroupQueryAttentionRewrite.TOTAL_SEQUENCE_LENGTH, track(created, OnnxTensor.createTensor(env,
                     past + sequence)));
+            int gathered = everyPosition ? sequence : 1;
+            if (everyPosition) {
+                last = new long[sequence];
+                for (int j = 0; j < sequence; j++) {
+                    last[j] = j;
+                }
+            }
             feeds.put(RowLastPositions.LAST_POSITIONS, track(created, OnnxTensor.createTensor(env, LongBuffer.wrap(last),
-                    new long[]{batch, 1, 1})));
+                    new long[]{batch, gathered, 1})));
             Map<String, OnnxValue> pinned = new HashMap<>();
             List<OnnxTensor> cached = kv.inputs();
             List<OnnxTensor> written = kv.outputs();
@@ -865,17 +945,19 @@ public final class DecoderModel implements AutoCloseable {
                 feeds.put(pastNames.get(i), cached.get(i));
                 pinned.put(presentNames.get(i), written.get(i));
             }
-            logits = buffers.take(batch * config.vocabSize());
+            logits = buffers.take(batch * gathered * config.vocabSize());
             pinned.put(LastTokenLogits.LAST_LOGITS, track(created, OnnxTensor.createTensor(env, logits,
-                    new long[]{batch, 1, config.vocabSize()})));
+                    new long[]{batch, gathered, config.vocabSize()})));
             // every output is pinned: the result holds nothing of its own
-            run(prefillSession, feeds, Set.of(), pinned, control).close();
-            float[] out = new float[batch * config.vocabSize()];
+            OrtSession session = everyPosition && verifySession != null ? verifySession : prefillSession;
+            run(session, feeds, Set.of(), pinned, control).close();
+            float[] out = new float[batch * gathered * config.vocabSize()];
             logits.rewind();
             logits.get(out);
             return out;
         } catch (OrtException e) {
-            throw new IllegalStateException("in-place prefill of model " + directory + " failed (batch " + batch
+            throw new IllegalStateException((everyPosition ? "verification pass" : "in-place prefill") + " of model "
+                    + directory + " failed (batch " + batch
                     + ", sequence " + sequence + (past > 0 ? " after " + past : "") + ", capacity " + kv.capacity() + "): "
                     + e.getMessage(), e);
         } finally {
@@ -1258,6 +1340,9 @@ public final class DecoderModel implements AutoCloseable {
             }
             if (smallDecodeSession != null) {
                 smallDecodeSession.close();
+            }
+            if (verifySession != null) {
+                verifySession.close();
             }
             if (prefillSession != null) {
                 prefillSession.close();

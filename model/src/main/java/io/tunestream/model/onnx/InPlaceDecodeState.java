@@ -20,6 +20,8 @@ final class InPlaceDecodeState implements ChunkedDecodeState.ChunkableState {
     /** Real positions of each row so far: the position id of its next token. */
     private long[] lengths;
     private final DecodeStateLifecycle lifecycle = new DecodeStateLifecycle();
+    /** Tokens the last call fed when it was {@link #verify}; 0 after any other call. */
+    private int verified;
 
     InPlaceDecodeState(DecoderModel model, int capacity, RunControl control) {
         this.model = model;
@@ -51,6 +53,7 @@ final class InPlaceDecodeState implements ChunkedDecodeState.ChunkableState {
     @Override
     public float[] step(int[] tokens) {
         lifecycle.checkPrefilled(kv != null);
+        verified = 0;
         BatchRows.checkStep(tokens, lengths, capacity);
         float[] logits = model.decode(model.embedTokens(tokens), lengths.clone(), kv, control);
         for (int b = 0; b < lengths.length; b++) {
@@ -60,8 +63,63 @@ final class InPlaceDecodeState implements ChunkedDecodeState.ChunkableState {
     }
 
     @Override
+    public int verifiablePositions() {
+        if (kv == null || kv.batch() != 1 || !model.prefillsInPlace()) {
+            return 0;
+        }
+        return (int) Math.min(capacity, model.config().maxPositions()) - (int) lengths[0];
+    }
+
+    /**
+     * Runs the tokens as a prompt after the row's past (GroupQueryAttention's subsequent prompt, ONNX Runtime's for one
+     * row) through the model's one-row verification graph, its head on every fed position ({@link DecoderModel#verify}).
+     */
+    @Override
+    public float[] verify(int[] tokens) {
+        lifecycle.checkPrefilled(kv != null);
+        int room = verifiablePositions();
+        if (room == 0) {
+            throw new UnsupportedOperationException("only a batch of one row whose model has the in-place prefill graph "
+                    + "verifies drafts; this one has " + kv.batch() + " rows" + (model.prefillsInPlace() ? ""
+                    : " and no in-place prefill graph"));
+        }
+        if (tokens.length < 1 || tokens.length > room) {
+            throw new IllegalArgumentException("a verification pass takes 1 to " + room + " tokens (the row holds "
+                    + lengths[0] + " of " + capacity + " positions), got " + tokens.length);
+        }
+        verified = 0;
+        float[] embeds = model.embedTokens(tokens);
+        kv.appended(tokens.length);
+        try {
+            float[] logits = model.verify(embeds, tokens.length, kv, control);
+            lengths[0] += tokens.length;
+            verified = tokens.length;
+            return logits;
+        } catch (RuntimeException e) {
+            kv.keepPositions(0, kv.length(0) - tokens.length);
+            throw e;
+        }
+    }
+
+    @Override
+    public void keepVerified(int accepted) {
+        lifecycle.checkPrefilled(kv != null);
+        if (verified == 0) {
+            throw new IllegalStateException("keepVerified follows a verify call");
+        }
+        if (accepted < 1 || accepted > verified) {
+            throw new IllegalArgumentException("the last verification pass fed " + verified + " tokens; cannot keep "
+                    + accepted);
+        }
+        lengths[0] -= verified - accepted;
+        kv.keepPositions(0, kv.length(0) - (verified - accepted));
+        verified = 0;
+    }
+
+    @Override
     public DecoderModel.Chunk chunk(ChunkRows rows) {
         lifecycle.checkPrefilled(kv != null);
+        verified = 0;
         DecoderModel.Chunk chunk = model.chunk(rows, lengths.clone(), null, null, kv, control);
         for (int b = 0; b < lengths.length; b++) {
             lengths[b] += chunk.steps();
@@ -72,6 +130,7 @@ final class InPlaceDecodeState implements ChunkedDecodeState.ChunkableState {
     @Override
     public void keepRows(int[] rows) {
         lifecycle.checkPrefilled(kv != null);
+        verified = 0;
         BatchRows.checkKept(rows, kv.batch());
         if (rows.length == kv.batch()) {
             return;

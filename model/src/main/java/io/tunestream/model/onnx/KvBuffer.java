@@ -246,6 +246,21 @@ final class KvBuffer implements AutoCloseable {
         appended(steps);
     }
 
+    /**
+     * Row {@code row} keeps its first {@code length} positions: the ones after it stay in the buffers as garbage that
+     * nothing reads (GroupQueryAttention attends to a row's positions below its {@code seqlens_k} + 1 only) and that
+     * the row's next writes overwrite. How a verification pass forgets the positions of a rejected draft.
+     *
+     * @throws IllegalArgumentException if the row does not hold {@code length} positions, or {@code length} is below 1
+     */
+    void keepPositions(int row, int length) {
+        if (row < 0 || row >= lengths.length || length < 1 || length > lengths[row]) {
+            throw new IllegalArgumentException("row " + row + " of " + lengths.length + " cannot keep " + length
+                    + " positions" + (row >= 0 && row < lengths.length ? " of its " + lengths[row] : ""));
+        }
+        lengths[row] = length;
+    }
+
     /** Records that a step wrote one more position to every row. */
     void appended() {
         for (int b = 0; b < lengths.length; b++) {
