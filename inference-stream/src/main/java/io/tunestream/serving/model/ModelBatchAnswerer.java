@@ -109,7 +109,8 @@ public final class ModelBatchAnswerer implements BatchAnswerer, AutoCloseable {
         if (adapterTableCacheBytes < 0) {
             throw new IllegalArgumentException("adapter cache bytes must be >= 0, got " + adapterTableCacheBytes);
         }
-        DecoderModel model = DecoderModel.load(modelDir, runtime);
+        // without lookup nothing runs verification passes: no session (and copy of the weights) for them
+        DecoderModel model = DecoderModel.load(modelDir, promptLookup.enabled() ? runtime : runtime.withVerifySession(false));
         try {
             return new ModelBatchAnswerer(model, HuggingFaceTextTokenizer.load(modelDir), prefixCacheBytes,
                     adapterTableCacheBytes, promptLookup);

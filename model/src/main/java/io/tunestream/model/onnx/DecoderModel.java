@@ -253,7 +253,9 @@ public final class DecoderModel implements AutoCloseable {
                 try {
                     prefillSession = createSession(env, prefill.toByteArray(), dir, external, runtime, provider);
                     decoding += "; prompts prefilled straight into the KV buffers";
-                    verifySession = verifySession(env, prefill, config, dir, external, runtime, provider);
+                    if (runtime.verifySession()) {
+                        verifySession = verifySession(env, prefill, config, dir, external, runtime, provider);
+                    }
                     decoding += verifySession != null ? "; drafts verified by a one-row graph" : "";
                 } catch (OrtException | RuntimeException e) {
                     OrtSessions.closeQuietly(prefillSession);

@@ -20,18 +20,21 @@ package io.tunestream.model.onnx;
  *                         decoder step, {@link io.tunestream.model.graph.DecodeChunkGraph}) runs up to this many steps and
  *                         chooses the tokens inside ONNX Runtime, so the KV cache stays there for the whole chunk; 0
  *                         decodes one step a run (the in-place or copying step path)
+ * @param verifySession    build the one-row, one-thread session that prompt-lookup verification passes run in (one more
+ *                         copy of the weights, and the passes' speed: BENCHMARKS.md); false runs them in the prefill
+ *                         session, for a model nobody looks up drafts with
  */
 public record RuntimeConfig(ExecutionProvider provider, int deviceId, long gpuMemLimitBytes,
                             int intraOpThreads, int interOpThreads, boolean inPlaceKvCache, int parallelDecodeRows,
-                            int decodeChunkSteps) {
+                            int decodeChunkSteps, boolean verifySession) {
 
     /** Decode steps below this many rows run on one thread: measured between 8 (faster on one) and 32 (on two). */
     public static final int DEFAULT_PARALLEL_DECODE_ROWS = 16;
 
-    /** In-place KV cache where the graph allows, small decoding steps on one thread. */
+    /** In-place KV cache where the graph allows, small decoding steps on one thread, the verification session. */
     public RuntimeConfig(ExecutionProvider provider, int deviceId, long gpuMemLimitBytes, int intraOpThreads,
                          int interOpThreads) {
-        this(provider, deviceId, gpuMemLimitBytes, intraOpThreads, interOpThreads, true, DEFAULT_PARALLEL_DECODE_ROWS, 0);
+        this(provider, deviceId, gpuMemLimitBytes, intraOpThreads, interOpThreads, true, DEFAULT_PARALLEL_DECODE_ROWS, 0, true);
     }
 
     public RuntimeConfig {
@@ -73,25 +76,31 @@ public record RuntimeConfig(ExecutionProvider provider, int deviceId, long gpuMe
     /** This configuration with the in-place KV cache on or off. */
     public RuntimeConfig withInPlaceKvCache(boolean enabled) {
         return new RuntimeConfig(provider, deviceId, gpuMemLimitBytes, intraOpThreads, interOpThreads, enabled,
-                parallelDecodeRows, decodeChunkSteps);
+                parallelDecodeRows, decodeChunkSteps, verifySession);
     }
 
     /** This configuration with another {@link #parallelDecodeRows()}. */
     public RuntimeConfig withParallelDecodeRows(int rows) {
         return new RuntimeConfig(provider, deviceId, gpuMemLimitBytes, intraOpThreads, interOpThreads, inPlaceKvCache, rows,
-                decodeChunkSteps);
+                decodeChunkSteps, verifySession);
     }
 
     /** This configuration with another intra-op thread count. */
     public RuntimeConfig withIntraOpThreads(int threads) {
         return new RuntimeConfig(provider, deviceId, gpuMemLimitBytes, threads, interOpThreads, inPlaceKvCache,
-                parallelDecodeRows, decodeChunkSteps);
+                parallelDecodeRows, decodeChunkSteps, verifySession);
     }
 
     /** This configuration decoding {@code steps} steps a session run (0: one step a run). */
     public RuntimeConfig withDecodeChunkSteps(int steps) {
         return new RuntimeConfig(provider, deviceId, gpuMemLimitBytes, intraOpThreads, interOpThreads, inPlaceKvCache,
-                parallelDecodeRows, steps);
+                parallelDecodeRows, steps, verifySession);
+    }
+
+    /** This configuration with or without the verification passes' own session ({@link #verifySession()}). */
+    public RuntimeConfig withVerifySession(boolean enabled) {
+        return new RuntimeConfig(provider, deviceId, gpuMemLimitBytes, intraOpThreads, interOpThreads, inPlaceKvCache,
+                parallelDecodeRows, decodeChunkSteps, enabled);
     }
 
     /** The intra-op threads sessions get: {@code intraOpThreads}, or one per available processor. */

@@ -66,6 +66,27 @@ class VerificationPassTest {
         }
     }
 
+    /** Without its own session (a model nobody looks up drafts with) a pass runs in the prefill session, same logits. */
+    @Test
+    void shouldRunPassesInThePrefillSessionWithoutTheirOwn() {
+        try (DecoderModel model = DecoderModel.load(TestModels.model("tiny-gpt2"), RuntimeConfig.cpu(1).withVerifySession(false))) {
+            assertThat(model.decoding()).contains("prompts prefilled straight into the KV buffers")
+                    .doesNotContain("drafts verified by a one-row graph");
+            int vocab = model.config().vocabSize();
+            int[] prompt = promptTokens(model, 12, 5);
+            int[] fed = promptTokens(model, 3, 6);
+            List<float[]> stepped = steppedLogits(model, prompt, fed);
+            try (DecodeState state = model.newDecodeState(CAPACITY, true)) {
+                state.prefill(List.of(model.embedTokens(prompt)));
+                float[] verified = state.verify(fed);
+                for (int j = 0; j < fed.length; j++) {
+                    assertThat(Arrays.copyOfRange(verified, j * vocab, (j + 1) * vocab)).as("position %d", j)
+                            .containsExactly(stepped.get(j), within(1e-4f));
+                }
+            }
+        }
+    }
+
     /**
      * Keeping 2 of 5 fed positions leaves the row as if 2 tokens were stepped: the next step (another token than the
      * third fed one) and a second verification after it give the stepped logits, so the rejected positions are never

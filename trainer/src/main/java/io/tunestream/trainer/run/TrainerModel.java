@@ -92,8 +92,9 @@ public final class TrainerModel implements AutoCloseable {
      * holds. Opens the decoding session for the call and closes it (runs from scratch with init text only).
      */
     public float[] keysAndValues(int[] tokenIds) {
+        // one forward run: the export's graph alone, none of the decoding sessions (each a copy of the weights)
         try (io.tunestream.model.onnx.DecoderModel decoder = io.tunestream.model.onnx.DecoderModel.load(directory,
-                runtime)) {
+                runtime.withInPlaceKvCache(false))) {
             return decoder.keysAndValues(tokenIds);
         }
     }
