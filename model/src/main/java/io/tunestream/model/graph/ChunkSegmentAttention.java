@@ -7,6 +7,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import static io.tunestream.model.graph.GraphProtos.intAttr;
+import static io.tunestream.model.graph.GraphProtos.intsAttr;
+import static io.tunestream.model.graph.GraphProtos.info;
+
 /**
  * The decode-chunk loop of an in-place decode graph ({@link GroupQueryAttentionRewrite}) that does not carry the KV
  * cache: the cache from before the chunk is a read-only input the loop body reads from the outer scope, and the
@@ -283,29 +287,6 @@ public final class ChunkSegmentAttention {
                 .findFirst().orElse(absent);
     }
 
-    private static OnnxMl.NodeProto node(String op, List<String> inputs, String output, OnnxMl.AttributeProto... attributes) {
-        OnnxMl.NodeProto.Builder n = OnnxMl.NodeProto.newBuilder().setOpType(op).setName(P + op + "/" + output)
-                .addAllInput(inputs).addOutput(output);
-        for (OnnxMl.AttributeProto a : attributes) {
-            n.addAttribute(a);
-        }
-        return n.build();
-    }
-
-    private static OnnxMl.AttributeProto intAttr(String name, long value) {
-        return OnnxMl.AttributeProto.newBuilder().setName(name).setType(OnnxMl.AttributeProto.AttributeType.INT).setI(value)
-                .build();
-    }
-
-    private static OnnxMl.AttributeProto intsAttr(String name, long... values) {
-        OnnxMl.AttributeProto.Builder a = OnnxMl.AttributeProto.newBuilder().setName(name)
-                .setType(OnnxMl.AttributeProto.AttributeType.INTS);
-        for (long v : values) {
-            a.addInts(v);
-        }
-        return a.build();
-    }
-
     private static OnnxMl.TensorProto longs(String name, List<Long> dims, long... values) {
         return OnnxMl.TensorProto.newBuilder().setName(name).setDataType(INT64).addAllDims(dims)
                 .addAllInt64Data(java.util.Arrays.stream(values).boxed().toList()).build();
@@ -315,12 +296,7 @@ public final class ChunkSegmentAttention {
         return OnnxMl.TensorProto.newBuilder().setName(name).setDataType(FLOAT).addFloatData(value).build();
     }
 
-    private static OnnxMl.ValueInfoProto info(String name, int elemType, int rank) {
-        OnnxMl.TensorShapeProto.Builder shape = OnnxMl.TensorShapeProto.newBuilder();
-        for (int d = 0; d < rank; d++) {
-            shape.addDim(OnnxMl.TensorShapeProto.Dimension.newBuilder());
-        }
-        return OnnxMl.ValueInfoProto.newBuilder().setName(name).setType(OnnxMl.TypeProto.newBuilder()
-                .setTensorType(OnnxMl.TypeProto.Tensor.newBuilder().setElemType(elemType).setShape(shape))).build();
+    private static OnnxMl.NodeProto node(String op, List<String> inputs, String output, OnnxMl.AttributeProto... attributes) {
+        return GraphProtos.node(P, op, inputs, output, attributes);
     }
 }

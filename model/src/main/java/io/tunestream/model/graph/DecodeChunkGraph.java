@@ -7,6 +7,9 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
+import static io.tunestream.model.graph.GraphProtos.intAttr;
+import static io.tunestream.model.graph.GraphProtos.info;
+
 /**
  * Wraps a decoder step in an ONNX {@code Loop} that runs up to {@link #MAX_STEPS} decoding steps in one session run
  * and chooses every next token inside the graph, so the KV cache never leaves ONNX Runtime between the steps of a
@@ -511,20 +514,6 @@ public final class DecodeChunkGraph {
         }
     }
 
-    private static OnnxMl.NodeProto node(String op, List<String> inputs, String output, OnnxMl.AttributeProto... attributes) {
-        OnnxMl.NodeProto.Builder n = OnnxMl.NodeProto.newBuilder().setOpType(op).setName(P + op + "/" + output)
-                .addAllInput(inputs).addOutput(output);
-        for (OnnxMl.AttributeProto a : attributes) {
-            n.addAttribute(a);
-        }
-        return n.build();
-    }
-
-    private static OnnxMl.AttributeProto intAttr(String name, long value) {
-        return OnnxMl.AttributeProto.newBuilder().setName(name).setType(OnnxMl.AttributeProto.AttributeType.INT).setI(value)
-                .build();
-    }
-
     private static OnnxMl.TensorProto scalarLong(String name, long value) {
         return OnnxMl.TensorProto.newBuilder().setName(name).setDataType(INT64).addInt64Data(value).build();
     }
@@ -533,13 +522,7 @@ public final class DecodeChunkGraph {
         return OnnxMl.TensorProto.newBuilder().setName(name).setDataType(INT64).addDims(1).addInt64Data(value).build();
     }
 
-    /** A tensor value of an element type and rank, its dimensions unnamed. */
-    private static OnnxMl.ValueInfoProto info(String name, int elemType, int rank) {
-        OnnxMl.TensorShapeProto.Builder shape = OnnxMl.TensorShapeProto.newBuilder();
-        for (int d = 0; d < rank; d++) {
-            shape.addDim(OnnxMl.TensorShapeProto.Dimension.newBuilder());
-        }
-        return OnnxMl.ValueInfoProto.newBuilder().setName(name).setType(OnnxMl.TypeProto.newBuilder()
-                .setTensorType(OnnxMl.TypeProto.Tensor.newBuilder().setElemType(elemType).setShape(shape))).build();
+    private static OnnxMl.NodeProto node(String op, List<String> inputs, String output, OnnxMl.AttributeProto... attributes) {
+        return GraphProtos.node(P, op, inputs, output, attributes);
     }
 }

@@ -10,6 +10,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.UnaryOperator;
 
+import static io.tunestream.model.graph.GraphProtos.info;
+
 /**
  * The in-place decode chunk ({@link DecodeChunkGraph#wrapInPlace}) with its {@code Loop} unrolled: a fixed number of
  * copies of the loop body in one graph, copy j's carried values (token, position, length, finished flag, seen tokens,
@@ -221,17 +223,7 @@ public final class UnrolledDecodeChunk {
                         .setType(OnnxMl.AttributeProto.AttributeType.INT).setI(0)).build();
     }
 
-    private static OnnxMl.NodeProto node(String op, List<String> inputs, String output) {
-        return OnnxMl.NodeProto.newBuilder().setOpType(op).setName(P + op + "/" + output).addAllInput(inputs)
-                .addOutput(output).build();
-    }
-
-    private static OnnxMl.ValueInfoProto info(String name, int elemType, int rank) {
-        OnnxMl.TensorShapeProto.Builder shape = OnnxMl.TensorShapeProto.newBuilder();
-        for (int d = 0; d < rank; d++) {
-            shape.addDim(OnnxMl.TensorShapeProto.Dimension.newBuilder());
-        }
-        return OnnxMl.ValueInfoProto.newBuilder().setName(name).setType(OnnxMl.TypeProto.newBuilder()
-                .setTensorType(OnnxMl.TypeProto.Tensor.newBuilder().setElemType(elemType).setShape(shape))).build();
+    private static OnnxMl.NodeProto node(String op, List<String> inputs, String output, OnnxMl.AttributeProto... attributes) {
+        return GraphProtos.node(P, op, inputs, output, attributes);
     }
 }
