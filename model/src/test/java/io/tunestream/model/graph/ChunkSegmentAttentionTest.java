@@ -1,38 +1,24 @@
 package io.tunestream.model.graph;
 
 import ai.onnx.proto.OnnxMl;
-import io.tunestream.model.TestModels;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.util.List;
 
+import static io.tunestream.model.graph.TinyGpt2Graphs.LAYERS;
+import static io.tunestream.model.graph.TinyGpt2Graphs.HEAD_DIM;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The decode-chunk graph that reads its past: what the loop carries, what its body reads, what it refuses. */
 class ChunkSegmentAttentionTest {
 
-    private static final int LAYERS = 2;
-    private static final int HEADS = 4;
-    private static final int HEAD_DIM = 16;
-
-    private static InputsEmbedsRewrite.Rewritten tinyGpt2() throws IOException {
-        return InputsEmbedsRewrite.rewrite(OnnxMl.ModelProto.parseFrom(
-                Files.readAllBytes(TestModels.model("tiny-gpt2").resolve("model.onnx"))));
-    }
-
-    private static OnnxMl.ModelProto decode(InputsEmbedsRewrite.Rewritten rewritten) {
-        return GroupQueryAttentionRewrite.rewrite(SingleInputConcatRemoval.rewrite(LastTokenLogits.rewrite(rewritten.model())),
-                LAYERS, HEADS, HEADS);
-    }
 
     @Test
-    void shouldCarryOnlyTheChunksKeysAndValuesAndReadThePastWithoutCopyingIt() throws IOException {
-        InputsEmbedsRewrite.Rewritten rewritten = tinyGpt2();
+    void shouldCarryOnlyTheChunksKeysAndValuesAndReadThePastWithoutCopyingIt() {
+        InputsEmbedsRewrite.Rewritten rewritten = TinyGpt2Graphs.rewritten();
 
-        OnnxMl.ModelProto chunk = ChunkSegmentAttention.wrap(decode(rewritten), LAYERS, HEAD_DIM, rewritten.embeddingTable(),
+        OnnxMl.ModelProto chunk = ChunkSegmentAttention.wrap(TinyGpt2Graphs.decode(rewritten), LAYERS, HEAD_DIM, rewritten.embeddingTable(),
                 1024, List.of(0));
 
         OnnxMl.GraphProto outer = chunk.getGraph();
@@ -61,9 +47,9 @@ class ChunkSegmentAttentionTest {
     }
 
     @Test
-    void shouldRefuseALayerWithoutGroupQueryAttention() throws IOException {
-        InputsEmbedsRewrite.Rewritten rewritten = tinyGpt2();
-        OnnxMl.ModelProto decode = decode(rewritten);
+    void shouldRefuseALayerWithoutGroupQueryAttention() {
+        InputsEmbedsRewrite.Rewritten rewritten = TinyGpt2Graphs.rewritten();
+        OnnxMl.ModelProto decode = TinyGpt2Graphs.decode(rewritten);
         OnnxMl.GraphProto.Builder g = decode.getGraph().toBuilder().clearNode();
         decode.getGraph().getNodeList().stream()
                 .filter(n -> !(n.getOpType().equals("GroupQueryAttention") && n.getInput(3).equals("past_key_values.1.key")))

@@ -1,11 +1,8 @@
 package io.tunestream.model.graph;
 
 import ai.onnx.proto.OnnxMl;
-import io.tunestream.model.TestModels;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -14,18 +11,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** The decode-chunk graph's structure, and the graphs it refuses to wrap (which keep the step path). */
 class DecodeChunkGraphTest {
 
-    private static InputsEmbedsRewrite.Rewritten tinyGpt2() throws IOException {
-        return InputsEmbedsRewrite.rewrite(OnnxMl.ModelProto.parseFrom(
-                Files.readAllBytes(TestModels.model("tiny-gpt2").resolve("model.onnx"))));
-    }
-
     private static OnnxMl.ModelProto serving(InputsEmbedsRewrite.Rewritten rewritten) {
         return LastTokenLogits.rewrite(rewritten.model());
     }
 
     @Test
-    void shouldRunTheStepInALoopWhoseBodyHoldsTheWeights() throws IOException {
-        InputsEmbedsRewrite.Rewritten rewritten = tinyGpt2();
+    void shouldRunTheStepInALoopWhoseBodyHoldsTheWeights() {
+        InputsEmbedsRewrite.Rewritten rewritten = TinyGpt2Graphs.rewritten();
         OnnxMl.ModelProto serving = serving(rewritten);
 
         OnnxMl.ModelProto chunk = DecodeChunkGraph.wrap(serving, 2, rewritten.embeddingTable(), 1024, List.of(0));
@@ -49,8 +41,8 @@ class DecodeChunkGraphTest {
     }
 
     @Test
-    void shouldRefuseAStepWithoutLastLogits() throws IOException {
-        InputsEmbedsRewrite.Rewritten rewritten = tinyGpt2();
+    void shouldRefuseAStepWithoutLastLogits() {
+        InputsEmbedsRewrite.Rewritten rewritten = TinyGpt2Graphs.rewritten();
 
         assertThatThrownBy(() -> DecodeChunkGraph.wrap(rewritten.model(), 2, rewritten.embeddingTable(), 1024, List.of(0)))
                 .isInstanceOf(IllegalArgumentException.class)
@@ -58,8 +50,8 @@ class DecodeChunkGraphTest {
     }
 
     @Test
-    void shouldRefuseAnOpsetWithoutShapeChangingLoops() throws IOException {
-        InputsEmbedsRewrite.Rewritten rewritten = tinyGpt2();
+    void shouldRefuseAnOpsetWithoutShapeChangingLoops() {
+        InputsEmbedsRewrite.Rewritten rewritten = TinyGpt2Graphs.rewritten();
         OnnxMl.ModelProto serving = serving(rewritten);
         OnnxMl.ModelProto.Builder old = serving.toBuilder().clearOpsetImport();
         old.addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setDomain("").setVersion(10));
@@ -70,8 +62,8 @@ class DecodeChunkGraphTest {
     }
 
     @Test
-    void shouldRefuseAStepThatUsesTheWrappersNames() throws IOException {
-        InputsEmbedsRewrite.Rewritten rewritten = tinyGpt2();
+    void shouldRefuseAStepThatUsesTheWrappersNames() {
+        InputsEmbedsRewrite.Rewritten rewritten = TinyGpt2Graphs.rewritten();
         OnnxMl.ModelProto serving = serving(rewritten);
         OnnxMl.GraphProto.Builder g = serving.getGraph().toBuilder();
         g.addNode(OnnxMl.NodeProto.newBuilder().setOpType("Identity").addInput("position_ids").addOutput("chunk.tokens"));

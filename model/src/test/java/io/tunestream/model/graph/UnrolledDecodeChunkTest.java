@@ -1,39 +1,25 @@
 package io.tunestream.model.graph;
 
 import ai.onnx.proto.OnnxMl;
-import io.tunestream.model.TestModels;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 
+import static io.tunestream.model.graph.TinyGpt2Graphs.LAYERS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The unrolled decode chunk: no Loop, every copy's attention reading the previous copy's present output. */
 class UnrolledDecodeChunkTest {
 
-    private static final int LAYERS = 2;
-    private static final int HEADS = 4;
     private static final int COPIES = 3;
 
-    private static InputsEmbedsRewrite.Rewritten tinyGpt2() throws IOException {
-        return InputsEmbedsRewrite.rewrite(OnnxMl.ModelProto.parseFrom(
-                Files.readAllBytes(TestModels.model("tiny-gpt2").resolve("model.onnx"))));
-    }
-
-    private static OnnxMl.ModelProto decode(InputsEmbedsRewrite.Rewritten rewritten) {
-        return GroupQueryAttentionRewrite.rewrite(SingleInputConcatRemoval.rewrite(LastTokenLogits.rewrite(rewritten.model())),
-                LAYERS, HEADS, HEADS);
-    }
-
     @Test
-    void shouldChainEveryCopysAttentionThroughPresentOutputsWithoutALoop() throws IOException {
-        InputsEmbedsRewrite.Rewritten rewritten = tinyGpt2();
+    void shouldChainEveryCopysAttentionThroughPresentOutputsWithoutALoop() {
+        InputsEmbedsRewrite.Rewritten rewritten = TinyGpt2Graphs.rewritten();
 
-        OnnxMl.ModelProto chunk = UnrolledDecodeChunk.wrap(decode(rewritten), LAYERS, rewritten.embeddingTable(), 1024,
+        OnnxMl.ModelProto chunk = UnrolledDecodeChunk.wrap(TinyGpt2Graphs.decode(rewritten), LAYERS, rewritten.embeddingTable(), 1024,
                 List.of(0), COPIES);
 
         OnnxMl.GraphProto graph = chunk.getGraph();
@@ -75,8 +61,8 @@ class UnrolledDecodeChunkTest {
     }
 
     @Test
-    void shouldRefuseAStepWithoutGroupQueryAttentionsLengths() throws IOException {
-        InputsEmbedsRewrite.Rewritten rewritten = tinyGpt2();
+    void shouldRefuseAStepWithoutGroupQueryAttentionsLengths() {
+        InputsEmbedsRewrite.Rewritten rewritten = TinyGpt2Graphs.rewritten();
 
         assertThatThrownBy(() -> UnrolledDecodeChunk.wrap(LastTokenLogits.rewrite(rewritten.model()), LAYERS,
                 rewritten.embeddingTable(), 1024, List.of(0), COPIES))
