@@ -5,6 +5,7 @@ import io.tunestream.model.generate.GenerationRequest;
 import io.tunestream.model.generate.GenerationResult;
 import io.tunestream.model.generate.Generator;
 import io.tunestream.model.generate.GeneratorConfig;
+import io.tunestream.model.generate.TokenAgreement;
 import io.tunestream.model.generate.PromptLookup;
 import io.tunestream.model.generate.PromptLookupCounts;
 import io.tunestream.model.onnx.DecoderModel;
@@ -368,8 +369,7 @@ public final class GenerationBenchmark {
      * given the same uniforms: each row compared up to and including its first difference.
      */
     private static void samplingAgreement(Generator steps, Generator chunks, List<GenerationRequest> requests, int newTokens) {
-        int compared = 0;
-        int differing = 0;
+        TokenAgreement agreement = new TokenAgreement(0, 0, 0);
         double[][] settings = {{0.7, 0, 1.0, 1.0}, {1.0, 50, 0.9, 1.0}, {1.3, 20, 0.6, 1.2}, {1.0, 0, 0.95, 1.3}};
         for (double[] setting : settings) {
             List<GenerationRequest> sampled = new ArrayList<>();
@@ -379,23 +379,11 @@ public final class GenerationBenchmark {
                         newTokens, newTokens, setting[0], (int) setting[1], setting[2], setting[3], List.of(),
                         java.util.OptionalLong.of(7919L * i + (long) (setting[0] * 100))), false));
             }
-            List<GenerationResult> java = steps.generate(sampled);
-            List<GenerationResult> graph = chunks.generate(sampled);
-            for (int i = 0; i < sampled.size(); i++) {
-                int[] a = java.get(i).tokenIds();
-                int[] b = graph.get(i).tokenIds();
-                int same = 0;
-                while (same < a.length && same < b.length && a[same] == b[same]) {
-                    same++;
-                }
-                boolean differs = same < Math.max(a.length, b.length);
-                compared += same + (differs ? 1 : 0);
-                differing += differs ? 1 : 0;
-            }
+            agreement = agreement.plus(TokenAgreement.between(steps.generate(sampled), chunks.generate(sampled)));
         }
         System.out.printf("seeded sampling, graph (float) vs Java sampler (double), same uniforms, %d rows x %d settings: "
-                + "%d of %d tokens compared differ (%.3f%%)%n", requests.size(), settings.length, differing, compared,
-                100.0 * differing / compared);
+                + "%d of %d tokens compared differ (%.3f%%)%n", requests.size(), settings.length, agreement.differing(),
+                agreement.compared(), 100.0 * agreement.rate());
     }
 
     /** Bytes handed to and returned from {@code model}'s session runs per generated token, over one batch. */
