@@ -1,16 +1,19 @@
 package io.tunestream.trainer.it;
 
 import io.tunestream.schemas.kafka.KafkaClientConfig;
+import io.tunestream.schemas.registry.AvroSerdes;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.Deserializer;
 
 /** Every record of a topic up to its current end, as bytes (poison included), committed only or all. */
 public final class RawTopic {
@@ -38,6 +41,14 @@ public final class RawTopic {
                 consumer.poll(Duration.ofMillis(100)).forEach(records::add);
             }
             return records;
+        }
+    }
+
+    /** The committed values of a topic up to its current end, decoded as {@code type} from the registry; tombstones left out. */
+    public static <T extends SpecificRecord> List<T> values(KafkaClientConfig kafka, String topic, Class<T> type) {
+        try (Deserializer<T> decode = AvroSerdes.deserializer(type, kafka.registry())) {
+            return read(kafka, topic, true).stream().filter(r -> r.value() != null)
+                    .map(r -> decode.deserialize(r.topic(), r.headers(), r.value())).toList();
         }
     }
 }

@@ -17,7 +17,6 @@ import io.tunestream.schemas.TaskControl;
 import io.tunestream.schemas.TrainingRun;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.kafka.TaskPartitioner;
-import io.tunestream.schemas.registry.AvroSerdes;
 import io.tunestream.trainer.api.AdapterTables;
 import io.tunestream.trainer.api.ApiError;
 import io.tunestream.trainer.api.GroupTaskOwners;
@@ -43,7 +42,6 @@ import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.Deserializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -120,10 +118,7 @@ class TrainerApiIT {
     }
 
     private <T extends SpecificRecord> List<T> read(String topic, Class<T> type) {
-        try (Deserializer<T> decode = AvroSerdes.deserializer(type, kafka.registry())) {
-            return RawTopic.read(kafka, topic, true).stream().filter(r -> r.value() != null)
-                    .map(r -> decode.deserialize(r.topic(), r.headers(), r.value())).toList();
-        }
+        return RawTopic.values(kafka, topic, type);
     }
 
     private List<AdapterVersion> adapters(String task) {

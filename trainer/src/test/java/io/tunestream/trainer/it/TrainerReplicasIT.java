@@ -16,7 +16,6 @@ import io.tunestream.schemas.Topics;
 import io.tunestream.schemas.TrainingRun;
 import io.tunestream.schemas.kafka.KafkaClientConfig;
 import io.tunestream.schemas.kafka.TaskPartitioner;
-import io.tunestream.schemas.registry.AvroSerdes;
 import io.tunestream.trainer.loop.LoopSettings;
 import io.tunestream.trainer.loop.RunPhase;
 import io.tunestream.trainer.loop.TrainerLoop;
@@ -45,7 +44,6 @@ import org.apache.kafka.clients.admin.MemberDescription;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.Deserializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -154,10 +152,7 @@ class TrainerReplicasIT {
     }
 
     private <T extends SpecificRecord> List<T> read(String topic, Class<T> type) {
-        try (Deserializer<T> decode = AvroSerdes.deserializer(type, kafka.registry())) {
-            return RawTopic.read(kafka, topic, true).stream().filter(r -> r.value() != null)
-                    .map(r -> decode.deserialize(r.topic(), r.headers(), r.value())).toList();
-        }
+        return RawTopic.values(kafka, topic, type);
     }
 
     /** Committed adapter versions by task. */
