@@ -92,38 +92,7 @@ class DecodeStateTest {
 
     /** Greedy decoding of {@link #PROMPTS} through nothing but the state's contract; each row's tokens. */
     private List<List<Integer>> greedy(DecodeState state) {
-        int vocab = inPlace.config().vocabSize();
-        List<List<Integer>> tokens = new ArrayList<>();
-        List<Integer> active = new ArrayList<>();
-        for (int r = 0; r < prompts.length; r++) {
-            tokens.add(new ArrayList<>());
-            active.add(r);
-        }
-        float[] logits = state.prefill(prompts(0, 1, 2, 3));
-        while (true) {
-            List<Integer> still = new ArrayList<>();
-            List<Integer> keep = new ArrayList<>();
-            int[] next = new int[active.size()];
-            for (int b = 0; b < active.size(); b++) {
-                int row = active.get(b);
-                next[b] = argmax(logits, b * vocab, vocab);
-                tokens.get(row).add(next[b]);
-                if (tokens.get(row).size() < NEW_TOKENS[row]) {
-                    keep.add(b);
-                    still.add(row);
-                }
-            }
-            if (still.isEmpty()) {
-                return tokens;
-            }
-            if (still.size() < active.size()) {
-                state.keepRows(keep.stream().mapToInt(Integer::intValue).toArray());
-            }
-            assertThat(state.batch()).isEqualTo(still.size());
-            int[] fed = keep.stream().mapToInt(b -> next[b]).toArray();
-            active = still;
-            logits = state.step(fed);
-        }
+        return GreedyBatch.decode(state, prompts(0, 1, 2, 3), NEW_TOKENS).tokens();
     }
 
     @Test
@@ -198,15 +167,5 @@ class DecodeStateTest {
                     .isInstanceOf(IllegalStateException.class)
                     .hasMessage("row 0 already holds 64 positions, the capacity of this decode state");
         }
-    }
-
-    private static int argmax(float[] logits, int offset, int length) {
-        int best = 0;
-        for (int i = 1; i < length; i++) {
-            if (logits[offset + i] > logits[offset + best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 }

@@ -61,6 +61,9 @@ final class GreedyBatch {
             if (still.size() < active.size()) {
                 state.keepRows(keep.stream().mapToInt(Integer::intValue).toArray());
             }
+            if (state.batch() != still.size()) {
+                throw new AssertionError("the state holds " + state.batch() + " rows, " + still.size() + " go on");
+            }
             active = still;
             step = state.step(keep.stream().mapToInt(b -> next[b]).toArray());
         }
