@@ -209,6 +209,7 @@ public final class DecoderModel implements AutoCloseable {
         OrtSession decodeSession = null;
         OrtSession smallDecodeSession = null;
         OnnxMl.ModelProto startedDecode = null;
+        OnnxMl.ModelProto inPlace = null;
         String decoding = "the export's attention (the KV cache is copied at every step)";
         if (runtime.inPlaceKvCache() && provider == ExecutionProvider.CUDA) {
             // the KV buffers are host memory, and ONNX Runtime's CUDA GroupQueryAttention takes fp16 only
@@ -216,7 +217,8 @@ public final class DecoderModel implements AutoCloseable {
         } else if (runtime.inPlaceKvCache()) {
             OnnxMl.ModelProto decode = null;
             try {
-                decode = decodeGraph(serving, config, env, dir, external);
+                inPlace = inPlaceAttention(serving, config, env, dir, external);
+                decode = decodeStep(inPlace, config);
             } catch (IllegalArgumentException e) {
                 decoding += ": its attention has no in-place form here (" + e.getMessage() + ")";
             }
@@ -244,7 +246,7 @@ public final class DecoderModel implements AutoCloseable {
         if (startedDecode != null) {
             OnnxMl.ModelProto prefill = null;
             try {
-                prefill = prefillGraphChange.apply(prefillGraph(serving, config, env, dir, external));
+                prefill = prefillGraphChange.apply(prefillOf(inPlace));
             } catch (IllegalArgumentException e) {
                 decoding += "; prompts prefilled by the export's attention and copied into the KV buffers: the in-place "
                         + "prefill graph cannot be built (" + e.getMessage() + ")";
@@ -452,10 +454,25 @@ public final class DecoderModel implements AutoCloseable {
      */
     static OnnxMl.ModelProto decodeGraph(OnnxMl.ModelProto serving, ModelConfig config, OrtEnvironment env, Path dir,
                                          boolean external) {
+        return decodeStep(inPlaceAttention(serving, config, env, dir, external), config);
+    }
+
+    /**
+     * A serving graph with GroupQueryAttention appending to the KV buffers in place (rotating queries and keys itself,
+     * with the rotary caches evaluated here, where the export has rotary embeddings): what the decode step and the
+     * in-place prefill are both made from, so it is built once a load.
+     *
+     * @throws IllegalArgumentException if the attention has no in-place form
+     */
+    private static OnnxMl.ModelProto inPlaceAttention(OnnxMl.ModelProto serving, ModelConfig config, OrtEnvironment env,
+                                                      Path dir, boolean external) {
         RotaryCache rotary = rotaryCacheOf(serving, config, env, dir, external);
-        OnnxMl.ModelProto decode = GroupQueryAttentionRewrite.rewrite(serving, config.layers(), config.heads(),
-                config.kvHeads(), rotary);
-        decode = DecodeShapeFolding.rewrite(decode, Map.of(
+        return GroupQueryAttentionRewrite.rewrite(serving, config.layers(), config.heads(), config.kvHeads(), rotary);
+    }
+
+    /** The decode step of an {@link #inPlaceAttention} graph: one position a row, so reshape targets fold to constants. */
+    private static OnnxMl.ModelProto decodeStep(OnnxMl.ModelProto inPlace, ModelConfig config) {
+        OnnxMl.ModelProto decode = DecodeShapeFolding.rewrite(inPlace, Map.of(
                 InputsEmbedsRewrite.INPUTS_EMBEDS, List.of(DecodeShapeFolding.BATCH, 1L, (long) config.hiddenSize()),
                 "position_ids", List.of(DecodeShapeFolding.BATCH, 1L)));
         return UnreadInitializers.removed(decode);
@@ -470,9 +487,12 @@ public final class DecoderModel implements AutoCloseable {
      */
     static OnnxMl.ModelProto prefillGraph(OnnxMl.ModelProto serving, ModelConfig config, OrtEnvironment env, Path dir,
                                           boolean external) {
-        RotaryCache rotary = rotaryCacheOf(serving, config, env, dir, external);
-        return UnreadInitializers.removed(RowLastPositions.rewrite(GroupQueryAttentionRewrite.rewrite(serving,
-                config.layers(), config.heads(), config.kvHeads(), rotary)));
+        return prefillOf(inPlaceAttention(serving, config, env, dir, external));
+    }
+
+    /** The in-place prefill of an {@link #inPlaceAttention} graph: each row's logits at its own last position. */
+    private static OnnxMl.ModelProto prefillOf(OnnxMl.ModelProto inPlace) {
+        return UnreadInitializers.removed(RowLastPositions.rewrite(inPlace));
     }
 
     /** The rotary caches of a serving graph's attention, or null when it does not rotate. */
